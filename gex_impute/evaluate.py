@@ -1,0 +1,2 @@
+"""Placeholder, being written."""
+def evaluate(*a, **k): raise NotImplementedError

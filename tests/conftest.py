@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+TEST_DATA = ROOT / "test-data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data folder beside the project; tests using it skip when it is absent."""
+    if not (SHARED_DATA / "gtex_tissue_tpm.tsv").exists():
+        pytest.skip(f"real data not found at {SHARED_DATA} (../shared/data beside the project root)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def test_data() -> Path:
+    """The project's generated test files (scripts/make_test_data.py)."""
+    return TEST_DATA
+
+
+@pytest.fixture(scope="session")
+def _sim_session():
+    import gex_impute as gi
+
+    return gi.datasets.simulate(n_donors=6, n_tissues=5, n_genes=300, random_state=0)
+
+
+@pytest.fixture
+def sim(_sim_session):
+    """A tiny simulated AnnData (samples x genes, with missing entries); a fresh copy per test."""
+    return _sim_session.copy()
