@@ -1,0 +1,27 @@
+"""Tests of gex_impute/_utils.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from gex_impute._utils import atomic_path, derive_seeds
+
+
+def test_derive_seeds_deterministic_and_distinct():
+    assert derive_seeds(0, 3) == derive_seeds(0, 3)
+    assert derive_seeds(0, 3) != derive_seeds(1, 3)
+    assert len(set(derive_seeds(0, 5))) == 5
+
+
+def test_atomic_path_success_and_failure(tmp_path):
+    out = tmp_path / "sub" / "result.tsv"
+    with atomic_path(out) as tmp:
+        tmp.write_text("ok")
+        assert not out.exists()
+    assert out.read_text() == "ok"
+
+    with pytest.raises(RuntimeError), atomic_path(out) as tmp:
+        tmp.write_text("partial")
+        raise RuntimeError("boom")
+    assert out.read_text() == "ok"  # the old file is untouched
+    assert [p.name for p in out.parent.iterdir()] == ["result.tsv"]  # no temp file left
