@@ -1,0 +1,393 @@
+"""Promoter sequences: cut from a genome FASTA around each TSS, or taken from keyed sequences.
+
+Sequences are written upstream -> downstream in the gene's orientation, upper-case, to
+``var['promoter']`` ("" when unknown).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .annotation import _gene_frame, normalize_chrom, strip_version
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+logger = logging.getLogger("gex_impute")
+
+__all__ = ["add_promoters", "read_sequences", "reverse_complement"]
+
+_COMPLEMENT = str.maketrans("ACGTRYKMSWBDHVNacgtrykmswbdhvn", "TGCAYRMKSWVHDBNtgcayrmkswvhdbn")
+
+
+def reverse_complement(seq: str) -> str:
+    """Reverse complement of a DNA sequence (IUPAC codes supported, case kept).
+
+    Examples
+    --------
+    >>> reverse_complement("AACGTN")
+    'NACGTT'
+    """
+    return seq.translate(_COMPLEMENT)[::-1]
+
+
+def _examples(items, n: int = 10) -> str:
+    items = list(items)
+    return ", ".join(map(str, items[:n])) + (", ..." if len(items) > n else "")
+
+
+def read_sequences(path: str | os.PathLike) -> pd.Series:
+    """Read sequences keyed by id from a FASTA file or a two-column ``id<TAB>sequence`` table.
+
+    Parameters
+    ----------
+    path
+        FASTA (``>id description`` lines; the id is the first word) or TSV (plain or gzip;
+        a header line is recognised and skipped when its second field is not a DNA sequence).
+
+    Returns
+    -------
+    Upper-case sequences indexed by id (first occurrence kept when an id repeats).
+
+    Examples
+    --------
+    >>> from gex_impute.promoters import read_sequences
+    >>> seqs = read_sequences("../shared/data/epd_core_promoters_60bp.tsv")  # doctest: +SKIP
+    >>> seqs["NOC2L_1"][:10]  # doctest: +SKIP
+    'GCGGAAGTGC'
+    """
+    from .io import _open_text
+
+    path = Path(path)
+    ids: list[str] = []
+    seqs: list[str] = []
+    with _open_text(path) as fh:
+        first = ""
+        for line in fh:
+            if line.strip():
+                first = line
+                break
+        if first.startswith(">"):
+            current: list[str] = []
+            ids.append(first[1:].split(None, 1)[0] if first[1:].strip() else "")
+            for line in fh:
+                if line.startswith(">"):
+                    seqs.append("".join(current))
+                    current = []
+                    ids.append(line[1:].split(None, 1)[0] if line[1:].strip() else "")
+                else:
+                    current.append(line.strip())
+            seqs.append("".join(current))
+        else:
+            rows = [first, *fh]
+            for i, line in enumerate(rows):
+                line = line.rstrip("\r\n")
+                if not line.strip() or line.startswith("#"):
+                    continue
+                fields = line.split("\t")
+                if len(fields) < 2:
+                    msg = (
+                        f"{path}: line {i + 1} has {len(fields)} field(s); a sequence table needs "
+                        "'id<TAB>sequence' (or use a FASTA file)."
+                    )
+                    raise ValueError(msg)
+                if i == 0 and not re.fullmatch(r"[ACGTURYKMSWBDHVN.-]+", fields[1].strip(), re.I):
+                    continue  # header line
+                ids.append(fields[0].strip())
+                seqs.append(fields[1].strip())
+    series = pd.Series(seqs, index=pd.Index(ids), dtype=object).str.upper()
+    if not len(series):
+        msg = f"{path}: no sequences found."
+        raise ValueError(msg)
+    series = series[~series.index.duplicated()]
+    return series
+
+
+def _read_mapping(path: str | os.PathLike | pd.DataFrame | pd.Series, known: pd.Index) -> pd.DataFrame:
+    """Promoter id -> gene id table (two columns, optional header), file order kept."""
+    if isinstance(path, pd.Series):
+        table = pd.DataFrame({"promoter": path.index.astype(str), "gene": path.astype(str).to_numpy()})
+    elif isinstance(path, pd.DataFrame):
+        table = path.iloc[:, :2].astype(str)
+        table.columns = ["promoter", "gene"]
+    else:
+        from .io import _open_text
+
+        with _open_text(path) as fh:
+            table = pd.read_csv(fh, sep="\t", header=None, dtype=str, comment="#").iloc[:, :2]
+        if table.shape[1] < 2:
+            msg = f"{path}: a promoter -> gene mapping needs two tab-separated columns."
+            raise ValueError(msg)
+        table.columns = ["promoter", "gene"]
+        if len(table) > 1 and table["promoter"].iloc[0] not in known:
+            # a header line ("promoter<TAB>gene"), unless no id of the file is a sequence id
+            if table["promoter"].iloc[1:].isin(known).any():
+                table = table.iloc[1:]
+    table = table.dropna()
+    table["gene"] = strip_version(table["gene"])
+    return table.reset_index(drop=True)
+
+
+def _suffix_rank(ids: pd.Series) -> np.ndarray:
+    """Numeric ``_<n>`` suffix of EPD promoter ids (``TP53_1`` -> 1); large when absent."""
+    rank = pd.to_numeric(ids.str.extract(r"_(\d+)$", expand=False), errors="coerce")
+    return rank.fillna(np.iinfo(np.int32).max).to_numpy()
+
+
+def _gene_table(adata: AnnData, tissue_key: str | None):
+    axis = _gene_frame(adata, tissue_key)
+    return axis, (adata.var if axis == "var" else adata.obs)
+
+
+def add_promoters(
+    adata: AnnData,
+    fasta: str | os.PathLike | None = None,
+    sequences: str | os.PathLike | pd.Series | None = None,
+    mapping: str | os.PathLike | pd.DataFrame | pd.Series | None = None,
+    *,
+    upstream: int = 1000,
+    downstream: int = 500,
+    key_added: str = "promoter",
+    gene_id_key: str | None = None,
+    tissue_key: str | None = "tissue",
+    copy: bool = False,
+) -> AnnData | None:
+    """Attach a promoter sequence to every gene.
+
+    Two sources, exactly one of which is given:
+
+    * ``fasta``: a genome FASTA (indexed ``.fai``, plain or bgzip) read with
+      :class:`pysam.FastaFile`; needs ``chrom``, ``tss`` and ``strand`` on the genes (see
+      :func:`gex_impute.pp.annotate_genes`). On "+" the window is
+      ``[tss - upstream, tss + downstream)``; on "-" it is the reverse complement of
+      ``[tss - downstream + 1, tss + upstream + 1)``, so the TSS base is at position
+      ``upstream`` of every sequence. Windows running past a contig end are padded with
+      ``N``. Chromosome names are matched across ``chr1``/``1`` and ``chrM``/``MT``
+      spellings; genes on contigs the FASTA lacks get "" and are reported.
+    * ``sequences``: sequences keyed by gene id (a FASTA whose headers are gene ids, a TSV
+      ``id<TAB>sequence``, or a Series), or keyed by promoter id together with ``mapping``
+      (promoter id -> gene id, such as EPD's ``epd_promoter_to_ensembl.tsv``). When several
+      promoters map to one gene, the one with the lowest ``_<n>`` suffix (EPD's ``_1``, its
+      main promoter) is used, ties broken by file order. Sequences are used as they are
+      (``upstream``/``downstream`` do not apply).
+
+    Parameters
+    ----------
+    adata
+        AnnData with genes in ``var`` (or in ``obs``, found via ``tissue_key``).
+    fasta
+        Genome FASTA path.
+    sequences
+        Keyed sequences (path or Series).
+    mapping
+        Promoter id -> gene id table for ``sequences`` keyed by promoter id.
+    upstream
+        Bases upstream of the TSS (FASTA source).
+    downstream
+        Bases from the TSS downstream, TSS base included (FASTA source).
+    key_added
+        Gene column to write.
+    gene_id_key
+        Gene column holding the ids to match ``sequences``/``mapping``; the index when None.
+        Ensembl version suffixes are ignored on both sides.
+    tissue_key
+        Sample column used to find the orientation; None means genes are in ``var``.
+    copy
+        Return a copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    None, or the copy when ``copy=True``. Writes on the gene axis: ``[key_added]``
+    (upper-case sequence, "" when unknown) and, with ``mapping``, ``n_promoters`` (promoters
+    with a sequence mapped to the gene). ``adata.uns[key_added]``: ``source``,
+    ``upstream``/``downstream`` (FASTA) , ``n_with_sequence``, ``n_missing``.
+
+    Raises
+    ------
+    ValueError
+        When no gene gets a sequence (e.g. chromosome names or gene ids that do not match).
+
+    Examples
+    --------
+    >>> import gex_impute as gi
+    >>> adata = gi.io.read_h5ad("test-data/sim.h5ad")  # doctest: +SKIP
+    >>> gi.pp.add_promoters(adata, fasta="test-data/genome.fa", upstream=200, downstream=50)  # doctest: +SKIP
+    >>> adata.var["promoter"].str.len().unique()  # doctest: +SKIP
+    array([250])
+    """
+    if (fasta is None) == (sequences is None):
+        msg = "pass exactly one of fasta= (a genome FASTA) or sequences= (keyed sequences)."
+        raise ValueError(msg)
+    if mapping is not None and sequences is None:
+        msg = "mapping= applies to sequences= keyed by promoter id, not to fasta=."
+        raise ValueError(msg)
+    adata = adata.copy() if copy else adata
+    axis, genes = _gene_table(adata, tissue_key)
+    if fasta is not None:
+        promoters, info = _from_fasta(genes, fasta, upstream=upstream, downstream=downstream)
+    else:
+        promoters, n_promoters, info = _from_sequences(genes, sequences, mapping, gene_id_key)
+        if n_promoters is not None:
+            genes["n_promoters"] = n_promoters
+    genes[key_added] = promoters
+    n_with = int((promoters != "").sum())
+    info |= {"n_with_sequence": n_with, "n_missing": len(promoters) - n_with}
+    adata.uns[key_added] = info
+    logger.info("promoter sequences for %d of %d genes", n_with, len(promoters))
+    return adata if copy else None
+
+
+def _from_sequences(genes: pd.DataFrame, sequences, mapping, gene_id_key):
+    source = "sequences" if isinstance(sequences, pd.Series) else str(sequences)
+    if isinstance(sequences, pd.Series):
+        seqs = sequences.astype(str).str.upper()
+        seqs.index = seqs.index.astype(str)
+        seqs = seqs[~seqs.index.duplicated()]
+    else:
+        seqs = read_sequences(sequences)
+    if gene_id_key is None:
+        ids = genes.index
+    elif gene_id_key in genes.columns:
+        ids = pd.Index(genes[gene_id_key].astype(str))
+    else:
+        msg = f"gene_id_key {gene_id_key!r} is not a gene column (columns: {list(genes.columns)})."
+        raise KeyError(msg)
+    keys = strip_version(ids)
+    n_promoters = None
+    if mapping is not None:
+        table = _read_mapping(mapping, seqs.index)
+        table = table[table["promoter"].isin(seqs.index)]
+        if table.empty:
+            msg = (
+                f"no promoter id of the mapping is in the sequences {source} (sequence ids e.g. "
+                f"{_examples(seqs.index[:3])}); check that mapping= matches sequences=."
+            )
+            raise ValueError(msg)
+        order = np.lexsort((np.arange(len(table)), _suffix_rank(table["promoter"])))
+        ranked = table.iloc[order]
+        chosen = ranked.drop_duplicates("gene").set_index("gene")["promoter"]
+        by_gene = chosen.map(seqs)
+        counts = table.groupby("gene")["promoter"].nunique()
+        n_promoters = counts.reindex(keys).fillna(0).astype(np.int64).to_numpy()
+    else:
+        by_gene = seqs.copy()
+        by_gene.index = strip_version(by_gene.index)
+        by_gene = by_gene[~by_gene.index.duplicated()]
+    promoters = by_gene.reindex(keys).fillna("").astype(str).to_numpy(dtype=object)
+    n_with = int((promoters != "").sum())
+    if n_with == 0:
+        hint = (
+            " The sequence ids look like promoter ids; pass mapping= (promoter id -> gene id)."
+            if mapping is None
+            else ""
+        )
+        msg = (
+            f"no gene (ids e.g. {_examples(ids[:3])}) has a sequence in {source} (ids e.g. "
+            f"{_examples(seqs.index[:3])}).{hint}"
+        )
+        raise ValueError(msg)
+    if n_with < len(keys):
+        logger.warning(
+            "%d of %d genes have no sequence in %s; their promoter is '' (e.g. %s).",
+            len(keys) - n_with,
+            len(keys),
+            source,
+            _examples(ids[promoters == ""]),
+        )
+    info = {"source": source, "mapping": "" if mapping is None else str(mapping)}
+    if mapping is not None and not isinstance(mapping, str | os.PathLike):
+        info["mapping"] = "table"
+    return promoters, n_promoters, info
+
+
+def _from_fasta(genes: pd.DataFrame, fasta, *, upstream: int, downstream: int):
+    import pysam
+
+    if upstream < 0 or downstream < 1:
+        msg = f"upstream must be >= 0 and downstream >= 1 (the TSS base), got {upstream} and {downstream}."
+        raise ValueError(msg)
+    missing_cols = [c for c in ("chrom", "tss", "strand") if c not in genes.columns]
+    if missing_cols:
+        msg = (
+            f"cutting promoters from a FASTA needs gene columns {missing_cols}; run "
+            "gex_impute.pp.annotate_genes(adata, <GTF/GFF3/BED/TSV>) first."
+        )
+        raise KeyError(msg)
+    path = Path(fasta)
+    if not path.exists():
+        msg = f"FASTA file not found: {path}"
+        raise FileNotFoundError(msg)
+    try:
+        handle = pysam.FastaFile(str(path))
+    except (OSError, ValueError) as err:
+        msg = (
+            f"cannot open {path} as an indexed FASTA ({err}); it must be plain or bgzip-compressed "
+            "and either indexed (.fai) or in a writable folder so the index can be built "
+            "(samtools faidx)."
+        )
+        raise ValueError(msg) from err
+    with handle:
+        lengths = dict(zip(handle.references, handle.lengths, strict=True))
+        chrom = genes["chrom"]
+        placed = chrom.notna() & genes["tss"].notna() & genes["strand"].isin(["+", "-"])
+        names = chrom[placed].astype(str)
+        unique = pd.Index(names.unique())
+        renamed = pd.Index(normalize_chrom(unique, "auto", reference=lengths)) if len(unique) else unique
+        rename = dict(zip(unique, renamed, strict=True))
+        changed = {a: b for a, b in rename.items() if a != b}
+        if changed:
+            logger.info(
+                "matched %d chromosome names to the FASTA's spelling (e.g. %s).",
+                len(changed),
+                ", ".join(f"{a} -> {b}" for a, b in list(changed.items())[:3]),
+            )
+        contig = names.map(rename)
+        in_fasta = contig.isin(list(lengths))
+        if not in_fasta.any():
+            msg = (
+                f"none of the genes' chromosomes (e.g. {_examples(unique[:5])}) is a contig of "
+                f"{path} (contigs e.g. {_examples(list(lengths)[:5])}); the annotation and the "
+                "genome must be the same assembly."
+            )
+            raise ValueError(msg)
+        absent = sorted(set(names[~in_fasta]))
+        if absent:
+            logger.warning(
+                "%d genes lie on %d contigs absent from %s (e.g. %s); their promoter is ''.",
+                int((~in_fasta).sum()),
+                len(absent),
+                path,
+                _examples(absent),
+            )
+        n_unplaced = int((~placed).sum())
+        if n_unplaced:
+            logger.warning(
+                "%d genes have no chrom/tss/strand (not annotated); their promoter is ''.", n_unplaced
+            )
+        promoters = np.full(len(genes), "", dtype=object)
+        positions = np.flatnonzero(placed.to_numpy())[in_fasta.to_numpy()]
+        tss_all = genes["tss"].to_numpy()
+        strand_all = genes["strand"].astype(str).to_numpy()
+        contig_ok = contig[in_fasta].to_numpy()
+        for pos, ctg in zip(positions, contig_ok, strict=True):
+            tss = int(tss_all[pos])
+            minus = strand_all[pos] == "-"
+            start, end = (
+                (tss - downstream + 1, tss + upstream + 1) if minus else (tss - upstream, tss + downstream)
+            )
+            length = lengths[ctg]
+            left = max(0, -start)
+            right = max(0, end - length)
+            lo, hi = max(start, 0), min(end, length)
+            body = handle.fetch(ctg, lo, hi) if hi > lo else ""
+            seq = ("N" * left + body + "N" * right).upper() if hi > lo else "N" * (end - start)
+            promoters[pos] = reverse_complement(seq) if minus else seq
+    info = {"source": str(path), "upstream": int(upstream), "downstream": int(downstream)}
+    return promoters, info
