@@ -211,9 +211,16 @@ gex-impute impute input.h5ad
     --key-added '$key_added'
     @COMMON_OPTIONS@
 && mv output.h5ad '$output'
-""".replace("METHOD_CHEETAH", _method_cheetah("model_source.method_cond", list(METHODS)).replace("\n", "\n    "))
+""".replace(
+        "METHOD_CHEETAH", _method_cheetah("model_source.method_cond", list(METHODS)).replace("\n", "\n    ")
+    )
     tool = _tool(
-        gxt, gxp, "gex_impute_impute", "Impute gene expression", "fill missing tissue-specific expression", command
+        gxt,
+        gxp,
+        "gex_impute_impute",
+        "Impute gene expression",
+        "fill missing tissue-specific expression",
+        command,
     )
     inputs = tool.inputs
     inputs.append(_input_h5ad(gxp))
@@ -242,7 +249,9 @@ gex-impute impute input.h5ad
         )
     )
     _common_expand(gxp, inputs)
-    tool.outputs.append(gxp.OutputData("output", format="h5ad", label="${tool.name} on ${on_string}: AnnData"))
+    tool.outputs.append(
+        gxp.OutputData("output", format="h5ad", label="${tool.name} on ${on_string}: AnnData")
+    )
 
     # tests
     for method, params in (("distance", {"k": 10}), ("mean", {})):
@@ -258,7 +267,10 @@ gex-impute impute input.h5ad
             "output",
             "h5ad",
             [
-                ("has_h5_keys", {"keys": "layers/imputed,layers/imputed_mask,uns/imputed,obs/tissue,var/tss"}),
+                (
+                    "has_h5_keys",
+                    {"keys": "layers/imputed,layers/imputed_mask,uns/imputed,obs/tissue,var/tss"},
+                ),
                 ("has_h5_attribute", {"key": "encoding-type", "value": "anndata"}),
             ],
         )
@@ -330,7 +342,12 @@ gex-impute evaluate input.h5ad
 && mv metrics.png '$plot'
 """
     tool = _tool(
-        gxt, gxp, "gex_impute_evaluate", "Evaluate imputation methods", "on held-out known expression", command
+        gxt,
+        gxp,
+        "gex_impute_evaluate",
+        "Evaluate imputation methods",
+        "on held-out known expression",
+        command,
     )
     inputs = tool.inputs
     inputs.append(_input_h5ad(gxp))
@@ -356,7 +373,11 @@ gex-impute evaluate input.h5ad
         label="Donor column",
         help="Column holding each sample's donor; profiles are held out per donor.",
     )
-    donor.append(gxp.ValidatorParam("regex", message="Letters, digits, '_', '.' and '-' only", text="^[A-Za-z0-9_.-]+$"))
+    donor.append(
+        gxp.ValidatorParam(
+            "regex", message="Letters, digits, '_', '.' and '-' only", text="^[A-Za-z0-9_.-]+$"
+        )
+    )
     when.append(donor)
     protocol.append(when)
     inputs.append(protocol)
@@ -384,7 +405,9 @@ gex-impute evaluate input.h5ad
     methods.append(validator)
     inputs.append(methods)
     _common_expand(gxp, inputs)
-    tool.outputs.append(gxp.OutputData("table", format="tabular", label="${tool.name} on ${on_string}: metrics"))
+    tool.outputs.append(
+        gxp.OutputData("table", format="tabular", label="${tool.name} on ${on_string}: metrics")
+    )
     tool.outputs.append(gxp.OutputData("plot", format="png", label="${tool.name} on ${on_string}: figure"))
 
     method_row = r"^(mean|knn|distance)\t(0\.\d+|1\.0+|1)\t"  # Pearson r of a sensible method in [0, 1]
@@ -571,8 +594,8 @@ gex-impute annotate input.h5ad
             "annotation",
             format="gtf,gff3,bed6,bed,tabular",
             label="Gene annotation",
-            help="GTF/GFF3 gene records, BED6 with the gene id as name, or a table with gene id, chrom, start, "
-            "end and strand columns.",
+            help="GTF/GFF3 gene records, BED6 with the gene id as name, or a table with gene id, chrom, "
+            "start, end and strand columns.",
         )
     )
     seq = gxp.Conditional("sequence")
@@ -591,9 +614,7 @@ gex-impute annotate input.h5ad
 
     def _flanks(when):
         when.append(gxp.IntegerParam("upstream", value=1000, min=0, label="Bases upstream"))
-        when.append(
-            gxp.IntegerParam("downstream", value=500, min=0, label="Bases downstream")
-        )
+        when.append(gxp.IntegerParam("downstream", value=500, min=0, label="Bases downstream"))
 
     when = gxp.When("fasta")
     when.append(gxp.DataParam("fasta", format="fasta", label="Genome FASTA"))
@@ -621,7 +642,9 @@ gex-impute annotate input.h5ad
     seq.append(when)
     seq.append(gxp.When("none"))
     inputs.append(seq)
-    tool.outputs.append(gxp.OutputData("output", format="h5ad", label="${tool.name} on ${on_string}: AnnData"))
+    tool.outputs.append(
+        gxp.OutputData("output", format="h5ad", label="${tool.name} on ${on_string}: AnnData")
+    )
 
     test = gxp.Test(expect_num_outputs="1")
     test.append(gxp.TestParam("input", value="sim_unannotated.h5ad", ftype="h5ad"))
@@ -633,7 +656,12 @@ gex-impute annotate input.h5ad
         test,
         "output",
         "h5ad",
-        [("has_h5_keys", {"keys": "var/chrom,var/start,var/end,var/strand,var/tss,var/gene_type,var/promoter"})],
+        [
+            (
+                "has_h5_keys",
+                {"keys": "var/chrom,var/start,var/end,var/strand,var/tss,var/gene_type,var/promoter"},
+            )
+        ],
     )
     tool.tests.append(test)
     test = gxp.Test(expect_num_outputs="1")
@@ -641,13 +669,17 @@ gex-impute annotate input.h5ad
     test.append(gxp.TestParam("annotation", value="genes.bed", ftype="bed6"))
     test.append(gxp.TestParam("sequence|source", value="keyed"))
     test.append(gxp.TestParam("sequence|promoters", value="promoters.tsv", ftype="tabular"))
-    _test_output(gxp, test, "output", "h5ad", [("has_h5_keys", {"keys": "var/chrom,var/tss,var/strand,var/promoter"})])
+    _test_output(
+        gxp, test, "output", "h5ad", [("has_h5_keys", {"keys": "var/chrom,var/tss,var/strand,var/promoter"})]
+    )
     tool.tests.append(test)
     test = gxp.Test(expect_num_outputs="1")
     test.append(gxp.TestParam("input", value="sim_unannotated.h5ad", ftype="h5ad"))
     test.append(gxp.TestParam("annotation", value="genes.tsv", ftype="tabular"))
     test.append(gxp.TestParam("sequence|source", value="none"))
-    _test_output(gxp, test, "output", "h5ad", [("has_h5_keys", {"keys": "var/chrom,var/start,var/end,var/tss"})])
+    _test_output(
+        gxp, test, "output", "h5ad", [("has_h5_keys", {"keys": "var/chrom,var/start,var/end,var/tss"})]
+    )
     tool.tests.append(test)
     tool.help = ANNOTATE_HELP
     return tool
@@ -674,7 +706,9 @@ def render_all() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outdir", type=Path, default=HERE, help="where to write the XML (default: galaxy/)")
-    parser.add_argument("--check", action="store_true", help="compare with the files in --outdir; write nothing")
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the files in --outdir; write nothing"
+    )
     args = parser.parse_args(argv)
     rendered = render_all()
     if args.check:
@@ -685,7 +719,9 @@ def main(argv: list[str] | None = None) -> int:
             if current != text:
                 status = 1
                 sys.stdout.writelines(
-                    difflib.unified_diff(current.splitlines(True), text.splitlines(True), str(path), "generated")
+                    difflib.unified_diff(
+                        current.splitlines(True), text.splitlines(True), str(path), "generated"
+                    )
                 )
         if status:
             print("galaxy XML is out of date: run python galaxy/build_tools.py", file=sys.stderr)
