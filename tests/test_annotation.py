@@ -29,13 +29,52 @@ EXPECTED = pd.DataFrame(
     index=["ENSG00000000001", "ENSG00000000002", "ENSG00000000003"],
 )
 
-GTF = """##description: hand-written GENCODE-style GTF
-chr1\tHAVANA\tgene\t101\t200\t.\t+\t.\tgene_id "ENSG00000000001.5"; gene_type "protein_coding"; gene_name "AAA";
-chr1\tHAVANA\ttranscript\t101\t180\t.\t+\t.\tgene_id "ENSG00000000001.5"; transcript_id "ENST1.1"; gene_type "protein_coding";
-chr1\tHAVANA\texon\t101\t150\t.\t+\t.\tgene_id "ENSG00000000001.5"; transcript_id "ENST1.1";
-chr1\tHAVANA\tgene\t301\t450\t.\t-\t.\tgene_id "ENSG00000000002.12"; gene_type "lncRNA"; gene_name "BBB";
-chrM\tENSEMBL\tgene\t11\t60\t.\t+\t.\tgene_id "ENSG00000000003.1"; gene_type "Mt_tRNA"; gene_name "MT-X";
-"""
+
+def _record(chrom, feature, start, end, strand, attributes):
+    return "\t".join([chrom, "HAVANA", feature, str(start), str(end), ".", strand, ".", attributes])
+
+
+GTF = (
+    "\n".join(
+        [
+            "##description: hand-written GENCODE-style GTF",
+            _record(
+                "chr1",
+                "gene",
+                101,
+                200,
+                "+",
+                'gene_id "ENSG00000000001.5"; gene_type "protein_coding"; gene_name "AAA";',
+            ),
+            _record(
+                "chr1",
+                "transcript",
+                101,
+                180,
+                "+",
+                'gene_id "ENSG00000000001.5"; transcript_id "ENST1.1"; gene_type "protein_coding";',
+            ),
+            _record("chr1", "exon", 101, 150, "+", 'gene_id "ENSG00000000001.5"; transcript_id "ENST1.1";'),
+            _record(
+                "chr1",
+                "gene",
+                301,
+                450,
+                "-",
+                'gene_id "ENSG00000000002.12"; gene_type "lncRNA"; gene_name "BBB";',
+            ),
+            _record(
+                "chrM",
+                "gene",
+                11,
+                60,
+                "+",
+                'gene_id "ENSG00000000003.1"; gene_type "Mt_tRNA"; gene_name "MT-X";',
+            ),
+        ]
+    )
+    + "\n"
+)
 
 GFF3 = """##gff-version 3
 ##sequence-region chr1 1 1000
@@ -46,7 +85,11 @@ chrM\tENSEMBL\tgene\t11\t60\t.\t+\t.\tID=gene:ENSG00000000003;biotype=Mt_tRNA;Na
 """
 
 # BED6 gene bodies, Ensembl chromosome names
-BED = "1\t100\t200\tENSG00000000001\t0\t+\n1\t300\t450\tENSG00000000002\t0\t-\nMT\t10\t60\tENSG00000000003\t0\t+\n"
+BED = (
+    "1\t100\t200\tENSG00000000001\t0\t+\n"
+    "1\t300\t450\tENSG00000000002\t0\t-\n"
+    "MT\t10\t60\tENSG00000000003\t0\t+\n"
+)
 
 
 def _adata(ids, transposed=False):
