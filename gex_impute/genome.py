@@ -720,46 +720,44 @@ def _brute_force_neighbours(
     Written independently of the vectorised code: for every gene, scan every other gene.
     """
     n = len(var)
-    ref = np.ones(n, dtype=bool) if reference is None else np.asarray(reference, dtype=bool)
+    ref = [True] * n if reference is None else [bool(r) for r in reference]
 
-    def num(key: str, i: int):
+    def column(key: str, as_int: bool) -> list:
         if key not in var.columns:
-            return None
-        v = var[key].iloc[i]
-        return None if pd.isna(v) else int(v)
+            return [None] * n
+        out = []
+        for v in var[key].tolist():
+            missing = v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
+            out.append(None if missing else (int(v) if as_int else v))
+        return out
 
-    def chrom(i: int):
-        v = var["chrom"].iloc[i]
-        return None if pd.isna(v) or str(v) == "" else str(v)
-
-    def strand(i: int) -> str | None:
-        if "strand" not in var.columns:
-            return None
-        v = var["strand"].iloc[i]
-        return v if v in ("+", "-") else None
+    chroms = [None if c is None or str(c) == "" else str(c) for c in column("chrom", False)]
+    tsss = column("tss", True)
+    strands = [s if s in ("+", "-") else None for s in column("strand", False)]
+    starts, ends = column("start", True), column("end", True)
+    if "start" not in var.columns or "end" not in var.columns:
+        starts = ends = [None] * n
 
     fields = {name: np.zeros((n, k), dtype=np.int64) for name in ("distance", "abs_distance")}
     index = np.full((n, k), -1, dtype=np.int64)
     orientation = np.full((n, k), -1, dtype=np.int8)
     flags = {name: np.zeros((n, k), dtype=bool) for name in _FLAG_FIELDS}
     for i in range(n):
-        ci, ti = chrom(i), num("tss", i)
+        ci, ti = chroms[i], tsss[i]
         if ci is None or ti is None:
             continue
         cands = []
         for j in range(n):
-            if j == i or not ref[j]:
+            if j == i or not ref[j] or chroms[j] != ci or tsss[j] is None:
                 continue
-            cj, tj = chrom(j), num("tss", j)
-            if cj != ci or tj is None:
-                continue
+            tj = tsss[j]
             if window is not None and abs(tj - ti) > window:
                 continue
             cands.append((abs(tj - ti), tj, j))
         cands.sort()
         for slot, (d, tj, j) in enumerate(cands[:k]):
             index[i, slot] = j
-            si, sj = strand(i), strand(j)
+            si, sj = strands[i], strands[j]
             fields["distance"][i, slot] = -(tj - ti) if si == "-" else tj - ti
             fields["abs_distance"][i, slot] = d
             if si is not None and sj is not None:
@@ -769,13 +767,11 @@ def _brute_force_neighbours(
                     tp, tm = (ti, tj) if si == "+" else (tj, ti)
                     orientation[i, slot] = DIVERGENT if tm <= tp else CONVERGENT
                     flags["bidirectional"][i, slot] = tm <= tp and d < BIDIRECTIONAL_MAX_DISTANCE
-            si_, ei_, sj_, ej_ = num("start", i), num("end", i), num("start", j), num("end", j)
-            if None not in (si_, ei_, sj_, ej_):
-                overlap = si_ < ej_ and sj_ < ei_
+            bi, ei, bj, ej = starts[i], ends[i], starts[j], ends[j]
+            if None not in (bi, ei, bj, ej):
+                overlap = bi < ej and bj < ei
                 flags["overlap"][i, slot] = overlap
-                flags["nested"][i, slot] = overlap and (
-                    (si_ <= sj_ and ej_ <= ei_) or (sj_ <= si_ and ei_ <= ej_)
-                )
+                flags["nested"][i, slot] = overlap and ((bi <= bj and ej <= ei) or (bj <= bi and ei <= ej))
     return GenomicNeighbours(
         index=index,
         orientation=orientation,
