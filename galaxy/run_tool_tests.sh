@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Run the <tests> of every Galaxy wrapper in galaxy/ inside a real, throw-away Galaxy server.
+#
+#   galaxy/run_tool_tests.sh [TOOL_ID ...]       # default: every galaxy/gex_impute_*.xml
+#
+# Environment:
+#   GALAXY_VENV    virtualenv holding the `galaxy` package (created with pip when absent;
+#                  default: <repo>/.galaxy/venv, git-ignored). Reuse one: GALAXY_VENV=/tmp/G
+#   PROJECT_VENV   virtualenv holding `gex-impute` (default: <repo>/.venv); its bin/ goes first
+#                  on the server's PATH, so the jobs run the working tree's CLI
+#   GALAXY_PORT    loopback port (default: a free one)
+#   GALAXY_KEEP    1 = keep the server's temporary folder (config, database, logs, job dirs)
+#   GALAXY_START_TIMEOUT  seconds to wait for the server (default 600)
+#   TEST_DATA      folder with the tests' input files (default: <repo>/test-data)
+#
+# Steps (see ../shared/GALAXY_OFFLINE.md): write a minimal galaxy.yml and tool_conf.xml into a
+# temporary folder, start gunicorn on 127.0.0.1, poll /api/version, create a user and its API key
+# with the bootstrap admin key, run galaxy-tool-test for each tool id, stop the server by its
+# process id (trap), print a summary and exit 1 when any test failed or errored.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+GALAXY_VENV="${GALAXY_VENV:-$ROOT/.galaxy/venv}"
+PROJECT_VENV="${PROJECT_VENV:-$ROOT/.venv}"
+START_TIMEOUT="${GALAXY_START_TIMEOUT:-600}"
+TEST_DATA="${TEST_DATA:-$ROOT/test-data}"
+T0=$(date +%s)
+
+log() { printf '[run_tool_tests %4ss] %s\n' "$(($(date +%s) - T0))" "$*"; }
+die() { log "ERROR: $*" >&2; exit 1; }
+
+# ---- the tools -----------------------------------------------------------------------------
+if [[ $# -gt 0 ]]; then
+    TOOL_IDS=("$@")
+else
+    TOOL_IDS=()
+    for xml in "$ROOT"/galaxy/gex_impute_*.xml; do
+        TOOL_IDS+=("$(basename "$xml" .xml)")
+    done
+fi
+[[ ${#TOOL_IDS[@]} -gt 0 ]] || die "no tool XML found in $ROOT/galaxy"
+for id in "${TOOL_IDS[@]}"; do
+    [[ -f "$ROOT/galaxy/$id.xml" ]] || die "no wrapper $ROOT/galaxy/$id.xml"
+done
+[[ -d "$TEST_DATA" ]] || die "no test data folder $TEST_DATA; run scripts/make_test_data.py"
+
+# ---- the CLI the jobs will run -------------------------------------------------------------
+if [[ -x "$PROJECT_VENV/bin/gex-impute" ]]; then
+    CLI_BIN="$PROJECT_VENV/bin"
+elif command -v gex-impute >/dev/null 2>&1; then
+    CLI_BIN="$(dirname "$(command -v gex-impute)")"
+else
+    die "gex-impute not found (looked in $PROJECT_VENV/bin and PATH); install the package first"
+fi
+log "gex-impute from $CLI_BIN ($("$CLI_BIN/gex-impute" --version))"
+
+# ---- the Galaxy virtualenv -----------------------------------------------------------------
+if [[ ! -x "$GALAXY_VENV/bin/galaxy-tool-test" || ! -x "$GALAXY_VENV/bin/gunicorn" ]]; then
+    log "creating the Galaxy virtualenv $GALAXY_VENV (pip install galaxy; a few minutes, ~1.6 GB)"
+    python3 -m venv "$GALAXY_VENV"
+    "$GALAXY_VENV/bin/pip" install --quiet --upgrade pip
+    "$GALAXY_VENV/bin/pip" install --quiet galaxy
+fi
+log "Galaxy $("$GALAXY_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("galaxy"))') from $GALAXY_VENV"
+
+# ---- configuration in a temporary folder ---------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/gex_impute_galaxy.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+    local status=$?
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        log "stopping the Galaxy server (pid $SERVER_PID)"
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 30); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [[ "${GALAXY_KEEP:-0}" == 1 ]]; then
+        log "kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT="${GALAXY_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')}"
+URL="http://127.0.0.1:$PORT"
+ADMIN_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+mkdir -p "$WORK/data"
+
+{
+    echo '<?xml version="1.0"?>'
+    echo '<toolbox monitor="false">'
+    echo '  <section id="gex_impute" name="gex_impute">'
+    for id in "${TOOL_IDS[@]}"; do
+        echo "    <tool file=\"$ROOT/galaxy/$id.xml\"/>"
+    done
+    echo '  </section>'
+    echo '</toolbox>'
+} >"$WORK/tool_conf.xml"
+
+cat >"$WORK/galaxy.yml" <<EOF
+galaxy:
+  data_dir: $WORK/data
+  database_connection: sqlite:///$WORK/data/universe.sqlite?isolation_level=IMMEDIATE
+  tool_config_file: $WORK/tool_conf.xml
+  bootstrap_admin_api_key: $ADMIN_KEY
+  admin_users: admin@example.org
+  conda_auto_init: false
+  conda_auto_install: false
+  enable_celery_tasks: false
+  database_auto_migrate: true
+  watch_tools: 'false'
+  cleanup_job: onsuccess
+EOF
+
+# ---- start the server ----------------------------------------------------------------------
+log "starting Galaxy on $URL (log: $WORK/server.log)"
+(
+    cd "$WORK"
+    export GALAXY_CONFIG_FILE="$WORK/galaxy.yml"
+    export PATH="$CLI_BIN:$GALAXY_VENV/bin:$PATH"
+    exec "$GALAXY_VENV/bin/gunicorn" 'galaxy.webapps.galaxy.fast_factory:factory()' \
+        -k galaxy.webapps.galaxy.workers.Worker -b "127.0.0.1:$PORT" \
+        --workers 1 --preload --timeout 600
+) >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+
+deadline=$(($(date +%s) + START_TIMEOUT))
+until curl -fsS "$URL/api/version" >/dev/null 2>&1; do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        tail -n 40 "$WORK/server.log" >&2
+        die "the Galaxy server exited before answering"
+    fi
+    if [[ $(date +%s) -gt $deadline ]]; then
+        tail -n 40 "$WORK/server.log" >&2
+        die "the Galaxy server did not answer within ${START_TIMEOUT}s"
+    fi
+    sleep 3
+done
+log "Galaxy answers: $(curl -fsS "$URL/api/version")"
+
+# ---- a user and its API key ----------------------------------------------------------------
+USER_ID="$(curl -fsS -X POST -H 'Content-Type: application/json' \
+    -d '{"username": "tooltester", "email": "tooltester@example.org", "password": "tooltester-pass"}' \
+    "$URL/api/users?key=$ADMIN_KEY" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+USER_KEY="$(curl -fsS -X POST "$URL/api/users/$USER_ID/api_key?key=$ADMIN_KEY" | python3 -c 'import json, sys; print(json.load(sys.stdin))')"
+[[ -n "$USER_KEY" ]] || die "could not create an API key for the test user"
+
+# ---- the tests -----------------------------------------------------------------------------
+FAILED_TOOLS=()
+for id in "${TOOL_IDS[@]}"; do
+    log "testing $id"
+    if ! "$GALAXY_VENV/bin/galaxy-tool-test" -u "$URL" -a "$ADMIN_KEY" -k "$USER_KEY" -t "$id" \
+        --test-data "$TEST_DATA" -j "$WORK/results_$id.json" -o "$WORK/outputs_$id" \
+        >"$WORK/tool_test_$id.log" 2>&1; then
+        FAILED_TOOLS+=("$id")
+        tail -n 60 "$WORK/tool_test_$id.log" >&2
+    fi
+done
+
+# ---- summary -------------------------------------------------------------------------------
+python3 - "$WORK" "${TOOL_IDS[@]}" <<'EOF'
+import json
+import sys
+from pathlib import Path
+
+work, ids = Path(sys.argv[1]), sys.argv[2:]
+print(f"\n{'tool':28} {'tests':>5} {'passed':>6} {'failed':>6}")
+total = bad = 0
+for tool_id in ids:
+    path = work / f"results_{tool_id}.json"
+    tests = json.loads(path.read_text())["tests"] if path.exists() else []
+    ok = sum(1 for t in tests if t.get("data", {}).get("status") == "success")
+    total += len(tests)
+    bad += len(tests) - ok
+    print(f"{tool_id:28} {len(tests):5d} {ok:6d} {len(tests) - ok:6d}")
+    for t in tests:
+        data = t.get("data", {})
+        if data.get("status") != "success":
+            problems = [str(p) for p in data.get("output_problems") or []]
+            if data.get("execution_problem"):
+                problems.append(str(data["execution_problem"]))
+            # the last line of each problem is the most telling (exception message, assertion)
+            short = "; ".join(p.strip().splitlines()[-1] for p in problems if p.strip())
+            print(f"  FAILED {t.get('id')}: {data.get('status')}: {short[:500]}")
+print(f"{'total':28} {total:5d} {total - bad:6d} {bad:6d}\n")
+EOF
+
+if [[ ${#FAILED_TOOLS[@]} -gt 0 ]]; then
+    log "FAILED: ${FAILED_TOOLS[*]} (server log: $WORK/server.log; GALAXY_KEEP=1 keeps it)"
+    exit 1
+fi
+log "all Galaxy tool tests passed"
