@@ -131,31 +131,23 @@ def read_input(path: str | Path, *, sample_attributes: str | Path | None = None)
     from . import io
 
     if fmt == "h5ad":
-        import anndata
-
-        adata = anndata.read_h5ad(path)
+        adata = io.read_h5ad(path)
     elif fmt == "gct":
         adata = io.read_gct(path, sample_attributes=sample_attributes)
-    elif fmt == "table":
+    elif fmt == "table" and sample_attributes is None:
         adata = io.read_tissue_table(path)
     else:
-        msg = (
-            f"cannot tell the format of {str(path)!r}: expected an h5ad (HDF5) file or a GCT file "
-            "starting with '#1.2' (plain or gzip)."
-        )
-        raise ValueError(msg)
-    if sample_attributes is not None and fmt != "gct":
-        logger.warning("--sample-attributes is only used with GCT input; ignored for %s", path)
+        # let the package's reader decide (and explain what it cannot read)
+        adata = io.read_expression(path, sample_attributes=sample_attributes)
     logger.info("read %s: %d x %d (%s)", path, adata.n_obs, adata.n_vars, fmt)
     return adata
 
 
 def write_h5ad(adata: AnnData, path: str | Path) -> None:
     """Write ``adata`` to ``path`` atomically (a failed write leaves no file)."""
-    from ._utils import atomic_path
+    from . import io
 
-    with atomic_path(path, suffix=".h5ad") as tmp:
-        adata.write_h5ad(tmp)
+    io.write_h5ad(adata, path)
     logger.info("wrote %s", path)
 
 
@@ -216,6 +208,32 @@ def _resolve_methods(methods: Sequence[str], *, explicit: bool) -> list[str]:
     kept = [m for m in methods if m in available]
     if not kept:
         msg = f"none of the methods {list(methods)} is available; choose from {available}."
+        raise CLIError(msg)
+    return kept
+
+
+def _usable_methods(adata: AnnData, args: argparse.Namespace, methods: Sequence[str]) -> list[str]:
+    """Drop (with a warning) default methods whose needs (coordinates, donors) ``adata`` lacks."""
+    from ._data import from_anndata
+    from .methods import get_method
+
+    data, _ = from_anndata(
+        adata,
+        tissue_key=args.tissue_key,
+        donor_key=args.donor_key,
+        layer=args.layer,
+        log_transform=_log_transform(args.log_transform),
+    )
+    kept = []
+    for name in methods:
+        try:
+            get_method(name)._check_data(data)
+        except ValueError as err:
+            logger.warning("skipping method %r: %s", name, err)
+            continue
+        kept.append(name)
+    if not kept:
+        msg = f"none of the methods {list(methods)} can run on this input; see the warnings above."
         raise CLIError(msg)
     return kept
 
@@ -370,13 +388,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         msg = f"--output {str(out)!r} exists and is not a directory; give a folder or an .h5ad path."
         raise CLIError(msg)
-    out.mkdir(parents=True, exist_ok=True)
-    # write into a temporary folder beside, then move each file into place
-    with tempfile.TemporaryDirectory(prefix=".simulate.", dir=out) as tmp:
-        datasets.write_dataset(tmp, adata, fasta=args.fasta, gtf=args.gtf, gct=args.gct)
-        for file in sorted(Path(tmp).iterdir()):
-            file.replace(out / file.name)
-            logger.info("wrote %s", out / file.name)
+    # write_dataset writes each file atomically (temp file + rename)
+    datasets.write_dataset(out, adata, fasta=args.fasta, gtf=args.gtf, gct=args.gct)
     return 0
 
 
@@ -395,7 +408,9 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         raise CLIError(msg)
     adata = read_input(args.input, sample_attributes=args.sample_attributes)
     if args.annotation is not None:
-        pp.annotate_genes(adata, str(_existing_file(args.annotation, "annotation file")))
+        pp.annotate_genes(
+            adata, str(_existing_file(args.annotation, "annotation file")), tissue_key=args.tissue_key
+        )
     if args.fasta is not None or args.promoters is not None:
         pp.add_promoters(
             adata,
@@ -408,6 +423,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
             else str(_existing_file(args.promoter_mapping, "promoter mapping file")),
             upstream=args.upstream,
             downstream=args.downstream,
+            tissue_key=args.tissue_key,
         )
     write_h5ad(adata, args.output)
     return 0
@@ -464,19 +480,15 @@ def cmd_impute(args: argparse.Namespace) -> int:
     )
     if args.model is not None:
         model = load_model(args.model)
-        impute(adata, method=getattr(model, "name", "hybrid"), model=model, **kwargs)
+        impute(adata, model=model, **kwargs)
     else:
         method = args.method or _default_method()
         _resolve_methods([method], explicit=True)
         if args.param or (method == "hybrid" and args.device is not None):
-            model = _build_method(args, method)
-            model.fit(adata, log_transform=kwargs["log_transform"], **_api_kwargs(args))
-            impute(adata, method=method, model=model, **kwargs)
+            # an instance with the given hyperparameters; impute() fits it on adata
+            impute(adata, method=_build_method(args, method), **kwargs)
         else:
             impute(adata, method=method, **kwargs)
-    mask_key = f"{args.key_added}_mask"
-    if mask_key in adata.layers:
-        logger.info("imputed %d entries", int(adata.layers[mask_key].sum()))
     write_h5ad(adata, args.output)
     return 0
 
@@ -513,6 +525,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         _methods(args.methods) if args.methods else list(DEFAULT_METHODS), explicit=bool(args.methods)
     )
     adata = read_input(args.input, sample_attributes=args.sample_attributes)
+    if not args.methods:
+        methods = _usable_methods(adata, args, methods)
     table = _evaluate(adata, args, args.protocol, methods)
     write_table(table, args.output)
     if args.plot is not None:
@@ -565,9 +579,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"{adata.n_vars} genes, {n_missing} missing entries ({n_missing / adata.X.size:.1%}).",
     )
     tables = []
-    for protocol, label in (("entries", "P2 scattered entries"), ("genes", "P1 whole genes")):
+    for protocol, label in (("entries", "P2 entries"), ("genes", "P1 genes")):
         table = _evaluate(adata, args, protocol, methods)
-        table.insert(0, "protocol", label)
+        table["protocol"] = label
         tables.append(table)
     result = pd.concat(tables)
     print(f"\nHeld-out accuracy ({args.fraction:.0%} held out, seed {args.seed}; log1p scale):")
