@@ -417,3 +417,17 @@ def test_docstring_examples():
     result = doctest.testmod(genome, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_simulated_dataset(sim):
+    """On the simulator's output: wholly unobserved genes are never neighbours but get some."""
+    x = np.asarray(sim.X, dtype=np.float64)
+    observed = ~np.all(np.isnan(x), axis=0)
+    assert not observed.all(), "the fixture should hold some wholly missing genes"
+    add_genomic_context(sim, k=5, reference="observed")
+    nb = genomic_context(sim)
+    assert not np.isin(np.flatnonzero(~observed), nb.index).any()
+    assert (nb.n_neighbours[~observed] > 0).all()
+    assert_same(nb, _brute_force_neighbours(sim.var, reference=observed, k=5, window=1_000_000))
+    values = neighbour_values(nb, x)
+    assert values.shape == (*x.shape, 5)
