@@ -430,19 +430,20 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def _build_method(args: argparse.Namespace, method: str):
-    from .methods import get_method
+    """Instantiate ``method`` with the ``--param`` hyperparameters (checked against its signature)."""
+    from .methods import _base, get_method
 
+    _base._load_builtin_methods()
+    cls = _base._REGISTRY[method]
+    valid = cls._param_names()
     params = parse_params(args.param)
-    if "random_state" not in params:
-        import inspect
-
-        from .methods import _base
-
-        _base._load_builtin_methods()
-        cls = _base._REGISTRY.get(method)
-        if cls is not None and "random_state" in inspect.signature(cls.__init__).parameters:
-            params["random_state"] = args.seed
-    if method == "hybrid" and args.device is not None:
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        msg = f"unknown --param {unknown} for method {method!r}; valid: {valid}."
+        raise CLIError(msg)
+    if "random_state" in valid and "random_state" not in params:
+        params["random_state"] = args.seed
+    if "device" in valid and args.device is not None:
         params.setdefault("device", args.device)
     return get_method(method, **params)
 
@@ -468,6 +469,11 @@ def cmd_impute(args: argparse.Namespace) -> int:
     if args.model is not None and (args.method is not None or args.param):
         msg = "give either --model (a saved model) or --method/--param, not both."
         raise CLIError(msg)
+    method = None
+    if args.model is None:
+        method = args.method or _default_method()
+        _resolve_methods([method], explicit=True)
+        instance = _build_method(args, method) if args.param else None  # check --param early
     adata = read_input(args.input, sample_attributes=args.sample_attributes)
     kwargs = dict(
         tissue_key=args.tissue_key,
@@ -481,14 +487,11 @@ def cmd_impute(args: argparse.Namespace) -> int:
     if args.model is not None:
         model = load_model(args.model)
         impute(adata, model=model, **kwargs)
+    elif instance is not None or (method == "hybrid" and args.device is not None):
+        # an instance with the given hyperparameters; impute() fits it on adata
+        impute(adata, method=instance or _build_method(args, method), **kwargs)
     else:
-        method = args.method or _default_method()
-        _resolve_methods([method], explicit=True)
-        if args.param or (method == "hybrid" and args.device is not None):
-            # an instance with the given hyperparameters; impute() fits it on adata
-            impute(adata, method=_build_method(args, method), **kwargs)
-        else:
-            impute(adata, method=method, **kwargs)
+        impute(adata, method=method, **kwargs)
     write_h5ad(adata, args.output)
     return 0
 
