@@ -29,23 +29,54 @@ HERE = Path(__file__).resolve().parent
 PROFILE = "24.0"
 VERSION = "@TOOL_VERSION@+galaxy@VERSION_SUFFIX@"
 
-# method -> (label, [(name, type, default, min, label/help)]) exposed as hyperparameters; the names
-# are constructor parameters of the registered method classes (gex_impute.methods)
-METHODS: dict[str, tuple[str, list[tuple[str, str, object, object, str]]]] = {
+AUTO = "Leave empty to choose it by validation on reference genes (never on the evaluation targets)."
+
+
+def _hp(name, kind, label, *, value=None, min=None, optional=False, help=None):  # noqa: A002
+    """A hyperparameter: ``name`` is a constructor parameter of the method class."""
+    return {
+        "name": name,
+        "kind": kind,
+        "label": label,
+        "value": value,
+        "min": min,
+        "optional": optional,
+        "help": help,
+    }
+
+
+# method -> (label, hyperparameters exposed in the wrappers and passed as --param NAME=VALUE)
+METHODS: dict[str, tuple[str, list[dict]]] = {
     "hybrid": (
         "hybrid: promoter CNN + tissue transformer + XGBoost (the paper's model)",
-        [],
+        [
+            _hp("use_sequence", "boolean", "Use the promoter CNN", value=True),
+            _hp("use_tissue_encoder", "boolean", "Use the tissue transformer", value=True),
+            _hp("use_neighbours", "boolean", "Use neighbouring genes' values", value=True),
+            _hp("use_xgboost", "boolean", "Combine the features with XGBoost", value=True),
+            _hp("max_epochs", "integer", "Maximum training epochs of the networks", value=20, min=1),
+            _hp("n_estimators", "integer", "XGBoost trees", value=600, min=1),
+        ],
     ),
     "distance": (
         "distance: inverse-distance weighted nearest genes (the paper's comparator)",
-        [("k", "integer", 20, 1, "Number of nearest reference genes")],
+        [
+            _hp("k", "integer", "Number of nearest reference genes", min=1, optional=True, help=AUTO),
+            _hp("window", "integer", "Window around the TSS (bp)", min=1, optional=True, help=AUTO),
+        ],
     ),
-    "nearest_gene": ("nearest_gene: value of the single nearest reference gene", []),
+    "nearest_gene": (
+        "nearest_gene: value of the single nearest reference gene",
+        [_hp("window", "integer", "Window around the TSS (bp)", min=1, optional=True, help=AUTO)],
+    ),
     "knn": (
         "knn: scikit-learn KNNImputer over genes",
-        [("k", "integer", 20, 1, "Number of neighbours")],
+        [_hp("n_neighbors", "integer", "Number of neighbours", value=20, min=1)],
     ),
-    "softimpute": ("softimpute: iterative low-rank SVD", []),
+    "softimpute": (
+        "softimpute: iterative low-rank SVD",
+        [_hp("rank", "integer", "Rank", min=1, optional=True, help=AUTO)],
+    ),
     "additive": ("additive: gene + tissue (+ donor) effects", []),
     "mean": ("mean: gene mean in the same tissue", []),
 }
@@ -123,9 +154,22 @@ def _method_conditional(gxp, name: str, methods: list[str], default: str):
     )
     for method in methods:
         when = gxp.When(method)
-        for pname, ptype, pdefault, pmin, plabel in METHODS[method][1]:
-            cls = gxp.IntegerParam if ptype == "integer" else gxp.FloatParam
-            when.append(cls(pname, value=pdefault, min=pmin, label=plabel))
+        for hp in METHODS[method][1]:
+            if hp["kind"] == "boolean":
+                param = gxp.BooleanParam(
+                    hp["name"], checked=hp["value"], truevalue="true", falsevalue="false", label=hp["label"]
+                )
+            else:
+                cls = gxp.IntegerParam if hp["kind"] == "integer" else gxp.FloatParam
+                param = cls(
+                    hp["name"],
+                    value="" if hp["value"] is None else hp["value"],
+                    min=hp["min"],
+                    optional=True if hp["optional"] else None,
+                    label=hp["label"],
+                    help=hp["help"],
+                )
+            when.append(param)
         cond.append(when)
     return cond
 
@@ -139,8 +183,14 @@ def _method_cheetah(prefix: str, methods: list[str]) -> str:
             continue
         lines.append(f"{'#if' if first else '#elif'} str(${prefix}.method) == '{method}':")
         first = False
-        for pname, *_ in params:
-            lines.append(f"    --param '{pname}=${prefix}.{pname}'")
+        for hp in params:
+            value = f"${prefix}.{hp['name']}"
+            if hp["optional"]:
+                lines.append(f"    #if str({value}).strip():")
+                lines.append(f"        --param '{hp['name']}={value}'")
+                lines.append("    #end if")
+            else:
+                lines.append(f"    --param '{hp['name']}={value}'")
     if not first:
         lines.append("#end if")
     return "\n".join(lines)
@@ -191,8 +241,10 @@ The input AnnData with
 
 **Example**
 
-With ``sim.h5ad`` (60 samples, 6 donors x 10 tissues, 300 genes, about 8% missing) and method
-``distance`` with k = 10, the output holds ``layers/imputed`` without any NaN; the command run is::
+With ``sim.h5ad`` from the project's test data (24 samples = 6 donors x 4 tissues, 150 genes,
+15% of the entries missing: whole genes, whole samples and scattered entries) and method
+``distance`` with k = 10, the output holds ``layers/imputed`` without any NaN and
+``layers/imputed_mask`` marking the 535 filled entries; the command run is::
 
     gex-impute impute sim.h5ad --output imputed.h5ad --method distance --param k=10
 """
@@ -254,7 +306,7 @@ gex-impute impute input.h5ad
     )
 
     # tests
-    for method, params in (("distance", {"k": 10}), ("mean", {})):
+    for method, params in (("distance", {"k": 10}), ("mean", {}), ("softimpute", {})):
         test = gxp.Test(expect_num_outputs="1")
         test.append(gxp.TestParam("input", value="sim.h5ad", ftype="h5ad"))
         test.append(gxp.TestParam("model_source|source", value="method"))
@@ -278,8 +330,22 @@ gex-impute impute input.h5ad
     test = gxp.Test(expect_num_outputs="1")
     test.append(gxp.TestParam("input", value="sim.h5ad", ftype="h5ad"))
     test.append(gxp.TestParam("model_source|source", value="method"))
+    test.append(gxp.TestParam("model_source|method_cond|method", value="hybrid"))
+    test.append(gxp.TestParam("model_source|method_cond|max_epochs", value="2"))
+    test.append(gxp.TestParam("model_source|method_cond|n_estimators", value="20"))
+    _test_output(
+        gxp,
+        test,
+        "output",
+        "h5ad",
+        [("has_h5_keys", {"keys": "layers/imputed,layers/imputed_mask,uns/imputed"})],
+    )
+    tool.tests.append(test)
+    test = gxp.Test(expect_num_outputs="1")
+    test.append(gxp.TestParam("input", value="sim.h5ad", ftype="h5ad"))
+    test.append(gxp.TestParam("model_source|source", value="method"))
     test.append(gxp.TestParam("model_source|method_cond|method", value="knn"))
-    test.append(gxp.TestParam("model_source|method_cond|k", value="5"))
+    test.append(gxp.TestParam("model_source|method_cond|n_neighbors", value="5"))
     test.append(gxp.TestParam("key_added", value="filled"))
     _test_output(gxp, test, "output", "h5ad", [("has_h5_keys", {"keys": "layers/filled,layers/filled_mask"})])
     tool.tests.append(test)
@@ -502,6 +568,8 @@ gex-impute fit input.h5ad
     test = gxp.Test(expect_num_outputs="1")
     test.append(gxp.TestParam("input", value="sim.h5ad", ftype="h5ad"))
     test.append(gxp.TestParam("method_cond|method", value="hybrid"))
+    test.append(gxp.TestParam("method_cond|max_epochs", value="2"))
+    test.append(gxp.TestParam("method_cond|n_estimators", value="20"))
     _test_output(
         gxp,
         test,
