@@ -18,12 +18,14 @@ GENCODE-style GTF, GTEx GCT and sample attributes), so that the whole file path 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io as _io
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -537,13 +539,17 @@ def simulate(
     donor_effect = beta * (genotype - 2 * freq)
     donor_effect += r_donor.standard_normal((n_donors, 2)) @ (0.15 * r_donor.standard_normal((2, n_genes)))
     n_samples = n_donors * n_tissues
-    sample_effect = r_noise.standard_normal((n_samples, 1)) * (0.1 * r_noise.standard_normal((1, n_genes)))
-
-    log_truth = (
-        gene_tissue.T[None, :, :] + donor_effect[:, None, :]  # (donors, tissues, genes)
-    ).reshape(n_samples, n_genes)
-    log_truth += sample_effect + 0.3 * r_noise.standard_normal((n_samples, n_genes))
-    truth = np.expm1(np.clip(log_truth, 0.0, None)).astype(np.float32)
+    sample_factor = r_noise.standard_normal((n_samples, 1))
+    sample_loading = 0.1 * r_noise.standard_normal((1, n_genes))
+    # built in place, one (samples x genes) float64 array at a time
+    log_truth = r_noise.standard_normal((n_samples, n_genes))
+    log_truth *= 0.3
+    log_truth += sample_factor * sample_loading
+    log_truth.reshape(n_donors, n_tissues, n_genes)[...] += gene_tissue.T[None, :, :]
+    log_truth.reshape(n_donors, n_tissues, n_genes)[...] += donor_effect[:, None, :]
+    np.clip(log_truth, 0.0, None, out=log_truth)
+    truth = np.expm1(log_truth, out=log_truth).astype(np.float32)
+    del log_truth
 
     # --- missingness --------------------------------------------------------------------------
     donor_of = np.repeat(np.arange(n_donors), n_tissues)
@@ -572,7 +578,7 @@ def simulate(
         )
     X[np.sort(np.asarray(missing_samples, dtype=np.int64)), :] = np.nan
     if frac_missing_entries > 0:
-        scattered = r_miss.random(X.shape) < frac_missing_entries
+        scattered = r_miss.random(X.shape, dtype=np.float32) < frac_missing_entries
         X[scattered] = np.nan
 
     # --- AnnData --------------------------------------------------------------------------------
@@ -688,13 +694,8 @@ def _chrom_names(adata: AnnData) -> list[str]:
 
 
 def _write_text(path: Path, text: str, *, compress: bool = False) -> Path:
-    with atomic_path(path) as tmp:
-        if compress:
-            # mtime=0 and no file name in the header: the same text gives the same bytes
-            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as fh:
-                fh.write(text.encode("utf-8"))
-        else:
-            tmp.write_text(text, encoding="utf-8")
+    with _open_text(path, compress=compress) as fh:
+        fh.write(text)
     return path
 
 
@@ -809,18 +810,41 @@ def _write_gct(path: str | os.PathLike, adata: AnnData, *, compress: bool | None
     """
     path = Path(path)
     compress = path.suffix == ".gz" if compress is None else compress
-    X = np.asarray(adata.X, dtype=np.float64)
+    X = _dense(adata.X)
     keep = ~np.isnan(X).all(axis=1)
-    genes = adata.var
-    name = genes["gene_id_version"] if "gene_id_version" in genes else pd.Series(adata.var_names)
-    desc = genes["gene_name"] if "gene_name" in genes else pd.Series(adata.var_names)
-    table = pd.DataFrame(X[keep].T, columns=adata.obs_names[keep])
-    table.insert(0, "Description", np.asarray(desc, dtype=str))
-    table.insert(0, "Name", np.asarray(name, dtype=str))
-    buf = _io.StringIO()
-    buf.write(f"#1.2\n{table.shape[0]}\t{table.shape[1] - 2}\n")
-    table.to_csv(buf, sep="\t", index=False, float_format="%.6g", na_rep="nan", lineterminator="\n")
-    return _write_text(path, buf.getvalue(), compress=compress)
+    X = X[keep]
+    var = adata.var
+    ids = adata.var_names.astype(str)
+    names = var["gene_id_version"].astype(str).to_numpy() if "gene_id_version" in var else ids
+    descs = var["gene_name"].astype(str).to_numpy() if "gene_name" in var else ids
+    row_format = "\t".join(["%.6g"] * X.shape[0]) + "\n"  # "%g" writes NaN as "nan"
+    with _open_text(path, compress=compress) as fh:
+        fh.write(f"#1.2\n{adata.n_vars}\t{X.shape[0]}\n")
+        fh.write("\t".join(["Name", "Description", *adata.obs_names[keep].astype(str)]) + "\n")
+        for j in range(adata.n_vars):
+            fh.write(f"{names[j]}\t{descs[j]}\t" + row_format % tuple(X[:, j].tolist()))
+    return path
+
+
+def _dense(X) -> np.ndarray:
+    """``X`` as a dense float64 array (sparse matrices are densified)."""
+    from scipy import sparse
+
+    return np.asarray(X.toarray() if sparse.issparse(X) else X, dtype=np.float64)
+
+
+@contextlib.contextmanager
+def _open_text(path: Path, *, compress: bool = False) -> Iterator[IO[str]]:
+    """Open ``path`` for writing text atomically, gzip-compressed (reproducible bytes) if asked."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        if compress:
+            # mtime=0 and no file name in the header: the same text gives the same bytes
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+                with _io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as fh:
+                    yield fh
+        else:
+            with _io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as fh:
+                yield fh
 
 
 def _write_sample_attributes(path: str | os.PathLike, adata: AnnData, *, tissue_key: str = "tissue") -> Path:
@@ -831,7 +855,7 @@ def _write_sample_attributes(path: str | os.PathLike, adata: AnnData, *, tissue_
     """
     broad = dict(GTEX_TISSUES)
     tissue = adata.obs[tissue_key].astype(str)
-    observed = ~np.isnan(np.asarray(adata.X, dtype=np.float64)).all(axis=1)
+    observed = ~np.isnan(_dense(adata.X)).all(axis=1)
     table = pd.DataFrame(
         {
             "SAMPID": adata.obs_names.astype(str),
