@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: Target number of matrix cells parsed per chunk by :func:`read_gct` when ``chunksize`` is None.
-_CELLS_PER_CHUNK = 4_000_000
+_CELLS_PER_CHUNK = 2_000_000
 
 
 def _open_text(path: str | os.PathLike):
@@ -164,7 +164,7 @@ def read_gct(
         GTEx sample-attributes table (path or DataFrame with ``SAMPID`` as a column or index,
         ``SMTSD`` and usually ``SMTS``). Every sample of the GCT must be listed in it.
     chunksize
-        Genes parsed per chunk; None chooses about four million matrix cells per chunk.
+        Genes parsed per chunk; None chooses about two million matrix cells per chunk.
 
     Returns
     -------
