@@ -223,18 +223,18 @@ def _read_gff(path: Path, fmt: str) -> pd.DataFrame:
                 if line.startswith("##FASTA"):
                     break
                 continue
-            fields = line.rstrip("\r\n").split("\t")
             n_lines += 1
+            head = line.split("\t", 3)  # cheap look at the feature type first
+            is_gene = len(head) > 2 and head[2] in gene_types
+            if not is_gene and genes:
+                continue  # the file has gene records; skip transcripts, exons, ...
+            fields = line.rstrip("\r\n").split("\t")
             if len(fields) != 9:
                 msg = (
                     f"{path}: line with {len(fields)} tab-separated fields, a {fmt.upper()} record "
                     f"has 9: {line[:80]!r}"
                 )
                 raise ValueError(msg)
-            feature = fields[2]
-            is_gene = feature in gene_types
-            if not is_gene and genes:
-                continue  # the file has gene records; skip transcripts, exons, ...
             attrs = parse(fields[8])
             gene_id = attrs.get("gene_id")
             if gene_id is None and fmt == "gff3":
