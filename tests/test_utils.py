@@ -25,3 +25,14 @@ def test_atomic_path_success_and_failure(tmp_path):
         raise RuntimeError("boom")
     assert out.read_text() == "ok"  # the old file is untouched
     assert [p.name for p in out.parent.iterdir()] == ["result.tsv"]  # no temp file left
+
+
+def test_atomic_path_uses_normal_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    out = tmp_path / "x.txt"
+    with atomic_path(out) as tmp:
+        tmp.write_text("x")
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
