@@ -470,6 +470,12 @@ def _finish_table(table: pd.DataFrame, source) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # annotate_genes
 # --------------------------------------------------------------------------------------------
+def _view_to_actual(adata: AnnData) -> None:
+    """Turn a view into an actual AnnData in place before writing to it (as scanpy does)."""
+    if adata.is_view:
+        adata._init_as_actual(adata.copy())
+
+
 def _gene_frame(adata: AnnData, tissue_key: str | None) -> str:
     """Which AnnData axis holds the genes: ``"var"`` or ``"obs"``."""
     if tissue_key is None:
@@ -547,6 +553,7 @@ def annotate_genes(
     >>> adata.var[["chrom", "strand", "tss"]].head()  # doctest: +SKIP
     """
     adata = adata.copy() if copy else adata
+    _view_to_actual(adata)
     axis = _gene_frame(adata, tissue_key)
     genes = adata.var if axis == "var" else adata.obs
 

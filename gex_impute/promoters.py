@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .annotation import _gene_frame, normalize_chrom, strip_version
+from .annotation import _gene_frame, _view_to_actual, normalize_chrom, strip_version
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -229,6 +229,7 @@ def add_promoters(
         msg = "mapping= applies to sequences= keyed by promoter id, not to fasta=."
         raise ValueError(msg)
     adata = adata.copy() if copy else adata
+    _view_to_actual(adata)
     axis, genes = _gene_table(adata, tissue_key)
     if fasta is not None:
         promoters, info = _from_fasta(genes, fasta, upstream=upstream, downstream=downstream)

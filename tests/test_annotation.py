@@ -346,3 +346,12 @@ def test_generated_annotations_match_simulation(test_data, name):
     assert got["strand"].astype(str).tolist() == truth["strand"].astype(str).tolist()
     for col in ("start", "end", "tss"):
         np.testing.assert_array_equal(got[col].to_numpy(np.int64), truth[col].to_numpy(np.int64))
+
+
+def test_annotate_view_becomes_actual(tmp_path):
+    parent = _adata([*EXPECTED.index, "ENSG00000000009"])
+    view = parent[:, :3]
+    gi.pp.annotate_genes(view, _write(tmp_path, "g.gtf", GTF))
+    assert not view.is_view
+    assert view.var["tss"].tolist() == EXPECTED["tss"].tolist()
+    assert "tss" not in parent.var  # the parent is not modified

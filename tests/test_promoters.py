@@ -248,3 +248,11 @@ def test_generated_keyed_promoters(test_data, name):
     placed = got != ""
     assert placed.mean() > 0.5
     assert (got[placed] == truth[placed]).all()
+
+
+def test_sequences_on_a_view():
+    parent = _genes([("a", "1", 1, "+"), ("b", "1", 1, "+")])
+    view = parent[:, :1]
+    gi.pp.add_promoters(view, sequences=pd.Series({"a": "ac"}))
+    assert not view.is_view and view.var["promoter"].tolist() == ["AC"]
+    assert "promoter" not in parent.var
