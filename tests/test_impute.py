@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import inspect
+
+import anndata as ad
+import numpy as np
+import pytest
+
+import gex_impute as gi
+from gex_impute.methods.baselines import MeanImputer
+
+
+def test_signature_matches_contract():
+    sig = inspect.signature(gi.impute)
+    params = sig.parameters
+    assert next(iter(params)) == "adata"
+    expected = {
+        "method": "hybrid",
+        "tissue_key": "tissue",
+        "donor_key": None,
+        "layer": None,
+        "key_added": "imputed",
+        "model": None,
+        "log_transform": "auto",
+        "random_state": 0,
+        "progress": True,
+        "copy": False,
+    }
+    for name, default in expected.items():
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params[name].default == default
+
+
+def test_impute_in_place(sim, tmp_path):
+    x_before = sim.X.copy()
+    missing = np.isnan(sim.X)
+    assert missing.any()
+    assert gi.impute(sim, method="knn", donor_key="donor", progress=False) is None
+    np.testing.assert_array_equal(sim.X, x_before)  # X never modified (NaN positions included)
+    out = sim.layers["imputed"]
+    assert out.dtype == x_before.dtype
+    np.testing.assert_array_equal(out[~missing], x_before[~missing])  # observed unchanged, bitwise
+    assert np.isfinite(out).all() and (out[missing] >= 0).all()  # TPM-like units
+    np.testing.assert_array_equal(sim.layers["imputed_mask"], missing)
+    info = sim.uns["imputed"]
+    assert info["method"] == "knn"
+    assert info["n_imputed"] == missing.sum()
+    assert info["log1p"] is True
+    assert info["version"] == gi.__version__
+    assert info["params"]["n_neighbors"] == 20
+    # h5ad-writable
+    path = tmp_path / "imputed.h5ad"
+    sim.write_h5ad(path)
+    back = ad.read_h5ad(path)
+    np.testing.assert_array_equal(back.layers["imputed"], out)
+    assert back.uns["imputed"]["method"] == "knn"
+
+
+def test_impute_values_are_plausible(sim):
+    truth = sim.layers["truth"]
+    missing = np.isnan(sim.X)
+    gi.impute(sim, method="softimpute", progress=False)
+    err_model = np.mean((np.log1p(sim.layers["imputed"][missing]) - np.log1p(truth[missing])) ** 2)
+    err_zero = np.mean(np.log1p(truth[missing]) ** 2)
+    assert err_model < 0.5 * err_zero
+
+
+def test_copy_and_key_added(sim):
+    result = gi.impute(sim, method="mean", key_added="filled", copy=True, progress=False)
+    assert result is not sim
+    assert "filled" not in sim.layers and "filled" not in sim.uns
+    assert {"filled", "filled_mask"} <= set(result.layers)
+    assert result.uns["filled"]["method"] == "mean"
+
+
+def test_transposed_orientation(sim):
+    expected = gi.impute(sim, method="mean", copy=True, progress=False).layers["imputed"]
+    flipped = sim.T.copy()
+    gi.impute(flipped, method="mean", progress=False)
+    np.testing.assert_array_equal(flipped.layers["imputed"], expected.T)
+    np.testing.assert_array_equal(flipped.layers["imputed_mask"], np.isnan(flipped.X))
+
+
+def test_layer_and_log_transform(sim):
+    sim.layers["logged"] = np.log1p(sim.X)
+    gi.impute(sim, method="mean", layer="logged", key_added="a", progress=False)
+    assert sim.uns["a"]["log1p"] is False  # already on a log scale: auto leaves it alone
+    assert sim.uns["a"]["layer"] == "logged"
+    gi.impute(sim, method="mean", log_transform=False, key_added="b", progress=False)
+    gi.impute(sim, method="mean", log_transform=True, key_added="c", progress=False)
+    missing = np.isnan(sim.X)
+    # the arithmetic mean of TPM exceeds the back-transformed mean of log1p (Jensen)
+    assert (sim.layers["b"][missing] >= sim.layers["c"][missing] - 1e-4).all()
+
+
+def test_method_instance_and_pretrained_model(sim):
+    method = gi.get_method("distance", k=5, window=500_000, power=1.0)
+    gi.impute(sim, method=method, progress=False)
+    assert sim.uns["imputed"]["params"]["k"] == 5
+    assert hasattr(method, "k_")  # the instance itself was fitted
+
+    class Counting(MeanImputer):
+        name = "counting"
+        fits = 0
+
+        def _fit(self, data):
+            type(self).fits += 1
+
+    model = Counting().fit(sim)
+    gi.impute(sim, model=model, key_added="pre", progress=False)
+    assert Counting.fits == 1  # model= is applied with predict only
+    assert sim.uns["pre"]["pretrained"] is True
+    assert sim.uns["pre"]["fit_seconds"] == 0.0
+    with pytest.raises(ValueError, match="fitted"):
+        gi.impute(sim, model=Counting(), progress=False)
+    with pytest.raises(ValueError, match="conflicts"):
+        gi.impute(sim, model=model, log_transform=False, progress=False)
+
+
+def test_errors(sim):
+    with pytest.raises(ValueError, match="unknown method"):
+        gi.impute(sim, method="nope", progress=False)
+    with pytest.raises(KeyError, match="tissue_key"):
+        gi.impute(sim, method="mean", tissue_key="organ", progress=False)
