@@ -499,8 +499,89 @@ def _unservable(data: ExpressionData) -> np.ndarray:
     return (~observed.any(axis=0))[None, :] | (~observed.any(axis=1))[:, None]
 
 
+_MAX_WIDE_ENTRIES = 30_000_000
+
+
+def _donor_layout(data: ExpressionData) -> tuple[ExpressionData, np.ndarray, np.ndarray]:
+    """Reshape to donors x (tissue, gene): one row per donor, one block of genes per tissue.
+
+    Samples of the same donor and tissue are averaged. Returns the wide data and each
+    sample's donor and tissue codes (to map predictions back).
+    """
+    import pandas as pd
+
+    d_codes = np.asarray(data.donor.codes, dtype=np.int64)
+    t_codes = np.asarray(data.tissue.codes, dtype=np.int64)
+    n_d, n_t, n_g = len(data.donor.categories), len(data.tissue.categories), data.n_genes
+    means, _ = _group_nanmean(data.values, d_codes * n_t + t_codes, n_d * n_t)
+    wide = means.reshape(n_d, n_t * n_g)
+    var = pd.DataFrame(index=pd.RangeIndex(n_t * n_g).astype(str))
+    obs = pd.DataFrame(index=pd.Index(data.donor.categories.astype(str)))
+    # one pseudo-tissue: the level-1 fallback becomes the gene's mean in that tissue over donors
+    tissue = pd.Categorical(np.repeat("donors", n_d))
+    return ExpressionData(wide, tissue, None, obs, var, data.log1p), d_codes, t_codes
+
+
+class _MatrixImputer(BaseImputer):
+    """Matrix-completion baselines, on samples x genes or on donors x (tissue, gene).
+
+    ``layout="samples"`` works on the samples x genes matrix. ``layout="donors"`` (HYFA's
+    setting) works on one row per donor holding all its tissues' profiles side by side, so a
+    hidden donor x tissue profile is predicted from that donor's other tissues and from the
+    other donors. ``"auto"`` picks ``"donors"`` when donors are known, there are at least
+    three, they have on average at least two tissues, and the wide matrix stays below
+    30 million entries; ``"samples"`` otherwise. The chosen layout is ``layout_``.
+    """
+
+    layout: str = "auto"
+
+    def _resolve_layout(self, data: ExpressionData) -> str:
+        if self.layout not in ("auto", "samples", "donors"):
+            msg = f"layout={self.layout!r}; use 'auto', 'samples' or 'donors'."
+            raise ValueError(msg)
+        if self.layout == "donors" and data.donor is None:
+            msg = f"{self.name}: layout='donors' needs donors; pass donor_key= or use layout='samples'."
+            raise ValueError(msg)
+        if self.layout != "auto":
+            return self.layout
+        if data.donor is None:
+            return "samples"
+        n_d, n_t = len(data.donor.categories), len(data.tissue.categories)
+        pairs = len(set(zip(np.asarray(data.donor.codes), np.asarray(data.tissue.codes), strict=True)))
+        if n_d >= 3 and pairs / n_d >= 2 and n_d * n_t * data.n_genes <= _MAX_WIDE_ENTRIES:
+            return "donors"
+        return "samples"
+
+    def _fit(self, data: ExpressionData) -> None:
+        self.layout_ = self._resolve_layout(data)
+        self._fit_matrix(_donor_layout(data)[0] if self.layout_ == "donors" else data)
+
+    def _predict(self, data: ExpressionData) -> np.ndarray:
+        layout = getattr(self, "layout_", None) or self._resolve_layout(data)
+        if layout == "donors" and data.donor is None:
+            layout = "samples"
+        if layout == "samples":
+            return self._predict_matrix(data)
+        wide, d_codes, t_codes = _donor_layout(data)
+        wide_pred = self._predict_matrix(wide)
+        n_g = data.n_genes
+        cols = t_codes[:, None] * n_g + np.arange(n_g)[None, :]
+        pred = wide_pred[d_codes[:, None], cols]
+        wide_fb = self.fallback_mask_[d_codes[:, None], cols]
+        pred, extra = _finalise(pred, data)
+        self.fallback_mask_ = (wide_fb | extra) & np.isnan(data.values)
+        self.n_fallback_ = int(self.fallback_mask_.sum())
+        return pred
+
+    def _fit_matrix(self, data: ExpressionData) -> None:
+        pass  # transductive by default
+
+    def _predict_matrix(self, data: ExpressionData) -> np.ndarray:
+        raise NotImplementedError
+
+
 @register
-class KNNImputer(BaseImputer):
+class KNNImputer(_MatrixImputer):
     """scikit-learn ``KNNImputer`` over genes (genes as rows, samples as features), as in HYFA.
 
     A gene's missing value in a sample is the (uniform or distance-weighted) mean of that
@@ -514,6 +595,15 @@ class KNNImputer(BaseImputer):
         Number of neighbouring genes (HYFA: 20).
     weights
         ``"uniform"`` or ``"distance"``.
+    layout
+        ``"samples"``: genes as rows, samples as features (HYFA on tissue-level data);
+        ``"donors"``: donors as rows, their (tissue, gene) values as features, so a donor's
+        missing tissue is the mean of that tissue in the ``n_neighbors`` donors most similar
+        in the tissues observed (HYFA's sample-level kNN); ``"auto"``: see below.
+
+    Notes
+    -----
+    Layouts: see ``_MatrixImputer`` (``"donors"`` when donors with several tissues are known).
 
     Examples
     --------
@@ -524,14 +614,12 @@ class KNNImputer(BaseImputer):
 
     name = "knn"
 
-    def __init__(self, n_neighbors: int = 20, *, weights: str = "uniform"):
+    def __init__(self, n_neighbors: int = 20, *, weights: str = "uniform", layout: str = "auto"):
         self.n_neighbors = n_neighbors
         self.weights = weights
+        self.layout = layout
 
-    def _fit(self, data: ExpressionData) -> None:
-        pass  # transductive
-
-    def _predict(self, data: ExpressionData) -> np.ndarray:
+    def _predict_matrix(self, data: ExpressionData) -> np.ndarray:
         from sklearn.impute import KNNImputer as _SkKNN
 
         values = data.values
@@ -571,7 +659,7 @@ def _svd(matrix: np.ndarray, rank: int | None, random_state: int | None):
 
 
 @register
-class SoftImputer(BaseImputer):
+class SoftImputer(_MatrixImputer):
     """Iterative low-rank SVD (softImpute, Mazumder et al. 2010) with gene centring.
 
     Missing entries start at the shared fallback; each iteration centres genes, takes the SVD,
@@ -599,6 +687,9 @@ class SoftImputer(BaseImputer):
         Fraction of observed entries hidden to choose the hyperparameters.
     random_state
         Seed for the validation split and the randomized SVD of large matrices.
+    layout
+        ``"samples"`` (samples x genes), ``"donors"`` (donors x (tissue, gene)) or ``"auto"``
+        (donors when donors with several tissues are known; see ``_MatrixImputer``).
 
     Examples
     --------
@@ -620,7 +711,9 @@ class SoftImputer(BaseImputer):
         tol: float = 1e-4,
         validation_fraction: float = 0.1,
         random_state: int | None = 0,
+        layout: str = "auto",
     ):
+        self.layout = layout
         self.rank = rank
         self.shrinkage = shrinkage
         self.candidate_ranks = candidate_ranks
@@ -672,7 +765,7 @@ class SoftImputer(BaseImputer):
             if not (r is None and sh == 0 and len(shrinks) > 1)
         ]
 
-    def _fit(self, data: ExpressionData) -> None:
+    def _fit_matrix(self, data: ExpressionData) -> None:
         max_rank = max(min(data.values.shape) - 1, 1)
         grid = self._grid(max_rank)
         self.validation_scores_ = {}
@@ -704,7 +797,7 @@ class SoftImputer(BaseImputer):
             best[0],
         )
 
-    def _predict(self, data: ExpressionData) -> np.ndarray:
+    def _predict_matrix(self, data: ExpressionData) -> np.ndarray:
         if not hasattr(self, "shrinkage_"):
             msg = f"{type(self).__name__} is not fitted; call fit() first."
             raise RuntimeError(msg)
@@ -715,7 +808,7 @@ class SoftImputer(BaseImputer):
 
 
 @register
-class PCARegressionImputer(BaseImputer):
+class PCARegressionImputer(_MatrixImputer):
     """PCA + linear regression (after HYFA's "TEEBoT" baseline), adapted to a partial matrix.
 
     Genes are the observations. For each sample with missing entries, the other samples'
@@ -734,7 +827,13 @@ class PCARegressionImputer(BaseImputer):
     alpha
         Ridge penalty of the regression.
     max_exact_samples
-        Above this many samples, use one shared PCA.
+        Above this many samples (rows), use one shared PCA.
+    layout
+        ``"samples"``: rows are samples, as described above; ``"donors"``: rows are donors
+        holding all their tissues side by side, so a donor's missing tissue is regressed on
+        the other donors' PCs over the (tissue, gene) values it has (closest to HYFA's
+        TEEBoT, which predicts a tissue from a donor's other tissues); ``"auto"``: donors when
+        donors with several tissues are known.
 
     Examples
     --------
@@ -745,13 +844,18 @@ class PCARegressionImputer(BaseImputer):
 
     name = "pca_regression"
 
-    def __init__(self, n_components: int = 30, *, alpha: float = 1.0, max_exact_samples: int = 200):
+    def __init__(
+        self,
+        n_components: int = 30,
+        *,
+        alpha: float = 1.0,
+        max_exact_samples: int = 200,
+        layout: str = "auto",
+    ):
         self.n_components = n_components
         self.alpha = alpha
         self.max_exact_samples = max_exact_samples
-
-    def _fit(self, data: ExpressionData) -> None:
-        pass  # transductive
+        self.layout = layout
 
     @staticmethod
     def _pcs(x: np.ndarray, n_components: int) -> np.ndarray:
@@ -767,7 +871,7 @@ class PCARegressionImputer(BaseImputer):
         coef = np.linalg.solve(a.T @ a + penalty, a.T @ y[train])
         return design @ coef
 
-    def _predict(self, data: ExpressionData) -> np.ndarray:
+    def _predict_matrix(self, data: ExpressionData) -> np.ndarray:
         values = data.values
         observed = data.observed
         filled = np.where(observed, values, fallback_values(data))  # samples x genes
