@@ -554,7 +554,13 @@ class _MatrixImputer(BaseImputer):
 
     def _fit(self, data: ExpressionData) -> None:
         self.layout_ = self._resolve_layout(data)
-        self._fit_matrix(_donor_layout(data)[0] if self.layout_ == "donors" else data)
+        if self.layout_ == "donors":
+            # column blocks = tissues: validation can hide whole tissue profiles, as P3 does
+            self._col_groups = np.repeat(np.arange(len(data.tissue.categories)), data.n_genes)
+            self._fit_matrix(_donor_layout(data)[0])
+        else:
+            self._col_groups = None
+            self._fit_matrix(data)
 
     def _predict(self, data: ExpressionData) -> np.ndarray:
         layout = getattr(self, "layout_", None) or self._resolve_layout(data)
@@ -823,7 +829,13 @@ class PCARegressionImputer(_MatrixImputer):
     Parameters
     ----------
     n_components
-        Number of principal components (HYFA: 30); capped by the data size.
+        Number of principal components (HYFA: 30; capped by the data size), or ``"auto"``:
+        chosen at ``fit`` from ``candidate_components`` by validation on observed values
+        only: each row's observed columns are split into blocks (its tissue profiles in the
+        ``"donors"`` layout, five random gene sets otherwise); each block is predicted from
+        a regression fitted on the others, and the lowest total squared error wins.
+    candidate_components
+        Grid for ``n_components="auto"``.
     alpha
         Ridge penalty of the regression.
     max_exact_samples
@@ -846,13 +858,17 @@ class PCARegressionImputer(_MatrixImputer):
 
     def __init__(
         self,
-        n_components: int = 30,
+        n_components: int | str = "auto",
         *,
+        candidate_components: tuple[int, ...] = (1, 2, 3, 5, 10, 20, 30),
         alpha: float = 1.0,
         max_exact_samples: int = 200,
         layout: str = "auto",
+        random_state: int | None = 0,
     ):
         self.n_components = n_components
+        self.candidate_components = candidate_components
+        self.random_state = random_state
         self.alpha = alpha
         self.max_exact_samples = max_exact_samples
         self.layout = layout
@@ -871,7 +887,46 @@ class PCARegressionImputer(_MatrixImputer):
         coef = np.linalg.solve(a.T @ a + penalty, a.T @ y[train])
         return design @ coef
 
+    def _fit_matrix(self, data: ExpressionData) -> None:
+        n_s = data.n_samples
+        if self.n_components != "auto":
+            self.n_components_ = int(self.n_components)
+            return
+        cands = sorted({min(int(c), max(n_s - 1, 1)) for c in self.candidate_components})
+        values, observed = data.values, data.observed
+        filled = np.where(observed, values, fallback_values(data))
+        seen = observed.any(axis=0)
+        groups = getattr(self, "_col_groups", None)
+        if groups is None:
+            groups = np.random.default_rng(self.random_state).integers(0, 5, data.n_genes)
+        rng = np.random.default_rng(self.random_state)
+        rows = np.arange(n_s) if n_s <= 60 else np.sort(rng.choice(n_s, 60, replace=False))
+        sse = np.zeros(len(cands))
+        shared = self._pcs(filled.T, max(cands)) if n_s > self.max_exact_samples else None
+        for s_i in rows:
+            avail = observed[s_i] & seen
+            if avail.sum() < 10 or n_s < 2:
+                continue
+            pcs_all = (
+                shared if shared is not None else self._pcs(np.delete(filled, s_i, axis=0).T, max(cands))
+            )
+            y = np.where(observed[s_i], values[s_i], 0.0)
+            for g in np.unique(groups[avail]):
+                val = avail & (groups == g)
+                train = avail & (groups != g)
+                if train.sum() < 3:
+                    continue
+                for j, c in enumerate(cands):
+                    pred = self._regress(pcs_all[:, :c], y, train)
+                    sse[j] += float(((pred[val] - y[val]) ** 2).sum())
+        self.validation_scores_ = {f"n_components={c}": float(e) for c, e in zip(cands, sse, strict=True)}
+        self.n_components_ = cands[int(np.argmin(sse))] if sse.any() else cands[-1]
+        logger.info("pca_regression: chose n_components=%d", self.n_components_)
+
     def _predict_matrix(self, data: ExpressionData) -> np.ndarray:
+        if not hasattr(self, "n_components_"):
+            msg = f"{type(self).__name__} is not fitted; call fit() first."
+            raise RuntimeError(msg)
         values = data.values
         observed = data.observed
         filled = np.where(observed, values, fallback_values(data))  # samples x genes
@@ -880,7 +935,7 @@ class PCARegressionImputer(_MatrixImputer):
         seen_genes = observed.any(axis=0)
         shared = None
         if n_s > self.max_exact_samples:
-            shared = self._pcs(filled.T, min(self.n_components, n_s - 1))
+            shared = self._pcs(filled.T, min(self.n_components_, n_s - 1))
         for s in range(n_s):
             miss = ~observed[s]
             train = observed[s] & seen_genes
@@ -888,7 +943,7 @@ class PCARegressionImputer(_MatrixImputer):
                 continue
             if shared is None:
                 others = np.delete(filled, s, axis=0).T  # genes x other samples
-                n_comp = max(1, min(self.n_components, others.shape[1], int(train.sum()) - 2))
+                n_comp = max(1, min(self.n_components_, others.shape[1], int(train.sum()) - 2))
                 pcs = self._pcs(others, n_comp)
             else:
                 pcs = shared
