@@ -625,11 +625,46 @@ class KNNImputer(_MatrixImputer):
         self.weights = weights
         self.layout = layout
 
+    def _knn_rows(self, values: np.ndarray) -> np.ndarray:
+        """KNNImputer semantics with rows as observations, vectorised for few rows (donors)."""
+        from sklearn.metrics.pairwise import nan_euclidean_distances
+
+        observed = ~np.isnan(values)
+        dist = nan_euclidean_distances(values)
+        np.fill_diagonal(dist, np.inf)
+        dist = np.where(np.isnan(dist), np.inf, dist)
+        pred = np.full(values.shape, np.nan)
+        k = self.n_neighbors
+        for r in range(values.shape[0]):
+            miss = ~observed[r]
+            if not miss.any():
+                continue
+            total = np.zeros(int(miss.sum()))
+            weight = np.zeros_like(total)
+            count = np.zeros_like(total)
+            for j in np.argsort(dist[r], kind="stable"):
+                if not np.isfinite(dist[r, j]):
+                    break
+                take = observed[j, miss] & (count < k)
+                w = 1.0 if self.weights == "uniform" else 1.0 / max(dist[r, j], 1e-12)
+                total += np.where(take, values[j, miss], 0.0) * w
+                weight += take * w
+                count += take
+            with np.errstate(invalid="ignore", divide="ignore"):
+                pred[r, miss] = np.where(weight > 0, total / np.where(weight > 0, weight, 1), np.nan)
+        return pred
+
     def _predict_matrix(self, data: ExpressionData) -> np.ndarray:
         from sklearn.impute import KNNImputer as _SkKNN
 
         values = data.values
         unservable = _unservable(data)
+        if getattr(self, "layout_", "samples") == "donors" and data.donor is None:
+            # wide donors x (tissue, gene) matrix: donors are the neighbours
+            pred = self._knn_rows(values)
+            pred, self.fallback_mask_ = _finalise(pred, data, ~unservable)
+            self.n_fallback_ = int(self.fallback_mask_.sum())
+            return pred
         pred = np.full(values.shape, np.nan)
         cols = data.observed.any(axis=1)  # samples with something observed (the features)
         rows = data.observed.any(axis=0)  # genes with something observed
