@@ -124,6 +124,9 @@ log "starting Galaxy on $URL (log: $WORK/server.log)"
 (
     cd "$WORK"
     export GALAXY_CONFIG_FILE="$WORK/galaxy.yml"
+    # Galaxy's own jobs (uploads, metadata) need its python: the job script activates
+    # $VIRTUAL_ENV, which puts $GALAXY_VENV/bin first; gex-impute is then found in $CLI_BIN
+    export VIRTUAL_ENV="$GALAXY_VENV"
     export PATH="$CLI_BIN:$GALAXY_VENV/bin:$PATH"
     exec "$GALAXY_VENV/bin/gunicorn" 'galaxy.webapps.galaxy.fast_factory:factory()' \
         -k galaxy.webapps.galaxy.workers.Worker -b "127.0.0.1:$PORT" \
@@ -152,15 +155,24 @@ USER_ID="$(curl -fsS -X POST -H 'Content-Type: application/json' \
 USER_KEY="$(curl -fsS -X POST "$URL/api/users/$USER_ID/api_key?key=$ADMIN_KEY" | python3 -c 'import json, sys; print(json.load(sys.stdin))')"
 [[ -n "$USER_KEY" ]] || die "could not create an API key for the test user"
 
-# ---- the tests -----------------------------------------------------------------------------
+# ---- the tests: one galaxy-tool-test per tool, run side by side (most of a test's time is
+# Galaxy's upload and metadata jobs waiting on each other, not CPU) ------------------------------
+declare -A TEST_PIDS=()
+for id in "${TOOL_IDS[@]}"; do
+    log "testing $id (log: $WORK/tool_test_$id.log)"
+    "$GALAXY_VENV/bin/galaxy-tool-test" -u "$URL" -a "$ADMIN_KEY" -k "$USER_KEY" -t "$id" \
+        --test-data "$TEST_DATA" -j "$WORK/results_$id.json" -o "$WORK/outputs_$id" \
+        >"$WORK/tool_test_$id.log" 2>&1 &
+    TEST_PIDS[$id]=$!
+done
 FAILED_TOOLS=()
 for id in "${TOOL_IDS[@]}"; do
-    log "testing $id"
-    if ! "$GALAXY_VENV/bin/galaxy-tool-test" -u "$URL" -a "$ADMIN_KEY" -k "$USER_KEY" -t "$id" \
-        --test-data "$TEST_DATA" -j "$WORK/results_$id.json" -o "$WORK/outputs_$id" \
-        >"$WORK/tool_test_$id.log" 2>&1; then
+    if wait "${TEST_PIDS[$id]}"; then
+        log "$id: passed"
+    else
         FAILED_TOOLS+=("$id")
-        tail -n 60 "$WORK/tool_test_$id.log" >&2
+        log "$id: FAILED; the end of its log:"
+        tail -n 40 "$WORK/tool_test_$id.log" >&2
     fi
 done
 
