@@ -66,8 +66,12 @@ log "Galaxy $("$GALAXY_VENV/bin/python" -c 'import importlib.metadata as m; prin
 # ---- configuration in a temporary folder ---------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gex_impute_galaxy.XXXXXX")"
 SERVER_PID=""
+declare -A TEST_PIDS=()
 cleanup() {
     local status=$?
+    for pid in "${TEST_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
     if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
         log "stopping the Galaxy server (pid $SERVER_PID)"
         kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -157,7 +161,6 @@ USER_KEY="$(curl -fsS -X POST "$URL/api/users/$USER_ID/api_key?key=$ADMIN_KEY" |
 
 # ---- the tests: one galaxy-tool-test per tool, run side by side (most of a test's time is
 # Galaxy's upload and metadata jobs waiting on each other, not CPU) ------------------------------
-declare -A TEST_PIDS=()
 for id in "${TOOL_IDS[@]}"; do
     log "testing $id (log: $WORK/tool_test_$id.log)"
     "$GALAXY_VENV/bin/galaxy-tool-test" -u "$URL" -a "$ADMIN_KEY" -k "$USER_KEY" -t "$id" \

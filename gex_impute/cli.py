@@ -436,15 +436,17 @@ def _build_method(args: argparse.Namespace, method: str):
     _base._load_builtin_methods()
     cls = _base._REGISTRY[method]
     valid = cls._param_names()
-    params = parse_params(args.param)
+    params = parse_params(getattr(args, "param", None))
     unknown = sorted(set(params) - set(valid))
     if unknown:
         msg = f"unknown --param {unknown} for method {method!r}; valid: {valid}."
         raise CLIError(msg)
     if "random_state" in valid and "random_state" not in params:
         params["random_state"] = args.seed
-    if "device" in valid and args.device is not None:
+    if "device" in valid and getattr(args, "device", None) is not None:
         params.setdefault("device", args.device)
+    if "progress" in valid and "progress" not in params:
+        params["progress"] = _show_progress(args)  # no bars in logs (Galaxy, CI, pipes)
     return get_method(method, **params)
 
 
@@ -487,11 +489,9 @@ def cmd_impute(args: argparse.Namespace) -> int:
     if args.model is not None:
         model = load_model(args.model)
         impute(adata, model=model, **kwargs)
-    elif instance is not None or (method == "hybrid" and args.device is not None):
-        # an instance with the given hyperparameters; impute() fits it on adata
-        impute(adata, method=instance or _build_method(args, method), **kwargs)
     else:
-        impute(adata, method=method, **kwargs)
+        # an instance with the given hyperparameters (seed, progress); impute() fits it on adata
+        impute(adata, method=instance or _build_method(args, method), **kwargs)
     write_h5ad(adata, args.output)
     return 0
 
@@ -502,7 +502,7 @@ def _evaluate(adata: AnnData, args: argparse.Namespace, protocol: str, methods: 
     kwargs: dict[str, Any] = dict(
         protocol=protocol,
         fraction=args.fraction,
-        methods=tuple(methods),
+        methods=[(name, _build_method(args, name)) for name in methods],
         random_state=args.seed,
         **_api_kwargs(args),
     )
@@ -592,7 +592,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     method = args.impute_method or _pick_best(result, methods)
     impute(
         adata,
-        method=method,
+        method=_build_method(args, method),
         tissue_key=args.tissue_key,
         donor_key=donor_key,
         layer=args.layer,
