@@ -143,12 +143,20 @@ class HybridNet(nn.Module):
         """CNN embedding of each gene's promoter (None without sequence)."""
         return self.cnn(onehot, has_sequence) if self.cnn is not None else None
 
-    def forward(self, tissue, value, visible, context, pad, static, onehot=None, has_sequence=None):
-        """Return (cnn embedding | None, token embeddings, token predictions)."""
+    def forward(
+        self, tissue, value, visible, context, pad, static, onehot=None, has_sequence=None, inverse=None
+    ):
+        """Return (cnn embedding | None, token embeddings, token predictions).
+
+        ``onehot`` / ``has_sequence`` hold the batch's distinct genes; ``inverse`` maps each item
+        to its gene there (the CNN runs once per gene, not once per item).
+        """
         parts = []
         cnn = None
         if self.cnn is not None:
             cnn = self.cnn(onehot, has_sequence)
+            if inverse is not None:
+                cnn = cnn[inverse]
             parts.append(cnn)
         parts += [torch.nan_to_num(static), (~torch.isnan(static)).float()]
         g = torch.cat(parts, dim=-1) if parts else torch.zeros(tissue.shape[0], 1, device=tissue.device)
@@ -184,8 +192,10 @@ def _batch(nd: NetData, items: np.ndarray, device: str):
         "static": t(nd.static[genes]),
     }
     if nd.onehot is not None:
-        out["onehot"] = t(nd.onehot[genes])
-        out["has_sequence"] = t(nd.has_sequence[genes], torch.bool)
+        uniq, inverse = np.unique(genes, return_inverse=True)
+        out["onehot"] = t(nd.onehot[uniq])
+        out["has_sequence"] = t(nd.has_sequence[uniq], torch.bool)
+        out["inverse"] = t(inverse, torch.long)
     return out
 
 
@@ -231,6 +241,7 @@ def train_net(
     learning_rate: float,
     seed: int,
     device: str,
+    max_items_per_epoch: int | None = None,
     progress: bool = False,
 ) -> dict:
     """Fit ``net`` by masked regression on ``train_items``; early stopping on ``val_items``.
@@ -248,10 +259,14 @@ def train_net(
     # a fixed validation masking so epochs compare
     val_gen_seed = seed + 1
     history = {"train": [], "val": [], "best_epoch": 0}
+    if max_items_per_epoch is not None and len(val_items) > max_items_per_epoch // 4:
+        val_items = rng.choice(val_items, size=max_items_per_epoch // 4, replace=False)
     best, best_state, bad = math.inf, None, 0
     for epoch in progress_bar(range(max_epochs), enabled=progress, desc="network", leave=False):
         net.train()
         order = rng.permutation(train_items)
+        if max_items_per_epoch is not None:
+            order = order[:max_items_per_epoch]
         total, count = 0.0, 0
         for start in range(0, len(order), batch_size):
             b = _batch(nd, order[start : start + batch_size], device)
@@ -267,6 +282,7 @@ def train_net(
                 b["static"],
                 b.get("onehot"),
                 b.get("has_sequence"),
+                b.get("inverse"),
             )
             loss = ((pred - torch.nan_to_num(b["value"])) ** 2)[hide].mean()
             opt.zero_grad(set_to_none=True)
@@ -310,6 +326,7 @@ def _evaluate(net, nd, items, mix, batch_size, seed, device, own) -> float:
             b["static"],
             b.get("onehot"),
             b.get("has_sequence"),
+            b.get("inverse"),
         )
         err = ((pred - torch.nan_to_num(b["value"])) ** 2)[hide]
         total += float(err.sum())
@@ -338,6 +355,7 @@ def embed(net: HybridNet, nd: NetData, items: np.ndarray, batch_size: int, devic
             b["static"],
             b.get("onehot"),
             b.get("has_sequence"),
+            b.get("inverse"),
         )
         if cnn is not None:
             cnns.append(cnn.cpu().numpy())

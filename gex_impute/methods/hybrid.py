@@ -22,10 +22,12 @@ torch and xgboost are imported lazily inside the methods.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +45,7 @@ logger = logging.getLogger("gex_impute")
 __all__ = ["HybridImputer", "missing_patterns"]
 
 _FORMAT_VERSION = 1
+MCW = None
 _N_NEIGHBOUR_DETAIL = 4  # nearest neighbours described one by one; the rest enter as summaries
 
 
@@ -271,12 +274,23 @@ def _low_rank(values: np.ndarray, *, rank: int | None = None, n_iter: int = 25) 
     r = rank or max(1, min(10, n_s // 4))
     r = min(r, n_s - 1)
     for _ in range(n_iter):
+        # top-r left singular vectors from the small samples x samples Gram matrix
         row_mean = z.mean(axis=1, keepdims=True)
-        u, sv, vt = np.linalg.svd(z - row_mean, full_matrices=False)
-        recon = (u[:, :r] * sv[:r]) @ vt[:r] + row_mean
+        zc = z - row_mean
+        _, vecs = np.linalg.eigh(zc @ zc.T)
+        u = vecs[:, -r:]
+        recon = u @ (u.T @ zc) + row_mean
         z = np.where(o, x, recon)
     out[:, cols] = recon
     return out
+
+
+def _nanmean_rows(a: np.ndarray) -> np.ndarray:
+    """Row means ignoring NaN; NaN (without a warning) for rows with no value."""
+    ok = ~np.isnan(a)
+    n = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(ok, a, 0).sum(axis=1) / np.maximum(n, 1), np.nan)
 
 
 def _tissue_correlation(values: np.ndarray, groups: _Groups, gmean: np.ndarray) -> np.ndarray:
@@ -353,9 +367,7 @@ def _context_features(
             tissue_vals[:, t] = np.where(c > 0, s / np.maximum(c, 1), np.nan)
     for t in range(groups.n_tissues):
         add(f"value_tissue_{t}", tissue_vals[:, t])
-    with np.errstate(invalid="ignore"):
-        donor_mean = np.nanmean(np.where(np.isnan(tissue_vals), np.nan, tissue_vals), axis=1)
-    # (an all-NaN row gives NaN; nanmean warns)
+    donor_mean = _nanmean_rows(tissue_vals)
     add("group_mean", donor_mean)
 
     # the most similar tissues first: residuals (value - gene mean) in the tissues that correlate
@@ -398,8 +410,7 @@ def _context_features(
     if groups.has_donor and groups.n_groups > 2:
         # this donor's offset from the tissue means in its other tissues
         resid = tissue_vals - tissue_mean_all[:, cols].T.astype(np.float32)
-        with np.errstate(invalid="ignore"):
-            offset = np.nanmean(np.where(np.isnan(resid), np.nan, resid), axis=1)
+        offset = _nanmean_rows(resid)
         add("donor_offset", offset)
         # mean over the donors most similar to this one (similarity from their other tissues)
         sim = _donor_similarity(values, groups, tissue_mean_all)
@@ -449,7 +460,7 @@ def _context_features(
             add("nb_idw_resid", (wv * np.nan_to_num(nv - nmean)).sum(1) / wv.sum(1))
             wm = np.where(~np.isnan(nmean), w, 0.0)
             add("nb_idw_gene_mean", (wm * np.nan_to_num(nmean)).sum(1) / wm.sum(1))
-            add("nb_mean_value", np.nanmean(np.where(ok_v, nv, np.nan), axis=1))
+            add("nb_mean_value", _nanmean_rows(nv))
         add("nb_n_within_50kb", (has & (ad <= 50_000)).sum(1))
         add("nb_n", has.sum(1))
         add("nb_any_bidirectional", nb.bidirectional[cols].any(1))
@@ -475,6 +486,7 @@ def _train(net, nd, train_items, val_items, model: HybridImputer, *, seed: int, 
         learning_rate=model.learning_rate,
         seed=seed,
         device=device,
+        max_items_per_epoch=model.max_items_per_epoch,
         progress=model.progress,
     )
 
@@ -511,7 +523,9 @@ class HybridImputer(BaseImputer):
         Convolution channels of the promoter CNN.
     max_epochs, patience, batch_size, learning_rate
         Network training: epochs at most, early-stopping patience (epochs without improvement
-        of the validation loss), genes per batch, Adam learning rate.
+        of the validation loss), items (gene x donor) per batch, AdamW learning rate.
+    max_items_per_epoch
+        Items drawn per epoch (all when None); bounds the training time on large data.
     n_estimators, max_depth, xgb_learning_rate
         XGBoost: trees at most (early stopping on validation genes), depth, learning rate.
     validation_fraction
@@ -547,16 +561,17 @@ class HybridImputer(BaseImputer):
         use_xgboost: bool = True,
         n_neighbours: int = 10,
         window: int = 1_000_000,
-        n_folds: int = 5,
+        n_folds: int = 3,
         embedding_dim: int = 8,
-        d_model: int = 32,
-        n_heads: int = 4,
-        n_layers: int = 2,
-        cnn_channels: int = 32,
-        max_epochs: int = 20,
-        patience: int = 3,
-        batch_size: int = 256,
+        d_model: int = 16,
+        n_heads: int = 2,
+        n_layers: int = 1,
+        cnn_channels: int = 16,
+        max_epochs: int = 10,
+        patience: int = 2,
+        batch_size: int = 512,
         learning_rate: float = 2e-3,
+        max_items_per_epoch: int | None = 8192,
         n_estimators: int = 600,
         max_depth: int = 7,
         xgb_learning_rate: float = 0.08,
@@ -582,6 +597,7 @@ class HybridImputer(BaseImputer):
         self.patience = patience
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.max_items_per_epoch = max_items_per_epoch
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.xgb_learning_rate = xgb_learning_rate
@@ -804,7 +820,11 @@ class HybridImputer(BaseImputer):
             self.nets_ = []
             histories = []
             t0 = time.perf_counter()
-            feats_full, _, names = self._features(values, ref, groups, static, nb_full)
+            # without networks the full feature grid only serves names and scaling: use a sample
+            stat_genes = (
+                ref if self._uses_nets else np.sort(rng.choice(ref, size=min(len(ref), 500), replace=False))
+            )
+            feats_full, _, names = self._features(values, stat_genes, groups, static, nb_full)
             self.context_names_ = names
             self._set_token_context(names, feats_full)
             if self._uses_nets:
@@ -881,6 +901,7 @@ class HybridImputer(BaseImputer):
                 self._fit_xgboost(x, y, base, pat, is_val[row_gene], seeds[2])
             else:
                 self.booster_ = None
+                self.best_iteration_ = None
                 tok = self.design_names_.index("transformer_prediction")
                 val = is_val[row_gene]
                 err = x[val, tok] - y[val]
@@ -930,7 +951,7 @@ class HybridImputer(BaseImputer):
         self, values, genes, groups, tissue_codes, static, static_std, onehot, has_seq, layout, net, device
     ):
         """Design matrix ``(S, len(genes), F)`` and base ``(S, len(genes))`` for the genes of ``values``."""
-        nb = self._nb(self._var_ref, ~np.isnan(values).any(axis=0))
+        nb = self._nb(self._var_ref, (~np.isnan(values)).any(axis=0))
         feats, base, names = self._features(values, genes, groups, static, nb)
         cnn_grid = emb_grid = pred_grid = None
         if net is not None:
@@ -957,6 +978,7 @@ class HybridImputer(BaseImputer):
         w = w_pat[pattern]
         w = w / w.mean()
         types = ["c" if (n == "tissue" or n.endswith("_orientation")) else "q" for n in self.design_names_]
+        self.min_child_weight_ = MCW if MCW else max(10.0, 2.0 * len(self.tissues_))
         if val.all() or not val.any():
             val = np.zeros(len(y), dtype=bool)
             val[:: max(2, len(y) // max(1, int(0.1 * len(y))))] = True
@@ -969,7 +991,10 @@ class HybridImputer(BaseImputer):
             "eta": self.xgb_learning_rate,
             "subsample": 0.8,
             "colsample_bytree": 0.8,
-            "min_child_weight": 10,
+            # rows of one gene share its gene-level features: a leaf must hold several genes'
+            # worth of rows, or trees memorise genes and stop generalising after a few rounds
+            "min_child_weight": float(self.min_child_weight_),
+            "lambda": 5.0,
             "max_cat_to_onehot": 1,
             "seed": seed % (2**31),
             "nthread": self._threads(),
@@ -990,7 +1015,8 @@ class HybridImputer(BaseImputer):
         self.diagnostics_["validation_pearson"] = (
             float(np.corrcoef(pred, y[val])[0, 1]) if val.sum() > 1 else np.nan
         )
-        self.diagnostics_["n_trees"] = int(self.booster_.best_iteration + 1)
+        self.best_iteration_ = int(self.booster_.best_iteration)
+        self.diagnostics_["n_trees"] = self.best_iteration_ + 1
 
     # -- prediction ---------------------------------------------------------------------------
     def _predict(self, data: ExpressionData) -> np.ndarray:
@@ -1097,3 +1123,173 @@ class HybridImputer(BaseImputer):
                 absent[:3],
             )
         self._tissue_codes(data)
+
+    # -- persistence --------------------------------------------------------------------------
+    _FITTED_ARRAYS = (
+        "static_mean_",
+        "static_std_",
+        "token_context_idx_",
+        "token_context_own_",
+        "context_mean_",
+        "context_std_",
+    )
+    _FITTED_VALUES = (
+        "tissues_",
+        "gene_ids_",
+        "has_donor_",
+        "mixture_",
+        "value_mean_",
+        "value_std_",
+        "static_names_",
+        "has_sequence_",
+        "sequence_length_",
+        "context_names_",
+        "design_names_",
+        "log1p_",
+        "best_iteration_",
+        "diagnostics_",
+    )
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the fitted model to the folder ``path`` (no pickle).
+
+        Parameters
+        ----------
+        path
+            Folder to create: ``params.json`` (hyperparameters, package version, gene ids,
+            tissues, feature layout, scaling), ``nets.pt`` (torch state dicts of the fold
+            networks) and ``xgboost.json`` (the booster).
+        overwrite
+            Replace files of an existing model folder.
+
+        Returns
+        -------
+        The folder.
+
+        Examples
+        --------
+        >>> model.save("hybrid_model")  # doctest: +SKIP
+        >>> model = HybridImputer.load("hybrid_model")  # doctest: +SKIP
+        """
+        import torch
+
+        from .._utils import atomic_path
+
+        self._check_fitted()
+        path = Path(path)
+        if (path / "params.json").exists() and not overwrite:
+            msg = f"a model already exists at {path}; pass overwrite=True or choose another folder."
+            raise FileExistsError(msg)
+        path.mkdir(parents=True, exist_ok=True)
+        fitted: dict[str, Any] = {k: _jsonable(getattr(self, k)) for k in self._FITTED_VALUES}
+        fitted.update({k: np.asarray(getattr(self, k)).tolist() for k in self._FITTED_ARRAYS})
+        fitted["n_nets"] = len(self.nets_)
+        meta = {
+            "format_version": _FORMAT_VERSION,
+            "gex_impute_version": _package_version(),
+            "class": type(self).__name__,
+            "params": self.get_params(),
+            "fitted": fitted,
+        }
+        if self.nets_:
+            state = {
+                f"{k}.{name}": t for k, net in enumerate(self.nets_) for name, t in net.state_dict().items()
+            }
+            with atomic_path(path / "nets.pt") as tmp:
+                torch.save(state, tmp)
+        if self.booster_ is not None:
+            with atomic_path(path / "xgboost.json") as tmp:
+                self.booster_.save_model(str(tmp))
+        with atomic_path(path / "params.json") as tmp:
+            tmp.write_text(json.dumps(meta, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> HybridImputer:
+        """Read a model written by :meth:`save`.
+
+        Checks the file format and the package version; gene ids and tissues are checked
+        against the data at prediction time.
+
+        Parameters
+        ----------
+        path
+            Folder written by :meth:`save`.
+
+        Returns
+        -------
+        The fitted model.
+
+        Examples
+        --------
+        >>> model = HybridImputer.load("hybrid_model")  # doctest: +SKIP
+        """
+        import torch
+
+        path = Path(path)
+        params_file = path / "params.json"
+        if not params_file.exists():
+            msg = f"{params_file} not found; pass the folder written by HybridImputer.save()."
+            raise FileNotFoundError(msg)
+        meta = json.loads(params_file.read_text())
+        if meta.get("class") != cls.__name__ or meta.get("format_version", 0) > _FORMAT_VERSION:
+            msg = (
+                f"{path} holds a {meta.get('class')!r} model of format {meta.get('format_version')}; this "
+                f"gex_impute ({_package_version()}) reads {cls.__name__} format <= {_FORMAT_VERSION}. "
+                "Upgrade gex_impute or refit the model."
+            )
+            raise ValueError(msg)
+        saved = meta.get("gex_impute_version")
+        if saved != _package_version():
+            logger.warning(
+                "model %s was saved by gex_impute %s, this is %s; predictions may differ slightly.",
+                path,
+                saved,
+                _package_version(),
+            )
+        model = cls(**meta["params"])
+        fitted = meta["fitted"]
+        for k in cls._FITTED_VALUES:
+            setattr(model, k, fitted[k])
+        for k in cls._FITTED_ARRAYS:
+            setattr(model, k, np.asarray(fitted[k]))
+        model.token_context_idx_ = model.token_context_idx_.astype(np.int64)
+        model.token_context_own_ = model.token_context_own_.astype(bool)
+        model.context_mean_ = model.context_mean_.astype(np.float32)
+        model.context_std_ = model.context_std_.astype(np.float32)
+        model.nets_ = []
+        if fitted["n_nets"]:
+            state = torch.load(path / "nets.pt", weights_only=True, map_location="cpu")
+            for k in range(fitted["n_nets"]):
+                net = model._new_net(len(model.static_names_))
+                prefix = f"{k}."
+                net.load_state_dict({n[len(prefix) :]: t for n, t in state.items() if n.startswith(prefix)})
+                model.nets_.append(net)
+        model.booster_ = None
+        if model.use_xgboost:
+            import xgboost as xgb
+
+            model.booster_ = xgb.Booster()
+            model.booster_.load_model(str(path / "xgboost.json"))
+        return model
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+#: ablation configurations for the accuracy benchmark (benchmarks/accuracy.py reads this)
+ABLATIONS = {
+    "hybrid -sequence": {"use_sequence": False},
+    "hybrid -tissue encoder": {"use_tissue_encoder": False},
+    "hybrid -neighbours": {"use_neighbours": False},
+    "hybrid -xgboost": {"use_xgboost": False},
+}

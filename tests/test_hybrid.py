@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gex_impute as gi
+from gex_impute._data import from_anndata
+from gex_impute.methods import get_method
+from gex_impute.methods import hybrid as hy
+
+FAST = {"max_epochs": 1, "n_estimators": 15, "n_jobs": 1, "progress": False, "max_items_per_epoch": 256}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return gi.datasets.simulate(
+        n_donors=4, n_tissues=3, n_genes=150, upstream=60, downstream=40, random_state=0
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny):
+    return gi.HybridImputer(**FAST).fit(tiny, donor_key="donor")
+
+
+def test_module_import_does_not_import_torch_or_xgboost():
+    code = (
+        "import sys, gex_impute.methods.hybrid; "
+        "print(json.dumps(['torch' in sys.modules, 'xgboost' in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == [False, False]
+
+
+def test_missing_patterns_detects_each_kind():
+    obs = np.ones((6, 10), dtype=bool)
+    obs[:, 0] = False  # a whole gene: 6 entries
+    obs[2, :] = False  # a whole sample: 9 more entries (gene 0 counted as gene)
+    obs[4, 5] = False  # one scattered entry
+    shares = hy.missing_patterns(obs)
+    assert shares == pytest.approx({"genes": 6 / 16, "samples": 9 / 16, "entries": 1 / 16})
+    assert hy.missing_patterns(np.ones((3, 3), bool)) == {"genes": 0.0, "samples": 0.0, "entries": 0.0}
+
+
+def test_registered_and_fills_every_entry(tiny, fitted):
+    assert isinstance(get_method("hybrid"), gi.HybridImputer)
+    pred = fitted.predict(tiny, donor_key="donor")
+    x = np.asarray(tiny.X)
+    assert pred.shape == x.shape
+    assert np.isfinite(pred).all()
+    obs = ~np.isnan(x)
+    np.testing.assert_allclose(pred[obs], x[obs], rtol=1e-6)  # observed values are kept
+    assert fitted.n_fallback_ == 0
+    assert fitted.diagnostics_["n_training_entries"] > 0
+
+
+def test_same_seed_same_numbers_other_seed_differs(tiny, fitted):
+    a = fitted.predict(tiny, donor_key="donor")
+    again = gi.HybridImputer(**FAST).fit(tiny, donor_key="donor").predict(tiny, donor_key="donor")
+    np.testing.assert_array_equal(a, again)
+    other = (
+        gi.HybridImputer(**FAST, random_state=1).fit(tiny, donor_key="donor").predict(tiny, donor_key="donor")
+    )
+    assert not np.allclose(a, other)
+
+
+def test_out_of_fold_networks_never_embed_their_training_genes(tiny, monkeypatch):
+    trained, embedded = [], []
+    real_train, real_design = hy._train, gi.HybridImputer._design_for
+
+    def spy_train(net, nd, train_items, val_items, model, **kw):
+        trained.append((id(net), set(nd.gene[train_items]) | set(nd.gene[val_items])))
+        return real_train(net, nd, train_items, val_items, model, **kw)
+
+    def spy_design(self, values, genes, *args):
+        net = args[-2]
+        if net is not None and hasattr(self, "diagnostics_") and "network_seconds" in self.diagnostics_:
+            embedded.append((id(net), set(genes.tolist())))
+        return real_design(self, values, genes, *args)
+
+    monkeypatch.setattr(hy, "_train", spy_train)
+    monkeypatch.setattr(gi.HybridImputer, "_design_for", spy_design)
+    gi.HybridImputer(**FAST).fit(tiny, donor_key="donor")
+    seen = dict(trained)
+    assert len(seen) == 3 and embedded
+    for net_id, genes in embedded:
+        assert not genes & seen[net_id]
+
+
+def test_hybrid_beats_baselines_on_hidden_genes():
+    adata = gi.datasets.simulate(n_donors=5, n_tissues=4, n_genes=600, random_state=3)
+    data, _ = from_anndata(adata, donor_key="donor")
+    rng = np.random.default_rng(0)
+    held = rng.choice(np.flatnonzero(data.observed.any(0)), size=120, replace=False)
+    values = data.values.copy()
+    values[:, held] = np.nan
+    masked = data.with_values(values)
+    truth = data.values[:, held]
+    ok = ~np.isnan(truth)
+
+    def scores(method):
+        pred = method.fit(masked).predict(masked)[:, held][ok]
+        return np.mean((pred - truth[ok]) ** 2), np.corrcoef(pred, truth[ok])[0, 1]
+
+    mse, r = scores(gi.HybridImputer(**{**FAST, "n_estimators": 80, "max_epochs": 2}))
+    mse_mean, _ = scores(get_method("mean"))
+    mse_distance, r_distance = scores(get_method("distance"))
+    assert mse < mse_mean and mse < mse_distance
+    assert r > 0.15
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"use_sequence": False},
+        {"use_tissue_encoder": False},
+        {"use_neighbours": False},
+        {"use_xgboost": False},
+        {"use_sequence": False, "use_tissue_encoder": False},
+    ],
+)
+def test_ablations_run(tiny, params):
+    model = gi.HybridImputer(**FAST, **params).fit(tiny, donor_key="donor")
+    pred = model.predict(tiny, donor_key="donor")
+    assert np.isfinite(pred).all()
+    names = model.design_names_
+    assert any(n.startswith("cnn_") for n in names) == (params.get("use_sequence", True))
+    assert ("transformer_prediction" in names) == params.get("use_tissue_encoder", True)
+    assert any(n.startswith("nb0_") for n in names) == params.get("use_neighbours", True)
+    assert (model.booster_ is not None) == params.get("use_xgboost", True)
+
+
+def test_invalid_combination_and_missing_coordinates(tiny):
+    with pytest.raises(ValueError, match="use_tissue_encoder"):
+        gi.HybridImputer(**FAST, use_xgboost=False, use_tissue_encoder=False).fit(tiny, donor_key="donor")
+    bare = tiny.copy()
+    bare.var = bare.var.drop(columns=["tss"])
+    with pytest.raises(ValueError, match="annotate_genes"):
+        gi.HybridImputer(**FAST).fit(bare, donor_key="donor")
+
+
+def test_save_load_roundtrip_and_checks(tiny, fitted, tmp_path):
+    path = fitted.save(tmp_path / "model")
+    assert sorted(p.name for p in path.iterdir()) == ["nets.pt", "params.json", "xgboost.json"]
+    meta = json.loads((path / "params.json").read_text())
+    assert meta["fitted"]["gene_ids_"] == list(map(str, tiny.var_names))
+    assert meta["gex_impute_version"] == gi.__version__
+    loaded = gi.HybridImputer.load(path)
+    np.testing.assert_array_equal(
+        loaded.predict(tiny, donor_key="donor"), fitted.predict(tiny, donor_key="donor")
+    )
+    with pytest.raises(FileExistsError):
+        fitted.save(path)
+    # tissues the model has never seen
+    other = tiny.copy()
+    other.obs["tissue"] = other.obs["tissue"].astype(str).str.upper()
+    with pytest.raises(ValueError, match="not seen when the model was fitted"):
+        loaded.predict(other, donor_key="donor")
+    with pytest.raises(ValueError, match="fitted with donors"):
+        loaded.predict(tiny)
+    meta["format_version"] = 99
+    (path / "params.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="refit"):
+        gi.HybridImputer.load(path)
+    with pytest.raises(FileNotFoundError):
+        gi.HybridImputer.load(tmp_path / "nowhere")
+
+
+def test_impute_with_a_model_fitted_on_other_data(tiny, fitted, caplog):
+    other = gi.datasets.simulate(
+        n_donors=3, n_tissues=3, n_genes=150, upstream=60, downstream=40, random_state=5
+    )
+    other.obs["tissue"] = other.obs["tissue"].cat.rename_categories(
+        dict(zip(other.obs["tissue"].cat.categories, tiny.obs["tissue"].cat.categories, strict=True))
+    )
+    out = gi.impute(other, model=fitted, donor_key="donor", copy=True, progress=False)
+    assert np.isfinite(out.layers["imputed"]).all()
+    x = np.asarray(other.X)
+    np.testing.assert_array_equal(out.layers["imputed_mask"], np.isnan(x))
