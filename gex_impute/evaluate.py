@@ -16,7 +16,10 @@ Protocols
     float ``fraction``, that fraction of the observed profiles is hidden in one fold, never
     all profiles of a donor, so each donor keeps other tissues as donor-specific information.
     With ``fraction=None`` every profile is held out in turn (one fold per profile; the
-    leave-one-profile-out of the primate benchmark); metrics pool all folds.
+    leave-one-profile-out of the primate benchmark); with ``n_folds=K`` the profiles are
+    partitioned into K folds, each held out once, a donor's profiles always in different
+    folds (K-fold cross-validation; K must be at least the largest number of profiles of one
+    donor). Metrics pool all folds.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def heldout_folds(
     protocol: Literal["genes", "entries", "samples"] = "genes",
     fraction: float | None = 0.2,
     random_state: int | np.random.Generator | None = 0,
+    n_folds: int | None = None,
 ) -> list[np.ndarray]:
     """Boolean masks of the entries hidden in each fold; only observed entries are ever hidden.
 
@@ -61,7 +65,7 @@ def heldout_folds(
     ----------
     data
         The data (samples x genes, NaN = missing).
-    protocol, fraction, random_state
+    protocol, fraction, random_state, n_folds
         See :func:`evaluate`.
 
     Returns
@@ -84,6 +88,9 @@ def heldout_folds(
         raise ValueError(msg)
     if fraction is None and protocol != "samples":
         msg = f"fraction=None (leave-one-profile-out) only applies to protocol='samples', not {protocol!r}."
+        raise ValueError(msg)
+    if n_folds is not None and protocol != "samples":
+        msg = f"n_folds applies to protocol='samples' only, not {protocol!r}; use fraction= instead."
         raise ValueError(msg)
     rng = check_random_state(random_state)
     observed = data.observed
@@ -122,6 +129,21 @@ def heldout_folds(
         rows = (d_codes == unit[0]) & (t_codes == unit[1])
         return rows[:, None] & observed
 
+    if n_folds is not None:
+        per_donor_max = int(pd.Series([u[0] for u in units]).value_counts().max())
+        if not per_donor_max <= n_folds <= len(units):
+            msg = (
+                f"n_folds={n_folds} must lie between {per_donor_max} (the most profiles of one donor, "
+                f"which must land in different folds) and {len(units)} (the number of profiles)."
+            )
+            raise ValueError(msg)
+        # walk the profiles donor by donor (shuffled) and deal them out cyclically, so that a
+        # donor's profiles land in consecutive, hence distinct, folds and folds stay balanced
+        order = sorted(rng.permutation(len(units)), key=lambda i: units[i][0])
+        masks = [np.zeros_like(observed) for _ in range(n_folds)]
+        for position, i in enumerate(order):
+            masks[position % n_folds] |= unit_mask(units[i])
+        return masks
     if fraction is None:
         return [unit_mask(u) for u in units]
     per_donor = pd.Series([u[0] for u in units]).value_counts().to_dict()
@@ -265,6 +287,7 @@ def evaluate(
     layer: str | None = None,
     log_transform: bool | Literal["auto"] = "auto",
     random_state: int | None = 0,
+    n_folds: int | None = None,
     progress: bool = True,
     return_predictions: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
@@ -290,6 +313,9 @@ def evaluate(
         As in :func:`gex_impute.impute`.
     random_state
         Seed of the hold-out split, also given to methods created by name.
+    n_folds
+        ``protocol="samples"`` only: partition the profiles into ``n_folds`` folds, each held
+        out once (a donor's profiles in different folds); overrides ``fraction``.
     progress
         Show a progress bar over folds x methods.
     return_predictions
@@ -329,7 +355,9 @@ def evaluate(
             kept.append((label, factory))
         factories = kept
 
-    folds = heldout_folds(data, protocol=protocol, fraction=fraction, random_state=random_state)
+    folds = heldout_folds(
+        data, protocol=protocol, fraction=fraction, random_state=random_state, n_folds=n_folds
+    )
     truth_all = data.values
     collected: dict[str, dict[str, Any]] = {
         label: {"pred": [], "idx": [], "fit": 0.0, "predict": 0.0, "fallback": 0} for label, _ in factories

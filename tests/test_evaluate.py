@@ -219,3 +219,32 @@ def test_shared_data_dir_env(tmp_path, monkeypatch):
         gi.datasets.shared_data_dir()
     with pytest.raises(FileNotFoundError, match="data_dir"):
         gi.datasets.gtex_tissues(tmp_path)
+
+
+def test_samples_protocol_kfold_partitions_profiles(sim):
+    from gex_impute._data import from_anndata
+    from gex_impute.evaluate import heldout_folds
+
+    data, _ = from_anndata(sim, donor_key="donor")
+    folds = heldout_folds(data, protocol="samples", n_folds=5, random_state=1)
+    assert len(folds) == 5
+    stacked = np.stack(folds)
+    # every observed entry of a profile with data is held out exactly once over the folds
+    has_obs = data.observed.any(axis=1)
+    np.testing.assert_array_equal(stacked.sum(axis=0), data.observed & has_obs[:, None])
+    donors = np.asarray(data.donor.codes)
+    tissues = np.asarray(data.tissue.codes)
+    for mask in folds:
+        rows = mask.any(axis=1)
+        assert rows.any()
+        # a donor never loses two tissues in one fold
+        pairs = set(zip(donors[rows], tissues[rows], strict=True))
+        assert len({d for d, _ in pairs}) == len(pairs)
+    with pytest.raises(ValueError, match="n_folds=2 must lie between"):
+        heldout_folds(data, protocol="samples", n_folds=2)
+    with pytest.raises(ValueError, match="protocol='samples' only"):
+        heldout_folds(data, protocol="entries", n_folds=3)
+    table = gi.evaluate(
+        sim, protocol="samples", n_folds=5, donor_key="donor", methods=["mean"], progress=False
+    )
+    assert table.loc["mean", "n_folds"] == 5
