@@ -33,7 +33,9 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or "".join(path.suffixes), dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=suffix or "".join(path.suffixes), dir=path.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp creates owner-only files; give the result the permissions a plain open() would
@@ -49,7 +51,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
 
 
 def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
-    """A ``tqdm.auto`` progress bar that can be switched off."""
+    """Wrap ``iterable`` in a ``tqdm.auto`` progress bar that can be switched off."""
     from tqdm.auto import tqdm
 
     return tqdm(iterable, disable=not enabled, **kwargs)

@@ -12,7 +12,9 @@ from gex_impute._data import detect_orientation, from_anndata, resolve_log_trans
 
 
 def _adata(values, tissues=("a", "a", "b"), donors=("d1", "d2", "d1")):
-    obs = pd.DataFrame({"tissue": list(tissues), "donor": list(donors)}, index=[f"s{i}" for i in range(len(tissues))])
+    obs = pd.DataFrame(
+        {"tissue": list(tissues), "donor": list(donors)}, index=[f"s{i}" for i in range(len(tissues))]
+    )
     var = pd.DataFrame(index=[f"g{j}" for j in range(np.shape(values)[1])])
     return ad.AnnData(X=np.asarray(values, dtype=float), obs=obs, var=var)
 

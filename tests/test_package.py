@@ -17,7 +17,7 @@ HEAVY = ("torch", "xgboost", "pysam", "sklearn", "matplotlib", "scanpy")
 
 
 def test_import_is_lazy():
-    code = "import sys, gex_impute; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    code = f"import sys, gex_impute; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"heavy modules imported by `import gex_impute`: {out.stdout}"
 
