@@ -804,7 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(f"{k}={v}" for k, v in DEMO_HYBRID_PARAMS.items())
         + " unless given)",
     )
-    _simulate_args(p, n_donors=12, n_tissues=6, n_genes=600)
+    _simulate_args(p, n_donors=10, n_tissues=5, n_genes=400)
     _log_arg(p)
     p.set_defaults(func=cmd_demo)
     return parser
