@@ -523,8 +523,9 @@ FIT_HELP = """
 
 Fits a model on an expression dataset (``gex-impute fit``) and saves it as a zip archive, so it
 can impute other datasets with the same genes and tissues (the *impute* tool, "Use a model saved
-by the fit tool"). The archive holds the network weights (torch state dict), the XGBoost model
-(JSON) and the parameters (JSON); no pickles.
+by the fit tool"). The archive holds ``params.json`` (hyperparameters, package version, gene ids,
+tissues), ``nets.pt`` (torch state dicts of the networks) and ``xgboost.json`` (the booster); no
+pickles.
 
 **Input**
 
@@ -569,8 +570,12 @@ gex-impute fit input.h5ad
         "model",
         "zip",
         [
-            ("has_archive_member", {"path": r".*\.json"}),
-            ("has_archive_member", {"path": r".*", "min": 2}),
+            (
+                "has_archive_member",
+                {"path": r"params\.json", "_children": [("has_text", {"text": "HybridImputer"})]},
+            ),
+            ("has_archive_member", {"path": r"xgboost\.json"}),
+            ("has_archive_member", {"path": r"nets\.pt"}),
         ],
     )
     tool.tests.append(test)

@@ -225,16 +225,20 @@ def test_fit_rejects_unsavable_method(sim_file, tmp_path, capsys):
     assert not out.exists()
 
 
+# hybrid.py (not this module) warns on all-NaN feature columns of tiny data; reported to its owner
+@pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:Degrees of freedom <= 0 for slice:RuntimeWarning")
 def test_fit_zip_then_impute_with_model(sim_file, tmp_path):
     hybrid = pytest.importorskip("gex_impute.methods.hybrid")
     if not hasattr(hybrid.HybridImputer, "save"):
         pytest.skip("HybridImputer.save not available yet")
     model = tmp_path / "model.zip"
-    small = ["--param", "max_epochs=2", "--param", "n_folds=2", "--device", "cpu"]
+    small = ["--param", "max_epochs=2", "--param", "n_folds=2", "--param", "n_estimators=20", "--device", "cpu"]
     assert main(["fit", str(sim_file), "-o", str(model), *small, "-q"]) == 0
     import zipfile
 
-    assert zipfile.is_zipfile(model) and len(zipfile.ZipFile(model).namelist()) >= 2
+    assert zipfile.is_zipfile(model)
+    assert {"params.json", "xgboost.json"} <= set(zipfile.ZipFile(model).namelist())
     out = tmp_path / "imputed.h5ad"
     assert main(["impute", str(sim_file), "-o", str(out), "--model", str(model), "-q"]) == 0
     after = anndata.read_h5ad(out)
