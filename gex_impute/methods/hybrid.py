@@ -46,6 +46,7 @@ __all__ = ["HybridImputer", "missing_patterns"]
 
 _FORMAT_VERSION = 1
 MCW = None
+_MAX_TRAIN_ROWS = 250_000
 _N_NEIGHBOUR_DETAIL = 4  # nearest neighbours described one by one; the rest enter as summaries
 
 
@@ -121,7 +122,11 @@ class _Masking:
 
 
 def _make_masking(
-    values: np.ndarray, fold_genes: np.ndarray, mix: dict[str, float], rng: np.random.Generator
+    values: np.ndarray,
+    fold_genes: np.ndarray,
+    mix: dict[str, float],
+    rng: np.random.Generator,
+    entry_rate: float = 0.2,
 ) -> _Masking:
     """Mask the reference genes ``fold_genes`` according to the pattern mixture ``mix``."""
     observed = ~np.isnan(values)
@@ -139,15 +144,21 @@ def _make_masking(
         # fold's genes there become training entries
         n_s = max(1, int(round(0.15 * n_samples)))
         samples = rng.choice(n_samples, size=min(n_s, n_samples - 1), replace=False)
-        masked[samples, :] = np.nan
         share = mix["samples"] / max(mix["samples"] + mix["entries"], 1e-12)
         take = rest[rng.random(len(rest)) < share] if mix["entries"] > 0 else rest
+        if mix["samples"] >= 0.25:
+            # a real pattern of the data: the profile is missing for every gene (neighbours too)
+            masked[samples, :] = np.nan
+        else:
+            # a minor share kept for robustness: hide it for the chosen genes only, so the
+            # other genes' features keep the data's own missingness
+            masked[np.ix_(samples, take)] = np.nan
         sub = np.zeros(values.shape, dtype=bool)
         sub[np.ix_(samples, take)] = True
         mask |= sub
         pattern[sub & (pattern < 0)] = 1
     if mix["entries"] > 0 and len(rest):
-        rate = 0.2
+        rate = entry_rate
         sub = np.zeros(values.shape, dtype=bool)
         sub[:, rest] = rng.random((n_samples, len(rest))) < rate
         sub &= ~mask
@@ -285,6 +296,40 @@ def _low_rank(values: np.ndarray, *, rank: int | None = None, n_iter: int = 25) 
     return out
 
 
+def _gene_knn(filled: np.ndarray, query: np.ndarray, k: int = 20, chunk: int = 1024) -> np.ndarray:
+    """Find the ``k`` genes closest to each ``query`` gene in expression profile (Euclidean).
+
+    ``filled`` is a complete samples x genes matrix (NaN columns = genes never observed, never
+    neighbours nor answered). With many samples the profiles are first reduced to 32 principal
+    components. Returns ``(n_genes, k)`` gene indices, -1 for genes not queried or without data.
+    """
+    n_s, n_g = filled.shape
+    out = np.full((n_g, k), -1, dtype=np.int64)
+    ok = ~np.isnan(filled).any(axis=0)
+    cand = np.flatnonzero(ok)
+    query = query[ok[query]]
+    if len(cand) <= 1 or len(query) == 0:
+        return out
+    z = filled[:, cand]
+    if n_s > 32:
+        zc = z - z.mean(axis=1, keepdims=True)
+        _, vecs = np.linalg.eigh(zc @ zc.T)
+        z = vecs[:, -32:].T @ zc
+    z = z.astype(np.float32)
+    sq = (z**2).sum(axis=0)
+    pos = np.full(n_g, -1)
+    pos[cand] = np.arange(len(cand))
+    kk = min(k, len(cand) - 1)
+    for start in range(0, len(query), chunk):
+        q = query[start : start + chunk]
+        qp = pos[q]
+        d = sq[qp][:, None] + sq[None, :] - 2.0 * (z[:, qp].T @ z)
+        d[np.arange(len(q)), qp] = np.inf  # never its own neighbour
+        part = np.argpartition(d, kk - 1, axis=1)[:, :kk]
+        out[q, :kk] = cand[part]
+    return out
+
+
 def _nanmean_rows(a: np.ndarray) -> np.ndarray:
     """Row means ignoring NaN; NaN (without a warning) for rows with no value."""
     ok = ~np.isnan(a)
@@ -324,6 +369,8 @@ def _context_features(
     *,
     use_neighbours: bool,
     low_rank: np.ndarray | None = None,
+    knn: np.ndarray | None = None,
+    donor_sizes: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Features of the entries ``(rows, cols)`` of the (masked) matrix ``values``.
 
@@ -412,28 +459,51 @@ def _context_features(
         resid = tissue_vals - tissue_mean_all[:, cols].T.astype(np.float32)
         offset = _nanmean_rows(resid)
         add("donor_offset", offset)
-        # mean over the donors most similar to this one (similarity from their other tissues)
+        # mean over the donors most similar to this one (similarity from their other tissues),
+        # for a few neighbourhood sizes, and this donor's offset from them in its other tissues
         sim = _donor_similarity(values, groups, tissue_mean_all)
-        k = max(1, int(round(np.sqrt(groups.n_groups))) - 1)
-        w = np.zeros_like(sim)
-        for d in range(groups.n_groups):
-            s_d = np.where(np.isnan(sim[d]), -np.inf, sim[d])
-            top = np.argsort(-s_d)[:k]
-            top = top[np.isfinite(s_d[top])]
-            w[d, top] = 1.0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            prof_s = gs  # (D, T, G) sums
-            num = np.einsum("de,etg->dtg", w, prof_s)
-            den = np.einsum("de,etg->dtg", w, gc)
-            sim_mean = np.where(
-                den[d_of, t_of, cols] > 0, num[d_of, t_of, cols] / den[d_of, t_of, cols], np.nan
+        n_other = groups.n_groups - 1
+        if donor_sizes is None:
+            donor_sizes = sorted(
+                {min(k, n_other) for k in (1, 3, max(1, int(round(np.sqrt(groups.n_groups)))))}
             )
-        add("similar_donor_mean", sim_mean)
-        base = np.where(np.isnan(sim_mean), base, sim_mean)
+        sizes = list(donor_sizes)
+        main = sizes[min(1, len(sizes) - 1)]
+        s_all = np.where(np.isnan(sim), -np.inf, sim)
+        order = np.argsort(-s_all, axis=1, kind="stable")
+        for k in sizes:
+            w = np.zeros_like(sim)
+            k_eff = min(k, n_other)
+            for d in range(groups.n_groups):
+                top = order[d, :k_eff]
+                w[d, top[np.isfinite(s_all[d, top])]] = 1.0
+            num = np.einsum("de,etg->dtg", w, gs)
+            den = np.einsum("de,etg->dtg", w, gc)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = np.where(den > 0, num / den, np.nan)  # (D, T, G)
+            m_rows = means[d_of, :, cols]  # (n, T)
+            sim_mean = m_rows[np.arange(len(rows)), t_of]
+            name = "similar_donor_mean" if k == main else f"similar_donor_mean_k{k}"
+            add(name, sim_mean)
+            off = tissue_vals - m_rows
+            off[np.arange(len(rows)), t_of] = np.nan
+            add(f"similar_donor_offset_k{k}", _nanmean_rows(off))
+            if k == main:
+                base = np.where(np.isnan(sim_mean), base, sim_mean)
         add("similar_donor_max_sim", np.nanmax(np.where(np.isnan(sim), -1, sim), axis=1)[d_of])
     base = np.where(np.isnan(base), gmean[cols], base)
     base = np.where(np.isnan(base), smean[rows], base)
     base = np.where(np.isnan(base), np.nanmean(values) if obs.any() else 0.0, base)
+
+    if knn is not None:
+        # genes with the most similar profiles elsewhere, read in this sample (KNN over genes)
+        kidx = knn[cols]
+        has = kidx >= 0
+        kj = np.where(has, kidx, 0)
+        kv = np.where(has, values[rows[:, None], kj], np.nan)
+        add("knn_value", _nanmean_rows(kv))
+        add("knn_level_adjusted", gmean[cols] + _nanmean_rows(kv - gmean[kj]))
+        add("knn_n", (~np.isnan(kv)).sum(1))
 
     if use_neighbours and nb is not None:
         idx = nb.index[cols]
@@ -567,11 +637,11 @@ class HybridImputer(BaseImputer):
         n_heads: int = 2,
         n_layers: int = 1,
         cnn_channels: int = 16,
-        max_epochs: int = 10,
+        max_epochs: int = 8,
         patience: int = 2,
         batch_size: int = 512,
-        learning_rate: float = 2e-3,
-        max_items_per_epoch: int | None = 8192,
+        learning_rate: float = 3e-3,
+        max_items_per_epoch: int | None = 4096,
         n_estimators: int = 600,
         max_depth: int = 7,
         xgb_learning_rate: float = 0.08,
@@ -667,6 +737,7 @@ class HybridImputer(BaseImputer):
         n_s = values.shape[0]
         rows = np.repeat(np.arange(n_s), len(genes))
         cols = np.tile(genes, n_s)
+        low_rank = _low_rank(values, rank=3, n_iter=12)
         feats, base, names = _context_features(
             values,
             rows,
@@ -675,8 +746,16 @@ class HybridImputer(BaseImputer):
             static,
             nb,
             use_neighbours=self.use_neighbours,
-            low_rank=_low_rank(values, rank=3, n_iter=12),
+            low_rank=low_rank,
+            knn=_gene_knn(np.where(np.isnan(values), low_rank, values), np.asarray(genes), k=20),
+            donor_sizes=self.donor_sizes_,
         )
+        if self.donor_sizes_ is None and groups.has_donor:
+            self.donor_sizes_ = sorted(
+                int(n[len("similar_donor_offset_k") :])
+                for n in names
+                if n.startswith("similar_donor_offset_k")
+            )
         return feats.reshape(n_s, len(genes), -1), base.reshape(n_s, len(genes)), names
 
     def _net_data(self, values, genes, feats, layout, tissue_codes, static_std, onehot, has_seq):
@@ -776,12 +855,18 @@ class HybridImputer(BaseImputer):
         values = data.values
         observed = ~np.isnan(values)
         n_genes = data.n_genes
+        self.donor_sizes_ = None
+        if hasattr(self, "design_names_"):  # refitting: the layout is rebuilt
+            del self.design_names_
         self.tissues_ = [str(t) for t in data.tissue.categories]
         self.gene_ids_ = [str(g) for g in data.var.index]
         self.has_donor_ = data.donor is not None
         tissue_codes = self._tissue_codes(data)
         groups = self._groups(data, tissue_codes)
         self.mixture_ = _mixture(observed)
+        # scattered entries are hidden at the data's own rate (outside whole genes / samples)
+        inner = observed[np.ix_(observed.any(axis=1), observed.any(axis=0))]
+        self.entry_rate_ = float(np.clip(1.0 - inner.mean() if inner.size else 0.2, 0.05, 0.5))
         self.value_mean_ = float(np.nanmean(values))
         self.value_std_ = float(np.nanstd(values)) or 1.0
         static, self.static_names_ = self._static(data.var)
@@ -865,7 +950,7 @@ class HybridImputer(BaseImputer):
                 n_chunks = max(1, int(np.ceil(len(fold_genes) / chunk_size)))
                 for chunk in np.array_split(fold_genes, n_chunks):
                     chunk = np.sort(chunk)
-                    m = _make_masking(values, chunk, self.mixture_, rng)
+                    m = _make_masking(values, chunk, self.mixture_, rng, self.entry_rate_)
                     if len(m.rows) == 0:
                         continue
                     x, base = self._design_for(
@@ -960,13 +1045,25 @@ class HybridImputer(BaseImputer):
             )
             cnn_grid, emb_grid, pred_grid = self._net_outputs(net, nd, gene_pos, base.shape, device)
         design = self._design(feats, cnn_grid, emb_grid, pred_grid)
-        if not hasattr(self, "design_names_") or len(self.design_names_) != design.shape[-1]:
-            extra = []
-            if self.use_sequence and self.has_sequence_ and cnn_grid is not None:
-                extra += [f"cnn_{i}" for i in range(self.embedding_dim)]
-            if self.use_tissue_encoder and emb_grid is not None:
-                extra += [f"transformer_{i}" for i in range(self.embedding_dim)] + ["transformer_prediction"]
-            self.design_names_ = list(names) + extra
+        extra = []
+        if self.use_sequence and self.has_sequence_ and cnn_grid is not None:
+            extra += [f"cnn_{i}" for i in range(self.embedding_dim)]
+        if self.use_tissue_encoder and emb_grid is not None:
+            extra += [f"transformer_{i}" for i in range(self.embedding_dim)] + ["transformer_prediction"]
+        current = list(names) + extra
+        if not hasattr(self, "design_names_"):
+            self.design_names_ = current
+        elif current != self.design_names_:
+            # other data (fewer donors, no coordinates...): same layout, absent features as NaN
+            lookup = {n: i for i, n in enumerate(current)}
+            absent = [n for n in self.design_names_ if n not in lookup]
+            if absent:
+                logger.warning("features unavailable on these data, left missing: %s", absent)
+            aligned = np.full((*design.shape[:2], len(self.design_names_)), np.nan, dtype=design.dtype)
+            for i, n in enumerate(self.design_names_):
+                if n in lookup:
+                    aligned[..., i] = design[..., lookup[n]]
+            design = aligned
         return design, base
 
     def _fit_xgboost(self, x, y, base, pattern, val, seed) -> None:
@@ -982,15 +1079,22 @@ class HybridImputer(BaseImputer):
         if val.all() or not val.any():
             val = np.zeros(len(y), dtype=bool)
             val[:: max(2, len(y) // max(1, int(0.1 * len(y))))] = True
+        train = ~val
+        if train.sum() > _MAX_TRAIN_ROWS:
+            # bound the fitting time: a random subset of the training entries
+            keep = np.random.default_rng(seed).choice(np.flatnonzero(train), _MAX_TRAIN_ROWS, replace=False)
+            train = np.zeros_like(train)
+            train[keep] = True
         kw = {"feature_names": self.design_names_, "feature_types": types, "enable_categorical": True}
-        dtrain = xgb.DMatrix(x[~val], label=y[~val] - base[~val], weight=w[~val], **kw)
+        dtrain = xgb.DMatrix(x[train], label=y[train] - base[train], weight=w[train], **kw)
         dval = xgb.DMatrix(x[val], label=y[val] - base[val], weight=w[val], **kw)
         params = {
             "tree_method": "hist",
             "max_depth": self.max_depth,
             "eta": self.xgb_learning_rate,
             "subsample": 0.8,
-            "colsample_bytree": 0.8,
+            "colsample_bytree": 0.7,
+            "max_bin": 128,
             # rows of one gene share its gene-level features: a leaf must hold several genes'
             # worth of rows, or trees memorise genes and stop generalising after a few rounds
             "min_child_weight": float(self.min_child_weight_),
@@ -1138,6 +1242,8 @@ class HybridImputer(BaseImputer):
         "gene_ids_",
         "has_donor_",
         "mixture_",
+        "entry_rate_",
+        "donor_sizes_",
         "value_mean_",
         "value_std_",
         "static_names_",
