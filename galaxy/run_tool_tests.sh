@@ -58,7 +58,6 @@ log "gex-impute from $CLI_BIN ($("$CLI_BIN/gex-impute" --version))"
 if [[ ! -x "$GALAXY_VENV/bin/galaxy-tool-test" || ! -x "$GALAXY_VENV/bin/gunicorn" ]]; then
     log "creating the Galaxy virtualenv $GALAXY_VENV (pip install galaxy; a few minutes, ~1.6 GB)"
     python3 -m venv "$GALAXY_VENV"
-    "$GALAXY_VENV/bin/pip" install --quiet --upgrade pip
     "$GALAXY_VENV/bin/pip" install --quiet galaxy
 fi
 log "Galaxy $("$GALAXY_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("galaxy"))') from $GALAXY_VENV"
