@@ -870,8 +870,10 @@ class HybridImputer(BaseImputer):
         self.value_mean_ = float(np.nanmean(values))
         self.value_std_ = float(np.nanstd(values)) or 1.0
         static, self.static_names_ = self._static(data.var)
-        self.static_mean_ = np.nanmean(static, axis=0) if static.shape[1] else np.zeros(0)
-        self.static_std_ = np.nanstd(static, axis=0) if static.shape[1] else np.zeros(0)
+        self.static_mean_ = _nanmean_rows(static.T) if static.shape[1] else np.zeros(0)
+        self.static_std_ = (
+            np.sqrt(_nanmean_rows((static - self.static_mean_).T ** 2)) if static.shape[1] else np.zeros(0)
+        )
         self.static_std_ = np.where(
             np.isfinite(self.static_std_) & (self.static_std_ > 0), self.static_std_, 1.0
         )
@@ -1027,8 +1029,10 @@ class HybridImputer(BaseImputer):
         self.token_context_idx_ = np.array(idx, dtype=np.int64)
         self.token_context_own_ = np.array([names[i] in own for i in idx], dtype=bool)
         flat = feats[..., idx].reshape(-1, len(idx)) if idx else np.zeros((1, 0))
-        mean = np.nanmean(flat, axis=0) if len(flat) else np.zeros(len(idx))
-        std = np.nanstd(flat, axis=0) if len(flat) else np.ones(len(idx))
+        ok = ~np.isnan(flat)
+        n = np.maximum(ok.sum(axis=0), 1)
+        mean = np.where(ok, flat, 0).sum(axis=0) / n
+        std = np.sqrt((np.where(ok, flat - mean, 0) ** 2).sum(axis=0) / n)
         self.context_mean_ = np.nan_to_num(mean).astype(np.float32)
         self.context_std_ = np.where(np.isfinite(std) & (std > 0), std, 1.0).astype(np.float32)
 
@@ -1180,7 +1184,7 @@ class HybridImputer(BaseImputer):
         if bad.any():
             # fallback: the gene's observed mean, else the sample's mean
             with np.errstate(invalid="ignore", divide="ignore"):
-                gmean = np.nanmean(np.where(observed, values, np.nan), axis=0) if observed.any() else None
+                gmean = _nanmean_rows(values.T)
             fb = np.full(bad.sum(), self.value_mean_)
             if gmean is not None:
                 g = gmean[genes[pos[bad]]]
