@@ -233,7 +233,7 @@ def test_fit_zip_then_impute_with_model(sim_file, tmp_path):
     if not hasattr(hybrid.HybridImputer, "save"):
         pytest.skip("HybridImputer.save not available yet")
     model = tmp_path / "model.zip"
-    small = ["--param", "max_epochs=2", "--param", "n_folds=2", "--param", "n_estimators=20", "--device", "cpu"]
+    small = ["--device", "cpu"] + [f"--param={p}" for p in ("max_epochs=2", "n_folds=2", "n_estimators=20")]
     assert main(["fit", str(sim_file), "-o", str(model), *small, "-q"]) == 0
     import zipfile
 
