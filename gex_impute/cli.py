@@ -333,18 +333,20 @@ def plot_metrics(table: pd.DataFrame, path: str | Path, *, title: str | None = N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from . import pl
     from ._utils import atomic_path
 
     metrics = [m for m in ("pearson", "spearman", "mse") if m in table.columns]
     if not metrics:
         msg = f"the evaluation table has none of the columns pearson/spearman/mse: {list(table.columns)}"
         raise ValueError(msg)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2), squeeze=False)
-    names = [str(i) for i in table.index]
+    n = len(table)
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(max(3.2, 0.7 * n + 1.5) * len(metrics), 3.6), squeeze=False
+    )
     for ax, metric in zip(axes[0], metrics, strict=True):
-        ax.bar(names, table[metric].to_numpy(dtype=float), color="tab:blue")
+        pl.method_comparison(table, metric, ax=ax)
         ax.set_title(metric)
-        ax.tick_params(axis="x", rotation=45)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
