@@ -79,9 +79,9 @@ def test_out_of_fold_networks_never_embed_their_training_genes(tiny, monkeypatch
         return real_train(net, nd, train_items, val_items, model, **kw)
 
     def spy_design(self, values, genes, *args):
-        net = args[-2]
-        if net is not None and hasattr(self, "diagnostics_") and "network_seconds" in self.diagnostics_:
-            embedded.append((id(net), set(genes.tolist())))
+        for net in args[-2]:
+            if net is not None and hasattr(self, "diagnostics_") and "network_seconds" in self.diagnostics_:
+                embedded.append((id(net), set(genes.tolist())))
         return real_design(self, values, genes, *args)
 
     monkeypatch.setattr(hy, "_train", spy_train)

@@ -342,6 +342,7 @@ def embed(net: HybridNet, nd: NetData, items: np.ndarray, batch_size: int, devic
     predictions ``(N, T)`` as numpy float32.
     """
     net.eval()
+    device = next(net.parameters()).device  # the nets are kept on the CPU after fitting
     cnns, embs, preds = [], [], []
     for start in range(0, len(items), max(batch_size, 1024)):
         b = _batch(nd, items[start : start + max(batch_size, 1024)], device)

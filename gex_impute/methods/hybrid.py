@@ -955,7 +955,7 @@ class HybridImputer(BaseImputer):
                     m = _make_masking(values, chunk, self.mixture_, rng, self.entry_rate_)
                     if len(m.rows) == 0:
                         continue
-                    x, base = self._design_for(
+                    ((x, base),) = self._design_for(
                         m.values,
                         chunk,
                         groups,
@@ -965,7 +965,7 @@ class HybridImputer(BaseImputer):
                         onehot,
                         has_seq,
                         layout,
-                        self.nets_[k] if self.nets_ else None,
+                        [self.nets_[k] if self.nets_ else None],
                         device,
                     )
                     pos = np.searchsorted(chunk, m.cols)
@@ -1037,11 +1037,48 @@ class HybridImputer(BaseImputer):
         self.context_std_ = np.where(np.isfinite(std) & (std > 0), std, 1.0).astype(np.float32)
 
     def _design_for(
-        self, values, genes, groups, tissue_codes, static, static_std, onehot, has_seq, layout, net, device
+        self, values, genes, groups, tissue_codes, static, static_std, onehot, has_seq, layout, nets, device
     ):
-        """Design matrix ``(S, len(genes), F)`` and base ``(S, len(genes))`` for the genes of ``values``."""
+        """Yield the design ``(S, n, F)`` and base ``(S, n)`` of ``genes`` for each network of ``nets``.
+
+        The context features are computed once and shared; ``nets`` may be ``[None]``.
+        """
         nb = self._nb(self._var_ref, (~np.isnan(values)).any(axis=0))
         feats, base, names = self._features(values, genes, groups, static, nb)
+        for net in nets:
+            yield (
+                self._design_with(
+                    net,
+                    values,
+                    genes,
+                    feats,
+                    base,
+                    names,
+                    tissue_codes,
+                    static_std,
+                    onehot,
+                    has_seq,
+                    layout,
+                    device,
+                ),
+                base,
+            )
+
+    def _design_with(
+        self,
+        net,
+        values,
+        genes,
+        feats,
+        base,
+        names,
+        tissue_codes,
+        static_std,
+        onehot,
+        has_seq,
+        layout,
+        device,
+    ):
         cnn_grid = emb_grid = pred_grid = None
         if net is not None:
             nd, gene_pos = self._net_data(
@@ -1068,7 +1105,7 @@ class HybridImputer(BaseImputer):
                 if n in lookup:
                     aligned[..., i] = design[..., lookup[n]]
             design = aligned
-        return design, base
+        return design
 
     def _fit_xgboost(self, x, y, base, pattern, val, seed) -> None:
         import xgboost as xgb
@@ -1157,20 +1194,20 @@ class HybridImputer(BaseImputer):
         torch.set_num_threads(self._threads())
         try:
             preds = []
-            for net in self.nets_ or [None]:
-                x, base = self._design_for(
-                    values,
-                    genes,
-                    groups,
-                    tissue_codes,
-                    static,
-                    static_std,
-                    onehot,
-                    has_seq,
-                    layout,
-                    net,
-                    device,
-                )
+            designs = self._design_for(
+                values,
+                genes,
+                groups,
+                tissue_codes,
+                static,
+                static_std,
+                onehot,
+                has_seq,
+                layout,
+                self.nets_ or [None],
+                device,
+            )
+            for x, base in designs:
                 xr, br = x[rows, pos], base[rows, pos]
                 if self.use_xgboost:
                     preds.append(self._booster_predict(xr) + br)
