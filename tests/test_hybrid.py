@@ -183,3 +183,30 @@ def test_impute_with_a_model_fitted_on_other_data(tiny, fitted, caplog):
     assert np.isfinite(out.layers["imputed"]).all()
     x = np.asarray(other.X)
     np.testing.assert_array_equal(out.layers["imputed_mask"], np.isnan(x))
+
+
+@pytest.mark.gpu
+def test_fit_on_gpu_matches_the_cpu_shape(tiny):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    model = gi.HybridImputer(**FAST, device="cuda").fit(tiny, donor_key="donor")
+    assert np.isfinite(model.predict(tiny, donor_key="donor")).all()
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_p1_gtex_beats_distance_by_thirty_percent(shared_data):
+    from gex_impute.evaluate import evaluate
+
+    adata = gi.datasets.gtex_tissues(shared_data)
+    adata = adata[:, adata.var["tss"].notna().to_numpy()].copy()
+    table = evaluate(
+        adata,
+        protocol="genes",
+        fraction=0.2,
+        methods=[("distance", get_method("distance")), ("hybrid", gi.HybridImputer(progress=False))],
+        random_state=0,
+        progress=False,
+    )
+    assert table.loc["hybrid", "pearson"] >= 1.3 * table.loc["distance", "pearson"]
