@@ -273,17 +273,7 @@ def train_net(
             visible, hide, context = _apply_masking(b, mix, gen, own)
             if not hide.any():
                 continue
-            _, _, pred = net(
-                b["tissue"],
-                torch.nan_to_num(b["value"]),
-                visible,
-                context,
-                b["pad"],
-                b["static"],
-                b.get("onehot"),
-                b.get("has_sequence"),
-                b.get("inverse"),
-            )
+            pred = _masked_prediction(net, b, visible, context)
             loss = ((pred - torch.nan_to_num(b["value"])) ** 2)[hide].mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -317,17 +307,7 @@ def _evaluate(net, nd, items, mix, batch_size, seed, device, own) -> float:
     for start in range(0, len(items), batch_size):
         b = _batch(nd, items[start : start + batch_size], device)
         visible, hide, context = _apply_masking(b, mix, gen, own)
-        _, _, pred = net(
-            b["tissue"],
-            torch.nan_to_num(b["value"]),
-            visible,
-            context,
-            b["pad"],
-            b["static"],
-            b.get("onehot"),
-            b.get("has_sequence"),
-            b.get("inverse"),
-        )
+        pred = _masked_prediction(net, b, visible, context)
         err = ((pred - torch.nan_to_num(b["value"])) ** 2)[hide]
         total += float(err.sum())
         count += int(hide.sum())
@@ -364,3 +344,19 @@ def embed(net: HybridNet, nd: NetData, items: np.ndarray, batch_size: int, devic
         preds.append(pred.cpu().numpy())
     cat = lambda xs: np.concatenate(xs) if xs else None  # noqa: E731
     return cat(cnns), cat(embs), cat(preds)
+
+
+def _masked_prediction(net, b: dict, visible, context):
+    """Run ``net`` on batch ``b`` with the entries outside ``visible`` masked; return its predictions."""
+    _, _, pred = net(
+        b["tissue"],
+        torch.nan_to_num(b["value"]),
+        visible,
+        context,
+        b["pad"],
+        b["static"],
+        b.get("onehot"),
+        b.get("has_sequence"),
+        b.get("inverse"),
+    )
+    return pred
