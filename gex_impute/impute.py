@@ -61,7 +61,7 @@ def _method_params(method: BaseImputer) -> dict[str, Any]:
     return params
 
 
-def _resolve_method(method: str | BaseImputer, random_state: int | None) -> BaseImputer:
+def _resolve_method(method: str | BaseImputer, random_state: int | None, progress: bool) -> BaseImputer:
     if isinstance(method, BaseImputer):
         return method
     if not isinstance(method, str):
@@ -70,6 +70,8 @@ def _resolve_method(method: str | BaseImputer, random_state: int | None) -> Base
     instance = get_method(method)
     if "random_state" in instance.get_params():
         instance.set_params(random_state=random_state)
+    if "progress" in instance.get_params():  # the method's own bars follow impute(progress=...)
+        instance.set_params(progress=progress)
     return instance
 
 
@@ -158,7 +160,7 @@ def impute(
         log_transform = bool(model.log1p_)
         instance = model
     else:
-        instance = _resolve_method(method, random_state)
+        instance = _resolve_method(method, random_state, progress)
 
     data, orientation = from_anndata(
         adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, log_transform=log_transform

@@ -122,3 +122,11 @@ def test_errors(sim):
         gi.impute(sim, method="nope", progress=False)
     with pytest.raises(KeyError, match="tissue_key"):
         gi.impute(sim, method="mean", tissue_key="organ", progress=False)
+
+
+def test_progress_switch_reaches_the_methods_own_bars():
+    from gex_impute.impute import _resolve_method
+
+    assert _resolve_method("hybrid", 3, False).get_params()["progress"] is False
+    assert _resolve_method("hybrid", 3, True).get_params()["progress"] is True
+    assert _resolve_method("hybrid", 3, True).get_params()["random_state"] == 3
