@@ -60,3 +60,84 @@ def test_predicted_vs_observed(tmp_path):
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="length"):
         gi.pl.predicted_vs_observed(np.arange(3.0), np.arange(4.0))
+
+
+def test_metrics_panels(results, tmp_path):
+    import matplotlib.pyplot as plt
+
+    path = tmp_path / "metrics.png"
+    fig = gi.pl.metrics(results, title="two protocols", save=path)
+    assert path.stat().st_size > 0
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["pearson", "mse"]
+    plt.close(fig)
+    with pytest.raises(KeyError, match="none of the columns"):
+        gi.pl.metrics(results[["protocol"]])
+
+
+def test_group_r_per_tissue():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=90)
+    tissues = np.repeat(["a", "b", "c"], 30)
+    good = pd.DataFrame({"observed": obs, "predicted": obs, "tissue": tissues})
+    noisy = pd.DataFrame({"observed": obs, "predicted": rng.normal(size=90), "tissue": tissues})
+    ax = gi.pl.group_r({"good": good, "noisy": noisy}, by="tissue")
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["good"], 1.0)
+    assert np.all(np.abs(lines["noisy"]) < 0.6)
+    plt.close(ax.figure)
+    with pytest.raises(KeyError, match="no column 'donor'"):
+        gi.pl.group_r({"good": good}, by="donor")
+
+
+def test_calibration_plot():
+    import matplotlib.pyplot as plt
+
+    table = pd.DataFrame(
+        {"interval": [0.5, 0.9, 0.5, 0.9], "coverage": [0.52, 0.88, 0.3, 0.6], "mean_width": [1, 2, 0.5, 1]},
+        index=["hybrid", "hybrid", "knn", "knn"],
+    )
+    ax = gi.pl.calibration(table)
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["hybrid"], [0.52, 0.88])
+    plt.close(ax.figure)
+    with pytest.raises(KeyError, match="interval=0.9"):
+        gi.pl.calibration(table.drop(columns="coverage"))
+
+
+def _completed():
+    import anndata as ad
+
+    rng = np.random.default_rng(0)
+    donors = np.repeat([f"d{i}" for i in range(6)], 3)
+    tissues = np.tile(["lung", "liver", "blood"], 6)
+    obs = pd.DataFrame(
+        {"donor": donors, "tissue": tissues, "imputed_profile": rng.random(18) < 0.4},
+        index=[f"{d}-{t}" for d, t in zip(donors, tissues, strict=True)],
+    )
+    var = pd.DataFrame(index=[f"g{i}" for i in range(12)])
+    return ad.AnnData(rng.normal(size=(18, 12)).astype(np.float32), obs=obs, var=var)
+
+
+def test_profiles_heatmap(tmp_path):
+    import matplotlib.pyplot as plt
+
+    completed = _completed()
+    ax = gi.pl.profiles(completed, save=tmp_path / "grid.png")
+    grid = ax.images[0].get_array()
+    assert grid.shape == (3, 6)
+    assert int((np.asarray(grid) == 1).sum()) == int(completed.obs["imputed_profile"].sum())
+    plt.close(ax.figure)
+    with pytest.raises(KeyError, match="tl.complete"):
+        gi.pl.profiles(completed, imputed_key="nope")
+
+
+def test_tissue_matrixplot_uses_scanpy(tmp_path):
+    import matplotlib.pyplot as plt
+
+    path = tmp_path / "matrix.png"
+    plot = gi.pl.tissue_matrixplot(_completed(), n_genes=5, save=path)
+    assert path.stat().st_size > 0
+    assert type(plot).__module__.startswith("scanpy")
+    plt.close("all")

@@ -1,0 +1,154 @@
+"""Plots of a completed cohort: which donor x tissue profiles were observed, and expression by tissue."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ._utils import axes_or_new, save_figure
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+    from matplotlib.axes import Axes
+
+__all__ = ["profiles", "tissue_matrixplot"]
+
+
+def profiles(
+    completed: AnnData,
+    *,
+    donor_key: str = "donor",
+    tissue_key: str = "tissue",
+    imputed_key: str = "imputed_profile",
+    ax: Axes | None = None,
+    save: str | os.PathLike | None = None,
+) -> Axes:
+    """Heatmap of the donor x tissue grid: observed profiles, completed ones, and none.
+
+    Parameters
+    ----------
+    completed
+        The AnnData returned by :func:`gex_impute.tl.complete` (one row per donor x tissue;
+        ``obs[imputed_key]`` True for the completed profiles).
+    donor_key, tissue_key, imputed_key
+        Columns of ``completed.obs``.
+    ax
+        Axes to draw on; a new figure when None.
+    save
+        Path to write the figure to.
+
+    Returns
+    -------
+    The Axes. Tissues are sorted by how many donors gave them, donors by how many tissues.
+
+    Examples
+    --------
+    >>> import anndata as ad, numpy as np, pandas as pd
+    >>> import gex_impute as gi
+    >>> obs = pd.DataFrame({"donor": ["d1", "d1", "d2", "d2"], "tissue": ["a", "b", "a", "b"],
+    ...                     "imputed_profile": [False, True, False, False]}, index=list("wxyz"))
+    >>> ax = gi.pl.profiles(ad.AnnData(np.zeros((4, 2)), obs=obs))
+    """
+    obs = completed.obs
+    for column in (donor_key, tissue_key, imputed_key):
+        if column not in obs.columns:
+            msg = f"obs has no column {column!r}; pass the AnnData returned by gex_impute.tl.complete."
+            raise KeyError(msg)
+    state = np.where(obs[imputed_key].to_numpy(dtype=bool), 1.0, 2.0)
+    grid = pd.DataFrame(
+        {
+            "donor": obs[donor_key].astype(str).to_numpy(),
+            "tissue": obs[tissue_key].astype(str).to_numpy(),
+            "state": state,
+        }
+    ).pivot_table(index="tissue", columns="donor", values="state", aggfunc="max")
+    observed = (grid == 2).sum(axis=1).sort_values(ascending=False)
+    donors = (grid == 2).sum(axis=0).sort_values(ascending=False)
+    grid = grid.loc[observed.index, donors.index]
+    from matplotlib.colors import ListedColormap
+
+    ax = axes_or_new(ax, (min(14.0, 3 + 0.02 * grid.shape[1] + 2), min(12.0, 1.5 + 0.18 * grid.shape[0])))
+    cmap = ListedColormap(["#f2f2f2", "#f28e2b", "#4e79a7"])
+    ax.imshow(
+        np.nan_to_num(grid.to_numpy(dtype=float), nan=0.0),
+        aspect="auto",
+        cmap=cmap,
+        vmin=0,
+        vmax=2,
+        interpolation="nearest",
+    )
+    ax.set_yticks(np.arange(grid.shape[0]))
+    ax.set_yticklabels(grid.index, fontsize=6)
+    ax.set_xticks([])
+    ax.set_xlabel(f"{grid.shape[1]} donors (sorted by tissues given)")
+    n_obs = int((grid == 2).to_numpy().sum())
+    n_imp = int((grid == 1).to_numpy().sum())
+    from matplotlib.patches import Patch
+
+    ax.legend(
+        handles=[
+            Patch(color="#4e79a7", label=f"observed ({n_obs})"),
+            Patch(color="#f28e2b", label=f"completed ({n_imp})"),
+        ],
+        loc="upper right",
+        fontsize=7,
+        framealpha=0.9,
+    )
+    save_figure(ax, save)
+    return ax
+
+
+def tissue_matrixplot(
+    completed: AnnData,
+    var_names: Sequence[str] | None = None,
+    *,
+    tissue_key: str = "tissue",
+    imputed_key: str = "imputed_profile",
+    n_genes: int = 20,
+    save: str | os.PathLike | None = None,
+    **kwargs: Any,
+):
+    """Mean expression per tissue, observed and completed profiles side by side (``sc.pl.matrixplot``).
+
+    Parameters
+    ----------
+    completed
+        The AnnData returned by :func:`gex_impute.tl.complete`.
+    var_names
+        Genes to show; by default the ``n_genes`` most variable across tissues.
+    tissue_key, imputed_key
+        Columns of ``completed.obs``.
+    n_genes
+        How many genes to pick when ``var_names`` is None.
+    save
+        Path to write the figure to.
+    **kwargs
+        Passed on to :func:`scanpy.pl.matrixplot`.
+
+    Returns
+    -------
+    The scanpy ``MatrixPlot``.
+    """
+    import scanpy as sc
+
+    if var_names is None:
+        means = (
+            pd.DataFrame(np.asarray(completed.X), columns=completed.var_names)
+            .groupby(completed.obs[tissue_key].to_numpy())
+            .mean()
+        )
+        var_names = list(means.var().sort_values(ascending=False).index[:n_genes])
+    view = completed[:, list(var_names)].copy()
+    view.obs["profile"] = np.where(view.obs[imputed_key].to_numpy(dtype=bool), "completed", "observed")
+    view.obs["profile"] = view.obs["profile"].astype("category")
+    plot = sc.pl.matrixplot(
+        view, list(var_names), groupby=[tissue_key, "profile"], show=False, return_fig=True, **kwargs
+    )
+    if save is not None:
+        plot.make_figure()
+        save_figure(plot.fig, save, tight=False)  # scanpy lays out its own grid
+    return plot
