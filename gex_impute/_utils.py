@@ -67,3 +67,58 @@ def resolve_device(device: str = "auto") -> str:
         msg = f"device={device!r} requested but no CUDA GPU is available; use device='auto' or 'cpu'."
         raise ValueError(msg)
     return device
+
+
+def check_output_path(
+    path: str | os.PathLike,
+    *,
+    what: str = "output",
+    inputs: tuple[str | os.PathLike | None, ...] = (),
+    overwrite: bool = True,
+    directory: bool = False,
+) -> Path:
+    """Check, before any long computation, that ``path`` can be written; return it as a Path.
+
+    Refuses an empty path, a path equal to one of ``inputs``, an existing folder where a file is
+    expected (or a non-empty folder where a folder is expected), an existing file when
+    ``overwrite`` is False, a parent that is a file, and a parent folder that is not writable.
+    A missing parent folder is fine (it is created on write).
+
+    Raises
+    ------
+    gex_impute._errors.OutputPathError
+        Naming the path, the problem and the fix.
+    """
+    from ._errors import OutputPathError
+
+    if path is None or not str(path).strip():
+        msg = f"{what} path is empty; give a file name."
+        raise OutputPathError(msg)
+    path = Path(path)
+    resolved = path.resolve()
+    for inp in inputs:
+        if inp is not None and Path(inp).resolve() == resolved:
+            msg = f"{what} {str(path)!r} is also an input file; choose another path so the input is kept."
+            raise OutputPathError(msg)
+    if path.is_dir() and not directory:
+        msg = f"{what} {str(path)!r} is an existing folder; give a file path (e.g. {path / 'result'}...)."
+        raise OutputPathError(msg)
+    if directory and path.exists() and not path.is_dir():
+        msg = f"{what} {str(path)!r} exists and is not a folder; give a folder path."
+        raise OutputPathError(msg)
+    if directory and path.is_dir() and any(path.iterdir()) and not overwrite:
+        msg = f"{what} folder {str(path)!r} is not empty; remove it or choose another path."
+        raise OutputPathError(msg)
+    if path.exists() and not path.is_dir() and not overwrite:
+        msg = f"{what} {str(path)!r} exists; remove it, choose another path or pass overwrite=True."
+        raise OutputPathError(msg)
+    parent = resolved.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        msg = f"{what} {str(path)!r} cannot be created: {str(parent)!r} is a file, not a folder."
+        raise OutputPathError(msg)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        msg = f"{what} {str(path)!r} cannot be written: folder {str(parent)!r} is read-only."
+        raise OutputPathError(msg)
+    return path

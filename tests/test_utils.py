@@ -36,3 +36,34 @@ def test_atomic_path_uses_normal_permissions(tmp_path):
     with atomic_path(out) as tmp:
         tmp.write_text("x")
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_check_output_path(tmp_path):
+    import os
+
+    from gex_impute._errors import OutputPathError
+    from gex_impute._utils import check_output_path
+
+    assert check_output_path(tmp_path / "new" / "out.h5ad") == tmp_path / "new" / "out.h5ad"
+    existing = tmp_path / "in.gct"
+    existing.write_text("x")
+    cases = [
+        ("", {}, "empty"),
+        (existing, {"inputs": (existing,)}, "also an input"),
+        (tmp_path, {}, "existing folder"),
+        (existing, {"overwrite": False}, "exists"),
+        (existing / "below.h5ad", {}, "is a file"),
+    ]
+    for path, kwargs, fragment in cases:
+        with pytest.raises(OutputPathError, match=fragment):
+            check_output_path(path, **kwargs)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "f").write_text("x")
+    with pytest.raises(OutputPathError, match="not empty"):
+        check_output_path(tmp_path / "full", directory=True, overwrite=False)
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        with pytest.raises(OutputPathError, match="read-only"):
+            check_output_path(ro / "x.h5ad")
