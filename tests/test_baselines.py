@@ -7,7 +7,7 @@ import pytest
 import gex_impute as gi
 from gex_impute._data import ExpressionData, from_anndata
 from gex_impute.methods import BaseImputer, get_method
-from gex_impute.methods.baselines import fallback_values
+from gex_impute.methods._fallback import fallback_values
 
 BASELINES = ["distance", "nearest_gene", "mean", "additive", "knn", "softimpute", "pca_regression"]
 

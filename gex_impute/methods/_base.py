@@ -44,7 +44,7 @@ def get_method(name: str, **params: Any) -> BaseImputer:
 
 def _load_builtin_methods() -> None:
     # importing the modules runs their @register decorators; kept lazy for a fast package import
-    from . import baselines  # noqa: F401
+    from . import matrix, neighbours, simple  # noqa: F401
 
     try:
         from . import hybrid  # noqa: F401
