@@ -1,0 +1,125 @@
+"""The ``gex-impute`` command: argument parsing and messages over the public Python API.
+
+Subcommands: ``simulate``, ``annotate``, ``fit``, ``impute``, ``complete``, ``evaluate``,
+``demo`` (see ``gex-impute <command> --help``). Every action is one call of the public API
+(:mod:`gex_impute.io`, :mod:`gex_impute.pp`, :mod:`gex_impute.tl`, :mod:`gex_impute.methods`,
+:mod:`gex_impute.datasets`); this package only translates arguments and reports.
+
+Exit status: 0 success, 1 a data or file error, 2 a usage error, 130 interrupted (SIGINT),
+143 terminated (SIGTERM). Errors are one ``gex-impute: error: ...`` line on stderr; ``--debug``
+adds the traceback. Outputs are checked before any computation and written atomically, so an
+error or a signal leaves no output file behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from ._parser import PROG, UsageError, build_parser
+
+__all__ = ["main"]
+
+logger = logging.getLogger("gex_impute")
+
+EXIT_DATA_ERROR = 1
+EXIT_USAGE = 2
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so ``finally`` blocks remove temporary files."""
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+    raise Terminated
+
+
+class _OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{PROG}: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join((text or type(err).__name__).split())
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .._errors import GexImputeError
+
+    return (GexImputeError, ValueError, KeyError, OSError, EOFError, UsageError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``gex-impute`` with ``argv`` (``sys.argv[1:]`` when None); return the exit status.
+
+    Examples
+    --------
+    >>> from gex_impute.cli import main
+    >>> main(["simulate", "-o", "sim.h5ad", "--n-genes", "200"])  # doctest: +SKIP
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as err:
+        print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exit_:  # --help / --version
+        return int(exit_.code or 0)
+    level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.debug
+        else _OneLineFormatter()
+    )
+    old = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    previous_sigterm = None
+    if hasattr(signal, "SIGTERM"):
+        try:
+            previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread (e.g. called from a worker): keep the default
+            previous_sigterm = None
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; no output was written", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print(f"{PROG}: terminated; no output was written", file=sys.stderr)
+        return EXIT_SIGTERM
+    except _user_errors() as err:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        status = EXIT_USAGE if isinstance(err, UsageError) else EXIT_DATA_ERROR
+        print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
+        return status
+    except Exception as err:  # a bug: still one line unless --debug
+        if args.debug:
+            raise
+        print(
+            f"{PROG}: error: internal error ({type(err).__name__}: {_one_line(err)}); "
+            "rerun with --debug for the traceback and report it.",
+            file=sys.stderr,
+        )
+        return EXIT_DATA_ERROR
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+        logger.removeHandler(handler)
+        logger.setLevel(old[0])
+        logger.propagate = old[1]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""One function per subcommand: check the outputs, read, call the public API, write, report."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._utils import check_output_path
+from ._parser import DEFAULT_METHODS, UsageError
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+    from ..methods import BaseImputer
+
+logger = logging.getLogger("gex_impute")
+
+
+# -- translation helpers ------------------------------------------------------------------------
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars only on a terminal: none in logs (Galaxy, CI, pipes)."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _log_transform(args: argparse.Namespace) -> bool | str:
+    return {"auto": "auto", "true": True, "false": False}[args.log_transform]
+
+
+def _keys(args: argparse.Namespace) -> dict[str, Any]:
+    return {"tissue_key": args.tissue_key, "donor_key": args.donor_key, "layer": args.layer}
+
+
+def _key_values(items: list[str] | None, option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            msg = f"{option} {item!r} is not of the form KEY=VALUE (e.g. {option} n_neighbors=10)"
+            raise UsageError(msg)
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _list(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        msg = f"{text!r} names nothing; give a comma-separated list"
+        raise UsageError(msg)
+    return items
+
+
+def _method(args: argparse.Namespace, name: str | None, params: dict[str, str]) -> BaseImputer:
+    """Build a method from its name and ``--param`` strings (validated by the registry)."""
+    from ..methods import coerce_params, get_method, method_spec
+
+    name = name or "hybrid"
+    values = coerce_params(name, params)
+    names = {p.name for p in method_spec(name).parameters}
+    if "random_state" in names:
+        values.setdefault("random_state", args.seed)
+    if "progress" in names:
+        values.setdefault("progress", _progress(args))
+    if getattr(args, "device", None) is not None:
+        if "device" not in names:
+            msg = f"--device applies to the hybrid model only, not to method {name!r}"
+            raise UsageError(msg)
+        values.setdefault("device", args.device)
+    return get_method(name, **values)
+
+
+def _model_or_method(args: argparse.Namespace) -> BaseImputer:
+    from ..methods import load_model
+
+    if args.model is not None:
+        if args.method is not None or args.param:
+            msg = "give either --model (a saved model) or --method/--param, not both"
+            raise UsageError(msg)
+        return load_model(args.model)
+    return _method(args, args.method, _key_values(args.param, "--param"))
+
+
+def _read(args: argparse.Namespace) -> AnnData:
+    from .. import io
+
+    if args.subject_phenotypes is not None and args.sample_attributes is None:
+        logger.warning("--subject-phenotypes is used together with --sample-attributes (GCT input)")
+    adata = io.read_expression(
+        args.input, sample_attributes=args.sample_attributes, subject_phenotypes=args.subject_phenotypes
+    )
+    logger.info("read %s: %d samples x %d genes", args.input, adata.n_obs, adata.n_vars)
+    return adata
+
+
+def _inputs(args: argparse.Namespace) -> tuple[str | None, ...]:
+    names = ("input", "sample_attributes", "subject_phenotypes", "annotation", "fasta", "promoters", "model")
+    return tuple(getattr(args, n, None) for n in names)
+
+
+def _check(args: argparse.Namespace, path: str | None, what: str, **kwargs: Any) -> None:
+    if path is not None:
+        check_output_path(path, what=what, inputs=_inputs(args), overwrite=args.overwrite, **kwargs)
+
+
+def _written(path: str | Path) -> None:
+    logger.info("wrote %s", path)
+
+
+# -- subcommands --------------------------------------------------------------------------------
+def simulate(args: argparse.Namespace) -> int:
+    """``gex-impute simulate``."""
+    from .. import datasets, io
+
+    out = Path(args.output)
+    as_file = out.suffix == ".h5ad"
+    if as_file and (args.fasta or args.gtf or args.gct or args.preset == "gtex_v8"):
+        msg = "--fasta/--gtf/--gct and --preset gtex_v8 write several files: give a folder as --output"
+        raise UsageError(msg)
+    _check(args, args.output, "--output", directory=not as_file)
+    sizes = {
+        k: getattr(args, k) for k in ("n_donors", "n_tissues", "n_genes") if getattr(args, k) is not None
+    }
+    adata = datasets.simulate(preset=args.preset, random_state=args.seed, **sizes)
+    if as_file:
+        io.write_h5ad(adata, out)
+    elif args.preset == "gtex_v8":
+        datasets.write_gtex_files(adata, out, fasta=args.fasta, gtf=True)
+    else:
+        datasets.write_dataset(out, adata, fasta=args.fasta, gtf=args.gtf, gct=args.gct)
+    _written(out)
+    return 0
+
+
+def annotate(args: argparse.Namespace) -> int:
+    """``gex-impute annotate``."""
+    from .. import io, pp
+
+    if args.annotation is None and args.fasta is None and args.promoters is None:
+        msg = "nothing to do: give --annotation and/or --fasta or --promoters"
+        raise UsageError(msg)
+    if args.promoter_mapping is not None and args.promoters is None:
+        msg = "--promoter-mapping only applies with --promoters"
+        raise UsageError(msg)
+    _check(args, args.output, "--output")
+    adata = _read(args)
+    if args.annotation is not None:
+        pp.annotate_genes(adata, args.annotation, tissue_key=args.tissue_key)
+    if args.fasta is not None or args.promoters is not None:
+        pp.add_promoters(
+            adata,
+            fasta=args.fasta,
+            sequences=args.promoters,
+            mapping=args.promoter_mapping,
+            upstream=args.upstream,
+            downstream=args.downstream,
+            tissue_key=args.tissue_key,
+        )
+    io.write_h5ad(adata, args.output)
+    _written(args.output)
+    return 0
+
+
+def fit(args: argparse.Namespace) -> int:
+    """``gex-impute fit``."""
+    _check(args, args.output, "--output")
+    model = _method(args, args.method, _key_values(args.param, "--param"))
+    adata = _read(args)
+    start = time.perf_counter()
+    model.fit(adata, log_transform=_log_transform(args), **_keys(args))
+    logger.info("fitted %s in %.1f s", model.name, time.perf_counter() - start)
+    model.save(args.output, overwrite=args.overwrite)
+    _written(args.output)
+    return 0
+
+
+def impute(args: argparse.Namespace) -> int:
+    """``gex-impute impute``."""
+    from .. import io, tl
+
+    _check(args, args.output, "--output")
+    method = _model_or_method(args)
+    adata = _read(args)
+    tl.impute(
+        adata,
+        method=method,
+        key_added=args.key_added,
+        log_transform=_log_transform(args),
+        random_state=args.seed,
+        interval=args.interval,
+        progress=_progress(args),
+        **_keys(args),
+    )
+    io.write_h5ad(adata, args.output)
+    _written(args.output)
+    return 0
+
+
+def complete(args: argparse.Namespace) -> int:
+    """``gex-impute complete``."""
+    from .. import io, pl, tl
+
+    _check(args, args.output, "--output", directory=args.output.rstrip("/").endswith(".zarr"))
+    _check(args, args.gct_output, "--gct-output")
+    _check(args, args.plot, "--plot")
+    method = _model_or_method(args)
+    adata = _read(args)
+    client = None
+    if args.scheduler is not None:
+        from distributed import Client
+
+        client = Client(args.scheduler)
+    try:
+        completed = tl.complete(
+            adata,
+            method=method,
+            donors=_list(args.donors),
+            tissues=_list(args.tissues),
+            aggregate=None if args.aggregate == "none" else args.aggregate,
+            interval=args.interval,
+            block_size=args.block_size,
+            out=args.output,
+            client=client,
+            random_state=args.seed,
+            progress=_progress(args),
+            overwrite=args.overwrite,
+            **_keys(args),
+        )
+    finally:
+        if client is not None:
+            client.close()
+    _written(args.output)
+    n_new = int(completed.obs["imputed_profile"].sum())
+    print(f"completed {completed.n_obs} profiles ({n_new} estimated) x {completed.n_vars} genes")
+    if args.gct_output is not None:
+        io.write_gct(completed, args.gct_output)
+        _written(args.gct_output)
+    if args.plot is not None:
+        pl.profiles(completed, donor_key=args.donor_key, tissue_key=args.tissue_key, save=args.plot)
+        _written(args.plot)
+    return 0
+
+
+def _evaluation_methods(args: argparse.Namespace) -> dict[str, BaseImputer]:
+    names = _list(args.methods) or list(DEFAULT_METHODS)
+    per_method: dict[str, dict[str, str]] = {name: {} for name in names}
+    for key, value in _key_values(args.param, "--param").items():
+        name, dot, param = key.partition(".")
+        if not dot or name not in per_method:
+            msg = f"--param {key}={value}: write METHOD.KEY=VALUE with METHOD one of {names}"
+            raise UsageError(msg)
+        per_method[name][param] = value
+    return {name: _method(args, name, params) for name, params in per_method.items()}
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """``gex-impute evaluate``."""
+    from .. import io, pl, tl
+
+    _check(args, args.output, "--output")
+    _check(args, args.plot, "--plot")
+    methods = _evaluation_methods(args)
+    adata = _read(args)
+    table = tl.evaluate(
+        adata,
+        protocol=args.protocol,
+        fraction=args.fraction,
+        n_folds=args.n_folds,
+        methods=methods,
+        interval=args.interval,
+        log_transform=_log_transform(args),
+        random_state=args.seed,
+        progress=_progress(args),
+        skip_unusable=args.methods is None,
+        **_keys(args),
+    )
+    io.write_table(table, args.output)
+    _written(args.output)
+    if args.plot is not None:
+        pl.metrics(table, title=f"protocol {args.protocol!r}, {args.fraction:.0%} held out", save=args.plot)
+        _written(args.plot)
+    if not args.quiet:
+        print(tl.format_table(table))
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """``gex-impute demo``."""
+    from .. import datasets
+
+    _check(args, args.output_dir, "--output-dir", directory=True)
+    report = datasets.demo(args.output_dir, random_state=args.seed, progress=_progress(args), overwrite=True)
+    print(report.summary())
+    return 0

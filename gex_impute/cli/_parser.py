@@ -1,0 +1,319 @@
+"""The ``gex-impute`` argument parser: subcommands, options, help text (generated from the registry)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+PROG = "gex-impute"
+#: methods ``evaluate`` compares when none are named
+DEFAULT_METHODS = ("hybrid", "distance", "knn", "knn_samples", "pca_regression", "mean")
+
+
+class UsageError(Exception):
+    """A malformed command line (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (exit 2) instead of usage + message."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _number(
+    cast: Callable[[str], Any],
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            kind = "an integer" if cast is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
+            hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
+            raise argparse.ArgumentTypeError(
+                f"{text} is out of range; give a value {' and '.join(x for x in (lo, hi) if x)}"
+            )
+        return value
+
+    parse.__name__ = "integer" if cast is int else "number"
+    return parse
+
+
+def _non_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a file name")
+    return text
+
+
+def _method_epilog() -> str:
+    """One line per registered method, from the method registry (so help and code agree)."""
+    from ..methods import available_methods, method_spec
+
+    lines = ["methods (see --param KEY=VALUE for their hyperparameters):"]
+    for name in available_methods():
+        spec = method_spec(name)
+        params = ", ".join(f"{p.name}={p.default!r}" for p in spec.parameters)
+        lines.append(f"  {name:<15} {spec.summary}")
+        if params:
+            lines.append(f"  {'':<15}   {params}")
+    return "\n".join(lines)
+
+
+def _common(p: argparse.ArgumentParser, *, donor_default: str | None = None) -> None:
+    g = p.add_argument_group("common options")
+    g.add_argument(
+        "--tissue-key", default="tissue", help="obs column of each sample's tissue (default: %(default)s)"
+    )
+    g.add_argument(
+        "--donor-key", default=donor_default, help="obs column of each sample's donor (default: %(default)s)"
+    )
+    g.add_argument("--layer", default=None, help="layer holding the expression values (default: X)")
+    g.add_argument(
+        "--seed", type=_number(int, low=0), default=0, help="random seed, >= 0 (default: %(default)s)"
+    )
+    g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    g.add_argument(
+        "--debug", "-v", "--verbose", dest="debug", action="store_true", help="debug logs and tracebacks"
+    )
+
+
+def _input(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="expression file: h5ad, GTEx GCT (.gct/.gct.gz) or a genes x tissues TSV")
+    p.add_argument(
+        "--sample-attributes",
+        default=None,
+        metavar="TSV",
+        help="GTEx sample attributes (SAMPID, SMTSD, ...) for a GCT input",
+    )
+    p.add_argument(
+        "--subject-phenotypes",
+        default=None,
+        metavar="TSV",
+        help="GTEx subject phenotypes (SUBJID, SEX, AGE, ...) for a GCT input",
+    )
+
+
+def _method_options(p: argparse.ArgumentParser, *, model: bool) -> None:
+    g = p.add_argument_group("method")
+    if model:
+        g.add_argument("--model", default=None, help="a model archive saved by 'gex-impute fit' (.zip)")
+    g.add_argument("--method", default=None, help="method name (default: hybrid); see the list below")
+    g.add_argument("--param", action="append", metavar="KEY=VALUE", help="a hyperparameter (repeatable)")
+    g.add_argument("--device", default=None, help="torch device of the hybrid model: auto, cpu, cuda, cuda:N")
+    g.add_argument(
+        "--log-transform",
+        choices=("auto", "true", "false"),
+        default="auto",
+        help="model log1p of the values; auto = for non-negative TPM/count-like data",
+    )
+
+
+def _output(p: argparse.ArgumentParser, help: str) -> None:  # noqa: A002
+    p.add_argument("-o", "--output", required=True, type=_non_empty, help=help)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``gex-impute`` argument parser."""
+    from .. import __version__
+    from . import _commands as cmd
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG,
+        description="Estimate missing genotype-tissue-specific gene expression "
+        "(h5ad or GTEx files in, h5ad out).",
+        epilog="Run 'gex-impute <command> --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True, parser_class=_Parser)
+
+    p = sub.add_parser(
+        "simulate",
+        help="write a simulated cohort",
+        formatter_class=fmt,
+        description="Write a simulated donor x tissue x gene cohort: an .h5ad file, or a "
+        "folder (sim.h5ad + genome.fa/genes.gtf/GCT when asked; --preset gtex_v8 writes the "
+        "GTEx v8 files as downloaded: gene TPM GCT.gz, SampleAttributesDS, SubjectPhenotypesDS).",
+    )
+    _output(p, "an .h5ad file or a folder")
+    p.add_argument(
+        "--preset",
+        choices=("default", "gtex_v8"),
+        default="default",
+        help="gtex_v8: 948 donors x 54 tissues with GTEx's skewed tissue availability",
+    )
+    p.add_argument("--n-donors", type=_number(int, low=1), default=None, help="donors (preset default)")
+    p.add_argument("--n-tissues", type=_number(int, low=1), default=None, help="tissues (preset default)")
+    p.add_argument("--n-genes", type=_number(int, low=1), default=None, help="genes (preset default)")
+    p.add_argument("--fasta", action="store_true", help="also write the genome FASTA (folder output)")
+    p.add_argument("--gtf", action="store_true", help="also write the gene GTF (folder output)")
+    p.add_argument("--gct", action="store_true", help="also write GCT + sample attributes (folder output)")
+    _common(p)
+    p.set_defaults(func=cmd.simulate)
+
+    p = sub.add_parser(
+        "annotate",
+        help="attach gene coordinates and promoter sequences",
+        description="Add var columns chrom, start, end, strand, tss (GTF/GFF3/BED/TSV) and "
+        "promoter sequences (cut from a genome FASTA, or keyed sequences).",
+    )
+    _input(p)
+    _output(p, "output h5ad")
+    p.add_argument("--annotation", default=None, help="gene annotation: GTF, GFF3, BED6 or TSV")
+    seq = p.add_mutually_exclusive_group()
+    seq.add_argument("--fasta", default=None, help="genome FASTA to cut promoters from")
+    seq.add_argument("--promoters", default=None, help="promoter sequences keyed by gene (FASTA or TSV)")
+    p.add_argument("--promoter-mapping", default=None, help="TSV mapping promoter ids to gene ids")
+    p.add_argument("--upstream", type=_number(int, low=0), default=1000, help="bp upstream of the TSS")
+    p.add_argument("--downstream", type=_number(int, low=0), default=500, help="bp downstream of the TSS")
+    _common(p)
+    p.set_defaults(func=cmd.annotate)
+
+    epilog = _method_epilog()
+    p = sub.add_parser(
+        "fit",
+        help="fit a model and save it",
+        formatter_class=fmt,
+        epilog=epilog,
+        description="Fit a method on an expression file and save it as a model archive "
+        "(.zip: params.json + arrays/weights, no pickle). Apply it with --model.",
+    )
+    _input(p)
+    _output(p, "model archive (.zip)")
+    _method_options(p, model=False)
+    _common(p)
+    p.set_defaults(func=cmd.fit)
+
+    p = sub.add_parser(
+        "impute",
+        help="fill the missing entries of existing samples",
+        formatter_class=fmt,
+        epilog=epilog,
+        description="Fill every missing (NaN) entry. Writes layers[KEY] "
+        "(observed values kept), layers[KEY_mask] (True where imputed), uns[KEY] and, with "
+        "--interval, layers[KEY_lower] / layers[KEY_upper].",
+    )
+    _input(p)
+    _output(p, "output h5ad")
+    _method_options(p, model=True)
+    p.add_argument("--key-added", default="imputed", help="layer name of the result (default: %(default)s)")
+    p.add_argument(
+        "--interval",
+        type=_number(float, low=0, high=1, low_open=True, high_open=True),
+        default=None,
+        help="also write prediction intervals at this level, e.g. 0.9",
+    )
+    _common(p)
+    p.set_defaults(func=cmd.impute)
+
+    p = sub.add_parser(
+        "complete",
+        help="add and estimate the absent donor x tissue profiles",
+        formatter_class=fmt,
+        epilog=epilog,
+        description="Complete a cohort: one row per donor x tissue over the donors and tissues "
+        "present (or those named). Observed samples keep their values; absent profiles are "
+        "estimated (obs['imputed_profile']). Output: .h5ad or .zarr, written block by block.",
+    )
+    _input(p)
+    _output(p, "completed cohort (.h5ad or .zarr)")
+    _method_options(p, model=True)
+    p.add_argument("--donors", default=None, help="comma-separated donors to complete (default: all)")
+    p.add_argument("--tissues", default=None, help="comma-separated tissues to complete (default: all)")
+    p.add_argument(
+        "--aggregate",
+        choices=("none", "mean"),
+        default="none",
+        help="several samples of one donor x tissue: keep each (none) or average them (mean)",
+    )
+    p.add_argument(
+        "--interval",
+        type=_number(float, low=0, high=1, low_open=True, high_open=True),
+        default=None,
+        help="also write prediction intervals at this level, e.g. 0.9",
+    )
+    p.add_argument(
+        "--gct-output", default=None, type=_non_empty, help="also write the completed matrix as GCT"
+    )
+    p.add_argument("--plot", default=None, type=_non_empty, help="PNG heatmap of observed/completed profiles")
+    p.add_argument("--block-size", type=_number(int, low=1), default=None, help="rows estimated per block")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="a dask.distributed scheduler address (tcp://host:8786) to estimate blocks on",
+    )
+    _common(p, donor_default="donor")
+    p.set_defaults(func=cmd.complete)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score methods on held-out observed values (TSV + PNG)",
+        formatter_class=fmt,
+        epilog=epilog,
+        description="Hide observed values under a protocol (genes: whole genes, P1; entries: "
+        "scattered entries, P2; samples: whole donor x tissue profiles, P3, needs --donor-key), "
+        "estimate them with each method and score them: one row per method.",
+    )
+    _input(p)
+    _output(p, "output TSV (one row per method)")
+    p.add_argument("--plot", default=None, type=_non_empty, help="output PNG of the metrics per method")
+    p.add_argument("--protocol", choices=("genes", "entries", "samples"), default="genes")
+    p.add_argument(
+        "--fraction",
+        type=_number(float, low=0, high=1, low_open=True, high_open=True),
+        default=0.2,
+        help="fraction held out (default: %(default)s)",
+    )
+    p.add_argument(
+        "--n-folds",
+        type=_number(int, low=2),
+        default=None,
+        help="samples protocol: K folds, each profile held out once",
+    )
+    p.add_argument("--methods", default=None, help=f"comma-separated (default: {','.join(DEFAULT_METHODS)})")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="METHOD.KEY=VALUE",
+        help="a hyperparameter of one method, e.g. hybrid.max_epochs=5 (repeatable)",
+    )
+    p.add_argument(
+        "--interval",
+        type=_number(float, low=0, high=1, low_open=True, high_open=True),
+        default=None,
+        help="also score prediction intervals at this level (coverage, width)",
+    )
+    p.add_argument("--log-transform", choices=("auto", "true", "false"), default="auto")
+    _common(p)
+    p.set_defaults(func=cmd.evaluate)
+
+    p = sub.add_parser(
+        "demo",
+        help="the whole job on a simulated GTEx-shaped cohort (~2 min)",
+        description="Simulate a small GTEx-shaped cohort, complete its absent profiles, "
+        "evaluate the hybrid against the baselines under P1, P2 and P3, and write a report "
+        "folder (completed h5ad, metrics TSV, figures, index.html).",
+    )
+    p.add_argument(
+        "-o",
+        "--output-dir",
+        default="gex_impute_demo",
+        type=_non_empty,
+        help="report folder (default: %(default)s)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
+    _common(p)
+    p.set_defaults(func=cmd.demo)
+    return parser
