@@ -1,0 +1,59 @@
+"""Sphinx configuration of the gex_impute documentation (scverse template style)."""
+
+from __future__ import annotations
+
+from datetime import date
+from importlib.metadata import version as _version
+
+project = "gex_impute"
+author = "gex_impute developers"
+copyright = f"{date.today():%Y}, {author}"  # noqa: A001
+release = version = _version("gex_impute")
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "sphinx_autodoc_typehints",
+]
+
+autosummary_generate = True
+autodoc_member_order = "groupwise"
+autodoc_default_options = {"members": True, "inherited-members": False, "show-inheritance": False}
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = True
+napoleon_use_param = True
+typehints_defaults = "braces"
+always_document_param_types = False
+nitpicky = False
+
+myst_enable_extensions = ["colon_fence", "dollarmath"]
+nb_execution_mode = "force"  # the tutorial runs on every build: it cannot drift from the code
+nb_execution_timeout = 900
+nb_execution_raise_on_error = True
+nb_merge_streams = True
+
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
+master_doc = "index"
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
+templates_path = ["_templates"]
+
+html_theme = "sphinx_book_theme"
+html_title = "gex_impute"
+html_static_path = ["_static"]
+html_theme_options = {"repository_url": "https://github.com/gex-impute/gex_impute", "use_repository_button": True}
+
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", None),
+    "numpy": ("https://numpy.org/doc/stable/", None),
+    "pandas": ("https://pandas.pydata.org/docs/", None),
+    "anndata": ("https://anndata.readthedocs.io/en/stable/", None),
+    "scanpy": ("https://scanpy.readthedocs.io/en/stable/", None),
+}
+# offline builds (CI has no internet): intersphinx inventories are optional
+intersphinx_timeout = 2
+suppress_warnings = ["intersphinx.external", "config.cache"]
