@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import gex_impute as gi
-from gex_impute.annotation import normalize_chrom, read_annotation, strip_version
+from gex_impute.io import normalize_chrom, read_annotation, strip_version
 
 # Three genes with known 1-based inclusive GTF coordinates:
 #   G1 chr1:101-200 (+)  -> start 100, end 200, tss 100

@@ -10,7 +10,8 @@ import pytest
 
 import gex_impute as gi
 from gex_impute import io
-from gex_impute.annotation import strip_version
+from gex_impute._errors import InputFileError
+from gex_impute.io import strip_version
 
 SAMPLES = ["GTEX-1117F-0226-SM-5GZZ7", "GTEX-1117F-0426-SM-5EGHI", "GTEX-111CU-0226-SM-5GZXO"]
 ATTRS = pd.DataFrame(
@@ -132,7 +133,7 @@ def test_read_gct_attributes_without_smtsd(tmp_path, gct_values):
         (lambda t: t.replace("7\t3", "7\t4", 1), "declares 4 samples"),
         (lambda t: t.replace("7\t3", "9\t3", 1), "declares 9 genes but the file holds 7"),
         (lambda t: t.replace("7\t3", "5\t3", 1), "declares 5 genes but the file holds more"),
-        (lambda t: t.replace("\tSYM3\t", "\tSYM3\tabc", 1), "could not parse"),
+        (lambda t: t.replace("\tSYM3\t", "\tSYM3\tabc", 1), r"line 7: value .abc.*not a number"),
         (lambda t: t.replace(SAMPLES[2], SAMPLES[0]), "more than once"),
     ],
     ids=["version", "header", "dims-text", "dims-samples", "short", "long", "non-numeric", "dup-samples"],
@@ -190,7 +191,9 @@ def test_read_tissue_table_stray_word(tmp_path):
     rows = "\n".join(f"G{i}\t{i}\t{'bad' if i == 5 else i + 1}" for i in range(20))
     path = tmp_path / "t.tsv"
     path.write_text("\tLiver\tBrain\n" + rows + "\n")
-    with pytest.raises(ValueError, match=r"'Brain' holds non-numeric values.*'bad'"):
+    with pytest.raises(
+        InputFileError, match=r"line 7: tissue column 'Brain' holds the non-numeric value 'bad' \(gene 'G5'"
+    ):
         io.read_tissue_table(path)
 
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 import gex_impute as gi
-from gex_impute.promoters import read_sequences, reverse_complement
+from gex_impute._errors import DataError
+from gex_impute.io import read_sequences, reverse_complement
 
 pytest.importorskip("pysam")
 
@@ -111,7 +112,7 @@ def test_fasta_needs_annotation(genome):
     path, _ = genome
     adata = _genes([("g1", "chr1", 10, "+")])
     del adata.var["tss"]
-    with pytest.raises(KeyError, match="annotate_genes"):
+    with pytest.raises(DataError, match=r"lacks the gene column\(s\) \['tss'\].*annotate_genes"):
         gi.pp.add_promoters(adata, fasta=path)
 
 

@@ -1,113 +1,37 @@
-"""Promoter sequences: cut from a genome FASTA around each TSS, or taken from keyed sequences.
+"""``add_promoters``: a promoter sequence per gene, cut from a genome FASTA or taken from keyed sequences.
 
 Sequences are written upstream -> downstream in the gene's orientation, upper-case, to
-``var['promoter']`` ("" when unknown).
+``var['promoter']`` ("" when unknown). Files are read by :func:`gex_impute.io.open_fasta` and
+:func:`gex_impute.io.read_sequences`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .annotation import _gene_frame, _view_to_actual, normalize_chrom, strip_version
+from .._errors import DataError, InputFileError, ParameterError
+from ..io._text import open_text
+from ..io.fasta import open_fasta, read_sequences, reverse_complement
+from ..io.identifiers import normalize_chrom, strip_version
+from ._genes import gene_ids, gene_table, require_columns, view_to_actual
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
 logger = logging.getLogger("gex_impute")
 
-__all__ = ["add_promoters", "read_sequences", "reverse_complement"]
-
-_COMPLEMENT = str.maketrans("ACGTRYKMSWBDHVNacgtrykmswbdhvn", "TGCAYRMKSWVHDBNtgcayrmkswvhdbn")
-
-
-def reverse_complement(seq: str) -> str:
-    """Reverse complement of a DNA sequence (IUPAC codes supported, case kept).
-
-    Examples
-    --------
-    >>> reverse_complement("AACGTN")
-    'NACGTT'
-    """
-    return seq.translate(_COMPLEMENT)[::-1]
+__all__ = ["add_promoters"]
 
 
 def _examples(items, n: int = 10) -> str:
     items = list(items)
     return ", ".join(map(str, items[:n])) + (", ..." if len(items) > n else "")
-
-
-def read_sequences(path: str | os.PathLike) -> pd.Series:
-    """Read sequences keyed by id from a FASTA file or a two-column ``id<TAB>sequence`` table.
-
-    Parameters
-    ----------
-    path
-        FASTA (``>id description`` lines; the id is the first word) or TSV (plain or gzip;
-        a header line is recognised and skipped when its second field is not a DNA sequence).
-
-    Returns
-    -------
-    Upper-case sequences indexed by id (first occurrence kept when an id repeats).
-
-    Examples
-    --------
-    >>> from gex_impute.promoters import read_sequences
-    >>> seqs = read_sequences("../shared/data/epd_core_promoters_60bp.tsv")  # doctest: +SKIP
-    >>> seqs["NOC2L_1"][:10]  # doctest: +SKIP
-    'GCGGAAGTGC'
-    """
-    from .io import _open_text
-
-    path = Path(path)
-    ids: list[str] = []
-    seqs: list[str] = []
-    with _open_text(path) as fh:
-        first = ""
-        for line in fh:
-            if line.strip():
-                first = line
-                break
-        if first.startswith(">"):
-            current: list[str] = []
-            ids.append(first[1:].split(None, 1)[0] if first[1:].strip() else "")
-            for line in fh:
-                if line.startswith(">"):
-                    seqs.append("".join(current))
-                    current = []
-                    ids.append(line[1:].split(None, 1)[0] if line[1:].strip() else "")
-                else:
-                    current.append(line.strip())
-            seqs.append("".join(current))
-        else:
-            rows = [first, *fh]
-            for i, line in enumerate(rows):
-                line = line.rstrip("\r\n")
-                if not line.strip() or line.startswith("#"):
-                    continue
-                fields = line.split("\t")
-                if len(fields) < 2:
-                    msg = (
-                        f"{path}: line {i + 1} has {len(fields)} field(s); a sequence table needs "
-                        "'id<TAB>sequence' (or use a FASTA file)."
-                    )
-                    raise ValueError(msg)
-                if i == 0 and not re.fullmatch(r"[ACGTURYKMSWBDHVN.-]+", fields[1].strip(), re.I):
-                    continue  # header line
-                ids.append(fields[0].strip())
-                seqs.append(fields[1].strip())
-    series = pd.Series(seqs, index=pd.Index(ids), dtype=object).str.upper()
-    if not len(series):
-        msg = f"{path}: no sequences found."
-        raise ValueError(msg)
-    series = series[~series.index.duplicated()]
-    return series
 
 
 def _read_mapping(path: str | os.PathLike | pd.DataFrame | pd.Series, known: pd.Index) -> pd.DataFrame:
@@ -118,13 +42,15 @@ def _read_mapping(path: str | os.PathLike | pd.DataFrame | pd.Series, known: pd.
         table = path.iloc[:, :2].astype(str)
         table.columns = ["promoter", "gene"]
     else:
-        from .io import _open_text
-
-        with _open_text(path) as fh:
-            table = pd.read_csv(fh, sep="\t", header=None, dtype=str, comment="#").iloc[:, :2]
+        with open_text(path, "promoter -> gene mapping") as fh:
+            try:
+                table = pd.read_csv(fh, sep="\t", header=None, dtype=str, comment="#").iloc[:, :2]
+            except (ValueError, pd.errors.ParserError) as err:
+                msg = f"{path}: not a tab-separated promoter -> gene mapping ({err})."
+                raise InputFileError(msg) from err
         if table.shape[1] < 2:
             msg = f"{path}: a promoter -> gene mapping needs two tab-separated columns."
-            raise ValueError(msg)
+            raise InputFileError(msg)
         table.columns = ["promoter", "gene"]
         if len(table) > 1 and table["promoter"].iloc[0] not in known:
             # a header line ("promoter<TAB>gene"), unless no id of the file is a sequence id
@@ -139,11 +65,6 @@ def _suffix_rank(ids: pd.Series) -> np.ndarray:
     """Numeric ``_<n>`` suffix of EPD promoter ids (``TP53_1`` -> 1); large when absent."""
     rank = pd.to_numeric(ids.str.extract(r"_(\d+)$", expand=False), errors="coerce")
     return rank.fillna(np.iinfo(np.int32).max).to_numpy()
-
-
-def _gene_table(adata: AnnData, tissue_key: str | None):
-    axis = _gene_frame(adata, tissue_key)
-    return axis, (adata.var if axis == "var" else adata.obs)
 
 
 def add_promoters(
@@ -211,8 +132,11 @@ def add_promoters(
 
     Raises
     ------
-    ValueError
-        When no gene gets a sequence (e.g. chromosome names or gene ids that do not match).
+    DataError
+        When no gene gets a sequence (chromosome names or gene ids that do not match), or the
+        FASTA source lacks the ``chrom``/``tss``/``strand`` gene columns.
+    InputFileError
+        When a FASTA, sequence or mapping file cannot be read.
 
     Examples
     --------
@@ -224,17 +148,27 @@ def add_promoters(
     """
     if (fasta is None) == (sequences is None):
         msg = "pass exactly one of fasta= (a genome FASTA) or sequences= (keyed sequences)."
-        raise ValueError(msg)
+        raise ParameterError(msg)
     if mapping is not None and sequences is None:
         msg = "mapping= applies to sequences= keyed by promoter id, not to fasta=."
-        raise ValueError(msg)
+        raise ParameterError(msg)
+    if fasta is not None and (upstream < 0 or downstream < 1):
+        msg = f"upstream must be >= 0 and downstream >= 1 (the TSS base), got {upstream} and {downstream}."
+        raise ParameterError(msg)
     adata = adata.copy() if copy else adata
-    _view_to_actual(adata)
-    axis, genes = _gene_table(adata, tissue_key)
+    view_to_actual(adata)
+    axis, genes = gene_table(adata, tissue_key)
     if fasta is not None:
+        require_columns(
+            genes,
+            ("chrom", "tss", "strand"),
+            axis,
+            "cutting promoters from a FASTA needs them: run gex_impute.pp.annotate_genes(adata, "
+            "<GTF/GFF3/BED/TSV>) first.",
+        )
         promoters, info = _from_fasta(genes, fasta, upstream=upstream, downstream=downstream)
     else:
-        promoters, n_promoters, info = _from_sequences(genes, sequences, mapping, gene_id_key)
+        promoters, n_promoters, info = _from_sequences(genes, sequences, mapping, gene_id_key, axis)
         if n_promoters is not None:
             genes["n_promoters"] = n_promoters
     genes[key_added] = promoters
@@ -245,7 +179,7 @@ def add_promoters(
     return adata if copy else None
 
 
-def _from_sequences(genes: pd.DataFrame, sequences, mapping, gene_id_key):
+def _from_sequences(genes: pd.DataFrame, sequences, mapping, gene_id_key, axis):
     source = "sequences" if isinstance(sequences, pd.Series) else str(sequences)
     if isinstance(sequences, pd.Series):
         seqs = sequences.astype(str).str.upper()
@@ -253,14 +187,7 @@ def _from_sequences(genes: pd.DataFrame, sequences, mapping, gene_id_key):
         seqs = seqs[~seqs.index.duplicated()]
     else:
         seqs = read_sequences(sequences)
-    if gene_id_key is None:
-        ids = genes.index
-    elif gene_id_key in genes.columns:
-        ids = pd.Index(genes[gene_id_key].astype(str))
-    else:
-        msg = f"gene_id_key {gene_id_key!r} is not a gene column (columns: {list(genes.columns)})."
-        raise KeyError(msg)
-    keys = strip_version(ids)
+    ids, keys = gene_ids(genes, gene_id_key, axis)
     n_promoters = None
     if mapping is not None:
         table = _read_mapping(mapping, seqs.index)
@@ -270,7 +197,7 @@ def _from_sequences(genes: pd.DataFrame, sequences, mapping, gene_id_key):
                 f"no promoter id of the mapping is in the sequences {source} (sequence ids e.g. "
                 f"{_examples(seqs.index[:3])}); check that mapping= matches sequences=."
             )
-            raise ValueError(msg)
+            raise DataError(msg)
         order = np.lexsort((np.arange(len(table)), _suffix_rank(table["promoter"])))
         ranked = table.iloc[order]
         chosen = ranked.drop_duplicates("gene").set_index("gene")["promoter"]
@@ -293,7 +220,7 @@ def _from_sequences(genes: pd.DataFrame, sequences, mapping, gene_id_key):
             f"no gene (ids e.g. {_examples(ids[:3])}) has a sequence in {source} (ids e.g. "
             f"{_examples(seqs.index[:3])}).{hint}"
         )
-        raise ValueError(msg)
+        raise DataError(msg)
     if n_with < len(keys):
         logger.warning(
             "%d of %d genes have no sequence in %s; their promoter is '' (e.g. %s).",
@@ -309,32 +236,8 @@ def _from_sequences(genes: pd.DataFrame, sequences, mapping, gene_id_key):
 
 
 def _from_fasta(genes: pd.DataFrame, fasta, *, upstream: int, downstream: int):
-    import pysam
-
-    if upstream < 0 or downstream < 1:
-        msg = f"upstream must be >= 0 and downstream >= 1 (the TSS base), got {upstream} and {downstream}."
-        raise ValueError(msg)
-    missing_cols = [c for c in ("chrom", "tss", "strand") if c not in genes.columns]
-    if missing_cols:
-        msg = (
-            f"cutting promoters from a FASTA needs gene columns {missing_cols}; run "
-            "gex_impute.pp.annotate_genes(adata, <GTF/GFF3/BED/TSV>) first."
-        )
-        raise KeyError(msg)
     path = Path(fasta)
-    if not path.exists():
-        msg = f"FASTA file not found: {path}"
-        raise FileNotFoundError(msg)
-    try:
-        handle = pysam.FastaFile(str(path))
-    except (OSError, ValueError) as err:
-        msg = (
-            f"cannot open {path} as an indexed FASTA ({err}); it must be plain or bgzip-compressed "
-            "and either indexed (.fai) or in a writable folder so the index can be built "
-            "(samtools faidx)."
-        )
-        raise ValueError(msg) from err
-    with handle:
+    with open_fasta(path) as handle:
         lengths = dict(zip(handle.references, handle.lengths, strict=True))
         chrom = genes["chrom"]
         placed = chrom.notna() & genes["tss"].notna() & genes["strand"].isin(["+", "-"])
@@ -357,7 +260,7 @@ def _from_fasta(genes: pd.DataFrame, fasta, *, upstream: int, downstream: int):
                 f"{path} (contigs e.g. {_examples(list(lengths)[:5])}); the annotation and the "
                 "genome must be the same assembly."
             )
-            raise ValueError(msg)
+            raise DataError(msg)
         absent = sorted(set(names[~in_fasta]))
         if absent:
             logger.warning(

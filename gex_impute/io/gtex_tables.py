@@ -1,0 +1,298 @@
+"""GTEx sample tables: sample attributes (SampleAttributesDS) and subject phenotypes.
+
+* :func:`read_sample_attributes` / :func:`write_sample_attributes`:
+  ``GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt`` (SAMPID, SMTS, SMTSD, ...).
+* :func:`read_subject_phenotypes` / :func:`write_subject_phenotypes`:
+  ``GTEx_Analysis_v8_Annotations_SubjectPhenotypesDS.txt`` (SUBJID, SEX, AGE, DTHHRDY).
+* :func:`annotate_samples`: tissue, tissue group, donor, sex and age of GCT samples.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._errors import DataError, InputFileError
+from ._text import examples, write_text
+from .tables import index_by, infer_numbers, read_strict_tsv
+
+__all__ = [
+    "annotate_samples",
+    "read_sample_attributes",
+    "read_subject_phenotypes",
+    "write_sample_attributes",
+    "write_subject_phenotypes",
+]
+
+SEX_CODES = {1: "male", 2: "female"}
+_AGE_BAND = re.compile(r"^\d{2}-\d{2}$")
+
+
+def _numeric(table: pd.DataFrame, column: str, path, *, what: str, integer: bool = False) -> pd.Series:
+    values = pd.to_numeric(table[column], errors="coerce")
+    bad = values.isna() & table[column].notna()
+    if integer:
+        bad |= values.notna() & (values != values.round())
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        msg = (
+            f"{path}, line {row + 2}: {column} {table[column].iloc[row]!r} is not "
+            f"{'an integer' if integer else 'a number'} ({what})."
+        )
+        raise InputFileError(msg)
+    return values
+
+
+def read_sample_attributes(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a GTEx sample-attributes table (``SAMPID``, ``SMTS``, ``SMTSD``, ...).
+
+    Parameters
+    ----------
+    path
+        The table, e.g. ``GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt`` (plain or gzip,
+        tab-separated, no quoting).
+
+    Returns
+    -------
+    The table indexed by ``SAMPID``; columns whose cells are all numbers (``SMRIN``,
+    ``SMTSISCH``, ...) are numeric, the others strings (NaN where empty).
+
+    Raises
+    ------
+    InputFileError
+        When ``SAMPID`` or ``SMTSD`` is missing, a row has a missing or extra cell, or a
+        ``SAMPID`` is empty or repeated.
+
+    Examples
+    --------
+    >>> import gex_impute as gi
+    >>> attrs = gi.io.read_sample_attributes("test-data/sample_attributes.tsv")  # doctest: +SKIP
+    >>> attrs["SMTSD"].head()  # doctest: +SKIP
+    """
+    table = read_strict_tsv(path, "sample-attributes table")
+    missing = [c for c in ("SAMPID", "SMTSD") if c not in table.columns]
+    if missing:
+        msg = (
+            f"sample-attributes table {path} lacks column(s) {missing} (columns found: "
+            f"{list(table.columns)[:20]}); pass the GTEx SampleAttributesDS table, a TSV with "
+            "SAMPID, SMTS and SMTSD columns."
+        )
+        raise InputFileError(msg)
+    return infer_numbers(index_by(table, "SAMPID", path, "sample-attributes table"))
+
+
+def read_subject_phenotypes(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a GTEx subject-phenotypes table (``SUBJID``, ``SEX``, ``AGE``, ``DTHHRDY``).
+
+    Parameters
+    ----------
+    path
+        The table, e.g. ``GTEx_Analysis_v8_Annotations_SubjectPhenotypesDS.txt`` (plain or gzip).
+        ``SEX``: 1 = male, 2 = female; ``AGE``: a ten-year band such as ``60-69``; ``DTHHRDY``:
+        the Hardy scale of the death circumstances (0-4, may be empty).
+
+    Returns
+    -------
+    The table indexed by ``SUBJID`` (``GTEX-1117F``); ``SEX`` and ``DTHHRDY`` numeric.
+
+    Raises
+    ------
+    InputFileError
+        When ``SUBJID``, ``SEX`` or ``AGE`` is missing, a SEX is not 1 or 2, an AGE is not a
+        band ``NN-NN``, a row has a missing or extra cell, or a ``SUBJID`` repeats.
+
+    Examples
+    --------
+    >>> import gex_impute as gi
+    >>> pheno = gi.io.read_subject_phenotypes(
+    ...     "test-data/gtex/GTEx_Analysis_v8_Annotations_SubjectPhenotypesDS.txt"
+    ... )  # doctest: +SKIP
+    """
+    what = "subject-phenotypes table"
+    table = read_strict_tsv(path, what)
+    missing = [c for c in ("SUBJID", "SEX", "AGE") if c not in table.columns]
+    if missing:
+        msg = (
+            f"{what} {path} lacks column(s) {missing} (columns found: {list(table.columns)[:20]}); pass "
+            "the GTEx SubjectPhenotypesDS table, a TSV with SUBJID, SEX, AGE and DTHHRDY columns."
+        )
+        raise InputFileError(msg)
+    table = index_by(table, "SUBJID", path, what)
+    sex = _numeric(table, "SEX", path, what="1 = male, 2 = female", integer=True)
+    bad = sex.notna() & ~sex.isin(list(SEX_CODES))
+    age = table["AGE"]
+    bad_age = age.notna() & ~age.astype(str).str.match(_AGE_BAND)
+    for mask, col, hint in (
+        (bad, "SEX", "1 (male) or 2 (female)"),
+        (bad_age, "AGE", "a band such as '60-69'"),
+    ):
+        if mask.any():
+            row = int(np.flatnonzero(mask.to_numpy())[0])
+            msg = f"{path}, line {row + 2}: {col} {table[col].iloc[row]!r} is not {hint}."
+            raise InputFileError(msg)
+    out = infer_numbers(table)
+    out["SEX"] = sex
+    return out
+
+
+def _sample_table(value, reader, id_column: str, required: tuple[str, ...], what: str) -> pd.DataFrame:
+    if not isinstance(value, pd.DataFrame):
+        return reader(value)
+    table = value.set_index(id_column) if id_column in value.columns else value.copy()
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        msg = f"{what} lacks column(s) {missing} (columns found: {list(table.columns)[:20]})."
+        raise InputFileError(msg)
+    table.index = table.index.astype(str)
+    return table
+
+
+def prepare_sample_attributes(value: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
+    """Sample attributes from a path or a DataFrame, indexed by SAMPID, with an SMTSD column."""
+    return _sample_table(value, read_sample_attributes, "SAMPID", ("SMTSD",), "sample_attributes")
+
+
+def prepare_phenotypes(value: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
+    """Subject phenotypes from a path or a DataFrame, indexed by SUBJID, with SEX and AGE."""
+    return _sample_table(value, read_subject_phenotypes, "SUBJID", ("SEX", "AGE"), "subject_phenotypes")
+
+
+def gtex_donor(sample_ids: pd.Index) -> pd.Series | None:
+    """Donor = first two dash-separated fields of a GTEx sample id (``GTEX-1117F``), else None."""
+    parts = sample_ids.astype(str).str.split("-")
+    if len(sample_ids) == 0 or not (parts.str.len() >= 2).all():
+        return None
+    return pd.Series(parts.str[:2].str.join("-"), index=sample_ids)
+
+
+def _category(values) -> pd.Categorical:
+    return pd.Categorical(np.asarray(values, dtype=object))
+
+
+def annotate_samples(
+    obs: pd.DataFrame,
+    attrs: pd.DataFrame | None,
+    phenotypes: pd.DataFrame | None,
+    attrs_source=None,
+    phenotypes_source=None,
+) -> pd.DataFrame:
+    """Add tissue, tissue_group, donor, sex, age and the tables' other columns to ``obs``."""
+    samples = obs.index
+    donor = gtex_donor(samples)
+    obs = obs.copy()
+    if attrs is not None:
+        source = "(DataFrame)" if isinstance(attrs_source, pd.DataFrame) else attrs_source
+        missing = samples[~samples.isin(attrs.index)]
+        if len(missing):
+            msg = (
+                f"{len(missing)} of {len(samples)} GCT samples are not in the sample-attributes table "
+                f"{source} (e.g. {examples(missing, 5)}); the tissue of every sample is needed. Use the "
+                "attributes table of the same GTEx release as the GCT file."
+            )
+            raise InputFileError(msg)
+        sub = attrs.loc[samples]
+        no_tissue = sub["SMTSD"].isna().to_numpy()
+        if no_tissue.any():
+            msg = (
+                f"{int(no_tissue.sum())} GCT samples have an empty SMTSD (tissue) in the sample-attributes "
+                f"table {source} (e.g. {examples(samples[no_tissue], 5)}); fill it or drop those samples."
+            )
+            raise InputFileError(msg)
+        obs["tissue"] = _category(sub["SMTSD"].astype(str))
+        if "SMTS" in sub.columns:
+            obs["tissue_group"] = _category(sub["SMTS"].astype(object).where(sub["SMTS"].notna(), "NA"))
+    if donor is not None:
+        obs["donor"] = _category(donor)
+    if phenotypes is not None:
+        if donor is None:
+            msg = (
+                "subject_phenotypes needs GTEx-style sample ids whose first two dash-separated fields "
+                f"name the donor (GTEX-1117F-0226-SM-5GZZ7); got e.g. {examples(samples, 3)}."
+            )
+            raise InputFileError(msg)
+        source = "(DataFrame)" if isinstance(phenotypes_source, pd.DataFrame) else phenotypes_source
+        unknown = pd.Index(donor.unique()).difference(phenotypes.index)
+        if len(unknown):
+            msg = (
+                f"{len(unknown)} donors are not in the subject-phenotypes table {source} (e.g. "
+                f"{examples(unknown, 5)}); use the phenotypes table of the same GTEx release."
+            )
+            raise InputFileError(msg)
+        pheno = phenotypes.loc[donor.to_numpy()]
+        sex = pd.to_numeric(pheno["SEX"], errors="coerce").map(SEX_CODES)
+        obs["sex"] = _category(sex.where(sex.notna(), "unknown"))
+        obs["age"] = _category(pheno["AGE"].astype(object).where(pheno["AGE"].notna(), "unknown"))
+        for col in pheno.columns.difference(["SEX", "AGE"], sort=False):
+            obs[col] = _column(pheno[col])
+    if attrs is not None:
+        for col in sub.columns.difference(["SMTS", "SMTSD"], sort=False):
+            if col not in obs.columns:
+                obs[col] = _column(sub[col])
+    return obs
+
+
+def _column(values: pd.Series):
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy()
+    return _category(values.astype(object).where(values.notna(), "NA"))
+
+
+def _write_table(table: pd.DataFrame, path: str | os.PathLike, columns: tuple[str, ...], what: str) -> Path:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        msg = f"the {what} lacks column(s) {missing}; columns found: {list(table.columns)[:20]}."
+        raise DataError(msg)
+    ordered = table[[*columns, *[c for c in table.columns if c not in columns]]]
+    return write_text(path, ordered.to_csv(sep="\t", index=False, lineterminator="\n", na_rep=""))
+
+
+def write_sample_attributes(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a GTEx sample-attributes table (tab-separated, ``SAMPID`` first), atomically.
+
+    Parameters
+    ----------
+    table
+        One row per sample with at least ``SAMPID``, ``SMTS`` and ``SMTSD`` columns.
+    path
+        Destination (``.gz`` compresses).
+
+    Returns
+    -------
+    The path written.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import gex_impute as gi
+    >>> table = pd.DataFrame({"SAMPID": ["GTEX-1-0001-SM-1"], "SMTS": ["Blood"], "SMTSD": ["Whole Blood"]})
+    >>> gi.io.write_sample_attributes(table, "attrs.txt")  # doctest: +SKIP
+    """
+    return _write_table(table, path, ("SAMPID", "SMTS", "SMTSD"), "sample-attributes table")
+
+
+def write_subject_phenotypes(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a GTEx subject-phenotypes table (``SUBJID``, ``SEX``, ``AGE``, ...), atomically.
+
+    Parameters
+    ----------
+    table
+        One row per donor with at least ``SUBJID``, ``SEX`` and ``AGE`` columns.
+    path
+        Destination (``.gz`` compresses).
+
+    Returns
+    -------
+    The path written.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import gex_impute as gi
+    >>> table = pd.DataFrame({"SUBJID": ["GTEX-1"], "SEX": [1], "AGE": ["60-69"], "DTHHRDY": [2.0]})
+    >>> gi.io.write_subject_phenotypes(table, "pheno.txt")  # doctest: +SKIP
+    """
+    return _write_table(table, path, ("SUBJID", "SEX", "AGE"), "subject-phenotypes table")

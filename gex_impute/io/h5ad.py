@@ -1,0 +1,192 @@
+"""AnnData on disk: ``.h5ad`` (HDF5) and ``.zarr`` stores, read with clear errors, written atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .._errors import InputFileError, OutputPathError
+from .._utils import atomic_path
+from ._text import check_input_file, file_kind
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+__all__ = ["read_h5ad", "read_zarr", "write_h5ad", "write_zarr"]
+
+_FIX = "write it again (gex_impute.io.write_h5ad / AnnData.write_h5ad) or copy it again from its source"
+
+
+def read_h5ad(path: str | os.PathLike, **kwargs) -> AnnData:
+    """Read an ``.h5ad`` file, refusing empty, truncated, corrupt and non-HDF5 files clearly.
+
+    Parameters
+    ----------
+    path
+        The file.
+    **kwargs
+        Passed to :func:`anndata.read_h5ad` (e.g. ``backed="r"``).
+
+    Returns
+    -------
+    The AnnData.
+
+    Raises
+    ------
+    FileNotFoundError
+        When nothing is at ``path``.
+    InputFileError
+        For a folder, an empty file, a file that is not HDF5 (a GCT or TSV, a gzip file, ...), a
+        truncated or corrupt HDF5 file, and an HDF5 file that holds no AnnData; the message names
+        the file and the fix.
+
+    Examples
+    --------
+    >>> import gex_impute as gi
+    >>> adata = gi.io.read_h5ad("test-data/sim.h5ad")  # doctest: +SKIP
+    """
+    import anndata
+
+    path = check_input_file(path, ".h5ad file")
+    kind = file_kind(path)
+    if kind == "empty":
+        msg = f"{path} is empty (0 bytes), not an .h5ad file; the write was probably interrupted: {_FIX}."
+        raise InputFileError(msg)
+    if kind != "hdf5":
+        hint = {
+            "gzip": "a gzip file (a .gct.gz or .tsv.gz? read it with gex_impute.io.read_expression)",
+            "zip": "a zip archive (a zipped zarr store or a model archive?)",
+            "text": "a text file (a GCT or TSV table? read it with gex_impute.io.read_expression)",
+            "binary": "a binary file of another format",
+        }[kind]
+        msg = f"{path} is not an .h5ad (HDF5) file: it is {hint}."
+        raise InputFileError(msg)
+    _check_anndata_groups(path)
+    try:
+        return anndata.read_h5ad(path, **kwargs)
+    except MemoryError:
+        raise
+    except Exception as err:  # any failure to decode the file's content is a file problem
+        msg = f"{path}: cannot read it as AnnData ({type(err).__name__}: {err}); the file is corrupt: {_FIX}."
+        raise InputFileError(msg) from err
+
+
+def _check_anndata_groups(path: Path) -> None:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            keys = set(f.keys())
+            encoding = f.attrs.get("encoding-type", "")
+    except OSError as err:
+        reason = str(err)
+        what = "truncated (cut short)" if "truncated" in reason else "corrupt"
+        msg = f"{path} is a {what} HDF5 file ({reason}); {_FIX}."
+        raise InputFileError(msg) from err
+    if not ({"obs", "var"} <= keys or encoding == "anndata"):
+        msg = (
+            f"{path} is an HDF5 file but holds no AnnData (top-level entries: {sorted(keys)[:10]}); "
+            "pass an .h5ad written by anndata / scanpy."
+        )
+        raise InputFileError(msg)
+
+
+def write_h5ad(adata: AnnData, path: str | os.PathLike, *, compression: str | None = "gzip") -> None:
+    """Write ``adata`` to ``path`` atomically: a failed write leaves no partial file.
+
+    Parameters
+    ----------
+    adata
+        The AnnData.
+    path
+        Destination ``.h5ad`` file (parent folders are created; an existing file is replaced only
+        once the new one is complete).
+    compression
+        HDF5 compression of the matrices (``"gzip"``, ``"lzf"`` or None).
+
+    Examples
+    --------
+    >>> import gex_impute as gi
+    >>> adata = gi.datasets.simulate(n_genes=100)
+    >>> gi.io.write_h5ad(adata, "sim.h5ad")  # doctest: +SKIP
+    """
+    with atomic_path(path, suffix=".h5ad") as tmp:
+        adata.write_h5ad(tmp, compression=compression)
+
+
+def read_zarr(path: str | os.PathLike) -> AnnData:
+    """Read an AnnData zarr store (a folder), with a clear error when it is not one.
+
+    Parameters
+    ----------
+    path
+        The ``.zarr`` folder.
+
+    Returns
+    -------
+    The AnnData.
+
+    Examples
+    --------
+    >>> import gex_impute as gi
+    >>> adata = gi.io.read_zarr("sim.zarr")  # doctest: +SKIP
+    """
+    import anndata
+
+    path = Path(path)
+    if not path.exists():
+        msg = f"zarr store not found: {path}; check the path."
+        raise FileNotFoundError(msg)
+    if not path.is_dir() or not any((path / n).exists() for n in ("zarr.json", ".zgroup", ".zattrs")):
+        msg = (
+            f"{path} is not a zarr store (a folder with zarr.json or .zgroup); pass an AnnData .zarr folder."
+        )
+        raise InputFileError(msg)
+    try:
+        return anndata.read_zarr(path)
+    except MemoryError:
+        raise
+    except Exception as err:
+        msg = f"{path}: cannot read it as an AnnData zarr store ({type(err).__name__}: {err})."
+        raise InputFileError(msg) from err
+
+
+def write_zarr(adata: AnnData, path: str | os.PathLike) -> None:
+    """Write ``adata`` as a zarr store (a folder), atomically: complete, or not there at all.
+
+    The store is written into a temporary folder beside ``path`` and renamed onto it; an existing
+    store at ``path`` is replaced only after the new one is complete.
+
+    Parameters
+    ----------
+    adata
+        The AnnData.
+    path
+        Destination folder, e.g. ``sim.zarr``.
+
+    Examples
+    --------
+    >>> import gex_impute as gi
+    >>> gi.io.write_zarr(gi.datasets.simulate(n_genes=50), "sim.zarr")  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not path.is_dir():
+        msg = f"{path} exists and is a file; a zarr store is a folder. Remove it or choose another path."
+        raise OutputPathError(msg)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    old = None
+    try:
+        store = tmp / "store.zarr"
+        adata.write_zarr(store)
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+            os.replace(path, old / "store.zarr")
+        os.replace(store, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
