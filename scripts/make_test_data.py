@@ -16,17 +16,10 @@ from pathlib import Path
 import numpy as np
 
 import gex_impute as gi
-from gex_impute._utils import atomic_path
-from gex_impute.datasets._simulate import (
-    _write_bed,
-    _write_gct,
-    _write_genes_tsv,
-    _write_gff3,
-    _write_promoters_fasta,
-    _write_promoters_tsv,
-    _write_sample_attributes,
-    _write_text,
-)
+from gex_impute import io
+from gex_impute.datasets.sim_genome import chrom_lengths
+from gex_impute.datasets.write import gene_records, sample_attribute_table
+from gex_impute.io._text import write_text
 
 SEED = 20260
 PARAMS = {
@@ -77,19 +70,19 @@ def main(argv: list[str] | None = None) -> None:
     adata = gi.datasets.simulate(**PARAMS)
     # sim.h5ad, genome.fa (+ .fai), genes.gtf; the GCT is written gzipped below instead
     gi.datasets.write_dataset(out, adata, fasta=True, gtf=True, gct=False)
-    _write_gff3(out / "genes.gff3", adata)
-    _write_bed(out / "genes.bed", adata)
-    _write_genes_tsv(out / "genes.tsv", adata)
-    _write_gct(out / "expression.gct.gz", adata, compress=True)
-    _write_sample_attributes(out / "sample_attributes.tsv", adata)
-    _write_promoters_fasta(out / "promoters.fa", adata)
-    _write_promoters_tsv(out / "promoters.tsv", adata)
+    io.write_gff3(gene_records(adata), out / "genes.gff3", sequence_regions=chrom_lengths(adata))
+    io.write_bed(gene_records(adata, versioned=False), out / "genes.bed")
+    io.write_gene_table(gene_records(adata, versioned=False), out / "genes.tsv")
+    io.write_gct(adata, out / "expression.gct.gz")
+    io.write_sample_attributes(sample_attribute_table(adata), out / "sample_attributes.tsv")
+    promoters = adata.var["promoter"].astype(str)
+    io.write_sequences(promoters, out / "promoters.fa")
+    write_text(out / "promoters.tsv", "".join(f"{g}\t{p}\n" for g, p in promoters.items() if p))
 
     bare = adata.copy()
     bare.var = bare.var.drop(columns=list(ANNOTATION_COLUMNS))
     del bare.varm["simulate_motifs"]
-    with atomic_path(out / "sim_unannotated.h5ad") as tmp:
-        bare.write_h5ad(tmp)
+    io.write_h5ad(bare, out / "sim_unannotated.h5ad", compression=None)
 
     params = adata.uns["simulate"]
     n_gct = int((~np.isnan(adata.X).all(axis=1)).sum())
@@ -105,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         n_gct_samples=n_gct,
         annotation=", ".join(f"`{c}`" for c in ANNOTATION_COLUMNS),
     )
-    _write_text(out / "README.md", text)
+    write_text(out / "README.md", text)
     total = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     print(f"wrote {len(list(out.iterdir()))} files to {out} ({total / 1e6:.2f} MB)")
 

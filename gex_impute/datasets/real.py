@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from .._errors import InputFileError, ParameterError
+
 if TYPE_CHECKING:
     from anndata import AnnData
 
@@ -196,14 +198,14 @@ def blake2020(
 
     if normalize not in ("cpm", None):
         msg = f"normalize={normalize!r}; use 'cpm' or None (raw counts)."
-        raise ValueError(msg)
+        raise ParameterError(msg)
     counts = pd.read_csv(_data_file(data_dir, BLAKE_COUNTS), sep="\t", index_col=0)
     counts.index = counts.index.astype(str)
     samples = pd.read_csv(_data_file(data_dir, BLAKE_SAMPLES)).set_index("Sample ID")
     unknown = sorted(set(counts.columns) - set(samples.index))
     if unknown:
         msg = f"{BLAKE_COUNTS} has samples {unknown} missing from {BLAKE_SAMPLES}."
-        raise ValueError(msg)
+        raise InputFileError(msg)
     samples = samples.loc[counts.columns]
     obs = pd.DataFrame(
         {
