@@ -1,0 +1,212 @@
+"""The ``annotate`` wrapper: gene coordinates and promoter sequences into ``var``."""
+
+from __future__ import annotations
+
+from . import common
+from .common import Gx, ToolSpec
+
+HELP = """
+**What it does**
+
+Adds genomic context to the genes of an expression dataset (``gex-impute annotate``), which the
+``hybrid``, ``distance`` and ``nearest_gene`` methods need:
+
+- gene coordinates from an annotation: ``var`` columns ``chrom``, ``start``, ``end`` (0-based,
+  end exclusive), ``strand``, ``tss`` (strand-aware) and ``gene_type``. Genes are matched by id
+  (Ensembl version suffixes ignored); chromosome names ``chr1``/``1`` and ``chrM``/``MT`` are
+  reconciled; genes that cannot be placed are reported in the job's log.
+- promoter sequences (``var['promoter']``, upstream to downstream in the gene's orientation),
+  either cut from a genome FASTA around each TSS (reverse complement on the minus strand, N
+  padding at contig ends) or taken from sequences keyed by gene id (FASTA, or a table of id and
+  sequence, optionally with a table mapping promoter ids to gene ids).
+
+It also turns a GTEx GCT with its sample attributes (and subject phenotypes) into the AnnData
+the other tools read.
+
+**Inputs**
+
+- an AnnData (``h5ad``) with genes in ``var`` (or in ``obs`` for the transposed layout), or a
+  GTEx GCT (``*_gene_tpm.gct.gz``) with its sample attributes table
+- a gene annotation: GTF, GFF3, BED6 (name = gene id) or a table with gene id, chrom, start,
+  end, strand
+- optionally a genome FASTA or keyed promoter sequences
+
+**Output**
+
+An AnnData (samples x genes) with the new ``var`` columns.
+
+**Example**
+
+``sim_unannotated.h5ad`` + ``genes.gtf`` + ``genome.fa`` with 1,000 bp upstream and 500 bp
+downstream gives every gene a ``tss`` and a 1,500 bp ``promoter``::
+
+    gex-impute annotate sim_unannotated.h5ad --annotation genes.gtf --fasta genome.fa \\
+        --upstream 1000 --downstream 500 --output annotated.h5ad
+"""
+
+COMMAND = r"""
+#set $ann_ext = {'gtf': 'gtf', 'gff3': 'gff3', 'bed': 'bed', 'bed6': 'bed'}.get($annotation.ext, 'tsv')
+LINK_EXPRESSION
+ln -s '$annotation' 'annotation.$ann_ext' &&
+#if str($sequence.source) == 'fasta':
+    ln -s '$sequence.fasta' genome.fa &&
+#elif str($sequence.source) == 'keyed':
+    #set $seq_ext = 'fa' if $sequence.promoters.is_of_type('fasta') else 'tsv'
+    ln -s '$sequence.promoters' 'promoters.$seq_ext' &&
+    #if $sequence.mapping:
+        ln -s '$sequence.mapping' mapping.tsv &&
+    #end if
+#end if
+gex-impute annotate
+EXPRESSION_ARGS
+    --output output.h5ad
+    --annotation 'annotation.$ann_ext'
+#if str($sequence.source) == 'fasta':
+    --fasta genome.fa
+#elif str($sequence.source) == 'keyed':
+    --promoters 'promoters.$seq_ext'
+    #if $sequence.mapping:
+        --promoter-mapping mapping.tsv
+    #end if
+#end if
+#if str($sequence.source) != 'none':
+    --upstream '$sequence.upstream'
+    --downstream '$sequence.downstream'
+#end if
+&& mv output.h5ad '$output'
+"""
+
+H5AD = "expression|input"
+
+
+def build(gx: Gx, specs: dict):  # noqa: ARG001 - same signature as the other builders
+    """The galaxyxml Tool."""
+    p = gx.p
+    command = COMMAND.replace("LINK_EXPRESSION", common.LINK_EXPRESSION).replace(
+        "EXPRESSION_ARGS", common.EXPRESSION_ARGS
+    )
+    tool = common.new_tool(
+        gx,
+        ToolSpec(
+            "gex_impute_annotate",
+            "Annotate genes",
+            "with coordinates and promoter sequences",
+            command,
+            operations=("operation_0226", "operation_1813"),  # Annotation, Sequence retrieval
+            help=HELP,
+        ),
+    )
+    inputs = tool.inputs
+    inputs.append(common.expression_input(gx))
+    inputs.append(
+        p.DataParam(
+            "annotation",
+            format="gtf,gff3,bed6,bed,tabular",
+            label="Gene annotation",
+            help="GTF/GFF3 gene records, BED6 with the gene id as name, or a table with gene id, chrom, "
+            "start, end and strand columns.",
+        )
+    )
+    seq = p.Conditional("sequence")
+    seq.append(
+        p.SelectParam(
+            "source",
+            label="Promoter sequences",
+            options={
+                "fasta": "Cut from a genome FASTA around each TSS",
+                "keyed": "Sequences keyed by gene or promoter id",
+                "none": "None (coordinates only)",
+            },
+            default="fasta",
+        )
+    )
+
+    def flanks(when):
+        when.append(p.IntegerParam("upstream", value=1000, min=0, label="Bases upstream"))
+        when.append(p.IntegerParam("downstream", value=500, min=0, label="Bases downstream"))
+
+    when = p.When("fasta")
+    when.append(p.DataParam("fasta", format="fasta", label="Genome FASTA"))
+    flanks(when)
+    seq.append(when)
+    when = p.When("keyed")
+    when.append(
+        p.DataParam(
+            "promoters",
+            format="fasta,tabular",
+            label="Promoter sequences",
+            help="FASTA with gene ids as names, or a table of id and sequence (such as EPD core promoters).",
+        )
+    )
+    when.append(
+        p.DataParam(
+            "mapping",
+            format="tabular",
+            optional=True,
+            label="Promoter id to gene id mapping",
+            help="Needed when the sequences are keyed by promoter ids rather than gene ids.",
+        )
+    )
+    flanks(when)
+    seq.append(when)
+    seq.append(p.When("none"))
+    inputs.append(seq)
+    tool.outputs.append(p.OutputData("output", format="h5ad", label="${tool.name} on ${on_string}: AnnData"))
+    _tests(gx, tool)
+    return tool
+
+
+def _tests(gx: Gx, tool) -> None:
+    h5ad = {"expression|format": "h5ad", H5AD: ("sim_unannotated.h5ad", "h5ad")}
+    cases = [
+        (
+            {
+                "annotation": ("genes.gtf", "gtf"),
+                "sequence|source": "fasta",
+                "sequence|fasta": ("genome.fa", "fasta"),
+            },
+            "var/chrom,var/start,var/end,var/strand,var/tss,var/gene_type,var/promoter",
+        ),
+        (
+            {
+                "annotation": ("genes.bed", "bed6"),
+                "sequence|source": "keyed",
+                "sequence|promoters": ("promoters.tsv", "tabular"),
+            },
+            "var/chrom,var/tss,var/strand,var/promoter",
+        ),
+        (
+            {"annotation": ("genes.tsv", "tabular"), "sequence|source": "none"},
+            "var/chrom,var/start,var/end,var/tss",
+        ),
+    ]
+    for params, keys in cases:
+        test = common.new_test(gx, {**h5ad, **params}, expect_num_outputs=1)
+        common.check_output(gx, test, "output", "h5ad", [("has_h5_keys", {"keys": keys})])
+        tool.tests.append(test)
+
+    # a GTEx GCT with its sample attributes: the AnnData gets the tissues and the coordinates
+    test = common.new_test(
+        gx,
+        {
+            "expression|format": "gct",
+            "expression|input": ("expression.gct.gz", "tabular"),
+            "expression|sample_attributes": ("sample_attributes.tsv", "tabular"),
+            "annotation": ("genes.gtf", "gtf"),
+            "sequence|source": "none",
+        },
+        expect_num_outputs=1,
+    )
+    common.check_output(
+        gx, test, "output", "h5ad", [("has_h5_keys", {"keys": "obs/tissue,var/chrom,var/tss"})]
+    )
+    tool.tests.append(test)
+
+    # a FASTA given as the annotation
+    tool.tests.append(
+        common.failure_test(
+            gx,
+            {**h5ad, "annotation": ("promoters.tsv", "tabular"), "sequence|source": "none"},
+            "annotation",
+        )
+    )

@@ -1,0 +1,239 @@
+"""The ``evaluate`` wrapper: score methods on held-out observed values (table + PNG)."""
+
+from __future__ import annotations
+
+from . import common, methods
+from .common import Gx, ToolSpec
+
+HELP = """
+**What it does**
+
+Measures how well each method recovers known values (``gex-impute evaluate``): a fraction of the
+*observed* values is hidden, every method estimates them from what is left, and the estimates are
+compared with the hidden truth (on the log1p scale for TPM/count-like data). The hidden values are
+never visible to the methods; hyperparameters set to ``auto`` are chosen on reference genes only.
+
+**Protocols**
+
+- ``genes`` (P1): whole genes hidden in every sample, the case of genes never measured
+- ``entries`` (P2): scattered single entries hidden
+- ``samples`` (P3): whole donor x tissue profiles hidden, optionally in K folds so that every
+  profile is held out once; needs the donor column (``donor`` unless set in the advanced options)
+
+**Input**
+
+An AnnData (``h5ad``) or a GTEx GCT with its sample attributes, as for the *impute* tool;
+``hybrid``, ``distance`` and ``nearest_gene`` need gene coordinates in ``var`` (run the
+*annotate* tool first if absent). Methods:
+
+METHODS
+
+With no method ticked, the command's default selection is compared.
+
+**Outputs**
+
+- a table (tabular, one row per method) with the columns ``method``, ``protocol``, ``pearson``,
+  ``spearman``, ``mse``, the mean per-gene and per-tissue Pearson r, the number of held-out
+  values, fit and predict seconds and the number of values served by a method's fallback; with
+  a prediction interval level, also ``interval``, ``coverage`` and ``mean_width``
+- a PNG with the metrics per method
+
+**Example**
+
+On ``sim.h5ad`` with protocol ``entries``, 20% held out, methods ``mean``, ``knn`` and
+``distance``, the table has one header line and three method rows::
+
+    gex-impute evaluate sim.h5ad --protocol entries --fraction 0.2 --methods mean,knn,distance \\
+        --output metrics.tsv --plot metrics.png
+"""
+
+COMMAND = r"""
+LINK_EXPRESSION
+gex-impute evaluate
+EXPRESSION_ARGS
+    --output metrics.tsv
+    --plot metrics.png
+    --protocol '$protocol.protocol'
+#if str($protocol.protocol) == 'samples':
+    #if str($protocol.n_folds).strip():
+    --n-folds '$protocol.n_folds'
+    #end if
+    #if not str($advanced.donor_key).strip():
+    --donor-key donor
+    #end if
+#end if
+    --fraction '$fraction'
+#if $methods:
+    --methods '$methods'
+#end if
+#for $setting in str($hyperparameters).split():
+    --param '$setting'
+#end for
+#if str($advanced.interval).strip():
+    --interval '$advanced.interval'
+#end if
+    --log-transform '$advanced.log_transform'
+    @COMMON_OPTIONS@
+&& mv metrics.tsv '$table'
+&& mv metrics.png '$plot'
+"""
+
+H5AD = "expression|input"
+
+
+def build(gx: Gx, specs: dict):
+    """The galaxyxml Tool."""
+    command = COMMAND.replace("LINK_EXPRESSION", common.LINK_EXPRESSION).replace(
+        "EXPRESSION_ARGS", common.EXPRESSION_ARGS
+    )
+    tool = common.new_tool(
+        gx,
+        ToolSpec(
+            "gex_impute_evaluate",
+            "Evaluate imputation methods",
+            "on held-out known expression",
+            command,
+            operations=(
+                "operation_2428",
+                "operation_3557",
+                "operation_0337",
+            ),  # Validation, Imputation, Visualisation
+            help=HELP.replace("METHODS", methods.methods_help(specs)),
+        ),
+    )
+    p = gx.p
+    inputs = tool.inputs
+    inputs.append(common.expression_input(gx))
+    protocol = p.Conditional("protocol")
+    protocol.append(
+        p.SelectParam(
+            "protocol",
+            label="Protocol (what is held out)",
+            options={
+                "genes": "genes (P1): whole genes in every sample",
+                "entries": "entries (P2): scattered entries",
+                "samples": "samples (P3): whole donor x tissue profiles",
+            },
+            default="genes",
+        )
+    )
+    protocol.append(p.When("genes"))
+    protocol.append(p.When("entries"))
+    when = p.When("samples")
+    when.append(
+        p.IntegerParam(
+            "n_folds",
+            value="",
+            optional=True,
+            min=2,
+            label="Number of folds",
+            help="K folds: every observed profile is held out once. Empty: one split of the given fraction.",
+        )
+    )
+    protocol.append(when)
+    inputs.append(protocol)
+    inputs.append(p.FloatParam("fraction", value=0.2, min=0.01, max=0.99, label="Fraction held out"))
+    select = p.SelectParam(
+        "methods",
+        multiple=True,
+        display="checkboxes",
+        optional=True,
+        label="Methods to compare",
+        help="None ticked: the command's default selection.",
+        options={m: methods.method_label(specs[m]) for m in specs},
+    )
+    inputs.append(select)
+    settings = p.TextParam(
+        "hyperparameters",
+        value="",
+        optional=True,
+        label="Hyperparameters",
+        help="METHOD.NAME=VALUE separated by spaces, e.g. 'hybrid.max_epochs=5 knn.n_neighbors=10'; "
+        "each is passed as --param. The parameters of each method are listed in the impute tool.",
+    )
+    settings.append(
+        p.ValidatorParam(
+            "regex",
+            message="METHOD.NAME=VALUE separated by spaces; values of letters, digits and . , _ + -",
+            text=r"^(\s*[a-z0-9_]+\.[a-z0-9_]+=[A-Za-z0-9_.,+-]+)*\s*$",
+        )
+    )
+    inputs.append(settings)
+    inputs.append(
+        common.advanced_section(
+            gx,
+            common.log_transform_param(gx),
+            common.interval_param(
+                gx, help="E.g. 0.9: also score the methods' prediction intervals. Empty: none."
+            ),
+        )
+    )
+    tool.outputs.append(
+        p.OutputData("table", format="tabular", label="${tool.name} on ${on_string}: metrics")
+    )
+    tool.outputs.append(p.OutputData("plot", format="png", label="${tool.name} on ${on_string}: figure"))
+    _tests(gx, tool)
+    return tool
+
+
+def _tests(gx: Gx, tool) -> None:
+    header = r"^method\tprotocol\tpearson\tspearman\tmse\t.*"
+    r_any = r"-?(0(\.\d+)?|1(\.0+)?)"  # a Pearson r in [-1, 1]
+    # (protocol, methods, [(method, Pearson r pattern)], extra params): the tissue mean is strong
+    # on scattered entries and whole samples; every row holds a real correlation, never nan
+    cases = [
+        (
+            "entries",
+            "mean,knn,distance",
+            [("mean", r"0\.[89]\d*"), ("knn", r"0\.[5-9]\d*"), ("distance", r_any)],
+            {},
+        ),
+        (
+            "genes",
+            "mean,knn,distance",
+            [("mean", r_any), ("knn", r_any), ("distance", r_any)],
+            {"hyperparameters": "knn.n_neighbors=5 distance.k=10"},
+        ),
+        (
+            "samples",
+            "mean,additive",
+            [("mean", r"0\.[89]\d*"), ("additive", r"0\.[5-9]\d*")],
+            {"protocol|n_folds": 3},
+        ),
+    ]
+    for protocol_name, methods_value, rows, extra in cases:
+        params = {
+            "expression|format": "h5ad",
+            H5AD: ("sim.h5ad", "h5ad"),
+            "protocol|protocol": protocol_name,
+            "fraction": 0.2,
+            "methods": methods_value,
+            **extra,
+        }
+        test = common.new_test(gx, params, expect_num_outputs=2)
+        table_asserts = [
+            ("has_n_lines", {"n": len(rows) + 1}),
+            ("has_line_matching", {"expression": header}),
+            ("has_n_columns", {"min": 8}),
+        ]
+        for method, r in rows:
+            expression = rf"^{method}\t{protocol_name}\t{r}\t{r_any}\t\d+(\.\d+)?(e[-+]\d+)?\t.*"
+            table_asserts.append(("has_line_matching", {"expression": expression}))
+        common.check_output(gx, test, "table", "tabular", table_asserts)
+        common.check_output(
+            gx, test, "plot", "png", [("has_image_width", {"min": 300}), ("has_image_height", {"min": 200})]
+        )
+        tool.tests.append(test)
+
+    tool.tests.append(
+        common.failure_test(
+            gx,
+            {
+                "expression|format": "h5ad",
+                H5AD: ("sim_unannotated.h5ad", "h5ad"),
+                "protocol|protocol": "genes",
+                "methods": "distance",
+            },
+            "needs gene coordinates",
+        )
+    )

@@ -1,0 +1,114 @@
+"""The ``fit`` wrapper: fit a model and save it as an archive for the impute/complete tools."""
+
+from __future__ import annotations
+
+from . import common, methods
+from .common import Gx, ToolSpec
+
+HELP = """
+**What it does**
+
+Fits a model on an expression dataset (``gex-impute fit``) and saves it as a zip archive, so it
+can fill other datasets with the same genes and tissues (the *impute* and *complete* tools,
+"Use a model saved by the fit tool"). The archive holds ``params.json`` (hyperparameters,
+package version, gene ids, tissues) and the fitted arrays and network weights; no pickles.
+
+**Input**
+
+An AnnData (``h5ad``) or a GTEx GCT with its sample attributes, with gene coordinates
+(``chrom``, ``tss``, ``strand``) and, for the promoter CNN, ``promoter`` sequences in ``var``
+(see the *annotate* tool). Methods that can be saved:
+
+METHODS
+
+**Output**
+
+A zip archive of the fitted model.
+
+**Example**
+
+On ``sim.h5ad`` the hybrid model with 2 epochs and 20 trees fits in seconds on 2 CPU cores::
+
+    gex-impute fit sim.h5ad --method hybrid --param max_epochs=2 --param n_estimators=20 --output model.zip
+"""
+
+COMMAND = r"""
+LINK_EXPRESSION
+gex-impute fit
+EXPRESSION_ARGS
+    --output model.zip
+    METHOD_OPTIONS
+    --log-transform '$advanced.log_transform'
+    @COMMON_OPTIONS@
+&& mv model.zip '$model'
+"""
+
+H5AD = "expression|input"
+
+
+def build(gx: Gx, specs: dict):
+    """The galaxyxml Tool."""
+    names = methods.savable(specs)
+    command = (
+        COMMAND.replace("LINK_EXPRESSION", common.LINK_EXPRESSION)
+        .replace("EXPRESSION_ARGS", common.EXPRESSION_ARGS)
+        .replace(
+            "METHOD_OPTIONS", methods.method_cheetah("method_cond", names, specs).replace("\n", "\n    ")
+        )
+    )
+    tool = common.new_tool(
+        gx,
+        ToolSpec(
+            "gex_impute_fit",
+            "Fit an imputation model",
+            "and save it for reuse",
+            command,
+            operations=("operation_3664", "operation_3557"),  # Statistical modelling, Imputation
+            help=HELP.replace("METHODS", methods.methods_help(specs, names)),
+        ),
+    )
+    inputs = tool.inputs
+    inputs.append(common.expression_input(gx))
+    inputs.append(methods.method_conditional(gx, "method_cond", names, specs))
+    inputs.append(common.advanced_section(gx, common.log_transform_param(gx)))
+    tool.outputs.append(gx.p.OutputData("model", format="zip", label="${tool.name} on ${on_string}: model"))
+
+    test = common.new_test(
+        gx,
+        {
+            "expression|format": "h5ad",
+            H5AD: ("sim.h5ad", "h5ad"),
+            "method_cond|method": "hybrid",
+            "method_cond|hp|max_epochs": 2,
+            "method_cond|hp|n_estimators": 20,
+        },
+        expect_num_outputs=1,
+    )
+    common.check_output(
+        gx,
+        test,
+        "model",
+        "zip",
+        [
+            (
+                "has_archive_member",
+                {"path": r"params\.json", "_children": [("has_text", {"text": "HybridImputer"})]},
+            ),
+            ("has_archive_member", {"path": r"xgboost\.json"}),
+            ("has_archive_member", {"path": r"nets\.pt"}),
+        ],
+    )
+    tool.tests.append(test)
+    tool.tests.append(
+        common.failure_test(
+            gx,
+            {
+                "expression|format": "h5ad",
+                H5AD: ("sim_unannotated.h5ad", "h5ad"),
+                "method_cond|method": "hybrid",
+                "method_cond|hp|max_epochs": 2,
+            },
+            "needs gene coordinates",
+        )
+    )
+    return tool

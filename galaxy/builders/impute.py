@@ -1,0 +1,203 @@
+"""The ``impute`` wrapper: fill the missing entries of the samples present."""
+
+from __future__ import annotations
+
+from . import common, methods
+from .common import Gx, ToolSpec
+
+HELP = """
+**What it does**
+
+Fills every missing (NaN) entry of a genotype-tissue expression matrix with ``gex-impute impute``:
+either with a method fitted on the input itself, or with a model saved by the *fit* tool.
+Observed values are never changed. To add the donor x tissue profiles that are absent altogether
+(one row per donor x tissue), use the *complete* tool.
+
+**Input**
+
+- an AnnData (``h5ad``) with samples in ``obs`` (a tissue column, default ``tissue``; optionally
+  a donor column) and genes in ``var``, or the transposed layout (genes in ``obs``), or
+- a GTEx GCT (``*_gene_tpm.gct.gz``, genes x samples) with its sample attributes table
+  (``SampleAttributesDS``: ``SAMPID``, ``SMTSD``) and optionally the subject phenotypes.
+
+Methods that use genomic context (``hybrid``, ``distance``, ``nearest_gene``) need ``var``
+columns ``chrom``, ``tss`` and ``strand`` (and ``promoter`` sequences for the hybrid model's
+CNN): run the *annotate* tool first if they are absent.
+
+**Methods**
+
+METHODS
+
+**Output**
+
+An AnnData with
+
+- ``layers['imputed']``: the complete matrix, in the input's units (observed values kept)
+- ``layers['imputed_mask']``: True where a value was imputed
+- ``layers['imputed_lower']`` and ``layers['imputed_upper']`` when a prediction interval
+  level is set (advanced options)
+- ``uns['imputed']``: method, parameters, package version and fit diagnostics
+
+**Example**
+
+With ``sim.h5ad`` from the project's test data (24 samples = 6 donors x 4 tissues, 150 genes,
+missing whole genes, whole samples and scattered entries) and method ``distance`` with k = 10,
+the output holds ``layers/imputed`` without any NaN and ``layers/imputed_mask`` marking the
+filled entries; the command run is::
+
+    gex-impute impute sim.h5ad --output imputed.h5ad --method distance --param k=10
+"""
+
+COMMAND = r"""
+LINK_EXPRESSION
+LINK_MODEL
+gex-impute impute
+EXPRESSION_ARGS
+    --output output.h5ad
+    MODEL_OPTIONS
+    --key-added '$key_added'
+    #if str($advanced.interval).strip():
+    --interval '$advanced.interval'
+    #end if
+    --log-transform '$advanced.log_transform'
+    @COMMON_OPTIONS@
+&& mv output.h5ad '$output'
+"""
+
+H5AD = "expression|input"
+
+
+def build(gx: Gx, specs: dict):
+    """The galaxyxml Tool."""
+    link_model, model_options = methods.model_source_cheetah(specs)
+    command = (
+        COMMAND.replace("LINK_EXPRESSION", common.LINK_EXPRESSION)
+        .replace("LINK_MODEL", link_model)
+        .replace("EXPRESSION_ARGS", common.EXPRESSION_ARGS)
+        .replace("MODEL_OPTIONS", model_options.replace("\n", "\n    "))
+    )
+    tool = common.new_tool(
+        gx,
+        ToolSpec(
+            "gex_impute_impute",
+            "Impute gene expression",
+            "fill missing tissue-specific expression",
+            command,
+            operations=("operation_3557",),  # Imputation
+            help=HELP.replace("METHODS", methods.methods_help(specs)),
+        ),
+    )
+    inputs = tool.inputs
+    inputs.append(common.expression_input(gx))
+    inputs.append(methods.model_source(gx, specs))
+    key = common.name_param(
+        gx,
+        "key_added",
+        value="imputed",
+        label="Name of the output layer",
+        help="The result is written to layers[name] and the mask to layers[name_mask].",
+    )
+    inputs.append(key)
+    inputs.append(
+        common.advanced_section(
+            gx,
+            common.log_transform_param(gx),
+            common.interval_param(
+                gx, help="E.g. 0.9: also write layers[name_lower] and layers[name_upper]. Empty: none."
+            ),
+        )
+    )
+    tool.outputs.append(
+        gx.p.OutputData("output", format="h5ad", label="${tool.name} on ${on_string}: AnnData")
+    )
+    _tests(gx, tool)
+    return tool
+
+
+def _tests(gx: Gx, tool) -> None:
+    method = "model_source|method_cond"
+    test = common.new_test(
+        gx,
+        {
+            "expression|format": "h5ad",
+            H5AD: ("sim.h5ad", "h5ad"),
+            "model_source|source": "method",
+            f"{method}|method": "distance",
+            f"{method}|hp|k": 10,
+        },
+        expect_num_outputs=1,
+    )
+    common.check_output(
+        gx,
+        test,
+        "output",
+        "h5ad",
+        [
+            ("has_h5_keys", {"keys": "layers/imputed,layers/imputed_mask,uns/imputed,obs/tissue,var/tss"}),
+            ("has_h5_attribute", {"key": "encoding-type", "value": "anndata"}),
+        ],
+    )
+    tool.tests.append(test)
+
+    test = common.new_test(
+        gx,
+        {
+            "expression|format": "h5ad",
+            H5AD: ("sim.h5ad", "h5ad"),
+            "model_source|source": "method",
+            f"{method}|method": "hybrid",
+            f"{method}|hp|max_epochs": 2,
+            f"{method}|hp|n_estimators": 20,
+        },
+        expect_num_outputs=1,
+    )
+    common.check_output(
+        gx,
+        test,
+        "output",
+        "h5ad",
+        [("has_h5_keys", {"keys": "layers/imputed,layers/imputed_mask,uns/imputed"})],
+    )
+    tool.tests.append(test)
+
+    # a GTEx GCT + sample attributes, kNN, a custom layer name and prediction intervals
+    test = common.new_test(
+        gx,
+        {
+            "expression|format": "gct",
+            "expression|input": ("expression.gct.gz", "tabular"),
+            "expression|sample_attributes": ("sample_attributes.tsv", "tabular"),
+            "model_source|source": "method",
+            f"{method}|method": "knn",
+            f"{method}|hp|n_neighbors": 5,
+            "key_added": "filled",
+            "advanced|interval": 0.9,
+        },
+        expect_num_outputs=1,
+    )
+    common.check_output(
+        gx,
+        test,
+        "output",
+        "h5ad",
+        [
+            (
+                "has_h5_keys",
+                {"keys": "layers/filled,layers/filled_mask,layers/filled_lower,layers/filled_upper"},
+            )
+        ],
+    )
+    tool.tests.append(test)
+
+    tool.tests.append(
+        common.failure_test(
+            gx,
+            {
+                "expression|format": "h5ad",
+                H5AD: ("sim_unannotated.h5ad", "h5ad"),
+                "model_source|source": "method",
+                f"{method}|method": "distance",
+            },
+            "needs gene coordinates",
+        )
+    )
