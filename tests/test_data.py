@@ -8,7 +8,20 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from gex_impute._data import detect_orientation, from_anndata, resolve_log_transform, to_input_units
+from gex_impute._data import (
+    dense,
+    detect_orientation,
+    fingerprint,
+    from_anndata,
+    input_rows,
+    merge_predictions,
+    register_keys,
+    registered_keys,
+    resolve_keys,
+    resolve_log_transform,
+    to_input_units,
+)
+from gex_impute._errors import DataError, ParameterError
 
 
 def _adata(values, tissues=("a", "a", "b"), donors=("d1", "d2", "d1")):
@@ -102,3 +115,111 @@ def test_layer_lookup_error_lists_layers():
     a.layers["tpm"] = a.X.copy()
     with pytest.raises(KeyError, match=r"layer 'counts' not found.*\['tpm'\]"):
         from_anndata(a, layer="counts")
+
+
+def test_empty_data_is_a_data_error():
+    empty_genes = ad.AnnData(
+        X=np.zeros((3, 0)), obs=pd.DataFrame({"tissue": ["a", "a", "b"]}, index=["s0", "s1", "s2"])
+    )
+    with pytest.raises(DataError, match="3 samples and 0 genes"):
+        from_anndata(empty_genes)
+    a = _adata([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    with pytest.raises(DataError, match="0 samples"):
+        from_anndata(a[[]].copy())
+
+
+def test_nan_donor_label_is_an_error_not_a_donor_called_nan():
+    a = _adata([[1.0], [2.0], [3.0]], donors=("d1", None, "d1"))
+    with pytest.raises(DataError, match=r"1 samples \(e.g. \['s1'\]\) have no donor in column 'donor'"):
+        from_anndata(a, donor_key="donor")
+    a = _adata([[1.0], [2.0], [3.0]], tissues=("a", np.nan, "a"))
+    with pytest.raises(DataError, match="no tissue"):
+        from_anndata(a)
+
+
+def test_log1p_of_logged_values_warns():
+    logged = np.log1p(np.array([[0.0, 100.5], [3.0, 4.0], [5.0, np.nan]]))
+    with pytest.warns(UserWarning, match="already log-transformed"):
+        data, _ = from_anndata(_adata(logged), log_transform=True)
+    assert data.log1p
+    counts = np.array([[0.0, 10.0], [3.0, 4.0], [5.0, np.nan]])  # small integer counts: no warning
+    from_anndata(_adata(counts), log_transform=True)
+
+
+def test_register_keys_supplies_defaults():
+    a = _adata([[1.0, 2.0], [3.0, np.nan], [5.0, 6.0]])
+    a.obs = a.obs.rename(columns={"tissue": "organ", "donor": "individual"})
+    a.layers["tpm"] = a.X * 10
+    assert resolve_keys(a) == ("tissue", None, None)
+    register_keys(a, tissue_key="organ", donor_key="individual", layer="tpm")
+    assert a.uns["gex_impute"] == {"tissue_key": "organ", "donor_key": "individual", "layer": "tpm"}
+    assert resolve_keys(a) == ("organ", "individual", "tpm")
+    assert resolve_keys(a, donor_key=False, layer="X") == ("organ", None, None)
+    data, _ = from_anndata(a, log_transform=False)
+    assert list(data.donor) == ["d1", "d2", "d1"]
+    np.testing.assert_array_equal(data.values, a.layers["tpm"])
+    with pytest.raises(KeyError, match="donor_key 'sex'"):
+        register_keys(a, tissue_key="organ", donor_key="sex")
+    with pytest.raises(KeyError, match="layer 'counts'"):
+        register_keys(a, tissue_key="organ", layer="counts")
+    with pytest.raises(ParameterError, match="non-empty"):
+        register_keys(a, tissue_key="")
+    # the registration is written to and read back from h5ad
+    assert registered_keys(a.copy()) == registered_keys(a)
+
+
+def test_dense_reads_blocks_in_any_order():
+    values = np.arange(12, dtype=np.float32).reshape(4, 3)
+    for matrix in (values, sparse.csr_matrix(values)):
+        np.testing.assert_array_equal(dense(matrix, rows=[2, 0, 2]), values[[2, 0, 2]])
+        np.testing.assert_array_equal(dense(matrix, cols=np.array([2, 1])), values[:, [2, 1]])
+        assert dense(matrix, np.float32).dtype == np.float32
+
+
+def test_backed_input(tmp_path):
+    a = _adata([[1.0, 2.0], [3.0, np.nan], [5.0, 6.0]])
+    a.write_h5ad(tmp_path / "a.h5ad")
+    backed = ad.read_h5ad(tmp_path / "a.h5ad", backed="r")
+    try:
+        data, _ = from_anndata(backed, log_transform=False)
+        np.testing.assert_array_equal(data.values, a.X)
+        rows = input_rows(backed, np.array([2, 0]), layer=None, orientation="samples_x_genes")
+        np.testing.assert_array_equal(rows, a.X[[2, 0]])
+    finally:
+        backed.file.close()
+
+
+def test_merge_predictions_keeps_observed_bitwise_in_both_orientations():
+    values = np.array([[0.1, 100.0], [3.0, np.nan], [np.nan, 6.0]], dtype=np.float32)
+    samples_x_genes = _adata(values)
+    samples_x_genes.X = values.copy()
+    for adata in (samples_x_genes, samples_x_genes.T):
+        data, orientation = from_anndata(adata)
+        missing = np.isnan(data.values)
+        pred = np.full(data.values.shape, np.log1p(7.0))
+        out = merge_predictions(adata, pred, missing, layer=None, orientation=orientation, log1p=data.log1p)
+        assert out.dtype == np.float32 and out.shape == adata.shape
+        expected = np.where(np.isnan(values), np.float32(7.0), values)
+        np.testing.assert_array_equal(out, expected if orientation == "samples_x_genes" else expected.T)
+
+
+def test_fingerprint_follows_values_and_names():
+    a = _adata([[1.0, 2.0], [3.0, np.nan], [5.0, 6.0]])
+    base = fingerprint(a, layer=None, orientation="samples_x_genes")
+    assert base == fingerprint(a.T, layer=None, orientation="genes_x_samples")
+    b = a.copy()
+    b.X = sparse.csr_matrix(b.X.astype(np.float32))
+    assert fingerprint(b, layer=None, orientation="samples_x_genes") == base
+    b = a.copy()
+    b.X[0, 0] = 1.5
+    assert fingerprint(b, layer=None, orientation="samples_x_genes") != base
+    b = a.copy()
+    b.obs_names = ["x0", "x1", "x2"]
+    assert fingerprint(b, layer=None, orientation="samples_x_genes") != base
+
+
+def test_subset_samples_keeps_categories():
+    data, _ = from_anndata(_adata([[1.0], [2.0], [3.0]]), donor_key="donor", log_transform=False)
+    sub = data.subset_samples(np.array([2]))
+    assert list(sub.tissue.categories) == ["a", "b"] and list(sub.donor_codes) == [0]
+    assert sub.values.shape == (1, 1) and list(sub.obs.index) == ["s2"]
