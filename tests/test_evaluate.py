@@ -6,9 +6,9 @@ import pytest
 
 import gex_impute as gi
 from gex_impute._data import from_anndata
-from gex_impute.evaluate import heldout_folds, score
 from gex_impute.methods import BaseImputer
 from gex_impute.methods.baselines import MeanImputer
+from gex_impute.tl import heldout_folds, score
 
 
 class Spy(BaseImputer):
@@ -223,7 +223,7 @@ def test_shared_data_dir_env(tmp_path, monkeypatch):
 
 def test_samples_protocol_kfold_partitions_profiles(sim):
     from gex_impute._data import from_anndata
-    from gex_impute.evaluate import heldout_folds
+    from gex_impute.tl import heldout_folds
 
     data, _ = from_anndata(sim, donor_key="donor")
     folds = heldout_folds(data, protocol="samples", n_folds=5, random_state=1)
@@ -248,3 +248,80 @@ def test_samples_protocol_kfold_partitions_profiles(sim):
         sim, protocol="samples", n_folds=5, donor_key="donor", methods=["mean"], progress=False
     )
     assert table.loc["mean", "n_folds"] == 5
+
+
+class MeanWithIntervals(MeanImputer):
+    """Tissue mean with a fixed-width interval: coverage and width are known from the truth."""
+
+    name = "mean_with_intervals"
+
+    def __init__(self, half_width: float = 0.5):
+        self.half_width = half_width
+        super().__init__()
+
+    def predict_interval(self, data, level):
+        pred = self.predict(data)
+        return pred - self.half_width, pred + self.half_width
+
+
+def test_by_quintile_rows(sim):
+    table, preds = gi.tl.evaluate(
+        sim,
+        protocol="genes",
+        methods=["mean", "additive"],
+        by_quintile=True,
+        progress=False,
+        return_predictions=True,
+    )
+    assert table.index.names == ["method", "quintile"]
+    assert list(table.loc["mean"].index) == ["all", "Q1", "Q2", "Q3", "Q4", "Q5"]
+    mean = table.loc["mean"]
+    assert mean.loc[["Q1", "Q2", "Q3", "Q4", "Q5"], "n_heldout"].sum() == mean.loc["all", "n_heldout"]
+    lows, highs = mean["gene_mean_low"].to_numpy()[1:], mean["gene_mean_high"].to_numpy()[1:]
+    assert (np.diff(lows) >= 0).all() and (lows <= highs).all()
+    # the quintile of every held-out entry is that of its gene's observed mean
+    held = preds["mean"]
+    gene_mean = held.groupby("gene")["observed"].mean()
+    by_q = held.groupby("quintile")["gene"].unique()
+    assert gene_mean[by_q["Q1"]].max() <= gene_mean[by_q["Q5"]].min()
+    # the "all" rows are the plain table
+    plain = gi.tl.evaluate(sim, protocol="genes", methods=["mean", "additive"], progress=False)
+    cols = ["pearson", "mse", "n_heldout"]
+    np.testing.assert_allclose(
+        table.xs("all", level="quintile")[cols].to_numpy(float), plain[cols].to_numpy(float)
+    )
+
+
+def test_interval_coverage_and_width(sim):
+    table, preds = gi.tl.evaluate(
+        sim,
+        protocol="entries",
+        methods={"narrow": MeanWithIntervals(0.1), "wide": MeanWithIntervals(2.0), "mean": "mean"},
+        progress=False,
+        return_predictions=True,
+    )
+    for label, half in (("narrow", 0.1), ("wide", 2.0)):
+        held = preds[label]
+        inside = (
+            (held["observed"] >= held["predicted"] - half) & (held["observed"] <= held["predicted"] + half)
+        ).mean()
+        assert table.loc[label, "coverage"] == pytest.approx(inside)
+        assert table.loc[label, "mean_width"] == pytest.approx(2 * half)
+    assert table.loc["narrow", "coverage"] < table.loc["wide", "coverage"]
+    assert np.isnan(table.loc["mean", "coverage"])
+    without = gi.tl.evaluate(
+        sim, protocol="entries", methods=[MeanWithIntervals()], interval=None, progress=False
+    )
+    assert "coverage" not in without.columns
+    with pytest.raises(ValueError, match="interval=2"):
+        gi.tl.evaluate(sim, methods=["mean"], interval=2, progress=False)
+
+
+def test_doctests_of_the_tools():
+    import doctest
+    import importlib
+
+    for name in ("evaluate", "impute", "complete", "_folds", "_metrics"):
+        module = importlib.import_module(f"gex_impute.tl.{name}")
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, module.__name__

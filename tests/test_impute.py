@@ -7,23 +7,27 @@ import numpy as np
 import pytest
 
 import gex_impute as gi
+from gex_impute._data import register_keys
+from gex_impute._errors import ParameterError
 from gex_impute.methods.baselines import MeanImputer
 
 
 def test_signature_matches_contract():
-    sig = inspect.signature(gi.impute)
+    sig = inspect.signature(gi.tl.impute)
     params = sig.parameters
     assert next(iter(params)) == "adata"
     expected = {
         "method": "hybrid",
-        "tissue_key": "tissue",
-        "donor_key": None,
-        "layer": None,
+        "tissue_key": None,  # registered (register_keys), else "tissue"
+        "donor_key": None,  # registered, else unknown
+        "layer": None,  # registered, else X
         "key_added": "imputed",
         "model": None,
         "log_transform": "auto",
+        "interval": None,
         "random_state": 0,
         "progress": True,
+        "overwrite": False,
         "copy": False,
     }
     for name, default in expected.items():
@@ -112,9 +116,9 @@ def test_method_instance_and_pretrained_model(sim):
     assert sim.uns["pre"]["pretrained"] is True
     assert sim.uns["pre"]["fit_seconds"] == 0.0
     with pytest.raises(ValueError, match="fitted"):
-        gi.impute(sim, model=Counting(), progress=False)
+        gi.impute(sim, model=Counting(), key_added="x", progress=False)
     with pytest.raises(ValueError, match="conflicts"):
-        gi.impute(sim, model=model, log_transform=False, progress=False)
+        gi.impute(sim, model=model, log_transform=False, key_added="x", progress=False)
 
 
 def test_errors(sim):
@@ -124,8 +128,62 @@ def test_errors(sim):
         gi.impute(sim, method="mean", tissue_key="organ", progress=False)
 
 
+def test_key_added_conflicts_and_registered_keys(sim):
+    sim.layers["counts"] = sim.X.copy()
+    with pytest.raises(ParameterError, match=r"overwrite the existing layers \['counts'\]"):
+        gi.impute(sim, method="mean", layer="counts", key_added="counts", progress=False)
+    np.testing.assert_array_equal(sim.layers["counts"], sim.X, strict=True)  # refused before any change
+    gi.impute(sim, method="mean", layer="counts", key_added="counts", overwrite=True, progress=False)
+    assert np.isfinite(sim.layers["counts"]).all()
+    for bad in (None, ""):
+        with pytest.raises(ParameterError, match="key_added"):
+            gi.impute(sim, method="mean", key_added=bad, progress=False)
+    gi.impute(sim, method="mean", progress=False)
+    with pytest.raises(ParameterError, match="imputed_mask"):
+        gi.impute(sim, method="mean", progress=False)
+    # keys registered once are used by every call that leaves them out
+    renamed = sim.copy()
+    renamed.obs = renamed.obs.rename(columns={"tissue": "organ", "donor": "individual"})
+    register_keys(renamed, tissue_key="organ", donor_key="individual", layer="counts")
+    gi.impute(renamed, method="additive", key_added="r", progress=False)
+    info = renamed.uns["r"]
+    assert (info["tissue_key"], info["donor_key"], info["layer"]) == ("organ", "individual", "counts")
+    gi.impute(renamed, method="additive", donor_key=False, layer="X", key_added="s", progress=False)
+    assert (renamed.uns["s"]["donor_key"], renamed.uns["s"]["layer"]) == ("None", "X")
+
+
+def test_intervals_need_a_method_that_gives_them(sim):
+    class WithIntervals(MeanImputer):
+        name = "with_intervals"
+
+        def predict_interval(self, data, level):
+            pred = self.predict(data)
+            return pred - level, pred + level
+
+    gi.impute(sim, method=WithIntervals(), interval=0.5, progress=False)
+    mask = sim.layers["imputed_mask"]
+    lower, value, upper = (sim.layers[k] for k in ("imputed_lower", "imputed", "imputed_upper"))
+    assert (lower[mask] <= value[mask]).all() and (value[mask] <= upper[mask]).all()
+    np.testing.assert_array_equal(lower[~mask], value[~mask])
+    assert sim.uns["imputed"]["interval"] == 0.5
+    with pytest.raises(ParameterError, match="no prediction intervals"):
+        gi.impute(sim, method="mean", interval=0.9, key_added="x", progress=False)
+    with pytest.raises(ParameterError, match="interval=1.5"):
+        gi.impute(sim, method=WithIntervals(), interval=1.5, key_added="x", progress=False)
+
+
+def test_sparse_input_same_result_as_dense(sim):
+    from scipy import sparse
+
+    dense_result = gi.impute(sim, method="knn", copy=True, progress=False).layers["imputed"]
+    sim.X = sparse.csr_matrix(sim.X)  # NaN stored (missing), zeros structural (observed zeros)
+    result = gi.impute(sim, method="knn", copy=True, progress=False).layers["imputed"]
+    assert isinstance(result, np.ndarray) and result.dtype == np.float32
+    np.testing.assert_array_equal(result, dense_result)
+
+
 def test_progress_switch_reaches_the_methods_own_bars():
-    from gex_impute.impute import _resolve_method
+    from gex_impute.tl._methods import resolve_method as _resolve_method
 
     assert _resolve_method("hybrid", 3, False).get_params()["progress"] is False
     assert _resolve_method("hybrid", 3, True).get_params()["progress"] is True

@@ -1,0 +1,238 @@
+"""The rows of a completed matrix: one (or more) per donor x tissue, and their annotation.
+
+:func:`plan_grid` decides, for every output row, where its values come from: an input sample
+kept as it is, the mean of several samples (``aggregate="mean"``), or nothing (an absent
+profile, to be estimated). It also builds the output ``obs``: donor, tissue,
+``imputed_profile``, ``sample_id``, ``n_samples``, the sample annotation of kept samples,
+and the donor-level columns (constant within each donor, e.g. sex, age) on every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .._data import ExpressionData
+from .._errors import DataError, ParameterError
+
+#: ``source`` of an output row that is estimated / aggregated (else the input sample's position)
+ESTIMATED = -1
+AGGREGATED = -2
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Output rows of :func:`gex_impute.tl.complete`.
+
+    Attributes
+    ----------
+    obs
+        Output annotation, one row per output row.
+    donor, tissue
+        Codes (into the input data's donor and tissue categories) of each output row.
+    source
+        Input sample position of each row, ``ESTIMATED`` or ``AGGREGATED``.
+    groups
+        Output row -> input sample positions, for aggregated rows.
+    """
+
+    obs: pd.DataFrame
+    donor: np.ndarray
+    tissue: np.ndarray
+    source: np.ndarray
+    groups: dict[int, np.ndarray]
+
+    @property
+    def estimated(self) -> np.ndarray:
+        """Mask of the rows to estimate (absent profiles)."""
+        return self.source == ESTIMATED
+
+
+def _order(column: pd.Series, present: Sequence[str]) -> list[str]:
+    """Present values in the column's category order when categorical, else sorted."""
+    present_set = set(present)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return [str(c) for c in column.cat.categories if str(c) in present_set]
+    return sorted(present_set)
+
+
+def _select(requested: Sequence[str] | None, available: list[str], what: str, key: str) -> list[str]:
+    if requested is None:
+        return available
+    if isinstance(requested, str):
+        requested = [requested]
+    requested = [str(r) for r in requested]
+    if len(set(requested)) != len(requested):
+        msg = f"{what}s={requested} names some {what} twice; name each once."
+        raise ParameterError(msg)
+    unknown = [r for r in requested if r not in set(available)]
+    if unknown:
+        msg = (
+            f"{what}s {unknown} are not in column {key!r} of the data (it holds {len(available)} "
+            f"{what}s, e.g. {available[:5]}); name {what}s present in the data."
+        )
+        raise DataError(msg)
+    if not requested:
+        msg = f"{what}s=[] selects no {what}; pass None for all of them."
+        raise ParameterError(msg)
+    return requested
+
+
+def _donor_level_columns(obs: pd.DataFrame, donor_codes: np.ndarray, skip: set[str]) -> list[str]:
+    """Columns whose value (NaN included) is the same in all samples of each donor."""
+    out = []
+    for col in obs.columns:
+        if col in skip:
+            continue
+        codes, _ = pd.factorize(obs[col], use_na_sentinel=True)
+        frame = pd.DataFrame({"d": donor_codes, "v": codes})
+        if (frame.groupby("d")["v"].nunique(dropna=False) <= 1).all():
+            out.append(col)
+    return out
+
+
+def _h5ad_column(values: pd.Series, original: pd.Series) -> pd.Series:
+    """Give a column with NaN holes a dtype h5ad stores (nullable bool/int, categorical strings)."""
+    if isinstance(original.dtype, pd.CategoricalDtype):
+        return values.astype(original.dtype)
+    if pd.api.types.is_bool_dtype(original.dtype):
+        return values.astype("boolean")
+    if pd.api.types.is_integer_dtype(original.dtype):
+        return values.astype("Int64")
+    if pd.api.types.is_numeric_dtype(original.dtype):
+        return values
+    return pd.Series(pd.Categorical(values.where(values.isna(), values.astype(str))), index=values.index)
+
+
+def _pick(column: pd.Series, pick: np.ndarray) -> pd.Series:
+    """``column`` at input positions ``pick`` (NaN where ``pick < 0``), with an h5ad-safe dtype."""
+    values = column.iloc[np.maximum(pick, 0)].reset_index(drop=True)
+    values = values.where(pd.Series(pick >= 0))
+    return _h5ad_column(values, column)
+
+
+def plan_grid(
+    data: ExpressionData,
+    *,
+    tissue_key: str,
+    donor_key: str,
+    donors: Sequence[str] | None,
+    tissues: Sequence[str] | None,
+    aggregate: str | None,
+) -> Grid:
+    """Lay out the output rows: donors x tissues, observed samples kept or averaged, absent ones added.
+
+    Parameters
+    ----------
+    data
+        All input samples (with donors).
+    tissue_key, donor_key
+        The sample annotation columns holding tissue and donor.
+    donors, tissues
+        The donors and tissues to output (in this order); all present ones when None.
+    aggregate
+        None: several samples of one donor x tissue stay separate rows; ``"mean"``: one row.
+
+    Returns
+    -------
+    The :class:`Grid`.
+    """
+    if aggregate not in (None, "mean"):
+        msg = f"aggregate={aggregate!r} must be None (keep every sample) or 'mean'."
+        raise ParameterError(msg)
+    donor_names = np.asarray(data.donor.categories.astype(str))
+    tissue_names = np.asarray(data.tissue.categories.astype(str))
+    d_codes, t_codes = data.donor_codes, data.tissue_codes
+    out_donors = _select(donors, _order(data.obs[donor_key], list(donor_names)), "donor", donor_key)
+    out_tissues = _select(tissues, _order(data.obs[tissue_key], list(tissue_names)), "tissue", tissue_key)
+    d_lookup = {name: i for i, name in enumerate(donor_names)}
+    t_lookup = {name: i for i, name in enumerate(tissue_names)}
+
+    has_value = data.observed.any(axis=1)
+    seen = np.bincount(d_codes, weights=has_value, minlength=len(donor_names)) > 0
+    empty = [d for d in out_donors if not seen[d_lookup[d]]]
+    if empty:
+        msg = (
+            f"donors {empty[:5]}{' ...' if len(empty) > 5 else ''} have no observed value in any "
+            "sample, so nothing donor-specific can be estimated for them; drop their samples, or "
+            "pass donors= naming the donors to complete."
+        )
+        raise DataError(msg)
+
+    # input samples of each (donor, tissue), in input order
+    key = d_codes * len(tissue_names) + t_codes
+    order = np.argsort(key, kind="stable")
+    bounds = np.searchsorted(key[order], np.arange(len(donor_names) * len(tissue_names) + 1))
+    rows_d, rows_t, source, groups = [], [], [], {}
+    for dname in out_donors:
+        d = d_lookup[dname]
+        for tname in out_tissues:
+            t = t_lookup[tname]
+            cell = order[bounds[d * len(tissue_names) + t] : bounds[d * len(tissue_names) + t + 1]]
+            if len(cell) == 0:
+                rows_d.append(d), rows_t.append(t), source.append(ESTIMATED)
+            elif aggregate == "mean" and len(cell) > 1:
+                groups[len(source)] = cell
+                rows_d.append(d), rows_t.append(t), source.append(AGGREGATED)
+            else:
+                for s in cell:
+                    rows_d.append(d), rows_t.append(t), source.append(int(s))
+    donor_out = np.asarray(rows_d, dtype=np.int64)
+    tissue_out = np.asarray(rows_t, dtype=np.int64)
+    source = np.asarray(source, dtype=np.int64)
+    obs = _grid_obs(
+        data, donor_out, tissue_out, source, groups, out_donors, out_tissues, tissue_key, donor_key
+    )
+    return Grid(obs=obs, donor=donor_out, tissue=tissue_out, source=source, groups=groups)
+
+
+def _grid_obs(data, donor_out, tissue_out, source, groups, out_donors, out_tissues, tissue_key, donor_key):
+    sample_names = data.obs.index.astype(str).to_numpy()
+    donor_names = np.asarray(data.donor.categories.astype(str))[donor_out]
+    tissue_names = np.asarray(data.tissue.categories.astype(str))[tissue_out]
+    kept = source >= 0
+    n_samples = np.where(kept, 1, 0)
+    sample_id = np.where(kept, sample_names[np.maximum(source, 0)], None).astype(object)
+    has_value = data.observed.any(axis=1)
+    imputed = np.where(kept, ~has_value[np.maximum(source, 0)], True)
+    for row, cell in groups.items():
+        n_samples[row] = len(cell)
+        sample_id[row] = ",".join(sample_names[cell])
+        imputed[row] = not has_value[cell].any()
+    pair = np.char.add(np.char.add(donor_names.astype(str), "|"), tissue_names.astype(str))
+    index = np.where(kept, sample_names[np.maximum(source, 0)], pair)
+
+    obs = pd.DataFrame(index=pd.RangeIndex(len(source)))
+    skip = {tissue_key, donor_key}
+    donor_cols = set(_donor_level_columns(data.obs, data.donor_codes, skip))
+    first_of_donor = np.full(len(data.donor.categories), -1)
+    first_of_donor[data.donor_codes[::-1]] = np.arange(data.n_samples)[::-1]
+    for col in data.obs.columns:
+        if col in skip:
+            continue
+        if col in donor_cols:
+            pick = first_of_donor[donor_out]
+        else:
+            pick = np.where(kept, source, -1)
+            for row, cell in groups.items():
+                values = data.obs[col].iloc[cell]
+                if values.nunique(dropna=False) == 1:
+                    pick[row] = cell[0]
+        obs[col] = _pick(data.obs[col], pick)
+    obs.insert(0, tissue_key, pd.Categorical(tissue_names, categories=out_tissues))
+    obs.insert(0, donor_key, pd.Categorical(donor_names, categories=out_donors))
+    obs["imputed_profile"] = imputed.astype(bool)
+    obs["sample_id"] = pd.Categorical(sample_id)
+    obs["n_samples"] = n_samples.astype(np.int64)
+    obs.index = pd.Index(_unique(index), dtype=object)
+    return obs
+
+
+def _unique(names: np.ndarray) -> list[str]:
+    """``names`` with repeats suffixed ``-1``, ``-2``, ... (as anndata's ``obs_names_make_unique``)."""
+    from anndata.utils import make_index_unique
+
+    return list(make_index_unique(pd.Index(names.astype(str))))

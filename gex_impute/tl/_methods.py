@@ -1,0 +1,135 @@
+"""Method handling shared by the tools: name -> instance, recorded parameters, row predictions."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any
+
+import numpy as np
+
+from .._data import ExpressionData
+from .._errors import ParameterError
+from ..methods._base import BaseImputer, get_method
+
+
+def h5ad_safe(value: Any) -> Any:
+    """Turn ``value`` into something ``AnnData.write_h5ad`` stores in ``uns``."""
+    if value is None:
+        return "None"
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return {str(k): h5ad_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        items = [h5ad_safe(v) for v in value]
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in items) and items:
+            return np.asarray(items)
+        if all(isinstance(v, str) for v in items) and items:
+            return np.asarray(items, dtype=object)
+        if not items:
+            return np.asarray([], dtype=np.float64)
+        return str(list(value))
+    return str(value)
+
+
+def method_params(method: BaseImputer) -> dict[str, Any]:
+    """Return the method's hyperparameters and those chosen at fit time, h5ad-writable."""
+    params = {k: h5ad_safe(v) for k, v in method.get_params().items()}
+    # hyperparameters chosen at fit time (k_, window_, rank_, ...) are worth recording too
+    fitted = {
+        k: h5ad_safe(v)
+        for k, v in vars(method).items()
+        if k.endswith("_")
+        and not k.startswith("_")
+        and isinstance(v, int | float | str | np.number)
+        and k not in ("n_fallback_", "log1p_")
+    }
+    if fitted:
+        params["fitted"] = fitted
+    return params
+
+
+def resolve_method(
+    method: str | BaseImputer,
+    random_state: int | None,
+    progress: bool,
+    params: dict[str, Any] | None = None,
+) -> BaseImputer:
+    """Return an instance for ``method``: a registered name (seed, progress, ``params`` set) or itself."""
+    if isinstance(method, BaseImputer):
+        if params:
+            msg = (
+                f"method parameters {sorted(params)} were given with a method instance; set them "
+                "on the instance (method.set_params(...)) or pass the method by name."
+            )
+            raise ParameterError(msg)
+        return method
+    if not isinstance(method, str):
+        msg = f"method must be a method name or a BaseImputer instance, got {type(method).__name__}"
+        raise TypeError(msg)
+    instance = get_method(method)
+    if params:
+        try:
+            instance.set_params(**params)
+        except ValueError as err:
+            raise ParameterError(str(err)) from None
+    if "random_state" in instance.get_params() and "random_state" not in (params or {}):
+        instance.set_params(random_state=random_state)
+    if "progress" in instance.get_params():  # the method's own bars follow the tool's progress=
+        instance.set_params(progress=progress)
+    return instance
+
+
+def is_fitted(method: BaseImputer) -> bool:
+    """Whether ``method`` went through ``fit`` (or was loaded fitted)."""
+    return hasattr(method, "log1p_")
+
+
+def predict_rows(method: BaseImputer, data: ExpressionData, rows: np.ndarray) -> np.ndarray:
+    """Model-scale predictions of every entry of ``data``'s rows ``rows``, with all of ``data`` as context.
+
+    Uses the method's ``predict_rows(data, rows)`` when it has one (computing only those rows);
+    otherwise predicts every row and keeps ``rows``. The method is shallow-copied first, so
+    that predictions running side by side (dask threads) never share the attributes a
+    prediction sets (``n_fallback_``, ``fallback_mask_``, ...).
+    """
+    method = copy.copy(method)
+    rows = np.asarray(rows, dtype=np.int64)
+    if hasattr(method, "predict_rows"):
+        out = np.asarray(method.predict_rows(data, rows), dtype=np.float64)
+    else:
+        out = np.asarray(method.predict(data), dtype=np.float64)[rows]
+    if out.shape != (len(rows), data.n_genes):
+        msg = f"method {method.name!r} returned predictions of shape {out.shape} for {len(rows)} rows."
+        raise RuntimeError(msg)
+    return out
+
+
+def interval_rows(
+    method: BaseImputer, data: ExpressionData, rows: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model-scale ``(lower, upper)`` bounds for ``data``'s rows ``rows`` from ``method.predict_interval``."""
+    method = copy.copy(method)
+    rows = np.asarray(rows, dtype=np.int64)
+    if "rows" in inspect.signature(method.predict_interval).parameters:
+        lower, upper = method.predict_interval(data, level, rows=rows)
+        return np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    lower, upper = method.predict_interval(data, level)
+    return np.asarray(lower, dtype=np.float64)[rows], np.asarray(upper, dtype=np.float64)[rows]
+
+
+def check_level(level: float | None, name: str = "interval") -> float | None:
+    """Validate an interval level (None, or a probability strictly between 0 and 1)."""
+    if level is None:
+        return None
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+        msg = f"{name}={level!r} must be a probability strictly between 0 and 1 (e.g. 0.9), or None."
+        raise ParameterError(msg)
+    return float(level)

@@ -1,0 +1,202 @@
+"""Where :func:`gex_impute.tl.complete` puts its result: in memory, or an h5ad / zarr store by row blocks.
+
+The stores are written the way anndata reads them: the annotation (``obs``, ``var``, ``uns``)
+by anndata itself into a skeleton, then the matrices as datasets with anndata's dense-array
+encoding, filled block by block, so the completed matrix never exists whole in memory. The
+store is built under a temporary name beside the target and renamed onto it only when
+complete (atomic on one file system).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._errors import OutputPathError, ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from anndata import AnnData
+
+_ARRAY_ATTRS = {"encoding-type": "array", "encoding-version": "0.2.0"}
+SUFFIXES = (".h5ad", ".zarr")
+
+
+def check_output_path(out: str | os.PathLike, *, overwrite: bool, inputs: tuple = ()) -> Path:
+    """Check that ``out`` can be written, before any computation; return it as a Path.
+
+    The package's shared check (:func:`gex_impute._utils.check_output_path`: empty, an input,
+    a folder where a file is expected or the reverse, exists, read-only) plus what a store
+    needs: a ``.h5ad`` or ``.zarr`` suffix, an existing folder, and no existing store at all
+    (even an empty folder) without ``overwrite``.
+
+    Raises
+    ------
+    ParameterError
+        The suffix is neither ``.h5ad`` nor ``.zarr``.
+    OutputPathError
+        Any other reason ``out`` cannot be written.
+    """
+    from .._utils import check_output_path as shared_check
+
+    if out is not None and str(out).strip() and Path(out).suffix.lower() not in SUFFIXES:
+        msg = f"out={str(out)!r} must end in .h5ad or .zarr (the format is chosen from the suffix)."
+        raise ParameterError(msg)
+    is_store = Path(out).suffix.lower() == ".zarr"
+    path = shared_check(out, what="out", inputs=inputs, overwrite=overwrite, directory=is_store)
+    if path.exists() and not overwrite:
+        msg = f"out={str(out)!r} exists; remove it, choose another path or pass overwrite=True."
+        raise OutputPathError(msg)
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        msg = f"the folder of out={str(out)!r} ({parent}) does not exist; create it first."
+        raise OutputPathError(msg)
+    try:  # os.access says yes to root on read-only mounts: try it
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        msg = f"cannot write into the folder of out={str(out)!r} ({parent}): {err.strerror}."
+        raise OutputPathError(msg) from None
+    return path
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    """Move the finished ``tmp`` onto ``path`` (a file atomically; a store via a moved-aside old copy)."""
+    if tmp.is_dir() and path.exists():
+        trash = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(path, trash)
+        os.replace(tmp, path)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+
+
+class MemoryWriter:
+    """Collect the blocks into arrays and return an in-memory AnnData."""
+
+    def __init__(self, obs: pd.DataFrame, var: pd.DataFrame, dtype: np.dtype, layers: dict[str, np.dtype]):
+        shape = (len(obs), len(var))
+        self.obs, self.var = obs, var
+        self.x = np.empty(shape, dtype=dtype)
+        self.layers = {name: np.empty(shape, dtype=dt) for name, dt in layers.items()}
+
+    def write(self, start: int, stop: int, x: np.ndarray, layers: dict[str, np.ndarray]) -> None:
+        """Store rows ``start:stop``."""
+        self.x[start:stop] = x
+        for name, block in layers.items():
+            self.layers[name][start:stop] = block
+
+    def finish(self, uns: dict) -> AnnData:
+        """Return the completed AnnData."""
+        from anndata import AnnData
+
+        return AnnData(X=self.x, obs=self.obs, var=self.var, layers=self.layers, uns=uns)
+
+    def abort(self) -> None:
+        """Drop what was collected."""
+        self.x = None
+
+
+class StoreWriter:
+    """Write the blocks into an ``.h5ad`` file or a ``.zarr`` store under a temporary name.
+
+    The skeleton (obs, var, uns) is written by anndata when the writer is created, the matrices
+    are created empty and filled by :meth:`write`; :meth:`finish` renames the store onto its
+    target. ``uns`` is written at creation, so it must be known up front (timings are not).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        obs: pd.DataFrame,
+        var: pd.DataFrame,
+        dtype: np.dtype,
+        layers: dict[str, np.dtype],
+        uns: dict,
+        *,
+        rows_per_chunk: int,
+    ):
+        from anndata import AnnData
+
+        self.path = path
+        self.zarr = path.suffix.lower() == ".zarr"
+        self.tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+        skeleton = AnnData(obs=obs, var=var, uns=uns)
+        shape = (len(obs), len(var))
+        chunks = (max(1, min(rows_per_chunk, shape[0])), max(1, shape[1]))
+        try:
+            if self.zarr:
+                import zarr
+
+                with warnings.catch_warnings():
+                    # anndata announces future zarr defaults (format 3, sharding); the store is valid
+                    warnings.filterwarnings("ignore", message=r".*zarr v[23]", category=UserWarning)
+                    skeleton.write_zarr(self.tmp)
+                self.file = zarr.open_group(self.tmp, mode="r+", use_consolidated=False)
+                create = self._create_zarr
+            else:
+                import h5py
+
+                skeleton.write_h5ad(self.tmp)
+                self.file = h5py.File(self.tmp, "r+")
+                create = self._create_h5
+            self.x = create(self.file, "X", shape, dtype, chunks)
+            self.layers = {
+                name: create(self.file["layers"], name, shape, dt, chunks) for name, dt in layers.items()
+            }
+        except BaseException:
+            self.abort()
+            raise
+
+    @staticmethod
+    def _create_h5(group, name, shape, dtype, chunks):
+        ds = group.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks if shape[0] else None)
+        ds.attrs.update(_ARRAY_ATTRS)
+        return ds
+
+    @staticmethod
+    def _create_zarr(group, name, shape, dtype, chunks):
+        arr = group.create_array(name, shape=shape, dtype=dtype, chunks=chunks, fill_value=None)
+        arr.attrs.update(_ARRAY_ATTRS)
+        return arr
+
+    def write(self, start: int, stop: int, x: np.ndarray, layers: dict[str, np.ndarray]) -> None:
+        """Write rows ``start:stop`` of every matrix."""
+        self.x[start:stop] = x
+        for name, block in layers.items():
+            self.layers[name][start:stop] = block
+
+    def finish(self, uns: dict | None = None) -> None:
+        """Replace ``uns`` (when given), close the store and rename it onto the target."""
+        if uns is not None:
+            from anndata.io import write_elem
+
+            del self.file["uns"]
+            write_elem(self.file, "uns", uns)
+        if self.zarr:
+            import zarr
+
+            zarr.consolidate_metadata(str(self.tmp))
+        else:
+            self.file.close()
+        self.file = None
+        _replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        """Close and delete the temporary store."""
+        file = getattr(self, "file", None)
+        if file is not None and not self.zarr:
+            file.close()
+        self.file = None
+        if self.tmp.is_dir():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        elif self.tmp.exists():
+            self.tmp.unlink()

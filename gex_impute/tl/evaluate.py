@@ -1,0 +1,318 @@
+"""``gi.tl.evaluate``: honest hold-out evaluation of imputation methods.
+
+Observed entries are hidden following a protocol (:mod:`gex_impute.tl._folds`: ``"genes"``,
+``"entries"``, ``"samples"``), every method is fitted on a *copy* of the data in which those
+entries are NaN (the truth is unreachable by construction), and its predictions of the
+hidden entries are compared with the truth on the model scale (log1p when the data are
+TPM/count-like). Metrics pool all folds; optionally they are also given per expression
+quintile of the held-out genes, and for methods that give prediction intervals
+(``predict_interval``) their coverage and mean width.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._data import ExpressionData, from_anndata
+from .._errors import ParameterError
+from .._utils import progress_bar
+from ..methods._base import BaseImputer, get_method
+from ._folds import PROTOCOLS, heldout_folds
+from ._methods import check_level, interval_rows, resolve_method
+from ._metrics import QUINTILES, expression_quintiles, interval_scores, score
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+logger = logging.getLogger("gex_impute")
+
+__all__ = ["BASELINES", "PROTOCOLS", "evaluate"]
+
+#: the baseline set, in the order the tables show it
+BASELINES = ("distance", "nearest_gene", "mean", "additive", "knn", "softimpute", "pca_regression")
+
+MethodSpec = str | BaseImputer | Callable[[], BaseImputer]
+
+
+# -- methods -------------------------------------------------------------------------------------
+def _clone(method: BaseImputer) -> BaseImputer:
+    return type(method)(**method.get_params())
+
+
+def _factories(
+    methods: Iterable[MethodSpec | tuple[str, MethodSpec]] | Mapping[str, MethodSpec] | MethodSpec,
+    random_state: int | None,
+    progress: bool = False,
+) -> list[tuple[str, Callable[[], BaseImputer]]]:
+    """Normalise ``methods`` into ``(label, factory)`` pairs; every call gives a fresh instance."""
+    if isinstance(methods, str | BaseImputer):
+        methods = [methods]
+    items = list(methods.items()) if isinstance(methods, Mapping) else list(methods)
+    out = []
+    for item in items:
+        label = None
+        if isinstance(item, tuple):
+            if len(item) != 2 or not isinstance(item[0], str):
+                msg = f"a methods entry {item!r} must be a name, an instance or a (label, method) pair"
+                raise ParameterError(msg)
+            label, item = item
+        if isinstance(item, str):
+            name = item
+
+            def factory(name=name):
+                return resolve_method(name, random_state, progress)
+
+            get_method(name)  # fail early on unknown names
+            out.append((label or name, factory))
+        elif isinstance(item, BaseImputer):
+            out.append((label or item.name, lambda item=item: _clone(item)))
+        elif callable(item):
+            out.append((label or getattr(item, "name", getattr(item, "__name__", "method")), item))
+        else:
+            msg = f"cannot use {item!r} as a method: pass a registered name, a BaseImputer or a factory"
+            raise TypeError(msg)
+    labels = [lab for lab, _ in out]
+    if len(set(labels)) != len(labels):
+        msg = f"method labels must be unique, got {labels}; pass (label, method) pairs or a dict."
+        raise ParameterError(msg)
+    return out
+
+
+def _run_fold(
+    data: ExpressionData, mask: np.ndarray, factories, level: float | None, collected: dict, bar
+) -> None:
+    """Fit and predict every method on ``data`` with the entries of ``mask`` hidden."""
+    hidden = data.values.copy()
+    hidden[mask] = np.nan
+    idx = np.flatnonzero(mask.ravel())
+    rows = np.unique(idx // data.n_genes)
+    for label, factory in factories:
+        # a fresh copy per method: nothing a method does to its input reaches the next one
+        train = data.with_values(hidden.copy())
+        train.obs = data.obs.copy()
+        train.var = data.var.copy()
+        method = factory()
+        start = time.perf_counter()
+        method.fit(train)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        pred = method.predict(train)
+        predict_s = time.perf_counter() - start
+        pred_held = np.asarray(pred, dtype=np.float64).ravel()[idx]
+        if not np.isfinite(pred_held).all():
+            msg = f"method {label!r} returned non-finite predictions for held-out entries."
+            raise RuntimeError(msg)
+        rec = collected[label]
+        rec["pred"].append(pred_held)
+        rec["idx"].append(idx)
+        rec["fit"] += fit_s
+        rec["predict"] += predict_s
+        # n_fallback_ counts every missing entry; count held-out ones where the method says which
+        fb_mask = getattr(method, "fallback_mask_", None)
+        if fb_mask is not None and np.shape(fb_mask) == mask.shape:
+            rec["fallback"] += int(np.asarray(fb_mask).ravel()[idx].sum())
+        else:
+            rec["fallback"] += int(getattr(method, "n_fallback_", 0))
+        if level is not None and hasattr(method, "predict_interval"):
+            lower, upper = interval_rows(method, train, rows, level)
+            # positions of the held-out entries inside the (rows x genes) block
+            local = np.searchsorted(rows, idx // data.n_genes) * data.n_genes + idx % data.n_genes
+            rec["lower"].append(lower.ravel()[local])
+            rec["upper"].append(upper.ravel()[local])
+        bar.update(1)
+
+
+def _table_rows(label, rec, truth, sample_i, gene_i, tissue_i, quintile, by_quintile, extra) -> dict:
+    """Return one method's table rows: ``(label, "all")`` and, with ``by_quintile``, one per quintile."""
+    pred = np.concatenate(rec["pred"])
+    lower = np.concatenate(rec["lower"]) if rec["lower"] else None
+    upper = np.concatenate(rec["upper"]) if rec["upper"] else None
+    groups = [("all", slice(None))]
+    if by_quintile:
+        groups += [(name, quintile == q) for q, name in enumerate(QUINTILES)]
+    rows = {}
+    for name, sel in groups:
+        row = score(truth[sel], pred[sel], gene=gene_i[sel], sample=sample_i[sel], tissue=tissue_i[sel])
+        if lower is not None:
+            row.update(interval_scores(truth[sel], lower[sel], upper[sel]))
+        row.update(extra)
+        rows[(label, name) if by_quintile else label] = row
+    return rows
+
+
+def evaluate(
+    adata: AnnData,
+    *,
+    protocol: Literal["genes", "entries", "samples"] = "genes",
+    fraction: float | None = 0.2,
+    methods: Iterable[MethodSpec | tuple[str, MethodSpec]]
+    | Mapping[str, MethodSpec]
+    | MethodSpec = BASELINES,
+    tissue_key: str | None = None,
+    donor_key: str | Literal[False] | None = None,
+    layer: str | None = None,
+    log_transform: bool | Literal["auto"] = "auto",
+    random_state: int | None = 0,
+    n_folds: int | None = None,
+    by_quintile: bool = False,
+    interval: float | None = 0.9,
+    progress: bool = True,
+    return_predictions: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Hide observed entries, impute them with each method and score the predictions.
+
+    Parameters
+    ----------
+    adata
+        Samples x genes or the transpose, NaN = missing; never modified.
+    protocol
+        ``"genes"`` (P1: whole genes hidden in every sample), ``"entries"`` (P2: scattered
+        entries) or ``"samples"`` (P3: whole donor x tissue profiles; needs donors). See
+        :func:`gex_impute.tl.heldout_folds`.
+    fraction
+        Fraction hidden (of the genes with data, of the observed entries, or of the donor x
+        tissue profiles). ``None`` with ``protocol="samples"``: each profile in turn.
+    methods
+        Method names, :class:`~gex_impute.methods.BaseImputer` instances (cloned from their
+        parameters for every fold, e.g. ablation configurations), zero-argument factories,
+        ``(label, method)`` pairs or a ``{label: method}`` dict. With the default baseline
+        set, methods whose needs are not met (gene coordinates, donors) are skipped.
+    tissue_key, donor_key, layer, log_transform
+        As in :func:`gex_impute.tl.impute` (registered keys are used when left out).
+    random_state
+        Seed of the hold-out split, also given to methods created by name.
+    n_folds
+        ``protocol="samples"`` only: partition the profiles into ``n_folds`` folds, each held
+        out once (a donor's profiles in different folds); overrides ``fraction``.
+    by_quintile
+        Also score the held-out entries per expression quintile of their gene: quintiles of
+        the held-out genes' mean over their observed entries in ``adata`` (model scale),
+        ``Q1`` lowest. The table is then indexed by ``(method, quintile)``, ``quintile`` in
+        ``("all", "Q1", ..., "Q5")``.
+    interval
+        Level of the prediction intervals scored for methods that give them (a
+        ``predict_interval(data, level)`` method returning model-scale lower and upper
+        bounds); None to skip.
+    progress
+        Show a progress bar over folds x methods (and the methods' own bars).
+    return_predictions
+        Also return, per method, the held-out entries with their truth and prediction.
+
+    Returns
+    -------
+    A DataFrame indexed by method label (with ``by_quintile``: by method and quintile) with
+    ``protocol``, ``pearson``, ``spearman``, ``mse``, ``mean_gene_r``, ``mean_sample_r``,
+    ``mean_tissue_r``, ``n_heldout``, ``n_folds``, ``fit_seconds``, ``predict_seconds``,
+    ``n_fallback`` (held-out entries served by a method's fallback) and ``log1p`` (metrics on
+    the log1p scale); ``coverage`` and ``mean_width`` when a method gives intervals (NaN for
+    the others); ``gene_mean_low`` / ``gene_mean_high`` (the quintile's range) with
+    ``by_quintile``. With ``return_predictions=True``, also a dict label -> DataFrame
+    (``sample``, ``gene``, ``tissue``, ``observed``, ``predicted``, ``quintile``; ``lower``,
+    ``upper`` with intervals).
+
+    Examples
+    --------
+    >>> import gex_impute as gi
+    >>> adata = gi.datasets.simulate(n_donors=4, n_tissues=3, n_genes=100)
+    >>> table = gi.tl.evaluate(adata, protocol="entries", methods=["mean", "knn"], progress=False)
+    >>> list(table.index)
+    ['mean', 'knn']
+    >>> by_q = gi.tl.evaluate(adata, methods=["mean"], by_quintile=True, progress=False)
+    >>> by_q.index.get_level_values("quintile").tolist()
+    ['all', 'Q1', 'Q2', 'Q3', 'Q4', 'Q5']
+    """
+    level = check_level(interval)
+    data, _ = from_anndata(
+        adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, log_transform=log_transform
+    )
+    default_set = methods is BASELINES
+    factories = _factories(methods, random_state, progress)
+    if default_set:
+        kept = []
+        for label, factory in factories:
+            probe = factory()
+            try:
+                probe._check_data(data)
+            except ValueError as err:
+                logger.info("skipping %s: %s", label, err)
+                continue
+            kept.append((label, factory))
+        factories = kept
+
+    folds = heldout_folds(
+        data, protocol=protocol, fraction=fraction, random_state=random_state, n_folds=n_folds
+    )
+    collected: dict[str, dict[str, Any]] = {
+        label: {"pred": [], "idx": [], "lower": [], "upper": [], "fit": 0.0, "predict": 0.0, "fallback": 0}
+        for label, _ in factories
+    }
+    with progress_bar(
+        total=len(folds) * len(factories), enabled=progress, desc=f"evaluate {protocol}"
+    ) as bar:
+        for mask in folds:
+            _run_fold(data, mask, factories, level, collected, bar)
+
+    truth_all = data.values
+    with np.errstate(invalid="ignore"):
+        observed = ~np.isnan(truth_all)
+        gene_mean = np.where(observed, truth_all, 0.0).sum(0) / np.maximum(observed.sum(0), 1)
+    gene_mean[~observed.any(axis=0)] = np.nan
+    table_rows: dict = {}
+    predictions = {}
+    tissue_codes = data.tissue_codes
+    with_intervals = any(rec["lower"] for rec in collected.values())
+    for label, rec in collected.items():
+        idx = np.concatenate(rec["idx"])
+        truth = truth_all.ravel()[idx]
+        sample_i, gene_i = np.divmod(idx, data.n_genes)
+        distinct = np.unique(gene_i)
+        q_of_gene, edges = expression_quintiles(gene_mean, distinct)
+        quintile = q_of_gene[np.searchsorted(distinct, gene_i)]
+        extra = {
+            "n_folds": len(folds),
+            "fit_seconds": rec["fit"],
+            "predict_seconds": rec["predict"],
+            "n_fallback": rec["fallback"],
+            "log1p": data.log1p,
+        }
+        rows = _table_rows(
+            label, rec, truth, sample_i, gene_i, tissue_codes[sample_i], quintile, by_quintile, extra
+        )
+        if by_quintile:
+            bounds = np.concatenate(
+                [[np.nanmin(gene_mean[distinct])], edges, [np.nanmax(gene_mean[distinct])]]
+            )
+            for q, name in enumerate(("all", *QUINTILES)):
+                lo, hi = (bounds[0], bounds[-1]) if q == 0 else (bounds[q - 1], bounds[q])
+                rows[(label, name)].update({"gene_mean_low": float(lo), "gene_mean_high": float(hi)})
+        table_rows.update(rows)
+        if return_predictions:
+            frame = {
+                "sample": data.obs.index.to_numpy()[sample_i],
+                "gene": data.var.index.to_numpy()[gene_i],
+                "tissue": np.asarray(data.tissue)[sample_i],
+                "observed": truth,
+                "predicted": np.concatenate(rec["pred"]),
+                "quintile": np.asarray(QUINTILES)[quintile],
+            }
+            if rec["lower"]:
+                frame["lower"] = np.concatenate(rec["lower"])
+                frame["upper"] = np.concatenate(rec["upper"])
+            predictions[label] = pd.DataFrame(frame)
+    table = pd.DataFrame.from_dict(table_rows, orient="index")
+    if with_intervals:
+        for col in ("coverage", "mean_width"):
+            if col not in table.columns:
+                table[col] = np.nan
+    if by_quintile:
+        table.index = pd.MultiIndex.from_tuples(table.index, names=["method", "quintile"])
+    else:
+        table.index.name = "method"
+    table.insert(0, "protocol", protocol)
+    return (table, predictions) if return_predictions else table

@@ -1,0 +1,200 @@
+"""``gi.tl.impute``: fill every missing entry of an AnnData with one method."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from .._data import from_anndata, merge_predictions, resolve_keys
+from .._errors import ParameterError
+from ..methods._base import BaseImputer
+from ._methods import check_level, h5ad_safe, interval_rows, is_fitted, method_params, resolve_method
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+logger = logging.getLogger("gex_impute")
+
+__all__ = ["impute"]
+
+
+def check_key_added(adata: AnnData, key_added: str, *, overwrite: bool, suffixes: tuple[str, ...]) -> None:
+    """Refuse an empty ``key_added`` or one whose layers exist already (unless ``overwrite``)."""
+    if not isinstance(key_added, str) or not key_added:
+        msg = f"key_added={key_added!r} must be a non-empty string naming the layers to write."
+        raise ParameterError(msg)
+    existing = [key_added + s for s in suffixes if key_added + s in adata.layers]
+    if existing and not overwrite:
+        msg = (
+            f"key_added={key_added!r} would overwrite the existing layers {existing}; pass another "
+            "key_added, or overwrite=True to replace them."
+        )
+        raise ParameterError(msg)
+
+
+def impute(
+    adata: AnnData,
+    *,
+    method: str | BaseImputer = "hybrid",
+    tissue_key: str | None = None,
+    donor_key: str | Literal[False] | None = None,
+    layer: str | None = None,
+    key_added: str = "imputed",
+    model: BaseImputer | None = None,
+    log_transform: bool | Literal["auto"] = "auto",
+    interval: float | None = None,
+    random_state: int | None = 0,
+    progress: bool = True,
+    overwrite: bool = False,
+    copy: bool = False,
+) -> AnnData | None:
+    """Fill every missing (NaN) entry of ``adata`` with ``method``.
+
+    Parameters
+    ----------
+    adata
+        Samples x genes (tissue column ``tissue_key`` in ``obs``) or the transpose (tissue
+        column in ``var``); missing values are NaN in ``X`` or ``layer``. Dense or sparse.
+    method
+        A registered method name (see :func:`gex_impute.methods.available_methods`; ``"hybrid"``
+        is the hybrid model) or a :class:`~gex_impute.methods.BaseImputer` instance, which is
+        fitted on ``adata``. Ignored when ``model`` is given.
+    tissue_key
+        Column holding each sample's tissue; registered with
+        :func:`gex_impute._data.register_keys`, else ``"tissue"``.
+    donor_key
+        Column holding each sample's donor (genotype); registered, else None (unknown).
+        False ignores a registered donor column.
+    layer
+        Layer holding the expression values; registered, else ``X``. Never modified.
+    key_added
+        Name of the layers and ``uns`` entry written.
+    model
+        An already fitted method (e.g. a loaded :class:`~gex_impute.HybridImputer`), applied
+        with ``predict`` only; its own log scale choice is used.
+    log_transform
+        Model ``log1p`` of the values (True / False / ``"auto"``: log1p for non-negative
+        TPM/count-like data). Imputed values are returned in the input's units.
+    interval
+        Level (e.g. ``0.9``) of prediction intervals, for methods that give them
+        (``predict_interval``); None for none.
+    random_state
+        Seed given to the method (name-created methods with a ``random_state`` parameter).
+    progress
+        Show a progress bar over the fit and predict steps (and the method's own bars).
+    overwrite
+        Replace existing layers named by ``key_added``; refused otherwise.
+    copy
+        Return a new AnnData instead of writing into ``adata``.
+
+    Returns
+    -------
+    None, or the new AnnData when ``copy=True``. Writes
+
+    - ``adata.layers['imputed' | key_added]``: observed values unchanged (bitwise), missing
+      entries imputed, in the input's units, orientation and floating dtype;
+    - ``adata.layers['imputed_mask' | key_added + '_mask']``: True where a value was imputed;
+    - ``adata.layers[key_added + '_lower' | '_upper']``: interval bounds (``interval`` only;
+      equal to the value where observed);
+    - ``adata.uns['imputed' | key_added]``: ``method``, ``params``, ``version``,
+      ``fit_seconds``, ``predict_seconds``, ``n_imputed``, ``n_fallback``, ``log1p``,
+      ``random_state``, ``tissue_key``, ``donor_key``, ``layer``, ``pretrained``
+      (and ``interval``), h5ad-writable values only.
+
+    Examples
+    --------
+    >>> import gex_impute as gi
+    >>> adata = gi.datasets.simulate(n_donors=4, n_tissues=3, n_genes=100)
+    >>> gi.tl.impute(adata, method="knn", progress=False)
+    >>> bool(adata.layers["imputed_mask"].any())
+    True
+    """
+    from .. import __version__
+    from .._utils import progress_bar
+
+    level = check_level(interval)
+    suffixes = ("", "_mask") + (("_lower", "_upper") if level is not None else ())
+    check_key_added(adata, key_added, overwrite=overwrite, suffixes=suffixes)
+    if model is not None:
+        if not isinstance(model, BaseImputer):
+            msg = f"model must be a fitted BaseImputer (e.g. HybridImputer.load), not {type(model).__name__}"
+            raise TypeError(msg)
+        if not is_fitted(model):
+            msg = "model= must be fitted; call model.fit(...) or load a saved model first."
+            raise ParameterError(msg)
+        if log_transform != "auto" and bool(log_transform) != bool(model.log1p_):
+            msg = (
+                f"log_transform={log_transform!r} conflicts with the model, fitted with "
+                f"log1p={model.log1p_}; leave log_transform='auto' when passing model=."
+            )
+            raise ParameterError(msg)
+        log_transform = bool(model.log1p_)
+        instance = model
+    else:
+        instance = resolve_method(method, random_state, progress)
+    if level is not None and not hasattr(instance, "predict_interval"):
+        msg = f"method {instance.name!r} gives no prediction intervals; pass interval=None."
+        raise ParameterError(msg)
+
+    tissue_key, donor_key, layer = resolve_keys(
+        adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer
+    )
+    data, orientation = from_anndata(
+        adata, tissue_key=tissue_key, donor_key=donor_key or False, layer=layer, log_transform=log_transform
+    )
+    adata = adata.copy() if copy else adata
+    missing = np.isnan(data.values)
+    fit_seconds = 0.0
+    with progress_bar(
+        total=2 if model is None else 1, enabled=progress, desc=f"impute ({instance.name})"
+    ) as bar:
+        if model is None:
+            start = time.perf_counter()
+            instance.fit(data)
+            fit_seconds = time.perf_counter() - start
+            bar.update(1)
+        start = time.perf_counter()
+        pred = instance.predict(data)
+        predict_seconds = time.perf_counter() - start
+        bar.update(1)
+    if pred.shape != data.values.shape or not np.isfinite(pred[missing]).all():
+        msg = f"method {instance.name!r} returned non-finite or mis-shaped predictions; this is a bug in it."
+        raise RuntimeError(msg)
+
+    common = {"layer": layer, "orientation": orientation, "log1p": data.log1p}
+    adata.layers[key_added] = merge_predictions(adata, pred, missing, **common)
+    adata.layers[f"{key_added}_mask"] = missing.T.copy() if orientation == "genes_x_samples" else missing
+    info = {}
+    if level is not None:
+        del pred
+        lower, upper = interval_rows(instance, data, np.arange(data.n_samples), level)
+        adata.layers[f"{key_added}_lower"] = merge_predictions(adata, lower, missing, **common)
+        adata.layers[f"{key_added}_upper"] = merge_predictions(adata, upper, missing, **common)
+        info["interval"] = level
+    adata.uns[key_added] = {
+        "method": str(instance.name),
+        "params": method_params(instance),
+        "version": str(__version__),
+        "fit_seconds": float(fit_seconds),
+        "predict_seconds": float(predict_seconds),
+        "n_imputed": int(missing.sum()),
+        "n_fallback": int(getattr(instance, "n_fallback_", 0)),
+        "log1p": bool(data.log1p),
+        "random_state": h5ad_safe(random_state),
+        "tissue_key": tissue_key,
+        "donor_key": h5ad_safe(donor_key),
+        "layer": "X" if layer is None else layer,
+        "pretrained": model is not None,
+        **info,
+    }
+    logger.info(
+        "imputed %d entries with %s (%d by fallback) in %.1f s",
+        int(missing.sum()),
+        instance.name,
+        adata.uns[key_added]["n_fallback"],
+        fit_seconds + predict_seconds,
+    )
+    return adata if copy else None

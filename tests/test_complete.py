@@ -1,0 +1,287 @@
+"""Tests of gi.tl.complete (gex_impute/tl/complete.py and its helpers)."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from gex_impute._errors import DataError, OutputPathError, ParameterError
+from gex_impute.methods.baselines import MeanImputer
+from gex_impute.tl import complete
+
+
+@pytest.fixture(scope="module")
+def _cohort():
+    import gex_impute as gi
+
+    adata = gi.datasets.simulate(n_donors=5, n_tissues=4, n_genes=120, random_state=1)
+    adata = adata[~np.isnan(adata.X).all(axis=1)].copy()  # absent profiles are absent, as in GTEx
+    donors = adata.obs["donor"].astype(str)
+    adata.obs["sex"] = pd.Categorical(np.where(donors.str.endswith(("1", "3")), "F", "M"))
+    adata.obs["age"] = donors.str[-1].astype(int) * 10 + 20  # int, constant per donor
+    adata.obs["rin"] = np.linspace(6, 9, adata.n_obs)  # sample-level
+    adata.obs["batch"] = [f"b{i % 3}" for i in range(adata.n_obs)]  # sample-level strings
+    return adata
+
+
+@pytest.fixture
+def cohort(_cohort):
+    """5 donors x 4 tissues, some profiles absent, scattered NaN, donor- and sample-level columns."""
+    return _cohort.copy()
+
+
+def _pairs(adata):
+    return set(zip(adata.obs["donor"].astype(str), adata.obs["tissue"].astype(str), strict=True))
+
+
+def test_grid_layout_and_annotation(cohort):
+    before = cohort.X.copy()
+    result = complete(cohort, method="mean", progress=False)
+    np.testing.assert_array_equal(cohort.X, before)  # input untouched
+    donors = sorted(cohort.obs["donor"].astype(str).unique())
+    tissues = list(cohort.obs["tissue"].cat.categories)
+    assert result.n_obs == len(donors) * len(tissues)
+    assert list(result.obs["donor"].astype(str)) == [d for d in donors for _ in tissues]
+    assert list(result.obs["tissue"].astype(str)) == tissues * len(donors)
+    absent = {(d, t) for d in donors for t in tissues} - _pairs(cohort)
+    assert absent, "the fixture must have absent profiles"
+    flagged = result.obs.loc[result.obs["imputed_profile"]]
+    assert set(zip(flagged["donor"].astype(str), flagged["tissue"].astype(str), strict=True)) == absent
+    assert flagged["sample_id"].isna().all() and (flagged["n_samples"] == 0).all()
+    assert set(flagged.index) == {f"{d}|{t}" for d, t in absent}
+    kept = result.obs.loc[~result.obs["imputed_profile"]]
+    assert list(kept.index) == list(kept["sample_id"].astype(str))
+    # donor-level columns reach the new rows; sample-level ones stay with their samples
+    sex = cohort.obs.groupby("donor", observed=True)["sex"].first().astype(str)
+    np.testing.assert_array_equal(
+        result.obs["sex"].astype(str), sex[result.obs["donor"].astype(str)].to_numpy()
+    )
+    assert result.obs["age"].notna().all()
+    assert flagged["rin"].isna().all() and flagged["batch"].isna().all()
+    np.testing.assert_array_equal(kept["rin"], cohort.obs.loc[kept.index, "rin"])
+    assert result.uns["gex_impute"] == {"tissue_key": "tissue", "donor_key": "donor"}
+
+
+def test_observed_values_bitwise_and_mask(cohort):
+    result = complete(cohort, method="knn", progress=False)
+    kept = ~result.obs["imputed_profile"].to_numpy()
+    source = cohort[result.obs_names[kept]].X
+    missing = np.isnan(source)
+    assert result.X.dtype == cohort.X.dtype == np.float32
+    np.testing.assert_array_equal(result.X[kept][~missing], source[~missing])  # bitwise
+    assert np.isfinite(result.X).all() and (result.X >= 0).all()
+    mask = result.layers["completed_mask"]
+    np.testing.assert_array_equal(mask[kept], missing)
+    assert mask[~kept].all()
+    info = result.uns["completed"]
+    assert info["n_imputed"] == mask.sum()
+    assert info["n_estimated_profiles"] == (~kept).sum()
+    assert info["method"] == "knn" and info["params"]["n_neighbors"] == 20
+
+
+def test_estimates_equal_the_tissue_mean_for_the_mean_method(cohort):
+    result = complete(cohort, method="mean", progress=False)
+    logged = np.log1p(cohort.X.astype(np.float64))
+    for name, row in result.obs.loc[result.obs["imputed_profile"]].iterrows():
+        same = (cohort.obs["tissue"] == row["tissue"]).to_numpy()
+        values = logged[same]
+        seen = ~np.isnan(values)
+        with np.errstate(invalid="ignore"):
+            expected = np.expm1(np.where(seen, values, 0).sum(0) / seen.sum(0))
+        seen = np.isfinite(expected)
+        np.testing.assert_allclose(result[name].X[0, seen], expected[seen], rtol=1e-5)
+
+
+def test_same_result_for_any_block_size_and_orientation(cohort):
+    for method in ("mean", "additive", "knn"):
+        a = complete(cohort, method=method, block_size=3, progress=False)
+        b = complete(cohort, method=method, block_size=1000, progress=False)
+        np.testing.assert_allclose(a.X, b.X, rtol=1e-6)
+    flipped = complete(cohort.T.copy(), method="knn", progress=False)
+    np.testing.assert_array_equal(flipped.X, b.X)
+    assert flipped.uns["completed"]["fingerprint"] == b.uns["completed"]["fingerprint"]
+
+
+def test_sparse_and_layer_input(cohort):
+    dense = complete(cohort, method="mean", progress=False)
+    cohort.layers["tpm"] = sparse.csr_matrix(np.nan_to_num(cohort.X, nan=0.0))
+    cohort.layers["tpm"].data[:5] = np.nan  # stored NaN = missing; structural zeros are observed
+    from_layer = complete(cohort, method="mean", layer="tpm", progress=False)
+    assert from_layer.uns["completed"]["layer"] == "tpm"
+    assert from_layer.uns["completed"]["fingerprint"] != dense.uns["completed"]["fingerprint"]
+    assert from_layer.layers["completed_mask"][~from_layer.obs["imputed_profile"]].sum() == 5
+
+
+def test_several_samples_per_profile(cohort):
+    extra = cohort[:2].copy()
+    extra.obs_names = [f"{n}-rep" for n in extra.obs_names]
+    extra.X = extra.X * 2
+    extra.obs["rin"] = [1.0, 2.0]
+    doubled = ad.concat([cohort, extra], merge="same")
+    doubled.obs["sex"] = doubled.obs["sex"].astype("category")
+    separate = complete(doubled, method="mean", progress=False)
+    assert separate.n_obs == complete(cohort, method="mean", progress=False).n_obs + 2
+    assert {f"{n}-rep" for n in cohort.obs_names[:2]} <= set(separate.obs_names)
+    merged = complete(doubled, method="mean", aggregate="mean", progress=False)
+    name = "|".join([str(cohort.obs["donor"].iloc[0]), str(cohort.obs["tissue"].iloc[0])])
+    row = merged.obs.loc[name]
+    assert row["n_samples"] == 2 and "," in row["sample_id"]
+    assert np.isnan(row["rin"]) and row["sex"] == cohort.obs["sex"].iloc[0]  # rin differs, sex does not
+    a, b = doubled[cohort.obs_names[0]].X[0], doubled[extra.obs_names[0]].X[0]
+    both = ~np.isnan(a) & ~np.isnan(b)
+    np.testing.assert_allclose(merged[name].X[0, both], (a[both] + b[both]) / 2, rtol=1e-6)
+    assert not merged[name].layers["completed_mask"][0, both].any()
+
+
+def test_donors_and_tissues_select_rows(cohort):
+    donors = sorted(cohort.obs["donor"].astype(str).unique())[::-1][:2]
+    tissues = list(cohort.obs["tissue"].cat.categories)[1:3]
+    result = complete(cohort, method="mean", donors=donors, tissues=tissues, progress=False)
+    assert list(result.obs["donor"].astype(str)) == [d for d in donors for _ in tissues]
+    assert list(result.obs["tissue"].astype(str)) == tissues * 2
+
+
+def test_errors_name_the_problem(cohort):
+    with pytest.raises(DataError, match="not in column 'donor'"):
+        complete(cohort, method="mean", donors=["nobody"], progress=False)
+    with pytest.raises(DataError, match="tissues \\['Kidney'\\] are not in column 'tissue'"):
+        complete(cohort, method="mean", tissues=["Kidney"], progress=False)
+    with pytest.raises(ParameterError, match="twice"):
+        complete(cohort, method="mean", donors=["GTEX-S001", "GTEX-S001"], progress=False)
+    with pytest.raises(DataError, match="no donor column 'individual'"):
+        complete(cohort, method="mean", donor_key="individual", progress=False)
+    with pytest.raises(ParameterError, match="aggregate"):
+        complete(cohort, method="mean", aggregate="median", progress=False)
+    with pytest.raises(ParameterError, match="block_size"):
+        complete(cohort, method="mean", block_size=0, progress=False)
+    with pytest.raises(ParameterError, match="key_added"):
+        complete(cohort, method="mean", key_added="", progress=False)
+    with pytest.raises(ParameterError, match="no prediction intervals"):
+        complete(cohort, method="mean", interval=0.9, progress=False)
+    with pytest.raises(ParameterError, match="set them on the instance"):
+        complete(cohort, method=MeanImputer(), group_by="sex", progress=False)
+    silent = cohort.copy()
+    first = silent.obs["donor"] == silent.obs["donor"].iloc[0]
+    silent.X[first.to_numpy()] = np.nan
+    with pytest.raises(DataError, match="no observed value in any sample"):
+        complete(silent, method="mean", progress=False)
+    complete(silent, method="mean", donors=[str(silent.obs["donor"].iloc[-1])], progress=False)
+    unlabelled = cohort.copy()
+    unlabelled.obs["donor"] = unlabelled.obs["donor"].astype(object)
+    unlabelled.obs.iloc[0, unlabelled.obs.columns.get_loc("donor")] = np.nan
+    with pytest.raises(DataError, match="no donor"):
+        complete(unlabelled, method="mean", progress=False)
+
+
+class Counting(MeanImputer):
+    """Mean imputer that counts its fits."""
+
+    name = "counting"
+    fits = 0
+
+    def _fit(self, data):
+        type(self).fits += 1
+
+
+class WithIntervals(MeanImputer):
+    """Mean imputer with a fixed +-0.5 (log1p) interval."""
+
+    name = "with_intervals"
+
+    def predict_interval(self, data, level):
+        pred = self.predict(data)
+        return pred - 0.5 * level, pred + 0.5 * level
+
+
+def test_fitted_instance_applied_as_is_and_method_params(cohort):
+    Counting.fits = 0
+    model = Counting().fit(cohort)
+    result = complete(cohort, method=model, progress=False)
+    assert Counting.fits == 1 and result.uns["completed"]["pretrained"]
+    grouped = complete(cohort, method="mean", group_by="sex", progress=False)
+    assert grouped.uns["completed"]["params"]["group_by"] == "sex"
+    # the sex of the new rows (a donor-level column) reached the method
+    assert not np.allclose(grouped.X, result.X)
+
+
+def test_intervals(cohort):
+    result = complete(cohort, method=WithIntervals(), interval=0.8, progress=False)
+    lower, upper = result.layers["completed_lower"], result.layers["completed_upper"]
+    mask = result.layers["completed_mask"]
+    assert (lower[mask] <= result.X[mask]).all() and (result.X[mask] <= upper[mask]).all()
+    assert (lower[mask] < upper[mask]).all()
+    np.testing.assert_array_equal(lower[~mask], result.X[~mask])
+    np.testing.assert_array_equal(upper[~mask], result.X[~mask])
+    assert result.uns["completed"]["interval"] == 0.8
+
+
+@pytest.mark.parametrize("suffix", [".h5ad", ".zarr"])
+def test_written_store_equals_the_memory_result(cohort, tmp_path, suffix):
+    expected = complete(cohort, method="additive", progress=False)
+    out = tmp_path / f"completed{suffix}"
+    assert complete(cohort, method="additive", out=out, block_size=4, progress=False) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no temporary left
+    back = ad.read_h5ad(out, backed="r") if suffix == ".h5ad" else ad.read_zarr(out)
+    try:
+        np.testing.assert_array_equal(back.X[:], expected.X)
+        np.testing.assert_array_equal(back.layers["completed_mask"][:], expected.layers["completed_mask"])
+        pd.testing.assert_frame_equal(back.obs, expected.obs, check_categorical=False)
+        assert list(back.var_names) == list(expected.var_names)
+        assert back.uns["completed"]["fingerprint"] == expected.uns["completed"]["fingerprint"]
+        assert back.uns["completed"]["n_imputed"] == expected.uns["completed"]["n_imputed"]
+    finally:
+        if suffix == ".h5ad":
+            back.file.close()
+    with pytest.raises(OutputPathError, match="exists|not empty"):
+        complete(cohort, method="additive", out=out, progress=False)
+    complete(cohort, method="mean", out=out, overwrite=True, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_output_path_checked_before_any_computation(cohort, tmp_path):
+    Counting.fits = 0
+    folder = tmp_path / "folder.h5ad"
+    folder.mkdir()
+    cases = [
+        (folder, OutputPathError, "folder"),
+        (tmp_path / "missing" / "x.h5ad", OutputPathError, "does not exist"),
+        (tmp_path / "x.csv", ParameterError, "must end in .h5ad or .zarr"),
+    ]
+    for out, error, message in cases:
+        with pytest.raises(error, match=message):
+            complete(cohort, method=Counting(), out=out, progress=False)
+    source = tmp_path / "input.h5ad"
+    cohort.write_h5ad(source)
+    backed = ad.read_h5ad(source, backed="r")
+    try:
+        with pytest.raises(OutputPathError, match="input"):
+            complete(backed, method=Counting(), out=source, overwrite=True, progress=False)
+    finally:
+        backed.file.close()
+    assert Counting.fits == 0
+
+
+def test_failure_leaves_no_file(cohort, tmp_path):
+    class Broken(MeanImputer):
+        name = "broken"
+
+        def _predict(self, data):
+            if data.n_samples > cohort.n_obs:  # only when absent profiles are estimated
+                msg = "boom"
+                raise RuntimeError(msg)
+            return super()._predict(data)
+
+    out = tmp_path / "completed.h5ad"
+    with pytest.raises(RuntimeError, match="boom"):
+        complete(cohort, method=Broken(), out=out, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_memory_result_is_h5ad_writable(cohort, tmp_path):
+    result = complete(cohort, method="mean", aggregate="mean", progress=False)
+    result.write_h5ad(tmp_path / "r.h5ad")
+    back = ad.read_h5ad(tmp_path / "r.h5ad")
+    assert back.obs["age"].dtype == result.obs["age"].dtype
