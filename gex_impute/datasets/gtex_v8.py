@@ -261,7 +261,7 @@ def draw_sample_qc(rng: np.random.Generator, design: GtexDesign) -> pd.DataFrame
             "SMCENTER": np.asarray(_CENTERS, dtype=object)[rng.choice(len(_CENTERS), size=n, p=_CENTER_P)],
             "SMPTHNTS": np.asarray(_NOTES, dtype=object)[rng.choice(len(_NOTES), size=n, p=_NOTES_P)],
             "SMRIN": np.round(rin, 1),
-            "SMTSISCH": ischemic,
+            "SMTSISCH": ischemic.astype(np.int64),
         }
     )
 

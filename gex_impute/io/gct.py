@@ -86,7 +86,7 @@ def _read_header(fh, path: Path) -> tuple[int, int, list[str]]:
 
 
 def _bad_cell(path: Path, lines: list[str], numbers: Sequence[int], samples: list[str]) -> InputFileError:
-    """Find the first cell of ``lines`` that is not a number and say where it is."""
+    """Find the first cell of ``lines`` that is not a finite float32 number and say where it is."""
     na = set(NA_VALUES)
     for k, line in enumerate(lines):
         fields = line.rstrip("\r\n").split("\t")
@@ -94,14 +94,21 @@ def _bad_cell(path: Path, lines: list[str], numbers: Sequence[int], samples: lis
             if cell in na:
                 continue
             try:
-                float(cell)
+                value = float(cell)
             except ValueError:
-                msg = (
-                    f"{path}, line {numbers[k]}: value {cell[:40]!r} of gene {fields[0]!r}, sample "
-                    f"{samples[j]!r} (column {j + 3}) is not a number; use empty cells or NA for missing "
-                    "values."
+                problem = "is not a number; use empty cells or NA for missing values"
+            else:
+                if abs(value) <= _FLOAT32_MAX:
+                    continue
+                problem = (
+                    "is infinite or beyond the float32 range (+-3.4e38); expression values must be "
+                    "finite numbers (empty or NA for missing)"
                 )
-                return InputFileError(msg)
+            msg = (
+                f"{path}, line {numbers[k]}: value {cell[:40]!r} of gene {fields[0]!r}, sample "
+                f"{samples[j]!r} (column {j + 3}) {problem}."
+            )
+            return InputFileError(msg)
     msg = f"{path}, lines {numbers[0]}-{numbers[-1]}: could not parse the gene rows."
     return InputFileError(msg)
 
@@ -139,16 +146,8 @@ def _parse_chunk(
     except (ValueError, pd.errors.ParserError) as err:
         raise _bad_cell(path, lines, numbers, samples) from err
     values = table.iloc[:, 2:].to_numpy(dtype=np.float64)
-    out_of_range = np.abs(values) > _FLOAT32_MAX  # inf too; NaN compares False
-    if out_of_range.any():
-        k, j = np.argwhere(out_of_range)[0]
-        cell = lines[k].rstrip("\r\n").split("\t")[j + 2]
-        msg = (
-            f"{path}, line {numbers[k]}: value {cell[:40]!r} of gene {table.iat[k, 0]!r}, sample "
-            f"{samples[j]!r} is infinite or beyond the float32 range (+-3.4e38); expression values "
-            "must be finite numbers (empty or NA for missing)."
-        )
-        raise InputFileError(msg)
+    if (np.abs(values) > _FLOAT32_MAX).any():  # inf too; NaN compares False
+        raise _bad_cell(path, lines, numbers, samples)
     names = table[0].fillna("").astype(str).tolist()
     descriptions = table[1].fillna("").astype(str).tolist()
     return values, names, descriptions

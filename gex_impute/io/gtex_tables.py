@@ -204,7 +204,7 @@ def annotate_samples(
             raise InputFileError(msg)
         obs["tissue"] = _category(sub["SMTSD"].astype(str))
         if "SMTS" in sub.columns:
-            obs["tissue_group"] = _category(sub["SMTS"].astype(object).where(sub["SMTS"].notna(), "NA"))
+            obs["tissue_group"] = _category(sub["SMTS"])
     if donor is not None:
         obs["donor"] = _category(donor)
     if phenotypes is not None:
@@ -224,8 +224,8 @@ def annotate_samples(
             raise InputFileError(msg)
         pheno = phenotypes.loc[donor.to_numpy()]
         sex = pd.to_numeric(pheno["SEX"], errors="coerce").map(SEX_CODES)
-        obs["sex"] = _category(sex.where(sex.notna(), "unknown"))
-        obs["age"] = _category(pheno["AGE"].astype(object).where(pheno["AGE"].notna(), "unknown"))
+        obs["sex"] = _category(sex)
+        obs["age"] = _category(pheno["AGE"])
         for col in pheno.columns.difference(["SEX", "AGE"], sort=False):
             obs[col] = _column(pheno[col])
     if attrs is not None:
@@ -238,7 +238,7 @@ def annotate_samples(
 def _column(values: pd.Series):
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy()
-    return _category(values.astype(object).where(values.notna(), "NA"))
+    return _category(values)
 
 
 def _write_table(table: pd.DataFrame, path: str | os.PathLike, columns: tuple[str, ...], what: str) -> Path:
@@ -246,8 +246,11 @@ def _write_table(table: pd.DataFrame, path: str | os.PathLike, columns: tuple[st
     if missing:
         msg = f"the {what} lacks column(s) {missing}; columns found: {list(table.columns)[:20]}."
         raise DataError(msg)
-    ordered = table[[*columns, *[c for c in table.columns if c not in columns]]]
-    return write_text(path, ordered.to_csv(sep="\t", index=False, lineterminator="\n", na_rep=""))
+    bad = [c for c in table.columns if table[c].astype(str).str.contains("[\t\n\r]", regex=True).any()]
+    if bad:
+        msg = f"columns {bad} of the {what} hold tabs or line breaks, which a GTEx table cannot hold."
+        raise DataError(msg)
+    return write_text(path, table.to_csv(sep="\t", index=False, lineterminator="\n", na_rep=""))
 
 
 def write_sample_attributes(table: pd.DataFrame, path: str | os.PathLike) -> Path:

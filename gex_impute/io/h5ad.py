@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,7 +82,9 @@ def _check_anndata_groups(path: Path) -> None:
         with h5py.File(path, "r") as f:
             keys = set(f.keys())
             encoding = f.attrs.get("encoding-type", "")
-    except OSError as err:
+    except MemoryError:
+        raise
+    except Exception as err:  # OSError for a truncated file, RuntimeError/KeyError for broken groups
         reason = str(err)
         what = "truncated (cut short)" if "truncated" in reason else "corrupt"
         msg = f"{path} is a {what} HDF5 file ({reason}); {_FIX}."
@@ -181,7 +184,11 @@ def write_zarr(adata: AnnData, path: str | os.PathLike) -> None:
     old = None
     try:
         store = tmp / "store.zarr"
-        adata.write_zarr(store)
+        with warnings.catch_warnings():
+            # anndata announces that its default zarr format will change; the store written here
+            # (zarr v2, consolidated metadata) is what anndata and zarr read today
+            warnings.filterwarnings("ignore", message="Writing zarr v2 data will no longer be the default")
+            adata.write_zarr(store)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
             os.replace(path, old / "store.zarr")

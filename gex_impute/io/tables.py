@@ -100,6 +100,19 @@ def infer_numbers(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def to_numbers(cells: pd.Series) -> pd.Series:
+    """Parse cells as float64: NaN where empty or not a number; overflowing numbers become +-inf."""
+    parsed = pd.to_numeric(cells, errors="coerce")
+    retry = parsed.isna() & cells.notna()
+    if retry.any():  # pandas gives up on e.g. "-1e400"; Python's float() says -inf
+        for key, cell in cells[retry].items():
+            try:
+                parsed[key] = float(cell)
+            except ValueError:
+                pass
+    return parsed
+
+
 def read_tissue_table(path: str | os.PathLike, *, sep: str = "\t") -> AnnData:
     """Read a genes x tissues table (one row per gene, one column per tissue) into AnnData.
 
@@ -108,9 +121,9 @@ def read_tissue_table(path: str | os.PathLike, *, sep: str = "\t") -> AnnData:
     path
         Text table (plain or gzip) whose first column holds gene ids (its header may be empty or
         absent) and whose other columns hold one tissue each, e.g. ``gtex_tissue_tpm.tsv``.
-        Columns named like gene annotation (``Description``, ``symbol``, ``gene_name``, ...) and
-        columns without a single number go to ``var``; every other column must hold numbers
-        (empty or ``NA`` for missing).
+        Columns named like gene annotation (``Description``, ``symbol``, ``gene_name``, ...), and
+        columns without a single number before the first tissue column, go to ``var``; every
+        other column must hold numbers (empty or ``NA`` for missing).
     sep
         Field separator (``","`` for CSV, where quoting is honoured).
 
@@ -154,9 +167,11 @@ def read_tissue_table(path: str | os.PathLike, *, sep: str = "\t") -> AnnData:
     values = {}
     for col in table.columns:
         cells = table[col]
-        parsed = pd.to_numeric(cells, errors="coerce")
+        parsed = to_numbers(cells)
         bad = parsed.isna() & cells.notna()
-        if str(col).lower() in ANNOTATION_COLUMNS or (bad.all() and cells.notna().any()):
+        # gene annotation: a known name, or a column without numbers before the first tissue column
+        leading_text = not numeric and bad.all() and cells.notna().any()
+        if str(col).lower() in ANNOTATION_COLUMNS or leading_text:
             other.append(col)
             continue
         if bad.any():
