@@ -250,7 +250,16 @@ def _write_table(table: pd.DataFrame, path: str | os.PathLike, columns: tuple[st
     if bad:
         msg = f"columns {bad} of the {what} hold tabs or line breaks, which a GTEx table cannot hold."
         raise DataError(msg)
-    return write_text(path, table.to_csv(sep="\t", index=False, lineterminator="\n", na_rep=""))
+    # written by hand: GTEx tables are unquoted (free text keeps its quotes), empty cells for missing
+    cells = [_cells(table[c]) for c in table.columns]
+    lines = ["\t".join(map(str, table.columns))] + ["\t".join(row) for row in zip(*cells, strict=True)]
+    return write_text(path, "\n".join(lines) + "\n")
+
+
+def _cells(values: pd.Series) -> list[str]:
+    """Text of each cell: ``str`` of the value (``1.0``, ``678``, ``Whole Blood``), "" if missing."""
+    missing = values.isna().to_numpy()
+    return ["" if m else str(v) for v, m in zip(values.tolist(), missing, strict=True)]
 
 
 def write_sample_attributes(table: pd.DataFrame, path: str | os.PathLike) -> Path:
