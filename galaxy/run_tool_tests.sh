@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Run the <tests> of every Galaxy wrapper in galaxy/ inside a real, throw-away Galaxy server.
+# Run the <tests> of every Galaxy wrapper in galaxy/ inside a real, throw-away Galaxy server, then
+# the workflows of galaxy/workflows/ in the same server (galaxy/run_workflow_tests.py: planemo
+# workflow tests + Python checks of the downloaded outputs).
 #
 #   galaxy/run_tool_tests.sh [TOOL_ID ...]       # default: every galaxy/gex_impute_*.xml
 #
@@ -12,11 +14,16 @@
 #   GALAXY_KEEP    1 = keep the server's temporary folder (config, database, logs, job dirs)
 #   GALAXY_START_TIMEOUT  seconds to wait for the server (default 600)
 #   TEST_DATA      folder with the tests' input files (default: <repo>/test-data)
+#   GALAXY_TOOL_TESTS  0 = skip the tool tests (e.g. to run the workflows only)
+#   GALAXY_WORKFLOWS   0 = skip the workflow tests; a list of names = only those
+#                      (default: every galaxy/workflows/*.ga with a -tests.yml; skipped when tool
+#                      ids are given on the command line)
 #
 # Steps (see ../shared/GALAXY_OFFLINE.md): write a minimal galaxy.yml and tool_conf.xml into a
 # temporary folder, start gunicorn on 127.0.0.1, poll /api/version, create a user and its API key
 # with the bootstrap admin key, run galaxy-tool-test for each tool id, stop the server by its
 # process id (trap), print a summary and exit 1 when any test failed or errored.
+# The workflows need every tool: they run after the tool tests, when no tool id is given.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -160,7 +167,12 @@ USER_KEY="$(curl -fsS -X POST "$URL/api/users/$USER_ID/api_key?key=$ADMIN_KEY" |
 
 # ---- the tests: one galaxy-tool-test per tool, run side by side (most of a test's time is
 # Galaxy's upload and metadata jobs waiting on each other, not CPU) ------------------------------
-for id in "${TOOL_IDS[@]}"; do
+TOOL_IDS_TO_TEST=("${TOOL_IDS[@]}")
+if [[ "${GALAXY_TOOL_TESTS:-1}" == 0 ]]; then
+    log "skipping the tool tests (GALAXY_TOOL_TESTS=0)"
+    TOOL_IDS_TO_TEST=()
+fi
+for id in "${TOOL_IDS_TO_TEST[@]}"; do
     log "testing $id (log: $WORK/tool_test_$id.log)"
     "$GALAXY_VENV/bin/galaxy-tool-test" -u "$URL" -a "$ADMIN_KEY" -k "$USER_KEY" -t "$id" \
         --test-data "$TEST_DATA" -j "$WORK/results_$id.json" -o "$WORK/outputs_$id" \
@@ -168,7 +180,7 @@ for id in "${TOOL_IDS[@]}"; do
     TEST_PIDS[$id]=$!
 done
 FAILED_TOOLS=()
-for id in "${TOOL_IDS[@]}"; do
+for id in "${TOOL_IDS_TO_TEST[@]}"; do
     if wait "${TEST_PIDS[$id]}"; then
         log "$id: passed"
     else
@@ -179,7 +191,7 @@ for id in "${TOOL_IDS[@]}"; do
 done
 
 # ---- summary -------------------------------------------------------------------------------
-python3 - "$WORK" "${TOOL_IDS[@]}" <<'EOF'
+python3 - "$WORK" "${TOOL_IDS_TO_TEST[@]}" <<'EOF'
 import json
 import sys
 from pathlib import Path
@@ -206,8 +218,28 @@ for tool_id in ids:
 print(f"{'total':28} {total:5d} {total - bad:6d} {bad:6d}\n")
 EOF
 
-if [[ ${#FAILED_TOOLS[@]} -gt 0 ]]; then
-    log "FAILED: ${FAILED_TOOLS[*]} (server log: $WORK/server.log; GALAXY_KEEP=1 keeps it)"
+log "tool tests done"
+
+# ---- the workflows (after the tool tests; same server) -----------------------------------------
+WORKFLOW_STATUS=0
+WORKFLOW_SELECTION="${GALAXY_WORKFLOWS:-}"
+if [[ $# -gt 0 && -z "$WORKFLOW_SELECTION" ]]; then
+    WORKFLOW_SELECTION=0  # a subset of the tools: the workflows may need the others
+fi
+if [[ "$WORKFLOW_SELECTION" != 0 ]]; then
+    read -r -a WORKFLOW_NAMES <<<"$WORKFLOW_SELECTION"
+    log "running the workflows ${WORKFLOW_NAMES[*]:-(all)} (reports and outputs: $WORK/workflows)"
+    "$PROJECT_VENV/bin/python" "$ROOT/galaxy/run_workflow_tests.py" --url "$URL" --admin-key "$ADMIN_KEY" \
+        --user-key "$USER_KEY" --work "$WORK/workflows" --planemo "$PROJECT_VENV/bin/planemo" \
+        "${WORKFLOW_NAMES[@]}" || WORKFLOW_STATUS=1
+else
+    log "skipping the workflow tests"
+fi
+
+if [[ ${#FAILED_TOOLS[@]} -gt 0 || $WORKFLOW_STATUS -ne 0 ]]; then
+    [[ ${#FAILED_TOOLS[@]} -gt 0 ]] && log "FAILED tools: ${FAILED_TOOLS[*]}"
+    [[ $WORKFLOW_STATUS -ne 0 ]] && log "FAILED: workflow tests"
+    log "server log: $WORK/server.log; GALAXY_KEEP=1 keeps it"
     exit 1
 fi
-log "all Galaxy tool tests passed"
+log "all Galaxy tool and workflow tests passed"

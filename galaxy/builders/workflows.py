@@ -197,17 +197,18 @@ def apply_model() -> dict:
 WORKFLOWS = {"complete_cohort": complete_cohort, "apply_model": apply_model}
 
 
+def _stable_uuid(text: str) -> str:
+    """A version-4-shaped uuid derived from ``text`` (Galaxy accepts only version 4)."""
+    return str(uuid.UUID(bytes=uuid.uuid5(NAMESPACE, text).bytes, version=4))
+
+
 def _deterministic_uuids(native: dict, seed: str) -> dict:
-    """Replace gxformat2's random uuids by uuid5(name) so that the .ga is reproducible."""
+    """Replace gxformat2's random uuids by ones derived from names so that the .ga is reproducible."""
 
     def walk(node: Any, path: str) -> Any:
         if isinstance(node, dict):
             return {
-                k: (
-                    str(uuid.uuid5(NAMESPACE, f"{seed}:{path}/{k}"))
-                    if k == "uuid"
-                    else walk(v, f"{path}/{k}")
-                )
+                k: (_stable_uuid(f"{seed}:{path}/{k}") if k == "uuid" else walk(v, f"{path}/{k}"))
                 for k, v in node.items()
             }
         if isinstance(node, list):
@@ -225,7 +226,7 @@ def to_native(format2: dict, name: str) -> dict:
     native = _deterministic_uuids(native, name)
     for step in native["steps"].values():  # give every workflow output a stable uuid too
         for output in step.get("workflow_outputs", []):
-            output.setdefault("uuid", str(uuid.uuid5(NAMESPACE, f"{name}:{step['id']}:{output['label']}")))
+            output.setdefault("uuid", _stable_uuid(f"{name}:{step['id']}:{output['label']}"))
     return native
 
 

@@ -1,0 +1,207 @@
+"""Run the Galaxy workflows of galaxy/workflows/ in a running Galaxy server and check their outputs.
+
+Called by galaxy/run_tool_tests.sh after the tool tests (same throw-away server)::
+
+    python galaxy/run_workflow_tests.py --url URL --admin-key KEY --user-key KEY --work DIR [NAME ...]
+
+For each workflow ``NAME.ga`` with a ``NAME-tests.yml``:
+
+1. ``planemo test`` against the server (engine external_galaxy): uploads the test inputs, invokes
+   the workflow, waits for it and checks the outputs with the assertions of the tests file;
+2. downloads every output of the invocation through the API (bioblend) and runs the Python
+   checks of galaxy/workflow_checks.py (outputs against inputs);
+3. prints a summary: wall time of each test, the outputs produced (label, datatype, size) and
+   each check; exit status 1 when a test or a check failed.
+
+Needs planemo and bioblend (in the project's virtualenv: pip install -e ".[galaxy]").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+WORKFLOWS = HERE / "workflows"
+sys.path.insert(0, str(HERE))
+
+from workflow_checks import CHECKS  # noqa: E402
+
+
+def _job_paths(tests_file: Path, job: dict[str, Any]) -> dict[str, Any]:
+    """The test job's inputs: file paths made absolute (relative to the tests file), values as is."""
+    out: dict[str, Any] = {}
+    for label, value in job.items():
+        if isinstance(value, dict) and value.get("class") == "File":
+            out[label] = (tests_file.parent / value["path"]).resolve()
+        else:
+            out[label] = value
+    return out
+
+
+def _download_outputs(gi, invocation_id: str, folder: Path) -> tuple[dict[str, Path], list[dict]]:
+    """Every labelled output dataset of an invocation -> local file; and their descriptions."""
+    invocation = gi.invocations.show_invocation(invocation_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    files, described = {}, []
+    for label, ref in sorted(invocation.get("outputs", {}).items()):
+        details = gi.datasets.show_dataset(ref["id"])
+        path = folder / f"{label}.{details['extension']}"
+        gi.datasets.download_dataset(ref["id"], file_path=str(path), use_default_filename=False)
+        files[label] = path
+        described.append(
+            {
+                "label": label,
+                "name": details["name"],
+                "ext": details["extension"],
+                "bytes": path.stat().st_size,
+            }
+        )
+    return files, described
+
+
+def _invocation_seconds(gi, invocation_id: str) -> float:
+    """From the invocation's creation to its last job's end (the server's own clock)."""
+    from datetime import datetime
+
+    invocation = gi.invocations.show_invocation(invocation_id)
+    start = datetime.fromisoformat(invocation["create_time"])
+    ends = [
+        datetime.fromisoformat(gi.jobs.show_job(step["job_id"])["update_time"])
+        for step in invocation["steps"]
+        if step.get("job_id")
+    ]
+    return (max(ends) - start).total_seconds() if ends else float("nan")
+
+
+def run_one(name: str, args: argparse.Namespace, gi) -> dict[str, Any]:
+    """Test workflow ``name``; return its report."""
+    workflow = WORKFLOWS / f"{name}.ga"
+    tests_file = WORKFLOWS / f"{name}-tests.yml"
+    report: dict[str, Any] = {"workflow": name, "tests": []}
+    cases = yaml.safe_load(tests_file.read_text())
+    missing = [
+        str(path)
+        for case in cases
+        for path in _job_paths(tests_file, case["job"]).values()
+        if isinstance(path, Path) and not path.exists()
+    ]
+    if missing:
+        report["error"] = f"test inputs missing: {missing}"
+        return report
+    out_json = args.work / f"{name}.json"
+    command = [
+        args.planemo,
+        "test",
+        "--engine",
+        "external_galaxy",
+        "--galaxy_url",
+        args.url,
+        "--galaxy_admin_key",
+        args.admin_key,
+        "--galaxy_user_key",
+        args.user_key,
+        "--test_output_json",
+        str(out_json),
+        "--test_output",
+        str(args.work / f"{name}.html"),
+        "--summary",
+        "compact",
+        "--test_timeout",
+        str(args.timeout),
+        str(workflow),
+    ]
+    start = time.perf_counter()
+    with open(args.work / f"{name}.planemo.log", "w") as log:
+        status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+    report["planemo_seconds"] = round(time.perf_counter() - start, 1)
+    report["planemo_status"] = status
+    tests = json.loads(out_json.read_text())["tests"] if out_json.exists() else []
+    if not tests:
+        report["error"] = (
+            f"planemo test wrote no results (exit {status}); see {args.work / f'{name}.planemo.log'}"
+        )
+    for index, (case, test) in enumerate(zip(cases, tests, strict=False)):
+        data = test["data"]
+        entry: dict[str, Any] = {"id": test["id"], "status": data.get("status")}
+        problems = [str(p) for p in data.get("output_problems") or []]
+        if data.get("execution_problem"):
+            problems.append(str(data["execution_problem"]))
+        entry["problems"] = [p.strip().splitlines()[-1][:300] for p in problems if p.strip()]
+        details = (data.get("invocation_details") or {}).get("details") or {}
+        invocation_id = details.get("invocation_id")
+        if invocation_id:
+            entry["invocation_seconds"] = round(_invocation_seconds(gi, invocation_id), 1)
+            files, entry["outputs"] = _download_outputs(gi, invocation_id, args.work / name / str(index))
+            if data.get("status") == "success" and name in CHECKS:
+                try:
+                    checks = CHECKS[name](files, _job_paths(tests_file, case["job"]))
+                except Exception as err:  # a check that cannot run is a failed check
+                    checks = [("checks ran", False, f"{type(err).__name__}: {err}")]
+                entry["checks"] = [{"what": w, "ok": ok, "detail": d} for w, ok, d in checks]
+        report["tests"].append(entry)
+    return report
+
+
+def _failed(report: dict[str, Any]) -> bool:
+    return bool(report.get("error")) or any(
+        t["status"] != "success" or not all(c["ok"] for c in t.get("checks", [])) for t in report["tests"]
+    )
+
+
+def print_summary(reports: list[dict[str, Any]]) -> None:
+    """A readable summary of every workflow test."""
+    for report in reports:
+        print(f"\nworkflow {report['workflow']}: planemo test {report.get('planemo_seconds', '-')} s wall")
+        if report.get("error"):
+            print(f"  ERROR {report['error']}")
+        for test in report["tests"]:
+            print(f"  {test['id']}: {test['status']}; invocation {test.get('invocation_seconds', '-')} s")
+            for problem in test["problems"]:
+                print(f"    problem: {problem}")
+            for output in test.get("outputs", []):
+                size = f"{output['bytes']:>9} bytes"
+                print(f"    output {output['label']:16} {output['ext']:8} {size}  {output['name']}")
+            for check in test.get("checks", []):
+                print(f"    {'ok  ' if check['ok'] else 'FAIL'} {check['what']}: {check['detail']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the workflow tests; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="workflow names (default: every workflow with tests)")
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--admin-key", required=True)
+    parser.add_argument("--user-key", required=True)
+    parser.add_argument("--work", type=Path, required=True, help="folder for reports and downloaded outputs")
+    parser.add_argument(
+        "--planemo", default=shutil.which("planemo") or str(Path(sys.executable).parent / "planemo")
+    )
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds per workflow test")
+    args = parser.parse_args(argv)
+    from bioblend.galaxy import GalaxyInstance
+
+    names = args.names or sorted(p.name.removesuffix("-tests.yml") for p in WORKFLOWS.glob("*-tests.yml"))
+    args.work.mkdir(parents=True, exist_ok=True)
+    gi = GalaxyInstance(args.url, key=args.user_key)
+    reports = [run_one(name, args, gi) for name in names]
+    (args.work / "workflow_tests.json").write_text(json.dumps(reports, indent=2, default=str))
+    print_summary(reports)
+    failed = [r["workflow"] for r in reports if _failed(r)]
+    print(
+        f"\nworkflow tests: {len(reports) - len(failed)} of {len(reports)} passed"
+        + (f"; FAILED: {failed}" if failed else "")
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

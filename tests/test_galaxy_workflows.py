@@ -1,0 +1,122 @@
+"""The Galaxy workflows of galaxy/workflows/: lint-clean, tested, and wired to existing tool inputs.
+
+They run in a real Galaxy server via galaxy/run_tool_tests.sh (galaxy/run_workflow_tests.py).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+GALAXY = ROOT / "galaxy"
+WORKFLOWS = sorted((GALAXY / "workflows").glob("*.ga"))
+
+
+def _tool_paths(tool_id: str) -> dict[str, set[str]]:
+    """{parameter path (a|b|c): allowed values (select/conditional options; empty = any)}."""
+    from galaxy.util.xml_macros import load
+
+    root = load(str(GALAXY / f"{tool_id}.xml")).getroot()
+    paths: dict[str, set[str]] = {}
+
+    def walk(node, prefix: str) -> None:
+        for child in node:
+            if child.tag == "param":
+                name = child.get("name") or child.get("argument", "").lstrip("-").replace("-", "_")
+                values = {o.get("value") for o in child.findall("option")}
+                paths.setdefault(prefix + name, set()).update(values)
+            elif child.tag == "conditional":
+                cond = prefix + child.get("name") + "|"
+                test = child.find("param")
+                paths[cond + test.get("name")] = {w.get("value") for w in child.findall("when")}
+                for when in child.findall("when"):
+                    walk(when, cond)
+            elif child.tag in ("section", "repeat"):
+                walk(child, prefix + child.get("name") + "|")
+
+    walk(root.find("inputs"), "")
+    return paths
+
+
+def _flatten(state: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in state.items():
+        if key.startswith("__"):
+            continue
+        if isinstance(value, dict) and "__class__" not in value:
+            out.update(_flatten(value, f"{prefix}{key}|"))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def test_both_workflows_present():
+    assert {p.stem for p in WORKFLOWS} == {"complete_cohort", "apply_model"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=[p.stem for p in WORKFLOWS])
+def test_steps_use_existing_tool_parameters(path):
+    pytest.importorskip("galaxy.util.xml_macros")
+    workflow = json.loads(path.read_text())
+    assert workflow["license"] and workflow["creator"] and workflow["annotation"]
+    macros = (GALAXY / "macros.xml").read_text()
+    version = macros.split('"@TOOL_VERSION@">')[1].split("<")[0]
+    suffix = macros.split('"@VERSION_SUFFIX@">')[1].split("<")[0]
+    labels = set()
+    for step in workflow["steps"].values():
+        labels.update(o["label"] for o in step.get("workflow_outputs", []))
+        if step["type"] != "tool":
+            continue
+        assert step["tool_version"] == f"{version}+galaxy{suffix}", step["tool_id"]
+        paths = _tool_paths(step["tool_id"])
+        for key in step["input_connections"]:
+            assert key in paths, f"{path.name}, {step['label']}: no input {key!r} in {step['tool_id']}"
+        for key, value in _flatten(json.loads(step["tool_state"])).items():
+            assert key in paths, f"{path.name}, {step['label']}: no parameter {key!r} in {step['tool_id']}"
+            allowed = paths[key]
+            chosen = value if isinstance(value, list) else [value]
+            if allowed and not isinstance(value, bool):
+                assert set(map(str, chosen)) <= allowed, f"{path.name}, {step['label']}: {key}={value!r}"
+    # every workflow output is checked by its tests
+    tests = yaml.safe_load(path.with_name(f"{path.stem}-tests.yml").read_text())
+    for case in tests:
+        assert set(case["outputs"]) == labels, f"{path.name}: outputs without assertions"
+
+
+def test_checks_cover_every_workflow():
+    sys.path.insert(0, str(GALAXY))
+    try:
+        from workflow_checks import CHECKS
+    finally:
+        sys.path.pop(0)
+    assert set(CHECKS) == {p.stem for p in WORKFLOWS}
+
+
+def test_test_inputs_exist():
+    for path in WORKFLOWS:
+        tests_file = path.with_name(f"{path.stem}-tests.yml")
+        for case in yaml.safe_load(tests_file.read_text()):
+            for value in case["job"].values():
+                if isinstance(value, dict) and value.get("class") == "File":
+                    assert (tests_file.parent / value["path"]).exists(), value["path"]
+
+
+def test_planemo_workflow_lint_clean():
+    planemo = shutil.which("planemo") or str(Path(sys.executable).parent / "planemo")
+    if not Path(planemo).exists():
+        pytest.skip("planemo is not installed (pip install planemo)")
+    result = subprocess.run(
+        [planemo, "workflow_lint", "--fail_level", "warn", str(GALAXY / "workflows")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "WARNING" not in result.stdout and "ERROR" not in result.stdout, result.stdout
