@@ -61,7 +61,7 @@ def _method(args: argparse.Namespace, name: str | None, params: dict[str, str]) 
 
     name = name or "hybrid"
     values = coerce_params(name, params)
-    names = {p.name for p in method_spec(name).parameters}
+    names = set(method_spec(name).params)
     if "random_state" in names:
         values.setdefault("random_state", args.seed)
     if "progress" in names:
@@ -90,16 +90,14 @@ def _read(args: argparse.Namespace) -> AnnData:
 
     if args.subject_phenotypes is not None and args.sample_attributes is None:
         logger.warning("--subject-phenotypes is used together with --sample-attributes (GCT input)")
-    adata = io.read_expression(
+    return io.read_expression(
         args.input, sample_attributes=args.sample_attributes, subject_phenotypes=args.subject_phenotypes
     )
-    logger.info("read %s: %d samples x %d genes", args.input, adata.n_obs, adata.n_vars)
-    return adata
 
 
 def _inputs(args: argparse.Namespace) -> tuple[str | None, ...]:
     names = ("input", "sample_attributes", "subject_phenotypes", "annotation", "fasta", "promoters", "model")
-    return tuple(getattr(args, n, None) for n in names)
+    return tuple(v for v in (getattr(args, n, None) for n in names) if isinstance(v, str))
 
 
 def _check(args: argparse.Namespace, path: str | None, what: str, **kwargs: Any) -> None:
@@ -215,25 +213,27 @@ def complete(args: argparse.Namespace) -> int:
 
         client = Client(args.scheduler)
     try:
-        completed = tl.complete(
+        tl.complete(
             adata,
             method=method,
             donors=_list(args.donors),
             tissues=_list(args.tissues),
             aggregate=None if args.aggregate == "none" else args.aggregate,
             interval=args.interval,
-            block_size=args.block_size,
             out=args.output,
             client=client,
             random_state=args.seed,
             progress=_progress(args),
             overwrite=args.overwrite,
             **_keys(args),
+            **({} if args.block_size is None else {"block_size": args.block_size}),
         )
     finally:
         if client is not None:
             client.close()
     _written(args.output)
+    zarr = args.output.rstrip("/").endswith(".zarr")
+    completed = io.read_zarr(args.output) if zarr else io.read_h5ad(args.output, backed="r")
     n_new = int(completed.obs["imputed_profile"].sum())
     print(f"completed {completed.n_obs} profiles ({n_new} estimated) x {completed.n_vars} genes")
     if args.gct_output is not None:
@@ -241,7 +241,6 @@ def complete(args: argparse.Namespace) -> int:
         _written(args.gct_output)
     if args.plot is not None:
         pl.profiles(completed, donor_key=args.donor_key, tissue_key=args.tissue_key, save=args.plot)
-        _written(args.plot)
     return 0
 
 
@@ -282,7 +281,6 @@ def evaluate(args: argparse.Namespace) -> int:
     _written(args.output)
     if args.plot is not None:
         pl.metrics(table, title=f"protocol {args.protocol!r}, {args.fraction:.0%} held out", save=args.plot)
-        _written(args.plot)
     if not args.quiet:
         print(tl.format_table(table))
     return 0

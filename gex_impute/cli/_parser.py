@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -63,10 +64,11 @@ def _method_epilog() -> str:
     lines = ["methods (see --param KEY=VALUE for their hyperparameters):"]
     for name in available_methods():
         spec = method_spec(name)
-        params = ", ".join(f"{p.name}={p.default!r}" for p in spec.parameters)
-        lines.append(f"  {name:<15} {spec.summary}")
+        params = ", ".join(f"{p.name}={p.default!r}" for p in spec.params.values())
+        lines.append(f"  {name:<15} {spec.description}")
         if params:
-            lines.append(f"  {'':<15}   {params}")
+            indent = " " * 18
+            lines.append(textwrap.fill(params, width=100, initial_indent=indent, subsequent_indent=indent))
     return "\n".join(lines)
 
 
