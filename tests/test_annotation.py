@@ -355,3 +355,22 @@ def test_annotate_view_becomes_actual(tmp_path):
     assert not view.is_view
     assert view.var["tss"].tolist() == EXPECTED["tss"].tolist()
     assert "tss" not in parent.var  # the parent is not modified
+
+
+def test_gene_table_rule():
+    """One rule decides the gene axis for every pp function (gex_impute.pp._genes)."""
+    from gex_impute.pp._genes import gene_axis, gene_table
+
+    adata = _adata(EXPECTED.index)
+    assert gene_axis(adata) == "var"
+    assert gene_axis(adata.T.copy()) == "obs"  # tissue column in var: genes in obs
+    bare = adata.copy()
+    del bare.obs["tissue"]
+    with pytest.raises(KeyError, match="tissue_key 'tissue' not found"):
+        gene_axis(bare)
+    assert gene_axis(bare, None) == "var"
+    annotated_t = bare.T.copy()
+    annotated_t.obs["chrom"], annotated_t.obs["tss"] = "chr1", 5
+    assert gene_axis(annotated_t, None, needed=("chrom", "tss")) == "obs"
+    axis, genes = gene_table(annotated_t, None, needed=("chrom", "tss"))
+    assert axis == "obs" and genes is annotated_t.obs

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .._errors import DataError, InputFileError, ParameterError
 from ._text import check_input_file, open_text, write_text
-from .gff import read_gff
+from .gff import MAX_COORDINATE, read_gff
 from .identifiers import is_primary, strip_version
 
 logger = logging.getLogger("gex_impute")
@@ -92,7 +92,7 @@ def _read_bed(path: Path) -> pd.DataFrame:
                     "whole numbers (BED columns 2 and 3: 0-based start, exclusive end)."
                 )
                 raise InputFileError(msg) from None
-            if start < 0 or end <= start:
+            if start < 0 or end <= start or end > MAX_COORDINATE:
                 msg = f"{path}, line {line_no}: {start}-{end} is not a BED interval (0 <= start < end)."
                 raise InputFileError(msg)
             if fields[5] not in ("+", "-", "."):
@@ -169,12 +169,14 @@ def _read_tsv(path: Path, coordinates: str) -> pd.DataFrame:
         if col not in out:
             continue
         values = pd.to_numeric(out[col], errors="coerce")
-        bad = values.isna() & out[col].notna() | (values.notna() & (values != values.round()))
+        whole = values.notna() & (values == values.round()) & (values.abs() <= MAX_COORDINATE)
+        bad = out[col].notna() & ~whole
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             msg = (
                 f"{path}, line {row + 2}: {found[col]} {out[col].iloc[row]!r} (gene "
-                f"{out['gene_id'].iloc[row]!r}) is not a whole number; leave the cell empty if unknown."
+                f"{out['gene_id'].iloc[row]!r}) is not a whole number up to {MAX_COORDINATE}; leave the "
+                "cell empty if unknown."
             )
             raise InputFileError(msg)
         out[col] = values - shift if col != "end" else values  # 1-based inclusive end = exclusive end

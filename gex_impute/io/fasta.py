@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .._errors import InputFileError
+from .._errors import GexImputeError, InputFileError
 from ._text import check_input_file, file_kind, open_text, open_text_write
 
 if TYPE_CHECKING:
@@ -53,7 +53,8 @@ def open_fasta(path: str | os.PathLike) -> Iterator[pysam.FastaFile]:
 
     Yields
     ------
-    The open :class:`pysam.FastaFile` (closed on leaving the block).
+    The open :class:`pysam.FastaFile` (closed on leaving the block). Errors pysam raises while
+    reading sequence inside the block become :class:`~gex_impute._errors.InputFileError`.
 
     Raises
     ------
@@ -88,7 +89,17 @@ def open_fasta(path: str | os.PathLike) -> Iterator[pysam.FastaFile]:
         msg = f"cannot open {path} as an indexed FASTA ({err}); {hint}."
         raise InputFileError(msg) from err
     with handle:
-        yield handle
+        try:
+            yield handle
+        except GexImputeError:
+            raise
+        except (UnicodeDecodeError, OSError, ValueError) as err:  # pysam reading the sequence
+            msg = (
+                f"{path}: cannot read the sequence ({type(err).__name__}: {err}); the FASTA holds bytes "
+                "that are not sequence letters or its index (.fai) does not match it (delete the .fai "
+                "to rebuild it)."
+            )
+            raise InputFileError(msg) from err
 
 
 def index_fasta(path: str | os.PathLike) -> Path:

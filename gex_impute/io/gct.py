@@ -138,7 +138,7 @@ def _parse_chunk(
             names=range(n_samples + 2),
             dtype=dtypes,
             keep_default_na=False,
-            na_values=list(NA_VALUES),
+            na_values=dict.fromkeys(range(2, n_samples + 2), list(NA_VALUES)),  # names stay as they are
             engine="c",
             quoting=3,  # csv.QUOTE_NONE: GCT has no quoting
             skip_blank_lines=False,

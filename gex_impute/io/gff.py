@@ -25,6 +25,8 @@ _GTF_ATTR = re.compile(r'(\S+)\s+"([^"]*)"')
 _GFF3_GENE_TYPES = frozenset({"gene", "ncRNA_gene", "pseudogene", "protein_coding_gene"})
 _STRANDS = frozenset({"+", "-", ".", "?"})
 GENE_COLUMNS = ["gene_id", "chrom", "start", "end", "strand", "gene_type", "gene_name"]
+#: largest coordinate accepted (far beyond any contig; keeps coordinates in int64)
+MAX_COORDINATE = 2**40
 
 
 def _parse_gtf_attributes(text: str) -> dict[str, str]:
@@ -55,10 +57,10 @@ def _coordinates(fields: list[str], path: Path, line_no: int, fmt: str) -> tuple
             f"numbers; a {fmt.upper()} record has 1-based integer coordinates in columns 4 and 5."
         )
         raise InputFileError(msg) from None
-    if start < 1 or end < start:
+    if start < 1 or end < start or end > MAX_COORDINATE:
         msg = (
             f"{path}, line {line_no}: start {start} and end {end} are not valid 1-based inclusive "
-            "coordinates (need 1 <= start <= end)."
+            f"coordinates (need 1 <= start <= end <= {MAX_COORDINATE})."
         )
         raise InputFileError(msg)
     if fields[6] not in _STRANDS:

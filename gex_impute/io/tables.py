@@ -62,15 +62,19 @@ def read_strict_tsv(
                 f"a cell is {'missing' if n_tabs < n_header else 'extra'} (empty cells must keep their tab)."
             )
             raise InputFileError(msg)
-    return pd.read_csv(
-        io.StringIO("".join(lines)),
-        sep="\t",
-        dtype=str,
-        keep_default_na=False,
-        na_values=list(NA_VALUES),
-        quoting=quoting,
-        skip_blank_lines=False,
-    )
+    try:
+        return pd.read_csv(
+            io.StringIO("".join(lines)),
+            sep="\t",
+            dtype=str,
+            keep_default_na=False,
+            na_values=list(NA_VALUES),
+            quoting=quoting,
+            skip_blank_lines=False,
+        )
+    except (ValueError, pd.errors.ParserError) as err:  # e.g. an unbalanced quote in a quoted table
+        msg = f"{path}: cannot parse it as a tab-separated {what} ({err})."
+        raise InputFileError(msg) from err
 
 
 def index_by(table: pd.DataFrame, column: str, path, what: str) -> pd.DataFrame:
@@ -91,11 +95,11 @@ def index_by(table: pd.DataFrame, column: str, path, what: str) -> pd.DataFrame:
 
 
 def infer_numbers(table: pd.DataFrame) -> pd.DataFrame:
-    """Columns whose every non-empty cell is a number become numeric; others stay strings."""
+    """Make numeric the columns whose every non-empty cell is a finite number; others stay strings."""
     out = table.copy()
     for col in out.columns:
         values = pd.to_numeric(out[col], errors="coerce")
-        if values.notna().sum() == out[col].notna().sum():
+        if values.notna().sum() == out[col].notna().sum() and np.isfinite(values[values.notna()]).all():
             out[col] = values
     return out
 
