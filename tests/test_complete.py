@@ -285,3 +285,26 @@ def test_memory_result_is_h5ad_writable(cohort, tmp_path):
     result.write_h5ad(tmp_path / "r.h5ad")
     back = ad.read_h5ad(tmp_path / "r.h5ad")
     assert back.obs["age"].dtype == result.obs["age"].dtype
+
+
+def test_context_adds_profiles_without_copying_and_pickles_once(cohort):
+    import pickle
+
+    from gex_impute._data import from_anndata
+    from gex_impute.tl._blocks import Context
+
+    data, _ = from_anndata(cohort, donor_key="donor")
+    observed = data.values.copy()
+    context = Context(data, 3)
+    np.testing.assert_array_equal(context.data.values, observed)
+    block = context.with_profiles(np.array([0, 1]), np.array([2, 2]), cohort.obs.iloc[:0])
+    assert np.shares_memory(block.values, context.data.values)
+    assert block.values.shape == (cohort.n_obs + 2, cohort.n_vars) and np.isnan(block.values[-2:]).all()
+    assert list(block.tissue[-2:]) == [data.tissue.categories[2]] * 2
+    back = pickle.loads(pickle.dumps(context))
+    np.testing.assert_array_equal(back.data.values, observed)
+    assert np.shares_memory(back.data.values, back.padded) and back.n_spare == 3
+    # the matrix travels once: the padded matrix, not also its view
+    assert len(pickle.dumps(context)) < len(pickle.dumps(context.data)) + observed.nbytes / 2
+    with pytest.raises(ValueError, match="spare rows"):
+        context.with_profiles(np.zeros(4, int), np.zeros(4, int), cohort.obs.iloc[:0])

@@ -308,6 +308,7 @@ def test_interval_coverage_and_width(sim):
         assert table.loc[label, "coverage"] == pytest.approx(inside)
         assert table.loc[label, "mean_width"] == pytest.approx(2 * half)
     assert table.loc["narrow", "coverage"] < table.loc["wide", "coverage"]
+    assert table.loc["wide", "interval"] == 0.9 and np.isnan(table.loc["mean", "interval"])
     assert np.isnan(table.loc["mean", "coverage"])
     without = gi.tl.evaluate(
         sim, protocol="entries", methods=[MeanWithIntervals()], interval=None, progress=False

@@ -1,8 +1,8 @@
 """Pure block functions of :func:`gex_impute.tl.complete`: what one worker computes.
 
-Both take the fitted method and the observed data (the *context*) first, so that a dask
-client can scatter those once and send only the small per-block arguments; run locally, they
-are plain function calls. They return values in the input's units and output dtype.
+Both take the fitted method and the observed data (the :class:`Context`) first, so that a
+dask client can scatter those once and send only the small per-block arguments; run locally,
+they are plain function calls. They return values in the input's units and output dtype.
 """
 
 from __future__ import annotations
@@ -17,24 +17,65 @@ from ..methods._base import BaseImputer
 from ._methods import interval_rows, predict_rows
 
 
-def append_profiles(
-    context: ExpressionData, donor_codes: np.ndarray, tissue_codes: np.ndarray, obs: pd.DataFrame
-) -> ExpressionData:
-    """Return ``context`` with one all-missing row per (donor, tissue) appended (codes of ``context``)."""
-    n_new = len(donor_codes)
-    values = np.empty((context.n_samples + n_new, context.n_genes), dtype=np.float64)
-    values[: context.n_samples] = context.values
-    values[context.n_samples :] = np.nan
-    tissue = pd.Categorical.from_codes(
-        np.concatenate([context.tissue_codes, tissue_codes]), categories=context.tissue.categories
-    )
-    donor = pd.Categorical.from_codes(
-        np.concatenate([context.donor_codes, donor_codes]), categories=context.donor.categories
-    )
-    new_obs = obs.reindex(columns=context.obs.columns)
-    frames = [frame for frame in (context.obs, new_obs) if len(frame.columns)]
-    merged = pd.concat(frames) if frames else pd.DataFrame(index=context.obs.index.append(obs.index))
-    return replace(context, values=values, tissue=tissue, donor=donor, obs=merged)
+class Context:
+    """The observed data, followed in memory by spare all-missing rows.
+
+    A block's absent profiles become the first spare rows (tissue and donor set): the block's
+    data is a view of the observed values and those rows, never a copy of the observed matrix.
+    Spare rows are NaN and never written, so blocks running side by side (dask threads) can
+    share one context.
+    """
+
+    def __init__(self, data: ExpressionData, n_spare: int):
+        n_obs, n_genes = data.values.shape
+        values = data.values
+        data.values = None  # the only other reference: resize in place (realloc, usually no copy)
+        try:
+            values.resize((n_obs + n_spare, n_genes), refcheck=False)
+        except ValueError:  # does not own its memory
+            values = np.concatenate([values, np.empty((n_spare, n_genes))])
+        values[n_obs:] = np.nan
+        self._init(values, n_obs, data)
+
+    def _init(self, padded: np.ndarray, n_obs: int, data: ExpressionData) -> None:
+        self.padded = padded
+        self.data = replace(data, values=padded[:n_obs])
+
+    def __reduce__(self):
+        # pickle the padded matrix once (not also its view)
+        return _rebuild_context, (self.padded, self.data.n_samples, replace(self.data, values=None))
+
+    @property
+    def n_spare(self) -> int:
+        """Most profiles one block can add."""
+        return self.padded.shape[0] - self.data.n_samples
+
+    def with_profiles(
+        self, donor_codes: np.ndarray, tissue_codes: np.ndarray, obs: pd.DataFrame
+    ) -> ExpressionData:
+        """Return the observed data with one all-missing row per (donor, tissue) after it."""
+        context, n_new = self.data, len(donor_codes)
+        if n_new > self.n_spare:
+            msg = f"{n_new} profiles in one block, but the context has {self.n_spare} spare rows."
+            raise ValueError(msg)
+        tissue = pd.Categorical.from_codes(
+            np.concatenate([context.tissue_codes, tissue_codes]), categories=context.tissue.categories
+        )
+        donor = pd.Categorical.from_codes(
+            np.concatenate([context.donor_codes, donor_codes]), categories=context.donor.categories
+        )
+        new_obs = obs.reindex(columns=context.obs.columns)
+        merged = pd.concat([context.obs, new_obs]) if len(context.obs.columns) else None
+        if merged is None:
+            merged = pd.DataFrame(index=context.obs.index.append(obs.index))
+        values = self.padded[: context.n_samples + n_new]
+        return replace(context, values=values, tissue=tissue, donor=donor, obs=merged)
+
+
+def _rebuild_context(padded: np.ndarray, n_obs: int, data: ExpressionData) -> Context:
+    context = Context.__new__(Context)
+    context._init(padded, n_obs, data)
+    return context
 
 
 def _outputs(method, data, rows, level, dtype) -> dict[str, np.ndarray]:
@@ -49,7 +90,7 @@ def _outputs(method, data, rows, level, dtype) -> dict[str, np.ndarray]:
 
 def estimate_profiles(
     method: BaseImputer,
-    context: ExpressionData,
+    context: Context,
     donor_codes: np.ndarray,
     tissue_codes: np.ndarray,
     obs: pd.DataFrame,
@@ -61,8 +102,8 @@ def estimate_profiles(
     Returns ``{"x": (n, n_genes)}`` (plus ``"lower"`` / ``"upper"`` with ``level``) in the
     input's units and ``dtype``.
     """
-    data = append_profiles(context, donor_codes, tissue_codes, obs)
-    rows = np.arange(context.n_samples, data.n_samples)
+    data = context.with_profiles(donor_codes, tissue_codes, obs)
+    rows = np.arange(context.data.n_samples, data.n_samples)
     out = _outputs(method, data, rows, level, dtype)
     if not np.isfinite(out["x"]).all():
         msg = f"method {method.name!r} returned non-finite estimates of absent profiles; this is a bug in it."
@@ -71,15 +112,15 @@ def estimate_profiles(
 
 
 def estimate_holes(
-    method: BaseImputer, context: ExpressionData, rows: np.ndarray, level: float | None, dtype: np.dtype
+    method: BaseImputer, context: Context, rows: np.ndarray, level: float | None, dtype: np.dtype
 ) -> dict[str, np.ndarray]:
     """Estimate the missing entries of the observed samples ``rows`` (context rows).
 
     Returns 1-D arrays over the missing entries of ``context.values[rows]`` in row-major order
     (``np.nonzero``): ``"x"`` (and ``"lower"`` / ``"upper"`` with ``level``).
     """
-    out = _outputs(method, context, rows, level, dtype)
-    missing = np.isnan(context.values[rows])
+    out = _outputs(method, context.data, rows, level, dtype)
+    missing = np.isnan(context.data.values[rows])
     out = {name: block[missing] for name, block in out.items()}
     if not np.isfinite(out["x"]).all():
         msg = f"method {method.name!r} returned non-finite predictions; this is a bug in it."

@@ -31,7 +31,7 @@ from .._data import (
 )
 from .._errors import DataError, ParameterError
 from ..methods._base import BaseImputer
-from ._blocks import estimate_holes, estimate_profiles
+from ._blocks import Context, estimate_holes, estimate_profiles
 from ._dask import check_client, run_blocks
 from ._grid import AGGREGATED, Grid, plan_grid
 from ._methods import check_level, h5ad_safe, is_fitted, resolve_method
@@ -78,15 +78,15 @@ class _Holes:
         return cols, values[self.ptr[row] : self.ptr[row + 1]] if values is not None else values
 
 
-def _estimate_holes(method, data, level, dtype, client, block_size, progress) -> _Holes:
+def _estimate_holes(method, context: Context, level, dtype, client, block_size) -> _Holes:
     """Fill the missing entries of observed samples (by blocks when the method predicts rows)."""
-    missing = np.isnan(data.values)
+    missing = np.isnan(context.data.values)
     rows = np.flatnonzero(missing.any(axis=1))
     if len(rows) == 0:
         return _Holes(missing, rows, [])
     step = block_size if hasattr(method, "predict_rows") else len(rows)  # else: one full prediction
     tasks = [(rows[s : s + step], level, dtype) for s in range(0, len(rows), step)]
-    parts = list(run_blocks(estimate_holes, (method, data), tasks, client=client))
+    parts = list(run_blocks(estimate_holes, (method, context), tasks, client=client))
     return _Holes(missing, rows, parts)
 
 
@@ -141,9 +141,9 @@ def _observed_block(
     return x, {"mask": mask, **bounds}
 
 
-def _profile_results(method, data, grid, blocks, level, dtype, client) -> Iterator[dict[str, np.ndarray]]:
+def _profile_results(method, context: Context, grid, blocks, level, dtype, client) -> Iterator[dict]:
     """Estimates of the absent profiles, one result per block that has any, in block order."""
-    columns = list(data.obs.columns)
+    columns = list(context.data.obs.columns)
 
     def tasks():
         for start, stop in blocks:
@@ -152,7 +152,7 @@ def _profile_results(method, data, grid, blocks, level, dtype, client) -> Iterat
                 obs = grid.obs.iloc[rows].reindex(columns=columns)
                 yield grid.donor[rows], grid.tissue[rows], obs, level, dtype
 
-    return run_blocks(estimate_profiles, (method, data), tasks(), client=client)
+    return run_blocks(estimate_profiles, (method, context), tasks(), client=client)
 
 
 def _resolve(method, method_params_, log_transform, random_state, progress) -> tuple[BaseImputer, Any, bool]:
@@ -307,6 +307,10 @@ def complete(
         data, tissue_key=tissue_key, donor_key=donor_key, donors=donors, tissues=tissues, aggregate=aggregate
     )
     instance._check_data(data)
+    blocks = _blocks(len(grid.obs), block_size)
+    # the observed values, then room for the largest block of absent profiles (no copy per block)
+    context = Context(data, max(int(grid.estimated[a:b].sum()) for a, b in blocks))
+    data = context.data
     dtype = output_dtype(input_matrix(adata, layer))
     info = {
         "method": str(instance.name),
@@ -336,7 +340,7 @@ def complete(
     fit_seconds = time.perf_counter() - start_time
     info["params"] = recorded_params(instance)
     start_time = time.perf_counter()
-    holes = _estimate_holes(instance, data, level, dtype, client, block_size, progress)
+    holes = _estimate_holes(instance, context, level, dtype, client, block_size)
 
     # -- estimate and write block by block ---------------------------------------------------------
     bounds = ("lower", "upper") if level is not None else ()
@@ -347,10 +351,9 @@ def complete(
         writer = MemoryWriter(grid.obs, var, dtype, layer_types)
     else:
         writer = StoreWriter(out, grid.obs, var, dtype, layer_types, uns, rows_per_chunk=min(block_size, 256))
-    blocks = _blocks(len(grid.obs), block_size)
     n_imputed = 0
     try:
-        results = _profile_results(instance, data, grid, blocks, level, dtype, client)
+        results = _profile_results(instance, context, grid, blocks, level, dtype, client)
         with progress_bar(blocks, enabled=progress, desc=f"complete ({instance.name})", unit="block") as bar:
             for start, stop in bar:
                 x, extra = _observed_block(

@@ -210,11 +210,11 @@ def evaluate(
     ``protocol``, ``pearson``, ``spearman``, ``mse``, ``mean_gene_r``, ``mean_sample_r``,
     ``mean_tissue_r``, ``n_heldout``, ``n_folds``, ``fit_seconds``, ``predict_seconds``,
     ``n_fallback`` (held-out entries served by a method's fallback) and ``log1p`` (metrics on
-    the log1p scale); ``coverage`` and ``mean_width`` when a method gives intervals (NaN for
-    the others); ``gene_mean_low`` / ``gene_mean_high`` (the quintile's range) with
-    ``by_quintile``. With ``return_predictions=True``, also a dict label -> DataFrame
-    (``sample``, ``gene``, ``tissue``, ``observed``, ``predicted``, ``quintile``; ``lower``,
-    ``upper`` with intervals).
+    the log1p scale); ``interval`` (the nominal level), ``coverage`` and ``mean_width`` when
+    a method gives intervals (NaN for the others); ``gene_mean_low`` / ``gene_mean_high``
+    (the quintile's range) with ``by_quintile``. With ``return_predictions=True``, also a
+    dict label -> DataFrame (``sample``, ``gene``, ``tissue``, ``observed``, ``predicted``,
+    ``quintile``; ``lower``, ``upper`` with intervals).
 
     Examples
     --------
@@ -310,6 +310,7 @@ def evaluate(
         for col in ("coverage", "mean_width"):
             if col not in table.columns:
                 table[col] = np.nan
+        table["interval"] = np.where(table["coverage"].notna(), level, np.nan)
     if by_quintile:
         table.index = pd.MultiIndex.from_tuples(table.index, names=["method", "quintile"])
     else:
