@@ -28,6 +28,10 @@ class ModelArchiveError(GexImputeError, ValueError):
     """A saved model archive is unreadable, unsafe, or does not match the data."""
 
 
+class NotFittedError(GexImputeError, RuntimeError):
+    """A method was asked to predict or save before it was fitted."""
+
+
 class OutputPathError(GexImputeError, ValueError):
     """An output path cannot be written (exists, is a folder, is an input, is read-only)."""
 
@@ -37,6 +41,7 @@ __all__ = [
     "GexImputeError",
     "InputFileError",
     "ModelArchiveError",
+    "NotFittedError",
     "OutputPathError",
     "ParameterError",
 ]
