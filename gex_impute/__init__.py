@@ -1,17 +1,24 @@
-"""gex_impute: estimate missing genotype-tissue-specific gene expression.
+"""gex_impute: estimate missing genotype-tissue-specific gene expression on AnnData.
 
-A hybrid model (promoter CNN + tissue transformer + XGBoost over genomic context) and honest
-baselines, on AnnData.
+A hybrid model (promoter CNN + tissue transformer + XGBoost over genomic context) beside honest
+baselines. The data flow, as in scanpy::
+
+    import gex_impute as gi
+    adata = gi.io.read_expression("GTEx_gene_tpm.gct.gz", sample_attributes="SampleAttributesDS.txt")
+    gi.pp.annotate_genes(adata, "gencode.gtf")      # pp: files -> var columns
+    completed = gi.tl.complete(adata)                # tl: impute / complete / evaluate
+    gi.pl.profiles(completed)                        # pl: plots
+
+``gi.impute``, ``gi.complete`` and ``gi.evaluate`` are aliases of the ``tl`` functions.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets, io, pl, pp
-from .evaluate import evaluate
-from .impute import impute
-from .methods import available_methods, get_method
+from . import datasets, io, methods, pl, pp, tl
+from .methods import available_methods, get_method, load_model
+from .tl import complete, evaluate, impute
 
 try:
     __version__ = version("gex_impute")
@@ -21,13 +28,17 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree th
 __all__ = [
     "HybridImputer",
     "available_methods",
+    "complete",
     "datasets",
     "evaluate",
     "get_method",
     "impute",
     "io",
+    "load_model",
+    "methods",
     "pl",
     "pp",
+    "tl",
 ]
 
 
