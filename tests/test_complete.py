@@ -134,6 +134,9 @@ def test_several_samples_per_profile(cohort):
     both = ~np.isnan(a) & ~np.isnan(b)
     np.testing.assert_allclose(merged[name].X[0, both], (a[both] + b[both]) / 2, rtol=1e-6)
     assert not merged[name].layers["completed_mask"][0, both].any()
+    neither = np.isnan(a) & np.isnan(b)  # same NaN pattern in both copies: estimated, flagged
+    assert neither.any() and merged[name].layers["completed_mask"][0, neither].all()
+    assert np.isfinite(merged[name].X[0]).all()
 
 
 def test_donors_and_tissues_select_rows(cohort):

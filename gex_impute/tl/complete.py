@@ -24,16 +24,16 @@ from .._data import (
     fingerprint,
     from_anndata,
     input_matrix,
-    input_rows,
     output_dtype,
     resolve_keys,
     sample_annotation,
 )
 from .._errors import DataError, ParameterError
 from ..methods._base import BaseImputer
+from ._assemble import Holes, missing_per_row, observed_block
 from ._blocks import Context, estimate_holes, estimate_profiles
 from ._dask import check_client, run_blocks
-from ._grid import AGGREGATED, Grid, plan_grid
+from ._grid import plan_grid
 from ._methods import check_level, h5ad_safe, is_fitted, resolve_method
 from ._methods import method_params as recorded_params
 from ._output import MemoryWriter, StoreWriter, check_output_path
@@ -57,88 +57,16 @@ def _blocks(n_rows: int, block_size: int) -> list[tuple[int, int]]:
     return [(s, min(s + block_size, n_rows)) for s in range(0, n_rows, block_size)]
 
 
-class _Holes:
-    """Estimates of the missing entries of the observed samples, stored compactly (1-D per output)."""
-
-    def __init__(self, missing: np.ndarray, rows: np.ndarray, parts: list[dict[str, np.ndarray]]):
-        self.ptr = np.zeros(missing.shape[0] + 1, dtype=np.int64)
-        counts = np.zeros(missing.shape[0], dtype=np.int64)
-        counts[rows] = missing[rows].sum(axis=1)
-        np.cumsum(counts, out=self.ptr[1:])
-        self.values = {
-            k: np.concatenate([p[k] for p in parts]) if parts and k in parts[0] else None
-            for k in ("x", "lower", "upper")
-        }
-        self.missing = missing
-
-    def of(self, row: int, name: str = "x") -> tuple[np.ndarray, np.ndarray]:
-        """Columns and estimates of the missing entries of input sample ``row``."""
-        cols = np.flatnonzero(self.missing[row])
-        values = self.values[name]
-        return cols, values[self.ptr[row] : self.ptr[row + 1]] if values is not None else values
-
-
-def _estimate_holes(method, context: Context, level, dtype, client, block_size) -> _Holes:
+def _estimate_holes(method, context: Context, level, dtype, client, block_size) -> Holes:
     """Fill the missing entries of observed samples (by blocks when the method predicts rows)."""
-    missing = np.isnan(context.data.values)
-    rows = np.flatnonzero(missing.any(axis=1))
-    if len(rows) == 0:
-        return _Holes(missing, rows, [])
-    step = block_size if hasattr(method, "predict_rows") else len(rows)  # else: one full prediction
-    tasks = [(rows[s : s + step], level, dtype) for s in range(0, len(rows), step)]
-    parts = list(run_blocks(estimate_holes, (method, context), tasks, client=client))
-    return _Holes(missing, rows, parts)
-
-
-def _filled_samples(adata, holes: _Holes, cell: np.ndarray, names, *, layer, orientation):
-    """Input samples ``cell`` (float64, input units) with their missing entries filled, per output."""
-    values = input_rows(adata, cell, layer=layer, orientation=orientation, dtype=np.float64)
-    out = {}
-    for name in names:
-        filled = values.copy()
-        for j, row in enumerate(cell):
-            cols, vals = holes.of(row, name)
-            filled[j, cols] = vals
-        out[name] = filled
-    return values, out
-
-
-def _observed_block(
-    adata, grid: Grid, holes: _Holes, start: int, stop: int, *, layer, orientation, dtype, level
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Values, mask (and bounds) of the rows ``start:stop`` that come from input samples.
-
-    Kept samples are copied bitwise and their missing entries filled. An aggregated row is the
-    mean of its samples' observed values; where none of them is observed, the mean of their
-    estimates (and of their bounds). Rows to estimate are left at zero.
-    """
-    n_genes = holes.missing.shape[1]
-    x = np.zeros((stop - start, n_genes), dtype=dtype)
-    mask = np.zeros((stop - start, n_genes), dtype=bool)
-    source = grid.source[start:stop]
-    kept = np.flatnonzero(source >= 0)
-    if len(kept):
-        x[kept] = input_rows(adata, source[kept], layer=layer, orientation=orientation, dtype=dtype)
-    bounds = {"lower": x.copy(), "upper": x.copy()} if level is not None else {}
-    for i in kept:
-        cols, vals = holes.of(source[i])
-        x[i, cols] = vals
-        mask[i, cols] = True
-        for name, block in bounds.items():
-            block[i, cols] = holes.of(source[i], name)[1]
-    outputs = {"x": x, **bounds}
-    for i in np.flatnonzero(source == AGGREGATED):
-        values, filled = _filled_samples(
-            adata, holes, grid.groups[start + i], outputs, layer=layer, orientation=orientation
-        )
-        observed = ~np.isnan(values)
-        count = observed.sum(axis=0)
-        hole = count == 0
-        observed_mean = np.where(observed, values, 0.0).sum(axis=0) / np.maximum(count, 1)
-        for name, block in outputs.items():
-            block[i] = np.where(hole, filled[name].mean(axis=0), observed_mean)
-        mask[i] = hole
-    return x, {"mask": mask, **bounds}
+    counts = missing_per_row(context.data.values)
+    rows = np.flatnonzero(counts)
+    parts = []
+    if len(rows):
+        step = block_size if hasattr(method, "predict_rows") else len(rows)  # else: one full prediction
+        tasks = [(rows[s : s + step], level, dtype) for s in range(0, len(rows), step)]
+        parts = list(run_blocks(estimate_holes, (method, context), tasks, client=client))
+    return Holes(context.data.values, counts, parts)
 
 
 def _profile_results(method, context: Context, grid, blocks, level, dtype, client) -> Iterator[dict]:
@@ -153,6 +81,27 @@ def _profile_results(method, context: Context, grid, blocks, level, dtype, clien
                 yield grid.donor[rows], grid.tissue[rows], obs, level, dtype
 
     return run_blocks(estimate_profiles, (method, context), tasks(), client=client)
+
+
+def _write_blocks(writer, adata, grid, holes, results, blocks, *, key_added, progress, desc, **read) -> int:
+    """Assemble every output block (observed rows + estimated profiles) and write it; count estimates."""
+    from .._utils import progress_bar
+
+    n_imputed = 0
+    bounds = ("lower", "upper") if read["level"] is not None else ()
+    with progress_bar(blocks, enabled=progress, desc=desc, unit="block") as bar:
+        for start, stop in bar:
+            x, extra = observed_block(adata, grid, holes, start, stop, **read)
+            estimated = np.flatnonzero(grid.estimated[start:stop])
+            if len(estimated):
+                result = next(results)
+                x[estimated] = result["x"]
+                extra["mask"][estimated] = True
+                for b in bounds:
+                    extra[b][estimated] = result[b]
+            n_imputed += int(extra["mask"].sum())
+            writer.write(start, stop, x, {f"{key_added}_{k}": v for k, v in extra.items()})
+    return n_imputed
 
 
 def _resolve(method, method_params_, log_transform, random_state, progress) -> tuple[BaseImputer, Any, bool]:
@@ -270,7 +219,6 @@ def complete(
     (12, 1)
     """
     from .. import __version__
-    from .._utils import progress_bar
 
     # -- everything that can be checked without computing ---------------------------------------
     block_size = _check_int("block_size", block_size, 1)
@@ -351,31 +299,23 @@ def complete(
         writer = MemoryWriter(grid.obs, var, dtype, layer_types)
     else:
         writer = StoreWriter(out, grid.obs, var, dtype, layer_types, uns, rows_per_chunk=min(block_size, 256))
-    n_imputed = 0
+    results = _profile_results(instance, context, grid, blocks, level, dtype, client)
     try:
-        results = _profile_results(instance, context, grid, blocks, level, dtype, client)
-        with progress_bar(blocks, enabled=progress, desc=f"complete ({instance.name})", unit="block") as bar:
-            for start, stop in bar:
-                x, extra = _observed_block(
-                    adata,
-                    grid,
-                    holes,
-                    start,
-                    stop,
-                    layer=layer,
-                    orientation=orientation,
-                    dtype=dtype,
-                    level=level,
-                )
-                estimated = np.flatnonzero(grid.estimated[start:stop])
-                if len(estimated):
-                    result = next(results)
-                    x[estimated] = result["x"]
-                    extra["mask"][estimated] = True
-                    for b in bounds:
-                        extra[b][estimated] = result[b]
-                n_imputed += int(extra["mask"].sum())
-                writer.write(start, stop, x, {f"{key_added}_{k}": v for k, v in extra.items()})
+        n_imputed = _write_blocks(
+            writer,
+            adata,
+            grid,
+            holes,
+            results,
+            blocks,
+            key_added=key_added,
+            progress=progress,
+            desc=f"complete ({instance.name})",
+            layer=layer,
+            orientation=orientation,
+            dtype=dtype,
+            level=level,
+        )
         info["fit_seconds"] = float(fit_seconds)
         info["predict_seconds"] = float(time.perf_counter() - start_time)
         info["n_imputed"] = n_imputed
@@ -383,6 +323,8 @@ def complete(
     except BaseException:
         writer.abort()
         raise
+    finally:
+        results.close()  # cancels what is still pending on a cluster
     logger.info(
         "completed %d donors x %d tissues: %d profiles estimated, %d entries in all, %.1f s",
         info["n_donors"],
