@@ -1,0 +1,170 @@
+"""The demo report's figures, drawn with :mod:`gex_impute.pl` (and scanpy through it).
+
+Each function draws one PNG into a folder, closes its figure and returns the file name;
+matplotlib is imported on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+__all__ = [
+    "draw_calibration",
+    "draw_completed_vs_truth",
+    "draw_metrics",
+    "draw_predicted_vs_observed",
+    "draw_profiles",
+    "draw_tissue_matrixplot",
+    "draw_tissue_r",
+]
+
+_DPI = 110
+
+
+def _pyplot():
+    from ..pl._utils import pyplot
+
+    return pyplot()
+
+
+def _save(fig, folder: Path, name: str) -> str:
+    fig.savefig(folder / name, dpi=_DPI, bbox_inches="tight")
+    _pyplot().close(fig)
+    return name
+
+
+def draw_metrics(long: pd.DataFrame, folder: Path, name: str = "metrics.png") -> str:
+    """Pearson r and MSE of every method, grouped by protocol (:func:`gex_impute.pl.method_comparison`)."""
+    from .. import pl
+
+    table = long.assign(protocol=long["label"] + " " + long["protocol"]).set_index("method")
+    plt = _pyplot()
+    n_methods = table.index.nunique()
+    fig, axes = plt.subplots(1, 2, figsize=(2 * max(5.0, 0.9 * n_methods + 1.5), 3.8))
+    for ax, metric, title in zip(
+        axes, ("pearson", "mse"), ("Pearson r (higher is better)", "MSE (lower is better)"), strict=True
+    ):
+        pl.method_comparison(table, metric, ax=ax)
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, folder, name)
+
+
+def draw_predicted_vs_observed(
+    predictions: Mapping[str, Mapping[str, pd.DataFrame]],
+    rows: Mapping[str, Sequence[str]],
+    labels: Mapping[str, str],
+    folder: Path,
+    name: str = "predicted_vs_observed.png",
+) -> str:
+    """Held-out entries, predicted against observed: one column per protocol, one row per method.
+
+    ``rows[protocol]`` names the methods drawn (the hybrid, then the protocol's best baseline).
+    """
+    from .. import pl
+
+    protocols = list(predictions)
+    n_rows = max(len(rows[p]) for p in protocols)
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        n_rows, len(protocols), figsize=(4.3 * len(protocols), 3.9 * n_rows), squeeze=False
+    )
+    for j, protocol in enumerate(protocols):
+        for i in range(n_rows):
+            ax = axes[i, j]
+            if i >= len(rows[protocol]):
+                ax.set_axis_off()
+                continue
+            method = rows[protocol][i]
+            pl.predicted_vs_observed(
+                predictions[protocol][method], title=f"{labels[protocol]} {protocol}: {method}", ax=ax
+            )
+            ax.set_xlabel("observed (log1p TPM)")
+            ax.set_ylabel("predicted (log1p TPM)")
+    fig.tight_layout()
+    return _save(fig, folder, name)
+
+
+def draw_tissue_r(
+    predictions: Mapping[str, Mapping[str, pd.DataFrame]],
+    methods: Mapping[str, Sequence[str]],
+    labels: Mapping[str, str],
+    folder: Path,
+    name: str = "tissue_r.png",
+) -> str:
+    """Pearson r of the held-out entries per tissue (:func:`gex_impute.pl.group_r`), a panel per protocol."""
+    from .. import pl
+
+    protocols = list(predictions)
+    plt = _pyplot()
+    n_tissues = max(p["tissue"].nunique() for d in predictions.values() for p in d.values())
+    width = max(4.5, 0.32 * n_tissues + 2)
+    fig, axes = plt.subplots(1, len(protocols), figsize=(width * len(protocols), 4.6), squeeze=False)
+    for ax, protocol in zip(axes[0], protocols, strict=True):
+        chosen = {m: predictions[protocol][m] for m in methods[protocol]}
+        pl.group_r(chosen, by="tissue", ax=ax)
+        ax.set_title(f"{labels[protocol]} {protocol}", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, folder, name)
+
+
+def draw_calibration(long: pd.DataFrame, folder: Path, name: str = "calibration.png") -> str | None:
+    """Coverage of the prediction intervals against their level (:func:`gex_impute.pl.calibration`).
+
+    One point per method and protocol; None (nothing drawn) when no method gave intervals.
+    """
+    from .. import pl
+
+    if "coverage" not in long.columns or not long["coverage"].notna().any():
+        return None
+    table = long.dropna(subset=["coverage"]).copy()
+    table["method"] = table["method"] + " " + table["label"]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    pl.calibration(table.set_index("method"), ax=ax)
+    ax.set_title("prediction intervals: coverage vs nominal level", fontsize=10)
+    return _save(fig, folder, name)
+
+
+def draw_profiles(completed: AnnData, folder: Path, name: str = "profiles.png") -> str:
+    """Which donor x tissue profiles were observed and which completed (:func:`gex_impute.pl.profiles`)."""
+    from .. import pl
+
+    ax = pl.profiles(completed)
+    ax.set_title("donor x tissue profiles: observed (blue) and completed (orange)", fontsize=10)
+    return _save(ax.figure, folder, name)
+
+
+def draw_tissue_matrixplot(completed: AnnData, folder: Path, name: str = "tissue_matrixplot.png") -> str:
+    """Mean expression per tissue, observed vs completed (scanpy; :func:`gex_impute.pl.tissue_matrixplot`)."""
+    from .. import pl
+
+    log = completed.copy()
+    log.X = np.log1p(np.asarray(log.X, dtype=np.float64))
+    plot = pl.tissue_matrixplot(log, n_genes=20, colorbar_title="mean log1p TPM")
+    plot.make_figure()
+    return _save(plot.fig, folder, name)
+
+
+def draw_completed_vs_truth(
+    truth: np.ndarray, estimates: Mapping[str, np.ndarray], folder: Path, name: str = "completed_vs_truth.png"
+) -> str:
+    """Completed entries against the simulated truth (log1p), one panel per estimate."""
+    from .. import pl
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(estimates), figsize=(4.3 * len(estimates), 3.9), squeeze=False)
+    for ax, (label, values) in zip(axes[0], estimates.items(), strict=True):
+        pl.predicted_vs_observed(truth, values, title=label, ax=ax)
+        ax.set_xlabel("simulated truth (log1p TPM)")
+        ax.set_ylabel("estimate (log1p TPM)")
+    fig.tight_layout()
+    return _save(fig, folder, name)
