@@ -183,9 +183,11 @@ def impute(args: argparse.Namespace) -> int:
     _check(args, args.output, "--output")
     method = _model_or_method(args)
     adata = _read(args)
+    # a saved model is applied as it is; a method is fitted on the input
+    chosen = {"model": method} if args.model is not None else {"method": method}
     tl.impute(
         adata,
-        method=method,
+        **chosen,
         key_added=args.key_added,
         log_transform=_log_transform(args),
         random_state=args.seed,
