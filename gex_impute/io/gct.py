@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Sequence
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,11 +83,78 @@ def _read_header(fh, path: Path) -> tuple[int, int, list[str]]:
     return n_rows, n_cols, samples
 
 
-def _bad_cell(path: Path, lines: list[str], numbers: Sequence[int], samples: list[str]) -> InputFileError:
-    """Find the first cell of ``lines`` that is not a finite float32 number and say where it is."""
+class _RowChecker(io.TextIOBase):
+    """A text stream that checks every gene row as the parser reads it.
+
+    pandas pads a row with a missing cell with NaN and splits a row at a stray carriage return;
+    this wrapper refuses both (and rows beyond the declared number of genes) with the line
+    number, before the parser sees the data.
+    """
+
+    def __init__(self, fh, path: Path, n_samples: int, n_genes: int, first_line: int) -> None:
+        self.fh, self.path = fh, path
+        self.n_samples, self.n_genes = n_samples, n_genes
+        self.line_no = first_line - 1
+        self.rows = 0
+        self.partial = ""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        data = self.fh.read(size)
+        buf = self.partial + data if self.partial else data
+        if data:
+            cut = buf.rfind("\n") + 1
+            self.partial = buf[cut:]
+            lines = buf[:cut].split("\n")[:-1]
+        else:  # end of file: the last line may lack its newline
+            self.partial = ""
+            lines = [buf] if buf else []
+        for line in lines:
+            self._check(line)
+        return data
+
+    def _check(self, line: str) -> None:
+        self.line_no += 1
+        if line in ("", "\r"):
+            return  # blank lines are skipped (by the parser too)
+        want = self.n_samples + 1
+        n_tabs = line.count("\t")
+        if n_tabs != want:
+            msg = (
+                f"{self.path}, line {self.line_no} (gene {line.split(chr(9), 1)[0][:40]!r}): {n_tabs + 1} "
+                f"tab-separated fields, expected {self.n_samples + 2} (Name, Description and one value "
+                f"per sample); a cell is {'missing' if n_tabs < want else 'extra'}. Empty cells must keep "
+                "their tab."
+            )
+            raise InputFileError(msg)
+        cr = line.find("\r")
+        if cr != -1 and cr != len(line) - 1:
+            msg = f"{self.path}, line {self.line_no}: a carriage return inside the row."
+            raise InputFileError(msg)
+        self.rows += 1
+        if self.rows > self.n_genes:
+            msg = (
+                f"{self.path}: the dimensions line declares {self.n_genes} genes but the file holds more "
+                f"rows (line {self.line_no} is gene row {self.rows}); fix the second line or check that "
+                "the file is not corrupted."
+            )
+            raise InputFileError(msg)
+
+
+def _gene_rows(path: Path):
+    """Yield (line number, fields) of the gene rows, re-reading the file (error paths only)."""
+    with open_text(path, "GCT file") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if line_no > 3 and line.strip("\r\n"):
+                yield line_no, line.rstrip("\r\n").split("\t")
+
+
+def _bad_cell(path: Path, samples: list[str], err: Exception | None = None) -> InputFileError:
+    """Find the first value of the file that is not a finite float32 number and say where it is."""
     na = set(NA_VALUES)
-    for k, line in enumerate(lines):
-        fields = line.rstrip("\r\n").split("\t")
+    for line_no, fields in _gene_rows(path):
         for j, cell in enumerate(fields[2:]):
             if cell in na:
                 continue
@@ -105,52 +170,12 @@ def _bad_cell(path: Path, lines: list[str], numbers: Sequence[int], samples: lis
                     "finite numbers (empty or NA for missing)"
                 )
             msg = (
-                f"{path}, line {numbers[k]}: value {cell[:40]!r} of gene {fields[0]!r}, sample "
+                f"{path}, line {line_no}: value {cell[:40]!r} of gene {fields[0]!r}, sample "
                 f"{samples[j]!r} (column {j + 3}) {problem}."
             )
             return InputFileError(msg)
-    msg = f"{path}, lines {numbers[0]}-{numbers[-1]}: could not parse the gene rows."
+    msg = f"{path}: could not parse the gene rows ({err})."
     return InputFileError(msg)
-
-
-def _parse_chunk(
-    path: Path, lines: list[str], numbers: Sequence[int], samples: list[str]
-) -> tuple[np.ndarray, list[str], list[str]]:
-    """Values (genes x samples, float64), names and descriptions of a block of gene rows."""
-    n_samples = len(samples)
-    want = n_samples + 1  # tabs per row
-    for k, line in enumerate(lines):
-        n_tabs = line.count("\t")
-        if n_tabs != want:
-            name = line.split("\t", 1)[0][:40]
-            msg = (
-                f"{path}, line {numbers[k]} (gene {name!r}): {n_tabs + 1} tab-separated fields, "
-                f"expected {n_samples + 2} (Name, Description and one value per sample); a cell is "
-                f"{'missing' if n_tabs < want else 'extra'}. Empty cells must keep their tab."
-            )
-            raise InputFileError(msg)
-    dtypes = {0: str, 1: str} | {j: np.float64 for j in range(2, n_samples + 2)}
-    try:
-        table = pd.read_csv(
-            io.StringIO("".join(lines)),
-            sep="\t",
-            header=None,
-            names=range(n_samples + 2),
-            dtype=dtypes,
-            keep_default_na=False,
-            na_values=dict.fromkeys(range(2, n_samples + 2), list(NA_VALUES)),  # names stay as they are
-            engine="c",
-            quoting=3,  # csv.QUOTE_NONE: GCT has no quoting
-            skip_blank_lines=False,
-        )
-    except (ValueError, pd.errors.ParserError) as err:
-        raise _bad_cell(path, lines, numbers, samples) from err
-    values = table.iloc[:, 2:].to_numpy(dtype=np.float64)
-    if (np.abs(values) > _FLOAT32_MAX).any():  # inf too; NaN compares False
-        raise _bad_cell(path, lines, numbers, samples)
-    names = table[0].fillna("").astype(str).tolist()
-    descriptions = table[1].fillna("").astype(str).tolist()
-    return values, names, descriptions
 
 
 def read_gct(
@@ -236,36 +261,44 @@ def read_gct(
         names: list[str] = []
         symbols: list[str] = []
         row = 0
-        line_no = 4
-        while True:
-            lines = list(islice(fh, chunksize))
-            if not lines:
-                break
-            numbers = range(line_no, line_no + len(lines))
-            line_no += len(lines)
-            if any(not line or line.isspace() for line in lines):  # blank lines are skipped
-                numbers = [n for n, line in zip(numbers, lines, strict=True) if line and not line.isspace()]
-                lines = [line for line in lines if line and not line.isspace()]
-                if not lines:
-                    continue
-            if row + len(lines) > n_genes:
-                msg = (
-                    f"{path}: the dimensions line declares {n_genes} genes but the file holds more rows "
-                    f"(line {numbers[n_genes - row]} is gene row {n_genes + 1}); fix the second line "
-                    "or check that the file is not corrupted."
-                )
-                raise InputFileError(msg)
-            values, chunk_names, chunk_symbols = _parse_chunk(path, lines, numbers, samples)
-            X[:, row : row + len(lines)] = values.T
-            names.extend(chunk_names)
-            symbols.extend(chunk_symbols)
-            row += len(lines)
-    if row != n_genes:
+        checker = _RowChecker(fh, path, n_samples, n_genes, first_line=4)
+        reader = pd.read_csv(
+            checker,
+            sep="\t",
+            header=None,
+            names=range(n_samples + 2),
+            dtype={0: str, 1: str} | dict.fromkeys(range(2, n_samples + 2), np.float32),
+            keep_default_na=False,
+            na_values=list(NA_VALUES),
+            engine="c",
+            quoting=3,  # csv.QUOTE_NONE: GCT has no quoting
+            chunksize=chunksize,
+        )
+        try:
+            with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused below
+                for chunk in reader:
+                    values = chunk.iloc[:, 2:].to_numpy(dtype=np.float32)
+                    if np.isinf(values).any():  # "inf", "-1e400", or beyond the float32 range
+                        raise _bad_cell(path, samples)
+                    X[:, row : row + len(chunk)] = values.T
+                    names.extend(chunk[0].tolist())
+                    symbols.extend(chunk[1].tolist())
+                    row += len(chunk)
+        except InputFileError:
+            raise
+        except (ValueError, pd.errors.ParserError) as err:  # a word where a number belongs
+            if isinstance(err, UnicodeDecodeError):
+                raise
+            raise _bad_cell(path, samples, err) from err
+    if row != n_genes or checker.rows != row:
         msg = (
-            f"{path}: the dimensions line declares {n_genes} genes but the file holds {row}; the file "
-            "is truncated or its second line is wrong."
+            f"{path}: the dimensions line declares {n_genes} genes but the file holds {checker.rows}; the "
+            "file is truncated or its second line is wrong."
         )
         raise InputFileError(msg)
+    if pd.isna(names).any() or pd.isna(symbols).any():  # "NA" or "" as a name: keep it as written
+        fields = [f[:2] for _, f in _gene_rows(path)]
+        names, symbols = [f[0] for f in fields], [f[1] for f in fields]
     var = pd.DataFrame({"symbol": symbols}, index=pd.Index(names, name=None))
     if var.index.duplicated().any():
         dup = var.index[var.index.duplicated()].unique()
