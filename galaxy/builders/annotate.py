@@ -202,11 +202,11 @@ def _tests(gx: Gx, tool) -> None:
     )
     tool.tests.append(test)
 
-    # a FASTA given as the annotation
+    # a table of promoter sequences given as the annotation
     tool.tests.append(
         common.failure_test(
             gx,
             {**h5ad, "annotation": ("promoters.tsv", "tabular"), "sequence|source": "none"},
-            "annotation",
+            "annotation table lacks column",
         )
     )

@@ -65,9 +65,6 @@ EXPRESSION_ARGS
 #if $extra.plot:
     --plot profiles.png
 #end if
-#if str($advanced.interval).strip():
-    --interval '$advanced.interval'
-#end if
     --log-transform '$advanced.log_transform'
     @COMMON_OPTIONS@
 && mv completed.h5ad '$output'
@@ -93,7 +90,7 @@ def _list_param(gx: Gx, name: str, label: str, help: str):  # noqa: A002
 def build(gx: Gx, specs: dict):
     """The galaxyxml Tool."""
     p = gx.p
-    link_model, model_options = methods.model_source_cheetah(specs)
+    link_model, model_options = methods.model_source_cheetah(specs, interval=True)
     command = (
         COMMAND.replace("LINK_EXPRESSION", common.LINK_EXPRESSION)
         .replace("LINK_MODEL", link_model)
@@ -113,7 +110,11 @@ def build(gx: Gx, specs: dict):
     )
     inputs = tool.inputs
     inputs.append(common.expression_input(gx))
-    inputs.append(methods.model_source(gx, specs))
+    inputs.append(
+        methods.model_source(
+            gx, specs, interval_help="E.g. 0.9: also write the interval bounds as layers. Empty: none."
+        )
+    )
     cohort = p.Section("cohort", "Donors and tissues", expanded="true")
     cohort.append(
         _list_param(
@@ -158,9 +159,6 @@ def build(gx: Gx, specs: dict):
         common.advanced_section(
             gx,
             common.log_transform_param(gx),
-            common.interval_param(
-                gx, help="E.g. 0.9: also write the interval bounds as layers. Empty: none."
-            ),
             donor_default="donor",
         )
     )
@@ -223,7 +221,7 @@ def _tests(gx: Gx, tool) -> None:
     )
     tool.tests.append(test)
 
-    # h5ad in, two tissues of three donors, kNN, intervals, no plot
+    # h5ad in, kNN, no plot
     test = common.new_test(
         gx,
         {
@@ -233,7 +231,6 @@ def _tests(gx: Gx, tool) -> None:
             f"{method}|method": "knn",
             f"{method}|hp|n_neighbors": 5,
             "extra|plot": "false",
-            "advanced|interval": 0.9,
         },
         expect_num_outputs=1,
     )
@@ -250,6 +247,6 @@ def _tests(gx: Gx, tool) -> None:
                 "cohort|tissues": "Nowhere",
                 "extra|plot": "false",
             },
-            "Nowhere",
+            "are not in column 'tissue'",
         )
     )

@@ -69,9 +69,7 @@ EXPRESSION_ARGS
 #for $setting in str($hyperparameters).split():
     --param '$setting'
 #end for
-#if str($advanced.interval).strip():
-    --interval '$advanced.interval'
-#end if
+INTERVAL_OPTION
     --log-transform '$advanced.log_transform'
     @COMMON_OPTIONS@
 && mv metrics.tsv '$table'
@@ -83,8 +81,13 @@ H5AD = "expression|input"
 
 def build(gx: Gx, specs: dict):
     """The galaxyxml Tool."""
-    command = COMMAND.replace("LINK_EXPRESSION", common.LINK_EXPRESSION).replace(
-        "EXPRESSION_ARGS", common.EXPRESSION_ARGS
+    interval = ""
+    if any(methods.gives_intervals(spec) for spec in specs.values()):
+        interval = "#if str($advanced.interval).strip():\n    --interval '$advanced.interval'\n#end if"
+    command = (
+        COMMAND.replace("LINK_EXPRESSION", common.LINK_EXPRESSION)
+        .replace("EXPRESSION_ARGS", common.EXPRESSION_ARGS)
+        .replace("INTERVAL_OPTION\n", interval + "\n" if interval else "")
     )
     tool = common.new_tool(
         gx,
@@ -159,15 +162,14 @@ def build(gx: Gx, specs: dict):
         )
     )
     inputs.append(settings)
-    inputs.append(
-        common.advanced_section(
-            gx,
-            common.log_transform_param(gx),
+    extra = [common.log_transform_param(gx)]
+    if any(methods.gives_intervals(spec) for spec in specs.values()):
+        extra.append(
             common.interval_param(
                 gx, help="E.g. 0.9: also score the methods' prediction intervals. Empty: none."
-            ),
+            )
         )
-    )
+    inputs.append(common.advanced_section(gx, *extra))
     tool.outputs.append(
         p.OutputData("table", format="tabular", label="${tool.name} on ${on_string}: metrics")
     )

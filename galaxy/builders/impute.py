@@ -35,7 +35,7 @@ An AnnData with
 - ``layers['imputed']``: the complete matrix, in the input's units (observed values kept)
 - ``layers['imputed_mask']``: True where a value was imputed
 - ``layers['imputed_lower']`` and ``layers['imputed_upper']`` when a prediction interval
-  level is set (advanced options)
+  level is set (offered for the methods that give intervals)
 - ``uns['imputed']``: method, parameters, package version and fit diagnostics
 
 **Example**
@@ -56,20 +56,18 @@ EXPRESSION_ARGS
     --output output.h5ad
     MODEL_OPTIONS
     --key-added '$key_added'
-    #if str($advanced.interval).strip():
-    --interval '$advanced.interval'
-    #end if
     --log-transform '$advanced.log_transform'
     @COMMON_OPTIONS@
 && mv output.h5ad '$output'
 """
 
 H5AD = "expression|input"
+INTERVAL_HELP = "E.g. 0.9: also write layers[name_lower] and layers[name_upper]. Empty: none."
 
 
 def build(gx: Gx, specs: dict):
     """The galaxyxml Tool."""
-    link_model, model_options = methods.model_source_cheetah(specs)
+    link_model, model_options = methods.model_source_cheetah(specs, interval=True)
     command = (
         COMMAND.replace("LINK_EXPRESSION", common.LINK_EXPRESSION)
         .replace("LINK_MODEL", link_model)
@@ -89,7 +87,7 @@ def build(gx: Gx, specs: dict):
     )
     inputs = tool.inputs
     inputs.append(common.expression_input(gx))
-    inputs.append(methods.model_source(gx, specs))
+    inputs.append(methods.model_source(gx, specs, interval_help=INTERVAL_HELP))
     key = common.name_param(
         gx,
         "key_added",
@@ -98,15 +96,7 @@ def build(gx: Gx, specs: dict):
         help="The result is written to layers[name] and the mask to layers[name_mask].",
     )
     inputs.append(key)
-    inputs.append(
-        common.advanced_section(
-            gx,
-            common.log_transform_param(gx),
-            common.interval_param(
-                gx, help="E.g. 0.9: also write layers[name_lower] and layers[name_upper]. Empty: none."
-            ),
-        )
-    )
+    inputs.append(common.advanced_section(gx, common.log_transform_param(gx)))
     tool.outputs.append(
         gx.p.OutputData("output", format="h5ad", label="${tool.name} on ${on_string}: AnnData")
     )
@@ -160,7 +150,7 @@ def _tests(gx: Gx, tool) -> None:
     )
     tool.tests.append(test)
 
-    # a GTEx GCT + sample attributes, kNN, a custom layer name and prediction intervals
+    # a GTEx GCT + sample attributes, kNN and a custom layer name
     test = common.new_test(
         gx,
         {
@@ -171,7 +161,6 @@ def _tests(gx: Gx, tool) -> None:
             f"{method}|method": "knn",
             f"{method}|hp|n_neighbors": 5,
             "key_added": "filled",
-            "advanced|interval": 0.9,
         },
         expect_num_outputs=1,
     )

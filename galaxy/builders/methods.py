@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .common import Gx
+from .common import Gx, interval_param
 
 #: parameters the tool sets itself (not shown in the form): -> how the command sets them
 SET_BY_THE_TOOL = {
@@ -57,6 +57,11 @@ def method_label(spec) -> str:
 def _plain(text: str) -> str:
     """RST inline literals as plain text (for labels and help attributes)."""
     return " ".join(text.replace("``", "").split())
+
+
+def gives_intervals(spec) -> bool:
+    """Whether the method gives prediction intervals (``--interval``): its class has ``predict_interval``."""
+    return callable(getattr(spec.cls, "predict_interval", None))
 
 
 def savable(specs: dict) -> list[str]:
@@ -171,8 +176,19 @@ def _galaxy_param(gx: Gx, hp: Hyper):
     return param
 
 
-def method_conditional(gx: Gx, name: str, methods: list[str], specs: dict, *, default: str = DEFAULT_METHOD):
-    """Conditional ``name``: select ``method``, and per method its hyperparameters in a section."""
+def method_conditional(
+    gx: Gx,
+    name: str,
+    methods: list[str],
+    specs: dict,
+    *,
+    default: str = DEFAULT_METHOD,
+    interval_help: str | None = None,
+):
+    """Conditional ``name``: select ``method``, and per method its hyperparameters in a section.
+
+    With ``interval_help``, the methods that give prediction intervals also get ``interval``.
+    """
     cond = gx.p.Conditional(name)
     cond.append(
         gx.p.SelectParam(
@@ -195,19 +211,25 @@ def method_conditional(gx: Gx, name: str, methods: list[str], specs: dict, *, de
             for hp in hps:
                 section.append(_galaxy_param(gx, hp))
             when.append(section)
+        if interval_help and gives_intervals(specs[method]):
+            when.append(interval_param(gx, help=interval_help))
         cond.append(when)
     return cond
 
 
-def method_cheetah(prefix: str, methods: list[str], specs: dict) -> str:
-    """Cheetah: ``--method`` and one ``--param`` per hyperparameter of the selected method."""
+def method_cheetah(prefix: str, methods: list[str], specs: dict, *, interval: bool = False) -> str:
+    """Cheetah: ``--method`` and one ``--param`` per hyperparameter of the selected method.
+
+    With ``interval``, also ``--interval`` for the methods that give prediction intervals.
+    """
     lines = [f"--method '${prefix}.method'"]
     first = True
     for method in methods:
         spec = specs[method]
         hps = hyperparameters(spec)
         slots = "n_jobs" in spec.params
-        if not hps and not slots:
+        with_interval = interval and gives_intervals(spec)
+        if not hps and not slots and not with_interval:
             continue
         lines.append(f"{'#if' if first else '#elif'} str(${prefix}.method) == '{method}':")
         first = False
@@ -221,6 +243,10 @@ def method_cheetah(prefix: str, methods: list[str], specs: dict) -> str:
                 lines.append(f"    --param '{hp.name}={value}'")
         if slots:
             lines.append('    --param "n_jobs=\\${GALAXY_SLOTS:-1}"')
+        if with_interval:
+            lines.append(f"    #if str(${prefix}.interval).strip():")
+            lines.append(f"        --interval '${prefix}.interval'")
+            lines.append("    #end if")
     if not first:
         lines.append("#end if")
     return "\n".join(lines)
@@ -232,8 +258,11 @@ def methods_help(specs: dict, methods: list[str] | None = None) -> str:
     return "\n".join(f"- ``{name}``: {specs[name].description}" for name in names)
 
 
-def model_source(gx: Gx, specs: dict):
-    """Conditional ``model_source``: fit a method on the input, or apply a saved model archive."""
+def model_source(gx: Gx, specs: dict, *, interval_help: str | None = None):
+    """Conditional ``model_source``: fit a method on the input, or apply a saved model archive.
+
+    With ``interval_help``, an ``interval`` level where a method (or a saved model) can give one.
+    """
     source = gx.p.Conditional("model_source")
     source.append(
         gx.p.SelectParam(
@@ -244,7 +273,7 @@ def model_source(gx: Gx, specs: dict):
         )
     )
     when = gx.p.When("method")
-    when.append(method_conditional(gx, "method_cond", list(specs), specs))
+    when.append(method_conditional(gx, "method_cond", list(specs), specs, interval_help=interval_help))
     source.append(when)
     when = gx.p.When("saved")
     when.append(
@@ -255,15 +284,27 @@ def model_source(gx: Gx, specs: dict):
             help="Fitted on data with the same genes and tissues.",
         )
     )
+    if interval_help and _saved_intervals(specs):
+        when.append(interval_param(gx, help=interval_help + " Only for models whose method gives intervals."))
     source.append(when)
     return source
 
 
-def model_source_cheetah(specs: dict) -> tuple[str, str]:
+def _saved_intervals(specs: dict) -> bool:
+    return any(gives_intervals(specs[m]) for m in savable(specs))
+
+
+def model_source_cheetah(specs: dict, *, interval: bool = False) -> tuple[str, str]:
     """Cheetah for :func:`model_source`: (the symlink of a saved model, the CLI options)."""
     link = "#if str($model_source.source) == 'saved':\nln -s '$model_source.model' model.zip &&\n#end if"
-    method = method_cheetah("model_source.method_cond", list(specs), specs).replace("\n", "\n    ")
-    options = (
-        f"#if str($model_source.source) == 'method':\n    {method}\n#else:\n    --model model.zip\n#end if"
-    )
+    method = method_cheetah("model_source.method_cond", list(specs), specs, interval=interval)
+    saved = "    --model model.zip"
+    if interval and _saved_intervals(specs):
+        saved += (
+            "\n    #if str($model_source.interval).strip():"
+            "\n        --interval '$model_source.interval'"
+            "\n    #end if"
+        )
+    method = method.replace("\n", "\n    ")
+    options = f"#if str($model_source.source) == 'method':\n    {method}\n#else:\n{saved}\n#end if"
     return link, options

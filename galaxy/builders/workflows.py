@@ -168,7 +168,7 @@ def apply_model() -> dict:
         "label": "gex_impute: apply a saved model to new data",
         "doc": "Fill the missing values of an expression dataset (h5ad with the genes and tissues the "
         "model was fitted on) with a model archive saved by the gex_impute fit tool; observed values "
-        "are kept, layers imputed / imputed_mask / interval bounds are added.",
+        "are kept, layers imputed and imputed_mask are added.",
         "license": LICENSE,
         "release": tool_version().split("+")[0],
         "creator": CREATOR,
@@ -185,9 +185,8 @@ def apply_model() -> dict:
                 {
                     "expression": {"format": "h5ad"},
                     "model_source": {"source": "saved"},
-                    "advanced": {"interval": 0.9},
                 },
-                "Impute with the saved model; 90% prediction intervals.",
+                "Impute with the saved model.",
             )
         },
     }
