@@ -10,6 +10,7 @@
   (:mod:`~gex_impute.datasets.real`): loaders of the real data in ``../shared/data``.
 """
 
+from .demo import demo
 from .real import blake2020, gtex_tissues, shared_data_dir
 from .simulation import PRESETS, simulate
 from .write import GTEX_FILE_NAMES, write_dataset, write_gtex_files
@@ -18,6 +19,7 @@ __all__ = [
     "GTEX_FILE_NAMES",
     "PRESETS",
     "blake2020",
+    "demo",
     "gtex_tissues",
     "shared_data_dir",
     "simulate",
