@@ -287,6 +287,45 @@ def test_errors():
         genomic_neighbours(np.zeros((2, 2)))
 
 
+@pytest.mark.parametrize(
+    "missing",
+    [np.nan, None, pd.NA],
+    ids=["nan", "none", "pd.NA"],
+)
+def test_genes_without_coordinates_never_crash(missing):
+    """Missing chromosome, TSS or strand (NaN, None, pandas NA, nullable dtypes): no neighbours, no error."""
+    var = pd.DataFrame(
+        {
+            "chrom": pd.array(["chr1", "chr1", missing, "chr1", "chr1"], dtype="string"),
+            "tss": pd.array([100, 500, 900, None, 2_000], dtype="Int64"),
+            "strand": ["+", missing, "-", "+", "-"],
+            "start": pd.array([100, 300, 700, None, 1_500], dtype="Int64"),
+            "end": pd.array([400, 501, 901, None, 2_001], dtype="Int64"),
+        },
+        index=list("abcde"),
+    )
+    nb = genomic_neighbours(var, k=3)
+    assert nb.n_neighbours.tolist() == [2, 2, 0, 0, 2]  # c has no chromosome, d no TSS
+    assert not np.isin([2, 3], nb.index).any()
+    # b's strand is unknown: no orientation towards it, distances keep the genomic sign
+    assert nb.orientation[0, 0] == -1 and nb.distance[0, 0] == 400
+    assert nb.orientation[0, 1] == genome.CONVERGENT
+    plain = var.astype(object).where(var.notna(), None)
+    assert_same(nb, _brute_force_neighbours(plain, k=3))
+
+
+def test_read_only_inputs():
+    """Arrays behind the columns may be read-only (pandas copy-on-write): they are never written."""
+    var = pd.DataFrame({"chrom": ["1", "1", "2"], "tss": [10, 20, 30], "strand": ["+", "-", "+"]})
+    for col in var.columns:
+        arr = var[col].to_numpy()
+        arr.flags.writeable = False
+        var[col] = pd.Series(arr, copy=False)
+    reference = pd.Series([True, True, False], index=var.index)
+    nb = genomic_neighbours(var, k=1, reference=reference)
+    assert nb.index[:, 0].tolist() == [1, 0, -1]
+
+
 def test_empty_var():
     nb = genomic_neighbours(pd.DataFrame({"chrom": [], "tss": []}), k=3)
     assert nb.index.shape == (0, 3)
@@ -413,8 +452,9 @@ def test_genomic_context_detects_changed_genes():
         add_genomic_context(adata, reference="nope")
 
 
-def test_docstring_examples():
-    result = doctest.testmod(genome, optionflags=doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", ["neighbours", "search", "context"])
+def test_docstring_examples(module):
+    result = doctest.testmod(getattr(genome, module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
 
