@@ -6,6 +6,7 @@ import pytest
 
 import gex_impute as gi
 from gex_impute._data import ExpressionData, from_anndata
+from gex_impute._errors import DataError
 from gex_impute.methods import BaseImputer, get_method
 from gex_impute.methods._fallback import fallback_values
 
@@ -87,7 +88,7 @@ def test_mean_group_by_extra_column(sim):
     expected = frame.groupby(keys).transform("mean").to_numpy()
     ok = ~np.isnan(expected)
     np.testing.assert_allclose(pred[ok], expected[ok])
-    with pytest.raises(KeyError, match="not_a_column"):
+    with pytest.raises(DataError, match="not_a_column"):
         get_method("mean", group_by="not_a_column").fit(data)
 
 
@@ -137,9 +138,29 @@ def test_distance_validation_uses_reference_genes_only(sim):
     assert (again.k_, again.window_, again.power_) == (method.k_, method.window_, method.power_)
 
 
+def test_distance_genes_without_coordinates(sim):
+    """NaN / pandas NA coordinates: those genes get the fallback, the others their neighbours."""
+    sim.var["chrom"] = sim.var["chrom"].astype("string")
+    sim.var["tss"] = sim.var["tss"].astype("Int64")
+    sim.var["strand"] = sim.var["strand"].astype(object)
+    lost = sim.var_names[:40]
+    sim.var.loc[lost[::2], ["chrom", "tss", "strand"]] = pd.NA
+    sim.var.loc[lost[1::2], "tss"] = pd.NA
+    sim.var.loc[sim.var_names[40:60], "strand"] = np.nan
+    data, _ = from_anndata(sim)
+    method = get_method("distance", k=5, window=1_000_000, power=1.0).fit(data)
+    pred = method.predict(data)
+    assert np.isfinite(pred).all()
+    missing = np.isnan(data.values)
+    assert method.fallback_mask_[:, :40][missing[:, :40]].all()  # no coordinates: the fallback
+    assert not method.fallback_mask_[:, 40:][missing[:, 40:]].all()
+    auto = get_method("distance", candidate_k=(2, 5), candidate_window=(1_000_000,)).fit(data)
+    assert np.isfinite(auto.predict(data)).all()
+
+
 def test_distance_needs_coordinates(sim):
     sim.var = sim.var.drop(columns=["tss"])
-    with pytest.raises(ValueError, match="annotate_genes"):
+    with pytest.raises(DataError, match="annotate_genes"):
         get_method("distance").fit(sim)
 
 

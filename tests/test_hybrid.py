@@ -5,10 +5,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import gex_impute as gi
 from gex_impute._data import from_anndata
+from gex_impute._errors import DataError, ModelArchiveError, OutputPathError, ParameterError
 from gex_impute.methods import get_method
 from gex_impute.methods import hybrid as hy
 
@@ -71,21 +73,21 @@ def test_same_seed_same_numbers_other_seed_differs(tiny, fitted):
 
 
 def test_out_of_fold_networks_never_embed_their_training_genes(tiny, monkeypatch):
+    from gex_impute.methods.hybrid import design, training
+
     trained, embedded = [], []
-    real_train, real_design = hy._train, gi.HybridImputer._design_for
+    real_train, real_designs = training.train_net, design.designs
 
-    def spy_train(net, nd, train_items, val_items, model, **kw):
+    def spy_train(net, nd, train_items, val_items, *args, **kw):
         trained.append((id(net), set(nd.gene[train_items]) | set(nd.gene[val_items])))
-        return real_train(net, nd, train_items, val_items, model, **kw)
+        return real_train(net, nd, train_items, val_items, *args, **kw)
 
-    def spy_design(self, values, genes, *args):
-        for net in args[-2]:
-            if net is not None and hasattr(self, "diagnostics_") and "network_seconds" in self.diagnostics_:
-                embedded.append((id(net), set(genes.tolist())))
-        return real_design(self, values, genes, *args)
+    def spy_designs(model, values, genes, inputs, nets):
+        embedded.extend((id(net), set(genes.tolist())) for net in nets if net is not None)
+        return real_designs(model, values, genes, inputs, nets)
 
-    monkeypatch.setattr(hy, "_train", spy_train)
-    monkeypatch.setattr(gi.HybridImputer, "_design_for", spy_design)
+    monkeypatch.setattr(training, "train_net", spy_train)
+    monkeypatch.setattr(design, "designs", spy_designs)  # the masking rounds of fit
     gi.HybridImputer(**FAST).fit(tiny, donor_key="donor")
     seen = dict(trained)
     assert len(seen) == 3 and embedded
@@ -137,36 +139,66 @@ def test_ablations_run(tiny, params):
 
 
 def test_invalid_combination_and_missing_coordinates(tiny):
-    with pytest.raises(ValueError, match="use_tissue_encoder"):
-        gi.HybridImputer(**FAST, use_xgboost=False, use_tissue_encoder=False).fit(tiny, donor_key="donor")
+    with pytest.raises(ParameterError, match="use_tissue_encoder"):
+        gi.HybridImputer(**FAST, use_xgboost=False, use_tissue_encoder=False)
     bare = tiny.copy()
     bare.var = bare.var.drop(columns=["tss"])
-    with pytest.raises(ValueError, match="annotate_genes"):
+    with pytest.raises(DataError, match="annotate_genes"):
         gi.HybridImputer(**FAST).fit(bare, donor_key="donor")
+
+
+def _drop_coordinates(adata, genes):
+    """Genes without coordinates: NaN / pandas NA chromosome, TSS, strand and body."""
+    adata.var["chrom"] = adata.var["chrom"].astype("string")
+    adata.var["strand"] = adata.var["strand"].astype(object)
+    for col in ("tss", "start", "end"):
+        adata.var[col] = adata.var[col].astype("Int64")
+    names = adata.var_names[genes]
+    adata.var.loc[names[::2], ["chrom", "tss", "strand", "start", "end"]] = pd.NA
+    adata.var.loc[names[1::2], "strand"] = np.nan
+    adata.var.loc[names[1::2], "tss"] = pd.NA
+    return adata
+
+
+def test_genes_without_coordinates_are_estimated(tiny):
+    adata = _drop_coordinates(tiny.copy(), np.arange(0, 150, 10))
+    x = np.asarray(adata.X)
+    model = gi.HybridImputer(**FAST).fit(adata, donor_key="donor")
+    pred = model.predict(adata, donor_key="donor")
+    assert np.isfinite(pred).all()
+    assert model.n_fallback_ == 0
+    np.testing.assert_allclose(pred[~np.isnan(x)], x[~np.isnan(x)], rtol=1e-6)
 
 
 def test_save_load_roundtrip_and_checks(tiny, fitted, tmp_path):
     path = fitted.save(tmp_path / "model")
-    assert sorted(p.name for p in path.iterdir()) == ["nets.pt", "params.json", "xgboost.json"]
+    assert sorted(p.name for p in path.iterdir()) == ["arrays", "nets.pt", "params.json", "xgboost.json"]
     meta = json.loads((path / "params.json").read_text())
+    assert meta["method"] == "hybrid"
     assert meta["fitted"]["gene_ids_"] == list(map(str, tiny.var_names))
     assert meta["gex_impute_version"] == gi.__version__
     loaded = gi.HybridImputer.load(path)
     np.testing.assert_array_equal(
         loaded.predict(tiny, donor_key="donor"), fitted.predict(tiny, donor_key="donor")
     )
-    with pytest.raises(FileExistsError):
+    with pytest.raises(OutputPathError, match="overwrite=True"):
         fitted.save(path)
+    fitted.save(path, overwrite=True)
     # tissues the model has never seen
     other = tiny.copy()
     other.obs["tissue"] = other.obs["tissue"].astype(str).str.upper()
-    with pytest.raises(ValueError, match="not seen when the model was fitted"):
+    with pytest.raises(DataError, match="not seen when the model was fitted"):
         loaded.predict(other, donor_key="donor")
-    with pytest.raises(ValueError, match="fitted with donors"):
+    with pytest.raises(DataError, match="fitted with donors"):
         loaded.predict(tiny)
+    # fitted with promoters, applied to data without them
+    no_promoter = tiny.copy()
+    no_promoter.var = no_promoter.var.drop(columns=["promoter"])
+    with pytest.raises(DataError, match=r"'promoter' column.*add_promoters"):
+        loaded.predict(no_promoter, donor_key="donor")
     meta["format_version"] = 99
     (path / "params.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="refit"):
+    with pytest.raises(ModelArchiveError, match="Refit"):
         gi.HybridImputer.load(path)
     with pytest.raises(FileNotFoundError):
         gi.HybridImputer.load(tmp_path / "nowhere")

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gex_impute.sequence import ALPHABET, composition, one_hot, one_hot_batch
+from gex_impute.methods.hybrid.sequence import ALPHABET, composition, one_hot, one_hot_batch
 
 
 def test_one_hot_channels_and_unknown_letters():

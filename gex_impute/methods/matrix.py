@@ -1,7 +1,7 @@
 """Matrix-completion baselines (HYFA's set): kNN, soft-impute and PCA + regression.
 
 Each works on the samples x genes matrix or on donors x (tissue, gene) (see
-:class:`_MatrixImputer`); entries without information (a gene never observed, a sample with
+:class:`MatrixImputer`); entries without information (a gene never observed, a sample with
 nothing observed) get the shared fallback (:mod:`gex_impute.methods._fallback`).
 """
 
@@ -12,103 +12,18 @@ import logging
 import numpy as np
 
 from .._data import ExpressionData
-from ._base import BaseImputer, register
-from ._fallback import fallback_values, finalise, group_nanmean, unservable
+from ._base import register
+from ._fallback import fallback_values, finalise, unservable
+from ._matrix_layout import LAYOUTS, SEED, MatrixImputer
+from ._params import Interval, JSONValue, Options, SequenceOf
 
 logger = logging.getLogger("gex_impute")
 
 __all__ = ["KNNImputer", "PCARegressionImputer", "SoftImputer"]
 
 
-_MAX_WIDE_ENTRIES = 30_000_000
-
-
-def _donor_layout(data: ExpressionData) -> tuple[ExpressionData, np.ndarray, np.ndarray]:
-    """Reshape to donors x (tissue, gene): one row per donor, one block of genes per tissue.
-
-    Samples of the same donor and tissue are averaged. Returns the wide data and each
-    sample's donor and tissue codes (to map predictions back).
-    """
-    import pandas as pd
-
-    d_codes = np.asarray(data.donor.codes, dtype=np.int64)
-    t_codes = np.asarray(data.tissue.codes, dtype=np.int64)
-    n_d, n_t, n_g = len(data.donor.categories), len(data.tissue.categories), data.n_genes
-    means, _ = group_nanmean(data.values, d_codes * n_t + t_codes, n_d * n_t)
-    wide = means.reshape(n_d, n_t * n_g)
-    var = pd.DataFrame(index=pd.RangeIndex(n_t * n_g).astype(str))
-    obs = pd.DataFrame(index=pd.Index(data.donor.categories.astype(str)))
-    # one pseudo-tissue: the level-1 fallback becomes the gene's mean in that tissue over donors
-    tissue = pd.Categorical(np.repeat("donors", n_d))
-    return ExpressionData(wide, tissue, None, obs, var, data.log1p), d_codes, t_codes
-
-
-class _MatrixImputer(BaseImputer):
-    """Matrix-completion baselines, on samples x genes or on donors x (tissue, gene).
-
-    ``layout="samples"`` works on the samples x genes matrix. ``layout="donors"`` (HYFA's
-    setting) works on one row per donor holding all its tissues' profiles side by side, so a
-    hidden donor x tissue profile is predicted from that donor's other tissues and from the
-    other donors. ``"auto"`` picks ``"donors"`` when donors are known, there are at least
-    three, they have on average at least two tissues, and the wide matrix stays below
-    30 million entries; ``"samples"`` otherwise. The chosen layout is ``layout_``.
-    """
-
-    layout: str = "auto"
-
-    def _resolve_layout(self, data: ExpressionData) -> str:
-        if self.layout not in ("auto", "samples", "donors"):
-            msg = f"layout={self.layout!r}; use 'auto', 'samples' or 'donors'."
-            raise ValueError(msg)
-        if self.layout == "donors" and data.donor is None:
-            msg = f"{self.name}: layout='donors' needs donors; pass donor_key= or use layout='samples'."
-            raise ValueError(msg)
-        if self.layout != "auto":
-            return self.layout
-        if data.donor is None:
-            return "samples"
-        n_d, n_t = len(data.donor.categories), len(data.tissue.categories)
-        pairs = len(set(zip(np.asarray(data.donor.codes), np.asarray(data.tissue.codes), strict=True)))
-        if n_d >= 3 and pairs / n_d >= 2 and n_d * n_t * data.n_genes <= _MAX_WIDE_ENTRIES:
-            return "donors"
-        return "samples"
-
-    def _fit(self, data: ExpressionData) -> None:
-        self.layout_ = self._resolve_layout(data)
-        if self.layout_ == "donors":
-            # column blocks = tissues: validation can hide whole tissue profiles, as P3 does
-            self._col_groups = np.repeat(np.arange(len(data.tissue.categories)), data.n_genes)
-            self._fit_matrix(_donor_layout(data)[0])
-        else:
-            self._col_groups = None
-            self._fit_matrix(data)
-
-    def _predict(self, data: ExpressionData) -> np.ndarray:
-        layout = getattr(self, "layout_", None) or self._resolve_layout(data)
-        if layout == "donors" and data.donor is None:
-            layout = "samples"
-        if layout == "samples":
-            return self._predict_matrix(data)
-        wide, d_codes, t_codes = _donor_layout(data)
-        wide_pred = self._predict_matrix(wide)
-        n_g = data.n_genes
-        cols = t_codes[:, None] * n_g + np.arange(n_g)[None, :]
-        pred = wide_pred[d_codes[:, None], cols]
-        wide_fb = self.fallback_mask_[d_codes[:, None], cols]
-        pred, extra = finalise(pred, data)
-        self.fallback_mask_ = (wide_fb | extra) & np.isnan(data.values)
-        self.n_fallback_ = int(self.fallback_mask_.sum())
-        return pred
-
-    def _fit_matrix(self, data: ExpressionData) -> None:
-        pass  # transductive by default
-
-    def _predict_matrix(self, data: ExpressionData) -> np.ndarray:
-        raise NotImplementedError
-
-
 @register
-class KNNImputer(_MatrixImputer):
+class KNNImputer(MatrixImputer):
     """scikit-learn ``KNNImputer`` over genes (genes as rows, samples as features), as in HYFA.
 
     A gene's missing value in a sample is the (uniform or distance-weighted) mean of that
@@ -130,7 +45,7 @@ class KNNImputer(_MatrixImputer):
 
     Notes
     -----
-    Layouts: see ``_MatrixImputer`` (``"donors"`` when donors with several tissues are known).
+    Layouts: see ``MatrixImputer`` (``"donors"`` when donors with several tissues are known).
 
     Examples
     --------
@@ -140,11 +55,17 @@ class KNNImputer(_MatrixImputer):
     """
 
     name = "knn"
+    _parameter_constraints = {
+        "n_neighbors": [Interval(int, 1, 10_000)],
+        "weights": [Options("uniform", "distance")],
+        "layout": [LAYOUTS],
+    }
 
     def __init__(self, n_neighbors: int = 20, *, weights: str = "uniform", layout: str = "auto"):
         self.n_neighbors = n_neighbors
         self.weights = weights
         self.layout = layout
+        self._validate_params()
 
     def _knn_rows(self, values: np.ndarray) -> np.ndarray:
         """KNNImputer semantics with rows as observations, vectorised for few rows (donors)."""
@@ -221,7 +142,7 @@ def _svd(matrix: np.ndarray, rank: int | None, random_state: int | None):
 
 
 @register
-class SoftImputer(_MatrixImputer):
+class SoftImputer(MatrixImputer):
     """Iterative low-rank SVD (softImpute, Mazumder et al. 2010) with gene centring.
 
     Missing entries start at the shared fallback; each iteration centres genes, takes the SVD,
@@ -251,7 +172,7 @@ class SoftImputer(_MatrixImputer):
         Seed for the validation split and the randomized SVD of large matrices.
     layout
         ``"samples"`` (samples x genes), ``"donors"`` (donors x (tissue, gene)) or ``"auto"``
-        (donors when donors with several tissues are known; see ``_MatrixImputer``).
+        (donors when donors with several tissues are known; see ``MatrixImputer``).
 
     Examples
     --------
@@ -261,6 +182,23 @@ class SoftImputer(_MatrixImputer):
     """
 
     name = "softimpute"
+    _parameter_constraints = {
+        "rank": [Interval(int, 1, None), Options("auto"), None],
+        "shrinkage": [Interval(float, 0, 1), Options("auto")],
+        "candidate_ranks": [SequenceOf(Interval(int, 1, None), max_length=100)],
+        "candidate_shrinkage": [SequenceOf(Interval(float, 0, 1), max_length=100)],
+        "max_iter": [Interval(int, 1, 100_000)],
+        "tol": [Interval(float, 0, None)],
+        "validation_fraction": [Interval(float, 0, 1, closed="neither")],
+        "random_state": SEED,
+        "layout": [LAYOUTS],
+    }
+    _fitted_schema = {
+        "layout_": [Options("samples", "donors")],
+        "rank_param_": [Interval(int, 1, None), None],
+        "shrinkage_": [Interval(float, 0, 1)],
+        "validation_scores_": [JSONValue(max_depth=1)],
+    }
 
     def __init__(
         self,
@@ -284,6 +222,7 @@ class SoftImputer(_MatrixImputer):
         self.tol = tol
         self.validation_fraction = validation_fraction
         self.random_state = random_state
+        self._validate_params()
 
     def _complete(
         self, data: ExpressionData, rank: int | None, shrinkage: float, start: np.ndarray | None = None
@@ -360,9 +299,6 @@ class SoftImputer(_MatrixImputer):
         )
 
     def _predict_matrix(self, data: ExpressionData) -> np.ndarray:
-        if not hasattr(self, "shrinkage_"):
-            msg = f"{type(self).__name__} is not fitted; call fit() first."
-            raise RuntimeError(msg)
         pred, self.rank_ = self._complete(data, self.rank_param_, self.shrinkage_)
         pred, self.fallback_mask_ = finalise(pred, data, ~unservable(data))
         self.n_fallback_ = int(self.fallback_mask_.sum())
@@ -370,7 +306,7 @@ class SoftImputer(_MatrixImputer):
 
 
 @register
-class PCARegressionImputer(_MatrixImputer):
+class PCARegressionImputer(MatrixImputer):
     """PCA + linear regression (after HYFA's "TEEBoT" baseline), adapted to a partial matrix.
 
     Genes are the observations. For each sample with missing entries, the other samples'
@@ -402,6 +338,8 @@ class PCARegressionImputer(_MatrixImputer):
         the other donors' PCs over the (tissue, gene) values it has (closest to HYFA's
         TEEBoT, which predicts a tissue from a donor's other tissues); ``"auto"``: donors when
         donors with several tissues are known.
+    random_state
+        Seed for the validation blocks and the rows the validation reads.
 
     Examples
     --------
@@ -411,6 +349,19 @@ class PCARegressionImputer(_MatrixImputer):
     """
 
     name = "pca_regression"
+    _parameter_constraints = {
+        "n_components": [Interval(int, 1, 10_000), Options("auto")],
+        "candidate_components": [SequenceOf(Interval(int, 1, 10_000), max_length=100)],
+        "alpha": [Interval(float, 0, None)],
+        "max_exact_samples": [Interval(int, 1, None)],
+        "layout": [LAYOUTS],
+        "random_state": SEED,
+    }
+    _fitted_schema = {
+        "layout_": [Options("samples", "donors")],
+        "n_components_": [Interval(int, 1, 10_000)],
+        "validation_scores_": [JSONValue(max_depth=1)],
+    }
 
     def __init__(
         self,
@@ -428,6 +379,7 @@ class PCARegressionImputer(_MatrixImputer):
         self.alpha = alpha
         self.max_exact_samples = max_exact_samples
         self.layout = layout
+        self._validate_params()
 
     @staticmethod
     def _pcs(x: np.ndarray, n_components: int) -> np.ndarray:
@@ -445,6 +397,7 @@ class PCARegressionImputer(_MatrixImputer):
 
     def _fit_matrix(self, data: ExpressionData) -> None:
         n_s = data.n_samples
+        self.validation_scores_ = {}
         if self.n_components != "auto":
             self.n_components_ = int(self.n_components)
             return
@@ -480,9 +433,6 @@ class PCARegressionImputer(_MatrixImputer):
         logger.info("pca_regression: chose n_components=%d", self.n_components_)
 
     def _predict_matrix(self, data: ExpressionData) -> np.ndarray:
-        if not hasattr(self, "n_components_"):
-            msg = f"{type(self).__name__} is not fitted; call fit() first."
-            raise RuntimeError(msg)
         values = data.values
         observed = data.observed
         filled = np.where(observed, values, fallback_values(data))  # samples x genes

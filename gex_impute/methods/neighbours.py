@@ -15,6 +15,7 @@ import numpy as np
 from .._data import ExpressionData
 from ._base import BaseImputer, register
 from ._fallback import fallback_values, finalise, pearson
+from ._params import Interval, JSONValue, Options, SequenceOf
 
 logger = logging.getLogger("gex_impute")
 
@@ -76,6 +77,23 @@ class DistanceImputer(BaseImputer):
 
     name = "distance"
     requires_coordinates = True
+    _parameter_constraints = {
+        "k": [Interval(int, 1, 10_000), Options("auto")],
+        "window": [Interval(int, 1, None), Options("auto")],
+        "power": [Interval(float, 0, 10), Options("auto")],
+        "pseudo_distance": [Interval(float, 0, None)],
+        "candidate_k": [SequenceOf(Interval(int, 1, 10_000), max_length=100)],
+        "candidate_window": [SequenceOf(Interval(int, 1, None), max_length=100)],
+        "candidate_power": [SequenceOf(Interval(float, 0, 10), max_length=100)],
+        "validation_fraction": [Interval(float, 0, 1, closed="neither")],
+        "random_state": [Interval(int, 0, 2**32 - 1), None],
+    }
+    _fitted_schema = {
+        "k_": [Interval(int, 1, 10_000)],
+        "window_": [Interval(int, 1, None)],
+        "power_": [Interval(float, 0, 10)],
+        "validation_scores_": [JSONValue(max_depth=1)],
+    }
 
     def __init__(
         self,
@@ -99,6 +117,7 @@ class DistanceImputer(BaseImputer):
         self.candidate_power = candidate_power
         self.validation_fraction = validation_fraction
         self.random_state = random_state
+        self._validate_params()
 
     @staticmethod
     def _neighbours(var, reference: np.ndarray, k: int, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,9 +210,6 @@ class DistanceImputer(BaseImputer):
         )
 
     def _predict(self, data: ExpressionData) -> np.ndarray:
-        if not hasattr(self, "k_"):
-            msg = f"{type(self).__name__} is not fitted; call fit() first."
-            raise RuntimeError(msg)
         coords = _coordinate_mask(data.var)
         reference = coords & data.observed.any(axis=0)
         # extra neighbours so that k observed ones remain where some neighbours are missing
@@ -218,6 +234,8 @@ class NearestGeneImputer(DistanceImputer):
         Maximum TSS distance in bp, or ``"auto"``.
     candidate_window
         Grid for ``window="auto"``.
+    validation_fraction
+        Fraction of reference genes hidden for the validation.
     random_state
         Seed for the validation split.
 

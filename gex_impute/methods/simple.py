@@ -11,8 +11,10 @@ import logging
 import numpy as np
 
 from .._data import ExpressionData
+from .._errors import DataError
 from ._base import BaseImputer, register
 from ._fallback import finalise, group_nanmean
+from ._params import Boolean, Interval, SequenceOf, Text
 
 logger = logging.getLogger("gex_impute")
 
@@ -38,16 +40,18 @@ class MeanImputer(BaseImputer):
     """
 
     name = "mean"
+    _parameter_constraints = {"group_by": [SequenceOf(Text(), min_length=0, max_length=20), Text()]}
 
     def __init__(self, group_by: tuple[str, ...] | list[str] | str = ()):
         self.group_by = group_by
+        self._validate_params()
 
     def _groups(self, data: ExpressionData) -> np.ndarray:
         cols = [self.group_by] if isinstance(self.group_by, str) else list(self.group_by)
         missing = [c for c in cols if c not in data.obs.columns]
         if missing:
             msg = f"group_by columns {missing} not found in the sample annotation {list(data.obs.columns)}"
-            raise KeyError(msg)
+            raise DataError(msg)
         key = data.tissue.astype(str)
         for c in cols:
             key = key + "\x1f" + data.obs[c].astype(str).to_numpy()
@@ -92,12 +96,19 @@ class AdditiveImputer(BaseImputer):
     """
 
     name = "additive"
+    _parameter_constraints = {
+        "use_donor": [Boolean()],
+        "alpha": [Interval(float, 0, None)],
+        "max_iter": [Interval(int, 1, 100_000)],
+        "tol": [Interval(float, 0, None)],
+    }
 
     def __init__(self, *, use_donor: bool = True, alpha: float = 1.0, max_iter: int = 50, tol: float = 1e-6):
         self.use_donor = use_donor
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
+        self._validate_params()
 
     def _fit(self, data: ExpressionData) -> None:
         pass  # transductive: effects are fitted on the data passed to predict

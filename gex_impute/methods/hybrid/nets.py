@@ -1,6 +1,7 @@
-"""torch modules of the hybrid model: promoter CNN, tissue transformer, and their training loop.
+"""torch modules of the hybrid model: promoter CNN and tissue transformer, and their inputs.
 
-Imported lazily by :mod:`gex_impute.methods.hybrid` (this module imports torch at top level).
+Imported lazily by :mod:`gex_impute.methods.hybrid` (this module imports torch at top level);
+the training loop is in :mod:`gex_impute.methods.hybrid.training`.
 
 The network sees one *item* per (gene, donor) -- or per gene when donors are unknown -- as a
 sequence of tokens, one per sample of that donor (tissue). A token is the sum of a tissue
@@ -13,7 +14,6 @@ each token ends in a small embedding and a regression head on the log scale.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ from torch import nn
 
 logger = logging.getLogger("gex_impute")
 
-__all__ = ["HybridNet", "NetData", "PromoterCNN", "TissueTransformer", "embed", "train_net"]
+__all__ = ["HybridNet", "NetData", "PromoterCNN", "TissueTransformer", "batch_tensors"]
 
 
 class PromoterCNN(nn.Module):
@@ -181,7 +181,8 @@ class NetData:
     has_sequence: np.ndarray  # (G,) bool
 
 
-def _batch(nd: NetData, items: np.ndarray, device: str):
+def batch_tensors(nd: NetData, items: np.ndarray, device: str) -> dict[str, torch.Tensor]:
+    """Tensors of the network inputs for ``items`` on ``device``; the CNN inputs once per distinct gene."""
     t = lambda a, dt=torch.float32: torch.as_tensor(a, dtype=dt, device=device)  # noqa: E731
     genes = nd.gene[items]
     out = {
@@ -197,166 +198,3 @@ def _batch(nd: NetData, items: np.ndarray, device: str):
         out["has_sequence"] = t(nd.has_sequence[uniq], torch.bool)
         out["inverse"] = t(inverse, torch.long)
     return out
-
-
-def _apply_masking(b, mix, gen: torch.Generator, own_context: torch.Tensor):
-    """Hide observed tokens following the pattern mixture; returns visible mask and loss mask."""
-    value, pad = b["value"], b["pad"]
-    observed = ~torch.isnan(value) & ~pad
-    n, t = value.shape
-    probs = torch.tensor([mix["genes"], mix["samples"], mix["entries"]], dtype=torch.float32)
-    pattern = torch.multinomial(probs, n, replacement=True, generator=gen).to(value.device)
-    r = torch.rand((n, t), generator=gen).to(value.device)
-    hide = torch.zeros_like(observed)
-    # whole gene: every token hidden, own-gene context gone as well
-    hide |= (pattern == 0)[:, None]
-    # whole sample: one observed token hidden, its neighbours' values too (the profile is missing)
-    score = torch.where(observed, r, torch.full_like(r, -1.0))
-    one = torch.zeros_like(observed)
-    one[torch.arange(n, device=value.device), score.argmax(dim=1)] = True
-    hide |= (pattern == 1)[:, None] & one
-    # scattered entries
-    ent = (r < 0.2) | one
-    hide |= (pattern == 2)[:, None] & ent
-    hide &= observed
-    visible = observed & ~hide
-    context = b["context"].clone()
-    gene_masked = (pattern == 0)[:, None, None] & own_context[None, None, :]
-    context = torch.where(gene_masked, torch.full_like(context, float("nan")), context)
-    sample_masked = ((pattern == 1)[:, None] & hide)[..., None] & ~own_context[None, None, :]
-    context = torch.where(sample_masked, torch.full_like(context, float("nan")), context)
-    return visible, hide, context
-
-
-def train_net(
-    net: HybridNet,
-    nd: NetData,
-    train_items: np.ndarray,
-    val_items: np.ndarray,
-    mix: dict[str, float],
-    *,
-    max_epochs: int,
-    patience: int,
-    batch_size: int,
-    learning_rate: float,
-    seed: int,
-    device: str,
-    max_items_per_epoch: int | None = None,
-    progress: bool = False,
-) -> dict:
-    """Fit ``net`` by masked regression on ``train_items``; early stopping on ``val_items``.
-
-    Returns a history dict (train / validation loss per epoch, best epoch). The best weights
-    are restored.
-    """
-    from .._utils import progress_bar
-
-    gen = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    net.to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
-    own = torch.as_tensor(nd.own_context, dtype=torch.bool, device=device)
-    # a fixed validation masking so epochs compare
-    val_gen_seed = seed + 1
-    history = {"train": [], "val": [], "best_epoch": 0}
-    if max_items_per_epoch is not None and len(val_items) > max_items_per_epoch // 4:
-        val_items = rng.choice(val_items, size=max_items_per_epoch // 4, replace=False)
-    best, best_state, bad = math.inf, None, 0
-    for epoch in progress_bar(range(max_epochs), enabled=progress, desc="network", leave=False):
-        net.train()
-        order = rng.permutation(train_items)
-        if max_items_per_epoch is not None:
-            order = order[:max_items_per_epoch]
-        total, count = 0.0, 0
-        for start in range(0, len(order), batch_size):
-            b = _batch(nd, order[start : start + batch_size], device)
-            visible, hide, context = _apply_masking(b, mix, gen, own)
-            if not hide.any():
-                continue
-            pred = _masked_prediction(net, b, visible, context)
-            loss = ((pred - torch.nan_to_num(b["value"])) ** 2)[hide].mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            total += float(loss.detach()) * int(hide.sum())
-            count += int(hide.sum())
-        history["train"].append(total / max(count, 1))
-        val = _evaluate(net, nd, val_items, mix, batch_size, val_gen_seed, device, own)
-        history["val"].append(val)
-        if val < best - 1e-4:
-            best, bad = val, 0
-            history["best_epoch"] = epoch
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        else:
-            bad += 1
-            if bad >= patience:
-                break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    return history
-
-
-@torch.no_grad()
-def _evaluate(net, nd, items, mix, batch_size, seed, device, own) -> float:
-    if len(items) == 0:
-        return math.nan
-    net.eval()
-    gen = torch.Generator().manual_seed(seed)
-    total, count = 0.0, 0
-    for start in range(0, len(items), batch_size):
-        b = _batch(nd, items[start : start + batch_size], device)
-        visible, hide, context = _apply_masking(b, mix, gen, own)
-        pred = _masked_prediction(net, b, visible, context)
-        err = ((pred - torch.nan_to_num(b["value"])) ** 2)[hide]
-        total += float(err.sum())
-        count += int(hide.sum())
-    return total / max(count, 1)
-
-
-@torch.no_grad()
-def embed(net: HybridNet, nd: NetData, items: np.ndarray, batch_size: int, device: str):
-    """Run ``net`` on ``items`` as they are (no extra masking).
-
-    Returns the CNN embedding per item (or None), token embeddings ``(N, T, E)`` and token
-    predictions ``(N, T)`` as numpy float32.
-    """
-    net.eval()
-    device = next(net.parameters()).device  # the nets are kept on the CPU after fitting
-    cnns, embs, preds = [], [], []
-    for start in range(0, len(items), max(batch_size, 1024)):
-        b = _batch(nd, items[start : start + max(batch_size, 1024)], device)
-        visible = ~torch.isnan(b["value"]) & ~b["pad"]
-        cnn, emb, pred = net(
-            b["tissue"],
-            torch.nan_to_num(b["value"]),
-            visible,
-            b["context"],
-            b["pad"],
-            b["static"],
-            b.get("onehot"),
-            b.get("has_sequence"),
-            b.get("inverse"),
-        )
-        if cnn is not None:
-            cnns.append(cnn.cpu().numpy())
-        embs.append(emb.cpu().numpy())
-        preds.append(pred.cpu().numpy())
-    cat = lambda xs: np.concatenate(xs) if xs else None  # noqa: E731
-    return cat(cnns), cat(embs), cat(preds)
-
-
-def _masked_prediction(net, b: dict, visible, context):
-    """Run ``net`` on batch ``b`` with the entries outside ``visible`` masked; return its predictions."""
-    _, _, pred = net(
-        b["tissue"],
-        torch.nan_to_num(b["value"]),
-        visible,
-        context,
-        b["pad"],
-        b["static"],
-        b.get("onehot"),
-        b.get("has_sequence"),
-        b.get("inverse"),
-    )
-    return pred

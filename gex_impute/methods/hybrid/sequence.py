@@ -48,7 +48,7 @@ def one_hot(sequence: str, *, dtype: type = np.float32) -> np.ndarray:
 
     Examples
     --------
-    >>> from gex_impute.sequence import one_hot
+    >>> from gex_impute.methods.hybrid.sequence import one_hot
     >>> one_hot("ACgtN").astype(int)
     array([[1, 0, 0, 0, 0],
            [0, 1, 0, 0, 0],
@@ -90,7 +90,7 @@ def one_hot_batch(
 
     Examples
     --------
-    >>> from gex_impute.sequence import one_hot_batch
+    >>> from gex_impute.methods.hybrid.sequence import one_hot_batch
     >>> one_hot_batch(["ACGT", "AC"], align="start").shape
     (2, 4, 4)
     """
@@ -137,7 +137,7 @@ def composition(sequences: Sequence[str]) -> np.ndarray:
 
     Examples
     --------
-    >>> from gex_impute.sequence import composition
+    >>> from gex_impute.methods.hybrid.sequence import composition
     >>> composition(["GGCC", "ATAT"])[:, 0]
     array([1., 0.])
     """

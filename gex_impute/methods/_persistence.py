@@ -1,0 +1,212 @@
+"""Saving and loading fitted methods: what every method records, and the checks on loading.
+
+:class:`PersistenceMixin` gives :class:`~gex_impute.methods.BaseImputer` its ``save`` and
+``load``; the archive format and its safety checks are :mod:`gex_impute.methods._archive`. A
+method declares what it saves besides its hyperparameters: ``_fitted_schema`` (JSON values with
+their allowed forms, checked before anything else is read) and ``_fitted_arrays`` (``.npy``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._errors import ModelArchiveError, ParameterError
+from ._params import Boolean, Constraint, SequenceOf, Text, validate_params
+from ._registry import _REGISTRY, _load_builtin_methods
+
+logger = logging.getLogger("gex_impute")
+
+__all__ = ["PersistenceMixin", "package_version"]
+
+
+#: fitted metadata every method records at ``fit`` (checked against the data at ``predict``)
+_COMMON_FITTED: dict[str, list[Constraint | None]] = {
+    "gene_ids_": [SequenceOf(Text(1000), min_length=1, max_length=10_000_000)],
+    "tissues_": [SequenceOf(Text(1000), min_length=1, max_length=1_000_000)],
+    "has_donor_": [Boolean()],
+    "log1p_": [Boolean()],
+}
+
+
+def package_version() -> str:
+    """Return the installed gex_impute version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gex_impute")
+    except PackageNotFoundError:  # pragma: no cover - source tree that is not installed
+        return "0.0.0+unknown"
+
+
+class PersistenceMixin:
+    """``save`` / ``load`` for imputation methods (mixed into ``BaseImputer``)."""
+
+    name: ClassVar[str] = ""
+    #: fitted values saved in params.json (besides gene ids, tissues, donors, log1p), with their forms
+    _fitted_schema: ClassVar[dict[str, list[Constraint | None]]] = {}
+    #: fitted arrays saved as arrays/<name>.npy
+    _fitted_arrays: ClassVar[tuple[str, ...]] = ()
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the fitted method to ``path``: a zip file when it ends in ``.zip``, else a folder.
+
+        The archive (:mod:`gex_impute.methods._archive`) holds ``params.json`` (method,
+        package version, hyperparameters, gene ids, tissues, fitted values), fitted arrays as
+        ``.npy`` and method-specific files (the hybrid's ``nets.pt`` and ``xgboost.json``);
+        no pickle. Written atomically.
+
+        Parameters
+        ----------
+        path
+            Zip file or folder to create.
+        overwrite
+            Replace an existing model at ``path``.
+
+        Returns
+        -------
+        The path written.
+
+        Examples
+        --------
+        >>> import gex_impute as gi
+        >>> adata = gi.datasets.simulate(n_donors=4, n_tissues=3, n_genes=50)
+        >>> model = gi.get_method("knn").fit(adata)
+        >>> model.save("knn_model.zip")  # doctest: +SKIP
+        >>> gi.methods.load_model("knn_model.zip").predict(adata).shape  # doctest: +SKIP
+        (12, 50)
+        """
+        from ._archive import ArchiveContent, write_archive
+
+        self._check_fitted()
+        values, arrays, files = self._fitted_state()
+        fitted = {k: getattr(self, k) for k in _COMMON_FITTED} | values
+        content = ArchiveContent(
+            method=self.name,
+            class_name=type(self).__name__,
+            params=self.get_params(),
+            fitted=fitted,
+            arrays=arrays,
+            files=files,
+            gex_impute_version=package_version(),
+        )
+        return write_archive(path, content, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Any:
+        """Read a model written by :meth:`save` (a zip file or a folder), of any registered method.
+
+        The archive is checked before anything is allocated (see :mod:`gex_impute.methods._archive`);
+        a package version other than this one is reported. Gene ids, tissues and donors are
+        checked against the data at :meth:`predict`.
+
+        Parameters
+        ----------
+        path
+            Zip file or folder written by :meth:`save`.
+
+        Returns
+        -------
+        The fitted method.
+
+        Raises
+        ------
+        ModelArchiveError
+            The archive is unreadable, unsafe or inconsistent, or holds another method than
+            ``cls`` (use :func:`gex_impute.methods.load_model` for any method).
+
+        Examples
+        --------
+        >>> from gex_impute.methods import load_model
+        >>> model = load_model("model.zip")  # doctest: +SKIP
+        """
+        from ._archive import read_archive
+
+        path = Path(path)
+        content = read_archive(path, lambda meta: cls._check_archive_meta(path, meta))
+        model_cls = _REGISTRY[content.method]
+        if content.gex_impute_version != package_version():
+            logger.warning(
+                "model %s was saved by gex_impute %s, this is %s; predictions may differ slightly.",
+                path,
+                content.gex_impute_version,
+                package_version(),
+            )
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in content.params.items()}
+        model = model_cls(**params)
+        for key in _COMMON_FITTED:
+            setattr(model, key, content.fitted[key])
+        try:
+            model._restore_state(
+                {k: content.fitted[k] for k in model_cls._fitted_schema}, content.arrays, content.files
+            )
+        except ModelArchiveError as err:
+            msg = f"model {str(path)!r}: {err}"
+            raise ModelArchiveError(msg) from None
+        return model
+
+    @classmethod
+    def _check_archive_meta(cls, path: Path, meta: dict[str, Any]) -> None:
+        """Check the method, hyperparameters, fitted values and array names of ``params.json``."""
+
+        def fail(problem: str) -> ModelArchiveError:
+            return ModelArchiveError(f"model {str(path)!r}: {problem}")
+
+        _load_builtin_methods()
+        method = meta["method"]
+        if method not in _REGISTRY:
+            raise fail(f"unknown method {method!r}; this gex_impute knows {sorted(_REGISTRY)}.")
+        model_cls = _REGISTRY[method]
+        if cls.name and not issubclass(model_cls, cls):
+            raise fail(
+                f"it holds a {method!r} model, not {cls.__name__}; "
+                "read it with gex_impute.methods.load_model()."
+            )
+        params = meta["params"]
+        try:
+            validate_params(model_cls.__name__, model_cls._constraints(), params)
+            full = {
+                k: p.default
+                for k, p in inspect.signature(model_cls.__init__).parameters.items()
+                if k != "self"
+            }
+            model_cls._check_params_together({**full, **params})
+        except ParameterError as err:
+            raise fail(f"invalid hyperparameters in params.json: {err}") from None
+        schema = {**_COMMON_FITTED, **model_cls._fitted_schema}
+        fitted = meta["fitted"]
+        unknown, missing = sorted(set(fitted) - set(schema)), sorted(set(schema) - set(fitted))
+        if unknown or missing:
+            raise fail(f"params.json 'fitted' has unknown keys {unknown} / lacks keys {missing}.")
+        try:
+            validate_params(f"{model_cls.__name__} (fitted)", schema, fitted)
+        except ParameterError as err:
+            raise fail(f"invalid fitted state in params.json: {err}") from None
+        if sorted(meta["arrays"]) != sorted(model_cls._fitted_arrays):
+            raise fail(
+                f"params.json lists arrays {sorted(meta['arrays'])}, "
+                f"a {method!r} model has {sorted(model_cls._fitted_arrays)}."
+            )
+        model_cls._check_fitted_meta({**meta, "params": {**full, **params}}, fail)
+
+    @classmethod
+    def _check_fitted_meta(cls, meta: dict[str, Any], fail) -> None:
+        """Method-specific consistency checks of ``params.json`` (raise ``fail(problem)``)."""
+
+    def _fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, bytes]]:
+        """Return the fitted values (JSON), arrays and files to save."""
+        values = {k: getattr(self, k) for k in self._fitted_schema}
+        arrays = {k: np.asarray(getattr(self, k)) for k in self._fitted_arrays}
+        return values, arrays, {}
+
+    def _restore_state(
+        self, values: dict[str, Any], arrays: dict[str, np.ndarray], files: dict[str, bytes]
+    ) -> None:
+        """Set the fitted state read from an archive (checked against the schema already)."""
+        for key, value in {**values, **arrays}.items():
+            setattr(self, key, value)
