@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._utils import check_output_path
 from ._parser import DEFAULT_METHODS, UsageError
@@ -26,8 +26,8 @@ def _progress(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
-def _log_transform(args: argparse.Namespace) -> bool | str:
-    return {"auto": "auto", "true": True, "false": False}[args.log_transform]
+def _log_transform(args: argparse.Namespace) -> bool | Literal["auto"]:
+    return "auto" if args.log_transform == "auto" else args.log_transform == "true"
 
 
 def _keys(args: argparse.Namespace) -> dict[str, Any]:
@@ -183,11 +183,12 @@ def impute(args: argparse.Namespace) -> int:
     _check(args, args.output, "--output")
     method = _model_or_method(args)
     adata = _read(args)
-    # a saved model is applied as it is; a method is fitted on the input
-    chosen = {"model": method} if args.model is not None else {"method": method}
+    # a saved model is applied as it is (model=); a method is fitted on the input (method=)
+    saved = args.model is not None
     tl.impute(
         adata,
-        **chosen,
+        method=method,
+        model=method if saved else None,
         key_added=args.key_added,
         log_transform=_log_transform(args),
         random_state=args.seed,

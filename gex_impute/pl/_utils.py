@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -42,7 +42,7 @@ def save_figure(
         return
     from .._utils import atomic_path
 
-    fig = getattr(fig_or_ax, "figure", fig_or_ax)
+    fig = cast("Figure", getattr(fig_or_ax, "figure", fig_or_ax))
     if tight:
         fig.tight_layout()
     with atomic_path(save) as tmp:
