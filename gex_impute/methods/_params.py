@@ -29,8 +29,6 @@ __all__ = [
     "Boolean",
     "Constraint",
     "Interval",
-    "JSONValue",
-    "MappingOf",
     "NoneValue",
     "Options",
     "Pattern",
@@ -327,78 +325,6 @@ class SequenceOf(Constraint):
         if not inner:
             return ()
         return tuple(self.item.parse(part) for part in inner.split(","))
-
-
-class MappingOf(Constraint):
-    """A dict with string keys (exactly ``keys`` when given) and values satisfying ``value``."""
-
-    type_name = "dict"
-
-    def __init__(self, value: Constraint, *, keys: tuple[str, ...] | None = None, max_items: int = 1000):
-        self.value, self.keys, self.max_items = value, keys, max_items
-
-    def is_satisfied_by(self, value: Any) -> bool:
-        """Whether ``value`` is such a dict."""
-        if not isinstance(value, dict) or len(value) > self.max_items:
-            return False
-        if self.keys is not None and set(value) != set(self.keys):
-            return False
-        return all(isinstance(k, str) and self.value.is_satisfied_by(v) for k, v in value.items())
-
-    def describe(self) -> str:
-        """Say ``"a dict of str to a float in [0, 1]"`` and the like."""
-        keys = "str" if self.keys is None else "/".join(self.keys)
-        return f"a dict of {keys} to {self.value.describe()}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"type": "mapping", "value": {...}, "keys": [...]}``."""
-        keys = None if self.keys is None else list(self.keys)
-        return {"type": "mapping", "value": self.value.to_dict(), "keys": keys, "max_items": self.max_items}
-
-    def parse(self, text: str) -> dict:
-        """Not available from the command line."""
-        msg = "a dict cannot be given on the command line"
-        raise ValueError(msg)
-
-
-class JSONValue(Constraint):
-    """Plain JSON data (None, bool, number, str, list, dict) at most ``max_depth`` levels deep."""
-
-    type_name = "json"
-
-    def __init__(self, *, max_depth: int = 3, max_items: int = 100_000):
-        self.max_depth, self.max_items = max_depth, max_items
-
-    def _ok(self, value: Any, depth: int, budget: list[int]) -> bool:
-        budget[0] -= 1
-        if budget[0] < 0:
-            return False
-        if value is None or isinstance(value, bool | int | float | str):
-            return True
-        if depth >= self.max_depth:
-            return False
-        if isinstance(value, list):
-            return all(self._ok(v, depth + 1, budget) for v in value)
-        if isinstance(value, dict):
-            return all(isinstance(k, str) and self._ok(v, depth + 1, budget) for k, v in value.items())
-        return False
-
-    def is_satisfied_by(self, value: Any) -> bool:
-        """Whether ``value`` is such JSON data."""
-        return self._ok(value, 0, [self.max_items])
-
-    def describe(self) -> str:
-        """Say ``"JSON data at most 3 levels deep"``."""
-        return f"JSON data at most {self.max_depth} levels deep"
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"type": "json", "max_depth": ...}``."""
-        return {"type": "json", "max_depth": self.max_depth, "max_items": self.max_items}
-
-    def parse(self, text: str) -> Any:
-        """Not available from the command line."""
-        msg = "JSON data cannot be given on the command line"
-        raise ValueError(msg)
 
 
 def forms(constraints: Iterable[Constraint | None]) -> list[Constraint]:

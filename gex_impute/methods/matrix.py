@@ -15,7 +15,8 @@ from .._data import ExpressionData
 from ._base import register
 from ._fallback import fallback_values, finalise, unservable
 from ._matrix_layout import LAYOUTS, SEED, MatrixImputer
-from ._params import Interval, JSONValue, Options, SequenceOf
+from ._params import Interval, Options, SequenceOf
+from ._persistence import JSONValue
 
 logger = logging.getLogger("gex_impute")
 

@@ -15,7 +15,8 @@ import numpy as np
 from .._data import ExpressionData
 from ._base import BaseImputer, register
 from ._fallback import fallback_values, finalise, pearson
-from ._params import Interval, JSONValue, Options, SequenceOf
+from ._params import Interval, Options, SequenceOf
+from ._persistence import JSONValue
 
 logger = logging.getLogger("gex_impute")
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..._errors import ModelArchiveError
-from .._params import Boolean, Constraint, Interval, JSONValue, MappingOf, SequenceOf, Text
+from .._params import Boolean, Constraint, Interval, SequenceOf, Text
+from .._persistence import JSONValue, MappingOf
 
 if TYPE_CHECKING:
     from .model import HybridImputer
