@@ -309,12 +309,13 @@ def genomic_neighbours(
     else:
         logger.info("var has no %r column: strands unknown, orientations set to -1", strand_key)
         strand = np.zeros(n, dtype=np.int8)
+    start: np.ndarray | None = None
+    end: np.ndarray | None = None
+    body_ok: np.ndarray | None = None
     if start_key in var.columns and end_key in var.columns:
         start, start_ok = _integer_column(var, start_key)
         end, end_ok = _integer_column(var, end_key)
         body_ok = start_ok & end_ok
-    else:
-        start = end = body_ok = None
 
     index = np.full((n, k), -1, dtype=np.int64)
     positions = np.arange(n, dtype=np.int64)

@@ -117,4 +117,6 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 def unservable(data: ExpressionData) -> np.ndarray:
     """Entries whose gene is never observed or whose sample has no observed value."""
     observed = data.observed
-    return (~observed.any(axis=0))[None, :] | (~observed.any(axis=1))[:, None]
+    gene_seen = np.asarray(observed.any(axis=0))
+    sample_seen = np.asarray(observed.any(axis=1))
+    return (~gene_seen)[None, :] | (~sample_seen)[:, None]

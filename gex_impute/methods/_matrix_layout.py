@@ -6,13 +6,15 @@ the layout, reshapes the data to it and maps predictions back.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from .._data import ExpressionData
 from .._errors import DataError
 from ._base import BaseImputer
 from ._fallback import finalise, group_nanmean
-from ._params import Interval, Options
+from ._params import Constraint, Interval, Options
 
 __all__ = ["LAYOUTS", "SEED", "MatrixImputer", "donor_layout"]
 
@@ -20,7 +22,7 @@ _MAX_WIDE_ENTRIES = 30_000_000
 #: the ``layout`` parameter's choices
 LAYOUTS = Options("auto", "samples", "donors")
 #: the ``random_state`` parameter's forms
-SEED = [Interval(int, 0, 2**32 - 1), None]
+SEED: list[Constraint | None] = [Interval(int, 0, 2**32 - 1), None]
 
 
 def donor_layout(data: ExpressionData) -> tuple[ExpressionData, np.ndarray, np.ndarray]:
@@ -31,13 +33,17 @@ def donor_layout(data: ExpressionData) -> tuple[ExpressionData, np.ndarray, np.n
     """
     import pandas as pd
 
-    d_codes = np.asarray(data.donor.codes, dtype=np.int64)
+    donor = data.donor
+    if donor is None:
+        msg = "the donors x (tissue, gene) layout needs donors; pass donor_key=."
+        raise DataError(msg)
+    d_codes = np.asarray(donor.codes, dtype=np.int64)
     t_codes = np.asarray(data.tissue.codes, dtype=np.int64)
-    n_d, n_t, n_g = len(data.donor.categories), len(data.tissue.categories), data.n_genes
+    n_d, n_t, n_g = len(donor.categories), len(data.tissue.categories), data.n_genes
     means, _ = group_nanmean(data.values, d_codes * n_t + t_codes, n_d * n_t)
     wide = means.reshape(n_d, n_t * n_g)
     var = pd.DataFrame(index=pd.RangeIndex(n_t * n_g).astype(str))
-    obs = pd.DataFrame(index=pd.Index(data.donor.categories.astype(str)))
+    obs = pd.DataFrame(index=pd.Index(donor.categories.astype(str)))
     # one pseudo-tissue: the level-1 fallback becomes the gene's mean in that tissue over donors
     tissue = pd.Categorical(np.repeat("donors", n_d))
     return ExpressionData(wide, tissue, None, obs, var, data.log1p), d_codes, t_codes
@@ -55,7 +61,9 @@ class MatrixImputer(BaseImputer):
     """
 
     layout: str = "auto"
-    _fitted_schema = {"layout_": [Options("samples", "donors")]}
+    _fitted_schema: ClassVar[dict[str, list[Constraint | None]]] = {"layout_": [Options("samples", "donors")]}
+    #: which entries of the last prediction were served by the fallback (missing entries only)
+    fallback_mask_: np.ndarray
 
     def _resolve_layout(self, data: ExpressionData) -> str:
         if self.layout == "donors" and data.donor is None:
@@ -75,7 +83,9 @@ class MatrixImputer(BaseImputer):
         self.layout_ = self._resolve_layout(data)
         if self.layout_ == "donors":
             # column blocks = tissues: validation can hide whole tissue profiles, as P3 does
-            self._col_groups = np.repeat(np.arange(len(data.tissue.categories)), data.n_genes)
+            self._col_groups: np.ndarray | None = np.repeat(
+                np.arange(len(data.tissue.categories)), data.n_genes
+            )
             self._fit_matrix(donor_layout(data)[0])
         else:
             self._col_groups = None

@@ -12,7 +12,7 @@ import inspect
 import logging
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -125,6 +125,12 @@ class PersistenceMixin:
     _fitted_schema: ClassVar[dict[str, list[Constraint | None]]] = {}
     #: fitted arrays saved as arrays/<name>.npy
     _fitted_arrays: ClassVar[tuple[str, ...]] = ()
+
+    if TYPE_CHECKING:  # provided by BaseImputer
+
+        def _check_fitted(self) -> None: ...
+
+        def get_params(self, deep: bool = True) -> dict[str, Any]: ...
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the fitted method to ``path``: a zip file when it ends in ``.zip``, else a folder.
@@ -243,11 +249,7 @@ class PersistenceMixin:
         params = meta["params"]
         try:
             validate_params(model_cls.__name__, model_cls._constraints(), params)
-            full = {
-                k: p.default
-                for k, p in inspect.signature(model_cls.__init__).parameters.items()
-                if k != "self"
-            }
+            full = {k: p.default for k, p in inspect.signature(model_cls).parameters.items()}
             model_cls._check_params_together({**full, **params})
         except ParameterError as err:
             raise fail(f"invalid hyperparameters in params.json: {err}") from None

@@ -97,7 +97,7 @@ def get_method(name: str, **params: Any) -> BaseImputer:
 
 
 def _signature(cls: type) -> dict[str, inspect.Parameter]:
-    sig = inspect.signature(cls.__init__)
+    sig = inspect.signature(cls)
     return {
         p.name: p
         for p in sig.parameters.values()

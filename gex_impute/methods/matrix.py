@@ -253,6 +253,7 @@ class SoftImputer(MatrixImputer):
         return low, eff_rank
 
     def _grid(self, max_rank: int) -> list[tuple[int | None, float]]:
+        ranks: list[int | None]
         if self.rank == "auto":
             ranks = [r for r in self.candidate_ranks if r <= max_rank] or [1]
         else:

@@ -120,9 +120,10 @@ class AdditiveImputer(BaseImputer):
         y = np.where(observed, values, 0.0)
         t_codes = np.asarray(data.tissue.codes)
         n_t = len(data.tissue.categories)
-        use_donor = self.use_donor and data.donor is not None
-        d_codes = np.asarray(data.donor.codes) if use_donor else np.zeros(data.n_samples, dtype=int)
-        n_d = len(data.donor.categories) if use_donor else 1
+        donor = data.donor if self.use_donor else None
+        use_donor = donor is not None
+        d_codes = np.asarray(donor.codes) if donor is not None else np.zeros(data.n_samples, dtype=int)
+        n_d = len(donor.categories) if donor is not None else 1
         mu = float(values[observed].mean())
         gene = np.zeros(data.n_genes)
         tissue = np.zeros(n_t)

@@ -130,6 +130,17 @@ class HybridImputer(BaseImputer):
     _fitted_schema = FITTED_SCHEMA
     _fitted_arrays = FITTED_ARRAYS
 
+    # fitted state (set by fit or load; see persistence.FITTED_SCHEMA and FITTED_ARRAYS)
+    nets_: list[Any]
+    booster_: Any
+    best_iteration_: int | None
+    min_child_weight_: float | None
+    sequence_length_: int
+    has_sequence_: bool
+    design_names_: list[str]
+    context_names_: list[str]
+    donor_sizes_: list[int] | None
+
     def __init__(
         self,
         *,

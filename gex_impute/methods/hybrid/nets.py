@@ -86,7 +86,7 @@ class TissueTransformer(nn.Module):
             layer = nn.TransformerEncoderLayer(
                 d_model, n_heads, dim_feedforward=2 * d_model, dropout=0.0, batch_first=True, norm_first=True
             )
-            self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+            self.encoder: nn.Module = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         else:
             self.encoder = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, d_model), nn.GELU())
         self.embed = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, embedding_dim))
@@ -181,7 +181,7 @@ class NetData:
     has_sequence: np.ndarray  # (G,) bool
 
 
-def batch_tensors(nd: NetData, items: np.ndarray, device: str) -> dict[str, torch.Tensor]:
+def batch_tensors(nd: NetData, items: np.ndarray, device: str | torch.device) -> dict[str, torch.Tensor]:
     """Tensors of the network inputs for ``items`` on ``device``; the CNN inputs once per distinct gene."""
     t = lambda a, dt=torch.float32: torch.as_tensor(a, dtype=dt, device=device)  # noqa: E731
     genes = nd.gene[items]

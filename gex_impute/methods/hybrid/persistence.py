@@ -184,7 +184,7 @@ def _load_booster(model: HybridImputer, raw: bytes):
     if list(booster.feature_names or []) != list(model.design_names_):
         msg = "xgboost.json: the booster's feature names differ from design_names_ in params.json."
         raise ModelArchiveError(msg)
-    if booster.num_boosted_rounds() <= int(model.best_iteration_):
+    if model.best_iteration_ is None or booster.num_boosted_rounds() <= model.best_iteration_:
         msg = f"xgboost.json holds {booster.num_boosted_rounds()} trees, fewer than best_iteration_ + 1."
         raise ModelArchiveError(msg)
     return booster

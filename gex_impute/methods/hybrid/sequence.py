@@ -56,7 +56,7 @@ def one_hot(sequence: str, *, dtype: type = np.float32) -> np.ndarray:
            [0, 0, 0, 1, 0]])
     """
     codes = _codes(sequence)
-    out = np.zeros((4, codes.size), dtype=dtype)
+    out: np.ndarray = np.zeros((4, codes.size), dtype=dtype)
     known = codes >= 0
     out[codes[known], np.flatnonzero(known)] = 1
     return out
@@ -103,7 +103,7 @@ def one_hot_batch(
     if length < 0:
         msg = f"length must be non-negative, got {length}"
         raise ValueError(msg)
-    out = np.zeros((len(sequences), 4, length), dtype=dtype)
+    out: np.ndarray = np.zeros((len(sequences), 4, length), dtype=dtype)
     for i, seq in enumerate(sequences):
         n = lengths[i]
         if n == 0 or length == 0:

@@ -165,7 +165,7 @@ def train_net(
     own = torch.as_tensor(nd.own_context, dtype=torch.bool, device=device)
     # a fixed validation masking so epochs compare
     val_gen_seed = seed + 1
-    history = {"train": [], "val": [], "best_epoch": 0}
+    history: dict[str, Any] = {"train": [], "val": [], "best_epoch": 0}
     if max_items_per_epoch is not None and len(val_items) > max_items_per_epoch // 4:
         val_items = rng.choice(val_items, size=max_items_per_epoch // 4, replace=False)
     best, best_state, bad = math.inf, None, 0
