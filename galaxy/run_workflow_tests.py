@@ -48,23 +48,31 @@ def _job_paths(tests_file: Path, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _download_outputs(gi, invocation_id: str, folder: Path) -> tuple[dict[str, Path], list[dict]]:
-    """Every labelled output dataset of an invocation -> local file; and their descriptions."""
+    """Every labelled output dataset of an invocation -> local file (those in state ok); and
+    a description of each (label, name, datatype, size, state; the job's last stderr line when
+    the dataset is in error)."""
     invocation = gi.invocations.show_invocation(invocation_id)
     folder.mkdir(parents=True, exist_ok=True)
     files, described = {}, []
     for label, ref in sorted(invocation.get("outputs", {}).items()):
         details = gi.datasets.show_dataset(ref["id"])
-        path = folder / f"{label}.{details['extension']}"
-        gi.datasets.download_dataset(ref["id"], file_path=str(path), use_default_filename=False)
-        files[label] = path
-        described.append(
-            {
-                "label": label,
-                "name": details["name"],
-                "ext": details["extension"],
-                "bytes": path.stat().st_size,
-            }
-        )
+        entry = {
+            "label": label,
+            "name": details["name"],
+            "ext": details["extension"],
+            "state": details["state"],
+        }
+        if details["state"] == "ok":
+            path = folder / f"{label}.{details['extension']}"
+            gi.datasets.download_dataset(ref["id"], file_path=str(path), use_default_filename=False)
+            files[label] = path
+            entry["bytes"] = path.stat().st_size
+        else:
+            job = gi.jobs.show_job(details["creating_job"], full_details=True)
+            lines = (job.get("stderr") or "").strip().splitlines()
+            entry["bytes"] = 0
+            entry["error"] = lines[-1][:300] if lines else f"job state {job.get('state')}"
+        described.append(entry)
     return files, described
 
 
@@ -141,7 +149,7 @@ def run_one(name: str, args: argparse.Namespace, gi) -> dict[str, Any]:
         if invocation_id:
             entry["invocation_seconds"] = round(_invocation_seconds(gi, invocation_id), 1)
             files, entry["outputs"] = _download_outputs(gi, invocation_id, args.work / name / str(index))
-            if data.get("status") == "success" and name in CHECKS:
+            if data.get("status") == "success" and name in CHECKS and len(files) == len(entry["outputs"]):
                 try:
                     checks = CHECKS[name](files, _job_paths(tests_file, case["job"]))
                 except Exception as err:  # a check that cannot run is a failed check
@@ -168,8 +176,10 @@ def print_summary(reports: list[dict[str, Any]]) -> None:
             for problem in test["problems"]:
                 print(f"    problem: {problem}")
             for output in test.get("outputs", []):
-                size = f"{output['bytes']:>9} bytes"
+                size = f"{output['bytes']:>9} bytes" if output["state"] == "ok" else f"{output['state']:>15}"
                 print(f"    output {output['label']:16} {output['ext']:8} {size}  {output['name']}")
+                if output.get("error"):
+                    print(f"      {output['error']}")
             for check in test.get("checks", []):
                 print(f"    {'ok  ' if check['ok'] else 'FAIL'} {check['what']}: {check['detail']}")
 

@@ -121,7 +121,9 @@ def test_tool_structure(path, test_data):
         if test.get("expect_failure") == "true":
             assert not test.findall("output")
             texts = [a.get("text") for a in test.findall("assert_stderr/has_text")]
-            assert "gex-impute: error: " in texts, f"{path.name}: a failure test must check the one-line error"
+            assert "gex-impute: error: " in texts, (
+                f"{path.name}: a failure test must check the one-line error"
+            )
             continue
         outputs = test.findall("output")
         assert outputs

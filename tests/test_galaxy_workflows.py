@@ -120,3 +120,11 @@ def test_planemo_workflow_lint_clean():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARNING" not in result.stdout and "ERROR" not in result.stdout, result.stdout
+
+
+def test_saved_model_fixture_still_loads():
+    """The apply_model test's archive still loads (else remake it: see apply_model-tests.yml)."""
+    from gex_impute.methods import load_model
+
+    model = load_model(GALAXY / "workflows" / "test-data" / "model_hybrid.zip")
+    assert model.name == "hybrid"

@@ -175,31 +175,27 @@ def _tests(gx: Gx, tool) -> None:
             },
             "var/chrom,var/tss,var/strand,var/promoter",
         ),
-        (
-            {"annotation": ("genes.tsv", "tabular"), "sequence|source": "none"},
-            "var/chrom,var/start,var/end,var/tss",
-        ),
     ]
     for params, keys in cases:
         test = common.new_test(gx, {**h5ad, **params}, expect_num_outputs=1)
         common.check_output(gx, test, "output", "h5ad", [("has_h5_keys", {"keys": keys})])
         tool.tests.append(test)
 
-    # a GTEx GCT with its sample attributes: the AnnData gets the tissues and the coordinates
+    # a GTEx GCT with its sample attributes and a table of coordinates: the AnnData gets the
+    # tissues, the donors (from the sample ids) and the coordinates
     test = common.new_test(
         gx,
         {
             "expression|format": "gct",
             "expression|input": ("expression.gct.gz", "tabular"),
             "expression|sample_attributes": ("sample_attributes.tsv", "tabular"),
-            "annotation": ("genes.gtf", "gtf"),
+            "annotation": ("genes.tsv", "tabular"),
             "sequence|source": "none",
         },
         expect_num_outputs=1,
     )
-    common.check_output(
-        gx, test, "output", "h5ad", [("has_h5_keys", {"keys": "obs/tissue,var/chrom,var/tss"})]
-    )
+    keys = "obs/tissue,obs/donor,var/chrom,var/start,var/end,var/tss"
+    common.check_output(gx, test, "output", "h5ad", [("has_h5_keys", {"keys": keys})])
     tool.tests.append(test)
 
     # a table of promoter sequences given as the annotation

@@ -221,22 +221,6 @@ def _tests(gx: Gx, tool) -> None:
     )
     tool.tests.append(test)
 
-    # h5ad in, kNN, no plot
-    test = common.new_test(
-        gx,
-        {
-            "expression|format": "h5ad",
-            H5AD: ("sim.h5ad", "h5ad"),
-            "model_source|source": "method",
-            f"{method}|method": "knn",
-            f"{method}|hp|n_neighbors": 5,
-            "extra|plot": "false",
-        },
-        expect_num_outputs=1,
-    )
-    common.check_output(gx, test, "output", "h5ad", [("has_h5_keys", {"keys": "obs/imputed_profile,layers"})])
-    tool.tests.append(test)
-
     tool.tests.append(
         common.failure_test(
             gx,

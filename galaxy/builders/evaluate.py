@@ -188,12 +188,6 @@ def _tests(gx: Gx, tool) -> None:
             "entries",
             "mean,knn,distance",
             [("mean", r"0\.[89]\d*"), ("knn", r"0\.[5-9]\d*"), ("distance", r_any)],
-            {},
-        ),
-        (
-            "genes",
-            "mean,knn,distance",
-            [("mean", r_any), ("knn", r_any), ("distance", r_any)],
             {"hyperparameters": "knn.n_neighbors=5 distance.k=10"},
         ),
         (

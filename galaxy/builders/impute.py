@@ -112,29 +112,6 @@ def _tests(gx: Gx, tool) -> None:
             "expression|format": "h5ad",
             H5AD: ("sim.h5ad", "h5ad"),
             "model_source|source": "method",
-            f"{method}|method": "distance",
-            f"{method}|hp|k": 10,
-        },
-        expect_num_outputs=1,
-    )
-    common.check_output(
-        gx,
-        test,
-        "output",
-        "h5ad",
-        [
-            ("has_h5_keys", {"keys": "layers/imputed,layers/imputed_mask,uns/imputed,obs/tissue,var/tss"}),
-            ("has_h5_attribute", {"key": "encoding-type", "value": "anndata"}),
-        ],
-    )
-    tool.tests.append(test)
-
-    test = common.new_test(
-        gx,
-        {
-            "expression|format": "h5ad",
-            H5AD: ("sim.h5ad", "h5ad"),
-            "model_source|source": "method",
             f"{method}|method": "hybrid",
             f"{method}|hp|max_epochs": 2,
             f"{method}|hp|n_estimators": 20,

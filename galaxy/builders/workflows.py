@@ -130,8 +130,9 @@ def complete_cohort() -> dict:
                 {
                     "expression": {"format": "h5ad"},
                     "method_cond": {"method": "hybrid", "hp": {"use_sequence": False}},
+                    "advanced": {"donor_key": "donor"},
                 },
-                "Fit the hybrid model (no promoter CNN) and save it.",
+                "Fit the hybrid model (no promoter CNN; donors from the GTEx sample ids) and save it.",
             ),
             "complete": _tool(
                 "complete",
@@ -175,13 +176,23 @@ def apply_model() -> dict:
         "inputs": {
             "Expression data": _data("AnnData (h5ad) with missing values (NaN).", "h5ad", (0, 0)),
             "Saved model": _data("Model archive (zip) from the gex_impute fit tool.", "zip", (0, 150)),
+            "Donor column": {
+                "type": "text",
+                "default": "donor",
+                "doc": "obs column of each sample's donor, for a model fitted with donors.",
+                "position": {"left": 0, "top": 300},
+            },
         },
         "outputs": {"imputed": {"outputSource": "impute/output"}},
         "steps": {
             "impute": _tool(
                 "impute",
                 (300, 50),
-                {"expression|input": "Expression data", "model_source|model": "Saved model"},
+                {
+                    "expression|input": "Expression data",
+                    "model_source|model": "Saved model",
+                    "advanced|donor_key": "Donor column",
+                },
                 {
                     "expression": {"format": "h5ad"},
                     "model_source": {"source": "saved"},
