@@ -139,6 +139,18 @@ def check_complete_cohort(outputs: dict[str, Path], job: dict[str, Any]) -> list
     )
     results.append(("completed_gct: the completed matrix, genes x profiles", bool(same), f"{gct_out.shape}"))
 
+    results.extend(_check_side_outputs(outputs))
+    return results
+
+
+def _check_side_outputs(outputs: dict[str, Path]) -> list[Result]:
+    """Metrics table, model archive and plots of workflow (a); a missing output is a failed check."""
+    results: list[Result] = []
+    missing = [k for k in ("metrics", "model", "profiles_plot", "metrics_plot") if k not in outputs]
+    for label in missing:
+        results.append((f"{label}: produced", False, "missing (its job failed)"))
+    if missing:
+        return results
     metrics = pd.read_csv(outputs["metrics"], sep="\t")
     methods = list(metrics["method"])
     finite = bool(np.isfinite(metrics[["pearson", "spearman", "mse"]].to_numpy(float)).all())
