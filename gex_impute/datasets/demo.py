@@ -164,15 +164,12 @@ def demo(
     step("simulate", t0)
 
     t0 = time.perf_counter()
-    level = (
-        DEMO_EVALUATION["interval"]
-        if hasattr(_make_hybrid(params, random_state, False), "predict_interval")
-        else None
-    )
+    level = DEMO_EVALUATION["interval"]
+    with_intervals = hasattr(_make_hybrid(params, random_state, False), "predict_interval")
     completed = tl.complete(
         cohort,
         method=_make_hybrid(params, random_state, progress),
-        interval=level,
+        interval=level if with_intervals else None,
         random_state=random_state,
         progress=progress,
     )
@@ -186,7 +183,7 @@ def demo(
             protocol=protocol,
             fraction=DEMO_EVALUATION["fraction"],
             methods=[("hybrid", _make_hybrid(params, random_state, progress)), *baselines],
-            interval=level if level is not None else DEMO_EVALUATION["interval"],
+            interval=level,  # scored for every method that gives intervals
             random_state=random_state,
             progress=progress,
             return_predictions=True,
@@ -201,16 +198,7 @@ def demo(
         results=protocol_results(long, HEADLINE_METRICS, method="hybrid"),
         files={},
         cohort=_cohort_sizes(cohort, completed),
-        truth_check={
-            label: {
-                "r": _pearson(truth_values, v),
-                "mse": float(np.mean((truth_values - v) ** 2)),
-                "n": truth_values.size,
-            }
-            for label, v in estimates.items()
-        }
-        if truth_values.size > 2
-        else {},
+        truth_check=_truth_scores(truth_values, estimates),
         settings={
             "simulation": simulation,
             "evaluation": dict(DEMO_EVALUATION),
@@ -222,6 +210,7 @@ def demo(
             "baselines": baselines,
             "random_state": random_state,
             "interval": level,
+            "completed_with_intervals": with_intervals,
             "version": _version(),
         },
         seconds=dict(seconds),
@@ -310,6 +299,19 @@ def _truth_check(full: AnnData, completed: AnnData) -> tuple[np.ndarray, dict[st
     return truth.ravel(), {"hybrid": hybrid.ravel(), "tissue mean": tissue_mean.ravel()}
 
 
+def _truth_scores(truth: np.ndarray, estimates: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    if truth.size < 3:
+        return {}
+    return {
+        label: {
+            "r": float(np.corrcoef(truth, values)[0, 1]),
+            "mse": float(np.mean((truth - values) ** 2)),
+            "n": int(truth.size),
+        }
+        for label, values in estimates.items()
+    }
+
+
 def _cohort_sizes(cohort: AnnData, completed: AnnData) -> dict[str, int]:
     x = np.asarray(cohort.X)
     return {
@@ -321,10 +323,6 @@ def _cohort_sizes(cohort: AnnData, completed: AnnData) -> dict[str, int]:
         "n_profiles": int(completed.n_obs),
         "n_absent_profiles": int(completed.obs["imputed_profile"].sum()),
     }
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.corrcoef(a, b)[0, 1])
 
 
 def _version() -> str:
