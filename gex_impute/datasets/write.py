@@ -186,8 +186,9 @@ def write_gtex_files(
     folder
         Output folder (created when needed).
     gct
-        Write ``GTEx_Analysis_2017-06-05_v8_RNASeQCv1.1.9_gene_tpm.gct.gz``: GCT v1.2, gzip,
-        ``Name`` (versioned gene id) and ``Description`` (gene name), TPM of ``X``.
+        Write ``GTEx_Analysis_2017-06-05_v8_RNASeQCv1.1.9_gene_tpm.gct.gz``: GCT v1.2, gzip
+        (level 1, for speed), ``Name`` (versioned gene id) and ``Description`` (gene name), TPM
+        of ``X`` (6 significant digits).
     fasta
         Write the genome ``Homo_sapiens_assembly38_noALT_noHLA_noDecoy.fasta`` and its ``.fai``
         (simulated data only: it reproduces ``var['promoter']``).
@@ -227,7 +228,7 @@ def write_gtex_files(
     folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     if gct:
-        paths["gct"] = io.write_gct(adata, folder / GTEX_FILE_NAMES["gct"], compress=True)
+        paths["gct"] = io.write_gct(adata, folder / GTEX_FILE_NAMES["gct"], compress=True, compresslevel=1)
     attrs = sample_attribute_table(adata, tissue_key=tissue_key, gtex_rows=True)
     paths["sample_attributes"] = io.write_sample_attributes(
         attrs, folder / GTEX_FILE_NAMES["sample_attributes"]

@@ -28,6 +28,9 @@ __all__ = ["read_gct", "write_gct"]
 
 #: Target number of matrix cells parsed per chunk by :func:`read_gct` when ``chunksize`` is None.
 CELLS_PER_CHUNK = 2_000_000
+#: Bounds of the genes parsed per chunk: the parser pays a fixed cost per column and chunk, so wide
+#: files (GTEx: 17,382 samples) need enough rows per chunk to amortise it.
+CHUNK_GENES = (500, 20_000)
 #: Cells read as missing (NaN).
 NA_VALUES = ("", "NA", "NaN", "nan", "N/A")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -205,7 +208,8 @@ def read_gct(
         GTEx subject phenotypes (``GTEx_Analysis_v8_Annotations_SubjectPhenotypesDS.txt``: SUBJID,
         SEX, AGE, DTHHRDY), matched to each sample's donor.
     chunksize
-        Genes parsed per chunk; None chooses about two million matrix cells per chunk.
+        Genes parsed per chunk; None chooses about two million matrix cells per chunk, and
+        between 500 and 20,000 genes.
 
     Returns
     -------
@@ -249,7 +253,7 @@ def read_gct(
         obs = pd.DataFrame(index=pd.Index(samples, name=None))
         obs = annotate_samples(obs, attrs, phenotypes, sample_attributes, subject_phenotypes)
         if chunksize is None:
-            chunksize = max(1, CELLS_PER_CHUNK // max(n_samples, 1))
+            chunksize = int(np.clip(CELLS_PER_CHUNK // max(n_samples, 1), *CHUNK_GENES))
         try:
             X = np.empty((n_samples, n_genes), dtype=np.float32)
         except (MemoryError, ValueError) as err:
@@ -331,6 +335,7 @@ def write_gct(
     description_key: str | None = "gene_name",
     drop_missing_samples: bool = True,
     compress: bool | None = None,
+    compresslevel: int = 6,
     block_genes: int = 512,
 ) -> Path:
     """Write a samples x genes AnnData as a GCT v1.2 file (genes x samples), atomically.
@@ -353,6 +358,8 @@ def write_gct(
         Leave out samples whose values are all missing (GTEx lists only samples with RNA-seq).
     compress
         gzip the output; None decides from the ``.gz`` suffix.
+    compresslevel
+        gzip level, 1 (fastest; about 8x faster than 6 on TPM text) to 9 (smallest).
     block_genes
         Genes converted to text at a time (memory stays at one block).
 
@@ -384,7 +391,7 @@ def write_gct(
     descs = _first_column(adata.var, (description_key, "symbol") if description_key else (), adata.var_names)
     row_format = "\t".join(["%.6g"] * int(keep.sum())) + "\n"  # "%g" writes NaN as "nan"
     path = Path(path)
-    with open_text_write(path, compress=compress) as fh:
+    with open_text_write(path, compress=compress, compresslevel=compresslevel) as fh:
         fh.write(f"#1.2\n{adata.n_vars}\t{int(keep.sum())}\n")
         fh.write("\t".join(["Name", "Description", *adata.obs_names[keep].astype(str)]) + "\n")
         for j0 in range(0, adata.n_vars, block_genes):
