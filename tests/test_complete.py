@@ -96,11 +96,11 @@ def test_estimates_equal_the_tissue_mean_for_the_mean_method(cohort):
 
 
 def test_same_result_for_any_block_size_and_orientation(cohort):
-    for method in ("mean", "additive", "knn"):
+    for method in ("mean", "additive", "knn", "softimpute", "pca_regression"):
         a = complete(cohort, method=method, block_size=3, progress=False)
         b = complete(cohort, method=method, block_size=1000, progress=False)
         np.testing.assert_allclose(a.X, b.X, rtol=1e-6)
-    flipped = complete(cohort.T.copy(), method="knn", progress=False)
+    flipped = complete(cohort.T.copy(), method=method, progress=False)
     np.testing.assert_array_equal(flipped.X, b.X)
     assert flipped.uns["completed"]["fingerprint"] == b.uns["completed"]["fingerprint"]
 

@@ -176,7 +176,8 @@ def complete(
         A ``dask.distributed.Client``: the blocks are estimated on its workers (the fitted
         method and the observed data are scattered once); the result equals the local run.
     block_size
-        Output rows per block (memory per block: ``block_size`` x genes values).
+        Output rows per block (memory per block: ``block_size`` x genes values, plus what
+        the method needs to predict them). See Notes for the time it costs.
     log_transform
         Model ``log1p`` of the values (True / False / ``"auto"``); results are in the input's units.
     interval
@@ -208,6 +209,16 @@ def complete(
       ``uns['gex_impute']``: the registered keys.
 
     With ``out``, None (the same AnnData is written to ``out``).
+
+    Notes
+    -----
+    A method with a ``predict_rows(data, rows)`` method predicts only each block's rows. Other
+    methods predict every row of the context for every block (a full prediction per block),
+    so with them the time grows with the number of blocks times the number of observed
+    samples: raise ``block_size`` when memory allows. The result does not depend on
+    ``block_size`` for methods whose prediction of a row ignores the other all-missing rows
+    (tested: mean, additive, and knn / softimpute / pca_regression in their donors layout);
+    the dask run equals the local run for the same ``block_size``.
 
     Examples
     --------
