@@ -193,10 +193,10 @@ def draw_design(rng: np.random.Generator, n_donors: int, n_tissues: int | None =
         p = 1 / (1 + np.exp(-(c + propensity)))
         present[:, t] = eligible & (draws[:, t] < p)
     # every tissue from at least one eligible donor, every donor at least one tissue
-    for t in np.flatnonzero(~present.any(axis=0)):
-        candidates = np.flatnonzero(eligible_all[:, t])
+    for empty in np.flatnonzero(~present.any(axis=0)):
+        candidates = np.flatnonzero(eligible_all[:, empty])
         if candidates.size:
-            present[rng.choice(candidates), t] = True
+            present[rng.choice(candidates), empty] = True
     rates = tissues["n_v8"].to_numpy(dtype=float)
     for d in np.flatnonzero(~present.any(axis=1)):
         ok = eligible_all[d] & (rates > 0)

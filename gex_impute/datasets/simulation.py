@@ -101,7 +101,7 @@ def _drop_samples(r_miss, donor_of, tissue_of, n_donors, n_tissues, frac) -> np.
     n_miss = round(frac * n_samples)
     left_t = np.bincount(tissue_of, minlength=n_tissues)
     left_d = np.bincount(donor_of, minlength=n_donors)
-    missing = []
+    missing: list[int] = []
     for s in r_miss.permutation(n_samples):
         if len(missing) == n_miss:
             break
@@ -254,14 +254,14 @@ def simulate(
             "samples exist."
         )
         raise ParameterError(msg)
-    fractions = {}
+    fractions: dict[str, float] = {}  # frac_missing_samples: -1 where the preset's design decides
     for name, value in (
         ("frac_missing_genes", frac_missing_genes),
         ("frac_missing_samples", frac_missing_samples),
         ("frac_missing_entries", frac_missing_entries),
     ):
         value = defaults[name] if value is None else value
-        fractions[name] = None if value is None else _check_fraction(name, value)
+        fractions[name] = -1.0 if value is None else _check_fraction(name, value)
     absent = defaults["absent"] if absent is None else absent
     if absent not in ("keep", "drop"):
         msg = f"absent={absent!r} is invalid; pass 'keep' (rows of NaN) or 'drop'."
@@ -304,7 +304,7 @@ def simulate(
         qc = draw_sample_qc(r_qc, design).iloc[rows]
         tissue_names, donor_ids = list(tissues.index), list(donors.index)
         donor_of, tissue_of = grid_donor[rows], grid_tissue[rows]
-        sampid = design.sample_ids.ravel()[rows]
+        sampid = [str(s) for s in design.sample_ids.ravel()[rows]]
     else:
         model = build_gene_model(
             streams, layout, motifs, n_tissues=n_tissues, n_donors=n_donors, gene_spacing=gene_spacing
@@ -336,9 +336,9 @@ def simulate(
     if fractions["frac_missing_entries"] > 0:
         scattered = r_miss.random(X.shape, dtype=np.float32) < fractions["frac_missing_entries"]
         X[scattered] = np.nan
-    keep_rows = slice(None)
+    keep_rows = np.arange(X.shape[0])
     if absent == "drop" and not gtex and missing_samples.size:
-        keep_rows = np.setdiff1d(np.arange(X.shape[0]), missing_samples)
+        keep_rows = np.setdiff1d(keep_rows, missing_samples)
 
     # --- AnnData --------------------------------------------------------------------------------
     import anndata as ad
@@ -364,7 +364,7 @@ def simulate(
         "upstream": upstream,
         "downstream": downstream,
         "frac_missing_genes": fractions["frac_missing_genes"],
-        "frac_missing_samples": -1.0 if gtex else fractions["frac_missing_samples"],
+        "frac_missing_samples": fractions["frac_missing_samples"],
         "frac_missing_entries": fractions["frac_missing_entries"],
         "absent": absent,
         "random_state": int(random_state) if isinstance(random_state, int | np.integer) else -1,
@@ -379,8 +379,10 @@ def simulate(
         "n_missing_genes": int(n_miss_genes),
         "n_missing_samples": int(missing_samples.size),
     }
-    layers = {"truth": truth[keep_rows]} if (needs_nan or not gtex) else {}
-    adata = ad.AnnData(X=X[keep_rows], obs=obs.iloc[keep_rows], var=var, layers=layers)
+    if keep_rows.size < X.shape[0]:  # index only when rows go (indexing copies the matrix)
+        X, truth, obs = X[keep_rows], truth[keep_rows], obs.iloc[keep_rows]
+    layers = {"truth": truth} if (needs_nan or not gtex) else {}
+    adata = ad.AnnData(X=X, obs=obs, var=var, layers=layers)
     adata.varm["simulate_motifs"] = motifs.to_numpy().astype(np.float32)
     adata.uns["simulate"] = params
     return adata

@@ -116,7 +116,13 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike, *, compression: str | No
     >>> adata = gi.datasets.simulate(n_genes=100)
     >>> gi.io.write_h5ad(adata, "sim.h5ad")  # doctest: +SKIP
     """
-    with atomic_path(path, suffix=".h5ad") as tmp:
+    import anndata
+
+    # pandas >= 3 gives string columns a nullable string dtype that anndata writes only when allowed
+    with (
+        atomic_path(path, suffix=".h5ad") as tmp,
+        anndata.settings.override(allow_write_nullable_strings=True),
+    ):
         adata.write_h5ad(tmp, compression=compression)
 
 
@@ -175,6 +181,8 @@ def write_zarr(adata: AnnData, path: str | os.PathLike) -> None:
     >>> import gex_impute as gi
     >>> gi.io.write_zarr(gi.datasets.simulate(n_genes=50), "sim.zarr")  # doctest: +SKIP
     """
+    import anndata
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not path.is_dir():
@@ -188,7 +196,8 @@ def write_zarr(adata: AnnData, path: str | os.PathLike) -> None:
             # anndata announces that its default zarr format will change; the store written here
             # (zarr v2, consolidated metadata) is what anndata and zarr read today
             warnings.filterwarnings("ignore", message="Writing zarr v2 data will no longer be the default")
-            adata.write_zarr(store)
+            with anndata.settings.override(allow_write_nullable_strings=True):
+                adata.write_zarr(store)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
             os.replace(path, old / "store.zarr")

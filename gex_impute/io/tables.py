@@ -167,8 +167,9 @@ def read_tissue_table(path: str | os.PathLike, *, sep: str = "\t") -> AnnData:
         raise InputFileError(msg)
     gene_col = table.columns[0]
     table = index_by(table, gene_col, path, "tissue table")
-    numeric, other = [], []
-    values = {}
+    numeric: list[str] = []
+    other: list[str] = []
+    values: dict[str, np.ndarray] = {}
     for col in table.columns:
         cells = table[col]
         parsed = to_numbers(cells)
