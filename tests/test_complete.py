@@ -248,9 +248,10 @@ def test_output_path_checked_before_any_computation(cohort, tmp_path):
     Counting.fits = 0
     folder = tmp_path / "folder.h5ad"
     folder.mkdir()
+    (tmp_path / "file.h5ad").write_text("not a folder")
     cases = [
         (folder, OutputPathError, "folder"),
-        (tmp_path / "missing" / "x.h5ad", OutputPathError, "does not exist"),
+        (tmp_path / "file.h5ad" / "x.h5ad", OutputPathError, "is a file"),
         (tmp_path / "x.csv", ParameterError, "must end in .h5ad or .zarr"),
     ]
     for out, error, message in cases:
@@ -265,6 +266,12 @@ def test_output_path_checked_before_any_computation(cohort, tmp_path):
     finally:
         backed.file.close()
     assert Counting.fits == 0
+
+
+def test_missing_output_folder_is_created(cohort, tmp_path):
+    out = tmp_path / "new" / "deeper" / "completed.h5ad"
+    complete(cohort, method="mean", out=out, progress=False)
+    assert ad.read_h5ad(out).n_obs == complete(cohort, method="mean", progress=False).n_obs
 
 
 def test_failure_leaves_no_file(cohort, tmp_path):

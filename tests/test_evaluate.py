@@ -318,11 +318,17 @@ def test_interval_coverage_and_width(sim):
         gi.tl.evaluate(sim, methods=["mean"], interval=2, progress=False)
 
 
-def test_doctests_of_the_tools():
-    import doctest
-    import importlib
-
-    for name in ("evaluate", "impute", "complete", "_folds", "_metrics"):
-        module = importlib.import_module(f"gex_impute.tl.{name}")
-        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert result.failed == 0, module.__name__
+def test_skip_unusable_and_format_table(sim, caplog):
+    sim.var = sim.var.drop(columns=["chrom", "tss"])
+    with pytest.raises(ValueError, match="coordinates"):
+        gi.tl.evaluate(sim, protocol="entries", methods=["distance", "mean"], progress=False)
+    table = gi.tl.evaluate(
+        sim, protocol="entries", methods=["distance", "mean"], skip_unusable=True, progress=False
+    )
+    assert list(table.index) == ["mean"]
+    assert "skipping method 'distance'" in caplog.text
+    with pytest.raises(ValueError, match="none of the methods"):
+        gi.tl.evaluate(sim, protocol="entries", methods=["distance"], skip_unusable=True, progress=False)
+    text = gi.tl.format_table(table)
+    assert text.splitlines()[0].split()[:3] == ["protocol", "pearson", "spearman"]
+    assert f"{table.loc['mean', 'pearson']:.3f}" in text

@@ -13,7 +13,16 @@ from __future__ import annotations
 from ._folds import PROTOCOLS, heldout_folds
 from ._metrics import score
 from .complete import complete
-from .evaluate import BASELINES, evaluate
+from .evaluate import BASELINES, evaluate, format_table
 from .impute import impute
 
-__all__ = ["BASELINES", "PROTOCOLS", "complete", "evaluate", "heldout_folds", "impute", "score"]
+__all__ = [
+    "BASELINES",
+    "PROTOCOLS",
+    "complete",
+    "evaluate",
+    "format_table",
+    "heldout_folds",
+    "impute",
+    "score",
+]

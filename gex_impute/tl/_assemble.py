@@ -36,7 +36,10 @@ class Holes:
         """Columns and estimates of the missing entries of input sample ``row``."""
         cols = np.flatnonzero(np.isnan(self.observed_values[row]))
         values = self.values[name]
-        return cols, values[self.ptr[row] : self.ptr[row + 1]] if values is not None else values
+        if values is None:
+            msg = f"no {name!r} estimates were computed"
+            raise KeyError(msg)
+        return cols, values[self.ptr[row] : self.ptr[row + 1]]
 
 
 def _filled_samples(adata, holes: Holes, cell: np.ndarray, names, *, layer, orientation):
@@ -78,7 +81,7 @@ def observed_block(
     outputs = {"x": x, **bounds}
     for i in np.flatnonzero(source == AGGREGATED):
         values, filled = _filled_samples(
-            adata, holes, grid.groups[start + i], outputs, layer=layer, orientation=orientation
+            adata, holes, grid.groups[start + int(i)], outputs, layer=layer, orientation=orientation
         )
         observed = ~np.isnan(values)
         count = observed.sum(axis=0)

@@ -29,7 +29,7 @@ class Context:
     def __init__(self, data: ExpressionData, n_spare: int):
         n_obs, n_genes = data.values.shape
         values = data.values
-        data.values = None  # the only other reference: resize in place (realloc, usually no copy)
+        data.values = np.empty((0, n_genes))  # drop the other reference: resize in place (realloc)
         try:
             values.resize((n_obs + n_spare, n_genes), refcheck=False)
         except ValueError:  # does not own its memory
@@ -43,7 +43,8 @@ class Context:
 
     def __reduce__(self):
         # pickle the padded matrix once (not also its view)
-        return _rebuild_context, (self.padded, self.data.n_samples, replace(self.data, values=None))
+        empty = np.empty((0, self.data.n_genes))
+        return _rebuild_context, (self.padded, self.data.n_samples, replace(self.data, values=empty))
 
     @property
     def n_spare(self) -> int:
@@ -55,6 +56,9 @@ class Context:
     ) -> ExpressionData:
         """Return the observed data with one all-missing row per (donor, tissue) after it."""
         context, n_new = self.data, len(donor_codes)
+        if context.donor is None or context.donor_codes is None:
+            msg = "the context has no donors"
+            raise ValueError(msg)
         if n_new > self.n_spare:
             msg = f"{n_new} profiles in one block, but the context has {self.n_spare} spare rows."
             raise ValueError(msg)

@@ -9,7 +9,7 @@ dask is imported only when a client is given.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 from .._errors import ParameterError
@@ -39,7 +39,7 @@ def run_blocks(
     *,
     client: Any = None,
     max_in_flight: int | None = None,
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """Yield ``func(*shared, *task)`` for every task, in order.
 
     Parameters

@@ -77,9 +77,10 @@ def heldout_folds(
         raise ParameterError(msg)
     rng = check_random_state(random_state)
     observed = data.observed
+    share = 0.0 if fraction is None else float(fraction)  # None only reaches protocol="samples"
     if protocol == "genes":
         eligible = np.flatnonzero(observed.any(axis=0))
-        n = min(max(1, round(fraction * len(eligible))), len(eligible) - 1)
+        n = min(max(1, round(share * len(eligible))), len(eligible) - 1)
         if n < 1:
             msg = "protocol='genes' needs at least two genes with observed values."
             raise DataError(msg)
@@ -89,7 +90,7 @@ def heldout_folds(
         return [mask & observed]
     if protocol == "entries":
         flat = np.flatnonzero(observed.ravel())
-        n = min(max(1, round(fraction * len(flat))), len(flat) - 1)
+        n = min(max(1, round(share * len(flat))), len(flat) - 1)
         chosen = rng.choice(flat, size=n, replace=False)
         mask = np.zeros(observed.size, dtype=bool)
         mask[chosen] = True
@@ -102,7 +103,7 @@ def heldout_folds(
         raise ParameterError(msg)
     d_codes = np.asarray(data.donor.codes)
     t_codes = np.asarray(data.tissue.codes)
-    has_obs = observed.any(axis=1)
+    has_obs = np.asarray(observed.any(axis=1))
     units = sorted({(int(d), int(t)) for d, t, ok in zip(d_codes, t_codes, has_obs, strict=True) if ok})
     if not units:
         msg = "no donor x tissue profile has observed values."
@@ -130,19 +131,19 @@ def heldout_folds(
     if fraction is None:
         return [unit_mask(u) for u in units]
     per_donor = pd.Series([u[0] for u in units]).value_counts().to_dict()
-    n_target = max(1, round(fraction * len(units)))
-    chosen = []
+    n_target = max(1, round(share * len(units)))
+    picked: list[tuple[int, int]] = []
     for i in rng.permutation(len(units)):
         donor = units[i][0]
         if per_donor[donor] > 1:  # keep at least one profile of every donor
-            chosen.append(units[i])
+            picked.append(units[i])
             per_donor[donor] -= 1
-            if len(chosen) == n_target:
+            if len(picked) == n_target:
                 break
-    if not chosen:
+    if not picked:
         msg = "protocol='samples' needs donors with observed profiles in at least two tissues."
         raise DataError(msg)
     mask = np.zeros_like(observed)
-    for u in chosen:
+    for u in picked:
         mask |= unit_mask(u)
     return [mask]

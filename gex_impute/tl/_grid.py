@@ -143,6 +143,9 @@ def plan_grid(
     if aggregate not in (None, "mean"):
         msg = f"aggregate={aggregate!r} must be None (keep every sample) or 'mean'."
         raise ParameterError(msg)
+    if data.donor is None or data.donor_codes is None:
+        msg = "complete() needs donors; pass donor_key= naming the donor column."
+        raise DataError(msg)
     donor_names = np.asarray(data.donor.categories.astype(str))
     tissue_names = np.asarray(data.tissue.categories.astype(str))
     d_codes, t_codes = data.donor_codes, data.tissue_codes
@@ -166,23 +169,22 @@ def plan_grid(
     key = d_codes * len(tissue_names) + t_codes
     order = np.argsort(key, kind="stable")
     bounds = np.searchsorted(key[order], np.arange(len(donor_names) * len(tissue_names) + 1))
-    rows_d, rows_t, source, groups = [], [], [], {}
+    rows: list[tuple[int, int, int]] = []  # (donor code, tissue code, source) per output row
+    groups: dict[int, np.ndarray] = {}
     for dname in out_donors:
         d = d_lookup[dname]
         for tname in out_tissues:
             t = t_lookup[tname]
             cell = order[bounds[d * len(tissue_names) + t] : bounds[d * len(tissue_names) + t + 1]]
             if len(cell) == 0:
-                rows_d.append(d), rows_t.append(t), source.append(ESTIMATED)
+                rows.append((d, t, ESTIMATED))
             elif aggregate == "mean" and len(cell) > 1:
-                groups[len(source)] = cell
-                rows_d.append(d), rows_t.append(t), source.append(AGGREGATED)
+                groups[len(rows)] = cell
+                rows.append((d, t, AGGREGATED))
             else:
-                for s in cell:
-                    rows_d.append(d), rows_t.append(t), source.append(int(s))
-    donor_out = np.asarray(rows_d, dtype=np.int64)
-    tissue_out = np.asarray(rows_t, dtype=np.int64)
-    source = np.asarray(source, dtype=np.int64)
+                rows.extend((d, t, int(s)) for s in cell)
+    layout = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+    donor_out, tissue_out, source = layout[:, 0].copy(), layout[:, 1].copy(), layout[:, 2].copy()
     obs = _grid_obs(
         data, donor_out, tissue_out, source, groups, out_donors, out_tissues, tissue_key, donor_key
     )
@@ -195,7 +197,7 @@ def _grid_obs(data, donor_out, tissue_out, source, groups, out_donors, out_tissu
     tissue_names = np.asarray(data.tissue.categories.astype(str))[tissue_out]
     kept = source >= 0
     n_samples = np.where(kept, 1, 0)
-    sample_id = np.where(kept, sample_names[np.maximum(source, 0)], None).astype(object)
+    sample_id = np.asarray(np.where(kept, sample_names[np.maximum(source, 0)], None), dtype=object)
     has_value = data.observed.any(axis=1)
     imputed = np.where(kept, ~has_value[np.maximum(source, 0)], True)
     for row, cell in groups.items():

@@ -116,12 +116,12 @@ def interval_rows(
     method: BaseImputer, data: ExpressionData, rows: np.ndarray, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model-scale ``(lower, upper)`` bounds for ``data``'s rows ``rows`` from ``method.predict_interval``."""
-    method = copy.copy(method)
+    predict_interval = copy.copy(method).predict_interval  # type: ignore[attr-defined]
     rows = np.asarray(rows, dtype=np.int64)
-    if "rows" in inspect.signature(method.predict_interval).parameters:
-        lower, upper = method.predict_interval(data, level, rows=rows)
+    if "rows" in inspect.signature(predict_interval).parameters:
+        lower, upper = predict_interval(data, level, rows=rows)
         return np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
-    lower, upper = method.predict_interval(data, level)
+    lower, upper = predict_interval(data, level)
     return np.asarray(lower, dtype=np.float64)[rows], np.asarray(upper, dtype=np.float64)[rows]
 
 

@@ -20,8 +20,8 @@ def _mean_group_r(groups: np.ndarray, truth: np.ndarray, pred: np.ndarray) -> fl
     order = np.argsort(groups, kind="stable")
     g, t, p = groups[order], truth[order], pred[order]
     bounds = np.flatnonzero(np.diff(g)) + 1
-    rs = [_r(tt, pp) for tt, pp in zip(np.split(t, bounds), np.split(p, bounds), strict=True)]
-    rs = np.asarray([r for r in rs if np.isfinite(r)])
+    per_group = [_r(tt, pp) for tt, pp in zip(np.split(t, bounds), np.split(p, bounds), strict=True)]
+    rs = np.asarray([r for r in per_group if np.isfinite(r)])
     return float(rs.mean()) if rs.size else float("nan")
 
 

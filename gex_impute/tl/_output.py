@@ -15,7 +15,7 @@ import tempfile
 import uuid
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,9 +33,9 @@ def check_output_path(out: str | os.PathLike, *, overwrite: bool, inputs: tuple 
     """Check that ``out`` can be written, before any computation; return it as a Path.
 
     The package's shared check (:func:`gex_impute._utils.check_output_path`: empty, an input,
-    a folder where a file is expected or the reverse, exists, read-only) plus what a store
-    needs: a ``.h5ad`` or ``.zarr`` suffix, an existing folder, and no existing store at all
-    (even an empty folder) without ``overwrite``.
+    a folder where a file is expected or the reverse, exists, parent a file, read-only) plus
+    what a store needs: a ``.h5ad`` or ``.zarr`` suffix and no existing store at all (even an
+    empty folder) without ``overwrite``. A missing parent folder is created on writing.
 
     Raises
     ------
@@ -55,9 +55,8 @@ def check_output_path(out: str | os.PathLike, *, overwrite: bool, inputs: tuple 
         msg = f"out={str(out)!r} exists; remove it, choose another path or pass overwrite=True."
         raise OutputPathError(msg)
     parent = path.resolve().parent
-    if not parent.is_dir():
-        msg = f"the folder of out={str(out)!r} ({parent}) does not exist; create it first."
-        raise OutputPathError(msg)
+    while not parent.exists():  # a missing folder is created when the store is written
+        parent = parent.parent
     try:  # os.access says yes to root on read-only mounts: try it
         fd, probe = tempfile.mkstemp(prefix=f".{path.name}.probe-", dir=parent)
         os.close(fd)
@@ -85,16 +84,17 @@ class MemoryWriter:
     def __init__(self, obs: pd.DataFrame, var: pd.DataFrame, dtype: np.dtype, layers: dict[str, np.dtype]):
         shape = (len(obs), len(var))
         self.obs, self.var = obs, var
-        self.x = np.empty(shape, dtype=dtype)
+        self.x: np.ndarray | None = np.empty(shape, dtype=dtype)
         self.layers = {name: np.empty(shape, dtype=dt) for name, dt in layers.items()}
 
     def write(self, start: int, stop: int, x: np.ndarray, layers: dict[str, np.ndarray]) -> None:
         """Store rows ``start:stop``."""
+        assert self.x is not None, "write after abort"
         self.x[start:stop] = x
         for name, block in layers.items():
             self.layers[name][start:stop] = block
 
-    def finish(self, uns: dict) -> AnnData:
+    def finish(self, uns: dict) -> AnnData | None:
         """Return the completed AnnData."""
         from anndata import AnnData
 
@@ -129,6 +129,8 @@ class StoreWriter:
         self.path = path
         self.zarr = path.suffix.lower() == ".zarr"
         self.tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+        self.file: Any = None  # an h5py.File or a zarr Group while writing
+        path.parent.mkdir(parents=True, exist_ok=True)
         skeleton = AnnData(obs=obs, var=var, uns=uns)
         shape = (len(obs), len(var))
         chunks = (max(1, min(rows_per_chunk, shape[0])), max(1, shape[1]))
@@ -174,7 +176,7 @@ class StoreWriter:
         for name, block in layers.items():
             self.layers[name][start:stop] = block
 
-    def finish(self, uns: dict | None = None) -> None:
+    def finish(self, uns: dict | None = None) -> AnnData | None:
         """Replace ``uns`` (when given), close the store and rename it onto the target."""
         if uns is not None:
             from anndata.io import write_elem
@@ -189,6 +191,7 @@ class StoreWriter:
             self.file.close()
         self.file = None
         _replace(self.tmp, self.path)
+        return None
 
     def abort(self) -> None:
         """Close and delete the temporary store."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -69,7 +69,9 @@ def _estimate_holes(method, context: Context, level, dtype, client, block_size) 
     return Holes(context.data.values, counts, parts)
 
 
-def _profile_results(method, context: Context, grid, blocks, level, dtype, client) -> Iterator[dict]:
+def _profile_results(
+    method, context: Context, grid, blocks, level, dtype, client
+) -> Generator[dict, None, None]:
     """Estimates of the absent profiles, one result per block that has any, in block order."""
     columns = list(context.data.obs.columns)
 
@@ -165,9 +167,10 @@ def complete(
         Layer holding the values; registered, else ``X``.
     out
         None: return the result. A path ending in ``.h5ad`` or ``.zarr``: write the result
-        there block by block (atomically: under a temporary name, renamed when complete) and
-        return None; open it with ``anndata.read_h5ad(out, backed="r")`` or
-        ``anndata.read_zarr(out)``. Checked before any computation.
+        there block by block (atomically: under a temporary name, renamed when complete; a
+        missing folder is created) and return None; open it with
+        ``anndata.read_h5ad(out, backed="r")`` or ``anndata.read_zarr(out)``. Checked before
+        any computation.
     overwrite
         Replace an existing ``out``.
     key_added
@@ -306,6 +309,7 @@ def complete(
     layer_types = {f"{key_added}_mask": np.dtype(bool), **{f"{key_added}_{b}": dtype for b in bounds}}
     uns = {key_added: info, "gex_impute": {"tissue_key": tissue_key, "donor_key": donor_key}}
     var = data.var.copy()
+    writer: MemoryWriter | StoreWriter
     if out is None:
         writer = MemoryWriter(grid.obs, var, dtype, layer_types)
     else:

@@ -11,6 +11,7 @@ quintile of the held-out genes, and for methods that give prediction intervals
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("gex_impute")
 
-__all__ = ["BASELINES", "PROTOCOLS", "evaluate"]
+__all__ = ["BASELINES", "PROTOCOLS", "evaluate", "format_table"]
 
 #: the baseline set, in the order the tables show it
 BASELINES = ("distance", "nearest_gene", "mean", "additive", "knn", "softimpute", "pca_regression")
@@ -51,12 +52,12 @@ def _factories(
     progress: bool = False,
 ) -> list[tuple[str, Callable[[], BaseImputer]]]:
     """Normalise ``methods`` into ``(label, factory)`` pairs; every call gives a fresh instance."""
-    if isinstance(methods, str | BaseImputer):
+    if isinstance(methods, str | BaseImputer) or (callable(methods) and not isinstance(methods, Iterable)):
         methods = [methods]
-    items = list(methods.items()) if isinstance(methods, Mapping) else list(methods)
-    out = []
+    items: list[Any] = list(methods.items()) if isinstance(methods, Mapping) else list(methods)
+    out: list[tuple[str, Callable[[], BaseImputer]]] = []
     for item in items:
-        label = None
+        label: str | None = None
         if isinstance(item, tuple):
             if len(item) != 2 or not isinstance(item[0], str):
                 msg = f"a methods entry {item!r} must be a name, an instance or a (label, method) pair"
@@ -71,9 +72,9 @@ def _factories(
             get_method(name)  # fail early on unknown names
             out.append((label or name, factory))
         elif isinstance(item, BaseImputer):
-            out.append((label or item.name, lambda item=item: _clone(item)))
+            out.append((label or item.name, functools.partial(_clone, item)))
         elif callable(item):
-            out.append((label or getattr(item, "name", getattr(item, "__name__", "method")), item))
+            out.append((label or str(getattr(item, "name", getattr(item, "__name__", "method"))), item))
         else:
             msg = f"cannot use {item!r} as a method: pass a registered name, a BaseImputer or a factory"
             raise TypeError(msg)
@@ -82,6 +83,56 @@ def _factories(
         msg = f"method labels must be unique, got {labels}; pass (label, method) pairs or a dict."
         raise ParameterError(msg)
     return out
+
+
+def _usable(factories, data: ExpressionData) -> list:
+    """Keep the ``(label, factory)`` pairs whose method can run on ``data``; warn about the others."""
+    kept = []
+    for label, factory in factories:
+        try:
+            factory()._check_data(data)
+        except ValueError as err:
+            logger.warning("skipping method %r: %s", label, err)
+            continue
+        kept.append((label, factory))
+    if not kept:
+        labels = [label for label, _ in factories]
+        msg = f"none of the methods {labels} can run on these data; see the warnings above."
+        raise ParameterError(msg)
+    return kept
+
+
+def format_table(table: pd.DataFrame, *, digits: int = 3) -> str:
+    """Render an :func:`evaluate` table for a terminal: metrics rounded, counts as integers.
+
+    Parameters
+    ----------
+    table
+        A table from :func:`evaluate` (any index).
+    digits
+        Decimals of the metrics (seconds get one).
+
+    Returns
+    -------
+    The table as aligned text.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print(format_table(pd.DataFrame({"pearson": [0.91234], "n_heldout": [120]}, index=["knn"])))
+         pearson  n_heldout
+    knn    0.912        120
+    """
+    shown = table.copy()
+    for col in shown.columns:
+        values = shown[col]
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            continue
+        if col.endswith("_seconds"):
+            shown[col] = values.round(1)
+        elif pd.api.types.is_float_dtype(values):
+            shown[col] = values.round(digits)
+    return shown.to_string(na_rep="-")
 
 
 def _run_fold(
@@ -139,7 +190,7 @@ def _table_rows(label, rec, truth, sample_i, gene_i, tissue_i, quintile, by_quin
     rows = {}
     for name, sel in groups:
         row = score(truth[sel], pred[sel], gene=gene_i[sel], sample=sample_i[sel], tissue=tissue_i[sel])
-        if lower is not None:
+        if lower is not None and upper is not None:
             row.update(interval_scores(truth[sel], lower[sel], upper[sel]))
         row.update(extra)
         rows[(label, name) if by_quintile else label] = row
@@ -162,6 +213,7 @@ def evaluate(
     n_folds: int | None = None,
     by_quintile: bool = False,
     interval: float | None = 0.9,
+    skip_unusable: bool = False,
     progress: bool = True,
     return_predictions: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
@@ -181,8 +233,7 @@ def evaluate(
     methods
         Method names, :class:`~gex_impute.methods.BaseImputer` instances (cloned from their
         parameters for every fold, e.g. ablation configurations), zero-argument factories,
-        ``(label, method)`` pairs or a ``{label: method}`` dict. With the default baseline
-        set, methods whose needs are not met (gene coordinates, donors) are skipped.
+        ``(label, method)`` pairs or a ``{label: method}`` dict.
     tissue_key, donor_key, layer, log_transform
         As in :func:`gex_impute.tl.impute` (registered keys are used when left out).
     random_state
@@ -199,6 +250,9 @@ def evaluate(
         Level of the prediction intervals scored for methods that give them (a
         ``predict_interval(data, level)`` method returning model-scale lower and upper
         bounds); None to skip.
+    skip_unusable
+        Leave out, with a logged warning, the methods whose needs the data do not meet (gene
+        coordinates, donors) instead of failing. Always done for the default baseline set.
     progress
         Show a progress bar over folds x methods (and the methods' own bars).
     return_predictions
@@ -231,19 +285,9 @@ def evaluate(
     data, _ = from_anndata(
         adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, log_transform=log_transform
     )
-    default_set = methods is BASELINES
     factories = _factories(methods, random_state, progress)
-    if default_set:
-        kept = []
-        for label, factory in factories:
-            probe = factory()
-            try:
-                probe._check_data(data)
-            except ValueError as err:
-                logger.info("skipping %s: %s", label, err)
-                continue
-            kept.append((label, factory))
-        factories = kept
+    if skip_unusable or methods is BASELINES:
+        factories = _usable(factories, data)
 
     folds = heldout_folds(
         data, protocol=protocol, fraction=fraction, random_state=random_state, n_folds=n_folds
@@ -310,7 +354,7 @@ def evaluate(
         for col in ("coverage", "mean_width"):
             if col not in table.columns:
                 table[col] = np.nan
-        table["interval"] = np.where(table["coverage"].notna(), level, np.nan)
+        table["interval"] = np.where(table["coverage"].notna(), np.nan if level is None else level, np.nan)
     if by_quintile:
         table.index = pd.MultiIndex.from_tuples(table.index, names=["method", "quintile"])
     else:

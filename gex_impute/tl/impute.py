@@ -164,15 +164,19 @@ def impute(
         msg = f"method {instance.name!r} returned non-finite or mis-shaped predictions; this is a bug in it."
         raise RuntimeError(msg)
 
-    common = {"layer": layer, "orientation": orientation, "log1p": data.log1p}
-    adata.layers[key_added] = merge_predictions(adata, pred, missing, **common)
+    def merged(values: np.ndarray) -> np.ndarray:
+        return merge_predictions(
+            adata, values, missing, layer=layer, orientation=orientation, log1p=data.log1p
+        )
+
+    adata.layers[key_added] = merged(pred)
     adata.layers[f"{key_added}_mask"] = missing.T.copy() if orientation == "genes_x_samples" else missing
     info = {}
     if level is not None:
         del pred
         lower, upper = interval_rows(instance, data, np.arange(data.n_samples), level)
-        adata.layers[f"{key_added}_lower"] = merge_predictions(adata, lower, missing, **common)
-        adata.layers[f"{key_added}_upper"] = merge_predictions(adata, upper, missing, **common)
+        adata.layers[f"{key_added}_lower"] = merged(lower)
+        adata.layers[f"{key_added}_upper"] = merged(upper)
         info["interval"] = level
     adata.uns[key_added] = {
         "method": str(instance.name),
