@@ -43,7 +43,7 @@ def run(threads: int, out_dir: Path, params: dict) -> dict:
     """Fit and impute P1 once; return the measurements."""
     import gex_impute as gi
     from gex_impute._data import from_anndata
-    from gex_impute.evaluate import heldout_folds
+    from gex_impute.tl import heldout_folds
 
     load_before = os.getloadavg()
     adata = gi.datasets.gtex_tissues()

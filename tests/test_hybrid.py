@@ -229,7 +229,7 @@ def test_fit_on_gpu_matches_the_cpu_shape(tiny):
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_p1_gtex_beats_distance_by_thirty_percent(shared_data):
-    from gex_impute.evaluate import evaluate
+    from gex_impute.tl import evaluate
 
     adata = gi.datasets.gtex_tissues(shared_data)
     adata = adata[:, adata.var["tss"].notna().to_numpy()].copy()
