@@ -318,3 +318,16 @@ def test_context_adds_profiles_without_copying_and_pickles_once(cohort):
     assert len(pickle.dumps(context)) < len(pickle.dumps(context.data)) + observed.nbytes / 2
     with pytest.raises(ValueError, match="spare rows"):
         context.with_profiles(np.zeros(4, int), np.zeros(4, int), cohort.obs.iloc[:0])
+
+
+def test_data_without_missing_entries(cohort):
+    dense = cohort.copy()
+    dense.X = np.nan_to_num(dense.X, nan=1.0)  # observed samples complete, profiles still absent
+    result = complete(dense, method="mean", interval=None, progress=False)
+    kept = ~result.obs["imputed_profile"].to_numpy()
+    np.testing.assert_array_equal(result.X[kept], dense[result.obs_names[kept]].X)
+    assert not result.layers["completed_mask"][kept].any() and result.layers["completed_mask"][~kept].all()
+    with_bounds = complete(dense, method=WithIntervals(), interval=0.5, progress=False)
+    np.testing.assert_array_equal(
+        with_bounds.layers["completed_lower"][kept], dense[result.obs_names[kept]].X
+    )

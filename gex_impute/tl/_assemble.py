@@ -36,9 +36,11 @@ class Holes:
         """Columns and estimates of the missing entries of input sample ``row``."""
         cols = np.flatnonzero(np.isnan(self.observed_values[row]))
         values = self.values[name]
-        if values is None:
-            msg = f"no {name!r} estimates were computed"
-            raise KeyError(msg)
+        if values is None:  # no sample has a missing entry (or no bounds were asked for)
+            if len(cols):
+                msg = f"no {name!r} estimates of the missing entries were computed; this is a bug."
+                raise RuntimeError(msg)
+            return cols, np.zeros(0)
         return cols, values[self.ptr[row] : self.ptr[row + 1]]
 
 
