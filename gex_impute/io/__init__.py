@@ -36,7 +36,7 @@ from .gtex_tables import (
 )
 from .h5ad import read_h5ad, read_zarr, write_h5ad, write_zarr
 from .identifiers import normalize_chrom, strip_version
-from .tables import read_tissue_table
+from .tables import read_tissue_table, write_table
 
 __all__ = [
     "index_fasta",
@@ -63,5 +63,6 @@ __all__ = [
     "write_sample_attributes",
     "write_sequences",
     "write_subject_phenotypes",
+    "write_table",
     "write_zarr",
 ]

@@ -213,3 +213,36 @@ def read_tissue_table(path: str | os.PathLike, *, sep: str = "\t") -> AnnData:
     var.index.name = None
     logger.info("read %d genes x %d tissues from %s", X.shape[1], X.shape[0], path)
     return AnnData(X=X, obs=obs, var=var)
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike, *, index: bool = True) -> Path:
+    """Write a tab-separated table (e.g. an evaluation table) atomically.
+
+    Parameters
+    ----------
+    table
+        The table; floats are written with 6 significant digits.
+    path
+        Output file; its folder is created when needed. A failed write leaves no file.
+    index
+        Also write the index (e.g. the method names of an evaluation table).
+
+    Returns
+    -------
+    The path written.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> from gex_impute.io import write_table
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "metrics.tsv"
+    >>> _ = write_table(pd.DataFrame({"r": [0.5]}, index=["knn"]), out)
+    >>> out.read_text().splitlines()[1].split()
+    ['knn', '0.5']
+    """
+    from .._utils import atomic_path
+
+    path = Path(path)
+    with atomic_path(path, suffix=".tsv") as tmp:
+        table.to_csv(tmp, sep="\t", index=index, float_format="%.6g")
+    return path
