@@ -44,7 +44,10 @@ templates_path = ["_templates"]
 html_theme = "sphinx_book_theme"
 html_title = "gex_impute"
 html_static_path = ["_static"]
-html_theme_options = {"repository_url": "https://github.com/gex-impute/gex_impute", "use_repository_button": True}
+html_theme_options = {
+    "repository_url": "https://github.com/gex-impute/gex_impute",
+    "use_repository_button": True,
+}
 
 # no intersphinx: CI builds offline, and warnings are errors
 suppress_warnings = ["config.cache"]
