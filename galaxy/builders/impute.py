@@ -147,10 +147,8 @@ def _tests(gx: Gx, tool) -> None:
         "output",
         "h5ad",
         [
-            (
-                "has_h5_keys",
-                {"keys": "layers/filled,layers/filled_mask,layers/filled_lower,layers/filled_upper"},
-            )
+            ("has_h5_keys", {"keys": "layers/filled,layers/filled_mask,uns/filled,obs/tissue,obs/donor"}),
+            ("has_h5_attribute", {"key": "encoding-type", "value": "anndata"}),
         ],
     )
     tool.tests.append(test)
