@@ -60,7 +60,7 @@ def register(cls: type[BaseImputer]) -> type[BaseImputer]:
 
 def _load_builtin_methods() -> None:
     # importing the modules runs their @register decorators; kept lazy for a fast package import
-    from . import hybrid, matrix, neighbours, simple  # noqa: F401
+    from . import hybrid, matrix, neighbours, samples, simple  # noqa: F401
 
 
 def available_methods() -> list[str]:
