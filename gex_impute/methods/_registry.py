@@ -93,7 +93,12 @@ def get_method(name: str, **params: Any) -> BaseImputer:
     >>> get_method("knn", n_neighbors=5)
     KNNImputer(n_neighbors=5, weights='uniform', layout='auto')
     """
-    return _method_class(name)(**params)
+    cls = _method_class(name)
+    unknown = sorted(set(params) - set(_signature(cls)))
+    if unknown:
+        msg = f"unknown parameter(s) {unknown} for method {name!r}; valid: {sorted(_signature(cls))}"
+        raise ParameterError(msg)
+    return cls(**params)
 
 
 def _signature(cls: type) -> dict[str, inspect.Parameter]:
