@@ -242,3 +242,19 @@ def test_p1_gtex_beats_distance_by_thirty_percent(shared_data):
         progress=False,
     )
     assert table.loc["hybrid", "pearson"] >= 1.3 * table.loc["distance", "pearson"]
+
+
+def test_masking_mixture_counts_absent_profiles():
+    """A cohort whose donors lack tissues trains on whole-sample masking (what complete() asks for)."""
+    from gex_impute.methods.hybrid.masking import absent_profiles, mixture
+
+    observed = np.ones((6, 10), dtype=bool)
+    observed[:, 0] = False  # one gene never measured
+    tissue = np.array([0, 1, 2, 0, 1, 0])
+    donor = np.array([0, 0, 0, 1, 1, 2])  # donor 1 lacks tissue 2, donor 2 lacks tissues 1 and 2
+    assert absent_profiles(tissue, donor) == 3
+    assert absent_profiles(tissue, None) == 0
+    without = mixture(observed)
+    with_absent = mixture(observed, n_absent_profiles=3)
+    assert without["samples"] < 0.1 < 0.5 < with_absent["samples"]
+    assert abs(sum(with_absent.values()) - 1) < 1e-12

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Masking", "make_masking", "missing_patterns", "mixture"]
+__all__ = ["Masking", "absent_profiles", "make_masking", "missing_patterns", "mixture"]
 
 
 def missing_patterns(observed: np.ndarray) -> dict[str, float]:
@@ -48,8 +48,30 @@ def missing_patterns(observed: np.ndarray) -> dict[str, float]:
     return {"genes": float(genes / n), "samples": float(samples / n), "entries": float(entries / n)}
 
 
-def mixture(observed: np.ndarray) -> dict[str, float]:
-    """Masking mixture for training: the data's own pattern shares, each kept above a small floor."""
+def absent_profiles(tissue_codes: np.ndarray, donor_codes: np.ndarray | None) -> int:
+    """Count the donor x tissue profiles with no sample (absent rows of the donor x tissue grid).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> absent_profiles(np.array([0, 1, 0]), np.array([0, 0, 1]))  # donor 1 never gave tissue 1
+    1
+    """
+    if donor_codes is None or len(donor_codes) == 0:
+        return 0
+    pairs = np.unique(np.stack([donor_codes, tissue_codes]), axis=1).shape[1]
+    return int(len(np.unique(donor_codes)) * len(np.unique(tissue_codes)) - pairs)
+
+
+def mixture(observed: np.ndarray, *, n_absent_profiles: int = 0) -> dict[str, float]:
+    """Masking mixture for training: the data's own pattern shares, each kept above a small floor.
+
+    ``n_absent_profiles`` donor x tissue profiles that have no row at all (a GTEx-style cohort:
+    the rows a completion will ask about) count as whole-sample missingness, as if they were
+    all-NaN rows.
+    """
+    if n_absent_profiles:
+        observed = np.vstack([observed, np.zeros((n_absent_profiles, observed.shape[1]), dtype=bool)])
     shares = missing_patterns(observed)
     if sum(shares.values()) == 0:
         shares = {"genes": 1 / 3, "samples": 1 / 3, "entries": 1 / 3}

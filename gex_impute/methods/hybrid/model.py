@@ -31,7 +31,7 @@ from .design import (
     training_entries,
 )
 from .features import COORDINATE_COLUMNS, default_donor_sizes, static_gene_features, static_scaling
-from .masking import mixture
+from .masking import absent_profiles, mixture
 from .persistence import (
     FITTED_ARRAYS,
     FITTED_SCHEMA,
@@ -293,7 +293,9 @@ class HybridImputer(BaseImputer):
         rng = np.random.default_rng(seeds[0])
         values = data.values
         observed = ~np.isnan(values)
-        self.mixture_ = mixture(observed)
+        # absent donor x tissue profiles (no row at all) are missing data too: what completion asks for
+        n_absent = absent_profiles(data.tissue_codes, data.donor_codes)
+        self.mixture_ = mixture(observed, n_absent_profiles=n_absent)
         # scattered entries are hidden at the data's own rate (outside whole genes / samples)
         inner = observed[np.ix_(observed.any(axis=1), observed.any(axis=0))]
         self.entry_rate_ = float(np.clip(1.0 - inner.mean() if inner.size else 0.2, 0.05, 0.5))
