@@ -180,7 +180,7 @@ def demo(
         t0 = time.perf_counter()
         tables[protocol], predictions[protocol] = tl.evaluate(
             cohort,
-            protocol=protocol,
+            protocol=protocol,  # type: ignore[arg-type]  # the keys of HEADLINE_METRICS are protocols
             fraction=DEMO_EVALUATION["fraction"],
             methods=[("hybrid", _make_hybrid(params, random_state, progress)), *baselines],
             interval=level,  # scored for every method that gives intervals

@@ -92,14 +92,14 @@ def wide_table(long: pd.DataFrame, methods: list[str] | None = None) -> pd.DataF
 
 def best_cells(wide: pd.DataFrame) -> list[tuple[int, int]]:
     """Positions (row, column) of the best value of every column of :func:`wide_table`."""
-    cells = []
+    cells: list[tuple[int, int]] = []
     for j, column in enumerate(wide.columns):
         values = wide[column].to_numpy(dtype=float)
         if not np.isfinite(values).any():
             continue
         lower = column.endswith("MSE")
         target = np.nanmin(values) if lower else np.nanmax(values)
-        cells.extend((i, j) for i in np.flatnonzero(np.isclose(values, target, rtol=0, atol=5e-4)))
+        cells.extend((int(i), j) for i in np.flatnonzero(np.isclose(values, target, rtol=0, atol=5e-4)))
     return cells
 
 

@@ -86,12 +86,16 @@ def write_demo_folder(
     }
     rows = {p: [m for m in (reference, best[p]) if m is not None] for p in predictions}
     shown = {
-        p: list(dict.fromkeys(m for m in (reference, best[p], reference_baseline) if m in predictions[p]))
+        p: list(
+            dict.fromkeys(
+                m for m in (reference, best[p], reference_baseline) if m is not None and m in predictions[p]
+            )
+        )
         for p in predictions
     }
 
-    def rel(name: str | None) -> str | None:
-        return None if name is None else f"{FIGURES_DIR}/{name}"
+    def rel(name: str) -> str:
+        return f"{FIGURES_DIR}/{name}"
 
     files["fig_metrics"] = rel(figures.draw_metrics(long, fig_dir))
     files["fig_predicted_vs_observed"] = rel(
