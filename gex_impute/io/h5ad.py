@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -116,14 +117,23 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike, *, compression: str | No
     >>> adata = gi.datasets.simulate(n_genes=100)
     >>> gi.io.write_h5ad(adata, "sim.h5ad")  # doctest: +SKIP
     """
-    import anndata
-
     # pandas >= 3 gives string columns a nullable string dtype that anndata writes only when allowed
     with (
         atomic_path(path, suffix=".h5ad") as tmp,
-        anndata.settings.override(allow_write_nullable_strings=True),
+        nullable_strings_allowed(),
     ):
         adata.write_h5ad(tmp, compression=compression)
+
+
+def nullable_strings_allowed() -> contextlib.AbstractContextManager:
+    """Let anndata write pandas' nullable string columns (pandas >= 3); a no-op without that option."""
+    import anndata
+
+    settings = getattr(anndata, "settings", None)  # anndata < 0.11 has no settings (nor the restriction)
+    try:
+        return settings.override(allow_write_nullable_strings=True)  # type: ignore[union-attr]
+    except (AttributeError, TypeError, KeyError, ValueError):
+        return contextlib.nullcontext()
 
 
 def read_zarr(path: str | os.PathLike) -> AnnData:
@@ -181,8 +191,6 @@ def write_zarr(adata: AnnData, path: str | os.PathLike) -> None:
     >>> import gex_impute as gi
     >>> gi.io.write_zarr(gi.datasets.simulate(n_genes=50), "sim.zarr")  # doctest: +SKIP
     """
-    import anndata
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not path.is_dir():
@@ -196,7 +204,7 @@ def write_zarr(adata: AnnData, path: str | os.PathLike) -> None:
             # anndata announces that its default zarr format will change; the store written here
             # (zarr v2, consolidated metadata) is what anndata and zarr read today
             warnings.filterwarnings("ignore", message="Writing zarr v2 data will no longer be the default")
-            with anndata.settings.override(allow_write_nullable_strings=True):
+            with nullable_strings_allowed():
                 adata.write_zarr(store)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
