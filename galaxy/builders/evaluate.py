@@ -194,7 +194,7 @@ def _tests(gx: Gx, tool) -> None:
             "samples",
             "mean,additive",
             [("mean", r"0\.[89]\d*"), ("additive", r"0\.[5-9]\d*")],
-            {"protocol|n_folds": 3},
+            {"protocol|n_folds": 4},
         ),
     ]
     for protocol_name, methods_value, rows, extra in cases:
