@@ -52,11 +52,13 @@ class MeanImputer(BaseImputer):
         if missing:
             msg = f"group_by columns {missing} not found in the sample annotation {list(data.obs.columns)}"
             raise DataError(msg)
-        key = data.tissue.astype(str)
-        for c in cols:
-            key = key + "\x1f" + data.obs[c].astype(str).to_numpy()
         import pandas as pd
 
+        # a group = one combination of tissue and the group_by columns (object strings: numpy < 2
+        # has no "+" for fixed-width string arrays)
+        key = pd.Series(np.asarray(data.tissue, dtype=str), dtype=object)
+        for c in cols:
+            key = key + "\x1f" + pd.Series(data.obs[c].astype(str).to_numpy(), dtype=object)
         return np.asarray(pd.Categorical(key).codes)
 
     def _fit(self, data: ExpressionData) -> None:
