@@ -179,7 +179,10 @@ class StoreWriter:
     def finish(self, uns: dict | None = None) -> AnnData | None:
         """Replace ``uns`` (when given), close the store and rename it onto the target."""
         if uns is not None:
-            from anndata.io import write_elem
+            try:
+                from anndata.io import write_elem
+            except ImportError:  # anndata < 0.11
+                from anndata.experimental import write_elem
 
             del self.file["uns"]
             write_elem(self.file, "uns", uns)
