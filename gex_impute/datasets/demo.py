@@ -45,13 +45,15 @@ __all__ = [
 #: the simulated cohort (fixed before looking at results): GTEx v8 design restricted to the most
 #: sampled tissues, absent donor x tissue profiles as in a GTEx download, 5% of the genes never
 #: measured (hidden genes, missing in every sample), no scattered missing entries (GTEx has none);
-#: sizes chosen so that the demo runs in about two minutes on 2 CPU cores
+#: sizes chosen for time only, so that the demo runs within two minutes on 2 CPU cores (1000 genes
+#: took 143-171 s on a nearly idle 2-core machine, benchmarks/demo_time.py; 700 cuts the work by
+#: the 30% needed: every step scales with donors x genes)
 DEMO_SIMULATION = MappingProxyType(
     {
         "preset": "gtex_v8",
         "n_donors": 60,
         "n_tissues": 12,
-        "n_genes": 1000,
+        "n_genes": 700,
         "frac_missing_genes": 0.05,
         "frac_missing_entries": 0.0,
     }
