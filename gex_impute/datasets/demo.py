@@ -172,6 +172,7 @@ def demo(
         cohort,
         method=_make_hybrid(params, random_state, progress),
         interval=level if with_intervals else None,
+        block_size=4096,  # the demo's grid in one block: one prediction instead of one per 512 rows
         random_state=random_state,
         progress=progress,
     )
