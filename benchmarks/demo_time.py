@@ -59,6 +59,20 @@ def _uptime() -> str:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _git_state() -> dict[str, str]:
+    """The commit measured, and whether the working tree differed from it (others' uncommitted work)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    changed = [line[3:] for line in git("status", "--short", "--", "gex_impute").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted": ", ".join(changed)}
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -90,7 +104,7 @@ def run_demo(folder: Path, seed: int, sizes: dict[str, int], threads: int = 0) -
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        msg = f"demo failed (seed {seed}, sizes {sizes}):\n{proc.stderr[-4000:]}"
+        msg = f"demo failed (seed {seed}, sizes {sizes}, exit {proc.returncode}):\n{proc.stderr[-4000:]}"
         raise RuntimeError(msg)
     record = json.loads((folder / "report.json").read_text())
     return {
@@ -132,7 +146,13 @@ def markdown(runs: list[dict], machine: dict) -> str:
         "# `gex-impute demo`: time and table (benchmarks/demo_time.py)",
         "",
         f"Machine: {machine['cpu']}, {machine['n_cpus']} CPUs (shared: see the load of each run); "
-        f"{machine['date']}; gex_impute {machine['version']}.",
+        f"{machine['date']}; gex_impute {machine['version']}, commit {machine['git']['commit']}"
+        + (
+            f" (uncommitted in gex_impute/: {machine['git']['uncommitted']})"
+            if machine["git"]["uncommitted"]
+            else ""
+        )
+        + ".",
         "",
     ]
     for run in runs:
@@ -207,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import gex_impute
 
+    git_state = _git_state()  # before the runs: the code measured
     work = args.work or Path(tempfile.mkdtemp(prefix="demo_time."))
     plan = [(seed, {}) for seed in args.seeds] + [(s, z) for z in args.sizes for s in args.size_seeds]
     runs = []
@@ -227,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         "version": gex_impute.__version__,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "threads": args.threads or "default",
+        "git": git_state,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(
