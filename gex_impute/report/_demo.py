@@ -152,7 +152,11 @@ class DemoReport:
                     f'<p>All columns (Spearman, per-gene r, timings, fallbacks): <a href="{f["metrics"]}">'
                     f"{html.escape(f['metrics'])}</a></p>",
                 ],
-                figures=[Figure(f["fig_metrics"], "Pearson r and MSE of every method, grouped by protocol.")],
+                figures=[
+                    Figure(
+                        f["fig_metrics"], "Each protocol's headline metric for every method (hybrid in red)."
+                    )
+                ],
                 anchor="accuracy",
             ),
             Section(

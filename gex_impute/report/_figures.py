@@ -35,25 +35,59 @@ def _pyplot():
     return pyplot()
 
 
+def _log_axis(ax, values: np.ndarray) -> None:
+    """Log y axis, plain tick labels (0.2, 1, 4), when ``values`` span over 5-fold; else linear from 0."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    finite = values[np.isfinite(values) & (values > 0)]
+    if not finite.size or finite.max() < 5 * finite.min():
+        return
+    ax.set_yscale("log")
+    ax.set_ylim(finite.min() / 1.5, finite.max() * 1.6)
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _save(fig, folder: Path, name: str) -> str:
     fig.savefig(folder / name, dpi=_DPI, bbox_inches="tight")
     _pyplot().close(fig)
     return name
 
 
-def draw_metrics(long: pd.DataFrame, folder: Path, name: str = "metrics.png") -> str:
-    """Pearson r and MSE of every method, grouped by protocol (:func:`gex_impute.pl.method_comparison`)."""
+def draw_metrics(
+    long: pd.DataFrame,
+    headline: Mapping[str, tuple[str, str, bool]],
+    folder: Path,
+    *,
+    reference: str = "hybrid",
+    name: str = "metrics.png",
+) -> str:
+    """Each protocol's headline metric for every method (:func:`gex_impute.pl.method_comparison`).
+
+    One panel per protocol; ``reference``'s bar is drawn in another colour; MSE on a log
+    axis (the neighbour methods' errors under P1/P2 are an order of magnitude larger).
+    """
     from .. import pl
 
-    table = long.assign(protocol=long["label"] + " " + long["protocol"]).set_index("method")
+    protocols = list(dict.fromkeys(long["protocol"]))
     plt = _pyplot()
-    n_methods = table.index.nunique()
-    fig, axes = plt.subplots(1, 2, figsize=(2 * max(5.0, 0.9 * n_methods + 1.5), 3.8))
-    for ax, metric, title in zip(
-        axes, ("pearson", "mse"), ("Pearson r (higher is better)", "MSE (lower is better)"), strict=True
-    ):
-        pl.method_comparison(table, metric, ax=ax)
-        ax.set_title(title, fontsize=10)
+    n_methods = long["method"].nunique()
+    fig, axes = plt.subplots(
+        1, len(protocols), figsize=(len(protocols) * max(3.6, 0.45 * n_methods + 1.2), 3.8), squeeze=False
+    )
+    for ax, protocol in zip(axes[0], protocols, strict=True):
+        label, metric, higher = headline[protocol]
+        part = long[long["protocol"] == protocol].set_index("method")
+        pl.method_comparison(part.drop(columns=["protocol"]), metric, ax=ax)
+        methods = list(part.index)
+        for bar, method in zip(ax.patches, methods, strict=False):
+            bar.set_color("#e15759" if method == reference else "#4e79a7")
+        if metric == "mse":
+            _log_axis(ax, part[metric].to_numpy(dtype=float))
+        ax.set_ylabel("Pearson r" if metric == "pearson" else metric.upper())
+        better = "higher" if higher else "lower"
+        ax.set_title(f"{label} {protocol}: {ax.get_ylabel()} ({better} is better)", fontsize=9)
     fig.tight_layout()
     return _save(fig, folder, name)
 

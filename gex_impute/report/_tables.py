@@ -43,9 +43,12 @@ class ProtocolResult:
         name = _METRIC_NAMES.get(self.metric, self.metric)
         direction = "higher" if self.higher_is_better else "lower"
         state = "ahead" if self.wins else "behind"
+        digits = 3
+        while digits < 6 and f"{self.value:.{digits}f}" == f"{self.best_other_value:.{digits}f}":
+            digits += 1  # show where two values that look equal differ
         return (
             f"{self.label} ({self.protocol}, {name}, {direction} is better): {self.method} "
-            f"{self.value:.3f} vs best baseline {self.best_other} {self.best_other_value:.3f} "
+            f"{self.value:.{digits}f} vs best baseline {self.best_other} {self.best_other_value:.{digits}f} "
             f"-> {self.method} {state}"
         )
 

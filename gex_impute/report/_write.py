@@ -97,7 +97,8 @@ def write_demo_folder(
     def rel(name: str) -> str:
         return f"{FIGURES_DIR}/{name}"
 
-    files["fig_metrics"] = rel(figures.draw_metrics(long, fig_dir))
+    headline = {r.protocol: (r.label, r.metric, r.higher_is_better) for r in report.results}
+    files["fig_metrics"] = rel(figures.draw_metrics(long, headline, fig_dir, reference=reference))
     files["fig_predicted_vs_observed"] = rel(
         figures.draw_predicted_vs_observed(predictions, rows, labels, fig_dir)
     )
