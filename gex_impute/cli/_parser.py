@@ -57,6 +57,10 @@ def _non_empty(text: str) -> str:
     return text
 
 
+#: a number strictly between 0 and 1 (interval levels, held-out fractions)
+_FRACTION = _number(float, low=0, high=1, low_open=True, high_open=True)
+
+
 def _method_epilog() -> str:
     """One line per registered method, from the method registry (so help and code agree)."""
     from ..methods import available_methods, method_spec
@@ -213,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key-added", default="imputed", help="layer name of the result (default: %(default)s)")
     p.add_argument(
         "--interval",
-        type=_number(float, low=0, high=1, low_open=True, high_open=True),
+        type=_FRACTION,
         default=None,
         help="also write prediction intervals at this level, e.g. 0.9",
     )
@@ -242,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--interval",
-        type=_number(float, low=0, high=1, low_open=True, high_open=True),
+        type=_FRACTION,
         default=None,
         help="also write prediction intervals at this level, e.g. 0.9",
     )
@@ -274,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=("genes", "entries", "samples"), default="genes")
     p.add_argument(
         "--fraction",
-        type=_number(float, low=0, high=1, low_open=True, high_open=True),
+        type=_FRACTION,
         default=0.2,
         help="fraction held out (default: %(default)s)",
     )
@@ -293,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--interval",
-        type=_number(float, low=0, high=1, low_open=True, high_open=True),
+        type=_FRACTION,
         default=None,
         help="also score prediction intervals at this level (coverage, width)",
     )

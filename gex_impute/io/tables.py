@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputFileError
-from ._text import examples, open_text
+from ._text import examples, open_text, write_text
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -240,9 +240,4 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike, *, index: bool = T
     >>> out.read_text().splitlines()[1].split()
     ['knn', '0.5']
     """
-    from .._utils import atomic_path
-
-    path = Path(path)
-    with atomic_path(path, suffix=".tsv") as tmp:
-        table.to_csv(tmp, sep="\t", index=index, float_format="%.6g")
-    return path
+    return write_text(path, table.to_csv(sep="\t", index=index, float_format="%.6g", lineterminator="\n"))

@@ -76,7 +76,7 @@ def write_demo_folder(
 
     io.write_h5ad(completed, folder / "completed.h5ad")
     files["completed"] = "completed.h5ad"
-    long.to_csv(folder / "metrics.tsv", sep="\t", index=False, float_format="%.6g")
+    io.write_table(long, folder / "metrics.tsv", index=False)
     files["metrics"] = "metrics.tsv"
 
     labels = {r.protocol: r.label for r in report.results}
