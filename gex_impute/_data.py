@@ -6,12 +6,17 @@ Every method, :func:`gex_impute.tl.impute`, :func:`gex_impute.tl.complete`,
 the gene table and the tissue and donor codes (:class:`ExpressionData`). It accepts either
 orientation (samples in ``obs``, or the transposed GTEx GCT layout with samples in ``var``;
 found from where the tissue column lives), dense, sparse or backed matrices, ``X`` or a layer.
-There is one densification path (:func:`dense`) and one way back to the input's units,
-orientation and dtype (:func:`to_input_units`, :func:`merge_predictions`).
+There is one way back to the input's units, orientation and dtype (:func:`to_input_units`,
+:func:`merge_predictions`).
 
-The keys (tissue column, donor column, layer) can be registered once per AnnData with
-:func:`register_keys` (stored in ``adata.uns['gex_impute']``); every call that omits them
-reads them from there.
+The contract is in three modules, and this one re-exports the names of the other two:
+
+- :mod:`gex_impute._data_keys`: which columns and layer hold tissues, donors and values
+  (:func:`register_keys`, stored in ``adata.uns['gex_impute']``; every call that omits a key
+  reads it from there) and which axis holds the samples (:func:`detect_orientation`);
+- :mod:`gex_impute._data_matrix`: the stored matrix and its one densification path
+  (:func:`dense`), sample blocks in the input's units (:func:`input_rows`), :func:`fingerprint`;
+- this module: :class:`ExpressionData`, :func:`from_anndata` and the way back.
 """
 
 from __future__ import annotations
@@ -19,12 +24,20 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
+from ._data_keys import (
+    UNS_KEY,
+    Orientation,
+    detect_orientation,
+    register_keys,
+    registered_keys,
+    resolve_keys,
+)
+from ._data_matrix import dense, fingerprint, input_matrix, input_rows, output_dtype, sample_annotation
 from ._errors import DataError, ParameterError
 
 if TYPE_CHECKING:
@@ -33,25 +46,25 @@ if TYPE_CHECKING:
 logger = logging.getLogger("gex_impute")
 
 __all__ = [
+    "UNS_KEY",
     "ExpressionData",
     "Orientation",
     "dense",
-    "fingerprint",
     "detect_orientation",
+    "fingerprint",
     "from_anndata",
     "input_matrix",
+    "input_rows",
     "merge_predictions",
+    "output_dtype",
     "register_keys",
     "registered_keys",
     "resolve_keys",
     "resolve_log_transform",
+    "sample_annotation",
     "to_input_units",
 ]
 
-Orientation = Literal["samples_x_genes", "genes_x_samples"]
-
-#: ``adata.uns`` entry written by :func:`register_keys`
-UNS_KEY = "gex_impute"
 #: largest value of non-negative, non-integer data that already look log-scaled (log1p(5e8) ~ 20)
 _LOGGED_MAX = 20.0
 
@@ -130,203 +143,6 @@ class ExpressionData:
         return replace(
             self, values=self.values[idx], tissue=self.tissue[idx], donor=donor, obs=self.obs.iloc[idx]
         )
-
-
-# -- keys ----------------------------------------------------------------------------------------
-def register_keys(
-    adata: AnnData,
-    *,
-    tissue_key: str = "tissue",
-    donor_key: str | None = None,
-    layer: str | None = None,
-) -> None:
-    """Record which columns and layer hold the tissues, donors and values of ``adata``.
-
-    Every gex_impute function that takes ``tissue_key``, ``donor_key`` or ``layer`` reads them
-    from here when a call leaves them out (as ``scvi-tools``' ``setup_anndata`` does). Explicit
-    arguments always win; ``donor_key=False`` ignores a registered donor column and
-    ``layer="X"`` reads ``X`` despite a registered layer.
-
-    Parameters
-    ----------
-    adata
-        Samples x genes or the transpose; checked, not otherwise modified.
-    tissue_key
-        Column (of ``obs``, or of ``var`` for genes x samples data) with each sample's tissue.
-    donor_key
-        Column with each sample's donor, on the same axis as ``tissue_key``; None when unknown.
-    layer
-        Layer holding the expression values; ``X`` when None.
-
-    Returns
-    -------
-    None. Writes ``adata.uns['gex_impute']``: ``tissue_key``, and ``donor_key`` / ``layer``
-    when given.
-
-    Examples
-    --------
-    >>> import gex_impute as gi
-    >>> from gex_impute._data import register_keys, resolve_keys
-    >>> adata = gi.datasets.simulate(n_donors=3, n_tissues=2, n_genes=20)
-    >>> register_keys(adata, tissue_key="tissue", donor_key="donor")
-    >>> resolve_keys(adata)
-    ('tissue', 'donor', None)
-    """
-    for name, value in (("tissue_key", tissue_key), ("donor_key", donor_key), ("layer", layer)):
-        if value is not None and (not isinstance(value, str) or not value):
-            msg = f"{name}={value!r} must be a non-empty string{'' if name == 'tissue_key' else ' or None'}."
-            raise ParameterError(msg)
-    orientation = detect_orientation(adata, tissue_key)
-    samples = adata.obs if orientation == "samples_x_genes" else adata.var
-    if donor_key is not None and donor_key not in samples.columns:
-        where = "obs" if orientation == "samples_x_genes" else "var"
-        msg = f"donor_key {donor_key!r} not found in adata.{where} (columns: {list(samples.columns)})."
-        raise KeyError(msg)
-    if layer is not None and layer != "X" and layer not in adata.layers:
-        msg = f"layer {layer!r} not found; available layers: {list(adata.layers.keys())}"
-        raise KeyError(msg)
-    entry = {"tissue_key": tissue_key}
-    if donor_key is not None:
-        entry["donor_key"] = donor_key
-    if layer is not None:
-        entry["layer"] = layer
-    adata.uns[UNS_KEY] = entry
-
-
-def registered_keys(adata: AnnData) -> dict[str, str]:
-    """Return the keys stored by :func:`register_keys` (an empty dict when none)."""
-    entry = adata.uns.get(UNS_KEY, {}) if hasattr(adata, "uns") else {}
-    if not isinstance(entry, dict):
-        return {}
-    return {k: str(v) for k, v in entry.items() if k in ("tissue_key", "donor_key", "layer")}
-
-
-def resolve_keys(
-    adata: AnnData,
-    *,
-    tissue_key: str | None = None,
-    donor_key: str | Literal[False] | None = None,
-    layer: str | None = None,
-    default_donor_key: str | None = None,
-) -> tuple[str, str | None, str | None]:
-    """Fill the keys a call left out from :func:`register_keys`, else from the defaults.
-
-    Parameters
-    ----------
-    adata
-        The AnnData the keys refer to.
-    tissue_key, donor_key, layer
-        Explicit values win; None means "registered, else default" (``"tissue"``,
-        ``default_donor_key``, ``X``). ``donor_key=False``: no donors. ``layer="X"``: ``X``.
-    default_donor_key
-        Donor column used when none is given nor registered.
-
-    Returns
-    -------
-    ``(tissue_key, donor_key, layer)``; ``layer`` None means ``X``.
-    """
-    registered = registered_keys(adata)
-    tissue = tissue_key if tissue_key is not None else registered.get("tissue_key", "tissue")
-    if donor_key is False:
-        donor = None
-    elif donor_key is not None:
-        donor = donor_key
-    else:
-        donor = registered.get("donor_key", default_donor_key)
-    chosen = layer if layer is not None else registered.get("layer")
-    if chosen == "X" and "X" not in getattr(adata, "layers", {}):
-        chosen = None
-    return tissue, donor, chosen
-
-
-def detect_orientation(adata: AnnData, tissue_key: str) -> Orientation:
-    """Find whether samples are in ``obs`` or in ``var`` by where ``tissue_key`` lives.
-
-    Raises
-    ------
-    KeyError
-        When ``tissue_key`` is in neither or in both.
-    """
-    in_obs = tissue_key in adata.obs.columns
-    in_var = tissue_key in adata.var.columns
-    if in_obs and in_var:
-        msg = (
-            f"tissue_key {tissue_key!r} is a column of both adata.obs and adata.var, so the "
-            "orientation is ambiguous; drop or rename one of them."
-        )
-        raise KeyError(msg)
-    if in_obs:
-        return "samples_x_genes"
-    if in_var:
-        return "genes_x_samples"
-    msg = (
-        f"tissue_key {tissue_key!r} not found in adata.obs (columns: {list(adata.obs.columns)}) "
-        f"nor in adata.var (columns: {list(adata.var.columns)}). Pass tissue_key= naming the "
-        "column that holds each sample's tissue."
-    )
-    raise KeyError(msg)
-
-
-# -- the matrix ----------------------------------------------------------------------------------
-def input_matrix(adata: AnnData, layer: str | None):
-    """Return ``X`` (``layer`` None) or ``adata.layers[layer]`` as stored (dense, sparse or backed)."""
-    if layer is not None and layer not in adata.layers:
-        msg = f"layer {layer!r} not found; available layers: {list(adata.layers.keys())}"
-        raise KeyError(msg)
-    matrix = adata.X if layer is None else adata.layers[layer]
-    if matrix is None:
-        msg = "adata.X is empty; pass layer= naming the layer that holds the expression values."
-        raise DataError(msg)
-    return matrix
-
-
-def output_dtype(matrix) -> np.dtype:
-    """Return the dtype results are written in: the input's floating dtype, else ``float64``."""
-    dtype = np.dtype(getattr(matrix, "dtype", np.float64))
-    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
-
-
-def dense(matrix, dtype: np.dtype | type = np.float64, *, rows=None, cols=None) -> np.ndarray:
-    """Densify ``matrix`` (or the block ``rows`` x ``cols`` of it) into a new ``dtype`` array.
-
-    The only densification path of the package: a sparse matrix's explicit zeros stay observed
-    zeros (only a stored NaN is missing), a backed dataset is read, a dense array is copied
-    (never a view of the input).
-    """
-    if rows is not None or cols is not None:
-        return _dense_block(matrix, dtype, rows, cols)
-    if sparse.issparse(matrix):
-        return np.asarray(matrix.toarray(), dtype=dtype)
-    if hasattr(matrix, "to_memory"):  # anndata backed sparse dataset
-        matrix = matrix.to_memory()
-        if sparse.issparse(matrix):
-            return np.asarray(matrix.toarray(), dtype=dtype)
-    return np.array(matrix, dtype=dtype, copy=True)
-
-
-def _dense_block(matrix, dtype, rows, cols) -> np.ndarray:
-    # h5py (backed) datasets need sorted, unique fancy indices: read those, then reorder
-    def plan(idx):
-        if idx is None or isinstance(idx, slice):
-            return idx, None
-        idx = np.asarray(idx)
-        if idx.dtype == bool:
-            return np.flatnonzero(idx), None
-        unique, inverse = np.unique(idx, return_inverse=True)
-        return unique, None if np.array_equal(unique, idx) else inverse
-
-    rows, row_order = plan(rows)
-    cols, col_order = plan(cols)
-    if rows is not None:
-        matrix = matrix[rows]
-    if cols is not None:
-        matrix = matrix[:, cols]
-    out = dense(matrix, dtype)
-    if row_order is not None:
-        out = out[row_order]
-    if col_order is not None:
-        out = out[:, col_order]
-    return out
 
 
 def resolve_log_transform(values: np.ndarray, log_transform: bool | Literal["auto"]) -> bool:
@@ -501,53 +317,3 @@ def merge_predictions(
         rows, cols = cols, rows
     out[rows, cols] = filled
     return out
-
-
-def sample_annotation(adata: AnnData, orientation: Orientation) -> pd.DataFrame:
-    """Return the samples' annotation table (``obs``, or ``var`` for genes x samples data)."""
-    return adata.obs if orientation == "samples_x_genes" else adata.var
-
-
-def input_rows(
-    adata: AnnData, idx: np.ndarray | slice, *, layer: str | None, orientation: Orientation, dtype: Any = None
-) -> np.ndarray:
-    """Return the samples at positions ``idx`` in the input's units, samples x genes, as a new array."""
-    matrix = input_matrix(adata, layer)
-    dtype = output_dtype(matrix) if dtype is None else dtype
-    if orientation == "samples_x_genes":
-        return dense(matrix, dtype, rows=idx)
-    return np.ascontiguousarray(dense(matrix, dtype, cols=idx).T)
-
-
-def fingerprint(
-    adata: AnnData, *, layer: str | None, orientation: Orientation, chunk_rows: int = 1024
-) -> str:
-    """Return a SHA-256 fingerprint of the expression values and the sample and gene names.
-
-    The values are hashed as ``float64`` samples x genes (so both orientations, and ``float32``
-    or sparse storage of the same numbers, give the same fingerprint; every NaN counts alike),
-    a block of samples at a time.
-
-    Examples
-    --------
-    >>> import gex_impute as gi
-    >>> adata = gi.datasets.simulate(n_donors=3, n_tissues=2, n_genes=20)
-    >>> a = fingerprint(adata, layer=None, orientation="samples_x_genes")
-    >>> a == fingerprint(adata.T, layer=None, orientation="genes_x_samples")
-    True
-    """
-    import hashlib
-
-    samples = sample_annotation(adata, orientation)
-    genes = adata.var if orientation == "samples_x_genes" else adata.obs
-    digest = hashlib.sha256()
-    digest.update(f"{len(samples)}x{len(genes)}\n".encode())
-    for names in (samples.index, genes.index):
-        digest.update("\x1f".join(map(str, names)).encode())
-        digest.update(b"\x1e")
-    for start in range(0, len(samples), chunk_rows):
-        rows = slice(start, min(start + chunk_rows, len(samples)))
-        block = input_rows(adata, rows, layer=layer, orientation=orientation, dtype=np.float64)
-        block[np.isnan(block)] = np.nan  # one NaN bit pattern
-        digest.update(np.ascontiguousarray(block).tobytes())
-    return digest.hexdigest()

@@ -1,7 +1,9 @@
 """The two layouts of the matrix-completion baselines: samples x genes, or donors x (tissue, gene).
 
-:class:`MatrixImputer` is the base of :mod:`gex_impute.methods.matrix`'s methods; it chooses
-the layout, reshapes the data to it and maps predictions back.
+:class:`MatrixImputer` is the base of the matrix-completion methods (:mod:`gex_impute.methods.knn`,
+:mod:`~gex_impute.methods.softimpute`, :mod:`~gex_impute.methods.pca_regression`, gathered in
+:mod:`gex_impute.methods.matrix`); it chooses the layout, reshapes the data to it and maps
+predictions back.
 """
 
 from __future__ import annotations
