@@ -69,8 +69,8 @@ def fallback_values(data: ExpressionData) -> np.ndarray:
     >>> values = np.array([[1.0, np.nan], [3.0, 4.0]])
     >>> data = ExpressionData(values, pd.Categorical(["a", "a"]), None, pd.DataFrame(index=["s1", "s2"]),
     ...                       pd.DataFrame(index=["g1", "g2"]))
-    >>> fallback_values(data)[0, 1]
-    np.float64(4.0)
+    >>> float(fallback_values(data)[0, 1])
+    4.0
     """
     values = data.values
     tissue_codes = np.asarray(data.tissue.codes)
