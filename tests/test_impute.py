@@ -152,7 +152,7 @@ def test_key_added_conflicts_and_registered_keys(sim):
     assert (renamed.uns["s"]["donor_key"], renamed.uns["s"]["layer"]) == ("None", "X")
 
 
-def test_intervals_need_a_method_that_gives_them(sim):
+def test_intervals_from_a_method_of_its_own_or_calibrated(sim):
     class WithIntervals(MeanImputer):
         name = "with_intervals"
 
@@ -166,8 +166,12 @@ def test_intervals_need_a_method_that_gives_them(sim):
     assert (lower[mask] <= value[mask]).all() and (value[mask] <= upper[mask]).all()
     np.testing.assert_array_equal(lower[~mask], value[~mask])
     assert sim.uns["imputed"]["interval"] == 0.5
-    with pytest.raises(ParameterError, match="no prediction intervals"):
-        gi.impute(sim, method="mean", interval=0.9, key_added="x", progress=False)
+    # a registered method without its own intervals is calibrated (split conformal)
+    gi.impute(sim, method="mean", interval=0.9, key_added="x", progress=False)
+    mask = sim.layers["x_mask"]
+    lower, value, upper = (sim.layers[k] for k in ("x_lower", "x", "x_upper"))
+    assert (lower[mask] <= value[mask]).all() and (value[mask] < upper[mask]).all()  # lower clipped at 0 TPM
+    np.testing.assert_array_equal(upper[~mask], value[~mask])
     with pytest.raises(ParameterError, match="interval=1.5"):
         gi.impute(sim, method=WithIntervals(), interval=1.5, key_added="x", progress=False)
 

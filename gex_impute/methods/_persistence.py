@@ -105,6 +105,9 @@ _COMMON_FITTED: dict[str, list[Constraint | None]] = {
     "has_donor_": [Boolean()],
     "log1p_": [Boolean()],
 }
+#: optional fitted state: the prediction intervals' calibration (JSON tables + one scores array)
+_CALIBRATION_KEY, _CALIBRATION_ARRAY = "calibration_", "calibration_scores"
+_OPTIONAL_FITTED: dict[str, list[Constraint | None]] = {_CALIBRATION_KEY: [JSONValue(max_depth=5)]}
 
 
 def package_version() -> str:
@@ -165,6 +168,9 @@ class PersistenceMixin:
         self._check_fitted()
         values, arrays, files = self._fitted_state()
         fitted = {k: getattr(self, k) for k in _COMMON_FITTED} | values
+        calibration = getattr(self, _CALIBRATION_KEY, None)
+        if calibration is not None:
+            fitted[_CALIBRATION_KEY], arrays[_CALIBRATION_ARRAY] = calibration.to_state()
         content = ArchiveContent(
             method=self.name,
             class_name=type(self).__name__,
@@ -220,10 +226,20 @@ class PersistenceMixin:
         model = model_cls(**params)
         for key in _COMMON_FITTED:
             setattr(model, key, content.fitted[key])
+        arrays = dict(content.arrays)
+        scores = arrays.pop(_CALIBRATION_ARRAY, None)
         try:
             model._restore_state(
-                {k: content.fitted[k] for k in model_cls._fitted_schema}, content.arrays, content.files
+                {k: content.fitted[k] for k in model_cls._fitted_schema}, arrays, content.files
             )
+            if scores is not None:
+                from .intervals import Calibration
+
+                try:
+                    calibration = Calibration.from_state(content.fitted[_CALIBRATION_KEY], scores)
+                except (ValueError, KeyError, TypeError) as err:
+                    raise ModelArchiveError(f"invalid interval calibration: {err}") from None
+                setattr(model, _CALIBRATION_KEY, calibration)
         except ModelArchiveError as err:
             msg = f"model {str(path)!r}: {err}"
             raise ModelArchiveError(msg) from None
@@ -255,6 +271,9 @@ class PersistenceMixin:
             raise fail(f"invalid hyperparameters in params.json: {err}") from None
         schema = {**_COMMON_FITTED, **model_cls._fitted_schema}
         fitted = meta["fitted"]
+        calibrated = _CALIBRATION_KEY in fitted
+        if calibrated:
+            schema = {**schema, **_OPTIONAL_FITTED}
         unknown, missing = sorted(set(fitted) - set(schema)), sorted(set(schema) - set(fitted))
         if unknown or missing:
             raise fail(f"params.json 'fitted' has unknown keys {unknown} / lacks keys {missing}.")
@@ -262,10 +281,11 @@ class PersistenceMixin:
             validate_params(f"{model_cls.__name__} (fitted)", schema, fitted)
         except ParameterError as err:
             raise fail(f"invalid fitted state in params.json: {err}") from None
-        if sorted(meta["arrays"]) != sorted(model_cls._fitted_arrays):
+        expected_arrays = sorted([*model_cls._fitted_arrays, *([_CALIBRATION_ARRAY] if calibrated else [])])
+        if sorted(meta["arrays"]) != expected_arrays:
             raise fail(
                 f"params.json lists arrays {sorted(meta['arrays'])}, "
-                f"a {method!r} model has {sorted(model_cls._fitted_arrays)}."
+                f"a {method!r} model has {expected_arrays}."
             )
         model_cls._check_fitted_meta({**meta, "params": {**full, **params}}, fail)
 

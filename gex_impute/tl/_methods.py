@@ -115,9 +115,20 @@ def predict_rows(method: BaseImputer, data: ExpressionData, rows: np.ndarray) ->
 def interval_rows(
     method: BaseImputer, data: ExpressionData, rows: np.ndarray, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Model-scale ``(lower, upper)`` bounds for ``data``'s rows ``rows`` from ``method.predict_interval``."""
-    predict_interval = copy.copy(method).predict_interval  # type: ignore[attr-defined]
+    """Model-scale ``(lower, upper)`` bounds for ``data``'s rows ``rows`` from ``method.predict_interval``.
+
+    Patterns of missingness the method has not calibrated yet are calibrated on ``method``
+    itself first (once; its copies would each calibrate again), then a copy predicts.
+    """
     rows = np.asarray(rows, dtype=np.int64)
+    if isinstance(method, BaseImputer) and type(method).predict_interval is BaseImputer.predict_interval:
+        from ..methods.intervals import needed_patterns
+
+        known = getattr(method, "calibration_", None)
+        missing = [p for p in needed_patterns(data, rows) if known is None or p not in known.patterns]
+        if missing:
+            method.calibrate(data, patterns=tuple(missing))
+    predict_interval = copy.copy(method).predict_interval
     if "rows" in inspect.signature(predict_interval).parameters:
         lower, upper = predict_interval(data, level, rows=rows)
         return np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)

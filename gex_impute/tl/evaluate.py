@@ -212,7 +212,7 @@ def evaluate(
     random_state: int | None = 0,
     n_folds: int | None = None,
     by_quintile: bool = False,
-    interval: float | None = 0.9,
+    interval: float | None = None,
     skip_unusable: bool = False,
     progress: bool = True,
     return_predictions: bool = False,
@@ -247,9 +247,10 @@ def evaluate(
         ``Q1`` lowest. The table is then indexed by ``(method, quintile)``, ``quintile`` in
         ``("all", "Q1", ..., "Q5")``.
     interval
-        Level of the prediction intervals scored for methods that give them (a
-        ``predict_interval(data, level)`` method returning model-scale lower and upper
-        bounds); None to skip.
+        Level (e.g. ``0.9``) of the prediction intervals scored (``coverage``, ``mean_width``)
+        for methods that give them (``predict_interval``; every registered method does, by
+        split-conformal calibration on the fold's training data, one extra fit per missingness
+        pattern); None (default) to skip.
     skip_unusable
         Leave out, with a logged warning, the methods whose needs the data do not meet (gene
         coordinates, donors) instead of failing. Always done for the default baseline set.
