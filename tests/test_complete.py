@@ -221,6 +221,33 @@ def test_intervals(cohort):
     assert result.uns["completed"]["interval"] == 0.8
 
 
+class RowPredicting(MeanImputer):
+    """Mean imputer that predicts only the rows asked for, recording the appended rows asked for."""
+
+    name = "row_predicting"
+    calls: list[int] = []
+    n_observed = 0
+
+    def predict_rows(self, data, rows):
+        if rows.min() >= type(self).n_observed:  # absent profiles (not holes of observed samples)
+            type(self).calls.append(len(rows))
+        return self.predict(data)[rows]
+
+
+def test_predictions_per_block_or_in_few_full_batches(cohort):
+    n_absent = complete(cohort, method="mean", progress=False).obs["imputed_profile"].sum()
+    n_blocks = -(-(cohort.n_obs + n_absent) // 2)
+    # a full-prediction method estimates up to n_obs absent profiles per prediction: here one
+    full = complete(cohort, method="mean", block_size=2, progress=False)
+    assert full.uns["completed"]["n_profile_predictions"] == 1
+    # a method with predict_rows is asked one block at a time, only for the rows to estimate
+    RowPredicting.calls, RowPredicting.n_observed = [], cohort.n_obs
+    rows = complete(cohort, method=RowPredicting(), block_size=2, progress=False)
+    assert sum(RowPredicting.calls) == n_absent and max(RowPredicting.calls) <= 2
+    assert len(RowPredicting.calls) == rows.uns["completed"]["n_profile_predictions"] <= n_blocks
+    np.testing.assert_allclose(rows.X, full.X, rtol=1e-6)
+
+
 @pytest.mark.parametrize("suffix", [".h5ad", ".zarr"])
 def test_written_store_equals_the_memory_result(cohort, tmp_path, suffix):
     expected = complete(cohort, method="additive", progress=False)

@@ -69,20 +69,51 @@ def _estimate_holes(method, context: Context, level, dtype, client, block_size) 
     return Holes(context.data.values, counts, parts)
 
 
+def _prediction_batches(grid, blocks, limit: int) -> list[list[tuple[int, int]]]:
+    """Group consecutive output blocks that hold absent profiles, at most ``limit`` of them per group.
+
+    A group is estimated by one prediction; a block is never split (a group holds at least one).
+    """
+    batches: list[list[tuple[int, int]]] = []
+    n_rows = limit  # start a new group at the first block
+    for start, stop in blocks:
+        n = int(grid.estimated[start:stop].sum())
+        if n == 0:
+            continue
+        if n_rows + n > limit:
+            batches.append([])
+            n_rows = 0
+        batches[-1].append((start, stop))
+        n_rows += n
+    return batches
+
+
 def _profile_results(
-    method, context: Context, grid, blocks, level, dtype, client
+    method, context: Context, grid, batches, level, dtype, client
 ) -> Generator[dict, None, None]:
-    """Estimates of the absent profiles, one result per block that has any, in block order."""
+    """Estimates of the absent profiles, one result per block that has any, in block order.
+
+    Each batch of blocks is estimated by one prediction; its result is cut back into blocks.
+    """
     columns = list(context.data.obs.columns)
+    sizes = [[int(grid.estimated[a:b].sum()) for a, b in batch] for batch in batches]
 
     def tasks():
-        for start, stop in blocks:
-            rows = start + np.flatnonzero(grid.estimated[start:stop])
-            if len(rows):
-                obs = grid.obs.iloc[rows].reindex(columns=columns)
-                yield grid.donor[rows], grid.tissue[rows], obs, level, dtype
+        for batch in batches:
+            rows = np.concatenate(
+                [start + np.flatnonzero(grid.estimated[start:stop]) for start, stop in batch]
+            )
+            obs = grid.obs.iloc[rows].reindex(columns=columns)
+            yield grid.donor[rows], grid.tissue[rows], obs, level, dtype
 
-    return run_blocks(estimate_profiles, (method, context), tasks(), client=client)
+    results = run_blocks(estimate_profiles, (method, context), tasks(), client=client)
+    try:
+        for result, counts in zip(results, sizes, strict=True):
+            offsets = np.cumsum([0, *counts])
+            for a, b in zip(offsets[:-1], offsets[1:], strict=True):
+                yield {name: values[a:b] for name, values in result.items()}
+    finally:
+        results.close()  # cancels what is still pending on a cluster
 
 
 def _write_blocks(writer, adata, grid, holes, results, blocks, *, key_added, progress, desc, **read) -> int:
@@ -215,13 +246,17 @@ def complete(
 
     Notes
     -----
-    A method with a ``predict_rows(data, rows)`` method predicts only each block's rows. Other
-    methods predict every row of the context for every block (a full prediction per block),
-    so with them the time grows with the number of blocks times the number of observed
-    samples: raise ``block_size`` when memory allows. The result does not depend on
-    ``block_size`` for methods whose prediction of a row ignores the other all-missing rows
-    (tested: mean, additive, and knn / softimpute / pca_regression in their donors layout);
-    the dask run equals the local run for the same ``block_size``.
+    A method with a ``predict_rows(data, rows)`` method predicts only each block's rows, so
+    the time grows linearly with the cohort. Other methods predict every row of their context
+    (the observed samples and the absent profiles appended to them) at every prediction, so
+    their absent profiles are estimated in batches of about as many profiles as there are
+    observed samples (at least ``block_size``): a few predictions (GTEx: two or three)
+    whatever the cohort size, each needing the method's memory for about twice the observed
+    data; ``uns[key_added]['n_profile_predictions']`` records how many. The output is
+    written block by block either way. The result does not depend on ``block_size`` for
+    methods whose prediction of a row ignores the other all-missing rows (tested: mean,
+    additive, and knn / softimpute / pca_regression in their donors layout); the dask run
+    equals the local run for the same ``block_size``.
 
     Examples
     --------
@@ -270,8 +305,15 @@ def complete(
     )
     instance._check_data(data)
     blocks = _blocks(len(grid.obs), block_size)
-    # the observed values, then room for the largest block of absent profiles (no copy per block)
-    context = Context(data, max(int(grid.estimated[a:b].sum()) for a, b in blocks))
+    # a method without predict_rows predicts every row of its context: it estimates about as many
+    # absent profiles per prediction as there are observed samples (no fewer than a block), so
+    # the number of predictions does not grow with the cohort
+    per_prediction = block_size if hasattr(instance, "predict_rows") else max(block_size, data.n_samples)
+    batches = _prediction_batches(grid, blocks, per_prediction)
+    # the observed values, then room for the largest batch of absent profiles (no copy per batch)
+    context = Context(
+        data, max([sum(int(grid.estimated[a:b].sum()) for a, b in batch) for batch in batches] or [0])
+    )
     data = context.data
     dtype = output_dtype(input_matrix(adata, layer))
     info = {
@@ -284,6 +326,7 @@ def complete(
         "log1p": bool(data.log1p),
         "aggregate": h5ad_safe(aggregate),
         "block_size": block_size,
+        "n_profile_predictions": len(batches),
         "random_state": h5ad_safe(random_state),
         "interval": h5ad_safe(level),
         "pretrained": pretrained,
@@ -314,7 +357,7 @@ def complete(
         writer = MemoryWriter(grid.obs, var, dtype, layer_types)
     else:
         writer = StoreWriter(out, grid.obs, var, dtype, layer_types, uns, rows_per_chunk=min(block_size, 256))
-    results = _profile_results(instance, context, grid, blocks, level, dtype, client)
+    results = _profile_results(instance, context, grid, batches, level, dtype, client)
     try:
         n_imputed = _write_blocks(
             writer,
