@@ -32,6 +32,7 @@ import pandas as pd
 from ._data_keys import (
     UNS_KEY,
     Orientation,
+    check_anndata,
     detect_orientation,
     register_keys,
     registered_keys,
@@ -49,6 +50,7 @@ __all__ = [
     "UNS_KEY",
     "ExpressionData",
     "Orientation",
+    "check_anndata",
     "dense",
     "detect_orientation",
     "fingerprint",
@@ -227,6 +229,10 @@ def from_anndata(
     >>> data.values.shape, orientation, data.log1p
     ((6, 20), 'samples_x_genes', True)
     """
+    check_anndata(adata)
+    if log_transform not in (True, False, "auto"):
+        msg = f"log_transform must be True, False or 'auto', got {log_transform!r}"
+        raise ParameterError(msg)
     tissue_key, donor_key, layer = resolve_keys(
         adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer
     )
@@ -310,9 +316,17 @@ def merge_predictions(
         As used and returned by :func:`from_anndata`.
     """
     matrix = input_matrix(adata, layer)
+    n_samples, n_genes = matrix.shape if orientation == "samples_x_genes" else matrix.shape[::-1]
+    pred, missing = np.asarray(pred), np.asarray(missing)
+    if pred.shape != (n_samples, n_genes) or missing.shape != (n_samples, n_genes):
+        msg = (
+            f"predictions of shape {pred.shape} and mask of shape {missing.shape} do not match the "
+            f"data's {n_samples} samples x {n_genes} genes ({orientation}); predict on the same AnnData."
+        )
+        raise DataError(msg)
     out = dense(matrix, output_dtype(matrix))
     rows, cols = np.nonzero(missing)
-    filled = to_input_units(np.asarray(pred)[rows, cols], log1p)
+    filled = to_input_units(pred[rows, cols], log1p)
     if orientation == "genes_x_samples":
         rows, cols = cols, rows
     out[rows, cols] = filled

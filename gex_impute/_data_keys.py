@@ -15,7 +15,15 @@ from ._errors import ParameterError
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["Orientation", "UNS_KEY", "detect_orientation", "register_keys", "registered_keys", "resolve_keys"]
+__all__ = [
+    "Orientation",
+    "UNS_KEY",
+    "check_anndata",
+    "detect_orientation",
+    "register_keys",
+    "registered_keys",
+    "resolve_keys",
+]
 
 Orientation = Literal["samples_x_genes", "genes_x_samples"]
 
@@ -129,14 +137,29 @@ def resolve_keys(
     return tissue, donor, chosen
 
 
+def check_anndata(adata: object) -> None:
+    """Refuse anything but an AnnData (a table or an array has no ``obs`` / ``var``), saying what to pass."""
+    if all(hasattr(adata, name) for name in ("obs", "var", "X", "layers")):
+        return
+    msg = (
+        f"expected an AnnData, got {type(adata).__module__}.{type(adata).__name__}; build one first, e.g. "
+        "anndata.AnnData(X=values, obs=samples_table, var=genes_table) (samples x genes, with a tissue "
+        "column in obs), or read a file with gex_impute.io.read_expression."
+    )
+    raise TypeError(msg)
+
+
 def detect_orientation(adata: AnnData, tissue_key: str) -> Orientation:
     """Find whether samples are in ``obs`` or in ``var`` by where ``tissue_key`` lives.
 
     Raises
     ------
+    TypeError
+        When ``adata`` is not an AnnData.
     KeyError
         When ``tissue_key`` is in neither or in both.
     """
+    check_anndata(adata)
     in_obs = tissue_key in adata.obs.columns
     in_var = tissue_key in adata.var.columns
     if in_obs and in_var:

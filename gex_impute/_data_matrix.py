@@ -32,6 +32,15 @@ def input_matrix(adata: AnnData, layer: str | None):
     if matrix is None:
         msg = "adata.X is empty; pass layer= naming the layer that holds the expression values."
         raise DataError(msg)
+    dtype = np.dtype(getattr(matrix, "dtype", np.float64))
+    if dtype.kind in "USVMmc":  # text, bytes, records, dates, complex: not expression values
+        where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+        msg = (
+            f"{where} holds {dtype} values, not real numbers; expression values must be numeric "
+            f"(NaN = missing): convert them (e.g. {where} = {where}.astype('float64')) or pass layer= "
+            "naming the layer with the values."
+        )
+        raise DataError(msg)
     return matrix
 
 
@@ -56,7 +65,14 @@ def dense(matrix, dtype: np.dtype | type = np.float64, *, rows=None, cols=None) 
         matrix = matrix.to_memory()
         if sparse.issparse(matrix):
             return np.asarray(matrix.toarray(), dtype=dtype)
-    return np.array(matrix, dtype=dtype, copy=True)
+    try:
+        return np.array(matrix, dtype=dtype, copy=True)
+    except (TypeError, ValueError) as err:  # an object matrix holding text or None
+        msg = (
+            f"the expression matrix ({getattr(matrix, 'dtype', type(matrix).__name__)}) cannot be read "
+            f"as numbers ({err}); store the values as floats, with NaN for missing entries."
+        )
+        raise DataError(msg) from err
 
 
 def _dense_block(matrix, dtype, rows, cols) -> np.ndarray:

@@ -223,3 +223,37 @@ def test_subset_samples_keeps_categories():
     sub = data.subset_samples(np.array([2]))
     assert list(sub.tissue.categories) == ["a", "b"] and list(sub.donor_codes) == [0]
     assert sub.values.shape == (1, 1) and list(sub.obs.index) == ["s2"]
+
+
+@pytest.mark.parametrize("not_anndata", [pd.DataFrame({"tissue": ["a"]}), np.zeros((2, 2)), None])
+def test_not_an_anndata_is_refused_with_the_fix(not_anndata):
+    for call in (lambda: from_anndata(not_anndata), lambda: register_keys(not_anndata)):
+        with pytest.raises(TypeError, match=r"expected an AnnData, got .*anndata\.AnnData\(X=values"):
+            call()
+
+
+def test_non_numeric_matrix_is_a_data_error_naming_where():
+    a = _adata([[1.0], [2.0], [3.0]])
+    a.layers["labels"] = np.array([["x"], ["y"], ["z"]])
+    with pytest.raises(DataError, match=r"adata.layers\['labels'\] holds <U1 values, not real numbers"):
+        from_anndata(a, layer="labels")
+    a.layers["mixed"] = np.array([[1.0], ["n/a"], [3.0]], dtype=object)
+    with pytest.raises(DataError, match=r"cannot be read as numbers .*NaN for missing"):
+        from_anndata(a, layer="mixed")
+    a.layers["objects"] = np.array([[1.0], [np.nan], [3.0]], dtype=object)  # numbers stored as objects: fine
+    assert np.isnan(from_anndata(a, layer="objects", log_transform=False)[0].values[1, 0])
+
+
+def test_bad_log_transform_is_refused_before_reading_the_matrix():
+    a = _adata([[1.0], [2.0], [3.0]])
+    with pytest.raises(ParameterError, match="log_transform must be True, False or 'auto', got 'yes'"):
+        from_anndata(a, log_transform="yes")
+
+
+def test_merge_predictions_refuses_predictions_of_another_shape():
+    a = _adata([[1.0, np.nan], [3.0, 4.0], [5.0, 6.0]])
+    data, orientation = from_anndata(a)
+    with pytest.raises(DataError, match=r"shape \(2, 2\) .* 3 samples x 2 genes"):
+        merge_predictions(
+            a, data.values[:2], np.isnan(data.values[:2]), layer=None, orientation=orientation, log1p=False
+        )
