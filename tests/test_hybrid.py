@@ -13,31 +13,46 @@ from gex_impute._data import from_anndata
 from gex_impute._errors import DataError, ModelArchiveError, OutputPathError, ParameterError
 from gex_impute.methods import get_method
 from gex_impute.methods import hybrid as hy
+from gex_impute.methods.hybrid.masking import entry_patterns
 
-FAST = {"max_epochs": 1, "n_estimators": 15, "n_jobs": 1, "progress": False, "max_items_per_epoch": 256}
+FAST = {"n_estimators": 40, "max_epochs": 2, "n_rounds": 1, "n_jobs": 1, "progress": False}
 
 
 @pytest.fixture(scope="module")
-def tiny():
+def cohort():
+    """12 donors x 4 tissues x 300 genes: whole genes, whole profiles and scattered entries missing."""
     return gi.datasets.simulate(
-        n_donors=4, n_tissues=3, n_genes=150, upstream=60, downstream=40, random_state=0
+        n_donors=12,
+        n_tissues=4,
+        n_genes=300,
+        upstream=60,
+        downstream=40,
+        frac_missing_genes=0.05,
+        frac_missing_samples=0.15,
+        frac_missing_entries=0.1,
+        random_state=0,
     )
 
 
 @pytest.fixture(scope="module")
-def fitted(tiny):
-    return gi.HybridImputer(**FAST).fit(tiny, donor_key="donor")
+def fitted(cohort):
+    return gi.HybridImputer(**FAST).fit(cohort, donor_key="donor")
+
+
+def _pattern_mse(adata, pred):
+    x = np.asarray(adata.X)
+    pat = entry_patterns(~np.isnan(x))
+    err = (np.log1p(pred) - np.log1p(np.asarray(adata.layers["truth"]))) ** 2
+    return {name: float(err[pat == i].mean()) for i, name in enumerate(("genes", "profiles", "entries"))}
 
 
 def test_module_import_does_not_import_torch_or_xgboost():
     code = (
-        "import sys, gex_impute.methods.hybrid; "
-        "print(json.dumps(['torch' in sys.modules, 'xgboost' in sys.modules]))"
+        "import sys, json, gex_impute.methods.hybrid; "
+        "print(json.dumps([m in sys.modules for m in ('torch', 'xgboost', 'sklearn')]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True
-    ).stdout
-    assert json.loads(out) == [False, False]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == [False, False, False]
 
 
 def test_missing_patterns_detects_each_kind():
@@ -46,105 +61,66 @@ def test_missing_patterns_detects_each_kind():
     obs[2, :] = False  # a whole sample: 9 more entries (gene 0 counted as gene)
     obs[4, 5] = False  # one scattered entry
     shares = hy.missing_patterns(obs)
-    assert shares == pytest.approx({"genes": 6 / 16, "samples": 9 / 16, "entries": 1 / 16})
-    assert hy.missing_patterns(np.ones((3, 3), bool)) == {"genes": 0.0, "samples": 0.0, "entries": 0.0}
+    assert shares == pytest.approx({"genes": 6 / 16, "profiles": 9 / 16, "entries": 1 / 16})
+    assert hy.missing_patterns(np.ones((3, 3), bool)) == {"genes": 0.0, "profiles": 0.0, "entries": 0.0}
 
 
-def test_registered_and_fills_every_entry(tiny, fitted):
+def test_beats_mean_on_every_pattern_keeps_observed(cohort, fitted):
     assert isinstance(get_method("hybrid"), gi.HybridImputer)
-    pred = fitted.predict(tiny, donor_key="donor")
-    x = np.asarray(tiny.X)
-    assert pred.shape == x.shape
-    assert np.isfinite(pred).all()
-    obs = ~np.isnan(x)
-    np.testing.assert_allclose(pred[obs], x[obs], rtol=1e-6)  # observed values are kept
-    assert fitted.n_fallback_ == 0
-    assert fitted.diagnostics_["n_training_entries"] > 0
+    assert fitted.patterns_ == ["genes", "profiles", "entries"]
+    pred = fitted.predict(cohort, donor_key="donor")
+    x = np.asarray(cohort.X)
+    assert np.isfinite(pred).all() and fitted.n_fallback_ == 0
+    np.testing.assert_allclose(pred[~np.isnan(x)], x[~np.isnan(x)], rtol=1e-6)
+    mean = get_method("mean").fit(cohort, donor_key="donor").predict(cohort, donor_key="donor")
+    ours, theirs = _pattern_mse(cohort, pred), _pattern_mse(cohort, mean)
+    for pattern in ("profiles", "entries"):
+        assert ours[pattern] < 0.9 * theirs[pattern], (pattern, ours, theirs)
+    # whole genes: 15 genes of a tiny cohort carry little signal; the gene-grouped CV must at
+    # least keep the hybrid at the level of the mean (the sample's level is its reference)
+    assert ours["genes"] < 1.02 * theirs["genes"], (ours, theirs)
 
 
-def test_same_seed_same_numbers_other_seed_differs(tiny, fitted):
-    a = fitted.predict(tiny, donor_key="donor")
-    again = gi.HybridImputer(**FAST).fit(tiny, donor_key="donor").predict(tiny, donor_key="donor")
+def test_same_seed_same_numbers_other_seed_differs_input_untouched(cohort, fitted):
+    before = np.asarray(cohort.X).copy()
+    var_before = cohort.var.copy()
+    a = fitted.predict(cohort, donor_key="donor")
+    again = gi.HybridImputer(**FAST).fit(cohort, donor_key="donor").predict(cohort, donor_key="donor")
     np.testing.assert_array_equal(a, again)
-    other = (
-        gi.HybridImputer(**FAST, random_state=1).fit(tiny, donor_key="donor").predict(tiny, donor_key="donor")
+    other = gi.HybridImputer(**FAST, random_state=1).fit(cohort, donor_key="donor")
+    assert not np.allclose(a, other.predict(cohort, donor_key="donor"))
+    np.testing.assert_array_equal(np.asarray(cohort.X), before)
+    pd.testing.assert_frame_equal(cohort.var, var_before)
+
+
+def test_predict_rows_equals_predict(cohort, fitted):
+    data, _ = from_anndata(cohort, donor_key="donor", log_transform=fitted.log1p_)
+    full = fitted.predict(data)
+    rows = np.array([0, 5, 17, 30, 47])
+    rows = np.union1d(rows, np.flatnonzero(np.isnan(data.values).all(1))[:3])
+    np.testing.assert_allclose(fitted.predict_rows(data, rows), full[rows], rtol=1e-6, atol=1e-9)
+
+
+def test_without_donors_and_ablations():
+    adata = gi.datasets.simulate(n_donors=6, n_tissues=3, n_genes=150, random_state=3)
+    for params in ({}, {"use_xgboost": False}, {"use_neighbours": False, "use_sequence": False}):
+        model = gi.HybridImputer(**FAST, **params).fit(adata)  # no donor_key: profiles by masking
+        pred = model.predict(adata)
+        assert np.isfinite(pred).all()
+    with pytest.raises(ParameterError, match="n_heads"):
+        gi.HybridImputer(use_tissue_encoder=True, d_model=30, n_heads=4)
+
+
+def test_tissue_encoder_option_fits_and_round_trips(tmp_path):
+    adata = gi.datasets.simulate(n_donors=6, n_tissues=3, n_genes=120, random_state=4)
+    model = gi.HybridImputer(**FAST, use_tissue_encoder=True, d_model=8, n_heads=2, n_layers=1)
+    model.fit(adata, donor_key="donor")
+    assert "encoder" in model.entry_names_
+    path = model.save(tmp_path / "enc.zip")
+    loaded = gi.HybridImputer.load(path)
+    np.testing.assert_array_equal(
+        loaded.predict(adata, donor_key="donor"), model.predict(adata, donor_key="donor")
     )
-    assert not np.allclose(a, other)
-
-
-def test_out_of_fold_networks_never_embed_their_training_genes(tiny, monkeypatch):
-    from gex_impute.methods.hybrid import design, training
-
-    trained, embedded = [], []
-    real_train, real_designs = training.train_net, design.designs
-
-    def spy_train(net, nd, train_items, val_items, *args, **kw):
-        trained.append((id(net), set(nd.gene[train_items]) | set(nd.gene[val_items])))
-        return real_train(net, nd, train_items, val_items, *args, **kw)
-
-    def spy_designs(model, values, genes, inputs, nets):
-        embedded.extend((id(net), set(genes.tolist())) for net in nets if net is not None)
-        return real_designs(model, values, genes, inputs, nets)
-
-    monkeypatch.setattr(training, "train_net", spy_train)
-    monkeypatch.setattr(design, "designs", spy_designs)  # the masking rounds of fit
-    gi.HybridImputer(**FAST).fit(tiny, donor_key="donor")
-    seen = dict(trained)
-    assert len(seen) == 3 and embedded
-    for net_id, genes in embedded:
-        assert not genes & seen[net_id]
-
-
-def test_hybrid_beats_baselines_on_hidden_genes():
-    adata = gi.datasets.simulate(n_donors=5, n_tissues=4, n_genes=600, random_state=3)
-    data, _ = from_anndata(adata, donor_key="donor")
-    rng = np.random.default_rng(0)
-    held = rng.choice(np.flatnonzero(data.observed.any(0)), size=120, replace=False)
-    values = data.values.copy()
-    values[:, held] = np.nan
-    masked = data.with_values(values)
-    truth = data.values[:, held]
-    ok = ~np.isnan(truth)
-
-    def scores(method):
-        pred = method.fit(masked).predict(masked)[:, held][ok]
-        return np.mean((pred - truth[ok]) ** 2), np.corrcoef(pred, truth[ok])[0, 1]
-
-    mse, r = scores(gi.HybridImputer(**{**FAST, "n_estimators": 80, "max_epochs": 2}))
-    mse_mean, _ = scores(get_method("mean"))
-    mse_distance, r_distance = scores(get_method("distance"))
-    assert mse < mse_mean and mse < mse_distance
-    assert r > 0.15
-
-
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"use_sequence": False},
-        {"use_tissue_encoder": False},
-        {"use_neighbours": False},
-        {"use_xgboost": False},
-        {"use_sequence": False, "use_tissue_encoder": False},
-    ],
-)
-def test_ablations_run(tiny, params):
-    model = gi.HybridImputer(**FAST, **params).fit(tiny, donor_key="donor")
-    pred = model.predict(tiny, donor_key="donor")
-    assert np.isfinite(pred).all()
-    names = model.design_names_
-    assert any(n.startswith("cnn_") for n in names) == (params.get("use_sequence", True))
-    assert ("transformer_prediction" in names) == params.get("use_tissue_encoder", True)
-    assert any(n.startswith("nb0_") for n in names) == params.get("use_neighbours", True)
-    assert (model.booster_ is not None) == params.get("use_xgboost", True)
-
-
-def test_invalid_combination_and_missing_coordinates(tiny):
-    with pytest.raises(ParameterError, match="use_tissue_encoder"):
-        gi.HybridImputer(**FAST, use_xgboost=False, use_tissue_encoder=False)
-    bare = tiny.copy()
-    bare.var = bare.var.drop(columns=["tss"])
-    with pytest.raises(DataError, match="annotate_genes"):
-        gi.HybridImputer(**FAST).fit(bare, donor_key="donor")
 
 
 def _drop_coordinates(adata, genes):
@@ -160,101 +136,51 @@ def _drop_coordinates(adata, genes):
     return adata
 
 
-def test_genes_without_coordinates_are_estimated(tiny):
-    adata = _drop_coordinates(tiny.copy(), np.arange(0, 150, 10))
+def test_genes_without_coordinates_are_estimated(cohort):
+    adata = _drop_coordinates(cohort.copy(), np.arange(0, 300, 7))
     x = np.asarray(adata.X)
     model = gi.HybridImputer(**FAST).fit(adata, donor_key="donor")
     pred = model.predict(adata, donor_key="donor")
     assert np.isfinite(pred).all()
     assert model.n_fallback_ == 0
     np.testing.assert_allclose(pred[~np.isnan(x)], x[~np.isnan(x)], rtol=1e-6)
+    bare = cohort.copy()
+    bare.var = bare.var[[]]  # no annotation at all: still fits
+    assert np.isfinite(
+        gi.HybridImputer(**FAST).fit(bare, donor_key="donor").predict(bare, donor_key="donor")
+    ).all()
 
 
-def test_save_load_roundtrip_and_checks(tiny, fitted, tmp_path):
+def test_save_load_roundtrip_and_checks(cohort, fitted, tmp_path):
     path = fitted.save(tmp_path / "model")
-    assert sorted(p.name for p in path.iterdir()) == ["arrays", "nets.pt", "params.json", "xgboost.json"]
+    assert sorted(p.name for p in path.iterdir()) == ["arrays", "params.json", "xgboost.json"]
     meta = json.loads((path / "params.json").read_text())
     assert meta["method"] == "hybrid"
-    assert meta["fitted"]["gene_ids_"] == list(map(str, tiny.var_names))
-    assert meta["gex_impute_version"] == gi.__version__
+    assert meta["fitted"]["gene_ids_"] == list(map(str, cohort.var_names))
     loaded = gi.HybridImputer.load(path)
     np.testing.assert_array_equal(
-        loaded.predict(tiny, donor_key="donor"), fitted.predict(tiny, donor_key="donor")
+        loaded.predict(cohort, donor_key="donor"), fitted.predict(cohort, donor_key="donor")
     )
     with pytest.raises(OutputPathError, match="overwrite=True"):
         fitted.save(path)
-    fitted.save(path, overwrite=True)
-    # tissues the model has never seen
-    other = tiny.copy()
+    other = cohort.copy()
     other.obs["tissue"] = other.obs["tissue"].astype(str).str.upper()
     with pytest.raises(DataError, match="not seen when the model was fitted"):
         loaded.predict(other, donor_key="donor")
     with pytest.raises(DataError, match="fitted with donors"):
-        loaded.predict(tiny)
-    # fitted with promoters, applied to data without them
-    no_promoter = tiny.copy()
-    no_promoter.var = no_promoter.var.drop(columns=["promoter"])
-    with pytest.raises(DataError, match=r"'promoter' column.*add_promoters"):
-        loaded.predict(no_promoter, donor_key="donor")
-    meta["format_version"] = 99
-    (path / "params.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelArchiveError, match="Refit"):
+        loaded.predict(cohort)
+    boosters = json.loads((path / "xgboost.json").read_text())
+    del boosters["boosters"]["entries"]
+    (path / "xgboost.json").write_text(json.dumps(boosters))
+    with pytest.raises(ModelArchiveError, match="boosters"):
         gi.HybridImputer.load(path)
-    with pytest.raises(FileNotFoundError):
-        gi.HybridImputer.load(tmp_path / "nowhere")
 
 
-def test_impute_with_a_model_fitted_on_other_data(tiny, fitted, caplog):
-    other = gi.datasets.simulate(
-        n_donors=3, n_tissues=3, n_genes=150, upstream=60, downstream=40, random_state=5
-    )
-    other.obs["tissue"] = other.obs["tissue"].cat.rename_categories(
-        dict(zip(other.obs["tissue"].cat.categories, tiny.obs["tissue"].cat.categories, strict=True))
-    )
-    out = gi.impute(other, model=fitted, donor_key="donor", copy=True, progress=False)
-    assert np.isfinite(out.layers["imputed"]).all()
-    x = np.asarray(other.X)
-    np.testing.assert_array_equal(out.layers["imputed_mask"], np.isnan(x))
-
-
-@pytest.mark.gpu
-def test_fit_on_gpu_matches_the_cpu_shape(tiny):
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA device")
-    model = gi.HybridImputer(**FAST, device="cuda").fit(tiny, donor_key="donor")
-    assert np.isfinite(model.predict(tiny, donor_key="donor")).all()
-
-
-@pytest.mark.slow
-@pytest.mark.realdata
-def test_p1_gtex_beats_distance_by_thirty_percent(shared_data):
-    from gex_impute.tl import evaluate
-
-    adata = gi.datasets.gtex_tissues(shared_data)
-    adata = adata[:, adata.var["tss"].notna().to_numpy()].copy()
-    table = evaluate(
-        adata,
-        protocol="genes",
-        fraction=0.2,
-        methods=[("distance", get_method("distance")), ("hybrid", gi.HybridImputer(progress=False))],
-        random_state=0,
-        progress=False,
-    )
-    assert table.loc["hybrid", "pearson"] >= 1.3 * table.loc["distance", "pearson"]
-
-
-def test_masking_mixture_counts_absent_profiles():
-    """A cohort whose donors lack tissues trains on whole-sample masking (what complete() asks for)."""
-    from gex_impute.methods.hybrid.masking import absent_profiles, mixture
-
-    observed = np.ones((6, 10), dtype=bool)
-    observed[:, 0] = False  # one gene never measured
-    tissue = np.array([0, 1, 2, 0, 1, 0])
-    donor = np.array([0, 0, 0, 1, 1, 2])  # donor 1 lacks tissue 2, donor 2 lacks tissues 1 and 2
-    assert absent_profiles(tissue, donor) == 3
-    assert absent_profiles(tissue, None) == 0
-    without = mixture(observed)
-    with_absent = mixture(observed, n_absent_profiles=3)
-    assert without["samples"] < 0.1 < 0.5 < with_absent["samples"]
-    assert abs(sum(with_absent.values()) - 1) < 1e-12
+def test_complete_predicts_absent_profiles(cohort):
+    """A cohort with absent donor x tissue rows (no row at all): complete() asks for those rows."""
+    observed_rows = ~np.isnan(np.asarray(cohort.X)).all(1)
+    adata = cohort[observed_rows].copy()
+    model = gi.HybridImputer(**FAST).fit(adata, donor_key="donor")
+    assert "profiles" in model.patterns_
+    done = gi.tl.complete(adata, method=model, donor_key="donor", tissue_key="tissue", progress=False)
+    assert done.n_obs == cohort.n_obs

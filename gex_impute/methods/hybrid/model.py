@@ -1,45 +1,37 @@
-"""The hybrid model class: hyperparameters, the fit and predict steps, fitted state.
+"""The hybrid model class: hyperparameters, fit / predict / predict_rows, fitted state.
 
-The computations live beside it: :mod:`.masking` (self-supervised masking), :mod:`.features`
-and :mod:`.summaries` (context features), :mod:`.design` (XGBoost's design), :mod:`.nets`
-and :mod:`.training` (networks and XGBoost).
+The computations live beside it: :mod:`.bases` (base estimators), :mod:`.entries` and
+:mod:`.profiles` (features), :mod:`.genes` (promoter CNN, static gene features),
+:mod:`.encoder` (tissue transformer), :mod:`.masking` (patterns, training rows),
+:mod:`.stacking` (reference + XGBoost) and :mod:`.persistence` (what a saved model holds).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from ..._data import ExpressionData
-from ..._errors import DataError, ParameterError
+from ..._errors import DataError
 from ..._utils import derive_seeds
 from .._base import BaseImputer, describe_differences, register
+from .._fallback import finalise
 from .._params import Boolean, Interval, Options, Pattern
-from .design import (
-    DesignInputs,
-    context_grid,
-    design_names,
-    designs,
-    net_data,
-    sequence_inputs,
-    token_context,
-    token_layout,
-    training_entries,
-)
-from .features import COORDINATE_COLUMNS, default_donor_sizes, static_gene_features, static_scaling
-from .masking import absent_profiles, mixture
+from .masking import PATTERNS, Layout, entry_patterns, entry_rate
+from .patterns import fit_entry_models, fit_profile_model, gene_parts, predict_entries, predict_profiles
 from .persistence import (
     FITTED_ARRAYS,
     FITTED_SCHEMA,
     check_fitted_meta,
-    restore_nets_and_booster,
+    fitted_values,
+    restore_files,
     state_files,
 )
-from .summaries import Groups, nanmean_rows
 
 logger = logging.getLogger("gex_impute")
 
@@ -48,44 +40,66 @@ __all__ = ["HybridImputer"]
 
 @register
 class HybridImputer(BaseImputer):
-    """Promoter CNN + tissue transformer + XGBoost over genomic context.
+    """Promoter CNN + tissue transformer + XGBoost over genomic context, stacked on sample-level bases.
+
+    Missing entries are split by pattern: whole genes, whole profiles (a donor x tissue
+    sample with nothing observed) and scattered entries; one model is fitted per pattern
+    present. Its features are base estimates computed without the target value: kNN over
+    samples (several k), a ridge regression of each sample on the others, low-rank
+    completions, gene kNN, donor offsets and kNN / low rank over donors, the genomic
+    neighbours' values, and for whole genes static gene features and the promoter CNN's
+    out-of-fold tissue profile. XGBoost fits the residual over the best single base.
+    Training rows come from hiding observed entries the same way, at a small extra rate;
+    whole profiles use exact leave-one-donor-out features instead. With fewer than
+    ``cv_max_donors`` donors, a donor-grouped cross-validation chooses for profiles among
+    the best base, a ridge stack and XGBoost.
 
     Parameters
     ----------
     use_sequence
-        Use the promoter sequence (CNN embedding and composition features).
+        Use the promoter sequence (CNN tissue profile and composition) for whole genes.
     use_tissue_encoder
-        Use the tissue transformer (its embedding and prediction become XGBoost features).
+        Add the tissue transformer's out-of-fold estimate as a base (off by default: on the
+        validation data it did not improve the stack; see benchmarks/sample_level.py).
     use_neighbours
-        Use the genomic neighbours' values and their distances / orientations.
+        Use the genomic neighbours' values, distances and orientations.
     use_xgboost
-        Combine everything with XGBoost; when False the transformer's own prediction is the
-        output (needs ``use_tissue_encoder``).
+        Fit XGBoost on the residual; when False the best base (or ridge stack) is the output.
     n_neighbours
         Genomic neighbours per gene.
     window
-        Largest TSS distance (bp) of a neighbour.
+        Largest TSS distance (bp) of a genomic neighbour.
     n_folds
-        Folds over the reference genes for the out-of-fold network embeddings.
-    embedding_dim
-        Size of the CNN and transformer embeddings passed to XGBoost.
-    d_model, n_heads, n_layers
-        Transformer width, heads and layers.
-    cnn_channels
-        Convolution channels of the promoter CNN.
+        Folds over genes for the out-of-fold promoter CNN and tissue encoder.
+    n_rounds
+        Masking rounds producing training rows (one when the first yields ``max_rows`` per pattern).
+    hide_rate
+        Extra share of observed entries hidden per round as scattered entries; None: the
+        data's own rate, clipped to 0.02-0.05.
+    max_rows
+        Training rows per pattern at most.
+    n_similar
+        The gene's values in this many most correlated samples become features.
+    cv_max_donors
+        Below this many donors, profiles choose their model by donor-grouped CV.
     max_epochs, patience, batch_size, learning_rate
-        Network training: epochs at most, early-stopping patience (epochs without improvement
-        of the validation loss), items (gene x donor) per batch, AdamW learning rate.
+        Network training (CNN and encoder): epochs at most, early-stopping patience, batch
+        size, AdamW learning rate.
     max_items_per_epoch
-        Items drawn per epoch (all when None); bounds the training time on large data.
-    n_estimators, max_depth, xgb_learning_rate
-        XGBoost: trees at most (early stopping on validation genes), depth, learning rate.
+        Encoder items (gene x group) per epoch at most (all when None).
+    cnn_channels, embedding_dim
+        Promoter CNN width and embedding size.
+    d_model, n_heads, n_layers
+        Tissue transformer width, heads and layers.
+    n_estimators, max_depth, xgb_learning_rate, min_child_weight
+        XGBoost: trees at most (early stopping on held-out genes or donors), depth, learning
+        rate, minimum child weight.
     validation_fraction
-        Fraction of reference genes held out for early stopping of the networks and XGBoost.
+        Share of genes (or donors) held out for early stopping of XGBoost and the networks.
     device
-        ``"auto"`` (GPU when present), ``"cpu"`` or ``"cuda"``.
+        Torch device of the promoter CNN: ``"auto"`` (GPU when present), ``"cpu"``, ``"cuda"``.
     n_jobs
-        Threads for torch and XGBoost; all CPUs when None.
+        Threads for BLAS, torch and XGBoost (1: best on shared machines).
     random_state
         Seed from which the numpy, torch and XGBoost seeds derive.
     progress
@@ -94,8 +108,8 @@ class HybridImputer(BaseImputer):
     Examples
     --------
     >>> import gex_impute as gi
-    >>> adata = gi.datasets.simulate(n_donors=4, n_tissues=3, n_genes=200)
-    >>> model = gi.HybridImputer(max_epochs=2, n_estimators=20, progress=False).fit(adata)
+    >>> adata = gi.datasets.simulate(n_donors=6, n_tissues=3, n_genes=120)
+    >>> model = gi.HybridImputer(n_estimators=20, progress=False).fit(adata)
     >>> pred = model.predict(adata)
     >>> pred.shape == adata.shape
     True
@@ -108,19 +122,25 @@ class HybridImputer(BaseImputer):
         "n_neighbours": [Interval(int, 1, 1000)],
         "window": [Interval(int, 1, None)],
         "n_folds": [Interval(int, 2, 20)],
-        "embedding_dim": [Interval(int, 1, 256)],
-        "d_model": [Interval(int, 1, 1024)],
-        "n_heads": [Interval(int, 1, 64)],
-        "n_layers": [Interval(int, 0, 16)],
-        "cnn_channels": [Interval(int, 1, 1024)],
+        "n_rounds": [Interval(int, 1, 50)],
+        "hide_rate": [Interval(float, 0, 0.5, closed="right"), None],
+        "max_rows": [Interval(int, 100, None)],
+        "n_similar": [Interval(int, 0, 100)],
+        "cv_max_donors": [Interval(int, 0, None)],
         "max_epochs": [Interval(int, 1, 10_000)],
         "patience": [Interval(int, 1, 10_000)],
         "batch_size": [Interval(int, 1, 1_000_000)],
         "learning_rate": [Interval(float, 0, 1, closed="right")],
         "max_items_per_epoch": [Interval(int, 1, None), None],
+        "cnn_channels": [Interval(int, 1, 1024)],
+        "embedding_dim": [Interval(int, 1, 256)],
+        "d_model": [Interval(int, 1, 1024)],
+        "n_heads": [Interval(int, 1, 64)],
+        "n_layers": [Interval(int, 1, 16)],
         "n_estimators": [Interval(int, 1, 100_000)],
         "max_depth": [Interval(int, 1, 30)],
         "xgb_learning_rate": [Interval(float, 0, 1, closed="right")],
+        "min_child_weight": [Interval(float, 0, None)],
         "validation_fraction": [Interval(float, 0, 1, closed="neither")],
         "device": [Options("auto", "cpu", "cuda", "mps"), Pattern(r"cuda:\d+", "'cuda:N'")],
         "n_jobs": [Interval(int, 1, 4096), None],
@@ -130,43 +150,50 @@ class HybridImputer(BaseImputer):
     _fitted_schema = FITTED_SCHEMA
     _fitted_arrays = FITTED_ARRAYS
 
-    # fitted state (set by fit or load; see persistence.FITTED_SCHEMA and FITTED_ARRAYS)
-    nets_: list[Any]
-    booster_: Any
-    best_iteration_: int | None
-    min_child_weight_: float | None
-    sequence_length_: int
-    has_sequence_: bool
-    design_names_: list[str]
-    context_names_: list[str]
-    donor_sizes_: list[int] | None
+    # fitted state (see persistence.FITTED_SCHEMA / FITTED_ARRAYS)
+    patterns_: list[str]
+    models_: dict[str, dict[str, Any]]
+    boosters_: dict[str, Any]
+    entry_names_: list[str]
+    profile_names_: list[str]
+    rate_: float
+    static_names_: list[str]
+    cnn_profile_: np.ndarray
+    encoder_: Any
+    diagnostics_: dict[str, Any]
 
     def __init__(
         self,
         *,
         use_sequence: bool = True,
-        use_tissue_encoder: bool = True,
+        use_tissue_encoder: bool = False,
         use_neighbours: bool = True,
         use_xgboost: bool = True,
-        n_neighbours: int = 10,
+        n_neighbours: int = 5,
         window: int = 1_000_000,
         n_folds: int = 3,
+        n_rounds: int = 2,
+        hide_rate: float | None = None,
+        max_rows: int = 60_000,
+        n_similar: int = 5,
+        cv_max_donors: int = 30,
+        max_epochs: int = 8,
+        patience: int = 3,
+        batch_size: int = 256,
+        learning_rate: float = 3e-3,
+        max_items_per_epoch: int | None = 20_000,
+        cnn_channels: int = 16,
         embedding_dim: int = 8,
         d_model: int = 32,
         n_heads: int = 4,
         n_layers: int = 2,
-        cnn_channels: int = 16,
-        max_epochs: int = 12,
-        patience: int = 2,
-        batch_size: int = 512,
-        learning_rate: float = 3e-3,
-        max_items_per_epoch: int | None = 16384,
-        n_estimators: int = 600,
-        max_depth: int = 7,
-        xgb_learning_rate: float = 0.08,
-        validation_fraction: float = 0.1,
+        n_estimators: int = 300,
+        max_depth: int = 6,
+        xgb_learning_rate: float = 0.1,
+        min_child_weight: float = 20.0,
+        validation_fraction: float = 0.15,
         device: str = "auto",
-        n_jobs: int | None = None,
+        n_jobs: int | None = 1,
         random_state: int | None = 0,
         progress: bool = True,
     ):
@@ -177,19 +204,25 @@ class HybridImputer(BaseImputer):
         self.n_neighbours = n_neighbours
         self.window = window
         self.n_folds = n_folds
-        self.embedding_dim = embedding_dim
-        self.d_model = d_model
-        self.n_heads = n_heads
-        self.n_layers = n_layers
-        self.cnn_channels = cnn_channels
+        self.n_rounds = n_rounds
+        self.hide_rate = hide_rate
+        self.max_rows = max_rows
+        self.n_similar = n_similar
+        self.cv_max_donors = cv_max_donors
         self.max_epochs = max_epochs
         self.patience = patience
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.max_items_per_epoch = max_items_per_epoch
+        self.cnn_channels = cnn_channels
+        self.embedding_dim = embedding_dim
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.n_layers = n_layers
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.xgb_learning_rate = xgb_learning_rate
+        self.min_child_weight = min_child_weight
         self.validation_fraction = validation_fraction
         self.device = device
         self.n_jobs = n_jobs
@@ -199,39 +232,50 @@ class HybridImputer(BaseImputer):
 
     @classmethod
     def _check_params_together(cls, params: dict[str, Any]) -> None:
-        if not params["use_xgboost"] and not params["use_tissue_encoder"]:
-            msg = (
-                "HybridImputer: use_xgboost=False needs use_tissue_encoder=True (the transformer's "
-                "prediction is then the output); switch one of them on."
-            )
-            raise ParameterError(msg)
-        if params["use_tissue_encoder"] and params["n_layers"] > 0 and params["d_model"] % params["n_heads"]:
+        from ..._errors import ParameterError
+
+        if params["d_model"] % params["n_heads"]:
             msg = (
                 f"HybridImputer: d_model={params['d_model']} is not divisible by "
-                f"n_heads={params['n_heads']}; the attention heads split d_model evenly. "
-                "Choose e.g. d_model=32 with n_heads=4."
+                f"n_heads={params['n_heads']}; "
+                "the attention heads split d_model evenly. Choose e.g. d_model=32 with n_heads=4."
             )
             raise ParameterError(msg)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _check_data(self, data: ExpressionData) -> None:
-        super()._check_data(data)
-        if self.use_neighbours and not all(c in data.var.columns for c in COORDINATE_COLUMNS):
-            missing = [c for c in COORDINATE_COLUMNS if c not in data.var.columns]
-            msg = (
-                f"HybridImputer(use_neighbours=True) needs gene coordinates, but var lacks {missing}; "
-                "run gex_impute.pp.annotate_genes(adata, annotation) first, or pass use_neighbours=False."
-            )
-            raise DataError(msg)
-
-    def _threads(self) -> int:
-        return int(self.n_jobs) if self.n_jobs else (os.cpu_count() or 1)
-
     @property
-    def _uses_nets(self) -> bool:
-        return bool(self.use_tissue_encoder or self.use_sequence)
+    def threads(self) -> int:
+        """Threads for BLAS, torch and XGBoost."""
+        return int(self.n_jobs or 1)
 
-    def _tissue_codes(self, data: ExpressionData) -> np.ndarray:
+    def xgb_params(self) -> dict[str, Any]:
+        """XGBoost training parameters (the seed is added per booster)."""
+        return {
+            "tree_method": "hist",
+            "max_depth": self.max_depth,
+            "eta": self.xgb_learning_rate,
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+            "min_child_weight": self.min_child_weight,
+            "lambda": 5.0,
+            "max_bin": 64,
+            "nthread": self.threads,
+            "objective": "reg:squarederror",
+        }
+
+    @contextlib.contextmanager
+    def _limited_threads(self) -> Iterator[None]:
+        """Cap BLAS (threadpoolctl, when installed) and torch threads to ``n_jobs`` inside fit / predict."""
+        with contextlib.ExitStack() as stack:
+            try:
+                from threadpoolctl import threadpool_limits
+
+                stack.enter_context(threadpool_limits(limits=self.threads))
+            except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+                pass
+            yield
+
+    def _layout(self, data: ExpressionData) -> Layout:
         cats = list(self.tissues_)
         names = np.asarray(data.tissue.astype(str))
         unknown = sorted(set(names) - set(cats))
@@ -242,179 +286,98 @@ class HybridImputer(BaseImputer):
             )
             raise DataError(msg)
         lookup = {t: i for i, t in enumerate(cats)}
-        return np.array([lookup[t] for t in names], dtype=np.int64)
-
-    def _inputs(self, data: ExpressionData, *, fitting: bool) -> DesignInputs:
-        """Build what the feature and design builders share for ``data`` (:class:`DesignInputs`)."""
-        from ..._utils import resolve_device
-
-        donor = None if data.donor is None else np.asarray(data.donor.codes, dtype=np.int64)
-        groups = Groups(self._tissue_codes(data), donor, len(self.tissues_))
-        static, names = static_gene_features(data.var, use_sequence=self.use_sequence)
-        if fitting:
-            self.static_names_ = names
-            self.static_mean_, self.static_std_ = static_scaling(static)
-        elif names != self.static_names_:
-            # other data (no gene lengths, say): the fitted columns, absent ones missing
-            lookup = {n: i for i, n in enumerate(names)}
-            static = np.column_stack(
-                [
-                    static[:, lookup[n]] if n in lookup else np.full(len(static), np.nan)
-                    for n in self.static_names_
-                ]
-                or [np.zeros((len(static), 0))]
-            )
-        static_std = ((static - self.static_mean_) / self.static_std_).astype(np.float32)
-        onehot, has_seq = None, np.zeros(data.n_genes, dtype=bool)
-        if self.use_sequence:
-            onehot, has_seq = sequence_inputs(data.var, length=None if fitting else self.sequence_length_)
-        if fitting:
-            self.has_sequence_ = bool(has_seq.any())
-            self.sequence_length_ = int(onehot.shape[-1]) if onehot is not None else 0
-        if not self.has_sequence_:
-            onehot = None
-        return DesignInputs(
-            var=data.var,
-            groups=groups,
-            static=static,
-            static_std=static_std,
-            onehot=onehot,
-            has_sequence=has_seq,
-            layout=token_layout(groups),
-            device=resolve_device(self.device) if self._uses_nets else "cpu",
+        tissue = np.array([lookup[t] for t in names], dtype=np.int64)
+        if data.donor is None:
+            return Layout(tissue, len(cats), None, 0)
+        return Layout(
+            tissue, len(cats), np.asarray(data.donor.codes, dtype=np.int64), len(data.donor.categories)
         )
 
     # -- fitting ------------------------------------------------------------------------------
     def _fit(self, data: ExpressionData) -> None:
-        import torch
-
         t_start = time.perf_counter()
-        seeds = derive_seeds(self.random_state, 4)
+        seeds = derive_seeds(self.random_state, 3)
         rng = np.random.default_rng(seeds[0])
         values = data.values
         observed = ~np.isnan(values)
-        # absent donor x tissue profiles (no row at all) are missing data too: what completion asks for
-        n_absent = absent_profiles(data.tissue_codes, data.donor_codes)
-        self.mixture_ = mixture(observed, n_absent_profiles=n_absent)
-        # scattered entries are hidden at the data's own rate (outside whole genes / samples)
-        inner = observed[np.ix_(observed.any(axis=1), observed.any(axis=0))]
-        self.entry_rate_ = float(np.clip(1.0 - inner.mean() if inner.size else 0.2, 0.05, 0.5))
-        self.value_mean_ = float(np.nanmean(values))
-        self.value_std_ = float(np.nanstd(values)) or 1.0
-        inputs = self._inputs(data, fitting=True)
-        groups = inputs.groups
-        self.donor_sizes_ = (
-            default_donor_sizes(groups.n_groups) if groups.has_donor and groups.n_groups > 2 else None
-        )
-
-        ref = np.flatnonzero(observed.any(axis=0))
-        n_folds = int(max(2, min(self.n_folds, len(ref))))
-        fold_of = np.full(data.n_genes, -1)
-        fold_of[rng.permutation(ref)] = np.arange(len(ref)) % n_folds
-        n_val = max(1, int(round(self.validation_fraction * len(ref))))
-        is_val = np.zeros(data.n_genes, dtype=bool)
-        is_val[rng.choice(ref, size=n_val, replace=False)] = True
-        self.diagnostics_: dict[str, Any] = {"mixture": self.mixture_, "n_reference_genes": len(ref)}
-
-        threads_before = torch.get_num_threads()
-        det_before = torch.are_deterministic_algorithms_enabled()
-        torch.set_num_threads(self._threads())
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        try:
-            # 1. networks, one per fold of reference genes, trained on the other folds
-            t0 = time.perf_counter()
-            # without networks the full feature grid only serves names and scaling: use a sample
-            stat_genes = (
-                ref if self._uses_nets else np.sort(rng.choice(ref, size=min(len(ref), 500), replace=False))
-            )
-            feats_full, _, names = context_grid(self, values, stat_genes, inputs)
-            self.context_names_ = names
-            (self.token_context_idx_, self.token_context_own_, self.context_mean_, self.context_std_) = (
-                token_context(names, feats_full)
-            )
-            self.design_names_ = design_names(self, names, with_nets=self._uses_nets)
-            self.nets_ = []
-            if self._uses_nets:
-                from .training import fit_fold_networks
-
-                nd_full, _ = net_data(self, values, ref, feats_full, inputs)
-                del feats_full
-                self.nets_, histories = fit_fold_networks(
-                    self, nd_full, fold_of, is_val, n_folds, seed=seeds[1], device=inputs.device
-                )
-                del nd_full
-                self.diagnostics_["network_val_mse"] = [float(np.nanmin(h["val"])) for h in histories]
-                self.diagnostics_["network_epochs"] = [len(h["val"]) for h in histories]
-            else:
-                del feats_full
-            self.diagnostics_["network_seconds"] = time.perf_counter() - t0
-
-            # 2. masking rounds: each fold's genes hidden (following the data's missing pattern)
-            #    and described by the network that never saw them
-            t0 = time.perf_counter()
-            x, y, base, pat, row_gene = training_entries(self, values, fold_of, n_folds, inputs, rng)
-            self.diagnostics_["feature_seconds"] = time.perf_counter() - t0
-            self.diagnostics_["n_training_entries"] = len(y)
-
-            # 3. XGBoost on the out-of-fold design, early stopping on validation genes
-            t0 = time.perf_counter()
-            val = is_val[row_gene]
-            self.booster_ = self.best_iteration_ = self.min_child_weight_ = None
-            if self.use_xgboost:
-                from .training import fit_xgboost
-
-                self.booster_, diag = fit_xgboost(self, x, y, base, pat, val, seed=seeds[2])
-                self.best_iteration_ = diag.pop("best_iteration")
-                self.min_child_weight_ = diag.pop("min_child_weight")
-                self.diagnostics_.update(diag)
-            else:
-                err = x[val, self.design_names_.index("transformer_prediction")] - y[val]
-                self.diagnostics_["validation_mse"] = float(np.nanmean(err**2))
-            self.diagnostics_["xgboost_seconds"] = time.perf_counter() - t0
-        finally:
-            torch.set_num_threads(threads_before)
-            torch.use_deterministic_algorithms(det_before)
+        layout = self._layout(data)
+        pat = entry_patterns(observed)
+        present = [p for i, p in enumerate(PATTERNS) if (pat == i).any()]
+        # absent donor x tissue profiles (no row at all, e.g. complete() fits on observed samples)
+        has_units = layout.donor is not None and layout.n_donors > 2
+        if has_units and "profiles" not in present:
+            assert layout.donor is not None
+            units = np.unique(layout.unit[observed.any(1)])
+            if len(units) < layout.n_donors * layout.n_tissues:
+                present.append("profiles")
+        self.patterns_ = [p for p in PATTERNS if p in present] or ["entries"]
+        rate = entry_rate(observed)
+        self.rate_ = float(self.hide_rate or (np.clip(rate, 0.02, 0.05) if rate > 0 else 0.05))
+        self.models_, self.boosters_ = {}, {}
+        self.entry_names_, self.profile_names_ = [], []
+        self.diagnostics_ = {"patterns": list(self.patterns_)}
+        with self._limited_threads():
+            parts = gene_parts(self, data, layout, fitting=True, seed=seeds[1])
+            if "profiles" in self.patterns_ and has_units:
+                t0 = time.perf_counter()
+                fit_profile_model(self, values, layout, rng)
+                self.diagnostics_["profile_seconds"] = time.perf_counter() - t0
+            masked = [p for p in self.patterns_ if not (p == "profiles" and has_units)]
+            if masked:
+                t0 = time.perf_counter()
+                fit_entry_models(self, values, layout, parts, masked, rng)
+                self.diagnostics_["entry_seconds"] = time.perf_counter() - t0
         self.diagnostics_["fit_seconds"] = time.perf_counter() - t_start
-        logger.info("hybrid fit: %s", {k: v for k, v in self.diagnostics_.items() if k != "mixture"})
+        logger.info("hybrid fit: %s", self.diagnostics_)
 
     # -- prediction ---------------------------------------------------------------------------
     def _predict(self, data: ExpressionData) -> np.ndarray:
-        import torch
+        return self.predict_rows(data, np.arange(data.n_samples))
 
+    def predict_rows(self, data: ExpressionData, rows: np.ndarray) -> np.ndarray:
+        """Predict every entry of the samples ``rows`` of ``data``, with all of ``data`` as context.
+
+        Parameters
+        ----------
+        data
+            Prepared data (model scale); rows with nothing observed are absent profiles.
+        rows
+            Sample indices to predict.
+
+        Returns
+        -------
+        ``(len(rows), n_genes)``: observed values kept, missing entries estimated.
+        """
+        self._check_fitted()
+        rows = np.asarray(rows, dtype=np.int64)
         values = data.values
-        missing = np.isnan(values)
-        out = values.copy()
+        sub = values[rows]
+        out = sub.copy()
+        r_loc, cols = np.nonzero(np.isnan(sub))
         self.n_fallback_ = 0
-        genes = np.flatnonzero(missing.any(axis=0))
-        if len(genes) == 0:
+        if len(r_loc) == 0:
             return out
-        inputs = self._inputs(data, fitting=False)
-        rows, pos = np.nonzero(missing[:, genes])
-        threads_before = torch.get_num_threads()
-        torch.set_num_threads(self._threads())
-        try:
-            preds = []
-            for x, base in designs(self, values, genes, inputs, self.nets_ or [None]):
-                xr, br = x[rows, pos], base[rows, pos]
-                if self.use_xgboost:
-                    from .training import booster_predict
-
-                    preds.append(
-                        booster_predict(self.booster_, xr, self.design_names_, self.best_iteration_) + br
-                    )
-                else:
-                    preds.append(xr[:, self.design_names_.index("transformer_prediction")].astype(float))
-        finally:
-            torch.set_num_threads(threads_before)
-        pred = np.mean(preds, axis=0)
-        bad = ~np.isfinite(pred)
-        if bad.any():
-            # fallback: the gene's observed mean, else the overall mean
-            g = nanmean_rows(values.T)[genes[pos[bad]]]
-            pred[bad] = np.where(np.isfinite(g), g, self.value_mean_)
-            self.n_fallback_ = int(bad.sum())
-        out[rows, genes[pos]] = pred
-        return out
+        r_abs = rows[r_loc]
+        layout = self._layout(data)
+        pat = entry_patterns(~np.isnan(values))[r_abs, cols]
+        pred = np.full(len(r_abs), np.nan)
+        with self._limited_threads():
+            is_profile = (pat == 1) & ("profiles" in self.models_) & (layout.donor is not None)
+            if is_profile.any():
+                sel = np.flatnonzero(is_profile)
+                pred[sel] = predict_profiles(
+                    self, values, layout, r_abs[sel], cols[sel], progress=self.progress
+                )
+            sel = np.flatnonzero(~is_profile)
+            if len(sel):
+                parts = gene_parts(self, data, layout, fitting=False)
+                pred[sel] = predict_entries(self, values, layout, parts, r_abs[sel], cols[sel], pat[sel])
+        full = np.full(sub.shape, np.nan)
+        full[r_loc, cols] = pred
+        sub_data = data.subset_samples(rows)
+        filled, fell_back = finalise(np.where(np.isnan(sub), full, sub), sub_data)
+        self.n_fallback_ = int(fell_back.sum())
+        return filled
 
     def _check_compatible(self, data: ExpressionData) -> None:
         if self.has_donor_ != (data.donor is not None):
@@ -422,19 +385,12 @@ class HybridImputer(BaseImputer):
             fix = "pass donor_key= naming the donor column" if self.has_donor_ else "pass donor_key=None"
             msg = f"the model was fitted {fitted} donors; {fix} when predicting."
             raise DataError(msg)
-        if self.use_sequence and self.has_sequence_ and "promoter" not in data.var.columns:
-            msg = (
-                "the model was fitted with promoter sequences, but var has no 'promoter' column; add it "
-                "with gex_impute.pp.add_promoters(adata, fasta=... or sequences=...) before predicting."
-            )
-            raise DataError(msg)
-        self._tissue_codes(data)
+        self._layout(data)
         diff = describe_differences(self, data)
         if diff:
             logger.warning(
-                "HybridImputer: the genes differ from those it was fitted on: %s; the model describes genes "
-                "by sequence and genomic context, so it still applies, but accuracy on new genes is not "
-                "validated.",
+                "HybridImputer: the genes differ from those it was fitted on: %s; base estimates come from "
+                "the data given, so the model still applies, but accuracy on new genes is not validated.",
                 diff,
             )
 
@@ -444,12 +400,11 @@ class HybridImputer(BaseImputer):
         check_fitted_meta(meta, fail)
 
     def _fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, bytes]]:
-        values = {k: getattr(self, k) for k in FITTED_SCHEMA if k != "n_nets"} | {"n_nets": len(self.nets_)}
-        arrays = {k: np.asarray(getattr(self, k)) for k in FITTED_ARRAYS}
+        values, arrays = fitted_values(self)
         return values, arrays, state_files(self)
 
     def _restore_state(
         self, values: dict[str, Any], arrays: dict[str, np.ndarray], files: dict[str, bytes]
     ) -> None:
-        super()._restore_state({k: v for k, v in values.items() if k != "n_nets"}, arrays, files)
-        restore_nets_and_booster(self, values["n_nets"], files)
+        super()._restore_state(values, arrays, files)
+        restore_files(self, files)

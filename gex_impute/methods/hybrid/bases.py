@@ -1,0 +1,251 @@
+"""Base estimators on a samples x genes matrix (NaN = missing), vectorised for the stack.
+
+Each returns estimates for many entries at once; the stack reads them at the entries it
+predicts and XGBoost learns how far to trust each one (:mod:`.entries`, :mod:`.profiles`).
+Everything here is numpy / scipy; no estimator looks at a hidden value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "gene_knn",
+    "group_means",
+    "knn_rows",
+    "low_rank",
+    "nan_euclidean",
+    "nanmean",
+    "ridge_rows",
+]
+
+
+def nanmean(a: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Mean over observed (non-NaN) values along ``axis``; NaN where none (no warning)."""
+    ok = ~np.isnan(a)
+    n = ok.sum(axis)
+    s = np.where(ok, a, 0.0).sum(axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+def group_means(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group column means over observed entries.
+
+    Parameters
+    ----------
+    values
+        ``(n, p)`` matrix, NaN = missing.
+    codes
+        ``(n,)`` group of each row (``-1``: no group).
+    n_groups
+        Number of groups.
+
+    Returns
+    -------
+    ``(means, counts)``, both ``(n_groups, p)``; means are NaN where a group has no value.
+    """
+    from scipy import sparse
+
+    obs = ~np.isnan(values)
+    x = np.where(obs, values, 0.0)
+    ok = codes >= 0
+    onehot = sparse.csr_matrix(
+        (np.ones(int(ok.sum())), (codes[ok], np.flatnonzero(ok))), shape=(n_groups, values.shape[0])
+    )
+    s = np.asarray(onehot @ x)
+    c = np.asarray(onehot @ obs.astype(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(c > 0, s / np.maximum(c, 1), np.nan), c
+
+
+def nan_euclidean(values: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Rows x rows nan-Euclidean distances (scikit-learn's definition), ``float32``.
+
+    ``inf`` where two rows share no observed column and on the diagonal.
+    """
+    obs = ~np.isnan(values)
+    x = np.where(obs, values, 0.0).astype(np.float32)
+    m = obs.astype(np.float32)
+    x2 = x * x
+    n, p = values.shape
+    out = np.empty((n, n), dtype=np.float32)
+    for a in range(0, n, chunk):
+        xa, ma, x2a = x[a : a + chunk], m[a : a + chunk], x2[a : a + chunk]
+        d2 = x2a @ m.T + ma @ x2.T - 2.0 * (xa @ x.T)
+        common = ma @ m.T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = np.sqrt(np.maximum(d2, 0) * p / common)
+        d[common == 0] = np.inf
+        out[a : a + chunk] = d
+    np.fill_diagonal(out, np.inf)
+    return out
+
+
+def knn_rows(
+    values: np.ndarray,
+    ks: Iterable[int],
+    *,
+    dist: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+) -> dict[int, np.ndarray]:
+    """Estimate by kNN over rows for several ``k`` at once (``KNNImputer`` semantics, uniform weights).
+
+    For each row and column: the mean of the column's values in the ``k`` nearest rows where
+    it is observed. Only ``rows`` are filled (default: rows with something missing and
+    something observed); the rest, and entries without any neighbour value, are NaN.
+
+    Returns
+    -------
+    ``{k: (n, p) array}``.
+    """
+    ks = sorted({int(k) for k in ks})
+    obs = ~np.isnan(values)
+    n, p = values.shape
+    if dist is None:
+        dist = nan_euclidean(values)
+    if rows is None:
+        rows = np.flatnonzero((~obs).any(1) & obs.any(1))
+    m = min(n - 1, 2 * ks[-1] + 16)
+    x = np.where(obs, values, 0.0)
+    out = {k: np.full((n, p), np.nan) for k in ks}
+    if m <= 0 or len(rows) == 0:
+        return out
+    d = dist[rows]
+    part = np.argpartition(d, m - 1, axis=1)[:, :m] if m < n - 1 else np.argsort(d, axis=1)[:, :m]
+    for i, r in enumerate(rows):
+        cand = part[i]
+        cand = cand[np.argsort(dist[r, cand], kind="stable")]
+        cand = cand[np.isfinite(dist[r, cand])]
+        if len(cand) == 0:
+            continue
+        o = obs[cand]
+        c = np.cumsum(o, axis=0, dtype=np.int32)
+        v = x[cand]
+        for k in ks:
+            take = o & (c <= k)
+            cnt = take.sum(0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[k][r] = np.where(cnt > 0, (v * take).sum(0) / np.maximum(cnt, 1), np.nan)
+    return out
+
+
+def _top_components(zc: np.ndarray, r: int, seed: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    n, p = zc.shape
+    if min(n, p) <= 400:
+        if n <= p:
+            _, vecs = np.linalg.eigh(zc @ zc.T)
+            return vecs[:, ::-1][:, :r], None
+        _, vecs = np.linalg.eigh(zc.T @ zc)
+        return None, vecs[:, ::-1][:, :r]
+    from sklearn.utils.extmath import randomized_svd
+
+    u, _, _ = randomized_svd(zc, r, n_oversamples=10, n_iter=2, random_state=seed)
+    return u, None
+
+
+def low_rank(
+    values: np.ndarray, ranks: Sequence[int], *, n_iter: int = 10, seed: int = 0
+) -> dict[int, np.ndarray]:
+    """Complete by iterative SVD (hard impute at the largest rank, column-centred).
+
+    Returns
+    -------
+    ``{rank: reconstruction}`` for every rank in ``ranks`` (projections of the completed
+    matrix on its top components). Rows and columns without an observed value stay NaN.
+    """
+    ranks = sorted({int(r) for r in ranks})
+    obs = ~np.isnan(values)
+    rows, cols = obs.any(1), obs.any(0)
+    out = {r: np.full(values.shape, np.nan) for r in ranks}
+    x = values[np.ix_(rows, cols)]
+    o = ~np.isnan(x)
+    n, p = x.shape
+    if n < 3 or p < 3 or not ranks:
+        return out
+    mu = nanmean(x, axis=0)
+    z = np.where(o, x, mu)
+    rmax = max(1, min(ranks[-1], n - 1, p - 1))
+
+    def project(zc: np.ndarray, u: np.ndarray | None, v: np.ndarray | None, r: int) -> np.ndarray:
+        if u is not None:
+            return u[:, :r] @ (u[:, :r].T @ zc)
+        assert v is not None
+        return (zc @ v[:, :r]) @ v[:, :r].T
+
+    for _ in range(n_iter):
+        cm = z.mean(0)
+        u, v = _top_components(z - cm, rmax, seed)
+        z = np.where(o, x, project(z - cm, u, v, rmax) + cm)
+    cm = z.mean(0)
+    u, v = _top_components(z - cm, rmax, seed)
+    for r in ranks:
+        out[r][np.ix_(rows, cols)] = project(z - cm, u, v, min(r, rmax)) + cm
+    return out
+
+
+def gene_knn(values: np.ndarray, k: int = 20, *, n_pcs: int = 32, chunk: int = 1024) -> np.ndarray:
+    """Each gene's ``k`` most similar genes (Euclidean over samples after PCA, NaN filled by the row mean).
+
+    Returns
+    -------
+    ``(p, k)`` gene indices, ``-1`` for genes never observed (and when too few genes are).
+    """
+    obs = ~np.isnan(values)
+    n, p = values.shape
+    cand = np.flatnonzero(obs.any(0))
+    out = np.full((p, k), -1, dtype=np.int64)
+    if len(cand) <= k:
+        return out
+    x = values[:, cand]
+    mu = nanmean(x, axis=1)[:, None]
+    z = np.where(np.isnan(x), mu, x)
+    z = np.nan_to_num(z - z.mean(1, keepdims=True))
+    if n > n_pcs:
+        _, vecs = np.linalg.eigh(z @ z.T)
+        z = vecs[:, -n_pcs:].T @ z
+    z = z.astype(np.float32)
+    sq = (z**2).sum(0)
+    for a in range(0, len(cand), chunk):
+        q = np.arange(a, min(a + chunk, len(cand)))
+        d = sq[q][:, None] + sq[None, :] - 2.0 * (z[:, q].T @ z)
+        d[np.arange(len(q)), q] = np.inf
+        part = np.argpartition(d, k - 1, axis=1)[:, :k]
+        out[cand[q]] = cand[part]
+    return out
+
+
+def ridge_rows(values: np.ndarray, start: np.ndarray, *, n_iter: int = 3, alpha: float = 1e-3) -> np.ndarray:
+    """Fit each row by iterative ridge regression on the other rows (genes as observations).
+
+    ``start`` fills the missing entries at first; each pass refits every row with missing
+    values on the others (all filled) over its observed columns, and refills. Raw values, not
+    residuals: each row may scale the others' gene levels (a tissue's own slope).
+
+    Returns
+    -------
+    The final fits; rows without an observed or without a missing value stay NaN.
+    """
+    obs = ~np.isnan(values)
+    n, p = values.shape
+    z = np.where(obs, values, start)
+    fill = float(nanmean(values.ravel()[None, :], axis=1)[0]) if obs.any() else 0.0
+    z = np.where(np.isnan(z), fill, z)
+    out = np.full(values.shape, np.nan)
+    rows = np.flatnonzero(obs.any(1) & (~obs).any(1))
+    for _ in range(n_iter):
+        mu = z.mean(1, keepdims=True)
+        zc = z - mu
+        for i in rows:
+            others = np.arange(n) != i
+            x = zc[others][:, obs[i]].T  # genes x other rows
+            y = zc[i, obs[i]]
+            gram = x.T @ x
+            lam = alpha * np.trace(gram) / max(x.shape[1], 1) + 1e-9
+            coef = np.linalg.solve(gram + lam * np.eye(x.shape[1]), x.T @ y)
+            fit = zc[others].T @ coef + mu[i]
+            out[i] = fit
+            z[i] = np.where(obs[i], values[i], fit)
+    return out

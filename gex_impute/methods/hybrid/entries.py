@@ -1,0 +1,266 @@
+"""Features of missing entries (whole genes and scattered entries): base estimates + context.
+
+:class:`EntryFeatures` computes every base estimate of :mod:`.bases` on a (masked) matrix and
+reads them, with context columns, at the entries asked for. The same code serves training
+(on a matrix with extra entries hidden by :func:`.masking.hide`) and prediction (on the data
+as given), so XGBoost sees features from one distribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .bases import gene_knn, group_means, knn_rows, low_rank, nan_euclidean, nanmean, ridge_rows
+from .masking import Layout
+
+__all__ = ["EntryFeatures", "tissue_correlation"]
+
+#: samples at most for the ridge regression of each sample on the others / the similar samples
+MAX_RIDGE_SAMPLES = 120
+MAX_SIMILAR_SAMPLES = 400
+
+
+def tissue_correlation(resid: np.ndarray, min_pairs: int = 20) -> np.ndarray:
+    """Tissue x tissue correlation of donor residual profiles ``(D, T, p)``, pooled over donors and genes."""
+    _, n_tissues, _ = resid.shape
+    out = np.full((n_tissues, n_tissues), np.nan)
+    for a in range(n_tissues):
+        for b in range(a + 1, n_tissues):
+            x, y = resid[:, a], resid[:, b]
+            ok = ~np.isnan(x) & ~np.isnan(y)
+            if ok.sum() < min_pairs:
+                continue
+            xa, yb = x[ok], y[ok]
+            sa, sb = xa.std(), yb.std()
+            if sa > 0 and sb > 0:
+                out[a, b] = out[b, a] = float(np.mean((xa - xa.mean()) * (yb - yb.mean())) / (sa * sb))
+    return out
+
+
+@dataclass
+class EntryFeatures:
+    """Base estimates and context of entries of a samples x genes matrix.
+
+    Attributes
+    ----------
+    knn_k, donor_k, rank_samples, rank_donors
+        k of the kNN over samples / donors, ranks of the low-rank completions.
+    n_similar
+        The gene's values in this many most correlated samples become features.
+    neighbours
+        :class:`~gex_impute.genome.GenomicNeighbours` of every gene (None: no such features).
+    static, static_names
+        ``(p, F)`` per-gene features that need no expression (:mod:`.genes`).
+    cnn_profile
+        ``(T, p)`` out-of-fold promoter-CNN prediction of each gene's tissue means (or None).
+    encoder
+        A fitted :class:`~.encoder.TissueEncoder` (or None).
+    """
+
+    knn_k: tuple[int, ...] = (1, 2, 4, 8, 16)
+    donor_k: tuple[int, ...] = (1, 3, 10)
+    rank_samples: tuple[int, ...] = (2, 5, 10, 20)
+    rank_donors: tuple[int, ...] = (2, 5, 10)
+    n_similar: int = 5
+    use_donors: bool = True
+    neighbours: Any = None
+    static: np.ndarray | None = None
+    static_names: list[str] = field(default_factory=list)
+    cnn_profile: np.ndarray | None = None
+    encoder: Any = None
+
+    def build(
+        self, values: np.ndarray, layout: Layout, rows: np.ndarray, cols: np.ndarray
+    ) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
+        """Features of the entries ``(rows, cols)`` of ``values``.
+
+        Returns
+        -------
+        ``(x, names, bases)``: the ``(len(rows), F)`` float32 design, its column names, and
+        the base estimates among the columns (name -> values) from which the stack's
+        reference is chosen.
+        """
+        n, p = values.shape
+        obs = ~np.isnan(values)
+        t = layout.tissue
+        feats: list[np.ndarray] = []
+        names: list[str] = []
+
+        def add(name: str, col: Any) -> None:
+            feats.append(np.broadcast_to(np.asarray(col, dtype=np.float32), (len(rows),)))
+            names.append(name)
+
+        tm, tc = group_means(values, t, layout.n_tissues)  # (T, p)
+        gm = nanmean(values.T)
+        tm_f = np.where(np.isnan(tm), gm[None, :], tm)
+        # residual reference: the tissue mean when tissues hold several samples, else the gene mean
+        per_tissue = np.bincount(t[obs.any(1)], minlength=layout.n_tissues)
+        several = per_tissue[per_tissue > 0]
+        ref = tm_f if len(several) and np.median(several) >= 3 else np.broadcast_to(gm[None, :], tm_f.shape)
+        resid = values - ref[t]
+        add("tissue_mean", tm[t[rows], cols])
+        add("tissue_n", tc[t[rows], cols])
+        add("gene_mean", gm[cols])
+        rs, _ = group_means(resid**2, t, layout.n_tissues)
+        add("tissue_resid_sd", np.sqrt(rs[t[rows], cols]))
+        add("gene_frac_observed", obs.mean(0)[cols])
+        add("sample_resid_mean", nanmean(resid)[rows])
+        add("sample_frac_observed", obs.mean(1)[rows])
+        add("tissue", t[rows])
+        bases = {"tissue_mean": tm_f[t[rows], cols]}
+        # the sample's mean level over its observed genes: the reference for genes with no data
+        tissue_level = nanmean(tm_f)
+        bases["sample_mean"] = np.where(obs.any(1), nanmean(values), tissue_level[t])[rows]
+        add("sample_mean", bases["sample_mean"])
+
+        def base(name: str, col: np.ndarray) -> None:
+            add(name, col)
+            bases[name] = col
+
+        srows = np.flatnonzero(obs.any(1))
+        need = np.unique(rows)
+        need = need[obs[need].any(1)]
+        if self.knn_k and len(need) and len(srows) > 1:
+            dist = np.full((n, n), np.inf, dtype=np.float32)
+            dist[np.ix_(srows, srows)] = nan_euclidean(values[srows])
+            est = knn_rows(values, self.knn_k, dist=dist, rows=need)
+            del dist
+            for k in self.knn_k:
+                base(f"knn_samples_k{k}", est[k][rows, cols])
+        if self.rank_samples:
+            lrs = low_rank(resid, self.rank_samples)
+            for r, lr in lrs.items():
+                base(f"lowrank_samples_r{r}", ref[t[rows], cols] + lr[rows, cols])
+            if n <= MAX_RIDGE_SAMPLES and len(srows) > 2:
+                lr0 = lrs[sorted(lrs)[len(lrs) // 2]]
+                start = ref[t] + np.where(np.isnan(lr0), 0.0, lr0)
+                base("ridge_samples", ridge_rows(values, start)[rows, cols])
+        if n <= MAX_SIMILAR_SAMPLES and self.n_similar > 0 and n > 1:
+            self._similar_samples(add, values, resid, obs, rows, cols)
+        if self.encoder is not None:
+            base("encoder", self.encoder.predict(values, layout, rows, cols))
+        kidx = gene_knn(values, k=20)[cols]
+        has = kidx >= 0
+        kv = np.where(has, resid[rows[:, None], np.where(has, kidx, 0)], np.nan)
+        base("knn_genes_resid", ref[t[rows], cols] + nanmean(kv))
+        if self.use_donors and layout.donor is not None and layout.n_donors > 2:
+            _donor_columns(self, add, base, values, resid, tm_f, layout, rows, cols)
+        if self.neighbours is not None:
+            _neighbour_columns(add, self.neighbours, resid, tm_f, gm, t, rows, cols)
+        if self.cnn_profile is not None:
+            cp = self.cnn_profile
+            add("cnn_tissue", cp[t[rows], cols])
+            cm = nanmean(cp.T)
+            add("cnn_mean", cm[cols])
+            add("cnn_specificity", cp[t[rows], cols] - cm[cols])
+        if self.static is not None:
+            for i, nm in enumerate(self.static_names):
+                add(nm, self.static[cols, i])
+        return np.column_stack(feats), names, bases
+
+    def _similar_samples(self, add: Callable, values, resid, obs, rows, cols) -> None:
+        """Add the gene's values in the samples most correlated with this one (residuals across genes)."""
+        n = len(values)
+        x0 = np.where(obs, resid, 0.0)
+        m = obs.astype(float)
+        cnt = np.maximum(m @ m.T, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mi = (x0 @ m.T) / cnt
+            cov = (x0 @ x0.T) / cnt
+            sq = ((x0 * x0) @ m.T) / cnt
+            corr = (cov - mi * mi.T) / np.sqrt((sq - mi**2) * (sq.T - mi.T**2))
+        corr[(m @ m.T) < 10] = np.nan
+        np.fill_diagonal(corr, np.nan)
+        n_top = min(self.n_similar, n - 1)
+        order = np.argsort(-np.nan_to_num(corr, nan=-2.0), axis=1)[:, :n_top]
+        for i in range(n_top):
+            o = order[rows, i]
+            add(f"similar_sample_{i}_value", values[o, cols])
+            add(f"similar_sample_{i}_corr", corr[rows, o])
+
+
+def _donor_columns(fb: EntryFeatures, add, base, values, resid, tm_f, layout: Layout, rows, cols) -> None:
+    """Donor offsets, the donor's other tissues, and kNN / low rank over donors x (tissue, gene)."""
+    assert layout.donor is not None
+    d, t = layout.donor, layout.tissue
+    n_d, n_t = layout.n_donors, layout.n_tissues
+    p = values.shape[1]
+    prof, _ = group_means(resid, layout.unit, n_d * n_t)
+    ok = ~np.isnan(resid)
+    r0 = np.where(ok, resid, 0.0)
+    ds, dc = np.zeros((n_d, p)), np.zeros((n_d, p))
+    np.add.at(ds, d, r0)
+    np.add.at(dc, d, ok)
+    own = ok[rows, cols]
+    s_ = ds[d[rows], cols] - np.where(own, r0[rows, cols], 0.0)
+    c_ = dc[d[rows], cols] - own
+    with np.errstate(invalid="ignore", divide="ignore"):
+        off = np.where(c_ > 0, s_ / np.maximum(c_, 1), np.nan)
+    add("donor_offset", off)
+    add("donor_offset_n", c_)
+    add("donor_plus_tissue", tm_f[t[rows], cols] + np.nan_to_num(off))
+    cube = prof.reshape(n_d, n_t, p)
+    corr = tissue_correlation(cube)
+    w = np.clip(np.nan_to_num(corr), 0, None)  # diagonal 0: the target tissue never weighs itself
+    num = np.einsum("ab,dbp->dap", w, np.nan_to_num(cube))
+    den = np.einsum("ab,dbp->dap", w, (~np.isnan(cube)).astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        woff = np.where(den > 1e-9, num / np.maximum(den, 1e-9), np.nan)
+    add("donor_offset_weighted", woff[d[rows], t[rows], cols])
+    add("donor_similar_tissue_corr", np.nanmax(np.where(np.isnan(corr), -1, corr), axis=1)[t[rows]])
+    del num, den, woff
+    n_top = min(n_t - 1, 5)
+    top = np.argsort(-np.nan_to_num(corr, nan=-2.0), axis=1)[:, :n_top][t[rows]]
+    for i in range(n_top):
+        add(f"donor_resid_tissue_rank{i}", cube[d[rows], top[:, i], cols])
+    wide = cube.reshape(n_d, n_t * p)
+    wcol = t[rows] * p + cols
+    ddist = nan_euclidean(wide)
+    # this donor's deviation from its nearest donors, in its other tissues
+    nbr = np.argsort(ddist, axis=1)[:, : min(3, n_d - 1)]
+    fin = np.isfinite(np.take_along_axis(ddist, nbr, 1))
+    near = np.where(fin[:, :, None, None], cube[nbr], np.nan)  # (D, k, T, p)
+    dev = cube - nanmean(near, axis=1)
+    del near
+    devr = dev[d[rows], :, cols]  # (n, T)
+    devr[np.arange(len(rows)), t[rows]] = np.nan
+    add("donor_dev_from_similar", nanmean(devr))
+    if fb.donor_k:
+        est = knn_rows(wide, fb.donor_k, dist=ddist, rows=np.unique(d[rows]))
+        for k in fb.donor_k:
+            base(f"knn_donors_k{k}", tm_f[t[rows], cols] + est[k][d[rows], wcol])
+    if fb.rank_donors:
+        for r, lr in low_rank(wide, fb.rank_donors).items():
+            base(f"lowrank_donors_r{r}", tm_f[t[rows], cols] + lr[d[rows], wcol])
+
+
+def _neighbour_columns(add, nb, resid, tm_f, gm, t, rows, cols) -> None:
+    """Genomic neighbours' residuals, levels and gene means, distances, orientations."""
+    idx = nb.index[cols]
+    has = idx >= 0
+    j = np.where(has, idx, 0)
+    tr = t[rows][:, None]
+    nres = np.where(has, resid[rows[:, None], j], np.nan)
+    nlev = np.where(has, tm_f[tr, j], np.nan)
+    ngm = np.where(has, gm[j], np.nan)
+    ad = nb.abs_distance[cols].astype(float)
+    sd = nb.distance[cols].astype(float)
+    w = np.where(has, 1.0 / (ad + 1000.0), 0.0)
+    for nm, arr in (("resid", nres), ("level", nlev), ("gene_mean", ngm)):
+        ww = np.where(~np.isnan(arr), w, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            add(f"nb_idw_{nm}", (ww * np.nan_to_num(arr)).sum(1) / ww.sum(1))
+        add(f"nb_mean_{nm}", nanmean(arr))
+    for i in range(min(4, idx.shape[1])):
+        add(f"nb{i}_resid", nres[:, i])
+        add(f"nb{i}_level", nlev[:, i])
+        add(f"nb{i}_gene_mean", ngm[:, i])
+        add(f"nb{i}_log_distance", np.where(has[:, i], np.sign(sd[:, i]) * np.log10(1 + ad[:, i]), np.nan))
+        add(f"nb{i}_orientation", np.where(has[:, i], nb.orientation[cols, i], np.nan))
+    add("nb_n_within_50kb", (has & (ad <= 50_000)).sum(1))
+    add("nb_any_bidirectional", nb.bidirectional[cols].any(1))
+    add("nb_any_nested", nb.nested[cols].any(1))

@@ -1,0 +1,227 @@
+"""Gene-level parts for whole missing genes: static gene features and the promoter CNN.
+
+A gene with no value anywhere can only be described by what needs no expression: its
+promoter sequence (read by a small CNN, :func:`promoter_cnn_profiles`, and by composition
+features), its gene body, and the layout of TSSs around it (:func:`static_gene_features`).
+Genes without coordinates or sequence get NaN in those columns (XGBoost routes them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .sequence import composition, one_hot_batch
+
+__all__ = ["promoter_cnn_profiles", "static_gene_features"]
+
+
+def _numeric(var: pd.DataFrame, key: str) -> np.ndarray:
+    return pd.to_numeric(var[key], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _sequences(var: pd.DataFrame) -> list[str]:
+    return [s if isinstance(s, str) else "" for s in var["promoter"].tolist()]
+
+
+def static_gene_features(var: pd.DataFrame, *, use_sequence: bool = True) -> tuple[np.ndarray, list[str]]:
+    """Per-gene features that need no expression.
+
+    Promoter GC fraction and CpG observed/expected (``promoter`` column, when
+    ``use_sequence``), log10 gene length (``start`` / ``end``), TSS density within 50 kb and
+    1 Mb, log10 distance to the nearest other TSS and a chromosome code (``chrom`` / ``tss``).
+
+    Returns
+    -------
+    ``(p, F)`` float32 features (NaN where a gene lacks the annotation) and their names.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> var = pd.DataFrame({"chrom": ["1", "1", None], "tss": [100, 20_100, None]})
+    >>> x, names = static_gene_features(var)
+    >>> names
+    ['tss_density_50kb', 'tss_density_1mb', 'log10_nearest_tss', 'chrom_code']
+    >>> x[:, 0].tolist()
+    [1.0, 1.0, nan]
+    """
+    p = len(var)
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    if use_sequence and "promoter" in var.columns:
+        comp = composition(_sequences(var))
+        has = np.array([len(s) > 0 for s in _sequences(var)])
+        cols += [np.where(has, comp[:, 0], np.nan), np.where(has, comp[:, 1], np.nan)]
+        names += ["promoter_gc", "promoter_cpg_oe"]
+    if "start" in var.columns and "end" in var.columns:
+        length = _numeric(var, "end") - _numeric(var, "start")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cols.append(np.where(length > 1, np.log10(np.where(length > 1, length, 10.0)), np.nan))
+        names.append("log10_gene_length")
+    if "chrom" in var.columns and "tss" in var.columns:
+        tss = _numeric(var, "tss")
+        chrom = var["chrom"].astype("string").fillna("").to_numpy(dtype=object)
+        placed = np.isfinite(tss) & (chrom != "")
+        dens50, dens1m, nearest = (np.full(p, np.nan) for _ in range(3))
+        for c in np.unique(chrom[placed]):
+            idx = np.flatnonzero(placed & (chrom == c))
+            pos = np.sort(tss[idx])
+            x = tss[idx]
+            dens50[idx] = (
+                np.searchsorted(pos, x + 50_000, "right") - np.searchsorted(pos, x - 50_000, "left") - 1
+            )
+            dens1m[idx] = (
+                np.searchsorted(pos, x + 1_000_000, "right") - np.searchsorted(pos, x - 1_000_000, "left") - 1
+            )
+            i = np.searchsorted(pos, x, "left")
+            left = np.where(i > 0, x - pos[np.maximum(i - 1, 0)], np.inf)
+            j = np.searchsorted(pos, x, "right")
+            right = np.where(j < len(pos), pos[np.minimum(j, len(pos) - 1)] - x, np.inf)
+            nn = np.minimum(left, right)
+            nearest[idx] = np.log10(1 + np.where(np.isfinite(nn), nn, 1e7))
+        codes = pd.Categorical(np.where(placed, chrom, None)).codes.astype(float)
+        cols += [dens50, dens1m, nearest, np.where(codes >= 0, codes, np.nan)]
+        names += ["tss_density_50kb", "tss_density_1mb", "log10_nearest_tss", "chrom_code"]
+    if not cols:
+        return np.zeros((p, 0), np.float32), []
+    return np.column_stack(cols).astype(np.float32), names
+
+
+def _cnn(n_tissues: int, channels: int, embedding_dim: int) -> Any:
+    import torch
+    from torch import nn
+
+    class PromoterCNN(nn.Module):
+        """Two convolutions, max + mean pooling, an embedding and one output per tissue."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv1d(4, channels, 9, padding=4)
+            self.conv2 = nn.Conv1d(channels, channels, 5, padding=2)
+            self.pool = nn.MaxPool1d(2, ceil_mode=True)
+            self.embed = nn.Linear(2 * channels, embedding_dim)
+            self.head = nn.Linear(embedding_dim, n_tissues)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = torch.relu(self.conv1(x))
+            if h.shape[-1] > 1:
+                h = self.pool(h)
+            h = torch.relu(self.conv2(h))
+            e = self.embed(torch.cat([h.amax(-1), h.mean(-1)], -1))
+            return self.head(torch.relu(e))
+
+    return PromoterCNN()
+
+
+def promoter_cnn_profiles(
+    var: pd.DataFrame,
+    targets: np.ndarray,
+    *,
+    n_folds: int = 3,
+    max_epochs: int = 8,
+    patience: int = 3,
+    channels: int = 16,
+    embedding_dim: int = 8,
+    learning_rate: float = 3e-3,
+    batch_size: int = 256,
+    max_length: int = 600,
+    validation_fraction: float = 0.1,
+    seed: int = 0,
+    device: str = "cpu",
+) -> np.ndarray | None:
+    """Out-of-fold promoter-CNN predictions of each gene's tissue profile.
+
+    A small CNN reads the promoter (``var['promoter']``, centred, at most ``max_length``
+    bases) and predicts the gene's mean in every tissue (multi-task). It is trained K-fold
+    over the genes with data; each such gene is predicted by the fold model that never saw
+    it, genes without data by the mean of the fold models.
+
+    Parameters
+    ----------
+    var
+        Gene table with a ``promoter`` column.
+    targets
+        ``(p, T)`` gene x tissue means (NaN for genes without data).
+    validation_fraction
+        Share of each fold's training genes held out for early stopping.
+    device
+        Torch device of the network (``"cpu"``, ``"cuda"``, ...).
+
+    Returns
+    -------
+    ``(p, T)`` predictions (NaN for genes without a sequence), or None when fewer than 50
+    genes have both a sequence and data.
+    """
+    import torch
+
+    if "promoter" not in var.columns:
+        return None
+    seqs = _sequences(var)
+    has = np.array([len(s) > 0 for s in seqs])
+    ref = np.flatnonzero(has & ~np.isnan(targets).all(1))
+    if len(ref) < 50:
+        return None
+    onehot = one_hot_batch(seqs, align="center")
+    if onehot.shape[-1] > max_length:
+        start = (onehot.shape[-1] - max_length) // 2
+        onehot = onehot[..., start : start + max_length]
+    p, n_t = targets.shape
+    with np.errstate(invalid="ignore"):
+        mu = np.where(np.isnan(targets[ref]), 0.0, targets[ref]).sum(0) / np.maximum(
+            (~np.isnan(targets[ref])).sum(0), 1
+        )
+    sd = float(np.nanstd(targets[ref])) or 1.0
+    y = torch.as_tensor(((targets - mu) / sd).astype(np.float32)).to(device)
+    x = torch.as_tensor(np.ascontiguousarray(onehot)).to(device)
+    rng = np.random.default_rng(seed)
+    fold = np.full(p, -1)
+    fold[rng.permutation(ref)] = np.arange(len(ref)) % n_folds
+    pred = np.full((p, n_t), np.nan, np.float32)
+    mean_pred = np.zeros((p, n_t), np.float32)
+
+    def loss_of(net: Any, items: np.ndarray) -> Any:
+        out, yb = net(x[items]), y[items]
+        ok = ~torch.isnan(yb)
+        return ((out - torch.nan_to_num(yb)) ** 2)[ok].mean()
+
+    torch.manual_seed(seed)
+    for k in range(n_folds):
+        train = ref[fold[ref] != k]
+        val = rng.choice(train, size=max(1, int(validation_fraction * len(train))), replace=False)
+        train = np.setdiff1d(train, val)
+        net = _cnn(n_t, channels, embedding_dim).to(device)
+        opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
+        best, best_state, bad = np.inf, None, 0
+        for _ in range(max_epochs):
+            net.train()
+            for batch in np.array_split(rng.permutation(train), max(1, len(train) // batch_size)):
+                loss = loss_of(net, batch)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            net.eval()
+            with torch.no_grad():
+                val_loss = float(loss_of(net, val))
+            if val_loss < best - 1e-4:
+                best, bad = val_loss, 0
+                best_state = {a: b.clone() for a, b in net.state_dict().items()}
+            else:
+                bad += 1
+                if bad >= patience:
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        net.eval()
+        with torch.no_grad():
+            out = np.concatenate(
+                [net(x[b]).cpu().numpy() for b in np.array_split(np.arange(p), max(1, p // 2048))]
+            )
+        mine = fold == k
+        pred[mine] = out[mine]
+        mean_pred += out / n_folds
+    rest = fold < 0
+    pred[rest] = mean_pred[rest]
+    pred[~has] = np.nan
+    return pred * sd + mu

@@ -1,0 +1,338 @@
+"""Fit and apply the hybrid's per-pattern models (whole genes, whole profiles, scattered entries).
+
+:func:`gene_parts` prepares what describes genes (genomic neighbours, static features, the
+promoter CNN's tissue profile, the tissue encoder); :func:`fit_entry_models` trains the
+whole-gene and scattered-entry models on masked rounds; :func:`fit_profile_model` trains the
+whole-profile model on exact leave-one-donor-out features; ``predict_*`` apply them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .entries import EntryFeatures
+from .masking import PATTERNS, Layout, hide
+from .stacking import apply_model, fit_pattern_model
+
+if TYPE_CHECKING:
+    from ..._data import ExpressionData
+    from .model import HybridImputer
+
+__all__ = ["fit_entry_models", "fit_profile_model", "gene_parts", "predict_entries", "predict_profiles"]
+
+#: profile units at most whose rows train the profile model (rows are sampled per unit)
+MIN_ROWS_PER_UNIT = 50
+#: below this many hidden training genes, the whole-gene model is chosen by gene-grouped CV
+MAX_GENES_FOR_CV = 300
+
+
+def _align(x: np.ndarray, names: list[str], wanted: list[str]) -> np.ndarray:
+    """Columns of ``x`` in the order of ``wanted`` (NaN for names ``x`` lacks)."""
+    if names == wanted:
+        return x
+    lookup = {n: i for i, n in enumerate(names)}
+    cols = [x[:, lookup[n]] if n in lookup else np.full(len(x), np.nan, np.float32) for n in wanted]
+    return np.column_stack(cols) if cols else np.zeros((len(x), 0), np.float32)
+
+
+def _by_gene_id(model: HybridImputer, data: ExpressionData, table: np.ndarray) -> np.ndarray:
+    """``(T, p_fit)`` table of the fitted genes -> ``(T, p)`` for ``data``'s genes (NaN for new ones)."""
+    ids = [str(g) for g in data.var.index]
+    if ids == list(model.gene_ids_):
+        return table
+    lookup = {g: i for i, g in enumerate(model.gene_ids_)}
+    idx = np.array([lookup.get(g, -1) for g in ids], dtype=np.int64)
+    out = np.where(idx[None, :] >= 0, table[:, np.maximum(idx, 0)], np.nan)
+    return out.astype(np.float32)
+
+
+def gene_parts(
+    model: HybridImputer, data: ExpressionData, layout: Layout, *, fitting: bool, seed: int = 0
+) -> EntryFeatures:
+    """Return the entry feature builder for ``data``; at fit also train the promoter CNN and the encoder."""
+    from ..._utils import derive_seeds, resolve_device
+    from .bases import group_means
+    from .genes import promoter_cnn_profiles, static_gene_features
+
+    var = data.var
+    observed = ~np.isnan(data.values)
+    neighbours = None
+    if model.use_neighbours and "chrom" in var.columns and "tss" in var.columns:
+        from ...genome import genomic_neighbours
+
+        neighbours = genomic_neighbours(
+            var, reference=observed.any(0), k=model.n_neighbours, window=model.window
+        )
+    static, names = static_gene_features(var, use_sequence=model.use_sequence)
+    if fitting:
+        model.static_names_ = names
+        model.cnn_profile_ = np.zeros((0, 0), np.float32)
+        model.encoder_ = None
+        seeds = derive_seeds(seed, 2)
+        if "genes" in model.patterns_ and model.use_sequence:
+            import torch
+
+            tm, _ = group_means(data.values, layout.tissue, layout.n_tissues)
+            before = torch.get_num_threads()
+            torch.set_num_threads(model.threads)
+            try:
+                prof = promoter_cnn_profiles(
+                    var,
+                    tm.T,
+                    n_folds=model.n_folds,
+                    max_epochs=model.max_epochs,
+                    patience=model.patience,
+                    channels=model.cnn_channels,
+                    embedding_dim=model.embedding_dim,
+                    learning_rate=model.learning_rate,
+                    batch_size=model.batch_size,
+                    validation_fraction=model.validation_fraction,
+                    seed=seeds[0],
+                    device=resolve_device(model.device),
+                )
+            finally:
+                torch.set_num_threads(before)
+            if prof is not None:
+                model.cnn_profile_ = prof.T.astype(np.float32)
+        if model.use_tissue_encoder:
+            import torch
+
+            from .encoder import TissueEncoder
+
+            before = torch.get_num_threads()
+            torch.set_num_threads(model.threads)
+            try:
+                model.encoder_ = TissueEncoder(
+                    n_folds=model.n_folds,
+                    max_epochs=model.max_epochs,
+                    patience=model.patience,
+                    d_model=model.d_model,
+                    n_heads=model.n_heads,
+                    n_layers=model.n_layers,
+                    learning_rate=model.learning_rate,
+                    batch_size=model.batch_size,
+                    max_items_per_epoch=model.max_items_per_epoch,
+                    seed=seeds[1],
+                ).fit(data.values, layout)
+            finally:
+                torch.set_num_threads(before)
+    else:
+        static = _align(static, names, model.static_names_)
+    cnn = _by_gene_id(model, data, model.cnn_profile_) if model.cnn_profile_.size else None
+    encoder = model.encoder_
+    if encoder is not None and not fitting and [str(g) for g in data.var.index] != list(model.gene_ids_):
+        import copy
+
+        encoder = copy.copy(encoder)
+        encoder.fold_ = _by_gene_id(model, data, model.encoder_.fold_[None, :].astype(np.float32))[0]
+        encoder.fold_ = np.nan_to_num(encoder.fold_, nan=-1).astype(np.int64)
+    return EntryFeatures(
+        n_similar=model.n_similar,
+        neighbours=neighbours,
+        static=static,
+        static_names=list(model.static_names_),
+        cnn_profile=cnn,
+        encoder=encoder,
+    )
+
+
+def fit_entry_models(
+    model: HybridImputer,
+    values: np.ndarray,
+    layout: Layout,
+    builder: EntryFeatures,
+    patterns: list[str],
+    rng: np.random.Generator,
+) -> None:
+    """Masked rounds -> features of the hidden entries -> one model per pattern in ``patterns``."""
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    pats: list[np.ndarray] = []
+    genes: list[np.ndarray] = []
+    bases: dict[str, list[np.ndarray]] = {}
+    names: list[str] = []
+    n_rounds = model.n_rounds
+    for i in tqdm(range(model.n_rounds), desc="hybrid: masked rounds", disable=not model.progress):
+        if i >= n_rounds:
+            break
+        masked, rows, cols, pat, y = hide(values, layout, patterns, rng, rate=model.rate_)
+        x, round_names, base = builder.build(masked, layout, rows, cols)
+        if i == 0:
+            names = round_names
+            counts = np.bincount(pat, minlength=3)
+            if min(counts[PATTERNS.index(p)] for p in patterns) >= model.max_rows:
+                n_rounds = 1  # enough rows of every pattern in one round
+        for k in set(bases) | set(base):  # a base absent in one round: NaN there
+            bases.setdefault(k, [np.full(len(r), np.nan) for r in ys]).append(
+                base.get(k, np.full(len(y), np.nan))
+            )
+        xs.append(_align(x, round_names, names))
+        ys.append(y)
+        pats.append(pat)
+        genes.append(cols)
+    x, y, pat, gene = (np.concatenate(a) for a in (xs, ys, pats, genes))
+    base = {k: np.concatenate(v) for k, v in bases.items()}
+    model.entry_names_ = names
+    model.diagnostics_["n_entry_rows"] = len(y)
+    for code, pname in enumerate(PATTERNS):
+        sel = np.flatnonzero(pat == code)
+        if pname not in patterns or len(sel) == 0:
+            continue
+        if len(sel) > model.max_rows:
+            sel = np.sort(rng.choice(sel, model.max_rows, replace=False))
+        # few hidden genes: a gene-grouped CV chooses among reference, ridge stack and XGBoost
+        few = pname == "genes" and len(np.unique(gene[sel])) < MAX_GENES_FOR_CV
+        fitted, booster = fit_pattern_model(
+            x[sel],
+            y[sel],
+            {k: v[sel] for k, v in base.items()},
+            names,
+            groups=gene[sel],
+            n_groups=values.shape[1],
+            use_xgboost=model.use_xgboost,
+            params=model.xgb_params(),
+            n_estimators=model.n_estimators,
+            rng=rng,
+            validation_fraction=model.validation_fraction,
+            cv_folds=4 if few else 0,
+        )
+        model.models_[pname] = fitted
+        if booster is not None:
+            model.boosters_[pname] = booster
+
+
+def fit_profile_model(
+    model: HybridImputer, values: np.ndarray, layout: Layout, rng: np.random.Generator
+) -> None:
+    """Fit the whole-profile model on leave-one-donor-out features of observed profiles."""
+    from .profiles import ProfileFeatures
+
+    pf = ProfileFeatures(values, layout)
+    units = np.argwhere(pf.unit_observed)
+    per = max(MIN_ROWS_PER_UNIT, model.max_rows // max(len(units), 1))
+    xs, ys, donors = [], [], []
+    bases: dict[str, list[np.ndarray]] = {}
+    names: list[str] = []
+    for d, t in tqdm(units, desc="hybrid: profile features", disable=not model.progress):
+        x, names, base = pf.unit_features(int(d), int(t))
+        ok = np.flatnonzero(pf.obs[d, t])
+        if len(ok) > per:
+            ok = np.sort(rng.choice(ok, per, replace=False))
+        xs.append(x[ok])
+        ys.append(pf.cube[d, t, ok])
+        donors.append(np.full(len(ok), d))
+        for k, v in base.items():
+            bases.setdefault(k, []).append(v[ok])
+    n_donors = layout.n_donors
+    cv = int(min(4, n_donors)) if n_donors < model.cv_max_donors else 0
+    fitted, booster = fit_pattern_model(
+        np.concatenate(xs),
+        np.concatenate(ys),
+        {k: np.concatenate(v) for k, v in bases.items()},
+        names,
+        groups=np.concatenate(donors),
+        n_groups=n_donors,
+        use_xgboost=model.use_xgboost,
+        params=model.xgb_params(),
+        n_estimators=model.n_estimators,
+        rng=rng,
+        validation_fraction=model.validation_fraction,
+        cv_folds=cv,
+    )
+    model.profile_names_ = names
+    model.models_["profiles"] = fitted
+    if booster is not None:
+        model.boosters_["profiles"] = booster
+    model.diagnostics_["profile_choice"] = fitted["choice"]
+
+
+def predict_profiles(
+    model: HybridImputer,
+    values: np.ndarray,
+    layout: Layout,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    *,
+    progress: bool,
+) -> np.ndarray:
+    """Estimate entries of whole missing profiles (samples ``rows``, genes ``cols``)."""
+    from .profiles import ProfileFeatures
+
+    assert layout.donor is not None
+    pf = ProfileFeatures(values, layout)
+    fitted = model.models_["profiles"]
+    unit = layout.donor[rows] * layout.n_tissues + layout.tissue[rows]
+    order = np.argsort(unit, kind="stable")
+    starts = np.searchsorted(unit[order], np.unique(unit))
+    xs, sels = [], []
+    bases: dict[str, list[np.ndarray]] = {}
+    names: list[str] = []
+    for sel in tqdm(np.split(order, starts[1:]), desc="hybrid: profiles", disable=not progress):
+        u = int(unit[sel[0]])
+        x, names, base = pf.unit_features(u // layout.n_tissues, u % layout.n_tissues)
+        g = cols[sel]
+        xs.append(x[g])
+        sels.append(sel)
+        for k, v in base.items():
+            bases.setdefault(k, []).append(v[g])
+    out = np.full(len(rows), np.nan)
+    x = _align(np.concatenate(xs), names, model.profile_names_)
+    base = {k: np.concatenate(v) for k, v in bases.items()}
+    pred = apply_model(fitted, model.boosters_.get("profiles"), x, base, model.profile_names_, model.threads)
+    out[np.concatenate(sels)] = pred
+    return out
+
+
+def predict_entries(
+    model: HybridImputer,
+    values: np.ndarray,
+    layout: Layout,
+    builder: EntryFeatures,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    pat: np.ndarray,
+) -> np.ndarray:
+    """Estimate missing entries ``(rows, cols)`` of pattern codes ``pat`` from the masked-round models."""
+    x, names, base = builder.build(values, layout, rows, cols)
+    x = _align(x, names, model.entry_names_)
+    out = np.full(len(rows), np.nan)
+    for code, pname in enumerate(PATTERNS):
+        sel = np.flatnonzero(pat == code)
+        if len(sel) == 0:
+            continue
+        key = _model_for(model, pname)
+        if key is None:
+            continue
+        out[sel] = apply_model(
+            model.models_[key],
+            model.boosters_.get(key),
+            x[sel],
+            {k: v[sel] for k, v in base.items()},
+            model.entry_names_,
+            model.threads,
+        )
+    return out
+
+
+def _model_for(model: HybridImputer, pattern: str) -> str | None:
+    """Return the fitted masked-round model that serves ``pattern`` (its own, else the closest one)."""
+    order: dict[str, tuple[str, ...]] = {
+        "genes": ("genes", "entries", "profiles"),
+        "entries": ("entries", "genes", "profiles"),
+        "profiles": ("profiles", "entries", "genes"),
+    }
+    for key in order[pattern]:
+        if key in model.models_ and (key != "profiles" or not model.profile_names_):
+            return key
+    return None
+
+
+def describe(model: HybridImputer) -> dict[str, Any]:
+    """Return per pattern the reference base, the model chosen and its training rows (for logs)."""
+    return {
+        k: {"reference": m["reference"], "choice": m["choice"], "rows": m["n_rows"]}
+        for k, m in model.models_.items()
+    }

@@ -1,0 +1,189 @@
+"""The stacking step: a reference base estimate, then XGBoost (or a ridge stack) on the residual.
+
+For each missing pattern the hybrid picks, on its training rows, the base estimate with the
+lowest MSE (the *reference*), and fits XGBoost to the residual ``y - reference`` over all
+features. With few donors (profiles), a donor-grouped cross-validation chooses among the
+reference alone, a ridge stack of the bases, and XGBoost (XGBoost can memorise units there).
+A fitted pattern model is a JSON-able dict plus, for ``choice == "xgboost"``, a booster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["apply_model", "booster_predict", "fit_pattern_model", "train_booster"]
+
+
+def _filled(bases: dict[str, np.ndarray], key: str, const: float) -> np.ndarray:
+    """Return base ``key`` with its gaps filled by the tissue mean, then by ``const``."""
+    tm = bases["tissue_mean"]
+    v = np.where(np.isnan(bases[key]), tm, bases[key]) if key in bases else tm
+    return np.where(np.isnan(v), const, v)
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, alpha: float = 1e-3) -> np.ndarray:
+    a = np.column_stack([np.ones(len(x)), np.nan_to_num(x)])
+    pen = alpha * len(x) * np.eye(a.shape[1])
+    pen[0, 0] = 0
+    return np.linalg.solve(a.T @ a + pen, a.T @ y)
+
+
+def _ridge_apply(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return coef[0] + np.nan_to_num(x) @ coef[1:]
+
+
+def train_booster(
+    x: np.ndarray,
+    r: np.ndarray,
+    val: np.ndarray,
+    names: list[str],
+    *,
+    params: dict[str, Any],
+    n_estimators: int,
+    seed: int,
+) -> tuple[Any, int, float]:
+    """XGBoost on ``x`` -> ``r``, early stopping on the rows ``val``.
+
+    Returns
+    -------
+    ``(booster, best_iteration, validation MSE)``.
+    """
+    import xgboost as xgb
+
+    if val.sum() < 1 or (~val).sum() < 2:
+        val = np.arange(len(r)) % 7 == 0
+    nthread = int(params.get("nthread", 1))
+    dtrain = xgb.DMatrix(x[~val], label=r[~val], feature_names=names, nthread=nthread)
+    dval = xgb.DMatrix(x[val], label=r[val], feature_names=names, nthread=nthread)
+    booster = xgb.train(
+        {**params, "seed": seed},
+        dtrain,
+        n_estimators,
+        evals=[(dval, "val")],
+        early_stopping_rounds=20,
+        verbose_eval=False,
+    )
+    best = int(booster.best_iteration)
+    pred = booster.predict(dval, iteration_range=(0, best + 1))
+    return booster, best, float(np.mean((pred - r[val]) ** 2))
+
+
+def booster_predict(
+    booster: Any, x: np.ndarray, names: list[str], best_iteration: int, nthread: int
+) -> np.ndarray:
+    """Predict with ``booster`` (its first ``best_iteration + 1`` trees) on ``x``."""
+    import xgboost as xgb
+
+    dm = xgb.DMatrix(x, feature_names=names, nthread=nthread)
+    return booster.predict(dm, iteration_range=(0, best_iteration + 1)).astype(np.float64)
+
+
+def fit_pattern_model(
+    x: np.ndarray,
+    y: np.ndarray,
+    bases: dict[str, np.ndarray],
+    names: list[str],
+    *,
+    groups: np.ndarray,
+    n_groups: int,
+    use_xgboost: bool,
+    params: dict[str, Any],
+    n_estimators: int,
+    rng: np.random.Generator,
+    cv_folds: int = 0,
+    validation_fraction: float = 0.15,
+) -> tuple[dict[str, Any], Any]:
+    """Fit one pattern's model on its training rows.
+
+    Parameters
+    ----------
+    x, y, bases, names
+        Features, hidden values, base estimates (name -> per row) and feature names.
+    groups, n_groups
+        Group of each row (genes or donors); early stopping holds out whole groups, and so
+        does the cross-validation.
+    use_xgboost
+        Fit XGBoost on the residual; else the reference (or ridge stack) is the prediction.
+    cv_folds
+        When > 1: choose among reference, ridge stack and XGBoost by group-wise CV.
+    validation_fraction
+        Share of the groups held out for XGBoost's early stopping.
+
+    Returns
+    -------
+    ``(model, booster)``; ``booster`` is None unless ``model["choice"] == "xgboost"``.
+    """
+    const = float(np.mean(y))
+    scores = {k: float(np.mean((_filled(bases, k, const) - y) ** 2)) for k in sorted(bases)}
+    best = min(scores, key=lambda k: scores[k])
+    ref = _filled(bases, best, const)
+    keys = sorted(bases)
+    tm = _filled(bases, "tissue_mean", const)
+    stack = np.column_stack([_filled(bases, k, const) for k in keys]) - tm[:, None]
+    model: dict[str, Any] = {
+        "reference": best,
+        "scores": scores,
+        "const": const,
+        "ridge_keys": keys,
+        "ridge": _ridge(stack, y - tm).tolist(),
+        "n_rows": len(y),
+    }
+
+    def booster_on(rows: np.ndarray, held_groups: np.ndarray) -> tuple[Any, int, float]:
+        return train_booster(
+            x[rows],
+            y[rows] - ref[rows],
+            held_groups[groups[rows]],
+            names,
+            params=params,
+            n_estimators=n_estimators,
+            seed=int(rng.integers(2**31)),
+        )
+
+    choice = "xgboost" if use_xgboost else "reference"
+    if cv_folds > 1:
+        fold_of = rng.permutation(n_groups) % cv_folds
+        cv = {"reference": 0.0, "ridge": 0.0, "xgboost": 0.0 if use_xgboost else np.inf}
+        for k in range(cv_folds):
+            te = fold_of[groups] == k
+            tr = np.flatnonzero(~te)
+            if not te.any() or len(tr) < 2:
+                continue
+            cv["reference"] += float(((ref[te] - y[te]) ** 2).sum())
+            coef = _ridge(stack[tr], y[tr] - tm[tr])
+            cv["ridge"] += float(((tm[te] + _ridge_apply(coef, stack[te]) - y[te]) ** 2).sum())
+            if use_xgboost:
+                bst, it, _ = booster_on(tr, rng.random(n_groups) < 0.2)
+                pr = ref[te] + booster_predict(bst, x[te], names, it, int(params.get("nthread", 1)))
+                cv["xgboost"] += float(((pr - y[te]) ** 2).sum())
+        model["cv"] = {k: v / len(y) for k, v in cv.items()}
+        choice = min(cv, key=lambda k: cv[k])
+    model["choice"] = choice
+    booster = None
+    if choice == "xgboost":
+        booster, model["best_iteration"], model["validation_mse"] = booster_on(
+            np.arange(len(y)), rng.random(n_groups) < validation_fraction
+        )
+    return model, booster
+
+
+def apply_model(
+    model: dict[str, Any],
+    booster: Any,
+    x: np.ndarray,
+    bases: dict[str, np.ndarray],
+    names: list[str],
+    nthread: int,
+) -> np.ndarray:
+    """Predict with a fitted pattern model for rows with features ``x`` and base estimates ``bases``."""
+    const = float(model["const"])
+    if model["choice"] == "ridge":
+        tm = _filled(bases, "tissue_mean", const)
+        stack = np.column_stack([_filled(bases, k, const) for k in model["ridge_keys"]]) - tm[:, None]
+        return tm + _ridge_apply(np.asarray(model["ridge"]), stack)
+    ref = _filled(bases, model["reference"], const)
+    if model["choice"] == "xgboost" and len(ref):
+        ref = ref + booster_predict(booster, x, names, int(model["best_iteration"]), nthread)
+    return ref
