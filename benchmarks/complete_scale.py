@@ -1,21 +1,31 @@
-"""Scaling of gi.tl.complete: wall time and peak memory of read -> complete -> write against cohort size.
+"""Scaling and accuracy of gi.tl.complete on the GTEx v8 design (issue 9 targets).
 
-For each size (number of donors; GTEx v8 design: 54 tissues, skewed availability, two thirds of
-donor x tissue profiles absent) a simulated cohort is written to an h5ad, then every method runs
-in its own subprocess: read the h5ad, complete it (fit once, estimate the absent profiles block by
-block) and write the completed grid to an h5ad store block by block. Each subprocess reports its
-wall time (read + complete + write) and peak RSS (``ru_maxrss``); the exponent ``b`` of
-``time ~ rows^b`` (and of memory) is fitted over the sizes (rows = donors x tissues).
+**Scaling** (default): for each size (number of donors; GTEx v8 design: 54 tissues, skewed
+availability, about two thirds of the donor x tissue profiles absent) a simulated cohort is
+written to an h5ad, then every method runs in its own subprocess: read the h5ad, complete it
+(fit once, estimate the absent profiles) and write the completed grid to an h5ad store block by
+block. Each subprocess reports its wall time (read + complete + write) and peak RSS
+(``ru_maxrss``); the exponent ``b`` of ``y ~ rows^b`` is fitted over the sizes for time and
+memory (rows = donors x tissues). ``--profile`` adds each run's top functions (cProfile).
 
-Full size (about 1 h and tens of GB for the hybrid; not for a shared laptop)::
+**Accuracy** (``--accuracy``, protocol P3 at one size): a random ``--hide`` fraction of the
+observed samples (of donors keeping at least one other) is removed from the cohort, every method
+completes the rest, and the completed profiles are scored against the hidden ones on the log1p
+scale: MSE, pooled and per-tissue Pearson r, mean per-sample r; the ratio of each method's MSE to
+the best other method's.
 
-    .venv/bin/python benchmarks/complete_scale.py --sizes 100,300,948 --genes 20000
+Full size, on a many-core machine (the hybrid needs torch and xgboost; the rest needs numpy,
+pandas, scipy, h5py, anndata and tqdm)::
 
-Small run (what was measured here)::
+    python benchmarks/complete_scale.py --sizes 100,300,948 --genes 20000 --methods mean,hybrid \\
+        --timeout 3600 --out-dir results_full
 
-    nice .venv/bin/python benchmarks/complete_scale.py --sizes 20,40,80 --genes 1000
+Reduced run (what fits a shared 2-core machine)::
 
-Writes ``benchmarks/results/complete_scale.json`` and ``complete_scale.png`` (``--name`` changes the stem).
+    nice -n 10 .venv/bin/python benchmarks/complete_scale.py --sizes 100,300,948 --genes 2000 --methods mean
+
+Writes ``<out-dir>/<name>.json`` and ``<name>.png`` (default ``benchmarks/results/complete_scale``;
+``complete_scale_accuracy`` with ``--accuracy``) and prints a summary.
 """
 
 from __future__ import annotations
@@ -39,38 +49,90 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+# -- subprocess modes --------------------------------------------------------------------------
 def _simulate(args: argparse.Namespace) -> None:
-    """Subprocess: simulate one cohort and write it (not timed as part of the pipeline)."""
+    """Simulate one cohort and write it (not timed as part of the pipeline); optionally hide samples."""
+    import numpy as np
+
     import gex_impute as gi
 
+    start = time.perf_counter()
     adata = gi.datasets.simulate(
         n_donors=args.donors, n_tissues=args.tissues, n_genes=args.genes, preset="gtex_v8", random_state=0
     )
+    simulate_s = time.perf_counter() - start
+    n_hidden = 0
+    if args.hidden:
+        rng = np.random.default_rng(1)
+        donors = adata.obs["donor"].astype(str).to_numpy()
+        counts = adata.obs["donor"].value_counts()
+        eligible = np.flatnonzero(counts[donors].to_numpy() >= 2)
+        hidden = np.zeros(adata.n_obs, dtype=bool)
+        hidden[rng.choice(eligible, int(args.hide * adata.n_obs), replace=False)] = True
+        # every donor and every tissue keeps at least one observed sample
+        tissues = adata.obs["tissue"].astype(str).to_numpy()
+        for labels in (donors, tissues):
+            for label in np.unique(labels[hidden]):
+                mine = labels == label
+                if not (mine & ~hidden).any():
+                    hidden[np.flatnonzero(mine)[0]] = False
+        adata[hidden].copy().write_h5ad(args.hidden)
+        adata = adata[~hidden].copy()
+        n_hidden = int(hidden.sum())
     adata.write_h5ad(args.input)
-    print(json.dumps({"n_samples": adata.n_obs, "n_genes": adata.n_vars}))
+    print(
+        json.dumps(
+            {
+                "n_samples": adata.n_obs,
+                "n_genes": adata.n_vars,
+                "n_hidden": n_hidden,
+                "simulate_seconds": simulate_s,
+            }
+        )
+    )
+
+
+def _profiled(args: argparse.Namespace, func):
+    """Run ``func()``; with ``--profile``, also return its top functions by cumulative time."""
+    if not args.profile:
+        return func(), None
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    result = profiler.runcall(func)
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
+    return result, text.getvalue().splitlines()[-40:]
 
 
 def _run(args: argparse.Namespace) -> None:
-    """Subprocess: read -> complete -> write, timed, with the peak RSS of this process."""
+    """Read -> complete -> write, timed, with the peak RSS of this process."""
     import anndata as ad
     import numpy as np
 
     from gex_impute.tl import complete
 
     params = json.loads(args.params)
-    baseline_rss = _peak_rss_mb()
+    rss_before = _peak_rss_mb()
     start = time.perf_counter()
-    adata = ad.read_h5ad(args.input)
-    read_s = time.perf_counter() - start
-    complete(
-        adata,
-        method=args.method,
-        out=args.output,
-        block_size=args.block_size,
-        progress=False,
-        overwrite=True,
-        **params,
-    )
+
+    def pipeline():
+        adata = ad.read_h5ad(args.input)
+        read_s = time.perf_counter() - start
+        complete(
+            adata,
+            method=args.method,
+            out=args.output,
+            block_size=args.block_size,
+            progress=False,
+            overwrite=True,
+            **params,
+        )
+        return adata.n_obs, read_s
+
+    (n_input, read_s), profile = _profiled(args, pipeline)
     wall = time.perf_counter() - start
     back = ad.read_h5ad(args.output, backed="r")
     info = dict(back.uns["completed"])
@@ -86,26 +148,86 @@ def _run(args: argparse.Namespace) -> None:
                 "fit_seconds": float(info["fit_seconds"]),
                 "estimate_and_write_seconds": float(info["predict_seconds"]),
                 "peak_rss_mb": _peak_rss_mb(),
-                "rss_after_imports_mb": baseline_rss,
-                "n_input_samples": int(adata.n_obs),
+                "rss_after_imports_mb": rss_before,
+                "n_input_samples": int(n_input),
                 "n_rows": int(n_rows),
                 "n_estimated_profiles": int(info["n_estimated_profiles"]),
+                "n_profile_predictions": int(info.get("n_profile_predictions", -1)),
                 "n_genes": int(n_genes),
-                "input_matrix_mb": adata.n_obs * n_genes * itemsize / 2**20,
+                "input_matrix_mb": n_input * n_genes * itemsize / 2**20,
                 "output_matrix_mb": n_rows * n_genes * itemsize / 2**20,
                 "output_file_mb": os.path.getsize(args.output) / 2**20,
+                "params": params,
+                "profile": profile,
+            }
+        )
+    )
+
+
+def _score(args: argparse.Namespace) -> None:
+    """Complete the cohort without its hidden samples and score the completed hidden profiles (P3)."""
+    import anndata as ad
+    import numpy as np
+
+    from gex_impute.tl import complete
+
+    params = json.loads(args.params)
+    adata, hidden = ad.read_h5ad(args.input), ad.read_h5ad(args.hidden)
+    start = time.perf_counter()
+    done = complete(adata, method=args.method, block_size=args.block_size, progress=False, **params)
+    seconds = time.perf_counter() - start
+    names = [
+        f"{d}|{t}"
+        for d, t in zip(hidden.obs["donor"].astype(str), hidden.obs["tissue"].astype(str), strict=True)
+    ]
+    pred = np.log1p(np.asarray(done[names].X, dtype=np.float64))
+    truth = np.log1p(np.asarray(hidden.X, dtype=np.float64))
+    tissues = hidden.obs["tissue"].astype(str).to_numpy()
+
+    def r(a, b):
+        return (
+            float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+            if a.size > 2 and np.ptp(a) > 0 and np.ptp(b) > 0
+            else float("nan")
+        )
+
+    per_tissue = {
+        t: {
+            "r": r(truth[tissues == t], pred[tissues == t]),
+            "mse": float(np.mean((truth[tissues == t] - pred[tissues == t]) ** 2)),
+            "n_samples": int((tissues == t).sum()),
+        }
+        for t in np.unique(tissues)
+    }
+    print(
+        json.dumps(
+            {
+                "method": args.method,
+                "mse": float(np.mean((truth - pred) ** 2)),
+                "pearson": r(truth, pred),
+                "mean_sample_r": float(np.nanmean([r(a, b) for a, b in zip(truth, pred, strict=True)])),
+                "mean_tissue_r": float(np.nanmean([v["r"] for v in per_tissue.values()])),
+                "per_tissue": per_tissue,
+                "n_hidden": len(names),
+                "seconds": seconds,
+                "peak_rss_mb": _peak_rss_mb(),
                 "params": params,
             }
         )
     )
 
 
-def _child(*argv: str) -> dict:
+# -- driver ------------------------------------------------------------------------------------
+def _child(args: argparse.Namespace, *argv: str) -> dict:
     cmd = [sys.executable, __file__, *argv]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if args.profile:
+        cmd.append("--profile")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {args.timeout} s"}
     if proc.returncode != 0:
-        msg = f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
-        raise RuntimeError(msg)
+        return {"error": f"exit {proc.returncode}: {proc.stderr[-2000:]}"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -124,113 +246,222 @@ def _plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    ok = [r for r in result["runs"] if "error" not in r]
     for method, fit in result["fits"].items():
-        runs = [r for r in result["runs"] if r["method"] == method]
-        rows = [r["n_rows"] for r in runs]
+        runs = [r for r in ok if r["method"] == method]
         for ax, key, exp_key in (
             (axes[0], "wall_seconds", "time_exponent"),
             (axes[1], "peak_rss_mb", "rss_exponent"),
         ):
             b = fit[exp_key]
             label = method if b is None else f"{method} (b = {b:.2f})"
-            ax.plot(rows, [r[key] for r in runs], marker="o", label=label)
-    outputs = [r["output_matrix_mb"] for r in result["runs"] if r["method"] == result["methods"][0]]
-    rows = [r["n_rows"] for r in result["runs"] if r["method"] == result["methods"][0]]
-    axes[1].plot(rows, outputs, linestyle="--", color="grey", label="completed matrix (float32)")
+            ax.plot([r["n_rows"] for r in runs], [r[key] for r in runs], marker="o", label=label)
+    first = [r for r in ok if r["method"] == ok[0]["method"]] if ok else []
+    axes[1].plot(
+        [r["n_rows"] for r in first],
+        [r["output_matrix_mb"] for r in first],
+        linestyle="--",
+        color="grey",
+        label="completed matrix (float32)",
+    )
     for ax, ylabel in zip(axes, ("wall time, read + complete + write (s)", "peak RSS (MB)"), strict=True):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("output rows (donors x tissues)")
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
-    genes = result["runs"][0]["n_genes"]
-    fig.suptitle(f"gi.tl.complete, GTEx v8 design, {genes} genes; y ~ rows^b")
+    fig.suptitle(f"gi.tl.complete, GTEx v8 design, {result['design']['genes']} genes; y ~ rows^b")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
+def _scaling(args: argparse.Namespace, methods: list[str], params: dict, tmp: str) -> dict:
+    runs = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        source = str(Path(tmp) / f"cohort_{size}.h5ad")
+        sim = _child(
+            args,
+            "--simulate",
+            "--donors",
+            str(size),
+            "--tissues",
+            str(args.tissues),
+            "--genes",
+            str(args.genes),
+            "--input",
+            source,
+        )
+        if "error" in sim:
+            raise RuntimeError(sim["error"])
+        print(
+            f"{size} donors: {sim['n_samples']} samples x {sim['n_genes']} genes "
+            f"(simulated in {sim['simulate_seconds']:.1f} s)",
+            flush=True,
+        )
+        for method in methods:
+            output = Path(tmp) / f"completed_{size}_{method}.h5ad"
+            run = _child(
+                args, "--run", "--input", source, "--output", str(output), "--method", method,
+                "--block-size", str(args.block_size), "--params", json.dumps(params.get(method, {})),
+            )  # fmt: skip
+            output.unlink(missing_ok=True)
+            run.update(
+                method=method, n_donors=size, n_input_samples=run.get("n_input_samples", sim["n_samples"])
+            )
+            runs.append(run)
+            if "error" in run:
+                print(f"  {method:>8}: {run['error'][:300]}", flush=True)
+            else:
+                print(
+                    f"  {method:>8}: {run['wall_seconds']:8.1f} s, peak RSS {run['peak_rss_mb']:8.0f} MB "
+                    f"({run['n_rows']} rows, completed matrix {run['output_matrix_mb']:.0f} MB)",
+                    flush=True,
+                )
+    fits = {}
+    for method in methods:
+        mine = [r for r in runs if r["method"] == method and "error" not in r]
+        rows = [r["n_rows"] for r in mine]
+        fits[method] = {
+            "time_exponent": _exponent(rows, [r["wall_seconds"] for r in mine]),
+            "rss_exponent": _exponent(rows, [r["peak_rss_mb"] for r in mine]),
+        }
+    return {"runs": runs, "fits": fits}
+
+
+def _accuracy(args: argparse.Namespace, methods: list[str], params: dict, tmp: str) -> dict:
+    size = int(args.sizes.split(",")[0])
+    source, hidden = str(Path(tmp) / "cohort.h5ad"), str(Path(tmp) / "hidden.h5ad")
+    sim = _child(
+        args, "--simulate", "--donors", str(size), "--tissues", str(args.tissues), "--genes", str(args.genes),
+        "--input", source, "--hide", str(args.hide), "--hidden", hidden,
+    )  # fmt: skip
+    if "error" in sim:
+        raise RuntimeError(sim["error"])
+    print(
+        f"{size} donors: {sim['n_samples']} samples kept, {sim['n_hidden']} hidden, {sim['n_genes']} genes",
+        flush=True,
+    )
+    scores = {}
+    for method in methods:
+        scores[method] = _child(
+            args, "--score", "--input", source, "--hidden", hidden, "--method", method,
+            "--block-size", str(args.block_size), "--params", json.dumps(params.get(method, {})),
+        )  # fmt: skip
+        s = scores[method]
+        line = (
+            s["error"][:300]
+            if "error" in s
+            else f"MSE {s['mse']:.4f}, r {s['pearson']:.4f}, mean tissue r {s['mean_tissue_r']:.4f}, "
+            f"{s['seconds']:.0f} s"
+        )
+        print(f"  {method:>14}: {line}", flush=True)
+    for method, s in scores.items():
+        others = [o["mse"] for m, o in scores.items() if m != method and "error" not in o]
+        if "error" not in s and others:
+            s["mse_ratio_to_best_other"] = s["mse"] / min(others)
+    return {"n_donors": size, "n_hidden": sim["n_hidden"], "n_kept": sim["n_samples"], "scores": scores}
+
+
+def _summary(result: dict) -> str:
+    lines = [f"command: {result['command']}"]
+    if "scores" in result:
+        lines.append(
+            f"P3 accuracy, {result['n_donors']} donors, {result['n_hidden']} hidden samples, "
+            f"{result['design']['genes']} genes"
+        )
+        for method, s in result["scores"].items():
+            if "error" in s:
+                lines.append(f"  {method:>14}: ERROR {s['error'][:200]}")
+                continue
+            ratio = s.get("mse_ratio_to_best_other")
+            lines.append(
+                f"  {method:>14}: MSE {s['mse']:.4f}"
+                + (f" ({ratio:.3f} x best other)" if ratio is not None else "")
+                + f", r {s['pearson']:.4f}, mean tissue r {s['mean_tissue_r']:.4f}"
+                + f", mean sample r {s['mean_sample_r']:.4f}"
+            )
+        return "\n".join(lines)
+    lines.append(f"{'method':>10} {'donors':>6} {'rows':>7} {'genes':>6} {'wall s':>8} {'peak MB':>8}")
+    for r in result["runs"]:
+        if "error" in r:
+            lines.append(f"{r['method']:>10} {r['n_donors']:>6} ERROR {r['error'][:200]}")
+        else:
+            lines.append(
+                f"{r['method']:>10} {r['n_donors']:>6} {r['n_rows']:>7} {r['n_genes']:>6} "
+                f"{r['wall_seconds']:>8.1f} {r['peak_rss_mb']:>8.0f}"
+            )
+    for method, fit in result["fits"].items():
+        t, m = fit["time_exponent"], fit["rss_exponent"]
+        if t is not None:
+            lines.append(f"{method}: time ~ rows^{t:.2f}, peak RSS ~ rows^{m:.2f}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100,300,948", help="numbers of donors, comma-separated")
+    parser.add_argument(
+        "--sizes", default="100,300,948", help="numbers of donors, comma-separated (--accuracy: the first)"
+    )
     parser.add_argument("--genes", type=int, default=20_000)
     parser.add_argument("--tissues", type=int, default=54)
-    parser.add_argument("--methods", default="hybrid,mean", help="the hybrid and the fastest baseline")
+    parser.add_argument(
+        "--methods", default="mean,hybrid", help="comma-separated: the fastest baseline and the hybrid"
+    )
     parser.add_argument("--block-size", type=int, default=512)
-    parser.add_argument("--hybrid-param", action="append", default=[], metavar="NAME=VALUE")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--name", default="complete_scale", help="stem of the JSON and PNG written")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="METHOD:NAME=VALUE",
+        help="a method parameter (JSON value)",
+    )
+    parser.add_argument(
+        "--accuracy", action="store_true", help="protocol P3 at the first size instead of scaling"
+    )
+    parser.add_argument(
+        "--hide", type=float, default=0.1, help="--accuracy: fraction of observed samples hidden"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per subprocess (a run past it is recorded as an error)",
+    )
+    parser.add_argument("--profile", action="store_true", help="record each run's top functions (cProfile)")
+    parser.add_argument("--out-dir", "--out", dest="out_dir", type=Path, default=RESULTS)
+    parser.add_argument("--name", default=None, help="stem of the JSON and PNG written")
     # subprocess modes
-    parser.add_argument("--simulate", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--run", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--donors", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--input", help=argparse.SUPPRESS)
-    parser.add_argument("--output", help=argparse.SUPPRESS)
-    parser.add_argument("--method", help=argparse.SUPPRESS)
+    for flag in ("--simulate", "--run", "--score"):
+        parser.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
+    for option in ("--donors", "--input", "--output", "--hidden", "--method"):
+        parser.add_argument(option, help=argparse.SUPPRESS, type=int if option == "--donors" else str)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.simulate:
         return _simulate(args)
     if args.run:
         return _run(args)
+    if args.score:
+        return _score(args)
 
-    hybrid_params = {}
-    for item in args.hybrid_param:
-        name, _, value = item.partition("=")
+    params: dict[str, dict] = {}
+    for item in args.param:
+        method, _, assignment = item.partition(":")
+        name, _, value = assignment.partition("=")
         try:
-            hybrid_params[name] = json.loads(value)
+            params.setdefault(method, {})[name] = json.loads(value)
         except json.JSONDecodeError:
-            hybrid_params[name] = value
-    sizes = [int(s) for s in args.sizes.split(",")]
+            params.setdefault(method, {})[name] = value
     methods = args.methods.split(",")
-    runs = []
     with tempfile.TemporaryDirectory(prefix="complete_scale_") as tmp:
-        for size in sizes:
-            source = str(Path(tmp) / f"cohort_{size}.h5ad")
-            sim = _child(
-                "--simulate",
-                "--donors",
-                str(size),
-                "--tissues",
-                str(args.tissues),
-                "--genes",
-                str(args.genes),
-                "--input",
-                source,
-            )
-            print(f"{size} donors: {sim['n_samples']} samples x {sim['n_genes']} genes", flush=True)
-            for method in methods:
-                params = hybrid_params if method == "hybrid" else {}
-                run = _child(
-                    "--run",
-                    "--input",
-                    source,
-                    "--output",
-                    str(Path(tmp) / f"completed_{size}_{method}.h5ad"),
-                    "--method",
-                    method,
-                    "--block-size",
-                    str(args.block_size),
-                    "--params",
-                    json.dumps(params),
-                )
-                run["n_donors"] = size
-                runs.append(run)
-                print(
-                    f"  {method:>8}: {run['wall_seconds']:8.1f} s, peak RSS {run['peak_rss_mb']:8.0f} MB "
-                    f"(completed matrix {run['output_matrix_mb']:.1f} MB, {run['n_rows']} rows)",
-                    flush=True,
-                )
-    fits = {}
-    for method in methods:
-        mine = [r for r in runs if r["method"] == method]
-        rows = [r["n_rows"] for r in mine]
-        fits[method] = {
-            "time_exponent": _exponent(rows, [r["wall_seconds"] for r in mine]),
-            "rss_exponent": _exponent(rows, [r["peak_rss_mb"] for r in mine]),
-        }
+        part = (
+            _accuracy(args, methods, params, tmp) if args.accuracy else _scaling(args, methods, params, tmp)
+        )
     result = {
-        "command": " ".join([Path(sys.executable).name, "benchmarks/complete_scale.py", *sys.argv[1:]]),
+        "command": " ".join(
+            ["python", "benchmarks/complete_scale.py", *(sys.argv[1:] if argv is None else argv)]
+        ),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_1min": os.getloadavg()[0]},
         "design": {
             "preset": "gtex_v8",
@@ -239,17 +470,18 @@ def main(argv: list[str] | None = None) -> None:
             "block_size": args.block_size,
         },
         "methods": methods,
-        "runs": runs,
-        "fits": fits,
+        **part,
     }
+    name = args.name or ("complete_scale_accuracy" if args.accuracy else "complete_scale")
     from gex_impute._utils import atomic_path
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / f"{args.name}.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-    with atomic_path(args.out / f"{args.name}.png") as tmp:
-        _plot(result, tmp)
-    print(json.dumps(fits, indent=2))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(args.out_dir / f"{name}.json") as path:
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    if not args.accuracy and any("error" not in r for r in result["runs"]):
+        with atomic_path(args.out_dir / f"{name}.png") as path:
+            _plot(result, path)
+    print(_summary(result))
 
 
 if __name__ == "__main__":
