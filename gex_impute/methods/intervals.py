@@ -49,7 +49,7 @@ __all__ = [
 #: missingness patterns, in the order of their codes (0, 1, 2)
 PATTERNS = ("genes", "profiles", "entries")
 #: fewest genes or profiles hidden per calibration round (when the data have them)
-MIN_UNITS = 10
+MIN_UNITS = 25
 #: most of a pattern's units hidden in one round
 MAX_SHARE = 0.25
 #: quantile bins of the prediction per pattern, when every bin gets this many scores

@@ -36,7 +36,16 @@ logger = logging.getLogger("gex_impute")
 __all__ = ["BASELINES", "PROTOCOLS", "evaluate", "format_table"]
 
 #: the baseline set, in the order the tables show it
-BASELINES = ("distance", "nearest_gene", "mean", "additive", "knn", "softimpute", "pca_regression")
+BASELINES = (
+    "distance",
+    "nearest_gene",
+    "mean",
+    "additive",
+    "knn",
+    "knn_samples",
+    "softimpute",
+    "pca_regression",
+)
 
 MethodSpec = str | BaseImputer | Callable[[], BaseImputer]
 
