@@ -33,6 +33,7 @@ import json
 import logging
 import platform
 import resource
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -124,6 +125,20 @@ def _peak_rss_mb() -> float:
     return peak / 1024 if sys.platform != "darwin" else peak / 1024**2
 
 
+def _git_state() -> dict[str, str]:
+    """The commit measured, and the package files that differed from it (uncommitted work)."""
+    root = Path(gi.__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    changed = [line[3:] for line in git("status", "--short", "--", "gex_impute").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted": ", ".join(changed)}
+
+
 def run(protocols, selected, quick, out_dir: Path, progress: bool, hybrid: bool = True) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {
@@ -131,6 +146,7 @@ def run(protocols, selected, quick, out_dir: Path, progress: bool, hybrid: bool 
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "gex_impute": gi.__version__,
+            "git": _git_state(),  # the code measured (the package imported, wherever it lives)
             "python": platform.python_version(),
             "machine": platform.machine(),
             "quick": quick,
@@ -222,7 +238,13 @@ def write_outputs(report: dict, table: pd.DataFrame, best_preds: dict, out_dir: 
         "n_fallback",
         "wall_seconds",
     ]
-    lines = []
+    meta = report["meta"]
+    changed = meta["git"]["uncommitted"]
+    dirty = f" (uncommitted in gex_impute/: {changed})" if changed else ""
+    lines = [
+        f"Measured {meta['date']}, gex_impute {meta['gex_impute']} at commit {meta['git']['commit']}{dirty}, "
+        f"with `{meta['command']}`; metrics on the {meta['metric_scale']} scale.\n"
+    ]
     for key, sub in table.groupby("benchmark", sort=False):
         desc = PROTOCOLS[key]
         lines.append(f"### {key}: {desc['dataset']}, protocol={desc['protocol']!r}\n")

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-from ._data_keys import Orientation
 from ._errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
     from anndata import AnnData
+
+    from ._data_keys import Orientation
 
 __all__ = ["dense", "fingerprint", "input_matrix", "input_rows", "output_dtype", "sample_annotation"]
 
