@@ -170,6 +170,8 @@ def fit(args: argparse.Namespace) -> int:
     adata = _read(args)
     start = time.perf_counter()
     model.fit(adata, log_transform=_log_transform(args), **_keys(args))
+    if args.calibrate:
+        model.calibrate(adata, **_keys(args))
     logger.info("fitted %s in %.1f s", model.name, time.perf_counter() - start)
     model.save(args.output, overwrite=args.overwrite)
     _written(args.output)

@@ -199,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     _input(p)
     _output(p, "model archive (.zip)")
     _method_options(p, model=False)
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="also calibrate prediction intervals on the input (one refit per missingness pattern) "
+        "and save them with the model, so that impute --model --interval needs no refit",
+    )
     _common(p)
     p.set_defaults(func=cmd.fit)
 

@@ -1,0 +1,169 @@
+"""Prediction intervals of every method (``gex_impute.methods.intervals``): coverage, shape, persistence."""
+
+from __future__ import annotations
+
+import anndata
+import numpy as np
+import pytest
+
+import gex_impute as gi
+from gex_impute._data import from_anndata
+from gex_impute._errors import ModelArchiveError, ParameterError
+from gex_impute.cli import main
+from gex_impute.methods.intervals import Calibration, calibrate, entry_patterns
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    """20 donors x 5 tissues x 300 genes: enough units for a stable coverage estimate."""
+    return gi.datasets.simulate(n_donors=20, n_tissues=5, n_genes=300, random_state=1)
+
+
+@pytest.fixture(scope="module")
+def data(cohort):
+    return from_anndata(cohort, donor_key="donor")[0]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "methods"), [("entries", ["mean", "knn_samples"]), ("samples", ["mean"])]
+)
+def test_coverage_near_nominal(cohort, protocol, methods):
+    table = gi.tl.evaluate(
+        cohort, protocol=protocol, methods=methods, donor_key="donor", interval=0.9, progress=False
+    )
+    for name in methods:
+        # nominal 0.9: a broken calibration (no interval, unscaled scores, residuals of the
+        # fitted entries) lands far outside; the split's own noise stays inside
+        assert 0.84 <= table.loc[name, "coverage"] <= 0.96, table
+        assert table.loc[name, "interval"] == 0.9
+    wider = gi.tl.evaluate(
+        cohort, protocol=protocol, methods=methods[:1], donor_key="donor", interval=0.5, progress=False
+    )
+    assert wider.loc[methods[0], "mean_width"] < table.loc[methods[0], "mean_width"]
+    assert wider.loc[methods[0], "coverage"] < table.loc[methods[0], "coverage"]
+
+
+def test_bounds_around_the_prediction_and_observed_have_zero_width(data):
+    model = gi.get_method("knn_samples").fit(data)
+    pred = model.predict(data)
+    lower, upper = model.predict_interval(data, 0.9)
+    missing = np.isnan(data.values)
+    assert (lower[missing] < pred[missing]).all() and (pred[missing] < upper[missing]).all()
+    np.testing.assert_array_equal(lower[~missing], data.values[~missing])
+    np.testing.assert_array_equal(upper[~missing], data.values[~missing])
+    # every missingness pattern of the data was calibrated, each from its own refit
+    assert set(model.calibration_.patterns) == {"genes", "profiles", "entries"}
+    # rows= gives those rows of the whole answer; a higher level gives wider intervals
+    rows = np.array([3, 0, 7])
+    lo_rows, hi_rows = model.predict_interval(data, 0.9, rows=rows)
+    np.testing.assert_array_equal(lo_rows, lower[rows])
+    np.testing.assert_array_equal(hi_rows, upper[rows])
+    lo95, hi95 = model.predict_interval(data, 0.95)
+    assert (hi95 - lo95)[missing].mean() > (upper - lower)[missing].mean()
+
+
+def test_anndata_in_input_units_and_orientation(cohort):
+    model = gi.get_method("mean").fit(cohort)
+    lower, upper = model.predict_interval(cohort.T.copy(), 0.8, tissue_key="tissue")
+    assert lower.shape == (cohort.n_vars, cohort.n_obs)
+    observed = ~np.isnan(cohort.X.T)
+    np.testing.assert_allclose(lower[observed], cohort.X.T[observed], rtol=1e-6)
+    assert (lower >= 0).all() and (upper >= lower).all()
+
+
+def test_save_load_keeps_the_calibration(data, tmp_path):
+    model = gi.get_method("pca_regression").fit(data)
+    lower, upper = model.predict_interval(data, 0.9)
+    model.save(tmp_path / "m.zip")
+    again = gi.load_model(tmp_path / "m.zip")
+    assert again.is_calibrated and again.calibration_.patterns == model.calibration_.patterns
+    lo2, hi2 = again.predict_interval(data, 0.9)  # no recalibration: identical bounds
+    np.testing.assert_array_equal(lo2, lower)
+    np.testing.assert_array_equal(hi2, upper)
+    # an uncalibrated model saves and loads as before
+    plain = gi.get_method("mean").fit(data)
+    plain.save(tmp_path / "plain")
+    assert not gi.load_model(tmp_path / "plain").is_calibrated
+
+
+def test_tampered_calibration_is_refused(data, tmp_path):
+    import json
+
+    model = gi.get_method("mean").fit(data).calibrate(data, patterns=("entries",))
+    model.save(tmp_path / "m")
+    params = json.loads((tmp_path / "m" / "params.json").read_text())
+    params["fitted"]["calibration_"]["tables"]["entries"]["counts"][0] += 5
+    (tmp_path / "m" / "params.json").write_text(json.dumps(params))
+    with pytest.raises(ModelArchiveError, match="calibration"):
+        gi.load_model(tmp_path / "m")
+
+
+def test_deterministic_and_refit_recalibrates(data):
+    def bounds(seed):
+        model = gi.get_method("knn_samples", random_state=seed).fit(data)
+        return model.predict_interval(data, 0.9)
+
+    first, second = bounds(0), bounds(0)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    model = gi.get_method("mean").fit(data).calibrate(data)
+    assert model.is_calibrated
+    model.fit(data)
+    assert not model.is_calibrated  # a refit drops the old calibration
+
+
+@pytest.mark.parametrize("level", [0, 1, 1.5, -0.1, "0.9", True])
+def test_bad_level(data, level):
+    model = gi.get_method("mean").fit(data)
+    with pytest.raises(ParameterError, match=r"level=.* strictly between 0 and 1"):
+        model.predict_interval(data, level)
+
+
+def test_bad_calibration_settings(data):
+    model = gi.get_method("mean").fit(data)
+    with pytest.raises(ParameterError, match="unknown missingness patterns"):
+        model.calibrate(data, patterns=("rows",))
+    with pytest.raises(ParameterError, match="fraction"):
+        model.calibrate(data, fraction=0.9)
+    with pytest.raises(ParameterError, match="n_rounds"):
+        calibrate(model, data, n_rounds=0)
+
+
+def test_patterns_and_calibration_state():
+    observed = np.array([[True, False, True], [False, False, False], [True, False, False]])
+    np.testing.assert_array_equal(entry_patterns(observed), [[-1, 0, -1], [1, 0, 1], [-1, 0, 2]])
+    cal = Calibration()
+    rng = np.random.default_rng(0)
+    cal.add("entries", np.abs(rng.normal(size=1000)), rng.normal(size=1000), 1000)
+    state, scores = cal.to_state()
+    again = Calibration.from_state(state, scores)
+    half = again.half_width(np.ones(4), np.array([2, 2, 0, 1]), np.zeros(4), 0.9)
+    # the standard normal's |z| 90% quantile is 1.645: in the prediction bin of 0 (pattern 2,
+    # "entries") and, for the patterns not calibrated, from all scores pooled
+    assert half[0] == half[1] == pytest.approx(1.645, abs=0.2)
+    assert half[2] == half[3] == pytest.approx(1.645, abs=0.1)
+    with pytest.raises(ValueError, match="does not match"):
+        Calibration.from_state(state, scores[:-1])
+
+
+def test_cli_interval_writes_the_layers(sim, tmp_path):
+    path = tmp_path / "sim.h5ad"
+    gi.io.write_h5ad(sim, path)
+    out = tmp_path / "imputed.h5ad"
+    assert main(["impute", str(path), "-o", str(out), "--method", "mean", "--interval", "0.9", "-q"]) == 0
+    after = anndata.read_h5ad(out)
+    missing = after.layers["imputed_mask"]
+    lower, value, upper = (after.layers[k] for k in ("imputed_lower", "imputed", "imputed_upper"))
+    assert (lower <= value).all() and (value <= upper).all()
+    assert (upper[missing] > lower[missing]).all()
+    np.testing.assert_array_equal(lower[~missing], value[~missing])
+    assert after.uns["imputed"]["interval"] == 0.9
+    # a model saved calibrated gives the same intervals without refitting
+    model = tmp_path / "model.zip"
+    assert main(["fit", str(path), "-o", str(model), "--method", "mean", "--calibrate", "-q"]) == 0
+    assert gi.load_model(model).is_calibrated
+    again = tmp_path / "again.h5ad"
+    assert (
+        main(["impute", str(path), "-o", str(again), "--model", str(model), "--interval", "0.9", "-q"]) == 0
+    )
+    np.testing.assert_allclose(anndata.read_h5ad(again).layers["imputed_upper"], upper)
