@@ -79,6 +79,8 @@ def _factory(name, **params):
         method = get_method(name, **params)
         if "random_state" in method.get_params() and "random_state" not in params:
             method.set_params(random_state=0)
+        if "progress" in method.get_params() and "progress" not in params:
+            method.set_params(progress=False)  # one log line a method; --progress shows evaluate's bars
         return method
 
     return make
