@@ -162,8 +162,8 @@ def test_errors_name_the_problem(cohort):
         complete(cohort, method="mean", block_size=0, progress=False)
     with pytest.raises(ParameterError, match="key_added"):
         complete(cohort, method="mean", key_added="", progress=False)
-    with pytest.raises(ParameterError, match="no prediction intervals"):
-        complete(cohort, method="mean", interval=0.9, progress=False)
+    with pytest.raises(ParameterError, match="strictly between 0 and 1"):
+        complete(cohort, method="mean", interval=1.5, progress=False)
     with pytest.raises(ParameterError, match="set them on the instance"):
         complete(cohort, method=MeanImputer(), group_by="sex", progress=False)
     silent = cohort.copy()
@@ -248,6 +248,34 @@ def test_predictions_per_block_or_in_few_full_batches(cohort):
     np.testing.assert_allclose(rows.X, full.X, rtol=1e-6)
 
 
+class CountingCalibrations(MeanImputer):
+    """Mean imputer that counts its interval calibrations."""
+
+    name = "counting_calibrations"
+    calibrations = 0
+
+    def calibrate(self, *args, **kwargs):
+        type(self).calibrations += 1
+        return super().calibrate(*args, **kwargs)
+
+
+def test_conformal_intervals_calibrated_once_and_written_out_of_core(cohort, tmp_path):
+    CountingCalibrations.calibrations = 0
+    out = tmp_path / "completed.h5ad"
+    complete(cohort, method=CountingCalibrations(), interval=0.9, block_size=3, out=out, progress=False)
+    assert CountingCalibrations.calibrations == 1  # not once per block
+    back = ad.read_h5ad(out)
+    mask = back.layers["completed_mask"]
+    lower, upper = back.layers["completed_lower"], back.layers["completed_upper"]
+    assert mask[back.obs["imputed_profile"].to_numpy()].all()
+    assert (lower[mask] <= back.X[mask]).all() and (back.X[mask] <= upper[mask]).all()
+    assert (lower[mask] < upper[mask]).mean() > 0.99
+    np.testing.assert_array_equal(lower[~mask], back.X[~mask])
+    assert back.uns["completed"]["interval"] == 0.9 and back.uns["completed"]["calibrate_seconds"] >= 0
+    in_memory = complete(cohort, method="mean", interval=0.9, block_size=3, progress=False)
+    np.testing.assert_allclose(in_memory.layers["completed_upper"], upper, rtol=1e-6)
+
+
 @pytest.mark.parametrize("suffix", [".h5ad", ".zarr"])
 def test_written_store_equals_the_memory_result(cohort, tmp_path, suffix):
     expected = complete(cohort, method="additive", progress=False)
@@ -305,11 +333,11 @@ def test_failure_leaves_no_file(cohort, tmp_path):
     class Broken(MeanImputer):
         name = "broken"
 
-        def _predict(self, data):
+        def predict_rows(self, data, rows):
             if data.n_samples > cohort.n_obs:  # only when absent profiles are estimated
                 msg = "boom"
                 raise RuntimeError(msg)
-            return super()._predict(data)
+            return self.predict(data)[rows]
 
     out = tmp_path / "completed.h5ad"
     with pytest.raises(RuntimeError, match="boom"):

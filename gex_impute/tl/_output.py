@@ -78,6 +78,13 @@ def _replace(tmp: Path, path: Path) -> None:
         os.replace(tmp, path)
 
 
+def _open_zarr_group(zarr, path: Path):
+    """Open the zarr store at ``path`` for writing, without its consolidated metadata (zarr 2 or 3)."""
+    if int(zarr.__version__.split(".")[0]) >= 3:
+        return zarr.open_group(path, mode="r+", use_consolidated=False)
+    return zarr.open_group(str(path), mode="r+")  # zarr 2 reads consolidated metadata only when asked
+
+
 class MemoryWriter:
     """Collect the blocks into arrays and return an in-memory AnnData."""
 
@@ -142,7 +149,7 @@ class StoreWriter:
                     # anndata announces future zarr defaults (format 3, sharding); the store is valid
                     warnings.filterwarnings("ignore", message=r".*zarr v[23]", category=UserWarning)
                     skeleton.write_zarr(self.tmp)
-                self.file = zarr.open_group(self.tmp, mode="r+", use_consolidated=False)
+                self.file = _open_zarr_group(zarr, self.tmp)
                 create = self._create_zarr
             else:
                 import h5py
@@ -166,7 +173,9 @@ class StoreWriter:
 
     @staticmethod
     def _create_zarr(group, name, shape, dtype, chunks):
-        arr = group.create_array(name, shape=shape, dtype=dtype, chunks=chunks, fill_value=None)
+        # zarr >= 3: create_array; zarr 2 (no create_array) names it create_dataset
+        create = group.create_array if hasattr(group, "create_array") else group.create_dataset
+        arr = create(name, shape=shape, dtype=dtype, chunks=chunks, fill_value=None)
         arr.attrs.update(_ARRAY_ATTRS)
         return arr
 

@@ -137,6 +137,24 @@ def _write_blocks(writer, adata, grid, holes, results, blocks, *, key_added, pro
     return n_imputed
 
 
+def _calibrate(method, data, *, has_absent: bool) -> None:
+    """Calibrate the method's intervals once, for the patterns complete() asks about.
+
+    Those of the observed samples' missing entries, and whole profiles when absent ones are
+    estimated; patterns calibrated before are kept. (Left to ``predict_interval``, each block's
+    prediction would calibrate its own copy of the method again.)
+    """
+    if not hasattr(method, "calibrate"):
+        return
+    from ..methods.intervals import PATTERNS, needed_patterns
+
+    wanted = set(needed_patterns(data)) | ({"profiles"} if has_absent else set())
+    known = getattr(method, "calibration_", None)
+    missing = tuple(p for p in PATTERNS if p in wanted and (known is None or p not in known.patterns))
+    if missing:
+        method.calibrate(data, patterns=missing)
+
+
 def _resolve(method, method_params_, log_transform, random_state, progress) -> tuple[BaseImputer, Any, bool]:
     instance = resolve_method(method, random_state, progress, method_params_)
     pretrained = is_fitted(instance)
@@ -343,6 +361,10 @@ def complete(
     if not pretrained:
         instance.fit(data)
     fit_seconds = time.perf_counter() - start_time
+    if level is not None:
+        start_time = time.perf_counter()
+        _calibrate(instance, context.data, has_absent=bool(grid.estimated.any()))
+        info["calibrate_seconds"] = float(time.perf_counter() - start_time)
     info["params"] = recorded_params(instance)
     start_time = time.perf_counter()
     holes = _estimate_holes(instance, context, level, dtype, client, block_size)
