@@ -12,6 +12,8 @@ Fits a model on an expression dataset (``gex-impute fit``) and saves it as a zip
 can fill other datasets with the same genes and tissues (the *impute* and *complete* tools,
 "Use a model saved by the fit tool"). The archive holds ``params.json`` (hyperparameters,
 package version, gene ids, tissues) and the fitted arrays and network weights; no pickles.
+With *Calibrate prediction intervals* it also holds the calibration of the model's prediction
+intervals (split conformal), used by the *impute* tool's interval level.
 
 **Input**
 
@@ -39,6 +41,9 @@ EXPRESSION_ARGS
     --output model.zip
     METHOD_OPTIONS
     --log-transform '$advanced.log_transform'
+    #if $advanced.calibrate:
+    --calibrate
+    #end if
     @COMMON_OPTIONS@
 && mv model.zip '$model'
 """
@@ -70,7 +75,17 @@ def build(gx: Gx, specs: dict):
     inputs = tool.inputs
     inputs.append(common.expression_input(gx))
     inputs.append(methods.method_conditional(gx, "method_cond", names, specs))
-    inputs.append(common.advanced_section(gx, common.log_transform_param(gx)))
+    calibrate = gx.p.BooleanParam(
+        "calibrate",
+        checked=False,
+        truevalue="true",
+        falsevalue="false",
+        label="Calibrate prediction intervals",
+        help="Save the calibration of prediction intervals with the model (one extra fit per kind of "
+        "missingness: whole genes, whole profiles, scattered entries), so the impute tool gives intervals "
+        "from it without refitting.",
+    )
+    inputs.append(common.advanced_section(gx, common.log_transform_param(gx), calibrate))
     tool.outputs.append(gx.p.OutputData("model", format="zip", label="${tool.name} on ${on_string}: model"))
 
     test = common.new_test(
