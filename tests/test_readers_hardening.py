@@ -116,6 +116,22 @@ def test_write_h5ad_and_zarr_atomic(tmp_path, h5ad_path):
         io.read_zarr(tmp_path)
 
 
+def test_writers_check_the_output_and_the_input_before_writing(tmp_path, h5ad_path):
+    adata = io.read_h5ad(h5ad_path)
+    (tmp_path / "folder.h5ad").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(OutputPathError, match="'.*folder.h5ad' is an existing folder; give a file path"):
+        io.write_h5ad(adata, tmp_path / "folder.h5ad")
+    for write, name in ((io.write_h5ad, "x.h5ad"), (io.write_zarr, "x.zarr")):
+        with pytest.raises(OutputPathError, match="a_file' is a file, not a folder"):
+            write(adata, tmp_path / "a_file" / name)
+        with pytest.raises(TypeError, match=r"expected an AnnData, got numpy.ndarray; build one first"):
+            write(adata.X, tmp_path / name)
+    with pytest.raises(ParameterError, match="compression='bogus' .* use 'gzip', 'lzf' or None"):
+        io.write_h5ad(adata, tmp_path / "c.h5ad", compression="bogus")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "folder.h5ad", "x.h5ad"]
+
+
 # ---------------------------------------------------------------------------------------------
 # GCT
 

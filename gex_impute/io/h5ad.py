@@ -10,8 +10,9 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import InputFileError, OutputPathError
-from .._utils import atomic_path
+from .._data_keys import check_anndata
+from .._errors import InputFileError, OutputPathError, ParameterError
+from .._utils import atomic_path, check_output_path
 from ._text import check_input_file, file_kind
 
 if TYPE_CHECKING:
@@ -117,6 +118,11 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike, *, compression: str | No
     >>> adata = gi.datasets.simulate(n_genes=100)
     >>> gi.io.write_h5ad(adata, "sim.h5ad")  # doctest: +SKIP
     """
+    check_anndata(adata)
+    if compression not in ("gzip", "lzf", None):
+        msg = f"compression={compression!r} is not an HDF5 filter h5py always has; use 'gzip', 'lzf' or None."
+        raise ParameterError(msg)
+    check_output_path(path, what=".h5ad file")
     # pandas >= 3 gives string columns a nullable string dtype that anndata writes only when allowed
     with (
         atomic_path(path, suffix=".h5ad") as tmp,
@@ -191,11 +197,13 @@ def write_zarr(adata: AnnData, path: str | os.PathLike) -> None:
     >>> import gex_impute as gi
     >>> gi.io.write_zarr(gi.datasets.simulate(n_genes=50), "sim.zarr")  # doctest: +SKIP
     """
+    check_anndata(adata)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not path.is_dir():
         msg = f"{path} exists and is a file; a zarr store is a folder. Remove it or choose another path."
         raise OutputPathError(msg)
+    check_output_path(path, what="zarr store", directory=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     old = None
     try:
