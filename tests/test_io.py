@@ -255,26 +255,3 @@ def test_generated_gct(test_data):
     got = np.asarray(adata.X, dtype=np.float64)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
     np.testing.assert_allclose(got[~np.isnan(got)], ref[~np.isnan(ref)], rtol=1e-4, atol=1e-3)
-
-
-def test_zarr_group_helpers_add_an_array_on_zarr_2_and_3(tmp_path):
-    # tl.complete fills an anndata-written store through these; zarr 2 (lower bound) and 3 differ
-    import zarr
-
-    from gex_impute.io.h5ad import create_zarr_array, open_zarr_group
-
-    adata = gi.datasets.simulate(n_donors=3, n_tissues=2, n_genes=20)
-    store = tmp_path / "s.zarr"
-    io.write_zarr(adata, store)
-    group = open_zarr_group(store)
-    arr = create_zarr_array(group["layers"], "filled", shape=adata.shape, dtype="float32", chunks=(2, 20))
-    arr.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})  # what anndata reads
-    arr[:] = np.arange(adata.n_obs * adata.n_vars, dtype="float32").reshape(adata.shape)
-    zarr.consolidate_metadata(str(store))
-    back = io.read_zarr(store)
-    np.testing.assert_array_equal(back.layers["filled"], np.asarray(arr[:]))
-    np.testing.assert_array_equal(back.X, adata.X)
-    with pytest.raises(ValueError, match="chunk size must be at least 1"):
-        create_zarr_array(group, "bad", shape=(2, 2), dtype="float32", chunks=(0, 2))
-    with pytest.raises(FileNotFoundError, match="write the AnnData with write_zarr first"):
-        open_zarr_group(tmp_path / "absent.zarr")

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._data_keys import check_anndata
 from .._errors import InputFileError, OutputPathError, ParameterError
@@ -18,7 +18,7 @@ from ._text import check_input_file, file_kind
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["create_zarr_array", "open_zarr_group", "read_h5ad", "read_zarr", "write_h5ad", "write_zarr"]
+__all__ = ["read_h5ad", "read_zarr", "write_h5ad", "write_zarr"]
 
 _FIX = "write it again (gex_impute.io.write_h5ad / AnnData.write_h5ad) or copy it again from its source"
 
@@ -222,66 +222,3 @@ def write_zarr(adata: AnnData, path: str | os.PathLike) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-
-
-# -- zarr 2 and zarr 3 alike ---------------------------------------------------------------------
-# pyproject supports zarr >= 2.18.7 (with anndata 0.10, which writes zarr 2 stores) and zarr 3; their
-# group APIs differ. Code that fills a store written by anndata goes through these two functions.
-def open_zarr_group(path: str | os.PathLike, *, mode: str = "r+") -> Any:
-    """Open the zarr group at ``path`` (a store anndata wrote) to add or change arrays.
-
-    On zarr 3 the consolidated metadata, which is stale once arrays are added, is not used; zarr 2
-    reads it only when asked. Re-consolidate with :func:`zarr.consolidate_metadata` when done.
-
-    Parameters
-    ----------
-    path
-        The ``.zarr`` folder.
-    mode
-        As for :func:`zarr.open_group`: ``"r+"`` (the store must exist) or ``"a"``.
-
-    Returns
-    -------
-    The root group (``zarr.Group``).
-
-    Examples
-    --------
-    >>> import gex_impute as gi
-    >>> gi.io.write_zarr(gi.datasets.simulate(n_genes=50), "sim.zarr")  # doctest: +SKIP
-    >>> group = open_zarr_group("sim.zarr")  # doctest: +SKIP
-    """
-    import zarr
-
-    path = Path(path)
-    if not path.is_dir():
-        msg = f"zarr store not found: {path} is not a folder; write the AnnData with write_zarr first."
-        raise FileNotFoundError(msg)
-    if int(zarr.__version__.split(".")[0]) >= 3:
-        return zarr.open_group(path, mode=mode, use_consolidated=False)  # type: ignore[arg-type]
-    return zarr.open_group(str(path), mode=mode)  # type: ignore[arg-type]
-
-
-def create_zarr_array(
-    group: Any, name: str, *, shape: tuple[int, ...], dtype: Any, chunks: tuple[int, ...]
-) -> Any:
-    """Create an empty (unfilled) array ``name`` in a zarr ``group`` on zarr 2 and zarr 3 alike.
-
-    Parameters
-    ----------
-    group
-        A group from :func:`open_zarr_group`.
-    name
-        The array's name within ``group``.
-    shape, dtype, chunks
-        As for ``zarr.Group.create_array`` (zarr 3) / ``create_dataset`` (zarr 2).
-
-    Returns
-    -------
-    The ``zarr.Array``; its chunks are written when values are assigned to it.
-    """
-    if any(int(c) < 1 for c in chunks):
-        msg = f"chunks={chunks} for zarr array {name!r}: every chunk size must be at least 1."
-        raise ValueError(msg)
-    if hasattr(group, "create_array"):  # zarr >= 3 (create_dataset is deprecated there)
-        return group.create_array(name, shape=shape, dtype=dtype, chunks=chunks, fill_value=None)
-    return group.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks, fill_value=None)
