@@ -16,7 +16,7 @@ import numpy as np
 from .bases import group_means
 from .masking import Layout
 
-__all__ = ["TissueEncoder"]
+__all__ = ["TissueEncoder", "tissue_transformer"]
 
 
 def _cube(values: np.ndarray, layout: Layout) -> np.ndarray:
@@ -29,7 +29,8 @@ def _cube(values: np.ndarray, layout: Layout) -> np.ndarray:
     return cube.reshape(n_g, layout.n_tissues, -1)
 
 
-def _network(n_tissues: int, d_model: int, n_heads: int, n_layers: int) -> Any:
+def tissue_transformer(n_tissues: int, d_model: int, n_heads: int, n_layers: int) -> Any:
+    """Build the torch module: tissue tokens through a transformer encoder, one output per token."""
     import torch
     from torch import nn
 
@@ -140,7 +141,7 @@ class TissueEncoder:
         self.nets_ = []
         for k in range(self.n_folds):
             torch.manual_seed(self.seed + k)
-            net = _network(n_t, self.d_model, self.n_heads, self.n_layers)
+            net = tissue_transformer(n_t, self.d_model, self.n_heads, self.n_layers)
             opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=1e-4)
             items = np.flatnonzero(self.fold_[gi] != k)
             if len(items) < 4:
@@ -206,7 +207,7 @@ class TissueEncoder:
         self.n_tissues_ = n_tissues
         self.nets_ = []
         for k in range(n_nets):
-            net = _network(n_tissues, self.d_model, self.n_heads, self.n_layers)
+            net = tissue_transformer(n_tissues, self.d_model, self.n_heads, self.n_layers)
             prefix = f"{k}."
             net.load_state_dict({n[len(prefix) :]: t for n, t in state.items() if n.startswith(prefix)})
             self.nets_.append(net.eval())

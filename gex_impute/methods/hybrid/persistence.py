@@ -174,7 +174,7 @@ def _load_encoder(model: HybridImputer, state: dict[str, Any], raw: bytes) -> An
 
     import torch
 
-    from .encoder import TissueEncoder
+    from .encoder import TissueEncoder, tissue_transformer
 
     try:
         tensors = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
@@ -186,9 +186,29 @@ def _load_encoder(model: HybridImputer, state: dict[str, Any], raw: bytes) -> An
         raise ModelArchiveError(msg)
     enc = TissueEncoder(d_model=model.d_model, n_heads=model.n_heads, n_layers=model.n_layers)
     enc.mu_, enc.sd_ = float(state["mu"]), float(state["sd"])
-    try:
-        enc.load_state(tensors, int(state["n_nets"]), int(state["n_tissues"]))
-    except (RuntimeError, KeyError, ValueError) as err:
-        msg = f"nets.pt does not fit the encoder's hyperparameters ({str(err).splitlines()[0][:200]})."
-        raise ModelArchiveError(msg) from None
+    n_nets, n_tissues = int(state["n_nets"]), int(state["n_tissues"])
+    if n_tissues != len(model.tissues_) or not 1 <= n_nets <= 20:
+        msg = f"encoder_state_ (n_nets={n_nets}, n_tissues={n_tissues}) does not fit the model's tissues."
+        raise ModelArchiveError(msg)
+    expected = tissue_transformer(n_tissues, model.d_model, model.n_heads, model.n_layers).state_dict()
+    used: set[str] = set()
+    for k in range(n_nets):
+        prefix = f"{k}."
+        given = {name[len(prefix) :]: t for name, t in tensors.items() if name.startswith(prefix)}
+        missing, extra = sorted(set(expected) - set(given)), sorted(set(given) - set(expected))
+        if missing or extra:
+            msg = f"nets.pt, network {k}: missing tensors {missing[:5]}, unexpected tensors {extra[:5]}."
+            raise ModelArchiveError(msg)
+        for name, tensor in expected.items():
+            if tuple(given[name].shape) != tuple(tensor.shape) or given[name].dtype != tensor.dtype:
+                msg = (
+                    f"nets.pt, network {k}: tensor {name!r} is {given[name].dtype}"
+                    f"{tuple(given[name].shape)}, the model expects {tensor.dtype}{tuple(tensor.shape)}."
+                )
+                raise ModelArchiveError(msg)
+        used |= {prefix + name for name in given}
+    if set(tensors) - used:
+        msg = f"nets.pt holds tensors of no network: {sorted(set(tensors) - used)[:5]}."
+        raise ModelArchiveError(msg)
+    enc.load_state(tensors, n_nets, n_tissues)
     return enc
