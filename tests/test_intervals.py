@@ -158,6 +158,7 @@ def test_cli_interval_writes_the_layers(sim, tmp_path):
     assert (upper[missing] > lower[missing]).all()
     np.testing.assert_array_equal(lower[~missing], value[~missing])
     assert after.uns["imputed"]["interval"] == 0.9
+    assert set(after.uns["imputed"]["interval_calibration"]) == {"genes", "profiles", "entries"}
     # a model saved calibrated gives the same intervals without refitting
     model = tmp_path / "model.zip"
     assert main(["fit", str(path), "-o", str(model), "--method", "mean", "--calibrate", "-q"]) == 0

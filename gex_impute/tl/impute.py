@@ -79,8 +79,9 @@ def impute(
         Model ``log1p`` of the values (True / False / ``"auto"``: log1p for non-negative
         TPM/count-like data). Imputed values are returned in the input's units.
     interval
-        Level (e.g. ``0.9``) of prediction intervals, for methods that give them
-        (``predict_interval``); None for none.
+        Level (e.g. ``0.9``) of prediction intervals (``predict_interval``; calibrated by split
+        conformal prediction on ``adata``, one extra fit per missingness pattern, unless the
+        method or ``model`` brings its own calibration); None for none.
     random_state
         Seed given to the method (name-created methods with a ``random_state`` parameter).
     progress
@@ -102,7 +103,8 @@ def impute(
     - ``adata.uns['imputed' | key_added]``: ``method``, ``params``, ``version``,
       ``fit_seconds``, ``predict_seconds``, ``n_imputed``, ``n_fallback``, ``log1p``,
       ``random_state``, ``tissue_key``, ``donor_key``, ``layer``, ``pretrained``
-      (and ``interval``), h5ad-writable values only.
+      (and ``interval``, with ``interval_calibration``: the genes / profiles / entries hidden
+      per missingness pattern to calibrate the intervals), h5ad-writable values only.
 
     Examples
     --------
@@ -178,6 +180,11 @@ def impute(
         adata.layers[f"{key_added}_lower"] = merged(lower)
         adata.layers[f"{key_added}_upper"] = merged(upper)
         info["interval"] = level
+        calibration = getattr(instance, "calibration_", None)
+        if calibration is not None:  # the generic split-conformal calibration (methods.intervals)
+            info["interval_calibration"] = {
+                name: int(table["n_units"]) for name, table in calibration.tables.items()
+            }
     adata.uns[key_added] = {
         "method": str(instance.name),
         "params": method_params(instance),
