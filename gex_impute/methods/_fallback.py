@@ -21,21 +21,42 @@ import numpy as np
 
 from .._data import ExpressionData
 
-__all__ = ["fallback_values", "finalise", "group_nanmean", "nanmean_axis", "pearson", "unservable"]
+__all__ = [
+    "fallback_rows",
+    "fallback_statistics",
+    "fallback_values",
+    "finalise",
+    "group_nanmean",
+    "nanmean_axis",
+    "pearson",
+    "unservable",
+]
 
 
-def group_nanmean(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+def group_nanmean(
+    values: np.ndarray, codes: np.ndarray, n_groups: int, *, chunk_rows: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-group (rows grouped by ``codes``) mean of each column over observed entries.
+
+    Rows are summed group by group, ``chunk_rows`` at a time (memory: one chunk, whatever the
+    size of ``values``; time: one pass over it). Rows with a negative code belong to no group.
 
     Returns the ``(n_groups, n_cols)`` means (NaN where a group has no observation) and counts.
     """
-    observed = ~np.isnan(values)
-    filled = np.where(observed, values, 0.0)
-    onehot = np.zeros((n_groups, values.shape[0]))
-    valid = codes >= 0
-    onehot[codes[valid], np.flatnonzero(valid)] = 1.0
-    sums = onehot @ filled
-    counts = onehot @ observed.astype(np.float64)
+    codes = np.asarray(codes)
+    sums = np.zeros((n_groups, values.shape[1]))
+    counts = np.zeros((n_groups, values.shape[1]))
+    valid = np.flatnonzero(codes >= 0)
+    order = valid[np.argsort(codes[valid], kind="stable")]
+    for start in range(0, len(order), chunk_rows):
+        rows = order[start : start + chunk_rows]
+        block = np.array(values[rows], dtype=np.float64)
+        observed = ~np.isnan(block)
+        block[~observed] = 0.0
+        group = codes[rows]
+        first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        sums[group[first]] += np.add.reduceat(block, first, axis=0)
+        counts[group[first]] += np.add.reduceat(observed, first, axis=0, dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     return means, counts
@@ -90,6 +111,41 @@ def fallback_values(data: ExpressionData) -> np.ndarray:
     global_mean = float(values[observed].mean()) if observed.any() else 0.0
     out = np.where(np.isnan(out), global_mean, out)  # level 5
     return out
+
+
+def fallback_statistics(data: ExpressionData) -> dict[str, np.ndarray | float]:
+    """Return what the fallback of levels 1, 2, 4 and 5 needs from ``data`` (see :func:`fallback_rows`).
+
+    One pass over ``data`` (per-tissue gene sums and counts), no temporary of its size.
+    """
+    tissue_gene, counts = group_nanmean(
+        data.values, np.asarray(data.tissue.codes), len(data.tissue.categories)
+    )
+    sums = np.where(counts > 0, tissue_gene, 0.0) * counts
+
+    def ratio(total: np.ndarray, n: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+    return {
+        "tissue_gene": tissue_gene,
+        "gene": ratio(sums.sum(axis=0), counts.sum(axis=0)),
+        "tissue": ratio(sums.sum(axis=1), counts.sum(axis=1)),
+        "global": float(sums.sum() / counts.sum()) if counts.sum() else 0.0,
+    }
+
+
+def fallback_rows(values: np.ndarray, tissue_codes: np.ndarray, stats: dict) -> np.ndarray:
+    """Return the fallback of rows ``values`` (of tissues ``tissue_codes``) from :func:`fallback_statistics`.
+
+    Equals the rows of :func:`fallback_values` of the data the statistics come from, with
+    these rows in it (all-missing rows appended to it change none of the statistics).
+    """
+    out = stats["tissue_gene"][tissue_codes]
+    out = np.where(np.isnan(out), stats["gene"][None, :], out)
+    out = np.where(np.isnan(out), nanmean_axis(values, axis=1)[:, None], out)
+    out = np.where(np.isnan(out), stats["tissue"][tissue_codes][:, None], out)
+    return np.where(np.isnan(out), stats["global"], out)
 
 
 def finalise(

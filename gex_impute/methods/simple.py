@@ -13,7 +13,7 @@ import numpy as np
 from .._data import ExpressionData
 from .._errors import DataError
 from ._base import BaseImputer, register
-from ._fallback import finalise, group_nanmean
+from ._fallback import fallback_rows, fallback_statistics, finalise, group_nanmean
 from ._params import Boolean, Interval, SequenceOf, Text
 
 logger = logging.getLogger("gex_impute")
@@ -46,7 +46,18 @@ class MeanImputer(BaseImputer):
         self.group_by = group_by
         self._validate_params()
 
-    def _groups(self, data: ExpressionData) -> np.ndarray:
+    def _fit(self, data: ExpressionData) -> None:
+        keys = self._group_keys(data)  # validates the columns early
+        codes = np.asarray(keys.codes)
+        means, _ = group_nanmean(data.values, codes, len(keys.categories))
+        # what predict_rows needs from the fitted data (not saved: a loaded model predicts in full)
+        self._row_state = {
+            "groups": {str(k): i for i, k in enumerate(keys.categories)},
+            "means": means,
+            "fallback": fallback_statistics(data),
+        }
+
+    def _group_keys(self, data: ExpressionData):
         cols = [self.group_by] if isinstance(self.group_by, str) else list(self.group_by)
         missing = [c for c in cols if c not in data.obs.columns]
         if missing:
@@ -59,10 +70,10 @@ class MeanImputer(BaseImputer):
         key = pd.Series(np.asarray(data.tissue, dtype=str), dtype=object)
         for c in cols:
             key = key + "\x1f" + pd.Series(data.obs[c].astype(str).to_numpy(), dtype=object)
-        return np.asarray(pd.Categorical(key).codes)
+        return pd.Categorical(key)
 
-    def _fit(self, data: ExpressionData) -> None:
-        self._groups(data)  # validate columns early
+    def _groups(self, data: ExpressionData) -> np.ndarray:
+        return np.asarray(self._group_keys(data).codes)
 
     def _predict(self, data: ExpressionData) -> np.ndarray:
         codes = self._groups(data)
@@ -71,6 +82,43 @@ class MeanImputer(BaseImputer):
         pred, self.fallback_mask_ = finalise(pred, data)
         self.n_fallback_ = int(self.fallback_mask_.sum())
         return pred
+
+    def predict_rows(self, data: ExpressionData, rows: np.ndarray) -> np.ndarray:
+        """Model-scale predictions of ``data``'s rows ``rows`` from the fitted samples' means.
+
+        For the data :func:`gex_impute.tl.complete` passes (the samples the method was fitted
+        on, then all-missing rows appended) this equals ``predict(data)[rows]``, at the cost of
+        ``len(rows)`` rows instead of the whole data. A loaded model (whose fitted means are not
+        saved) predicts in full and keeps ``rows``.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        state = getattr(self, "_row_state", None)
+        if state is None:
+            return self.predict(data)[rows]
+        keys = self._group_keys(_rows_of(data, rows))
+        index = np.array([state["groups"].get(str(k), -1) for k in keys], dtype=np.int64)
+        pred = state["means"][np.maximum(index, 0)]
+        pred[index < 0] = np.nan
+        values = data.values[rows]
+        bad = ~np.isfinite(pred)
+        served = np.flatnonzero(bad.any(axis=1))  # only rows with an entry the means cannot serve
+        if len(served):
+            tissue = np.asarray(data.tissue.codes)[rows[served]]
+            fallback = fallback_rows(values[served], tissue, state["fallback"])
+            pred[served] = np.where(bad[served], fallback, pred[served])
+        self.fallback_mask_ = bad & np.isnan(values)
+        self.n_fallback_ = int(self.fallback_mask_.sum())
+        return pred
+
+
+def _rows_of(data: ExpressionData, rows: np.ndarray) -> ExpressionData:
+    """Return the rows ``rows`` of ``data`` (their values, tissue, donor and annotation)."""
+    from dataclasses import replace
+
+    donor = None if data.donor is None else data.donor[rows]
+    return replace(
+        data, values=data.values[rows], tissue=data.tissue[rows], donor=donor, obs=data.obs.iloc[rows]
+    )
 
 
 @register
