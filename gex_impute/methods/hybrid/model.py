@@ -20,10 +20,17 @@ from ..._data import ExpressionData
 from ..._errors import DataError
 from ..._utils import derive_seeds
 from .._base import BaseImputer, describe_differences, register
-from .._fallback import finalise
+from .._fallback import fallback_values
 from .._params import Boolean, Interval, Options, Pattern
 from .masking import PATTERNS, Layout, entry_patterns, entry_rate
-from .patterns import fit_entry_models, fit_profile_model, gene_parts, predict_entries, predict_profiles
+from .patterns import (
+    describe,
+    fit_entry_models,
+    fit_profile_model,
+    gene_parts,
+    predict_entries,
+    predict_profiles,
+)
 from .persistence import (
     FITTED_ARRAYS,
     FITTED_SCHEMA,
@@ -328,7 +335,7 @@ class HybridImputer(BaseImputer):
                 fit_entry_models(self, values, layout, parts, masked, rng)
                 self.diagnostics_["entry_seconds"] = time.perf_counter() - t0
         self.diagnostics_["fit_seconds"] = time.perf_counter() - t_start
-        logger.info("hybrid fit: %s", self.diagnostics_)
+        logger.info("hybrid fit: %s; models: %s", self.diagnostics_, describe(self))
 
     # -- prediction ---------------------------------------------------------------------------
     def _predict(self, data: ExpressionData) -> np.ndarray:
@@ -372,12 +379,12 @@ class HybridImputer(BaseImputer):
             if len(sel):
                 parts = gene_parts(self, data, layout, fitting=False)
                 pred[sel] = predict_entries(self, values, layout, parts, r_abs[sel], cols[sel], pat[sel])
-        full = np.full(sub.shape, np.nan)
-        full[r_loc, cols] = pred
-        sub_data = data.subset_samples(rows)
-        filled, fell_back = finalise(np.where(np.isnan(sub), full, sub), sub_data)
-        self.n_fallback_ = int(fell_back.sum())
-        return filled
+        bad = ~np.isfinite(pred)
+        if bad.any():  # the shared fallback (tissue means of all of ``data``), rarely needed
+            pred[bad] = fallback_values(data)[r_abs[bad], cols[bad]]
+        self.n_fallback_ = int(bad.sum())
+        out[r_loc, cols] = pred
+        return out
 
     def _check_compatible(self, data: ExpressionData) -> None:
         if self.has_donor_ != (data.donor is not None):
