@@ -393,12 +393,12 @@ def calibrate(
             train = data.with_values(hidden)
             clone = _clone(method)
             clone.fit(train)
-            pred = np.asarray(clone.predict(train), dtype=np.float64)
             rows, cols = np.nonzero(mask)
+            pred = _predict_hidden(clone, train, rows, cols)
             scale = entry_scale(hidden, data.tissue_codes, rows, cols)
             truth = data.values[rows, cols]
-            scores.append(np.abs(truth - pred[rows, cols]) / scale)
-            preds.append(pred[rows, cols])
+            scores.append(np.abs(truth - pred) / scale)
+            preds.append(pred)
             n_units += _count_units(mask, pattern)
         calibration.add(pattern, np.concatenate(scores), np.concatenate(preds), n_units)
         logger.info(
@@ -412,6 +412,17 @@ def calibrate(
         msg = "no observed values could be hidden to calibrate intervals."
         raise DataError(msg)
     return calibration
+
+
+def _predict_hidden(
+    method: BaseImputer, data: ExpressionData, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """Return predictions of the entries ``(rows, cols)`` (of their rows only, with ``predict_rows``)."""
+    if hasattr(method, "predict_rows"):
+        distinct, where = np.unique(rows, return_inverse=True)
+        block = np.asarray(method.predict_rows(data, distinct), dtype=np.float64)
+        return block[where, cols]
+    return np.asarray(method.predict(data), dtype=np.float64)[rows, cols]
 
 
 def _count_units(mask: np.ndarray, pattern: str) -> int:
