@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -173,7 +173,7 @@ def impute(
 
     adata.layers[key_added] = merged(pred)
     adata.layers[f"{key_added}_mask"] = missing.T.copy() if orientation == "genes_x_samples" else missing
-    info = {}
+    info: dict[str, Any] = {}
     if level is not None:
         del pred
         lower, upper = interval_rows(instance, data, np.arange(data.n_samples), level)
