@@ -41,6 +41,7 @@ FIGURES = [
     "profiles",
     "tissue_matrixplot",
     "completed_vs_truth",
+    "calibration",
 ]
 TIMING = ["fit_seconds", "predict_seconds"]
 
@@ -68,6 +69,19 @@ def test_folder_content(tiny):
     assert report.output_dir == folder
     for rel in report.files.values():
         assert (folder / rel).is_file()
+
+
+def test_interval_check_against_the_truth(tiny):
+    folder, report = tiny
+    check = report.interval_check
+    assert check["level"] == 0.9
+    assert 0.0 <= check["coverage"] <= 1.0
+    assert check["mean_width"] > 0
+    assert check["n"] == report.truth_check["hybrid"]["n"]  # the same completed values
+    assert set(check["by_tissue"]) <= set(report.table.columns.tolist() + list(check["by_tissue"]))
+    assert all(0.0 <= v <= 1.0 for v in check["by_tissue"].values())
+    assert f"cover {check['coverage']:.1%}" in report.summary()
+    assert "figures/calibration.png" in (folder / "index.html").read_text()
 
 
 def test_table_rows_are_methods_x_protocols(tiny):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -150,21 +150,26 @@ def draw_tissue_r(
     return _save(fig, folder, name)
 
 
-def draw_calibration(long: pd.DataFrame, folder: Path, name: str = "calibration.png") -> str | None:
-    """Coverage of the prediction intervals against their level (:func:`gex_impute.pl.calibration`).
+def draw_calibration(check: Mapping[str, Any], folder: Path, name: str = "calibration.png") -> str | None:
+    """Coverage of the completed profiles' prediction intervals per tissue, against the nominal level.
 
-    One point per method and protocol; None (nothing drawn) when no method gave intervals.
+    ``check`` is the demo's interval check (``level``, ``coverage``, ``mean_width``,
+    ``by_tissue``); None (nothing drawn) when it is empty.
     """
-    from .. import pl
-
-    if "coverage" not in long.columns or not long["coverage"].notna().any():
+    if not check or not check.get("by_tissue"):
         return None
-    table = long.dropna(subset=["coverage"]).copy()
-    table["method"] = table["method"] + " " + table["label"]
+    by_tissue = dict(sorted(check["by_tissue"].items(), key=lambda kv: kv[1]))
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
-    pl.calibration(table.set_index("method"), ax=ax)
-    ax.set_title("prediction intervals: coverage vs nominal level", fontsize=10)
+    fig, ax = plt.subplots(figsize=(5.2, 0.28 * len(by_tissue) + 1.4))
+    ax.barh(list(by_tissue), list(by_tissue.values()), color="#4c72b0")
+    ax.axvline(check["level"], color="grey", ls="--", lw=1, label=f"nominal {check['level']:.0%}")
+    ax.axvline(check["coverage"], color="#c44e52", lw=1, label=f"all tissues {check['coverage']:.1%}")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of true values inside the interval (coverage)")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(f"completed profiles: {check['level']:.0%} intervals vs truth", fontsize=10)
+    fig.tight_layout()
     return _save(fig, folder, name)
 
 

@@ -103,7 +103,7 @@ def write_demo_folder(
         figures.draw_predicted_vs_observed(predictions, rows, labels, fig_dir)
     )
     files["fig_tissue_r"] = rel(figures.draw_tissue_r(predictions, shown, labels, fig_dir))
-    calibration = figures.draw_calibration(long, fig_dir)
+    calibration = figures.draw_calibration(report.interval_check, fig_dir)
     if calibration is not None:
         files["fig_calibration"] = rel(calibration)
     files["fig_profiles"] = rel(figures.draw_profiles(completed, fig_dir))
