@@ -3,7 +3,9 @@
 The method is fitted once on all observed samples. Observed samples keep their values
 bitwise (their missing entries are filled, as :func:`gex_impute.tl.impute` does); absent
 donor x tissue profiles are estimated block by block, each block as all-missing rows appended
-to the observed data (the context). Blocks run here one after the other, or on a
+to the observed data (the context); a method that can only predict every row of its input
+gets a few large batches of blocks instead, so that its full predictions stay few whatever
+the cohort size. Blocks (or batches) run here one after the other, or on a
 dask.distributed cluster (``client=``), and are written as they arrive: into an in-memory
 AnnData, or into an ``.h5ad`` / ``.zarr`` store (``out=``) so that the completed matrix never
 exists whole in memory.
