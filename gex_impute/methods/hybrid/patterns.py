@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = ["fit_entry_models", "fit_profile_model", "gene_parts", "predict_entries", "predict_profiles"]
 
-#: profile units at most whose rows train the profile model (rows are sampled per unit)
+#: training rows (genes) per observed profile at least; with more profiles than
+#: ``max_rows / ROWS_PER_UNIT``, a random sample of them trains the profile model
 MIN_ROWS_PER_UNIT = 50
+ROWS_PER_UNIT = 300
 #: below this many hidden training genes, the whole-gene model is chosen by gene-grouped CV
 MAX_GENES_FOR_CV = 300
 
@@ -211,7 +213,10 @@ def fit_profile_model(
     from .profiles import ProfileFeatures
 
     pf = ProfileFeatures(values, layout)
-    units = np.argwhere(pf.unit_observed)
+    units = np.argwhere(pf.unit_observed)  # donor-major: each donor's reference is computed once
+    n_keep = max(1, model.max_rows // ROWS_PER_UNIT)
+    if len(units) > n_keep:  # many profiles: a sample of them, ROWS_PER_UNIT genes each
+        units = units[np.sort(rng.choice(len(units), n_keep, replace=False))]
     per = max(MIN_ROWS_PER_UNIT, model.max_rows // max(len(units), 1))
     xs, ys, donors = [], [], []
     bases: dict[str, list[np.ndarray]] = {}
