@@ -55,11 +55,10 @@ BAD = [
     ("hybrid", {"random_state": -1}, "an int in [0, 4294967295] or None"),
     ("hybrid", {"learning_rate": 0.0}, "a float in (0, 1]"),
     ("hybrid", {"xgb_learning_rate": 2.0}, "a float in (0, 1]"),
-    ("hybrid", {"n_layers": -1}, "an int in [0, 16]"),
+    ("hybrid", {"n_layers": -1}, "an int in [1, 16]"),
     ("hybrid", {"max_items_per_epoch": 0}, "an int in [1, inf) or None"),
     ("hybrid", {"n_jobs": 0}, "an int in [1, 4096] or None"),
     ("hybrid", {"use_sequence": 1}, "a bool"),
-    ("hybrid", {"use_xgboost": False, "use_tissue_encoder": False}, "needs use_tissue_encoder=True"),
 ]
 
 
@@ -111,7 +110,7 @@ def test_registry_describes_every_method():
     assert knn.params["weights"].type == "'uniform', 'distance'"
     hybrid = specs["hybrid"]
     assert hybrid.params["d_model"].doc == hybrid.params["n_heads"].doc  # "d_model, n_heads, n_layers"
-    assert "Transformer width" in hybrid.params["d_model"].doc
+    assert "transformer width" in hybrid.params["d_model"].doc
     assert hybrid.params["random_state"].constraint == "an int in [0, 4294967295] or None"
     assert specs["distance"].requires_coordinates and not specs["mean"].requires_coordinates
 
