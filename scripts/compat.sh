@@ -7,8 +7,8 @@
 #
 # torch stays at the CPU build on disk (2.13.0) in both: its lower bound, 2.2, would pull a
 # multi-GB CUDA build. anndata (every release so far) requires pandas<3; the newest run therefore
-# also runs the modules that do not depend on anndata's I/O (genome, methods) with pandas 3
-# installed over it, so that pandas' copy-on-write behaviour is exercised.
+# also runs the genome, methods, data-contract and reader/writer tests with pandas 3 installed over
+# it, so that pandas' copy-on-write behaviour and its string dtype are exercised.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:?usage: scripts/compat.sh newest|lowest}
@@ -51,5 +51,5 @@ if [[ "$which" == newest ]]; then
     "${pip[@]}" --no-deps --upgrade "pandas>=3"
     echo "pandas $("$venv/bin/python" -c 'import pandas; print(pandas.__version__)') over anndata's pin:"
     "$venv/bin/python" -m pytest -q -p no:cacheprovider -x -W "ignore::DeprecationWarning" \
-        tests/test_genome.py tests/test_baselines.py tests/test_methods_params.py
+        tests/test_genome.py tests/test_baselines.py tests/test_methods_params.py tests/test_data.py tests/test_io.py
 fi
