@@ -210,10 +210,11 @@ def fit_profile_model(
     model: HybridImputer, values: np.ndarray, layout: Layout, rng: np.random.Generator
 ) -> None:
     """Fit the whole-profile model on leave-one-donor-out features of observed profiles."""
-    from .profiles import ProfileFeatures
+    from .profile_cache import clear_profile_cache, donor_runs, model_profile_features
 
-    pf = ProfileFeatures(values, layout)
-    units = np.argwhere(pf.unit_observed)  # donor-major: each donor's reference is computed once
+    clear_profile_cache()  # a new fit: nothing cached from earlier data
+    pf = model_profile_features(model, values, layout)
+    units = np.argwhere(pf.unit_observed)  # donor-major: each donor is prepared once
     n_keep = max(1, model.max_rows // ROWS_PER_UNIT)
     if len(units) > n_keep:  # many profiles: a sample of them, ROWS_PER_UNIT genes each
         units = units[np.sort(rng.choice(len(units), n_keep, replace=False))]
@@ -221,16 +222,20 @@ def fit_profile_model(
     xs, ys, donors = [], [], []
     bases: dict[str, list[np.ndarray]] = {}
     names: list[str] = []
-    for d, t in tqdm(units, desc="hybrid: profile features", disable=not model.progress):
-        x, names, base = pf.unit_features(int(d), int(t))
-        ok = np.flatnonzero(pf.obs[d, t])
-        if len(ok) > per:
-            ok = np.sort(rng.choice(ok, per, replace=False))
-        xs.append(x[ok])
-        ys.append(pf.cube[d, t, ok])
-        donors.append(np.full(len(ok), d))
-        for k, v in base.items():
-            bases.setdefault(k, []).append(v[ok])
+    groups = donor_runs(units[:, 0]) if len(units) else []
+    for idx in tqdm(groups, desc="hybrid: profile features", disable=not model.progress):
+        d = int(units[idx[0], 0])
+        x_d, names, base_d = pf.donor_features(d, units[idx, 1])
+        for j, t in enumerate(units[idx, 1]):
+            y = pf.units.prof[pf.units.row_of[d, t]]
+            ok = np.flatnonzero(~np.isnan(y))
+            if len(ok) > per:
+                ok = np.sort(rng.choice(ok, per, replace=False))
+            xs.append(x_d[j, ok])
+            ys.append(y[ok].astype(np.float64))
+            donors.append(np.full(len(ok), d))
+            for k, v in base_d.items():
+                bases.setdefault(k, []).append(v[j, ok])
     n_donors = layout.n_donors
     cv = int(min(4, n_donors)) if n_donors < model.cv_max_donors else 0
     fitted, booster = fit_pattern_model(
@@ -252,6 +257,7 @@ def fit_profile_model(
     if booster is not None:
         model.boosters_["profiles"] = booster
     model.diagnostics_["profile_choice"] = fitted["choice"]
+    model.diagnostics_["profile_features"] = pf.describe()
 
 
 def predict_profiles(
@@ -264,30 +270,47 @@ def predict_profiles(
     progress: bool,
 ) -> np.ndarray:
     """Estimate entries of whole missing profiles (samples ``rows``, genes ``cols``)."""
-    from .profiles import ProfileFeatures
+    from .profile_cache import PREDICT_CHUNK, donor_runs, model_profile_features
 
     assert layout.donor is not None
-    pf = ProfileFeatures(values, layout)
+    pf = model_profile_features(model, values, layout)
     fitted = model.models_["profiles"]
-    unit = layout.donor[rows] * layout.n_tissues + layout.tissue[rows]
+    booster = model.boosters_.get("profiles")
+    n_t = layout.n_tissues
+    unit = layout.donor[rows] * n_t + layout.tissue[rows]
     order = np.argsort(unit, kind="stable")
-    starts = np.searchsorted(unit[order], np.unique(unit))
-    xs, sels = [], []
-    bases: dict[str, list[np.ndarray]] = {}
-    names: list[str] = []
-    for sel in tqdm(np.split(order, starts[1:]), desc="hybrid: profiles", disable=not progress):
-        u = int(unit[sel[0]])
-        x, names, base = pf.unit_features(u // layout.n_tissues, u % layout.n_tissues)
-        g = cols[sel]
-        xs.append(x[g])
-        sels.append(sel)
-        for k, v in base.items():
-            bases.setdefault(k, []).append(v[g])
+    units, starts = np.unique(unit[order], return_index=True)
+    members = np.split(order, starts[1:])  # entries of each unit
     out = np.full(len(rows), np.nan)
-    x = _align(np.concatenate(xs), names, model.profile_names_)
-    base = {k: np.concatenate(v) for k, v in bases.items()}
-    pred = apply_model(fitted, model.boosters_.get("profiles"), x, base, model.profile_names_, model.threads)
-    out[np.concatenate(sels)] = pred
+    xs: list[np.ndarray] = []
+    sels: list[np.ndarray] = []
+    bases: dict[str, list[np.ndarray]] = {}
+
+    def flush() -> None:
+        if not sels:
+            return
+        x = _align(np.concatenate(xs), pf.names(), model.profile_names_)
+        base = {k: np.concatenate(v) for k, v in bases.items()}
+        out[np.concatenate(sels)] = apply_model(fitted, booster, x, base, model.profile_names_, model.threads)
+        xs.clear()
+        sels.clear()
+        bases.clear()
+
+    pending = 0
+    for idx in tqdm(donor_runs(units // n_t), desc="hybrid: profiles", disable=not progress):
+        x_d, _, base_d = pf.donor_features(int(units[idx[0]] // n_t), units[idx] % n_t)
+        for j, i in enumerate(idx):
+            sel = members[i]
+            g = cols[sel]
+            xs.append(x_d[j, g])
+            sels.append(sel)
+            for k, v in base_d.items():
+                bases.setdefault(k, []).append(v[j, g])
+            pending += len(sel)
+        if pending >= PREDICT_CHUNK:
+            flush()
+            pending = 0
+    flush()
     return out
 
 

@@ -1,24 +1,33 @@
 """Leave-one-profile-out features of whole donor x tissue profiles (absent samples).
 
-Works on the cube ``Y`` (donors, tissues, genes) of profile means. Every feature of an entry
-``(d, t, g)`` uses only the other donors' profiles and donor ``d``'s profiles in the other
-tissues (tissue means, residuals and principal components are computed without donor
-``d``). Features of observed profiles (training rows) and of absent profiles (prediction
-rows) therefore come from one distribution without extra masking, and nothing of ``Y[d, t]``
-leaks into its own features.
+Works on the observed donor x tissue profiles (:class:`~.profile_cache.UnitProfiles`). Every
+feature of an entry ``(d, t, g)`` uses only the other donors' profiles and donor ``d``'s
+profiles in the other tissues: tissue means, gene means and residual spreads come from
+totals over all donors with donor ``d``'s contribution subtracted (exact, ``O(T p)`` per
+donor), so features of observed profiles (training rows) and of absent profiles (prediction
+rows) come from one distribution, and nothing of ``Y[d, t]`` leaks into its own features.
+
+The donor principal components are exact leave-one-donor-out below ``exact_max_donors``
+donors (one eigendecomposition per donor; small cohorts, where one donor's leak matters).
+Above, they are computed once from all donors (Gram matrix on at most ``max_genes`` genes,
+residuals against the all-donor tissue means) and donor ``d``'s own contribution is removed
+from the component scores; only its influence on the directions remains, which is small
+with that many donors. Donor distances and the tissue correlation use at most ``max_genes``
+evenly spaced genes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .bases import group_means, nanmean
-from .entries import tissue_correlation
+from .bases import nanmean
 from .masking import Layout
+from .profile_cache import DonorDistances, UnitProfiles, pooled_tissue_correlation
 
-__all__ = ["ProfileFeatures"]
+__all__ = ["DonorContext", "ProfileFeatures", "unit_columns"]
 
 
 class ProfileFeatures:
@@ -38,6 +47,14 @@ class ProfileFeatures:
         Donors whose mean residual profile gives the donor's deviation.
     pca_ranks
         Ranks of the regression of the donor's other tissues on the other donors' components.
+    alpha
+        Ridge penalty of that regression.
+    exact_max_donors
+        Up to this many donors, the components are exact leave-one-donor-out.
+    max_genes
+        Genes (evenly spaced) for distances, tissue correlation and the approximate components.
+    rows
+        Rows of ``values`` with any observed value (default: found here).
     """
 
     def __init__(
@@ -50,166 +67,301 @@ class ProfileFeatures:
         k_similar: int = 3,
         pca_ranks: tuple[int, ...] = (2, 5, 10),
         alpha: float = 1.0,
+        exact_max_donors: int = 60,
+        max_genes: int = 2000,
+        rows: np.ndarray | None = None,
     ):
         assert layout.donor is not None
         n_d, n_t = layout.n_donors, layout.n_tissues
         p = values.shape[1]
         self.n_donors, self.n_tissues, self.n_genes = n_d, n_t, p
-        cube, _ = group_means(values, layout.unit, n_d * n_t)
-        cube = cube.reshape(n_d, n_t, p)
-        obs = ~np.isnan(cube)
-        self.cube, self.obs = cube, obs
-        self.cube0 = np.where(obs, cube, 0.0)
-        self.unit_observed = obs.any(2)
-        self.sum_t, self.count_t = self.cube0.sum(0), obs.sum(0)  # (T, p)
-        self.sum_g, self.count_g = self.cube0.sum((0, 1)), obs.sum((0, 1))
+        self.units = units = UnitProfiles(values, layout, rows=rows)
+        self.unit_observed = units.observed
+        sum_t, sq_t, count_t = np.zeros((n_t, p)), np.zeros((n_t, p)), np.zeros((n_t, p))
+        for t in range(n_t):
+            _, x = units.tissue(t)
+            obs = ~np.isnan(x)
+            x0 = np.where(obs, x, 0).astype(np.float64)
+            sum_t[t], sq_t[t], count_t[t] = x0.sum(0), (x0 * x0).sum(0), obs.sum(0)
+        self.sum_t, self.sq_t, self.count_t = sum_t, sq_t, count_t
+        self.sum_g, self.count_g = sum_t.sum(0), count_t.sum(0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            tm = np.where(self.count_t > 0, self.sum_t / np.maximum(self.count_t, 1), np.nan)
-        resid = cube - tm[None]
-        self.corr = tissue_correlation(resid)  # a T x T summary over all donors and genes
+            tm = np.where(count_t > 0, sum_t / np.maximum(count_t, 1), np.nan)
+            gm = np.where(self.count_g > 0, self.sum_g / np.maximum(self.count_g, 1), np.nan)
+        self.tm_all = tm
+        self.tm_all_f = np.where(np.isnan(tm), gm[None], tm)
+        self.genes = np.arange(p) if p <= max_genes else np.unique(np.linspace(0, p - 1, max_genes).round())
+        self.genes = self.genes.astype(np.int64)
+        self.corr = pooled_tissue_correlation(units, tm, self.genes)  # a T x T summary
         w = np.clip(np.nan_to_num(self.corr), 0, None)
         np.fill_diagonal(w, 0)
         self.weights = w
         self.n_top = min(n_top, n_t - 1)
         self.top = np.argsort(-np.nan_to_num(self.corr, nan=-2.0), axis=1)[:, : self.n_top]
         # per-tissue squared distances between donors (differences of Y: reference-free)
-        s2 = np.zeros((n_t, n_d, n_d))
-        c2 = np.zeros((n_t, n_d, n_d))
-        r0 = np.where(obs, resid, 0.0)
-        for a in range(n_t):
-            x, m = r0[:, a], obs[:, a].astype(float)
-            x2 = x * x
-            s2[a] = x2 @ m.T + m @ x2.T - 2 * x @ x.T
-            c2[a] = m @ m.T
-        self.s2, self.c2 = np.maximum(s2, 0), c2
-        self.s2_total, self.c2_total = self.s2.sum(0), c2.sum(0)
+        self.dist = DonorDistances(units, tm, self.genes)
         self.ks = tuple(sorted(ks))
         self.k_similar = k_similar
         self.pca_ranks = tuple(r for r in pca_ranks if r <= max(1, (n_d - 1) // 3))
         self.alpha = alpha
-        self._donor: tuple[int, dict[str, Any]] | None = None
+        self.exact = n_d <= exact_max_donors
+        self._components: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._dense: np.ndarray | None = None
 
-    def _without_donor(self, d: int) -> dict[str, Any]:
-        """Tissue means, residuals of everyone and PC scores of the columns, all without donor ``d``."""
-        if self._donor is not None and self._donor[0] == d:
-            return self._donor[1]
+    # -- donor components ------------------------------------------------------------------
+    def _exact_scores(self, d: int, tm_f: np.ndarray) -> np.ndarray:
+        """``(T*p, r)`` component scores of the columns from the other donors (exact)."""
         n_d, n_t, p = self.n_donors, self.n_tissues, self.n_genes
-        with np.errstate(invalid="ignore", divide="ignore"):
-            n = self.count_t - self.obs[d]
-            tm = np.where(n > 0, (self.sum_t - self.cube0[d]) / np.maximum(n, 1), np.nan)  # (T, p)
-            ng = self.count_g - self.obs[d].sum(0)
-            gm = np.where(ng > 0, (self.sum_g - self.cube0[d].sum(0)) / np.maximum(ng, 1), np.nan)
-        tm_f = np.where(np.isnan(tm), gm[None], tm)
-        resid = (self.cube - tm_f[None]).astype(np.float32)
-        r0 = np.where(self.obs, resid, np.float32(0))
+        if self._dense is None:
+            self._dense = self.units.prof[self.units.row_of]  # small cohorts only
+        resid = (self._dense - tm_f[None]).astype(np.float32)
+        r0 = np.where(np.isnan(resid), np.float32(0), resid)
         others = np.arange(n_d) != d
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sd = np.where(n > 1, np.sqrt((r0[others] ** 2).sum(0) / np.maximum(n - 1, 1)), np.nan)
-        scores = None
-        if self.pca_ranks:
-            x = r0[others].reshape(n_d - 1, n_t * p)
-            xc = x - x.mean(1, keepdims=True)
-            _, vecs = np.linalg.eigh(xc @ xc.T)
-            scores = xc.T @ vecs[:, ::-1][:, : max(self.pca_ranks)]  # (T*p, r)
-        prep = {
-            "tm": tm,
-            "tm_f": tm_f,
-            "gm": gm,
-            "n": n,
-            "resid": resid,
-            "r0": r0,
-            "sd": sd,
-            "scores": scores,
-        }
-        self._donor = (d, prep)
-        return prep
+        x = r0[others].reshape(n_d - 1, n_t * p)
+        xc = x - x.mean(1, keepdims=True)
+        _, vecs = np.linalg.eigh(xc @ xc.T)
+        return xc.T @ vecs[:, ::-1][:, : max(self.pca_ranks)]
 
-    def _distances_without(self, d: int, t: int) -> np.ndarray:
-        s = self.s2_total[d] - self.s2[t, d]
-        c = self.c2_total[d] - self.c2[t, d]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dist = np.where(c > 0, s / np.maximum(c, 1), np.inf)
-        dist[d] = np.inf
-        return dist
+    def _shared_components(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Components of all donors once: ``(scores (T, p, r), vecs (D, r), row means (D,))``."""
+        if self._components is not None:
+            return self._components
+        n_d, n_t, p = self.n_donors, self.n_tissues, self.n_genes
+        rank = max(self.pca_ranks)
+        gram = np.zeros((n_d, n_d))
+        sum_sub, sum_all = np.zeros(n_d), np.zeros(n_d)
+        for t in range(n_t):
+            donors, x = self.units.tissue(t)
+            r = x - self.tm_all_f[t]
+            r0 = np.where(np.isnan(r), 0.0, r)
+            sub = r0[:, self.genes]
+            gram[np.ix_(donors, donors)] += sub @ sub.T
+            sum_sub[donors] += sub.sum(1)
+            sum_all[donors] += r0.sum(1)
+        n_sub = n_t * len(self.genes)
+        gram -= np.outer(sum_sub, sum_sub) / n_sub  # rows centred
+        _, vecs = np.linalg.eigh(gram)
+        vecs = vecs[:, ::-1][:, :rank]
+        means = sum_all / (n_t * p)
+        scores = np.empty((n_t, p, rank), dtype=np.float32)
+        shift = means @ vecs
+        for t in range(n_t):
+            donors, x = self.units.tissue(t)
+            r = x - self.tm_all_f[t]
+            r0 = np.where(np.isnan(r), 0.0, r)
+            scores[t] = r0.T @ vecs[donors] - shift
+        self._components = (scores, vecs, means)
+        return self._components
+
+    def _scores_without(self, d: int, tm_f: np.ndarray, obs_d: np.ndarray, yd: np.ndarray) -> np.ndarray:
+        """``(T, p, r)`` component scores without donor ``d`` (exact or approximate)."""
+        n_t, p = self.n_tissues, self.n_genes
+        if self.exact:
+            return self._exact_scores(d, tm_f).reshape(n_t, p, -1)
+        scores, vecs, means = self._shared_components()
+        xc_d = np.where(obs_d, yd - self.tm_all_f, 0.0) - means[d]
+        return scores - (xc_d[:, :, None] * vecs[d][None, None, :]).astype(np.float32)
+
+    # -- features ----------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        """Names of the feature columns, in order."""
+        out = ["tissue_mean", "tissue_n", "gene_mean", "tissue_resid_sd", "tissue", "donor_offset"]
+        out += ["donor_offset_n", "donor_offset_weighted", "donor_similar_tissue_corr"]
+        out += [f"donor_resid_tissue_rank{i}" for i in range(self.n_top)]
+        out += [f"pca_regression_donors_r{r}" for r in self.pca_ranks]
+        out += [f"knn_donors_k{k}" for k in self.ks]
+        out += ["donor_dev_from_similar", "nearest_donor_dist"]
+        return out + [f"donor_dist_ratio_{j + 1}" for j in (1, 2, 3)]
 
     def unit_features(self, d: int, t: int) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
-        """Features of every gene of unit ``(d, t)``.
+        """Features of every gene of unit ``(d, t)``: ``(p, F)`` float32, names, bases (name -> ``(p,)``)."""
+        x, names, bases = self.donor_features(d, np.array([t]))
+        return x[0], names, {k: v[0] for k, v in bases.items()}
+
+    def donor_features(
+        self, d: int, tissues: np.ndarray
+    ) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
+        """Features of every gene of the units ``(d, t)``, ``t`` in ``tissues`` (donor prepared once).
 
         Returns
         -------
-        ``(x, names, bases)``: ``(p, F)`` float32 features, their names, and the base
-        estimates (name -> ``(p,)``).
+        ``(x, names, bases)``: ``(len(tissues), p, F)`` float32 features, their names, and the
+        base estimates (name -> ``(len(tissues), p)``).
         """
-        prep = self._without_donor(d)
-        p, n_t = self.n_genes, self.n_tissues
-        resid, r0, tm, tm_f = prep["resid"], prep["r0"], prep["tm"], prep["tm_f"]
-        feats: list[np.ndarray] = []
-        names: list[str] = []
+        names = self.names()
+        tissues = np.asarray(tissues, dtype=np.int64)
+        ctx = DonorContext.build(self, d)
+        x = np.empty((len(tissues), self.n_genes, len(names)), dtype=np.float32)
+        bases: dict[str, np.ndarray] = {}
+        for i, t in enumerate(tissues):
+            cols, base = unit_columns(self, ctx, int(t))
+            for j, col in enumerate(cols):
+                x[i, :, j] = col
+            for k, v in base.items():
+                bases.setdefault(k, np.empty((len(tissues), self.n_genes)))[i] = v
+        return x, names, bases
 
-        def add(name: str, v: Any) -> None:
-            feats.append(np.broadcast_to(np.asarray(v, dtype=np.float32), (p,)))
-            names.append(name)
+    def distances_without(self, d: int, t: int) -> np.ndarray:
+        """Mean squared distance of donor ``d`` to every donor over the tissues other than ``t``."""
+        return self.dist.without(d, t)
 
-        add("tissue_mean", tm[t])
-        add("tissue_n", prep["n"][t])
-        add("gene_mean", prep["gm"])
-        add("tissue_resid_sd", prep["sd"][t])
-        add("tissue", float(t))
-        mine = self.obs[d].copy()
-        mine[t] = False
-        nd = mine.sum(0)
+    def describe(self) -> dict[str, Any]:
+        """Sizes and the path taken (for logs)."""
+        return {"donors": self.n_donors, "units": self.units.n_units, "exact_components": self.exact}
+
+
+@dataclass
+class DonorContext:
+    """What every unit of one donor shares: leave-donor-out references and its residuals."""
+
+    d: int
+    yd: np.ndarray  # (T, p) the donor's profiles, NaN where absent
+    obs: np.ndarray  # (T, p) observed
+    n: np.ndarray  # (T, p) other donors' counts
+    tm: np.ndarray  # (T, p) tissue means without the donor (NaN where none)
+    tm_f: np.ndarray  # the same, gene means where none
+    gm: np.ndarray  # (p,) gene means without the donor
+    sd: np.ndarray  # (T, p) residual sd of the other donors
+    resid: np.ndarray  # (T, p) the donor's residuals (NaN where not observed)
+    r0: np.ndarray  # the same, 0 where not observed
+    r_sum: np.ndarray  # (p,) sum of r0 over tissues
+    r_count: np.ndarray  # (p,) observed tissues
+    w_num: np.ndarray  # (T, p) tissue-correlation weighted sums of r0
+    w_den: np.ndarray  # (T, p) and of the weights
+    scores: np.ndarray | None  # (T, p, r) component scores without the donor
+    gram: np.ndarray | None  # (r + 1, r + 1) [1, scores] cross products over observed entries
+    rhs: np.ndarray | None  # (r + 1,) [1, scores] x r0 over observed entries
+
+    @classmethod
+    def build(cls, pf: ProfileFeatures, d: int) -> DonorContext:
+        """Prepare donor ``d`` from the cohort totals, its own contribution subtracted."""
+        yd = pf.units.donor(d).astype(np.float64)
+        obs = ~np.isnan(yd)
+        y0 = np.where(obs, yd, 0.0)
+        n = pf.count_t - obs
         with np.errstate(invalid="ignore", divide="ignore"):
-            add("donor_offset", np.where(nd > 0, np.where(mine, r0[d], 0).sum(0) / np.maximum(nd, 1), np.nan))
-            add("donor_offset_n", nd)
-            den = self.weights[t] @ mine.astype(float)
-            num = self.weights[t] @ np.where(mine, r0[d], 0)
-            add("donor_offset_weighted", np.where(den > 1e-9, num / np.maximum(den, 1e-9), np.nan))
-        add("donor_similar_tissue_corr", np.max(np.where(np.isnan(self.corr[t]), -1, self.corr[t])))
-        for i in range(self.n_top):
-            tt = self.top[t, i]
-            add(f"donor_resid_tissue_rank{i}", np.where(mine[tt], resid[d, tt], np.nan))
-        bases = {"tissue_mean": tm_f[t]}
-        if prep["scores"] is not None:
-            y = r0[d].reshape(n_t * p)
-            train = mine.reshape(n_t * p)
-            target = slice(t * p, (t + 1) * p)
-            for r in self.pca_ranks:
-                est = np.full(p, np.nan)
-                if train.sum() >= 10:
-                    z = prep["scores"][:, :r]
-                    a = np.column_stack([np.ones(int(train.sum())), z[train]])
-                    pen = self.alpha * np.eye(r + 1)
-                    pen[0, 0] = 0
-                    coef = np.linalg.solve(a.T @ a + pen, a.T @ y[train])
-                    est = coef[0] + z[target] @ coef[1:]
-                add(f"pca_regression_donors_r{r}", tm_f[t] + est)
-                bases[f"pca_regression_donors_r{r}"] = tm_f[t] + est
-        dist = self._distances_without(d, t)
-        cand = np.flatnonzero(self.unit_observed[:, t] & np.isfinite(dist))
-        cand = cand[np.argsort(dist[cand], kind="stable")]
-        if len(cand):
-            o = self.obs[cand, t]
-            c = np.cumsum(o, axis=0)
-            v = self.cube0[cand, t]
-            for k in self.ks:
-                take = o & (c <= k)
-                cnt = take.sum(0)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    est = np.where(cnt > 0, (v * take).sum(0) / np.maximum(cnt, 1), np.nan)
-                add(f"knn_donors_k{k}", est)
-                bases[f"knn_donors_k{k}"] = est
-            dev = resid[d] - nanmean(resid[cand[: self.k_similar]], axis=0)  # (T, p): reference cancels
-            add("donor_dev_from_similar", nanmean(np.where(mine, dev, np.nan), axis=0))
-            add("nearest_donor_dist", dist[cand[0]])
-            for j in (1, 2, 3):
-                ratio = np.sqrt(dist[cand[j]] / max(dist[cand[0]], 1e-12)) if len(cand) > j else np.nan
-                add(f"donor_dist_ratio_{j + 1}", ratio)
+            s1 = pf.sum_t - y0
+            tm = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
+            ng = pf.count_g - obs.sum(0)
+            gm = np.where(ng > 0, (pf.sum_g - y0.sum(0)) / np.maximum(ng, 1), np.nan)
+            ss = pf.sq_t - y0 * y0 - np.where(n > 0, s1 * s1 / np.maximum(n, 1), 0.0)
+            sd = np.where(n > 1, np.sqrt(np.maximum(ss, 0) / np.maximum(n - 1, 1)), np.nan)
+        tm_f = np.where(np.isnan(tm), gm[None], tm)
+        resid = yd - tm_f
+        r0 = np.where(obs, resid, 0.0)
+        scores = gram = rhs = None
+        if pf.pca_ranks:
+            scores = pf._scores_without(d, tm_f, obs, yd)
+            a = scores[obs].astype(np.float64)
+            gram = np.empty((a.shape[1] + 1, a.shape[1] + 1))
+            gram[0, 0], gram[0, 1:] = len(a), a.sum(0)
+            gram[1:, 0], gram[1:, 1:] = gram[0, 1:], a.T @ a
+            y = r0[obs]
+            rhs = np.concatenate([[y.sum()], a.T @ y])
+        return cls(
+            d=d,
+            yd=yd,
+            obs=obs,
+            n=n,
+            tm=tm,
+            tm_f=tm_f,
+            gm=gm,
+            sd=sd,
+            resid=np.where(obs, resid, np.nan),
+            r0=r0,
+            r_sum=r0.sum(0),
+            r_count=obs.sum(0),
+            w_num=pf.weights @ r0,
+            w_den=pf.weights @ obs.astype(np.float64),
+            scores=scores,
+            gram=gram,
+            rhs=rhs,
+        )
+
+
+def _pca_estimates(pf: ProfileFeatures, ctx: DonorContext, t: int) -> dict[int, np.ndarray]:
+    """Ridge regression of the donor's other tissues on the component scores, for tissue ``t``."""
+    assert ctx.scores is not None and ctx.gram is not None and ctx.rhs is not None
+    own = ctx.obs[t]
+    a = ctx.scores[t][own].astype(np.float64)
+    y = ctx.r0[t][own]
+    gram, rhs = ctx.gram.copy(), ctx.rhs.copy()
+    gram[0, 0] -= len(a)
+    gram[0, 1:] -= a.sum(0)
+    gram[1:, 0] -= a.sum(0)
+    gram[1:, 1:] -= a.T @ a
+    rhs[0] -= y.sum()
+    rhs[1:] -= a.T @ y
+    n_train = int(ctx.obs.sum()) - int(own.sum())
+    out = {}
+    for r in pf.pca_ranks:
+        est = np.full(pf.n_genes, np.nan)
+        if n_train >= 10:
+            pen = pf.alpha * np.eye(r + 1)
+            pen[0, 0] = 0
+            coef = np.linalg.solve(gram[: r + 1, : r + 1] + pen, rhs[: r + 1])
+            est = coef[0] + ctx.scores[t][:, :r].astype(np.float64) @ coef[1:]
+        out[r] = est
+    return out
+
+
+def _neighbours(pf: ProfileFeatures, cand: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values, observed mask and running counts of the nearest candidates, enough for the largest k."""
+    k_max = max(pf.ks)
+    size = k_max
+    while True:
+        sel = cand[:size]
+        vals = pf.units.prof[pf.units.row_of[sel, t]].astype(np.float64)
+        obs = ~np.isnan(vals)
+        count = np.cumsum(obs, axis=0)
+        if size >= len(cand) or (count[-1] >= k_max).all():
+            return np.where(obs, vals, 0.0), obs, count
+        size *= 4
+
+
+def unit_columns(pf: ProfileFeatures, ctx: DonorContext, t: int) -> tuple[list[Any], dict[str, np.ndarray]]:
+    """Feature columns (in :meth:`ProfileFeatures.names` order) and bases of unit ``(ctx.d, t)``."""
+    d, p = ctx.d, pf.n_genes
+    nd = ctx.r_count - ctx.obs[t]
+    cols: list[Any] = [ctx.tm[t], ctx.n[t], ctx.gm, ctx.sd[t], float(t)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols.append(np.where(nd > 0, (ctx.r_sum - ctx.r0[t]) / np.maximum(nd, 1), np.nan))
+        cols.append(nd)
+        den = ctx.w_den[t]
+        cols.append(np.where(den > 1e-9, ctx.w_num[t] / np.maximum(den, 1e-9), np.nan))
+    cols.append(np.max(np.where(np.isnan(pf.corr[t]), -1, pf.corr[t])))
+    cols += [ctx.resid[pf.top[t, i]] for i in range(pf.n_top)]
+    bases = {"tissue_mean": ctx.tm_f[t]}
+    if pf.pca_ranks:
+        for r, est in _pca_estimates(pf, ctx, t).items():
+            cols.append(ctx.tm_f[t] + est)
+            bases[f"pca_regression_donors_r{r}"] = ctx.tm_f[t] + est
+    dist = pf.distances_without(d, t)
+    cand = np.flatnonzero(pf.unit_observed[:, t] & np.isfinite(dist))
+    cand = cand[np.argsort(dist[cand], kind="stable")]
+    if len(cand):
+        v, o, c = _neighbours(pf, cand, t)
+        for k in pf.ks:
+            take = o & (c <= k)
+            cnt = take.sum(0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                est = np.where(cnt > 0, (v * take).sum(0) / np.maximum(cnt, 1), np.nan)
+            cols.append(est)
+            bases[f"knn_donors_k{k}"] = est
+        # the donor's deviation from its most similar donors over its other tissues (reference cancels)
+        other = np.flatnonzero(pf.unit_observed[d])
+        other = other[other != t]
+        if len(other):
+            near = pf.units.prof[pf.units.row_of[cand[: pf.k_similar]][:, other]].astype(np.float64)
+            cols.append(nanmean(ctx.yd[other] - nanmean(near, axis=0), axis=0))
         else:
-            for k in self.ks:
-                add(f"knn_donors_k{k}", np.nan)
-                bases[f"knn_donors_k{k}"] = np.full(p, np.nan)
-            add("donor_dev_from_similar", np.nan)
-            add("nearest_donor_dist", np.nan)
-            for j in (1, 2, 3):
-                add(f"donor_dist_ratio_{j + 1}", np.nan)
-        return np.column_stack(feats), names, bases
+            cols.append(np.nan)
+        cols.append(dist[cand[0]])
+        for j in (1, 2, 3):
+            cols.append(np.sqrt(dist[cand[j]] / max(dist[cand[0]], 1e-12)) if len(cand) > j else np.nan)
+    else:
+        for k in pf.ks:
+            cols.append(np.nan)
+            bases[f"knn_donors_k{k}"] = np.full(p, np.nan)
+        cols += [np.nan, np.nan, np.nan, np.nan, np.nan]
+    return cols, bases
