@@ -170,6 +170,35 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def summarise(paths: list[Path], out: Path) -> None:
+    """Mean +/- sd over the seeds of the runs ``paths`` (their JSON), as a Markdown table."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    keys = ("mse", "coverage_0.9", "width_0.9", "width_at_coverage_0.9")
+    lines = [
+        "# Prediction intervals over split seeds: mean +/- sd",
+        "",
+        f"Runs: {', '.join(p.name for p in paths)} (seeds "
+        f"{', '.join(str(r.get('seed', '?')) for r in runs)}); log1p scale.",
+        "",
+        "| protocol | method | MSE | coverage@0.9 | width@0.9 | width at coverage 0.9 |",
+        "|---|---|---|---|---|---|",
+    ]
+    first = runs[0]["rows"]
+    for row in first:
+        same = [
+            r
+            for run in runs
+            for r in run["rows"]
+            if (r["protocol"], r["method"]) == (row["protocol"], row["method"])
+        ]
+        cells = []
+        for key in keys:
+            values = np.asarray([r[key] for r in same if key in r], dtype=float)
+            cells.append(f"{values.mean():.3f} +/- {values.std(ddof=1) if len(values) > 1 else 0:.3f}")
+        lines.append(f"| {row['protocol']} | {row['method']} | " + " | ".join(cells) + " |")
+    out.write_text("\n".join(lines) + "\n")
+
+
 def _commit() -> str:
     """The git commit of the package measured ('unknown' outside a git checkout)."""
     import subprocess
@@ -193,7 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(RESULTS / "intervals"))
+    parser.add_argument(
+        "--summarise",
+        default=None,
+        help="comma-separated result JSONs: write OUT_seeds.md (mean +/- sd) only",
+    )
     args = parser.parse_args(argv)
+    if args.summarise:
+        summarise([Path(p) for p in args.summarise.split(",")], Path(args.out + "_seeds.md"))
+        print(f"wrote {args.out}_seeds.md")
+        return 0
     logging.basicConfig(level=logging.WARNING)
     try:
         gi.datasets.shared_data_dir()
@@ -217,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "gex_impute": gi.__version__,
         "commit": _commit(),
+        "seed": args.seed,
         "levels": list(LEVELS),
         "rows": rows,
     }
