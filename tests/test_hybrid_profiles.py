@@ -1,0 +1,151 @@
+"""Whole-profile features of the hybrid: the per-cohort cache and the large-cohort path."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+import gex_impute as gi
+from gex_impute._data import from_anndata
+from gex_impute.methods.hybrid import profile_cache
+from gex_impute.methods.hybrid.masking import Layout
+from gex_impute.methods.hybrid.profiles import ProfileFeatures
+
+FAST = {"n_estimators": 30, "max_epochs": 2, "n_rounds": 1, "n_jobs": 1, "progress": False}
+FAST |= {"use_sequence": False, "use_neighbours": False}
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    """24 donors x 5 tissues x 200 genes, a third of the profiles absent, some entries missing."""
+    return gi.datasets.simulate(
+        n_donors=24,
+        n_tissues=5,
+        n_genes=200,
+        upstream=60,
+        downstream=40,
+        frac_missing_samples=0.3,
+        frac_missing_entries=0.05,
+        random_state=3,
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(cohort):
+    return gi.HybridImputer(**FAST).fit(cohort, donor_key="donor")
+
+
+def _data(adata, model):
+    data, _ = from_anndata(adata, donor_key="donor", log_transform=model.log1p_)
+    return data
+
+
+def _layout(data) -> Layout:
+    return Layout(
+        np.asarray(data.tissue.codes, dtype=np.int64),
+        len(data.tissue.categories),
+        np.asarray(data.donor.codes, dtype=np.int64),
+        len(data.donor.categories),
+    )
+
+
+def _absent(data) -> np.ndarray:
+    return np.flatnonzero(np.isnan(data.values).all(1))
+
+
+def test_cache_reused_across_blocks_not_across_data(cohort, fitted):
+    data = _data(cohort, fitted)
+    absent = _absent(data)
+    assert len(absent) >= 4
+    fitted.predict_rows(data, absent[:2])
+    first = profile_cache._CACHE["features"]
+    fitted.predict_rows(data, absent[2:4])
+    assert profile_cache._CACHE["features"] is first  # same data: built once
+
+    # same observed rows padded with absent ones (as complete() does): still the same cohort
+    padded = np.vstack([data.values, np.full((3, data.values.shape[1]), np.nan)])
+    layout = _layout(data)
+    wide = Layout(
+        np.r_[layout.tissue, [0, 1, 2]], layout.n_tissues, np.r_[layout.donor, [0, 1, 2]], layout.n_donors
+    )
+    kw = {"exact_max_donors": 60, "max_genes": 2000}
+    base = profile_cache.profile_features(padded[: len(data.values)], layout, **kw)
+    assert profile_cache.profile_features(padded, wide, **kw) is base
+
+    # other values, in another array or changed in place: new features
+    other = data.values.copy()
+    other[~np.isnan(other)] += 1.0
+    assert profile_cache.profile_features(other, layout, **kw) is not base
+    again = profile_cache.profile_features(padded, wide, **kw)
+    assert again is not base
+    padded[0, 0] = np.nan if not np.isnan(padded[0, 0]) else 1.0
+    assert profile_cache.profile_features(padded, wide, **kw) is not again
+
+    # a freed array frees its features
+    del padded, again
+    gc.collect()
+    assert "features" not in profile_cache._CACHE
+    profile_cache.clear_profile_cache()
+
+
+def test_predict_rows_equals_predict(cohort, fitted):
+    data = _data(cohort, fitted)
+    full = fitted.predict(data)
+    rows = np.union1d([0, 3, 9], _absent(data)[::3])
+    np.testing.assert_allclose(fitted.predict_rows(data, rows), full[rows], rtol=1e-6, atol=1e-9)
+    block = _absent(data)[1::4]
+    np.testing.assert_allclose(fitted.predict_rows(data, block), full[block], rtol=1e-6, atol=1e-9)
+
+
+def test_fit_clears_the_cache(cohort, fitted):
+    data = _data(cohort, fitted)
+    kept = data.values.copy()  # alive for the whole test: only the fit can drop its features
+    held = profile_cache.profile_features(kept, _layout(data), exact_max_donors=60, max_genes=2000)
+    assert profile_cache._CACHE["features"] is held
+    small = gi.datasets.simulate(
+        n_donors=8, n_tissues=3, n_genes=60, frac_missing_samples=0.3, random_state=0
+    )
+    model = gi.HybridImputer(**FAST).fit(small, donor_key="donor")
+    assert profile_cache._CACHE.get("features") is not held
+    assert model.diagnostics_["profile_features"]["donors"] == 8
+
+
+def test_large_cohort_path_close_to_exact(cohort, fitted):
+    data = _data(cohort, fitted)
+    layout = _layout(data)
+    exact = ProfileFeatures(data.values, layout, exact_max_donors=100)
+    approx = ProfileFeatures(data.values, layout, exact_max_donors=20, max_genes=150)
+    assert exact.exact and not approx.exact
+    pca = [i for i, n in enumerate(exact.names()) if n.startswith("pca_regression")]
+    assert pca
+    diffs, spreads = [], []
+    for d in range(0, layout.n_donors, 3):
+        tissues = np.arange(layout.n_tissues)
+        xe, names, _ = exact.donor_features(d, tissues)
+        xa, names_a, _ = approx.donor_features(d, tissues)
+        assert names == names_a
+        both = np.isfinite(xe[..., pca]) & np.isfinite(xa[..., pca])
+        assert (np.isfinite(xe[..., pca]) == np.isfinite(xa[..., pca])).all()
+        diffs.append((xe[..., pca] - xa[..., pca])[both])
+        spreads.append(xe[..., pca][both] - xe[..., 0][..., None].repeat(len(pca), -1)[both])
+    diff, spread = np.concatenate(diffs), np.concatenate(spreads)
+    # the components' correction to the tissue mean agrees between the two paths (24 donors:
+    # one donor moves the shared components more than it would above the default 60)
+    assert np.sqrt(np.mean(diff**2)) < 0.5 * np.sqrt(np.mean(spread**2))
+
+    # end to end: finite estimates close to the exact path's
+    model = gi.HybridImputer(**FAST)
+    model._profile_exact_max_donors = 20
+    model._profile_max_genes = 150
+    model.fit(cohort, donor_key="donor")
+    assert model.diagnostics_["profile_features"]["exact_components"] is False
+    rows = _absent(data)
+    pred_a = model.predict_rows(data, rows)
+    pred_e = fitted.predict_rows(data, rows)
+    assert np.isfinite(pred_a).all()
+    truth = np.log1p(np.asarray(cohort.layers["truth"]))[rows]
+    mse_a, mse_e = np.mean((pred_a - truth) ** 2), np.mean((pred_e - truth) ** 2)
+    assert mse_a < 1.15 * mse_e
+    profile_cache.clear_profile_cache()
