@@ -127,7 +127,7 @@ def _tests(gx: Gx, tool) -> None:
     )
     tool.tests.append(test)
 
-    # a GTEx GCT + sample attributes, kNN and a custom layer name
+    # a GTEx GCT + sample attributes, kNN, a custom layer name and 90% prediction intervals
     test = common.new_test(
         gx,
         {
@@ -137,17 +137,20 @@ def _tests(gx: Gx, tool) -> None:
             "model_source|source": "method",
             f"{method}|method": "knn",
             f"{method}|hp|n_neighbors": 5,
+            f"{method}|interval": 0.9,
             "key_added": "filled",
         },
         expect_num_outputs=1,
     )
+    layers = "layers/filled,layers/filled_mask,layers/filled_lower,layers/filled_upper"
+    keys = f"{layers},uns/filled,obs/tissue,obs/donor"
     common.check_output(
         gx,
         test,
         "output",
         "h5ad",
         [
-            ("has_h5_keys", {"keys": "layers/filled,layers/filled_mask,uns/filled,obs/tissue,obs/donor"}),
+            ("has_h5_keys", {"keys": keys}),
             ("has_h5_attribute", {"key": "encoding-type", "value": "anndata"}),
         ],
     )
