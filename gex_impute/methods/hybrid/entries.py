@@ -150,10 +150,10 @@ class EntryFeatures:
         if self.use_donors and layout.donor is not None and layout.n_donors > 2:
             _donor_columns(self, add, base, values, resid, tm_f, layout, rows, cols)
         if self.neighbours is not None:
-            _neighbour_columns(add, self.neighbours, resid, tm_f, gm, t, rows, cols)
+            _neighbour_columns(add, base, self.neighbours, resid, tm_f, gm, t, rows, cols)
         if self.cnn_profile is not None:
             cp = self.cnn_profile
-            add("cnn_tissue", cp[t[rows], cols])
+            base("cnn_tissue", cp[t[rows], cols].astype(np.float64))
             cm = nanmean(cp.T)
             add("cnn_mean", cm[cols])
             add("cnn_specificity", cp[t[rows], cols] - cm[cols])
@@ -238,8 +238,12 @@ def _donor_columns(fb: EntryFeatures, add, base, values, resid, tm_f, layout: La
             base(f"lowrank_donors_r{r}", tm_f[t[rows], cols] + lr[d[rows], wcol])
 
 
-def _neighbour_columns(add, nb, resid, tm_f, gm, t, rows, cols) -> None:
-    """Genomic neighbours' residuals, levels and gene means, distances, orientations."""
+def _neighbour_columns(add, base, nb, resid, tm_f, gm, t, rows, cols) -> None:
+    """Genomic neighbours' residuals, levels and gene means, distances, orientations.
+
+    The distance-weighted mean of the neighbours' levels in the sample's tissue is also a base
+    estimate (``neighbours_idw``): the reference of genes with no data of their own.
+    """
     idx = nb.index[cols]
     has = idx >= 0
     j = np.where(has, idx, 0)
@@ -253,7 +257,10 @@ def _neighbour_columns(add, nb, resid, tm_f, gm, t, rows, cols) -> None:
     for nm, arr in (("resid", nres), ("level", nlev), ("gene_mean", ngm)):
         ww = np.where(~np.isnan(arr), w, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            add(f"nb_idw_{nm}", (ww * np.nan_to_num(arr)).sum(1) / ww.sum(1))
+            idw = (ww * np.nan_to_num(arr)).sum(1) / ww.sum(1)
+        add(f"nb_idw_{nm}", idw)
+        if nm == "level":
+            base("neighbours_idw", idw)
         add(f"nb_mean_{nm}", nanmean(arr))
     for i in range(min(4, idx.shape[1])):
         add(f"nb{i}_resid", nres[:, i])

@@ -15,6 +15,9 @@ import numpy as np
 
 __all__ = ["apply_model", "booster_predict", "fit_pattern_model", "train_booster"]
 
+#: share of a pattern's training rows a base must cover to be a reference or a ridge input
+MIN_BASE_COVERAGE = 0.5
+
 
 def _filled(bases: dict[str, np.ndarray], key: str, const: float) -> np.ndarray:
     """Return base ``key`` with its gaps filled by the tissue mean, then by ``const``."""
@@ -116,8 +119,16 @@ def fit_pattern_model(
     ``(model, booster)``; ``booster`` is None unless ``model["choice"] == "xgboost"``.
     """
     const = float(np.mean(y))
+    # a base missing on most rows (donor kNN of genes with no data, ...) is mostly the filler:
+    # it may not become the reference nor enter the ridge stack
+    bases = {
+        k: v for k, v in bases.items() if k == "tissue_mean" or np.isfinite(v).mean() >= MIN_BASE_COVERAGE
+    }
     scores = {k: float(np.mean((_filled(bases, k, const) - y) ** 2)) for k in sorted(bases)}
-    best = min(scores, key=lambda k: scores[k])
+    # a reference constant on the rows (a base missing there, filled) would make the pattern's
+    # prediction one value when the stack keeps it: prefer the best base that varies
+    varying = [k for k in scores if np.ptp(_filled(bases, k, const)) > 1e-9] or list(scores)
+    best = min(varying, key=lambda k: scores[k])
     ref = _filled(bases, best, const)
     keys = sorted(bases)
     tm = _filled(bases, "tissue_mean", const)
