@@ -12,8 +12,8 @@ donors (one eigendecomposition per donor; small cohorts, where one donor's leak 
 Above, they are computed once from all donors (Gram matrix on at most ``max_genes`` genes,
 residuals against the all-donor tissue means) and donor ``d``'s own contribution is removed
 from the component scores; only its influence on the directions remains, which is small
-with that many donors. Donor distances and the tissue correlation use at most ``max_genes``
-evenly spaced genes.
+with that many donors. Those cohorts also take donor distances and the tissue correlation
+from at most ``max_genes`` evenly spaced genes (smaller ones use every gene).
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ class ProfileFeatures:
     exact_max_donors
         Up to this many donors, the components are exact leave-one-donor-out.
     max_genes
-        Genes (evenly spaced) for distances, tissue correlation and the approximate components.
+        Above ``exact_max_donors`` donors, genes (evenly spaced) for distances, tissue
+        correlation and the shared components.
     rows
         Rows of ``values`` with any observed value (default: found here).
     """
@@ -90,7 +91,10 @@ class ProfileFeatures:
             gm = np.where(self.count_g > 0, self.sum_g / np.maximum(self.count_g, 1), np.nan)
         self.tm_all = tm
         self.tm_all_f = np.where(np.isnan(tm), gm[None], tm)
-        self.genes = np.arange(p) if p <= max_genes else np.unique(np.linspace(0, p - 1, max_genes).round())
+        self.exact = n_d <= exact_max_donors
+        # small cohorts: every gene (cheap, and a subsample changes neighbours and tissue ranks)
+        few = self.exact or p <= max_genes
+        self.genes = np.arange(p) if few else np.unique(np.linspace(0, p - 1, max_genes).round())
         self.genes = self.genes.astype(np.int64)
         self.corr = pooled_tissue_correlation(units, tm, self.genes)  # a T x T summary
         w = np.clip(np.nan_to_num(self.corr), 0, None)
@@ -104,7 +108,6 @@ class ProfileFeatures:
         self.k_similar = k_similar
         self.pca_ranks = tuple(r for r in pca_ranks if r <= max(1, (n_d - 1) // 3))
         self.alpha = alpha
-        self.exact = n_d <= exact_max_donors
         self._components: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._dense: np.ndarray | None = None
 
