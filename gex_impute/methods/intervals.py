@@ -44,6 +44,7 @@ __all__ = [
     "entry_patterns",
     "entry_scale",
     "interval_bounds",
+    "row_patterns",
 ]
 
 #: missingness patterns, in the order of their codes (0, 1, 2)
@@ -82,18 +83,53 @@ def entry_patterns(observed: np.ndarray) -> np.ndarray:
     return out
 
 
-def _group_sd(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-group, per-column standard deviation over observed entries, and the counts."""
-    observed = ~np.isnan(values)
-    x = np.where(observed, values, 0.0)
-    onehot = np.zeros((n_groups, values.shape[0]))
-    onehot[codes, np.arange(values.shape[0])] = 1.0
-    count = onehot @ observed
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (onehot @ x) / count
-        sq = (onehot @ (x * x)) / count
-        sd = np.sqrt(np.maximum(sq - mean * mean, 0.0))
-    return sd, count
+#: genes (columns) per pass when summarising a large matrix, to bound the memory of copies
+_CHUNK = 2048
+
+
+def _absent(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Genes without any observed value and samples without any, in row blocks (no n x p copy)."""
+    n, p = values.shape
+    gene_seen, row_seen = np.zeros(p, dtype=bool), np.zeros(n, dtype=bool)
+    step = max(1, (_CHUNK * 512) // max(p, 1))
+    for a in range(0, n, step):
+        observed = ~np.isnan(values[a : a + step])
+        gene_seen |= observed.any(axis=0)
+        row_seen[a : a + step] = observed.any(axis=1)
+    return ~gene_seen, ~row_seen
+
+
+def row_patterns(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Pattern codes (as :func:`entry_patterns`) of the rows ``rows`` of ``values``, all rows as context."""
+    gene_absent, row_absent = _absent(values)
+    block = values[rows]
+    out = np.where(np.isnan(block), 2, -1).astype(np.int8)
+    out[row_absent[rows], :] = 1
+    out[:, gene_absent] = 0
+    return out
+
+
+def _scale_tables(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, ...]:
+    """Per-tissue and overall spread of every gene over the observed entries, a few genes at a time."""
+    from scipy import sparse
+
+    n, p = values.shape
+    onehot = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_groups, n))
+    sd, count = np.empty((n_groups, p)), np.empty((n_groups, p))
+    gene_sd, gene_count = np.empty(p), np.empty(p)
+    for a in range(0, p, _CHUNK):
+        block = values[:, a : a + _CHUNK]
+        observed = ~np.isnan(block)
+        x = np.where(observed, block, 0.0)
+        x2 = x * x
+        o = observed.astype(np.float64)
+        c, s1, s2 = onehot @ o, onehot @ x, onehot @ x2
+        gc, g1, g2 = o.sum(axis=0), x.sum(axis=0), x2.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd[:, a : a + _CHUNK] = np.sqrt(np.maximum(s2 / c - (s1 / c) ** 2, 0.0))
+            gene_sd[a : a + _CHUNK] = np.sqrt(np.maximum(g2 / gc - (g1 / gc) ** 2, 0.0))
+        count[:, a : a + _CHUNK], gene_count[a : a + _CHUNK] = c, gc
+    return sd, count, gene_sd, gene_count
 
 
 def entry_scale(
@@ -108,10 +144,9 @@ def entry_scale(
     codes = np.asarray(tissue_codes, dtype=np.int64)
     codes = np.where(codes < 0, codes.max(initial=0) + 1, codes)
     n_groups = int(codes.max(initial=0)) + 1
-    sd, count = _group_sd(values, codes, n_groups)
+    sd, count, gene_sd, gene_count = _scale_tables(values, codes, n_groups)
     sd = np.where(count >= 3, sd, np.nan)
-    all_sd, all_count = _group_sd(values, np.zeros(len(codes), dtype=np.int64), 1)
-    gene_sd = np.where(all_count[0] >= 3, all_sd[0], np.nan)
+    gene_sd = np.where(gene_count >= 3, gene_sd, np.nan)
     with np.errstate(invalid="ignore"), _quiet():
         tissue_median = np.nanmedian(np.where(np.isnan(sd), gene_sd[None, :], sd), axis=1)
         overall = np.nanmedian(np.concatenate([sd.ravel(), gene_sd]))
@@ -447,10 +482,21 @@ def _subset_rows(data: ExpressionData, rows: np.ndarray) -> ExpressionData:
 
 def needed_patterns(data: ExpressionData, rows: np.ndarray | None = None) -> tuple[str, ...]:
     """Return the patterns of the missing entries of ``data`` (of its ``rows`` only, when given)."""
-    codes = entry_patterns(data.observed)
-    if rows is not None:
-        codes = codes[rows]
-    return tuple(PATTERNS[c] for c in np.unique(codes) if c >= 0)
+    rows = np.arange(data.n_samples) if rows is None else np.asarray(rows, dtype=np.int64)
+    gene_absent, row_absent = _absent(data.values)
+    found = set()
+    if gene_absent.any() and len(rows):
+        found.add("genes")
+    if (~gene_absent).any() and row_absent[rows].any():
+        found.add("profiles")
+    partial = rows[~row_absent[rows]]
+    seen_genes = np.flatnonzero(~gene_absent)
+    step = max(1, (_CHUNK * 512) // max(len(seen_genes), 1))
+    for a in range(0, len(partial), step):  # row blocks: no n x p copy
+        if np.isnan(data.values[np.ix_(partial[a : a + step], seen_genes)]).any():
+            found.add("entries")
+            break
+    return tuple(p for p in PATTERNS if p in found)
 
 
 def interval_bounds(
@@ -468,7 +514,7 @@ def interval_bounds(
     rows = np.arange(data.n_samples) if rows is None else np.asarray(rows, dtype=np.int64)
     values = data.values[rows]
     observed = ~np.isnan(values)
-    pattern = entry_patterns(data.observed)[rows]
+    pattern = row_patterns(data.values, rows)
     r, c = np.nonzero(~observed)
     half = calibration.half_width(
         entry_scale(data.values, data.tissue_codes, rows[r], c), pattern[r, c], pred[r, c], level
