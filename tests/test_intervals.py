@@ -168,3 +168,15 @@ def test_cli_interval_writes_the_layers(sim, tmp_path):
         main(["impute", str(path), "-o", str(again), "--model", str(model), "--interval", "0.9", "-q"]) == 0
     )
     np.testing.assert_allclose(anndata.read_h5ad(again).layers["imputed_upper"], upper)
+
+
+def test_nothing_missing_and_rows_of_knn_samples(data):
+    complete = data.with_values(np.nan_to_num(data.values, nan=1.0))
+    model = gi.get_method("mean").fit(complete)
+    lower, upper = model.predict_interval(complete, 0.9)
+    np.testing.assert_array_equal(lower, complete.values)
+    np.testing.assert_array_equal(upper, complete.values)
+    assert not model.is_calibrated  # nothing to calibrate for
+    knn = gi.get_method("knn_samples", n_neighbors=3).fit(data)
+    rows = np.array([5, 1, 30])
+    np.testing.assert_allclose(knn.predict_rows(data, rows), knn.predict(data)[rows])
