@@ -214,28 +214,30 @@ def fit_profile_model(
 
     clear_profile_cache()  # a new fit: nothing cached from earlier data
     pf = model_profile_features(model, values, layout)
-    units = np.argwhere(pf.unit_observed)  # donor-major: each donor is prepared once
-    n_keep = max(1, model.max_rows // ROWS_PER_UNIT)
-    if len(units) > n_keep:  # many profiles: a sample of them, ROWS_PER_UNIT genes each
-        units = units[np.sort(rng.choice(len(units), n_keep, replace=False))]
+    # every observed profile, max(MIN_ROWS_PER_UNIT, max_rows / profiles) of its genes, features
+    # computed for those genes only (each donor prepared once)
+    units = np.argwhere(pf.unit_observed)  # donor-major
     per = max(MIN_ROWS_PER_UNIT, model.max_rows // max(len(units), 1))
     xs, ys, donors = [], [], []
     bases: dict[str, list[np.ndarray]] = {}
     names: list[str] = []
-    groups = donor_runs(units[:, 0]) if len(units) else []
-    for idx in tqdm(groups, desc="hybrid: profile features", disable=not model.progress):
+    for idx in tqdm(donor_runs(units[:, 0]), desc="hybrid: profile features", disable=not model.progress):
         d = int(units[idx[0], 0])
-        x_d, names, base_d = pf.donor_features(d, units[idx, 1])
-        for j, t in enumerate(units[idx, 1]):
+        picks, targets = [], []
+        for t in units[idx, 1]:
             y = pf.units.prof[pf.units.row_of[d, t]]
             ok = np.flatnonzero(~np.isnan(y))
             if len(ok) > per:
                 ok = np.sort(rng.choice(ok, per, replace=False))
-            xs.append(x_d[j, ok])
-            ys.append(y[ok].astype(np.float64))
-            donors.append(np.full(len(ok), d))
-            for k, v in base_d.items():
-                bases.setdefault(k, []).append(v[j, ok])
+            picks.append(ok)
+            targets.append(y[ok].astype(np.float64))
+        x_d, names, base_d = pf.donor_features(d, units[idx, 1], picks)
+        for j in range(len(idx)):
+            xs.append(x_d[j])
+            ys.append(targets[j])
+            donors.append(np.full(len(picks[j]), d))
+            for k, v in base_d[j].items():
+                bases.setdefault(k, []).append(v)
     n_donors = layout.n_donors
     cv = int(min(4, n_donors)) if n_donors < model.cv_max_donors else 0
     fitted, booster = fit_pattern_model(
@@ -298,15 +300,14 @@ def predict_profiles(
 
     pending = 0
     for idx in tqdm(donor_runs(units // n_t), desc="hybrid: profiles", disable=not progress):
-        x_d, _, base_d = pf.donor_features(int(units[idx[0]] // n_t), units[idx] % n_t)
+        genes = [cols[members[i]] for i in idx]
+        x_d, _, base_d = pf.donor_features(int(units[idx[0]] // n_t), units[idx] % n_t, genes)
         for j, i in enumerate(idx):
-            sel = members[i]
-            g = cols[sel]
-            xs.append(x_d[j, g])
-            sels.append(sel)
-            for k, v in base_d.items():
-                bases.setdefault(k, []).append(v[j, g])
-            pending += len(sel)
+            xs.append(x_d[j])
+            sels.append(members[i])
+            for k, v in base_d[j].items():
+                bases.setdefault(k, []).append(v)
+            pending += len(members[i])
         if pending >= PREDICT_CHUNK:
             flush()
             pending = 0

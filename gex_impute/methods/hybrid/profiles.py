@@ -176,33 +176,43 @@ class ProfileFeatures:
         out += ["donor_dev_from_similar", "nearest_donor_dist"]
         return out + [f"donor_dist_ratio_{j + 1}" for j in (1, 2, 3)]
 
-    def unit_features(self, d: int, t: int) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
-        """Features of every gene of unit ``(d, t)``: ``(p, F)`` float32, names, bases (name -> ``(p,)``)."""
-        x, names, bases = self.donor_features(d, np.array([t]))
-        return x[0], names, {k: v[0] for k, v in bases.items()}
-
     def donor_features(
-        self, d: int, tissues: np.ndarray
-    ) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
-        """Features of every gene of the units ``(d, t)``, ``t`` in ``tissues`` (donor prepared once).
+        self, d: int, tissues: np.ndarray, genes: list[np.ndarray] | None = None
+    ) -> tuple[list[np.ndarray], list[str], list[dict[str, np.ndarray]]]:
+        """Features of the units ``(d, t)``, ``t`` in ``tissues`` (the donor is prepared once).
+
+        Parameters
+        ----------
+        d
+            Donor code.
+        tissues
+            Tissue codes of the units.
+        genes
+            Per unit, the genes wanted (default: every gene).
 
         Returns
         -------
-        ``(x, names, bases)``: ``(len(tissues), p, F)`` float32 features, their names, and the
-        base estimates (name -> ``(len(tissues), p)``).
+        ``(xs, names, bases)``: per unit ``(len(genes), F)`` float32 features, the feature
+        names, and per unit the base estimates (name -> ``(len(genes),)``).
         """
         names = self.names()
-        tissues = np.asarray(tissues, dtype=np.int64)
         ctx = DonorContext.build(self, d)
-        x = np.empty((len(tissues), self.n_genes, len(names)), dtype=np.float32)
-        bases: dict[str, np.ndarray] = {}
-        for i, t in enumerate(tissues):
-            cols, base = unit_columns(self, ctx, int(t))
+        xs: list[np.ndarray] = []
+        bases: list[dict[str, np.ndarray]] = []
+        for i, t in enumerate(np.asarray(tissues, dtype=np.int64)):
+            g = np.arange(self.n_genes) if genes is None else np.asarray(genes[i], dtype=np.int64)
+            cols, base = unit_columns(self, ctx, int(t), g)
+            x = np.empty((len(names), len(g)), dtype=np.float32)
             for j, col in enumerate(cols):
-                x[i, :, j] = col
-            for k, v in base.items():
-                bases.setdefault(k, np.empty((len(tissues), self.n_genes)))[i] = v
-        return x, names, bases
+                x[j] = col
+            xs.append(x.T)
+            bases.append(base)
+        return xs, names, bases
+
+    def unit_features(self, d: int, t: int) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
+        """Features of every gene of unit ``(d, t)``: ``(p, F)`` float32, names, bases (name -> ``(p,)``)."""
+        xs, names, bases = self.donor_features(d, np.array([t]))
+        return xs[0], names, bases[0]
 
     def distances_without(self, d: int, t: int) -> np.ndarray:
         """Mean squared distance of donor ``d`` to every donor over the tissues other than ``t``."""
@@ -282,7 +292,7 @@ class DonorContext:
         )
 
 
-def _pca_estimates(pf: ProfileFeatures, ctx: DonorContext, t: int) -> dict[int, np.ndarray]:
+def _pca_estimates(pf: ProfileFeatures, ctx: DonorContext, t: int, g: np.ndarray) -> dict[int, np.ndarray]:
     """Ridge regression of the donor's other tissues on the component scores, for tissue ``t``."""
     assert ctx.scores is not None and ctx.gram is not None and ctx.rhs is not None
     own = ctx.obs[t]
@@ -298,23 +308,25 @@ def _pca_estimates(pf: ProfileFeatures, ctx: DonorContext, t: int) -> dict[int, 
     n_train = int(ctx.obs.sum()) - int(own.sum())
     out = {}
     for r in pf.pca_ranks:
-        est = np.full(pf.n_genes, np.nan)
+        est = np.full(len(g), np.nan)
         if n_train >= 10:
             pen = pf.alpha * np.eye(r + 1)
             pen[0, 0] = 0
             coef = np.linalg.solve(gram[: r + 1, : r + 1] + pen, rhs[: r + 1])
-            est = coef[0] + ctx.scores[t][:, :r].astype(np.float64) @ coef[1:]
+            est = coef[0] + ctx.scores[t][g, :r].astype(np.float64) @ coef[1:]
         out[r] = est
     return out
 
 
-def _neighbours(pf: ProfileFeatures, cand: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _neighbours(
+    pf: ProfileFeatures, cand: np.ndarray, t: int, g: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Values, observed mask and running counts of the nearest candidates, enough for the largest k."""
     k_max = max(pf.ks)
     size = k_max
     while True:
         sel = cand[:size]
-        vals = pf.units.prof[pf.units.row_of[sel, t]].astype(np.float64)
+        vals = pf.units.prof[np.ix_(pf.units.row_of[sel, t], g)].astype(np.float64)
         obs = ~np.isnan(vals)
         count = np.cumsum(obs, axis=0)
         if size >= len(cand) or (count[-1] >= k_max).all():
@@ -322,28 +334,31 @@ def _neighbours(pf: ProfileFeatures, cand: np.ndarray, t: int) -> tuple[np.ndarr
         size *= 4
 
 
-def unit_columns(pf: ProfileFeatures, ctx: DonorContext, t: int) -> tuple[list[Any], dict[str, np.ndarray]]:
-    """Feature columns (in :meth:`ProfileFeatures.names` order) and bases of unit ``(ctx.d, t)``."""
-    d, p = ctx.d, pf.n_genes
-    nd = ctx.r_count - ctx.obs[t]
-    cols: list[Any] = [ctx.tm[t], ctx.n[t], ctx.gm, ctx.sd[t], float(t)]
+def unit_columns(
+    pf: ProfileFeatures, ctx: DonorContext, t: int, g: np.ndarray
+) -> tuple[list[Any], dict[str, np.ndarray]]:
+    """Feature columns (:meth:`ProfileFeatures.names` order) and bases of unit ``(ctx.d, t)``, genes ``g``."""
+    d = ctx.d
+    nd = ctx.r_count[g] - ctx.obs[t, g]
+    tm_f = ctx.tm_f[t, g]
+    cols: list[Any] = [ctx.tm[t, g], ctx.n[t, g], ctx.gm[g], ctx.sd[t, g], float(t)]
     with np.errstate(invalid="ignore", divide="ignore"):
-        cols.append(np.where(nd > 0, (ctx.r_sum - ctx.r0[t]) / np.maximum(nd, 1), np.nan))
+        cols.append(np.where(nd > 0, (ctx.r_sum[g] - ctx.r0[t, g]) / np.maximum(nd, 1), np.nan))
         cols.append(nd)
-        den = ctx.w_den[t]
-        cols.append(np.where(den > 1e-9, ctx.w_num[t] / np.maximum(den, 1e-9), np.nan))
+        den = ctx.w_den[t, g]
+        cols.append(np.where(den > 1e-9, ctx.w_num[t, g] / np.maximum(den, 1e-9), np.nan))
     cols.append(np.max(np.where(np.isnan(pf.corr[t]), -1, pf.corr[t])))
-    cols += [ctx.resid[pf.top[t, i]] for i in range(pf.n_top)]
-    bases = {"tissue_mean": ctx.tm_f[t]}
+    cols += [ctx.resid[pf.top[t, i], g] for i in range(pf.n_top)]
+    bases = {"tissue_mean": tm_f}
     if pf.pca_ranks:
-        for r, est in _pca_estimates(pf, ctx, t).items():
-            cols.append(ctx.tm_f[t] + est)
-            bases[f"pca_regression_donors_r{r}"] = ctx.tm_f[t] + est
+        for r, est in _pca_estimates(pf, ctx, t, g).items():
+            cols.append(tm_f + est)
+            bases[f"pca_regression_donors_r{r}"] = tm_f + est
     dist = pf.distances_without(d, t)
     cand = np.flatnonzero(pf.unit_observed[:, t] & np.isfinite(dist))
     cand = cand[np.argsort(dist[cand], kind="stable")]
     if len(cand):
-        v, o, c = _neighbours(pf, cand, t)
+        v, o, c = _neighbours(pf, cand, t, g)
         for k in pf.ks:
             take = o & (c <= k)
             cnt = take.sum(0)
@@ -355,8 +370,9 @@ def unit_columns(pf: ProfileFeatures, ctx: DonorContext, t: int) -> tuple[list[A
         other = np.flatnonzero(pf.unit_observed[d])
         other = other[other != t]
         if len(other):
-            near = pf.units.prof[pf.units.row_of[cand[: pf.k_similar]][:, other]].astype(np.float64)
-            cols.append(nanmean(ctx.yd[other] - nanmean(near, axis=0), axis=0))
+            idx = pf.units.row_of[cand[: pf.k_similar]][:, other]
+            near = pf.units.prof[np.ix_(idx.ravel(), g)].reshape(*idx.shape, len(g)).astype(np.float64)
+            cols.append(nanmean(ctx.yd[np.ix_(other, g)] - nanmean(near, axis=0), axis=0))
         else:
             cols.append(np.nan)
         cols.append(dist[cand[0]])
@@ -365,6 +381,6 @@ def unit_columns(pf: ProfileFeatures, ctx: DonorContext, t: int) -> tuple[list[A
     else:
         for k in pf.ks:
             cols.append(np.nan)
-            bases[f"knn_donors_k{k}"] = np.full(p, np.nan)
+            bases[f"knn_donors_k{k}"] = np.full(len(g), np.nan)
         cols += [np.nan, np.nan, np.nan, np.nan, np.nan]
     return cols, bases
