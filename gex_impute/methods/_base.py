@@ -176,7 +176,7 @@ class BaseImputer(PersistenceMixin):
         *,
         patterns: tuple[str, ...] | None = None,
         fraction: float = 0.05,
-        n_rounds: int = 1,
+        n_rounds: int | Literal["auto"] = 1,
         tissue_key: str | None = None,
         donor_key: str | Literal[False] | None = None,
         layer: str | None = None,
@@ -199,7 +199,8 @@ class BaseImputer(PersistenceMixin):
         fraction
             Share of each pattern's units hidden per refit, on top of what is missing.
         n_rounds
-            Refits per pattern (more scores, more time).
+            Refits per pattern, each hiding other units (more scores, more time); ``"auto"``:
+            enough to hide 25 genes or profiles, at most 3.
         tissue_key, donor_key, layer
             As for :meth:`fit`.
 

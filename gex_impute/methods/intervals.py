@@ -9,9 +9,10 @@ conformal). ``scale`` is the gene's spread within the tissue (then across sample
 tissue's typical spread), so intervals widen where a gene varies more.
 
 Only a *small* share is hidden on top of what is already missing (``fraction``, default 5% of
-the pattern's units, at least :data:`MIN_UNITS` genes or profiles, at most a quarter): hiding
-more makes the refit clone worse than the method at test time, and the intervals too wide.
-Each pattern is calibrated in its own refit, so hiding one kind of unit does not change the
+the pattern's units, at least :data:`MIN_UNITS` genes or profiles, at most :data:`MAX_SHARE`
+of them per refit): hiding more makes the refit clone worse than the method at test time, and
+the intervals too wide. More refits (``n_rounds``) hide other units each, for more scores.
+Each pattern is calibrated in its own refits, so hiding one kind of unit does not change the
 errors of another.
 
 The calibration is a :class:`Calibration` (JSON-able pattern tables plus one array of scores)
@@ -53,6 +54,8 @@ PATTERNS = ("genes", "profiles", "entries")
 MIN_UNITS = 25
 #: most of a pattern's units hidden in one round
 MAX_SHARE = 0.25
+#: most refits per pattern with ``n_rounds="auto"`` (rounds until MIN_UNITS units are hidden)
+MAX_ROUNDS = 3
 #: quantile bins of the prediction per pattern, when every bin gets this many scores
 N_BINS, MIN_PER_BIN = 5, 50
 
@@ -285,6 +288,13 @@ def _n_hidden(n_units: int, fraction: float) -> int:
     return max(1, min(max(math.ceil(fraction * n_units), MIN_UNITS), math.floor(MAX_SHARE * n_units)))
 
 
+def _rounds(n_rounds: int | str, per_round: int) -> int:
+    """Refits: ``n_rounds``, or with ``"auto"`` enough for MIN_UNITS units (at most MAX_ROUNDS)."""
+    if n_rounds == "auto":
+        return min(MAX_ROUNDS, math.ceil(MIN_UNITS / max(per_round, 1)))
+    return int(n_rounds)
+
+
 def _profile_units(data: ExpressionData, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's profile unit (donor x tissue, or the row without donors) and each unit's donor."""
     has = observed.any(axis=1)
@@ -296,7 +306,7 @@ def _profile_units(data: ExpressionData, observed: np.ndarray) -> tuple[np.ndarr
 
 
 def _hide_rounds(
-    data: ExpressionData, pattern: str, fraction: float, n_rounds: int, rng: np.random.Generator
+    data: ExpressionData, pattern: str, fraction: float, n_rounds: int | str, rng: np.random.Generator
 ) -> list[np.ndarray]:
     """Masks of observed entries to hide, one per round, disjoint, following ``pattern``."""
     observed = data.observed
@@ -304,7 +314,7 @@ def _hide_rounds(
     if pattern == "genes":
         genes = rng.permutation(np.flatnonzero(observed.any(axis=0)))
         k = _n_hidden(len(genes), fraction)
-        for r in range(n_rounds):
+        for r in range(_rounds(n_rounds, k)):
             chosen = genes[r * k : (r + 1) * k]
             if len(chosen) == 0 or len(genes) < 2:
                 break
@@ -317,8 +327,9 @@ def _hide_rounds(
         donors = unit_donor[unit >= 0][first]
         k = _n_hidden(len(units), fraction)
         order = rng.permutation(len(units))
-        left = dict(zip(*np.unique(donors, return_counts=True), strict=True))
-        for _ in range(n_rounds):
+        for _ in range(_rounds(n_rounds, k)):
+            # each round is its own refit: every donor keeps a profile in it; rounds hide other profiles
+            left = dict(zip(*np.unique(donors, return_counts=True), strict=True))
             picked: list[int] = []
             for i in order:
                 if left[donors[i]] > 1 or data.donor is None:  # keep a profile of every donor
@@ -334,7 +345,7 @@ def _hide_rounds(
     else:
         flat = rng.permutation(np.flatnonzero(observed.ravel()))
         k = max(1, math.ceil(fraction * len(flat)))
-        for r in range(n_rounds):
+        for r in range(_rounds(n_rounds, MIN_UNITS)):
             chosen = flat[r * k : (r + 1) * k]
             if len(chosen) == 0 or len(flat) < 2:
                 break
@@ -357,7 +368,7 @@ def calibrate(
     *,
     patterns: tuple[str, ...] | None = None,
     fraction: float = 0.05,
-    n_rounds: int = 1,
+    n_rounds: int | str = 1,
     random_state: int | None = 0,
     calibration: Calibration | None = None,
 ) -> Calibration:
@@ -377,7 +388,8 @@ def calibrate(
         Share of the pattern's units (genes, profiles, observed entries) hidden per round, on
         top of what is missing (at least :data:`MIN_UNITS` genes or profiles).
     n_rounds
-        Refits per pattern, each hiding other units (more scores, more time).
+        Refits per pattern, each hiding other units (more scores, more time); ``"auto"``:
+        enough for :data:`MIN_UNITS` genes or profiles, at most :data:`MAX_ROUNDS`.
     random_state
         Seed of the hiding.
     calibration
@@ -390,8 +402,8 @@ def calibrate(
     if not 0 < fraction <= MAX_SHARE:
         msg = f"fraction={fraction!r} must lie in (0, {MAX_SHARE}]."
         raise ParameterError(msg)
-    if isinstance(n_rounds, bool) or not isinstance(n_rounds, int) or n_rounds < 1:
-        msg = f"n_rounds={n_rounds!r} must be a positive integer."
+    if n_rounds != "auto" and (isinstance(n_rounds, bool) or not isinstance(n_rounds, int) or n_rounds < 1):
+        msg = f"n_rounds={n_rounds!r} must be a positive integer or 'auto'."
         raise ParameterError(msg)
     keep = data.observed.any(axis=1)
     if not keep.all():
@@ -406,7 +418,7 @@ def calibrate(
     calibration = calibration or Calibration()
     calibration.settings = {
         "fraction": float(fraction),
-        "n_rounds": int(n_rounds),
+        "n_rounds": n_rounds,
         "random_state": random_state,
     }
     for code, pattern in enumerate(PATTERNS):
