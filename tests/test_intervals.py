@@ -170,6 +170,12 @@ def test_cli_interval_writes_the_layers(sim, tmp_path):
     np.testing.assert_allclose(anndata.read_h5ad(again).layers["imputed_upper"], upper)
 
 
+def test_patterns_of_the_data_as_given(data):
+    # absent profiles (all-NaN rows) are left out of the refits, but still calibrated for
+    model = gi.get_method("mean").fit(data).calibrate(data)
+    assert set(model.calibration_.patterns) == {"genes", "profiles", "entries"}
+
+
 def test_nothing_missing_and_rows_of_knn_samples(data):
     complete = data.with_values(np.nan_to_num(data.values, nan=1.0))
     model = gi.get_method("mean").fit(complete)

@@ -405,12 +405,11 @@ def calibrate(
     if n_rounds != "auto" and (isinstance(n_rounds, bool) or not isinstance(n_rounds, int) or n_rounds < 1):
         msg = f"n_rounds={n_rounds!r} must be a positive integer or 'auto'."
         raise ParameterError(msg)
+    if patterns is None:  # those of the data as given (before its empty rows are left out)
+        patterns = needed_patterns(data) or ("entries",)
     keep = data.observed.any(axis=1)
     if not keep.all():
         data = _subset_rows(data, np.flatnonzero(keep))
-    if patterns is None:
-        codes = np.unique(entry_patterns(data.observed))
-        patterns = tuple(PATTERNS[c] for c in codes if c >= 0) or ("entries",)
     unknown = sorted(set(patterns) - set(PATTERNS))
     if unknown:
         msg = f"unknown missingness patterns {unknown}; choose among {PATTERNS}."
