@@ -13,10 +13,12 @@ toward a method. :data:`DEMO_HYBRID_PARAMS` lightens the hybrid for time only.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("gex_impute")
 
 __all__ = [
+    "DEMO_BLAS_THREADS",
     "DEMO_EVALUATION",
     "DEMO_HYBRID_PARAMS",
     "DEMO_SIMULATION",
@@ -92,6 +95,34 @@ LARGER_COHORTS = (
 )
 
 
+#: BLAS threads while the demo runs: 1, so that its time does not depend on the machine's load
+#: (on a shared 2-core machine at load 4, multi-threaded OpenBLAS ran pca_regression's fit 16x
+#: slower: 113 s against 7 s single-threaded; on an idle machine the difference is small)
+DEMO_BLAS_THREADS = 1
+
+
+@contextlib.contextmanager
+def _blas_threads(limit: int) -> Iterator[None]:
+    """Cap the BLAS thread pools (threadpoolctl, installed with scikit-learn) inside the block."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=limit, user_api="blas"):
+        yield
+
+
+def _with_blas_threads(func: Callable[..., DemoReport]) -> Callable[..., DemoReport]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> DemoReport:
+        with _blas_threads(DEMO_BLAS_THREADS):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@_with_blas_threads
 def demo(
     output_dir: str | os.PathLike = "gex_impute_demo",
     *,
@@ -112,7 +143,8 @@ def demo(
     (genes), P2 (entries) and P3 (samples) with 20% held out (:func:`gex_impute.tl.evaluate`).
     The hybrid is judged on each protocol's headline metric (:data:`HEADLINE_METRICS`); when it
     does not win, the report says so. About two minutes on 2 CPU cores
-    (``benchmarks/demo_time.py``).
+    (``benchmarks/demo_time.py``); BLAS runs single-threaded meanwhile
+    (:data:`DEMO_BLAS_THREADS`).
 
     Parameters
     ----------
