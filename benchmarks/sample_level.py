@@ -260,6 +260,10 @@ def _ratio_rows(frame: pd.DataFrame) -> list[dict]:
 
 def _markdown(frame: pd.DataFrame, ratios: list[dict], speed: list[dict], command: str) -> str:
     lines = ["# Sample-level benchmark (issue 10)", "", f"Command: `{command}`", ""]
+    lines += [
+        "(Jobs whose parts exist in results/sample_level_parts/ are not rerun: `--fresh` recomputes all.)",
+        "",
+    ]
     lines += ["## Headline ratios (hybrid / best baseline; P1: Pearson / distance's, higher is better)", ""]
     lines += [
         "| dataset | protocol | annotation | variant | versus | ratio (mean +/- sd) | seeds |",
