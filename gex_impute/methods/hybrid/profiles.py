@@ -18,7 +18,7 @@ from at most ``max_genes`` evenly spaced genes (smaller ones use every gene).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -200,9 +200,11 @@ class ProfileFeatures:
         xs: list[np.ndarray] = []
         bases: list[dict[str, np.ndarray]] = []
         for i, t in enumerate(np.asarray(tissues, dtype=np.int64)):
-            g = np.arange(self.n_genes) if genes is None else np.asarray(genes[i], dtype=np.int64)
+            g: np.ndarray | slice = slice(None)
+            if genes is not None and len(genes[i]) != self.n_genes:  # all genes (sorted): a slice
+                g = np.asarray(genes[i], dtype=np.int64)
             cols, base = unit_columns(self, ctx, int(t), g)
-            x = np.empty((len(names), len(g)), dtype=np.float32)
+            x = np.empty((len(names), self.n_genes if isinstance(g, slice) else len(g)), dtype=np.float32)
             for j, col in enumerate(cols):
                 x[j] = col
             xs.append(x.T)
@@ -244,6 +246,8 @@ class DonorContext:
     scores: np.ndarray | None  # (T, p, r) component scores without the donor
     gram: np.ndarray | None  # (r + 1, r + 1) [1, scores] cross products over observed entries
     rhs: np.ndarray | None  # (r + 1,) [1, scores] x r0 over observed entries
+    #: similar donors -> (tissues, deviations (0 where NaN), observed, their sum and count over tissues)
+    deviations: dict[tuple[int, ...], tuple[np.ndarray, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, pf: ProfileFeatures, d: int) -> DonorContext:
@@ -292,7 +296,9 @@ class DonorContext:
         )
 
 
-def _pca_estimates(pf: ProfileFeatures, ctx: DonorContext, t: int, g: np.ndarray) -> dict[int, np.ndarray]:
+def _pca_estimates(
+    pf: ProfileFeatures, ctx: DonorContext, t: int, g: np.ndarray | slice
+) -> dict[int, np.ndarray]:
     """Ridge regression of the donor's other tissues on the component scores, for tissue ``t``."""
     assert ctx.scores is not None and ctx.gram is not None and ctx.rhs is not None
     own = ctx.obs[t]
@@ -308,7 +314,7 @@ def _pca_estimates(pf: ProfileFeatures, ctx: DonorContext, t: int, g: np.ndarray
     n_train = int(ctx.obs.sum()) - int(own.sum())
     out = {}
     for r in pf.pca_ranks:
-        est = np.full(len(g), np.nan)
+        est = np.full(_size(pf, g), np.nan)
         if n_train >= 10:
             pen = pf.alpha * np.eye(r + 1)
             pen[0, 0] = 0
@@ -318,15 +324,51 @@ def _pca_estimates(pf: ProfileFeatures, ctx: DonorContext, t: int, g: np.ndarray
     return out
 
 
+def _size(pf: ProfileFeatures, g: np.ndarray | slice) -> int:
+    return pf.n_genes if isinstance(g, slice) else len(g)
+
+
+def _rows(pf: ProfileFeatures, rows: np.ndarray, g: np.ndarray | slice) -> np.ndarray:
+    """``prof[rows][:, g]`` without gathering unneeded genes."""
+    prof = pf.units.prof
+    return prof[rows] if isinstance(g, slice) else prof[np.ix_(rows, g)]
+
+
+def _deviation(pf: ProfileFeatures, ctx: DonorContext, t: int, similar: np.ndarray, g: np.ndarray | slice):
+    """Mean over the donor's tissues other than ``t`` of its deviation from the ``similar`` donors."""
+    other = np.flatnonzero(pf.unit_observed[ctx.d])
+    if not isinstance(g, slice):  # a few genes (training rows): directly
+        other = other[other != t]
+        if not len(other):
+            return np.nan
+        idx = pf.units.row_of[similar][:, other]
+        near = _rows(pf, idx.ravel(), g).reshape(*idx.shape, -1).astype(np.float64)
+        return nanmean(ctx.yd[np.ix_(other, g)] - nanmean(near, axis=0), axis=0)
+    key = tuple(int(c) for c in similar)
+    if key not in ctx.deviations:  # every gene: once per donor and set of similar donors
+        idx = pf.units.row_of[similar][:, other]
+        near = _rows(pf, idx.ravel(), g).reshape(*idx.shape, -1).astype(np.float64)
+        dev = ctx.yd[other] - nanmean(near, axis=0)
+        ok = ~np.isnan(dev)
+        dev0 = np.where(ok, dev, 0.0)
+        ctx.deviations[key] = (other, dev0, ok, dev0.sum(0), ok.sum(0))
+    tissues, dev0, ok, total, count = ctx.deviations[key]
+    hit = np.flatnonzero(tissues == t)
+    if len(hit):  # leave the target tissue out
+        total, count = total - dev0[hit[0]], count - ok[hit[0]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def _neighbours(
-    pf: ProfileFeatures, cand: np.ndarray, t: int, g: np.ndarray
+    pf: ProfileFeatures, cand: np.ndarray, t: int, g: np.ndarray | slice
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Values, observed mask and running counts of the nearest candidates, enough for the largest k."""
     k_max = max(pf.ks)
     size = k_max
     while True:
         sel = cand[:size]
-        vals = pf.units.prof[np.ix_(pf.units.row_of[sel, t], g)].astype(np.float64)
+        vals = _rows(pf, pf.units.row_of[sel, t], g).astype(np.float64)
         obs = ~np.isnan(vals)
         count = np.cumsum(obs, axis=0)
         if size >= len(cand) or (count[-1] >= k_max).all():
@@ -335,7 +377,7 @@ def _neighbours(
 
 
 def unit_columns(
-    pf: ProfileFeatures, ctx: DonorContext, t: int, g: np.ndarray
+    pf: ProfileFeatures, ctx: DonorContext, t: int, g: np.ndarray | slice
 ) -> tuple[list[Any], dict[str, np.ndarray]]:
     """Feature columns (:meth:`ProfileFeatures.names` order) and bases of unit ``(ctx.d, t)``, genes ``g``."""
     d = ctx.d
@@ -359,28 +401,25 @@ def unit_columns(
     cand = cand[np.argsort(dist[cand], kind="stable")]
     if len(cand):
         v, o, c = _neighbours(pf, cand, t, g)
+        running = np.cumsum(v, axis=0) if o.all() else None  # every neighbour observed: running means
         for k in pf.ks:
-            take = o & (c <= k)
-            cnt = take.sum(0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                est = np.where(cnt > 0, (v * take).sum(0) / np.maximum(cnt, 1), np.nan)
+            if running is not None:
+                est = running[min(k, len(v)) - 1] / min(k, len(v))
+            else:
+                take = o & (c <= k)
+                cnt = take.sum(0)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    est = np.where(cnt > 0, (v * take).sum(0) / np.maximum(cnt, 1), np.nan)
             cols.append(est)
             bases[f"knn_donors_k{k}"] = est
         # the donor's deviation from its most similar donors over its other tissues (reference cancels)
-        other = np.flatnonzero(pf.unit_observed[d])
-        other = other[other != t]
-        if len(other):
-            idx = pf.units.row_of[cand[: pf.k_similar]][:, other]
-            near = pf.units.prof[np.ix_(idx.ravel(), g)].reshape(*idx.shape, len(g)).astype(np.float64)
-            cols.append(nanmean(ctx.yd[np.ix_(other, g)] - nanmean(near, axis=0), axis=0))
-        else:
-            cols.append(np.nan)
+        cols.append(_deviation(pf, ctx, t, cand[: pf.k_similar], g))
         cols.append(dist[cand[0]])
         for j in (1, 2, 3):
             cols.append(np.sqrt(dist[cand[j]] / max(dist[cand[0]], 1e-12)) if len(cand) > j else np.nan)
     else:
         for k in pf.ks:
             cols.append(np.nan)
-            bases[f"knn_donors_k{k}"] = np.full(len(g), np.nan)
+            bases[f"knn_donors_k{k}"] = np.full(_size(pf, g), np.nan)
         cols += [np.nan, np.nan, np.nan, np.nan, np.nan]
     return cols, bases
