@@ -15,6 +15,7 @@ strided sample of their values. Only the last cohort is kept.
 from __future__ import annotations
 
 import hashlib
+import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -209,11 +210,13 @@ class DonorDistances:
 
 # -- the cache ---------------------------------------------------------------------------------
 _CACHE: dict[str, Any] = {}
+_LOCK = threading.RLock()  # blocks predicted from threads share one build
 
 
 def clear_profile_cache() -> None:
     """Forget the cached profile features (frees their memory)."""
-    _CACHE.clear()
+    with _LOCK:
+        _CACHE.clear()
 
 
 def _forget(ref: weakref.ref) -> None:
@@ -267,13 +270,14 @@ def profile_features(values: np.ndarray, layout: Layout, **params: Any) -> Profi
     rows = observed_rows(values)
     key = _fingerprint(values, layout, rows, params)
     root = _root(values)
-    ref = _CACHE.get("ref")
-    if _CACHE.get("key") == key and ref is not None and ref() is root:
-        return _CACHE["features"]
-    _CACHE.clear()  # free the old cohort first
-    features = ProfileFeatures(values, layout, rows=rows, **params)
-    _CACHE.update(key=key, ref=weakref.ref(root, _forget), features=features)
-    return features
+    with _LOCK:
+        ref = _CACHE.get("ref")
+        if _CACHE.get("key") == key and ref is not None and ref() is root:
+            return _CACHE["features"]
+        _CACHE.clear()  # free the old cohort first
+        features = ProfileFeatures(values, layout, rows=rows, **params)
+        _CACHE.update(key=key, ref=weakref.ref(root, _forget), features=features)
+        return features
 
 
 def model_profile_features(model: Any, values: np.ndarray, layout: Layout) -> ProfileFeatures:
