@@ -47,6 +47,39 @@ def entry_patterns(observed: np.ndarray) -> np.ndarray:
     return out
 
 
+def observed_genes(values: np.ndarray, *, chunk_rows: int = 4096) -> np.ndarray:
+    """Whether each gene (column) has an observed value, scanning ``chunk_rows`` rows at a time.
+
+    Memory: one chunk's mask, whatever the size of ``values``.
+    """
+    seen = np.zeros(values.shape[1], dtype=bool)
+    for start in range(0, values.shape[0], chunk_rows):
+        seen |= ~np.isnan(values[start : start + chunk_rows]).all(axis=0)
+    return seen
+
+
+def entry_patterns_at(
+    values: np.ndarray, rows: np.ndarray, cols: np.ndarray, gene_observed: np.ndarray
+) -> np.ndarray:
+    """Pattern codes (as :func:`entry_patterns`) of the missing entries ``(rows, cols)`` only.
+
+    ``gene_observed`` is :func:`observed_genes` of ``values``; only the rows ``rows`` are read.
+
+    Examples
+    --------
+    >>> v = np.array([[1.0, np.nan, np.nan], [np.nan, np.nan, np.nan], [2.0, np.nan, 3.0]])
+    >>> r, c = np.nonzero(np.isnan(v))
+    >>> bool((entry_patterns_at(v, r, c, observed_genes(v)) == entry_patterns(~np.isnan(v))[r, c]).all())
+    True
+    """
+    unique, inverse = np.unique(rows, return_inverse=True)
+    row_missing = np.isnan(values[unique]).all(axis=1)[inverse]
+    out = np.full(len(rows), 2, dtype=np.int8)
+    out[row_missing] = 1
+    out[~gene_observed[cols]] = 0
+    return out
+
+
 def missing_patterns(observed: np.ndarray) -> dict[str, float]:
     """Share of the missing entries that belong to each pattern.
 
