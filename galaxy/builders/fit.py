@@ -110,7 +110,7 @@ def build(gx: Gx, specs: dict):
                 {"path": r"params\.json", "_children": [("has_text", {"text": "HybridImputer"})]},
             ),
             ("has_archive_member", {"path": r"xgboost\.json"}),
-            ("has_archive_member", {"path": r"nets\.pt"}),
+            ("has_archive_member", {"path": r"arrays/cnn_profile_\.npy"}),
         ],
     )
     tool.tests.append(test)
@@ -120,8 +120,7 @@ def build(gx: Gx, specs: dict):
             {
                 "expression|format": "h5ad",
                 H5AD: ("sim_unannotated.h5ad", "h5ad"),
-                "method_cond|method": "hybrid",
-                "method_cond|hp|max_epochs": 2,
+                "method_cond|method": "distance",
             },
             "needs gene coordinates",
         )
