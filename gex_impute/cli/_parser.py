@@ -76,15 +76,19 @@ def _method_epilog() -> str:
     return "\n".join(lines)
 
 
-def _common(p: argparse.ArgumentParser, *, donor_default: str | None = None) -> None:
+def _common(p: argparse.ArgumentParser, *, donor_default: str | None = None, data: bool = True) -> None:
+    """Options every subcommand has; ``data=False``: none about an input's columns (it reads none)."""
     g = p.add_argument_group("common options")
-    g.add_argument(
-        "--tissue-key", default="tissue", help="obs column of each sample's tissue (default: %(default)s)"
-    )
-    g.add_argument(
-        "--donor-key", default=donor_default, help="obs column of each sample's donor (default: %(default)s)"
-    )
-    g.add_argument("--layer", default=None, help="layer holding the expression values (default: X)")
+    if data:
+        g.add_argument(
+            "--tissue-key", default="tissue", help="obs column of each sample's tissue (default: %(default)s)"
+        )
+        g.add_argument(
+            "--donor-key",
+            default=donor_default,
+            help="obs column of each sample's donor (default: %(default)s)",
+        )
+        g.add_argument("--layer", default=None, help="layer holding the expression values (default: X)")
     g.add_argument(
         "--seed", type=_number(int, low=0), default=0, help="random seed, >= 0 (default: %(default)s)"
     )
@@ -166,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fasta", action="store_true", help="also write the genome FASTA (folder output)")
     p.add_argument("--gtf", action="store_true", help="also write the gene GTF (folder output)")
     p.add_argument("--gct", action="store_true", help="also write GCT + sample attributes (folder output)")
-    _common(p)
+    _common(p, data=False)
     p.set_defaults(func=cmd.simulate)
 
     p = sub.add_parser(
@@ -326,6 +330,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="report folder (default: %(default)s)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
-    _common(p)
+    _common(p, data=False)
     p.set_defaults(func=cmd.demo)
     return parser
