@@ -8,6 +8,8 @@ whole-profile model on exact leave-one-donor-out features; ``predict_*`` apply t
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,6 +31,19 @@ MIN_ROWS_PER_UNIT = 50
 ROWS_PER_UNIT = 300
 #: below this many hidden training genes, the whole-gene model is chosen by gene-grouped CV
 MAX_GENES_FOR_CV = 300
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with torch limited to ``n`` threads (restored afterwards); imports torch."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _align(x: np.ndarray, names: list[str], wanted: list[str]) -> np.ndarray:
@@ -75,12 +90,8 @@ def gene_parts(
         model.encoder_ = None
         seeds = derive_seeds(seed, 2)
         if "genes" in model.patterns_ and model.use_sequence:
-            import torch
-
             tm, _ = group_means(data.values, layout.tissue, layout.n_tissues)
-            before = torch.get_num_threads()
-            torch.set_num_threads(model.threads)
-            try:
+            with torch_threads(model.threads):
                 prof = promoter_cnn_profiles(
                     var,
                     tm.T,
@@ -95,18 +106,12 @@ def gene_parts(
                     seed=seeds[0],
                     device=resolve_device(model.device),
                 )
-            finally:
-                torch.set_num_threads(before)
             if prof is not None:
                 model.cnn_profile_ = prof.T.astype(np.float32)
         if model.use_tissue_encoder:
-            import torch
-
             from .encoder import TissueEncoder
 
-            before = torch.get_num_threads()
-            torch.set_num_threads(model.threads)
-            try:
+            with torch_threads(model.threads):
                 model.encoder_ = TissueEncoder(
                     n_folds=model.n_folds,
                     max_epochs=model.max_epochs,
@@ -119,8 +124,6 @@ def gene_parts(
                     max_items_per_epoch=model.max_items_per_epoch,
                     seed=seeds[1],
                 ).fit(data.values, layout)
-            finally:
-                torch.set_num_threads(before)
     else:
         static = _align(static, names, model.static_names_)
     cnn = _by_gene_id(model, data, model.cnn_profile_) if model.cnn_profile_.size else None
