@@ -334,3 +334,12 @@ def test_sample_tables_shapes(tmp_path):
     _raises(io.read_subject_phenotypes, pheno, match="line 2: AGE 'sixty' is not a band", path=pheno)
     pheno.write_text("SUBJID\tAGE\nGTEX-1\t60-69\n")
     _raises(io.read_subject_phenotypes, pheno, match="lacks column\\(s\\) \\['SEX'\\]", path=pheno)
+
+
+@pytest.mark.parametrize("header", ["gene\tLung\tLung", "gene\tgene\tLung"])
+def test_tissue_table_repeated_column_names_refused(tmp_path, header):
+    # pandas would silently rename the second one ("Lung.1"): a tissue that does not exist
+    path = tmp_path / "t.tsv"
+    path.write_text(f"{header}\nG1\t1\t2\nG2\t3\t4\n")
+    with pytest.raises(InputFileError, match=r"line 1: the column name\(s\) \[.*\] occur more than once"):
+        io.read_tissue_table(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,6 +63,16 @@ def read_strict_tsv(
                 f"a cell is {'missing' if n_tabs < n_header else 'extra'} (empty cells must keep their tab)."
             )
             raise InputFileError(msg)
+    header = [f.strip() for f in lines[0].rstrip("\r\n").split("\t")]
+    if quoting != 3:  # quoted names compare without their quotes
+        header = [f.strip('"') for f in header]
+    repeated = sorted(name for name, n in Counter(f for f in header if f).items() if n > 1)
+    if repeated:
+        msg = (
+            f"{path}, line 1: the column name(s) {repeated} occur more than once in the "
+            f"header of the {what}; give every column its own name."
+        )
+        raise InputFileError(msg)
     try:
         return pd.read_csv(
             io.StringIO("".join(lines)),
