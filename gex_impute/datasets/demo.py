@@ -88,10 +88,13 @@ DEMO_HYBRID_PARAMS = MappingProxyType(
 
 #: what ``benchmarks/demo_time.py`` measured (shown when the hybrid does not win at the demo's size)
 LARGER_COHORTS = (
-    "Across seeds 0-3 at this size (benchmarks/demo_time.py, 2026-11-28) the hybrid led P1 at 3 of 4 "
-    "seeds, P2 at 1 of 4 and P3 at 2 of 4 (softimpute / pca_regression level with it or ahead by up to "
-    "0.025 MSE). The size at which it wins every protocol has not been measured yet "
-    "(benchmarks/demo_time.py --sizes 120x12x700 60x12x1400)."
+    "Across seeds 0-3 at this size (benchmarks/demo_time.py, 2026-11-28) the hybrid was ahead under P2 "
+    "and P3 at every seed (MSE 0.77-0.87x the best baseline) and under P1 at 2 of 4: on 35 unmeasured "
+    "simulated genes it is level with distance-based estimation (r 0.22-0.31 against 0.22-0.30). At "
+    "twice the genes (60x12x1400) or twice the donors (120x12x700) one of the two seeds it lost flips "
+    "each time, so no simulated size has shown a P1 win at every seed yet "
+    "(benchmarks/results/demo_time_sizes.md); on real GTEx tissue means (18,000 genes) its P1 r is "
+    "1.68x distance's (benchmarks/results/sample_level.md)."
 )
 
 
