@@ -348,8 +348,9 @@ def test_test_data_is_what_the_script_writes(tmp_path, test_data):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     # the Galaxy workflow model goes to tmp_path too: the test must never rewrite a committed file
-    module.main(["--out", str(tmp_path), "--hybrid-model", str(tmp_path / "model_hybrid.zip")])
-    assert (tmp_path / "model_hybrid.zip").stat().st_size > 0
+    model = tmp_path.with_name(tmp_path.name + "_model") / "model_hybrid.zip"
+    module.main(["--out", str(tmp_path), "--hybrid-model", str(model)])
+    assert model.stat().st_size > 0
     text_files = [
         "README.md",
         "genome.fa",
