@@ -27,6 +27,7 @@ __all__ = [
     "N_BINS",
     "PATTERNS",
     "Calibration",
+    "absent_genes_and_rows",
     "check_level",
     "entry_patterns",
     "entry_scale",
@@ -69,7 +70,7 @@ def entry_patterns(observed: np.ndarray) -> np.ndarray:
 _CHUNK = 2048
 
 
-def _absent(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def absent_genes_and_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Genes without any observed value and samples without any, in row blocks (no n x p copy)."""
     n, p = values.shape
     gene_seen, row_seen = np.zeros(p, dtype=bool), np.zeros(n, dtype=bool)
@@ -83,7 +84,7 @@ def _absent(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def row_patterns(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Pattern codes (as :func:`entry_patterns`) of the rows ``rows`` of ``values``, all rows as context."""
-    gene_absent, row_absent = _absent(values)
+    gene_absent, row_absent = absent_genes_and_rows(values)
     block = values[rows]
     out = np.where(np.isnan(block), 2, -1).astype(np.int8)
     out[row_absent[rows], :] = 1

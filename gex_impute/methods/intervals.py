@@ -32,7 +32,7 @@ from ._conformal import (
     _CHUNK,
     PATTERNS,
     Calibration,
-    _absent,
+    absent_genes_and_rows,
     check_level,
     entry_patterns,
     entry_scale,
@@ -277,7 +277,7 @@ def _subset_rows(data: ExpressionData, rows: np.ndarray) -> ExpressionData:
 def needed_patterns(data: ExpressionData, rows: np.ndarray | None = None) -> tuple[str, ...]:
     """Return the patterns of the missing entries of ``data`` (of its ``rows`` only, when given)."""
     rows = np.arange(data.n_samples) if rows is None else np.asarray(rows, dtype=np.int64)
-    gene_absent, row_absent = _absent(data.values)
+    gene_absent, row_absent = absent_genes_and_rows(data.values)
     found = set()
     if gene_absent.any() and len(rows):
         found.add("genes")

@@ -13,10 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PATTERNS", "Layout", "entry_patterns", "entry_rate", "hide", "missing_patterns"]
+from .._conformal import PATTERNS, entry_patterns  # the one rule for pattern codes
 
-#: the missing patterns, in the order of their codes
-PATTERNS = ("genes", "profiles", "entries")
+__all__ = [
+    "PATTERNS",
+    "Layout",
+    "entry_patterns",
+    "entry_patterns_at",
+    "entry_rate",
+    "hide",
+    "missing_patterns",
+]
 
 
 @dataclass(frozen=True)
@@ -36,47 +43,26 @@ class Layout:
         return self.donor * self.n_tissues + self.tissue
 
 
-def entry_patterns(observed: np.ndarray) -> np.ndarray:
-    """Pattern code of every entry: 0 whole gene, 1 whole profile, 2 scattered, -1 observed."""
-    miss = ~observed
-    out = np.full(observed.shape, -1, dtype=np.int8)
-    out[miss] = 2
-    out[miss.all(1), :] = 1
-    out[:, miss.all(0)] = 0
-    out[observed] = -1
-    return out
-
-
-def observed_genes(values: np.ndarray, *, chunk_rows: int = 4096) -> np.ndarray:
-    """Whether each gene (column) has an observed value, scanning ``chunk_rows`` rows at a time.
-
-    Memory: one chunk's mask, whatever the size of ``values``.
-    """
-    seen = np.zeros(values.shape[1], dtype=bool)
-    for start in range(0, values.shape[0], chunk_rows):
-        seen |= ~np.isnan(values[start : start + chunk_rows]).all(axis=0)
-    return seen
-
-
 def entry_patterns_at(
-    values: np.ndarray, rows: np.ndarray, cols: np.ndarray, gene_observed: np.ndarray
+    rows: np.ndarray, cols: np.ndarray, gene_absent: np.ndarray, row_absent: np.ndarray
 ) -> np.ndarray:
     """Pattern codes (as :func:`entry_patterns`) of the missing entries ``(rows, cols)`` only.
 
-    ``gene_observed`` is :func:`observed_genes` of ``values``; only the rows ``rows`` are read.
+    ``gene_absent`` and ``row_absent`` are :func:`~gex_impute.methods._conformal.absent_genes_and_rows`
+    of the matrix.
 
     Examples
     --------
+    >>> from gex_impute.methods._conformal import absent_genes_and_rows
     >>> v = np.array([[1.0, np.nan, np.nan], [np.nan, np.nan, np.nan], [2.0, np.nan, 3.0]])
     >>> r, c = np.nonzero(np.isnan(v))
-    >>> bool((entry_patterns_at(v, r, c, observed_genes(v)) == entry_patterns(~np.isnan(v))[r, c]).all())
+    >>> codes = entry_patterns_at(r, c, *absent_genes_and_rows(v))
+    >>> bool((codes == entry_patterns(~np.isnan(v))[r, c]).all())
     True
     """
-    unique, inverse = np.unique(rows, return_inverse=True)
-    row_missing = np.isnan(values[unique]).all(axis=1)[inverse]
     out = np.full(len(rows), 2, dtype=np.int8)
-    out[row_missing] = 1
-    out[~gene_observed[cols]] = 0
+    out[row_absent[rows]] = 1
+    out[gene_absent[cols]] = 0
     return out
 
 

@@ -21,9 +21,10 @@ from ..._data import ExpressionData
 from ..._errors import DataError
 from ..._utils import derive_seeds
 from .._base import BaseImputer, describe_differences, register
+from .._conformal import absent_genes_and_rows
 from .._fallback import fallback_values
 from .._params import Boolean, Interval, Options, Pattern
-from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate, observed_genes
+from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
 from .patterns import (
     describe,
     fit_entry_models,
@@ -45,8 +46,8 @@ logger = logging.getLogger("gex_impute")
 
 __all__ = ["HybridImputer"]
 
-#: one-entry cache of the observed genes of the last array ``predict_rows`` was given
-_GENES_SEEN: dict[str, Any] = {}
+#: one-entry cache of the absent genes and rows of the last array ``predict_rows`` was given
+_ABSENT: dict[str, Any] = {}
 
 
 @register
@@ -346,22 +347,22 @@ class HybridImputer(BaseImputer):
         return self.predict_rows(data, np.arange(data.n_samples))
 
     @staticmethod
-    def _observed_genes(values: np.ndarray) -> np.ndarray:
-        """:func:`.masking.observed_genes` of ``values``, kept for the next block of the same array.
+    def _absent(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`absent_genes_and_rows` of ``values``, kept for the next block of the same array.
 
         ``complete()`` predicts the blocks of one cohort one after the other (each with a
         shallow copy of the model, so the cache lives at module level): the scan over the whole
-        matrix (a GB of temporaries at GTEx size) is done once, not once per block.
+        matrix is done once, not once per block.
         """
-        ref = _GENES_SEEN.get("ref")
-        if ref is not None and ref() is values and _GENES_SEEN.get("shape") == values.shape:
-            return _GENES_SEEN["seen"]
-        seen = observed_genes(values)
+        ref = _ABSENT.get("ref")
+        if ref is not None and ref() is values and _ABSENT.get("shape") == values.shape:
+            return _ABSENT["absent"]
+        absent = absent_genes_and_rows(values)
         try:
-            _GENES_SEEN.update(ref=weakref.ref(values), shape=values.shape, seen=seen)
+            _ABSENT.update(ref=weakref.ref(values), shape=values.shape, absent=absent)
         except TypeError:  # pragma: no cover - an array type without weak references: no cache
-            _GENES_SEEN.clear()
-        return seen
+            _ABSENT.clear()
+        return absent
 
     def predict_rows(self, data: ExpressionData, rows: np.ndarray) -> np.ndarray:
         """Predict every entry of the samples ``rows`` of ``data``, with all of ``data`` as context.
@@ -388,7 +389,7 @@ class HybridImputer(BaseImputer):
             return out
         r_abs = rows[r_loc]
         layout = self._layout(data)
-        pat = entry_patterns_at(values, r_abs, cols, self._observed_genes(values))
+        pat = entry_patterns_at(r_abs, cols, *self._absent(values))
         pred = np.full(len(r_abs), np.nan)
         with self._limited_threads():
             is_profile = (pat == 1) & ("profiles" in self.models_) & (layout.donor is not None)
