@@ -315,33 +315,50 @@ def _simulate(settings: Mapping[str, Any], random_state: int) -> tuple[AnnData, 
     return full, cohort
 
 
-def _truth_check(full: AnnData, completed: AnnData) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Completed profiles' measured genes against the simulated truth (log1p), and the tissue mean's.
+def _completed_vs_truth(
+    full: AnnData, completed: AnnData
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Where the completed profiles' truth is: the estimated rows, the measured genes, their truth rows.
 
     Only the absent profiles (``obs['imputed_profile']``) over the genes that were measured
-    somewhere; the tissue mean of the observed samples is the naive estimate beside the hybrid.
+    somewhere; returns ``(rows, genes, source)`` with ``source`` the rows of ``full`` holding
+    the same donor x tissue, or None when there is nothing to compare.
     """
     obs = completed.obs
     rows = np.flatnonzero(obs["imputed_profile"].to_numpy(dtype=bool))
-    x_full = np.asarray(full.X, dtype=np.float64)
-    genes = ~np.isnan(x_full).all(axis=0)
+    genes = np.asarray(~np.isnan(np.asarray(full.X, dtype=np.float64)).all(axis=0))
     if not len(rows) or not genes.any():
-        return np.zeros(0), {}
+        return None
     lookup = {
         (d, t): i
         for i, (d, t) in enumerate(
             zip(full.obs["donor"].astype(str), full.obs["tissue"].astype(str), strict=True)
         )
     }
-    donors, tissues = obs["donor"].astype(str).to_numpy(), obs["tissue"].astype(str).to_numpy()
-    src = np.array([lookup[(donors[i], tissues[i])] for i in rows])
-    truth = np.log1p(np.asarray(full.layers["truth"], dtype=np.float64)[np.ix_(src, genes)])
+    donors = obs["donor"].astype(str).to_numpy()[rows]
+    tissues = obs["tissue"].astype(str).to_numpy()[rows]
+    source = np.array([lookup[(d, t)] for d, t in zip(donors, tissues, strict=True)])
+    return rows, genes, source
+
+
+def _truth_check(full: AnnData, completed: AnnData) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Completed profiles' measured genes against the simulated truth (log1p), and the tissue mean's.
+
+    The tissue mean of the observed samples is the naive estimate beside the hybrid.
+    """
+    where = _completed_vs_truth(full, completed)
+    if where is None:
+        return np.zeros(0), {}
+    rows, genes, source = where
+    tissues = completed.obs["tissue"].astype(str).to_numpy()[rows]
+    x_full = np.asarray(full.X, dtype=np.float64)
+    truth = np.log1p(np.asarray(full.layers["truth"], dtype=np.float64)[np.ix_(source, genes)])
     hybrid = np.log1p(np.asarray(completed.X, dtype=np.float64)[np.ix_(rows, genes)])
     measured = ~np.isnan(x_full).all(axis=1)
     log_x = np.log1p(x_full[:, genes])
     tissue_full = full.obs["tissue"].astype(str).to_numpy()
-    means = {t: np.nanmean(log_x[measured & (tissue_full == t)], axis=0) for t in np.unique(tissues[rows])}
-    tissue_mean = np.stack([means[t] for t in tissues[rows]])
+    means = {t: np.nanmean(log_x[measured & (tissue_full == t)], axis=0) for t in np.unique(tissues)}
+    tissue_mean = np.stack([means[t] for t in tissues])
     return truth.ravel(), {"hybrid": hybrid.ravel(), "tissue mean": tissue_mean.ravel()}
 
 
@@ -352,23 +369,12 @@ def _interval_check(full: AnnData, completed: AnnData, level: float) -> dict[str
     on exactly the values a user asked for, which only a simulation can check.
     """
     key = "completed"
-    if f"{key}_lower" not in completed.layers:
+    where = _completed_vs_truth(full, completed)
+    if f"{key}_lower" not in completed.layers or where is None:
         return {}
-    obs = completed.obs
-    rows = np.flatnonzero(obs["imputed_profile"].to_numpy(dtype=bool))
-    genes = ~np.isnan(np.asarray(full.X, dtype=np.float64)).all(axis=0)
-    if not len(rows) or not genes.any():
-        return {}
-    lookup = {
-        (d, t): i
-        for i, (d, t) in enumerate(
-            zip(full.obs["donor"].astype(str), full.obs["tissue"].astype(str), strict=True)
-        )
-    }
-    tissues = obs["tissue"].astype(str).to_numpy()[rows]
-    donors = obs["donor"].astype(str).to_numpy()[rows]
-    src = np.array([lookup[(d, t)] for d, t in zip(donors, tissues, strict=True)])
-    truth = np.log1p(np.asarray(full.layers["truth"], dtype=np.float64)[np.ix_(src, genes)])
+    rows, genes, source = where
+    tissues = completed.obs["tissue"].astype(str).to_numpy()[rows]
+    truth = np.log1p(np.asarray(full.layers["truth"], dtype=np.float64)[np.ix_(source, genes)])
     lower = np.log1p(np.asarray(completed.layers[f"{key}_lower"], dtype=np.float64)[np.ix_(rows, genes)])
     upper = np.log1p(np.asarray(completed.layers[f"{key}_upper"], dtype=np.float64)[np.ix_(rows, genes)])
     inside = (truth >= lower) & (truth <= upper)
