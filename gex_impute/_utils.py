@@ -122,3 +122,19 @@ def check_output_path(
         msg = f"{what} {str(path)!r} cannot be written: folder {str(parent)!r} is read-only."
         raise OutputPathError(msg)
     return path
+
+
+@contextlib.contextmanager
+def limit_threads(limit: int, *, user_api: str | None = None) -> Iterator[None]:
+    """Cap the native thread pools (threadpoolctl) to ``limit`` threads inside the block.
+
+    ``user_api``: ``"blas"`` or ``"openmp"`` for one kind, None for all. Without threadpoolctl
+    (it comes with scikit-learn) the block runs uncapped.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=limit, user_api=user_api):
+        yield

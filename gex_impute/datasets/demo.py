@@ -13,12 +13,11 @@ toward a method. :data:`DEMO_HYBRID_PARAMS` lightens the hybrid for time only.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -104,22 +103,12 @@ LARGER_COHORTS = (
 DEMO_BLAS_THREADS = 1
 
 
-@contextlib.contextmanager
-def _blas_threads(limit: int) -> Iterator[None]:
-    """Cap the BLAS thread pools (threadpoolctl, installed with scikit-learn) inside the block."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=limit, user_api="blas"):
-        yield
-
-
 def _with_blas_threads(func: Callable[..., DemoReport]) -> Callable[..., DemoReport]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> DemoReport:
-        with _blas_threads(DEMO_BLAS_THREADS):
+        from .._utils import limit_threads
+
+        with limit_threads(DEMO_BLAS_THREADS, user_api="blas"):
             return func(*args, **kwargs)
 
     return wrapper

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..._data import ExpressionData
 from ..._errors import DataError
-from ..._utils import derive_seeds
+from ..._utils import derive_seeds, limit_threads
 from .._base import BaseImputer, describe_differences, register
 from .._conformal import absent_genes_and_rows
 from .._fallback import fallback_values
@@ -277,14 +277,8 @@ class HybridImputer(BaseImputer):
 
     @contextlib.contextmanager
     def _limited_threads(self) -> Iterator[None]:
-        """Cap BLAS (threadpoolctl, when installed) and torch threads to ``n_jobs`` inside fit / predict."""
-        with contextlib.ExitStack() as stack:
-            try:
-                from threadpoolctl import threadpool_limits
-
-                stack.enter_context(threadpool_limits(limits=self.threads))
-            except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-                pass
+        """Cap the native thread pools (BLAS, OpenMP) to ``n_jobs`` inside fit / predict."""
+        with limit_threads(self.threads):
             yield
 
     def _layout(self, data: ExpressionData) -> Layout:
