@@ -1,0 +1,168 @@
+"""The lines of a GCT v1.2 file: its header, and the checks on its gene rows.
+
+:func:`~gex_impute.io.read_gct` parses the matrix in chunks with pandas; this module reads the
+three header lines (with a message naming the line and the fix when one is wrong) and wraps the
+gene rows in a stream that checks each row's number of cells as the parser reads it.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InputFileError
+from ._text import examples, open_text
+
+__all__ = ["NA_VALUES"]
+
+#: Cells read as missing (NaN).
+NA_VALUES = ("", "NA", "NaN", "nan", "N/A")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _read_header(fh, path: Path) -> tuple[int, int, list[str]]:
+    version = fh.readline().rstrip("\r\n")
+    if not version:
+        msg = f"{path} is empty (no '#1.2' line); pass a GCT v1.2 file such as GTEx's *_gene_tpm.gct.gz."
+        raise InputFileError(msg)
+    if version.strip() != "#1.2":
+        msg = (
+            f"{path} is not a GCT v1.2 file: its first line is {version[:40]!r}, expected '#1.2'. "
+            "Pass a GTEx GCT file (e.g. *_gene_tpm.gct.gz), or use read_tissue_table for a plain TSV."
+        )
+        raise InputFileError(msg)
+    dims = fh.readline().rstrip("\r\n").split("\t")
+    try:
+        n_rows, n_cols = (int(x) for x in dims[:2])
+    except ValueError:
+        n_rows = n_cols = -1
+    if len(dims) < 2 or n_rows < 0 or n_cols < 0:
+        msg = (
+            f"{path}, line 2: {chr(9).join(dims)[:60]!r} should hold the number of genes and of "
+            "samples separated by a tab (GCT v1.2), e.g. '56200<TAB>17382'."
+        )
+        raise InputFileError(msg)
+    header = fh.readline().rstrip("\r\n").split("\t")
+    if len(header) < 2 or header[0] != "Name" or header[1] != "Description":
+        msg = (
+            f"{path}, line 3: the column header must start with 'Name<TAB>Description' (GCT v1.2), "
+            f"found {header[:3]!r}."
+        )
+        raise InputFileError(msg)
+    samples = header[2:]
+    if len(samples) != n_cols:
+        msg = (
+            f"{path}: the dimensions line declares {n_cols} samples but the header (line 3) names "
+            f"{len(samples)}; the file is truncated or its second line is wrong."
+        )
+        raise InputFileError(msg)
+    index = pd.Index(samples)
+    if index.duplicated().any():
+        dup = index[index.duplicated()].unique()
+        msg = (
+            f"{path}, line 3: {len(dup)} sample names occur more than once in the header "
+            f"(e.g. {examples(dup, 5)}); sample names must be unique."
+        )
+        raise InputFileError(msg)
+    if "" in samples:
+        msg = f"{path}, line 3: sample column {samples.index('') + 3} has an empty name; name every sample."
+        raise InputFileError(msg)
+    return n_rows, n_cols, samples
+
+
+class _RowChecker(io.TextIOBase):
+    """A text stream that checks every gene row as the parser reads it.
+
+    pandas pads a row with a missing cell with NaN and splits a row at a stray carriage return;
+    this wrapper refuses both (and rows beyond the declared number of genes) with the line
+    number, before the parser sees the data.
+    """
+
+    def __init__(self, fh, path: Path, n_samples: int, n_genes: int, first_line: int) -> None:
+        self.fh, self.path = fh, path
+        self.n_samples, self.n_genes = n_samples, n_genes
+        self.line_no = first_line - 1
+        self.rows = 0
+        self.partial = ""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        data = self.fh.read(size)
+        buf = self.partial + data if self.partial else data
+        if data:
+            cut = buf.rfind("\n") + 1
+            self.partial = buf[cut:]
+            lines = buf[:cut].split("\n")[:-1]
+        else:  # end of file: the last line may lack its newline
+            self.partial = ""
+            lines = [buf] if buf else []
+        for line in lines:
+            self._check(line)
+        return data
+
+    def _check(self, line: str) -> None:
+        self.line_no += 1
+        if line in ("", "\r"):
+            return  # blank lines are skipped (by the parser too)
+        want = self.n_samples + 1
+        n_tabs = line.count("\t")
+        if n_tabs != want:
+            msg = (
+                f"{self.path}, line {self.line_no} (gene {line.split(chr(9), 1)[0][:40]!r}): {n_tabs + 1} "
+                f"tab-separated fields, expected {self.n_samples + 2} (Name, Description and one value "
+                f"per sample); a cell is {'missing' if n_tabs < want else 'extra'}. Empty cells must keep "
+                "their tab."
+            )
+            raise InputFileError(msg)
+        cr = line.find("\r")
+        if cr != -1 and cr != len(line) - 1:
+            msg = f"{self.path}, line {self.line_no}: a carriage return inside the row."
+            raise InputFileError(msg)
+        self.rows += 1
+        if self.rows > self.n_genes:
+            msg = (
+                f"{self.path}: the dimensions line declares {self.n_genes} genes but the file holds more "
+                f"rows (line {self.line_no} is gene row {self.rows}); fix the second line or check that "
+                "the file is not corrupted."
+            )
+            raise InputFileError(msg)
+
+
+def _gene_rows(path: Path):
+    """Yield (line number, fields) of the gene rows, re-reading the file (error paths only)."""
+    with open_text(path, "GCT file") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if line_no > 3 and line.strip("\r\n"):
+                yield line_no, line.rstrip("\r\n").split("\t")
+
+
+def _bad_cell(path: Path, samples: list[str], err: Exception | None = None) -> InputFileError:
+    """Find the first value of the file that is not a finite float32 number and say where it is."""
+    na = set(NA_VALUES)
+    for line_no, fields in _gene_rows(path):
+        for j, cell in enumerate(fields[2:]):
+            if cell in na:
+                continue
+            try:
+                value = float(cell)
+            except ValueError:
+                problem = "is not a number; use empty cells or NA for missing values"
+            else:
+                if abs(value) <= _FLOAT32_MAX:
+                    continue
+                problem = (
+                    "is infinite or beyond the float32 range (+-3.4e38); expression values must be "
+                    "finite numbers (empty or NA for missing)"
+                )
+            msg = (
+                f"{path}, line {line_no}: value {cell[:40]!r} of gene {fields[0]!r}, sample "
+                f"{samples[j]!r} (column {j + 3}) {problem}."
+            )
+            return InputFileError(msg)
+    msg = f"{path}: could not parse the gene rows ({err})."
+    return InputFileError(msg)
