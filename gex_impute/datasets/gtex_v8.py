@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["GTEX_V8_TISSUES", "GtexDesign", "draw_design", "draw_sample_qc"]
+__all__ = ["GTEX_V8_TISSUES", "GtexDesign", "draw_design", "draw_sample_qc", "gtex_obs"]
 
 # SMTSD, SMTS, v8 RNA-seq samples, programme (a coarse hand-made grouping by tissue biology:
 # 0 brain, 1 blood / immune, 2 striated muscle, 3 smooth muscle / vessel, 4 squamous epithelium,
@@ -306,3 +306,20 @@ DEFAULT_TISSUES: tuple[tuple[str, str], ...] = (
     ("Brain - Hippocampus", "Brain"),
     ("Skin - Not Sun Exposed (Suprapubic)", "Skin"),
 )
+
+
+def gtex_obs(
+    obs: pd.DataFrame, design: GtexDesign, donor_of: np.ndarray, tissue_of: np.ndarray, qc: pd.DataFrame
+) -> pd.DataFrame:
+    """Add the GTEx sample and donor columns (tissue group, sex, age band, Hardy scale, QC) to ``obs``."""
+    tissues, donors = design.tissues, design.donors
+    groups = tissues["SMTS"].to_numpy()
+    obs["tissue_group"] = pd.Categorical(groups[tissue_of], categories=pd.unique(groups))
+    sex = np.where(donors["SEX"].to_numpy() == 2, "female", "male")[donor_of]
+    obs["sex"] = pd.Categorical(sex, categories=["male", "female"])
+    obs["age"] = pd.Categorical(donors["AGE"].to_numpy()[donor_of], categories=list(AGE_BANDS))
+    obs["DTHHRDY"] = donors["DTHHRDY"].to_numpy()[donor_of]
+    for col in qc.columns:
+        values = qc[col].to_numpy()
+        obs[col] = pd.Categorical(values) if qc[col].dtype == object else values
+    return obs

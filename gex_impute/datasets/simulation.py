@@ -21,7 +21,7 @@ import pandas as pd
 
 from .._errors import ParameterError
 from .._utils import check_random_state
-from .gtex_v8 import AGE_BANDS, DEFAULT_TISSUES, draw_design, draw_sample_qc
+from .gtex_v8 import AGE_BANDS, DEFAULT_TISSUES, draw_design, draw_sample_qc, gtex_obs
 from .sim_expression import build_gene_model, sample_levels
 from .sim_genome import MOTIFS, gene_table, layout_genes, make_promoters, promoter_strings, scan_motifs
 
@@ -351,7 +351,7 @@ def simulate(
         index=pd.Index(sampid, name="SAMPID"),
     )
     if gtex:
-        obs = _gtex_obs(obs, design, donor_of, tissue_of, qc)
+        obs = gtex_obs(obs, design, donor_of, tissue_of, qc)
     var = gene_table(streams["gene"], layout, promoters, model.lncrna, n_chromosomes)
     effects = np.array([m[3] for m in MOTIFS])
     params = {
@@ -386,17 +386,3 @@ def simulate(
     adata.varm["simulate_motifs"] = motifs.to_numpy().astype(np.float32)
     adata.uns["simulate"] = params
     return adata
-
-
-def _gtex_obs(obs: pd.DataFrame, design, donor_of, tissue_of, qc: pd.DataFrame) -> pd.DataFrame:
-    tissues, donors = design.tissues, design.donors
-    groups = tissues["SMTS"].to_numpy()
-    obs["tissue_group"] = pd.Categorical(groups[tissue_of], categories=pd.unique(groups))
-    sex = np.where(donors["SEX"].to_numpy() == 2, "female", "male")[donor_of]
-    obs["sex"] = pd.Categorical(sex, categories=["male", "female"])
-    obs["age"] = pd.Categorical(donors["AGE"].to_numpy()[donor_of], categories=list(AGE_BANDS))
-    obs["DTHHRDY"] = donors["DTHHRDY"].to_numpy()[donor_of]
-    for col in qc.columns:
-        values = qc[col].to_numpy()
-        obs[col] = pd.Categorical(values) if qc[col].dtype == object else values
-    return obs
