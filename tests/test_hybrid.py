@@ -3,43 +3,34 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import gex_impute as gi
-from gex_impute._data import from_anndata
 from gex_impute._errors import DataError, ModelArchiveError, OutputPathError, ParameterError
 from gex_impute.methods import get_method
 from gex_impute.methods import hybrid as hy
 from gex_impute.methods.hybrid.masking import entry_patterns
 
-FAST = {"n_estimators": 40, "max_epochs": 2, "n_rounds": 1, "n_jobs": 1, "progress": False}
+sys.path.insert(0, str(Path(__file__).parent))  # until pyproject sets pythonpath = ["tests"]
+from _hybrid_fixtures import FAST, model_data, simulated  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def cohort():
     """12 donors x 4 tissues x 300 genes: whole genes, whole profiles and scattered entries missing."""
-    return gi.datasets.simulate(
-        n_donors=12,
-        n_tissues=4,
-        n_genes=300,
-        upstream=60,
-        downstream=40,
-        frac_missing_genes=0.05,
-        frac_missing_samples=0.15,
-        frac_missing_entries=0.1,
-        random_state=0,
+    return simulated(
+        12, 4, 300, seed=0, frac_missing_genes=0.05, frac_missing_samples=0.15, frac_missing_entries=0.1
     )
 
 
 @pytest.fixture(scope="module")
 def small():
     """6 donors x 3 tissues x 150 genes, for the tests that refit."""
-    return gi.datasets.simulate(
-        n_donors=6, n_tissues=3, n_genes=150, upstream=60, downstream=40, random_state=1
-    )
+    return simulated(6, 3, 150, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +93,7 @@ def test_same_seed_same_numbers_other_seed_differs_input_untouched(small):
 
 
 def test_predict_rows_equals_predict(cohort, fitted):
-    data, _ = from_anndata(cohort, donor_key="donor", log_transform=fitted.log1p_)
+    data = model_data(cohort, fitted)
     full = fitted.predict(data)
     rows = np.array([0, 5, 17, 30, 47])
     rows = np.union1d(rows, np.flatnonzero(np.isnan(data.values).all(1))[:3])
@@ -110,7 +101,7 @@ def test_predict_rows_equals_predict(cohort, fitted):
 
 
 def test_without_donors_and_ablations():
-    adata = gi.datasets.simulate(n_donors=6, n_tissues=3, n_genes=150, random_state=3)
+    adata = simulated(6, 3, 150, seed=3, upstream=1000, downstream=500)
     for params in ({}, {"use_xgboost": False}, {"use_neighbours": False, "use_sequence": False}):
         model = gi.HybridImputer(**FAST, **params).fit(adata)  # no donor_key: profiles by masking
         pred = model.predict(adata)
@@ -120,7 +111,7 @@ def test_without_donors_and_ablations():
 
 
 def test_tissue_encoder_option_fits_and_round_trips(tmp_path):
-    adata = gi.datasets.simulate(n_donors=6, n_tissues=3, n_genes=120, random_state=4)
+    adata = simulated(6, 3, 120, seed=4, upstream=1000, downstream=500)
     model = gi.HybridImputer(**FAST, use_tissue_encoder=True, d_model=8, n_heads=2, n_layers=1)
     model.fit(adata, donor_key="donor")
     assert "encoder" in model.entry_names_

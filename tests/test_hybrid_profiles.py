@@ -3,70 +3,44 @@
 from __future__ import annotations
 
 import gc
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import gex_impute as gi
-from gex_impute._data import from_anndata
 from gex_impute.methods.hybrid import profile_cache
 from gex_impute.methods.hybrid.masking import Layout
 from gex_impute.methods.hybrid.profiles import ProfileFeatures
 
-FAST = {"n_estimators": 30, "max_epochs": 2, "n_rounds": 1, "n_jobs": 1, "progress": False}
-FAST |= {"use_sequence": False, "use_neighbours": False}
+sys.path.insert(0, str(Path(__file__).parent))  # until pyproject sets pythonpath = ["tests"]
+from _hybrid_fixtures import FAST_PROFILES, absent_rows, layout_of, model_data, simulated  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def cohort():
     """24 donors x 5 tissues x 200 genes, a third of the profiles absent, some entries missing."""
-    return gi.datasets.simulate(
-        n_donors=24,
-        n_tissues=5,
-        n_genes=200,
-        upstream=60,
-        downstream=40,
-        frac_missing_samples=0.3,
-        frac_missing_entries=0.05,
-        random_state=3,
-    )
+    return simulated(24, 5, 200, seed=3, frac_missing_samples=0.3, frac_missing_entries=0.05)
 
 
 @pytest.fixture(scope="module")
 def fitted(cohort):
-    return gi.HybridImputer(**FAST).fit(cohort, donor_key="donor")
+    return gi.HybridImputer(**FAST_PROFILES).fit(cohort, donor_key="donor")
 
 
-def _data(adata, model):
-    data, _ = from_anndata(adata, donor_key="donor", log_transform=model.log1p_)
-    return data
-
-
-def _layout(data) -> Layout:
-    return Layout(
-        np.asarray(data.tissue.codes, dtype=np.int64),
-        len(data.tissue.categories),
-        np.asarray(data.donor.codes, dtype=np.int64),
-        len(data.donor.categories),
-    )
-
-
-def _absent(data) -> np.ndarray:
-    return np.flatnonzero(np.isnan(data.values).all(1))
-
-
-def test_cache_reused_across_blocks_not_across_data(cohort, fitted):
-    data = _data(cohort, fitted)
-    absent = _absent(data)
+def test_cache_reused_across_blocks_not_acrossmodel_data(cohort, fitted):
+    data = model_data(cohort, fitted)
+    absent = absent_rows(data)
     assert len(absent) >= 4
     fitted.predict_rows(data, absent[:2])
-    first = profile_cache._CACHE["features"]
+    first = profile_cache.cached_profile_features()
     fitted.predict_rows(data, absent[2:4])
-    assert profile_cache._CACHE["features"] is first  # same data: built once
+    assert profile_cache.cached_profile_features() is first  # same data: built once
 
     # same observed rows padded with absent ones (as complete() does): still the same cohort
     padded = np.vstack([data.values, np.full((3, data.values.shape[1]), np.nan)])
-    layout = _layout(data)
+    layout = layout_of(data)
     wide = Layout(
         np.r_[layout.tissue, [0, 1, 2]], layout.n_tissues, np.r_[layout.donor, [0, 1, 2]], layout.n_donors
     )
@@ -86,13 +60,13 @@ def test_cache_reused_across_blocks_not_across_data(cohort, fitted):
     # a freed array frees its features
     del padded, again
     gc.collect()
-    assert "features" not in profile_cache._CACHE
+    assert profile_cache.cached_profile_features() is None
     profile_cache.clear_profile_cache()
 
 
 def test_gene_subsets_equal_full_features(cohort, fitted):
-    data = _data(cohort, fitted)
-    pf = ProfileFeatures(data.values, _layout(data))
+    data = model_data(cohort, fitted)
+    pf = ProfileFeatures(data.values, layout_of(data))
     tissues = np.arange(pf.n_tissues)
     full, names, full_bases = pf.donor_features(2, tissues)
     genes = [np.array([5, 0, 17, 199]), np.array([], dtype=np.int64), *[np.arange(0, 200, 7)] * 3]
@@ -106,30 +80,28 @@ def test_gene_subsets_equal_full_features(cohort, fitted):
 
 
 def test_predict_rows_equals_predict(cohort, fitted):
-    data = _data(cohort, fitted)
+    data = model_data(cohort, fitted)
     full = fitted.predict(data)
-    rows = np.union1d([0, 3, 9], _absent(data)[::3])
+    rows = np.union1d([0, 3, 9], absent_rows(data)[::3])
     np.testing.assert_allclose(fitted.predict_rows(data, rows), full[rows], rtol=1e-6, atol=1e-9)
-    block = _absent(data)[1::4]
+    block = absent_rows(data)[1::4]
     np.testing.assert_allclose(fitted.predict_rows(data, block), full[block], rtol=1e-6, atol=1e-9)
 
 
 def test_fit_clears_the_cache(cohort, fitted):
-    data = _data(cohort, fitted)
+    data = model_data(cohort, fitted)
     kept = data.values.copy()  # alive for the whole test: only the fit can drop its features
-    held = profile_cache.profile_features(kept, _layout(data), exact_max_donors=60, max_genes=2000)
-    assert profile_cache._CACHE["features"] is held
-    small = gi.datasets.simulate(
-        n_donors=8, n_tissues=3, n_genes=60, frac_missing_samples=0.3, random_state=0
-    )
-    model = gi.HybridImputer(**FAST).fit(small, donor_key="donor")
-    assert profile_cache._CACHE.get("features") is not held
+    held = profile_cache.profile_features(kept, layout_of(data), exact_max_donors=60, max_genes=2000)
+    assert profile_cache.cached_profile_features() is held
+    small = simulated(8, 3, 60, seed=0, frac_missing_samples=0.3, upstream=1000, downstream=500)
+    model = gi.HybridImputer(**FAST_PROFILES).fit(small, donor_key="donor")
+    assert profile_cache.cached_profile_features() is not held
     assert model.diagnostics_["profile_features"]["donors"] == 8
 
 
 def test_large_cohort_path_close_to_exact(cohort, fitted):
-    data = _data(cohort, fitted)
-    layout = _layout(data)
+    data = model_data(cohort, fitted)
+    layout = layout_of(data)
     exact = ProfileFeatures(data.values, layout, exact_max_donors=100)
     approx = ProfileFeatures(data.values, layout, exact_max_donors=20, max_genes=150)
     assert exact.exact and not approx.exact
@@ -152,12 +124,12 @@ def test_large_cohort_path_close_to_exact(cohort, fitted):
     assert np.sqrt(np.mean(diff**2)) < 0.5 * np.sqrt(np.mean(spread**2))
 
     # end to end: finite estimates close to the exact path's
-    model = gi.HybridImputer(**FAST)
+    model = gi.HybridImputer(**FAST_PROFILES)
     model._profile_exact_max_donors = 20
     model._profile_max_genes = 150
     model.fit(cohort, donor_key="donor")
     assert model.diagnostics_["profile_features"]["exact_components"] is False
-    rows = _absent(data)
+    rows = absent_rows(data)
     pred_a = model.predict_rows(data, rows)
     pred_e = fitted.predict_rows(data, rows)
     assert np.isfinite(pred_a).all()
@@ -165,3 +137,28 @@ def test_large_cohort_path_close_to_exact(cohort, fitted):
     mse_a, mse_e = np.mean((pred_a - truth) ** 2), np.mean((pred_e - truth) ** 2)
     assert mse_a < 1.15 * mse_e
     profile_cache.clear_profile_cache()
+
+
+def test_cohort_cache_one_entry_per_array_and_key():
+    from gex_impute.methods.hybrid.cohort_cache import CohortCache
+
+    cache, calls = CohortCache(), []
+
+    def build(v):
+        calls.append(v)
+        return v
+
+    x = np.zeros((4, 3))
+    assert cache.get(x, "a", lambda: build(1)) == 1
+    assert cache.get(x[1:], "a", lambda: build(2)) == 1  # a view of the same array: kept
+    assert cache.get(x, "b", lambda: build(3)) == 3  # another key: rebuilt
+    assert cache.get(x.copy(), "b", lambda: build(4)) == 4  # another array: rebuilt
+    assert calls == [1, 3, 4]
+    y = np.ones(2)
+    cache.get(y, "c", lambda: build(5))
+    del y
+    gc.collect()
+    assert cache.value is None  # the freed array frees its value
+    cache.get(x, "a", lambda: build(6))
+    cache.clear()
+    assert cache.value is None

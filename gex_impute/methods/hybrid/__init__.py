@@ -8,8 +8,12 @@ promoter CNN's out-of-fold tissue profile and static gene features. XGBoost fits
 residual over the best single base, one model per missing pattern (whole genes, whole
 profiles, scattered entries); the tissue transformer is an optional extra base.
 
-Modules: :mod:`.model` (the :class:`HybridImputer` class), :mod:`.bases` (base estimators),
-:mod:`.entries` and :mod:`.profiles` (features), :mod:`.genes` (promoter CNN, static gene
+Modules: :mod:`.model` (the :class:`HybridImputer` class), :mod:`.parameters` (its
+hyperparameter constraints), :mod:`.bases` (base estimators), :mod:`.entries` (features of
+scattered entries and whole genes), :mod:`.profiles` (whole-profile features of a cohort),
+:mod:`.profile_columns` (the columns of one donor x tissue unit), :mod:`.profile_cache`
+(observed-profile storage, donor distances, the features cached per cohort),
+:mod:`.cohort_cache` (the one-entry per-cohort cache), :mod:`.genes` (promoter CNN, static gene
 features), :mod:`.encoder` (tissue transformer), :mod:`.masking` (patterns, training rows),
 :mod:`.patterns` (per-pattern fit / predict), :mod:`.stacking` (reference + XGBoost),
 :mod:`.persistence` (saved state), :mod:`.sequence` (one-hot DNA).

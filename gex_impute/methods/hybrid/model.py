@@ -3,7 +3,9 @@
 The computations live beside it: :mod:`.bases` (base estimators), :mod:`.entries` and
 :mod:`.profiles` (features), :mod:`.genes` (promoter CNN, static gene features),
 :mod:`.encoder` (tissue transformer), :mod:`.masking` (patterns, training rows),
-:mod:`.stacking` (reference + XGBoost) and :mod:`.persistence` (what a saved model holds).
+:mod:`.stacking` (reference + XGBoost), :mod:`.parameters` (hyperparameter constraints),
+:mod:`.cohort_cache` (what is derived once per cohort) and :mod:`.persistence` (what a saved
+model holds).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,8 +24,9 @@ from ..._utils import derive_seeds, limit_threads
 from .._base import BaseImputer, describe_differences, register
 from .._conformal import absent_genes_and_rows
 from .._fallback import fallback_values
-from .._params import Boolean, Interval, Options, Pattern
+from .cohort_cache import CohortCache
 from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
+from .parameters import PARAMETER_CONSTRAINTS, check_params_together
 from .patterns import (
     describe,
     fit_entry_models,
@@ -46,8 +48,8 @@ logger = logging.getLogger("gex_impute")
 
 __all__ = ["HybridImputer"]
 
-#: one-entry cache of the absent genes and rows of the last array ``predict_rows`` was given
-_ABSENT: dict[str, Any] = {}
+#: the absent genes and rows of the last array ``predict_rows`` was given
+_ABSENT = CohortCache()
 
 
 @register
@@ -129,36 +131,7 @@ class HybridImputer(BaseImputer):
 
     name = "hybrid"
     requires_coordinates = False
-    _parameter_constraints = {
-        **{k: [Boolean()] for k in ("use_sequence", "use_tissue_encoder", "use_neighbours", "use_xgboost")},
-        "n_neighbours": [Interval(int, 1, 1000)],
-        "window": [Interval(int, 1, None)],
-        "n_folds": [Interval(int, 2, 20)],
-        "n_rounds": [Interval(int, 1, 50)],
-        "hide_rate": [Interval(float, 0, 0.5, closed="right"), None],
-        "max_rows": [Interval(int, 100, None)],
-        "n_similar": [Interval(int, 0, 100)],
-        "cv_max_donors": [Interval(int, 0, None)],
-        "max_epochs": [Interval(int, 1, 10_000)],
-        "patience": [Interval(int, 1, 10_000)],
-        "batch_size": [Interval(int, 1, 1_000_000)],
-        "learning_rate": [Interval(float, 0, 1, closed="right")],
-        "max_items_per_epoch": [Interval(int, 1, None), None],
-        "cnn_channels": [Interval(int, 1, 1024)],
-        "embedding_dim": [Interval(int, 1, 256)],
-        "d_model": [Interval(int, 1, 1024)],
-        "n_heads": [Interval(int, 1, 64)],
-        "n_layers": [Interval(int, 1, 16)],
-        "n_estimators": [Interval(int, 1, 100_000)],
-        "max_depth": [Interval(int, 1, 30)],
-        "xgb_learning_rate": [Interval(float, 0, 1, closed="right")],
-        "min_child_weight": [Interval(float, 0, None)],
-        "validation_fraction": [Interval(float, 0, 1, closed="neither")],
-        "device": [Options("auto", "cpu", "cuda", "mps"), Pattern(r"cuda:\d+", "'cuda:N'")],
-        "n_jobs": [Interval(int, 1, 4096), None],
-        "random_state": [Interval(int, 0, 2**32 - 1), None],
-        "progress": [Boolean()],
-    }
+    _parameter_constraints = PARAMETER_CONSTRAINTS
     _fitted_schema = FITTED_SCHEMA
     _fitted_arrays = FITTED_ARRAYS
 
@@ -244,15 +217,7 @@ class HybridImputer(BaseImputer):
 
     @classmethod
     def _check_params_together(cls, params: dict[str, Any]) -> None:
-        from ..._errors import ParameterError
-
-        if params["d_model"] % params["n_heads"]:
-            msg = (
-                f"HybridImputer: d_model={params['d_model']} is not divisible by "
-                f"n_heads={params['n_heads']}; "
-                "the attention heads split d_model evenly. Choose e.g. d_model=32 with n_heads=4."
-            )
-            raise ParameterError(msg)
+        check_params_together(params)
 
     # -- helpers ------------------------------------------------------------------------------
     @property
@@ -344,19 +309,11 @@ class HybridImputer(BaseImputer):
     def _absent(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:func:`absent_genes_and_rows` of ``values``, kept for the next block of the same array.
 
-        ``complete()`` predicts the blocks of one cohort one after the other (each with a
-        shallow copy of the model, so the cache lives at module level): the scan over the whole
-        matrix is done once, not once per block.
+        ``complete()`` predicts the blocks of one cohort one after the other: the scan over the
+        whole matrix is done once, not once per block (a :class:`~.cohort_cache.CohortCache`).
         """
-        ref = _ABSENT.get("ref")
-        if ref is not None and ref() is values and _ABSENT.get("shape") == values.shape:
-            return _ABSENT["absent"]
-        absent = absent_genes_and_rows(values)
-        try:
-            _ABSENT.update(ref=weakref.ref(values), shape=values.shape, absent=absent)
-        except TypeError:  # pragma: no cover - an array type without weak references: no cache
-            _ABSENT.clear()
-        return absent
+        key = (values.shape, values.strides, values.__array_interface__["data"][0])
+        return _ABSENT.get(values, key, lambda: absent_genes_and_rows(values))
 
     def predict_rows(self, data: ExpressionData, rows: np.ndarray) -> np.ndarray:
         """Predict every entry of the samples ``rows`` of ``data``, with all of ``data`` as context.

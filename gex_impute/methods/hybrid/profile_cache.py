@@ -7,20 +7,19 @@ needs about 1.4 GB instead of a dense 4 GB (``float32``) or 8 GB (``float64``) c
 
 ``complete()`` predicts block by block with the same observed data (padded with all-NaN rows
 for the block's absent profiles); :func:`profile_features` builds the features of a cohort
-once and serves them again as long as the data are the same: same underlying array (held by
-a weak reference, so a freed array never matches), same observed rows, unit codes and a
-strided sample of their values. Only the last cohort is kept.
+once and serves them again as long as the data are the same (a :class:`~.cohort_cache.CohortCache`:
+same underlying array, held by a weak reference, so a freed array never matches; same observed
+rows, unit codes and a strided sample of their values). Only the last cohort is kept.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .cohort_cache import CohortCache
 from .masking import Layout
 
 if TYPE_CHECKING:
@@ -32,6 +31,7 @@ __all__ = [
     "model_profile_features",
     "DonorDistances",
     "UnitProfiles",
+    "cached_profile_features",
     "clear_profile_cache",
     "observed_rows",
     "pooled_tissue_correlation",
@@ -209,27 +209,17 @@ class DonorDistances:
 
 
 # -- the cache ---------------------------------------------------------------------------------
-_CACHE: dict[str, Any] = {}
-_LOCK = threading.RLock()  # blocks predicted from threads share one build
+_FEATURES = CohortCache()
 
 
 def clear_profile_cache() -> None:
     """Forget the cached profile features (frees their memory)."""
-    with _LOCK:
-        _CACHE.clear()
+    _FEATURES.clear()
 
 
-def _forget(ref: weakref.ref) -> None:
-    """Drop the cached features once their array is freed (not a newer cohort's)."""
-    if _CACHE.get("ref") is ref:
-        _CACHE.clear()
-
-
-def _root(values: np.ndarray) -> np.ndarray:
-    root = values
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    return root
+def cached_profile_features() -> ProfileFeatures | None:
+    """Return the profile features kept now (None when the cache is empty)."""
+    return _FEATURES.value
 
 
 def _fingerprint(values: np.ndarray, layout: Layout, rows: np.ndarray, params: dict[str, Any]) -> str:
@@ -269,15 +259,7 @@ def profile_features(values: np.ndarray, layout: Layout, **params: Any) -> Profi
 
     rows = observed_rows(values)
     key = _fingerprint(values, layout, rows, params)
-    root = _root(values)
-    with _LOCK:
-        ref = _CACHE.get("ref")
-        if _CACHE.get("key") == key and ref is not None and ref() is root:
-            return _CACHE["features"]
-        _CACHE.clear()  # free the old cohort first
-        features = ProfileFeatures(values, layout, rows=rows, **params)
-        _CACHE.update(key=key, ref=weakref.ref(root, _forget), features=features)
-        return features
+    return _FEATURES.get(values, key, lambda: ProfileFeatures(values, layout, rows=rows, **params))
 
 
 def model_profile_features(model: Any, values: np.ndarray, layout: Layout) -> ProfileFeatures:

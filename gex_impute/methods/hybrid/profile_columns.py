@@ -1,0 +1,222 @@
+"""The feature columns of one donor x tissue unit, from what every unit of its donor shares.
+
+:class:`DonorContext` prepares a donor once (leave-donor-out tissue and gene means, residual
+spreads, its residuals, component scores without it); :func:`unit_columns` turns it into the
+feature columns (:meth:`~.profiles.ProfileFeatures.names` order) and base estimates of one unit
+``(d, t)``: tissue-correlation weighted residuals, ridge on the donor components, kNN over the
+donors nearest in the other tissues, the donor's deviation from its most similar donors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .bases import nanmean
+
+if TYPE_CHECKING:
+    from .profiles import ProfileFeatures
+
+__all__ = ["DonorContext", "unit_columns"]
+
+
+@dataclass
+class DonorContext:
+    """What every unit of one donor shares: leave-donor-out references and its residuals."""
+
+    d: int
+    yd: np.ndarray  # (T, p) the donor's profiles, NaN where absent
+    obs: np.ndarray  # (T, p) observed
+    n: np.ndarray  # (T, p) other donors' counts
+    tm: np.ndarray  # (T, p) tissue means without the donor (NaN where none)
+    tm_f: np.ndarray  # the same, gene means where none
+    gm: np.ndarray  # (p,) gene means without the donor
+    sd: np.ndarray  # (T, p) residual sd of the other donors
+    resid: np.ndarray  # (T, p) the donor's residuals (NaN where not observed)
+    r0: np.ndarray  # the same, 0 where not observed
+    r_sum: np.ndarray  # (p,) sum of r0 over tissues
+    r_count: np.ndarray  # (p,) observed tissues
+    w_num: np.ndarray  # (T, p) tissue-correlation weighted sums of r0
+    w_den: np.ndarray  # (T, p) and of the weights
+    scores: np.ndarray | None  # (T, p, r) component scores without the donor
+    gram: np.ndarray | None  # (r + 1, r + 1) [1, scores] cross products over observed entries
+    rhs: np.ndarray | None  # (r + 1,) [1, scores] x r0 over observed entries
+    #: similar donors -> (tissues, deviations (0 where NaN), observed, their sum and count over tissues)
+    deviations: dict[tuple[int, ...], tuple[np.ndarray, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, pf: ProfileFeatures, d: int) -> DonorContext:
+        """Prepare donor ``d`` from the cohort totals, its own contribution subtracted."""
+        yd = pf.units.donor(d).astype(np.float64)
+        obs = ~np.isnan(yd)
+        y0 = np.where(obs, yd, 0.0)
+        n = pf.count_t - obs
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s1 = pf.sum_t - y0
+            tm = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
+            ng = pf.count_g - obs.sum(0)
+            gm = np.where(ng > 0, (pf.sum_g - y0.sum(0)) / np.maximum(ng, 1), np.nan)
+            ss = pf.sq_t - y0 * y0 - np.where(n > 0, s1 * s1 / np.maximum(n, 1), 0.0)
+            sd = np.where(n > 1, np.sqrt(np.maximum(ss, 0) / np.maximum(n - 1, 1)), np.nan)
+        tm_f = np.where(np.isnan(tm), gm[None], tm)
+        resid = yd - tm_f
+        r0 = np.where(obs, resid, 0.0)
+        scores = gram = rhs = None
+        if pf.pca_ranks:
+            scores = pf._scores_without(d, tm_f, obs, yd)
+            a = scores[obs].astype(np.float64)
+            gram = np.empty((a.shape[1] + 1, a.shape[1] + 1))
+            gram[0, 0], gram[0, 1:] = len(a), a.sum(0)
+            gram[1:, 0], gram[1:, 1:] = gram[0, 1:], a.T @ a
+            y = r0[obs]
+            rhs = np.concatenate([[y.sum()], a.T @ y])
+        return cls(
+            d=d,
+            yd=yd,
+            obs=obs,
+            n=n,
+            tm=tm,
+            tm_f=tm_f,
+            gm=gm,
+            sd=sd,
+            resid=np.where(obs, resid, np.nan),
+            r0=r0,
+            r_sum=r0.sum(0),
+            r_count=obs.sum(0),
+            w_num=pf.weights @ r0,
+            w_den=pf.weights @ obs.astype(np.float64),
+            scores=scores,
+            gram=gram,
+            rhs=rhs,
+        )
+
+
+def _pca_estimates(
+    pf: ProfileFeatures, ctx: DonorContext, t: int, g: np.ndarray | slice
+) -> dict[int, np.ndarray]:
+    """Ridge regression of the donor's other tissues on the component scores, for tissue ``t``."""
+    assert ctx.scores is not None and ctx.gram is not None and ctx.rhs is not None
+    own = ctx.obs[t]
+    a = ctx.scores[t][own].astype(np.float64)
+    y = ctx.r0[t][own]
+    gram, rhs = ctx.gram.copy(), ctx.rhs.copy()
+    gram[0, 0] -= len(a)
+    gram[0, 1:] -= a.sum(0)
+    gram[1:, 0] -= a.sum(0)
+    gram[1:, 1:] -= a.T @ a
+    rhs[0] -= y.sum()
+    rhs[1:] -= a.T @ y
+    n_train = int(ctx.obs.sum()) - int(own.sum())
+    out = {}
+    for r in pf.pca_ranks:
+        est = np.full(_size(pf, g), np.nan)
+        if n_train >= 10:
+            pen = pf.alpha * np.eye(r + 1)
+            pen[0, 0] = 0
+            coef = np.linalg.solve(gram[: r + 1, : r + 1] + pen, rhs[: r + 1])
+            est = coef[0] + ctx.scores[t][g, :r].astype(np.float64) @ coef[1:]
+        out[r] = est
+    return out
+
+
+def _size(pf: ProfileFeatures, g: np.ndarray | slice) -> int:
+    return pf.n_genes if isinstance(g, slice) else len(g)
+
+
+def _rows(pf: ProfileFeatures, rows: np.ndarray, g: np.ndarray | slice) -> np.ndarray:
+    """``prof[rows][:, g]`` without gathering unneeded genes."""
+    prof = pf.units.prof
+    return prof[rows] if isinstance(g, slice) else prof[np.ix_(rows, g)]
+
+
+def _deviation(pf: ProfileFeatures, ctx: DonorContext, t: int, similar: np.ndarray, g: np.ndarray | slice):
+    """Mean over the donor's tissues other than ``t`` of its deviation from the ``similar`` donors."""
+    other = np.flatnonzero(pf.unit_observed[ctx.d])
+    if not isinstance(g, slice):  # a few genes (training rows): directly
+        other = other[other != t]
+        if not len(other):
+            return np.nan
+        idx = pf.units.row_of[similar][:, other]
+        near = _rows(pf, idx.ravel(), g).reshape(*idx.shape, -1).astype(np.float64)
+        return nanmean(ctx.yd[np.ix_(other, g)] - nanmean(near, axis=0), axis=0)
+    key = tuple(int(c) for c in similar)
+    if key not in ctx.deviations:  # every gene: once per donor and set of similar donors
+        idx = pf.units.row_of[similar][:, other]
+        near = _rows(pf, idx.ravel(), g).reshape(*idx.shape, -1).astype(np.float64)
+        dev = ctx.yd[other] - nanmean(near, axis=0)
+        ok = ~np.isnan(dev)
+        dev0 = np.where(ok, dev, 0.0)
+        ctx.deviations[key] = (other, dev0, ok, dev0.sum(0), ok.sum(0))
+    tissues, dev0, ok, total, count = ctx.deviations[key]
+    hit = np.flatnonzero(tissues == t)
+    if len(hit):  # leave the target tissue out
+        total, count = total - dev0[hit[0]], count - ok[hit[0]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _neighbours(
+    pf: ProfileFeatures, cand: np.ndarray, t: int, g: np.ndarray | slice
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values, observed mask and running counts of the nearest candidates, enough for the largest k."""
+    k_max = max(pf.ks)
+    size = k_max
+    while True:
+        sel = cand[:size]
+        vals = _rows(pf, pf.units.row_of[sel, t], g).astype(np.float64)
+        obs = ~np.isnan(vals)
+        count = np.cumsum(obs, axis=0)
+        if size >= len(cand) or (count[-1] >= k_max).all():
+            return np.where(obs, vals, 0.0), obs, count
+        size *= 4
+
+
+def unit_columns(
+    pf: ProfileFeatures, ctx: DonorContext, t: int, g: np.ndarray | slice
+) -> tuple[list[Any], dict[str, np.ndarray]]:
+    """Feature columns (:meth:`ProfileFeatures.names` order) and bases of unit ``(ctx.d, t)``, genes ``g``."""
+    d = ctx.d
+    nd = ctx.r_count[g] - ctx.obs[t, g]
+    tm_f = ctx.tm_f[t, g]
+    cols: list[Any] = [ctx.tm[t, g], ctx.n[t, g], ctx.gm[g], ctx.sd[t, g], float(t)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols.append(np.where(nd > 0, (ctx.r_sum[g] - ctx.r0[t, g]) / np.maximum(nd, 1), np.nan))
+        cols.append(nd)
+        den = ctx.w_den[t, g]
+        cols.append(np.where(den > 1e-9, ctx.w_num[t, g] / np.maximum(den, 1e-9), np.nan))
+    cols.append(np.max(np.where(np.isnan(pf.corr[t]), -1, pf.corr[t])))
+    cols += [ctx.resid[pf.top[t, i], g] for i in range(pf.n_top)]
+    bases = {"tissue_mean": tm_f}
+    if pf.pca_ranks:
+        for r, est in _pca_estimates(pf, ctx, t, g).items():
+            cols.append(tm_f + est)
+            bases[f"pca_regression_donors_r{r}"] = tm_f + est
+    dist = pf.distances_without(d, t)
+    cand = np.flatnonzero(pf.unit_observed[:, t] & np.isfinite(dist))
+    cand = cand[np.argsort(dist[cand], kind="stable")]
+    if len(cand):
+        v, o, c = _neighbours(pf, cand, t, g)
+        running = np.cumsum(v, axis=0) if o.all() else None  # every neighbour observed: running means
+        for k in pf.ks:
+            if running is not None:
+                est = running[min(k, len(v)) - 1] / min(k, len(v))
+            else:
+                take = o & (c <= k)
+                cnt = take.sum(0)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    est = np.where(cnt > 0, (v * take).sum(0) / np.maximum(cnt, 1), np.nan)
+            cols.append(est)
+            bases[f"knn_donors_k{k}"] = est
+        # the donor's deviation from its most similar donors over its other tissues (reference cancels)
+        cols.append(_deviation(pf, ctx, t, cand[: pf.k_similar], g))
+        cols.append(dist[cand[0]])
+        for j in (1, 2, 3):
+            cols.append(np.sqrt(dist[cand[j]] / max(dist[cand[0]], 1e-12)) if len(cand) > j else np.nan)
+    else:
+        for k in pf.ks:
+            cols.append(np.nan)
+            bases[f"knn_donors_k{k}"] = np.full(_size(pf, g), np.nan)
+        cols += [np.nan, np.nan, np.nan, np.nan, np.nan]
+    return cols, bases
