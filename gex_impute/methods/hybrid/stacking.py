@@ -57,6 +57,10 @@ def train_booster(
 
     if val.sum() < 1 or (~val).sum() < 2:
         val = np.arange(len(r)) % 7 == 0
+    from .distributed import active_training, train_booster_dask
+
+    if (on := active_training()) is not None:  # inside training_client(client): xgboost.dask
+        return train_booster_dask(on, x, r, val, names, params=params, n_estimators=n_estimators, seed=seed)
     nthread = int(params.get("nthread", 1))
     dtrain = xgb.DMatrix(x[~val], label=r[~val], feature_names=names, nthread=nthread)
     dval = xgb.DMatrix(x[val], label=r[val], feature_names=names, nthread=nthread)
