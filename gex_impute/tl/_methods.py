@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -144,3 +145,72 @@ def check_level(level: float | None, name: str = "interval") -> float | None:
         msg = f"{name}={level!r} must be a probability strictly between 0 and 1 (e.g. 0.9), or None."
         raise ParameterError(msg)
     return float(level)
+
+
+def check_int(name: str, value: Any, low: int) -> int:
+    """Return ``value`` as an int, refusing a non-integer or one below ``low``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        msg = f"{name}={value!r} must be an integer >= {low}."
+        raise ParameterError(msg)
+    return int(value)
+
+
+def resolve_with_scale(
+    method: str | BaseImputer,
+    params: dict[str, Any],
+    log_transform: bool | Literal["auto"],
+    random_state: int | None,
+    progress: bool,
+) -> tuple[BaseImputer, bool | Literal["auto"], bool]:
+    """Return ``(instance, log_transform, pretrained)``; a fitted method's own log scale wins.
+
+    An explicit ``log_transform`` that disagrees with a fitted method's is refused.
+    """
+    instance = resolve_method(method, random_state, progress, params)
+    pretrained = is_fitted(instance)
+    if pretrained:
+        if log_transform != "auto" and bool(log_transform) != bool(instance.log1p_):
+            msg = (
+                f"log_transform={log_transform!r} conflicts with the fitted method (log1p="
+                f"{instance.log1p_}); leave log_transform='auto' with a fitted method."
+            )
+            raise ParameterError(msg)
+        log_transform = bool(instance.log1p_)
+    return instance, log_transform, pretrained
+
+
+def calibrate_patterns(method: BaseImputer, data: ExpressionData, *, has_absent: bool) -> None:
+    """Calibrate the method's intervals once, for the patterns complete() asks about.
+
+    Those of the observed samples' missing entries, and whole profiles when absent ones are
+    estimated; patterns calibrated before are kept. (Left to ``predict_interval``, each block's
+    prediction would calibrate its own copy of the method again.)
+    """
+    if not hasattr(method, "calibrate"):
+        return
+    from ..methods.intervals import PATTERNS, needed_patterns
+
+    wanted = set(needed_patterns(data)) | ({"profiles"} if has_absent else set())
+    known = getattr(method, "calibration_", None)
+    missing = tuple(p for p in PATTERNS if p in wanted and (known is None or p not in known.patterns))
+    if missing:
+        method.calibrate(data, patterns=missing)
+
+
+def trains_xgboost(method: BaseImputer) -> bool:
+    """Whether fitting ``method`` trains XGBoost boosters (the hybrid with ``use_xgboost``)."""
+    return bool(getattr(method, "use_xgboost", False)) and hasattr(method, "xgb_params")
+
+
+def xgboost_training(method: BaseImputer, client: Any) -> contextlib.AbstractContextManager:
+    """Return the context a fit runs in: XGBoost on ``client`` (``xgboost.dask``) if the method trains it.
+
+    Without a client, or for a method that trains no XGBoost, a context that changes nothing.
+    One partition per booster: the boosters equal those of local training bit for bit
+    (:mod:`gex_impute.methods.hybrid.distributed`).
+    """
+    if client is None or not trains_xgboost(method):
+        return contextlib.nullcontext()
+    from ..methods.hybrid.distributed import training_client
+
+    return training_client(client)

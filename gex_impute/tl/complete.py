@@ -6,9 +6,14 @@ donor x tissue profiles are estimated block by block, each block as all-missing 
 to the observed data (the context); a method that can only predict every row of its input
 gets a few large batches of blocks instead, so that its full predictions stay few whatever
 the cohort size. Blocks (or batches) run here one after the other, or on a
-dask.distributed cluster (``client=``), and are written as they arrive: into an in-memory
-AnnData, or into an ``.h5ad`` / ``.zarr`` store (``out=``) so that the completed matrix never
-exists whole in memory.
+dask.distributed cluster (``client=``, which also trains the hybrid's XGBoost boosters), and
+are written as they arrive: into an in-memory AnnData, or into an ``.h5ad`` / ``.zarr`` store
+(``out=``) so that the completed matrix never exists whole in memory.
+
+The steps live in: :mod:`._grid` (the donor x tissue rows), :mod:`._estimation` (blocks,
+batches, results in order, the write loop), :mod:`._blocks` (what one worker computes),
+:mod:`._assemble` (observed rows of a block), :mod:`._dask` (running tasks on a client),
+:mod:`._output` (in-memory and store writers), :mod:`._methods` (method handling).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -32,11 +37,25 @@ from .._data import (
 )
 from .._errors import DataError, ParameterError
 from ..methods._base import BaseImputer
-from ._assemble import Holes, missing_per_row, observed_block
-from ._blocks import Context, estimate_holes, estimate_profiles
-from ._dask import check_client, run_blocks
+from ._blocks import Context
+from ._dask import check_client
+from ._estimation import (
+    estimate_observed_holes,
+    prediction_batches,
+    profile_results,
+    row_blocks,
+    write_blocks,
+)
 from ._grid import plan_grid
-from ._methods import check_level, h5ad_safe, is_fitted, resolve_method
+from ._methods import (
+    calibrate_patterns,
+    check_int,
+    check_level,
+    h5ad_safe,
+    resolve_with_scale,
+    trains_xgboost,
+    xgboost_training,
+)
 from ._methods import method_params as recorded_params
 from ._output import MemoryWriter, StoreWriter, check_output_path
 
@@ -46,129 +65,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("gex_impute")
 
 __all__ = ["complete"]
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        msg = f"{name}={value!r} must be an integer >= {low}."
-        raise ParameterError(msg)
-    return int(value)
-
-
-def _blocks(n_rows: int, block_size: int) -> list[tuple[int, int]]:
-    return [(s, min(s + block_size, n_rows)) for s in range(0, n_rows, block_size)]
-
-
-def _estimate_holes(method, context: Context, level, dtype, client, block_size) -> Holes:
-    """Fill the missing entries of observed samples (by blocks when the method predicts rows)."""
-    counts = missing_per_row(context.data.values)
-    rows = np.flatnonzero(counts)
-    parts = []
-    if len(rows):
-        step = block_size if hasattr(method, "predict_rows") else len(rows)  # else: one full prediction
-        tasks = [(rows[s : s + step], level, dtype) for s in range(0, len(rows), step)]
-        parts = list(run_blocks(estimate_holes, (method, context), tasks, client=client))
-    return Holes(context.data.values, counts, parts)
-
-
-def _prediction_batches(grid, blocks, limit: int) -> list[list[tuple[int, int]]]:
-    """Group consecutive output blocks that hold absent profiles, at most ``limit`` of them per group.
-
-    A group is estimated by one prediction; a block is never split (a group holds at least one).
-    """
-    batches: list[list[tuple[int, int]]] = []
-    n_rows = limit  # start a new group at the first block
-    for start, stop in blocks:
-        n = int(grid.estimated[start:stop].sum())
-        if n == 0:
-            continue
-        if n_rows + n > limit:
-            batches.append([])
-            n_rows = 0
-        batches[-1].append((start, stop))
-        n_rows += n
-    return batches
-
-
-def _profile_results(
-    method, context: Context, grid, batches, level, dtype, client
-) -> Generator[dict, None, None]:
-    """Estimates of the absent profiles, one result per block that has any, in block order.
-
-    Each batch of blocks is estimated by one prediction; its result is cut back into blocks.
-    """
-    columns = list(context.data.obs.columns)
-    sizes = [[int(grid.estimated[a:b].sum()) for a, b in batch] for batch in batches]
-
-    def tasks():
-        for batch in batches:
-            rows = np.concatenate(
-                [start + np.flatnonzero(grid.estimated[start:stop]) for start, stop in batch]
-            )
-            obs = grid.obs.iloc[rows].reindex(columns=columns)
-            yield grid.donor[rows], grid.tissue[rows], obs, level, dtype
-
-    results = run_blocks(estimate_profiles, (method, context), tasks(), client=client)
-    try:
-        for result, counts in zip(results, sizes, strict=True):
-            offsets = np.cumsum([0, *counts])
-            for a, b in zip(offsets[:-1], offsets[1:], strict=True):
-                yield {name: values[a:b] for name, values in result.items()}
-    finally:
-        results.close()  # cancels what is still pending on a cluster
-
-
-def _write_blocks(writer, adata, grid, holes, results, blocks, *, key_added, progress, desc, **read) -> int:
-    """Assemble every output block (observed rows + estimated profiles) and write it; count estimates."""
-    from .._utils import progress_bar
-
-    n_imputed = 0
-    bounds = ("lower", "upper") if read["level"] is not None else ()
-    with progress_bar(blocks, enabled=progress, desc=desc, unit="block") as bar:
-        for start, stop in bar:
-            x, extra = observed_block(adata, grid, holes, start, stop, **read)
-            estimated = np.flatnonzero(grid.estimated[start:stop])
-            if len(estimated):
-                result = next(results)
-                x[estimated] = result["x"]
-                extra["mask"][estimated] = True
-                for b in bounds:
-                    extra[b][estimated] = result[b]
-            n_imputed += int(extra["mask"].sum())
-            writer.write(start, stop, x, {f"{key_added}_{k}": v for k, v in extra.items()})
-    return n_imputed
-
-
-def _calibrate(method, data, *, has_absent: bool) -> None:
-    """Calibrate the method's intervals once, for the patterns complete() asks about.
-
-    Those of the observed samples' missing entries, and whole profiles when absent ones are
-    estimated; patterns calibrated before are kept. (Left to ``predict_interval``, each block's
-    prediction would calibrate its own copy of the method again.)
-    """
-    if not hasattr(method, "calibrate"):
-        return
-    from ..methods.intervals import PATTERNS, needed_patterns
-
-    wanted = set(needed_patterns(data)) | ({"profiles"} if has_absent else set())
-    known = getattr(method, "calibration_", None)
-    missing = tuple(p for p in PATTERNS if p in wanted and (known is None or p not in known.patterns))
-    if missing:
-        method.calibrate(data, patterns=missing)
-
-
-def _resolve(method, method_params_, log_transform, random_state, progress) -> tuple[BaseImputer, Any, bool]:
-    instance = resolve_method(method, random_state, progress, method_params_)
-    pretrained = is_fitted(instance)
-    if pretrained:
-        if log_transform != "auto" and bool(log_transform) != bool(instance.log1p_):
-            msg = (
-                f"log_transform={log_transform!r} conflicts with the fitted method (log1p="
-                f"{instance.log1p_}); leave log_transform='auto' with a fitted method."
-            )
-            raise ParameterError(msg)
-        log_transform = bool(instance.log1p_)
-    return instance, log_transform, pretrained
 
 
 def complete(
@@ -227,8 +123,12 @@ def complete(
     key_added
         Prefix of the layers and the ``uns`` entry written.
     client
-        A ``dask.distributed.Client``: the blocks are estimated on its workers (the fitted
-        method and the observed data are scattered once); the result equals the local run.
+        A ``dask.distributed.Client`` (e.g. ``Client("tcp://scheduler:8786")``): the blocks
+        are estimated on its workers (the fitted method and the observed data are scattered
+        once), and the hybrid's XGBoost boosters are trained there with ``xgboost.dask``
+        (one worker per booster: the boosters equal local ones bit for bit, see
+        :func:`gex_impute.methods.hybrid.distributed.training_client`); the result equals the
+        local run. Feature construction and the CNN of the hybrid's fit run here.
     block_size
         Output rows per block (memory per block: ``block_size`` x genes values, plus what
         the method needs to predict them). See Notes for the time it costs.
@@ -290,7 +190,7 @@ def complete(
     from .. import __version__
 
     # -- everything that can be checked without computing ---------------------------------------
-    block_size = _check_int("block_size", block_size, 1)
+    block_size = check_int("block_size", block_size, 1)
     level = check_level(interval)
     if not isinstance(key_added, str) or not key_added:
         msg = f"key_added={key_added!r} must be a non-empty string naming the layers to write."
@@ -310,7 +210,7 @@ def complete(
             "pass donor_key= naming it (or register it with register_keys)."
         )
         raise DataError(msg)
-    instance, log_transform, pretrained = _resolve(
+    instance, log_transform, pretrained = resolve_with_scale(
         method, method_params, log_transform, random_state, progress
     )
     if level is not None and not hasattr(instance, "predict_interval"):
@@ -324,12 +224,12 @@ def complete(
         data, tissue_key=tissue_key, donor_key=donor_key, donors=donors, tissues=tissues, aggregate=aggregate
     )
     instance._check_data(data)
-    blocks = _blocks(len(grid.obs), block_size)
+    blocks = row_blocks(len(grid.obs), block_size)
     # a method without predict_rows predicts every row of its context: it estimates about as many
     # absent profiles per prediction as there are observed samples (no fewer than a block), so
     # the number of predictions does not grow with the cohort
     per_prediction = block_size if hasattr(instance, "predict_rows") else max(block_size, data.n_samples)
-    batches = _prediction_batches(grid, blocks, per_prediction)
+    batches = prediction_batches(grid, blocks, per_prediction)
     # the observed values, then room for the largest batch of absent profiles (no copy per batch)
     context = Context(
         data, max([sum(int(grid.estimated[a:b].sum()) for a, b in batch) for batch in batches] or [0])
@@ -356,20 +256,24 @@ def complete(
         "n_estimated_profiles": int(grid.estimated.sum()),
         "n_workers": int(len(client.nthreads())) if client is not None else 0,
         "n_threads": n_threads,
+        "xgboost_on_client": bool(client is not None and trains_xgboost(instance)),
     }
 
     # -- fit once, fill the observed samples' holes ------------------------------------------------
-    start_time = time.perf_counter()
-    if not pretrained:
-        instance.fit(data)
-    fit_seconds = time.perf_counter() - start_time
-    if level is not None:
+    # with a client, the hybrid's XGBoost boosters (of the fit and of the calibration) are
+    # trained there with xgboost.dask; the rest of the fit runs here
+    with xgboost_training(instance, client):
         start_time = time.perf_counter()
-        _calibrate(instance, context.data, has_absent=bool(grid.estimated.any()))
-        info["calibrate_seconds"] = float(time.perf_counter() - start_time)
+        if not pretrained:
+            instance.fit(data)
+        fit_seconds = time.perf_counter() - start_time
+        if level is not None:
+            start_time = time.perf_counter()
+            calibrate_patterns(instance, context.data, has_absent=bool(grid.estimated.any()))
+            info["calibrate_seconds"] = float(time.perf_counter() - start_time)
     info["params"] = recorded_params(instance)
     start_time = time.perf_counter()
-    holes = _estimate_holes(instance, context, level, dtype, client, block_size)
+    holes = estimate_observed_holes(instance, context, level, dtype, client, block_size)
 
     # -- estimate and write block by block ---------------------------------------------------------
     bounds = ("lower", "upper") if level is not None else ()
@@ -381,9 +285,9 @@ def complete(
         writer = MemoryWriter(grid.obs, var, dtype, layer_types)
     else:
         writer = StoreWriter(out, grid.obs, var, dtype, layer_types, uns, rows_per_chunk=min(block_size, 256))
-    results = _profile_results(instance, context, grid, batches, level, dtype, client)
+    results = profile_results(instance, context, grid, batches, level, dtype, client)
     try:
-        n_imputed = _write_blocks(
+        n_imputed = write_blocks(
             writer,
             adata,
             grid,
