@@ -11,7 +11,17 @@ import numpy as np
 from .._data import from_anndata, merge_predictions, resolve_keys
 from .._errors import ParameterError
 from ..methods._base import BaseImputer
-from ._methods import check_level, h5ad_safe, interval_rows, is_fitted, method_params, resolve_method
+from ._dask import check_client
+from ._methods import (
+    check_level,
+    h5ad_safe,
+    interval_rows,
+    is_fitted,
+    method_params,
+    resolve_method,
+    trains_xgboost,
+    xgboost_training,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -46,6 +56,7 @@ def impute(
     model: BaseImputer | None = None,
     log_transform: bool | Literal["auto"] = "auto",
     interval: float | None = None,
+    client: Any = None,
     random_state: int | None = 0,
     progress: bool = True,
     overwrite: bool = False,
@@ -82,6 +93,13 @@ def impute(
         Level (e.g. ``0.9``) of prediction intervals (``predict_interval``; calibrated by split
         conformal prediction on ``adata``, one extra fit per missingness pattern, unless the
         method or ``model`` brings its own calibration); None for none.
+    client
+        A ``dask.distributed.Client`` (e.g. ``Client("tcp://scheduler:8786")``): the hybrid's
+        XGBoost boosters (of the fit, and of the interval calibration) are trained on its
+        workers with ``xgboost.dask``, one worker per booster, so the result equals the local
+        run's bit for bit; feature construction, the CNN and the prediction run here. Only for
+        a method that trains XGBoost (the hybrid); :func:`gex_impute.tl.complete` also
+        estimates its blocks on the client.
     random_state
         Seed given to the method (name-created methods with a ``random_state`` parameter).
     progress
@@ -140,6 +158,15 @@ def impute(
     if level is not None and not hasattr(instance, "predict_interval"):
         msg = f"method {instance.name!r} gives no prediction intervals; pass interval=None."
         raise ParameterError(msg)
+    if client is not None:
+        check_client(client)
+        if not trains_xgboost(instance) or (model is not None and level is None):
+            msg = (
+                f"client= trains XGBoost boosters on the cluster, and impute() with method "
+                f"{instance.name!r}{' (fitted)' if model is not None else ''} trains none; drop client= "
+                "(gi.tl.complete(client=...) also estimates its blocks on the cluster)."
+            )
+            raise ParameterError(msg)
 
     tissue_key, donor_key, layer = resolve_keys(
         adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer
@@ -150,9 +177,13 @@ def impute(
     adata = adata.copy() if copy else adata
     missing = np.isnan(data.values)
     fit_seconds = 0.0
-    with progress_bar(
-        total=2 if model is None else 1, enabled=progress, desc=f"impute ({instance.name})"
-    ) as bar:
+    training = xgboost_training(instance, client)  # XGBoost on the client's workers, or nothing
+    with (
+        training,
+        progress_bar(
+            total=2 if model is None else 1, enabled=progress, desc=f"impute ({instance.name})"
+        ) as bar,
+    ):
         if model is None:
             start = time.perf_counter()
             instance.fit(data)
@@ -176,7 +207,8 @@ def impute(
     info: dict[str, Any] = {}
     if level is not None:
         del pred
-        lower, upper = interval_rows(instance, data, np.arange(data.n_samples), level)
+        with xgboost_training(instance, client):  # the calibration may fit copies of the method
+            lower, upper = interval_rows(instance, data, np.arange(data.n_samples), level)
         adata.layers[f"{key_added}_lower"] = merged(lower)
         adata.layers[f"{key_added}_upper"] = merged(upper)
         info["interval"] = level
@@ -199,6 +231,7 @@ def impute(
         "donor_key": h5ad_safe(donor_key),
         "layer": "X" if layer is None else layer,
         "pretrained": model is not None,
+        "xgboost_on_client": client is not None,
         **info,
     }
     logger.info(
