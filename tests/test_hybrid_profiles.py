@@ -162,3 +162,39 @@ def test_cohort_cache_one_entry_per_array_and_key():
     cache.get(x, "a", lambda: build(6))
     cache.clear()
     assert cache.value is None
+
+
+def test_absent_scan_kept_for_the_rows_seen_rescanned_past_them():
+    from gex_impute.methods._conformal import absent_genes_and_rows
+
+    values = np.full((10, 4), np.nan)
+    values[:6, :2] = 1.0
+    values[9, 3] = 2.0  # past the first view: must be found when a longer view comes
+    for n in (8, 10, 7, 8):
+        got = gi.HybridImputer._absent(values[:n])
+        want = absent_genes_and_rows(values[:n])
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+    assert not gi.HybridImputer._absent(values)[0][3]
+
+
+def test_profile_booster_cheapest_within_tolerance_and_round_trips(cohort, tmp_path):
+    from gex_impute.methods.hybrid import profile_model
+
+    model = gi.HybridImputer(**{**FAST_PROFILES, "n_estimators": 60}, cv_max_donors=0)
+    model.fit(cohort, donor_key="donor")
+    fitted = model.models_["profiles"]
+    assert fitted["choice"] == "xgboost"
+    tried = model.diagnostics_["profile_boosters"].split("; ")
+    assert len(tried) == 1 + len(profile_model.PROFILE_BOOSTERS)  # the model's own + the cheaper ones
+    mses = [float(t.rsplit(" ", 1)[1]) for t in tried]
+    levels = [int(t.split(": ")[1].split(" ")[0]) * int(t.split(" ")[1]) for t in tried]
+    near = [i for i, m in enumerate(mses) if m <= (1 + profile_model.PROFILE_TOLERANCE) * min(mses)]
+    chosen = fitted["booster_params"]
+    assert (fitted["best_iteration"] + 1) * chosen["max_depth"] == min(levels[i] for i in near)
+    assert model.boosters_["profiles"].num_boosted_rounds() >= fitted["best_iteration"] + 1
+    data = model_data(cohort, model)
+    rows = absent_rows(data)
+    loaded = gi.HybridImputer.load(model.save(tmp_path / "m.zip"))
+    np.testing.assert_array_equal(loaded.predict_rows(data, rows), model.predict_rows(data, rows))
+    profile_cache.clear_profile_cache()

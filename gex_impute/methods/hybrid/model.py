@@ -27,14 +27,7 @@ from .._fallback import fallback_values
 from .cohort_cache import CohortCache
 from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
 from .parameters import PARAMETER_CONSTRAINTS, check_params_together
-from .patterns import (
-    describe,
-    fit_entry_models,
-    fit_profile_model,
-    gene_parts,
-    predict_entries,
-    predict_profiles,
-)
+from .patterns import describe, fit_entry_models, gene_parts, predict_entries
 from .persistence import (
     FITTED_ARRAYS,
     FITTED_SCHEMA,
@@ -43,6 +36,7 @@ from .persistence import (
     restore_files,
     state_files,
 )
+from .profile_model import fit_profile_model, predict_profiles
 
 logger = logging.getLogger("gex_impute")
 
@@ -309,11 +303,23 @@ class HybridImputer(BaseImputer):
     def _absent(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:func:`absent_genes_and_rows` of ``values``, kept for the next block of the same array.
 
-        ``complete()`` predicts the blocks of one cohort one after the other: the scan over the
-        whole matrix is done once, not once per block (a :class:`~.cohort_cache.CohortCache`).
+        ``complete()`` predicts the blocks of one cohort one after the other, each with a view of
+        the same memory: the observed rows followed by the block's all-missing rows. The scan of
+        the rows seen before is kept (a :class:`~.cohort_cache.CohortCache` keyed on the memory
+        the view starts at); only rows past them are scanned again. Like every cache of a
+        cohort here, it assumes the values are not changed in place between calls.
         """
-        key = (values.shape, values.strides, values.__array_interface__["data"][0])
-        return _ABSENT.get(values, key, lambda: absent_genes_and_rows(values))
+        n = values.shape[0]
+        key = (values.shape[1], values.strides, values.__array_interface__["data"][0])
+        (gene_absent, row_absent), n_seen = _ABSENT.get(
+            values, key, lambda: (absent_genes_and_rows(values), n)
+        )
+        if n < n_seen:  # fewer rows than the kept scan (e.g. complete()'s last block): scan these
+            return absent_genes_and_rows(values)
+        if n > n_seen:
+            gene_more, row_more = absent_genes_and_rows(values[n_seen:])
+            return gene_absent & gene_more, np.concatenate([row_absent, row_more])
+        return gene_absent, row_absent
 
     def predict_rows(self, data: ExpressionData, rows: np.ndarray) -> np.ndarray:
         """Predict every entry of the samples ``rows`` of ``data``, with all of ``data`` as context.

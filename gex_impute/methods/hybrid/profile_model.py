@@ -1,0 +1,182 @@
+"""The whole-profile model: fit on leave-one-donor-out features of observed profiles, predict absent ones.
+
+:func:`fit_profile_model` builds the features of every observed donor x tissue profile (each
+donor prepared once, a sample of its genes) and fits the stacked model;
+:func:`predict_profiles` estimates the entries of absent profiles from the same features,
+donor by donor, ``PREDICT_CHUNK`` entries per XGBoost call. The whole-profile XGBoost is
+chosen for prediction cost as well (:func:`_cheapest_profile_booster`): absent profiles are most of
+what ``complete()`` estimates (GTEx: ~680 million values).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .masking import Layout
+from .stacking import apply_model, fit_pattern_model
+
+if TYPE_CHECKING:
+    from .model import HybridImputer
+
+__all__ = ["PROFILE_BOOSTERS", "PROFILE_TOLERANCE", "fit_profile_model", "predict_profiles"]
+
+#: training rows (genes) per observed profile at least (more when ``max_rows`` allows)
+MIN_ROWS_PER_UNIT = 50
+#: XGBoost settings (max_depth, eta) tried for the whole-profile model besides the model's own;
+#: the one with the fewest tree levels whose validation MSE is within PROFILE_TOLERANCE
+#: (relative) of the best is kept (:func:`_cheapest_profile_booster`)
+PROFILE_BOOSTERS = ((6, 0.3), (6, 0.2))
+PROFILE_TOLERANCE = 0.01
+
+
+def fit_profile_model(
+    model: HybridImputer, values: np.ndarray, layout: Layout, rng: np.random.Generator
+) -> None:
+    """Fit the whole-profile model on leave-one-donor-out features of observed profiles."""
+    from .profile_cache import clear_profile_cache, donor_runs, model_profile_features
+
+    clear_profile_cache()  # a new fit: nothing cached from earlier data
+    pf = model_profile_features(model, values, layout)
+    # every observed profile, max(MIN_ROWS_PER_UNIT, max_rows / profiles) of its genes, features
+    # computed for those genes only (each donor prepared once)
+    units = np.argwhere(pf.unit_observed)  # donor-major
+    per = max(MIN_ROWS_PER_UNIT, model.max_rows // max(len(units), 1))
+    xs, ys, donors = [], [], []
+    bases: dict[str, list[np.ndarray]] = {}
+    names: list[str] = []
+    for idx in tqdm(donor_runs(units[:, 0]), desc="hybrid: profile features", disable=not model.progress):
+        d = int(units[idx[0], 0])
+        picks, targets = [], []
+        for t in units[idx, 1]:
+            y = pf.units.prof[pf.units.row_of[d, t]]
+            ok = np.flatnonzero(~np.isnan(y))
+            if len(ok) > per:
+                ok = np.sort(rng.choice(ok, per, replace=False))
+            picks.append(ok)
+            targets.append(y[ok].astype(np.float64))
+        x_d, names, base_d = pf.donor_features(d, units[idx, 1], picks)
+        for j in range(len(idx)):
+            xs.append(x_d[j])
+            ys.append(targets[j])
+            donors.append(np.full(len(picks[j]), d))
+            for k, v in base_d[j].items():
+                bases.setdefault(k, []).append(v)
+    n_donors = layout.n_donors
+    cv = int(min(4, n_donors)) if n_donors < model.cv_max_donors else 0
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    base = {k: np.concatenate(v) for k, v in bases.items()}
+    options: dict[str, Any] = {
+        "groups": np.concatenate(donors),
+        "n_groups": n_donors,
+        "use_xgboost": model.use_xgboost,
+        "n_estimators": model.n_estimators,
+        "validation_fraction": model.validation_fraction,
+        "cv_folds": cv,
+    }
+    if cv or not model.use_xgboost:  # few donors: the donor-grouped CV chooses the model
+        fitted, booster = fit_pattern_model(x, y, base, names, params=model.xgb_params(), rng=rng, **options)
+    else:
+        fitted, booster = _cheapest_profile_booster(model, x, y, base, names, rng, options)
+    model.profile_names_ = names
+    model.models_["profiles"] = fitted
+    if booster is not None:
+        model.boosters_["profiles"] = booster
+    model.diagnostics_["profile_choice"] = fitted["choice"]
+    model.diagnostics_["profile_features"] = pf.describe()
+
+
+def _cheapest_profile_booster(
+    model: HybridImputer,
+    x: np.ndarray,
+    y: np.ndarray,
+    base: dict[str, np.ndarray],
+    names: list[str],
+    rng: np.random.Generator,
+    options: dict[str, Any],
+) -> tuple[dict[str, Any], Any]:
+    """Fit the profile model with each of :data:`PROFILE_BOOSTERS` and the model's own XGBoost settings.
+
+    Every candidate sees the same training rows, the same held-out donors (early stopping and
+    validation MSE) and the same seed. Kept: the one with the fewest tree levels to walk at
+    prediction (trees x depth) among those whose validation MSE is within
+    :data:`PROFILE_TOLERANCE` of the best; absent profiles are most of what ``complete()``
+    predicts, so this sets its time.
+    """
+    seed = int(rng.integers(2**31))
+    own = (int(model.max_depth), float(model.xgb_learning_rate))
+    fits = []
+    for depth, eta in dict.fromkeys([own, *PROFILE_BOOSTERS]):
+        params = {**model.xgb_params(), "max_depth": depth, "eta": eta}
+        fitted, booster = fit_pattern_model(
+            x, y, base, names, params=params, rng=np.random.default_rng(seed), **options
+        )
+        fitted["booster_params"] = {"max_depth": depth, "eta": eta}
+        fits.append((fitted, booster))
+    best = min(f["validation_mse"] for f, _ in fits)
+    near = [fb for fb in fits if fb[0]["validation_mse"] <= (1 + PROFILE_TOLERANCE) * best]
+    fitted, booster = min(
+        near, key=lambda fb: (fb[0]["best_iteration"] + 1) * fb[0]["booster_params"]["max_depth"]
+    )
+    model.diagnostics_["profile_boosters"] = "; ".join(
+        f"depth {f['booster_params']['max_depth']} eta {f['booster_params']['eta']}: "
+        f"{f['best_iteration'] + 1} trees, validation MSE {f['validation_mse']:.5f}"
+        for f, _ in fits
+    )
+    return fitted, booster
+
+
+def predict_profiles(
+    model: HybridImputer,
+    values: np.ndarray,
+    layout: Layout,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    *,
+    progress: bool,
+) -> np.ndarray:
+    """Estimate entries of whole missing profiles (samples ``rows``, genes ``cols``)."""
+    from .patterns import _align
+    from .profile_cache import PREDICT_CHUNK, donor_runs, model_profile_features
+
+    assert layout.donor is not None
+    pf = model_profile_features(model, values, layout)
+    fitted = model.models_["profiles"]
+    booster = model.boosters_.get("profiles")
+    n_t = layout.n_tissues
+    unit = layout.donor[rows] * n_t + layout.tissue[rows]
+    order = np.argsort(unit, kind="stable")
+    units, starts = np.unique(unit[order], return_index=True)
+    members = np.split(order, starts[1:])  # entries of each unit
+    out = np.full(len(rows), np.nan)
+    xs: list[np.ndarray] = []
+    sels: list[np.ndarray] = []
+    bases: dict[str, list[np.ndarray]] = {}
+
+    def flush() -> None:
+        if not sels:
+            return
+        x = _align(np.concatenate(xs), pf.names(), model.profile_names_)
+        base = {k: np.concatenate(v) for k, v in bases.items()}
+        out[np.concatenate(sels)] = apply_model(fitted, booster, x, base, model.profile_names_, model.threads)
+        xs.clear()
+        sels.clear()
+        bases.clear()
+
+    pending = 0
+    for idx in tqdm(donor_runs(units // n_t), desc="hybrid: profiles", disable=not progress):
+        genes = [cols[members[i]] for i in idx]
+        x_d, _, base_d = pf.donor_features(int(units[idx[0]] // n_t), units[idx] % n_t, genes)
+        for j, i in enumerate(idx):
+            xs.append(x_d[j])
+            sels.append(members[i])
+            for k, v in base_d[j].items():
+                bases.setdefault(k, []).append(v)
+            pending += len(members[i])
+        if pending >= PREDICT_CHUNK:
+            flush()
+            pending = 0
+    flush()
+    return out
