@@ -178,10 +178,14 @@ def test_absent_scan_kept_for_the_rows_seen_rescanned_past_them():
     assert not gi.HybridImputer._absent(values)[0][3]
 
 
-def test_profile_booster_cheapest_within_tolerance_and_round_trips(cohort, tmp_path):
+def test_profile_booster_cheapest_within_tolerance_and_round_trips(cohort, tmp_path, monkeypatch):
     from gex_impute.methods.hybrid import profile_model
 
     model = gi.HybridImputer(**{**FAST_PROFILES, "n_estimators": 60}, cv_max_donors=0)
+    model.fit(cohort, donor_key="donor")  # few absent entries: the model's own settings only
+    assert "profile_boosters" not in model.diagnostics_
+    assert "booster_params" not in model.models_["profiles"]
+    monkeypatch.setattr(profile_model, "PROFILE_SEARCH_ENTRIES", 0)  # as in a GTEx-sized cohort
     model.fit(cohort, donor_key="donor")
     fitted = model.models_["profiles"]
     assert fitted["choice"] == "xgboost"

@@ -4,8 +4,9 @@
 donor prepared once, a sample of its genes) and fits the stacked model;
 :func:`predict_profiles` estimates the entries of absent profiles from the same features,
 donor by donor, ``PREDICT_CHUNK`` entries per XGBoost call. The whole-profile XGBoost is
-chosen for prediction cost as well (:func:`_cheapest_profile_booster`): absent profiles are most of
-what ``complete()`` estimates (GTEx: ~680 million values).
+chosen for prediction cost as well in large cohorts (:func:`_cheapest_profile_booster`): absent
+profiles are most of what ``complete()`` estimates (GTEx: ~680 million values, about 70 minutes of
+XGBoost prediction on one thread with 300 trees of depth 6).
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from .stacking import apply_model, fit_pattern_model
 if TYPE_CHECKING:
     from .model import HybridImputer
 
-__all__ = ["PROFILE_BOOSTERS", "PROFILE_TOLERANCE", "fit_profile_model", "predict_profiles"]
+__all__ = [
+    "PROFILE_BOOSTERS",
+    "PROFILE_SEARCH_ENTRIES",
+    "PROFILE_TOLERANCE",
+    "fit_profile_model",
+    "predict_profiles",
+]
 
 #: training rows (genes) per observed profile at least (more when ``max_rows`` allows)
 MIN_ROWS_PER_UNIT = 50
@@ -30,6 +37,10 @@ MIN_ROWS_PER_UNIT = 50
 #: (relative) of the best is kept (:func:`_cheapest_profile_booster`)
 PROFILE_BOOSTERS = ((6, 0.3), (6, 0.2))
 PROFILE_TOLERANCE = 0.01
+#: absent-profile entries (absent donor x tissue units x genes) from which the whole-profile
+#: XGBoost is also chosen for prediction cost (below, the model's own settings: the cheaper
+#: candidates cost about 1% of validation MSE, which only a large prediction budget repays)
+PROFILE_SEARCH_ENTRIES = 50_000_000
 
 
 def fit_profile_model(
@@ -76,7 +87,9 @@ def fit_profile_model(
         "validation_fraction": model.validation_fraction,
         "cv_folds": cv,
     }
-    if cv or not model.use_xgboost:  # few donors: the donor-grouped CV chooses the model
+    n_absent = int((~pf.unit_observed).sum()) * values.shape[1]
+    if cv or not model.use_xgboost or n_absent < PROFILE_SEARCH_ENTRIES:
+        # few donors: the donor-grouped CV chooses the model; few absent entries: the own settings
         fitted, booster = fit_pattern_model(x, y, base, names, params=model.xgb_params(), rng=rng, **options)
     else:
         fitted, booster = _cheapest_profile_booster(model, x, y, base, names, rng, options)
