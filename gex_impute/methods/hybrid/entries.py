@@ -59,6 +59,9 @@ class EntryFeatures:
         ``(T, p)`` out-of-fold promoter-CNN prediction of each gene's tissue means (or None).
     encoder
         A fitted :class:`~.encoder.TissueEncoder` (or None).
+    tss_key
+        ``(p,)`` :func:`~.genes.tss_key` of every gene: genes with no data are described by
+        the observed genes within :data:`~.genes.WINDOWS` of their TSS (or None).
     """
 
     knn_k: tuple[int, ...] = (1, 2, 4, 8, 16)
@@ -72,6 +75,7 @@ class EntryFeatures:
     static_names: list[str] = field(default_factory=list)
     cnn_profile: np.ndarray | None = None
     encoder: Any = None
+    tss_key: np.ndarray | None = None
 
     def build(
         self, values: np.ndarray, layout: Layout, rows: np.ndarray, cols: np.ndarray
@@ -151,6 +155,8 @@ class EntryFeatures:
             _donor_columns(self, add, base, values, resid, tm_f, layout, rows, cols)
         if self.neighbours is not None:
             _neighbour_columns(add, base, self.neighbours, resid, tm_f, gm, t, rows, cols)
+        if self.tss_key is not None or self.neighbours is not None:
+            _absent_gene_columns(add, self.tss_key, self.neighbours, obs, gm, tm_f, t, rows, cols)
         if self.cnn_profile is not None:
             cp = self.cnn_profile
             base("cnn_tissue", cp[t[rows], cols].astype(np.float64))
@@ -271,3 +277,42 @@ def _neighbour_columns(add, base, nb, resid, tm_f, gm, t, rows, cols) -> None:
     add("nb_n_within_50kb", (has & (ad <= 50_000)).sum(1))
     add("nb_any_bidirectional", nb.bidirectional[cols].any(1))
     add("nb_any_nested", nb.nested[cols].any(1))
+
+
+def _absent_gene_columns(add, key, nb, obs, gm, tm_f, t, rows, cols) -> None:
+    """Genes with no data (NaN elsewhere): the observed genes around their TSS.
+
+    At each scale of :data:`~.genes.WINDOWS`: how many observed genes, their mean level and
+    their mean profile shape (tissue mean - gene mean) in the entry's tissue; and the gene's
+    bidirectional partner (opposite strand, TSSs < 1 kb apart, heads apart), level and shape.
+    Added only when such genes are among ``cols``.
+    """
+    from .genes import WINDOWS, window_means
+
+    absent = ~obs.any(0)
+    need = absent[cols]
+    if not need.any():
+        return
+    targets = np.unique(cols[need])
+    pos = np.minimum(np.searchsorted(targets, cols), len(targets) - 1)
+    shape = tm_f - gm[None, :]  # (T, p), NaN for genes without data
+    tr = t[rows]
+
+    def put(name: str, col: np.ndarray) -> None:
+        add(name, np.where(need, col, np.nan))
+
+    if key is not None:
+        q = np.vstack([gm[None, :], shape])
+        for half in WINDOWS:
+            mean, n = window_means(key, q, targets, half)
+            label = f"win{half // 1000}kb"
+            put(f"{label}_n", n[pos])
+            put(f"{label}_gene_mean", mean[0, pos])
+            put(f"{label}_shape", mean[1 + tr, pos])
+    if nb is not None:
+        bidi = nb.bidirectional[cols] & (nb.index[cols] >= 0)
+        has = bidi.any(1)
+        partner = np.where(has, nb.index[cols, np.argmax(bidi, axis=1)], 0)
+        put("bidi_partner", has)
+        put("bidi_gene_mean", np.where(has, gm[partner], np.nan))
+        put("bidi_shape", np.where(has, shape[tr, partner], np.nan))

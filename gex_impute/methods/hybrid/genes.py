@@ -15,7 +15,10 @@ import pandas as pd
 
 from .sequence import composition, one_hot_batch
 
-__all__ = ["promoter_cnn_profiles", "static_gene_features"]
+__all__ = ["WINDOWS", "promoter_cnn_profiles", "static_gene_features", "tss_key", "window_means"]
+
+#: half-widths (bp) of the TSS windows whose observed genes describe a hidden gene
+WINDOWS = (10_000, 100_000, 1_000_000)
 
 
 def _numeric(var: pd.DataFrame, key: str) -> np.ndarray:
@@ -87,6 +90,81 @@ def static_gene_features(var: pd.DataFrame, *, use_sequence: bool = True) -> tup
     if not cols:
         return np.zeros((p, 0), np.float32), []
     return np.column_stack(cols).astype(np.float32), names
+
+
+def tss_key(var: pd.DataFrame) -> np.ndarray | None:
+    """One sortable genome position per gene: chromosome code x 1e10 + TSS (NaN where unplaced).
+
+    Windows of less than 1e10 bp around a key never reach another chromosome. None when
+    ``var`` lacks ``chrom`` or ``tss``.
+
+    Examples
+    --------
+    >>> var = pd.DataFrame({"chrom": ["2", "1", None], "tss": [5, 7, 1]})
+    >>> tss_key(var).tolist()
+    [5.0, 10000000007.0, nan]
+    """
+    if "chrom" not in var.columns or "tss" not in var.columns:
+        return None
+    tss = _numeric(var, "tss")
+    chrom = var["chrom"].astype("string").fillna("").to_numpy(dtype=object)
+    placed = np.isfinite(tss) & (chrom != "")
+    codes, _ = pd.factorize(np.where(placed, chrom, None))
+    return np.where(placed & (codes >= 0), codes * 1e10 + tss, np.nan)
+
+
+def window_means(
+    key: np.ndarray, q: np.ndarray, targets: np.ndarray, half: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of ``q`` over the other genes whose TSS lies within ``half`` bp of each target's.
+
+    Parameters
+    ----------
+    key
+        ``(p,)`` :func:`tss_key` of every gene.
+    q
+        ``(m, p)`` values per gene (NaN: not counted, e.g. genes without data).
+    targets
+        Gene indices to describe (a target never counts itself).
+    half
+        Half-width of the window (bp).
+
+    Returns
+    -------
+    ``(m, len(targets))`` means (NaN where the window holds no value, or the target is
+    unplaced) and ``(len(targets),)`` counts of genes with a value in the first row of ``q``.
+
+    Examples
+    --------
+    >>> key = np.array([0.0, 100.0, 250.0, np.nan])
+    >>> q = np.array([[1.0, 3.0, 5.0, 7.0]])
+    >>> mean, n = window_means(key, q, np.array([0, 1, 3]), 150)
+    >>> mean.tolist(), n.tolist()
+    ([[3.0, 3.0, nan]], [1.0, 2.0, 0.0])
+    """
+    placed = np.isfinite(key)
+    order = np.flatnonzero(placed)
+    order = order[np.argsort(key[order], kind="stable")]
+    pos = key[order]
+    qo = q[:, order]
+    ok = ~np.isnan(qo)
+    zero = np.zeros((q.shape[0], 1))
+    cs = np.concatenate([zero, np.cumsum(np.where(ok, qo, 0.0), axis=1)], axis=1)
+    cc = np.concatenate([zero, np.cumsum(ok, axis=1, dtype=np.float64)], axis=1)
+    x = key[targets]
+    xs = np.where(np.isfinite(x), x, 0.0)
+    lo = np.searchsorted(pos, xs - half, "left")
+    hi = np.searchsorted(pos, xs + half, "right")
+    total = cs[:, hi] - cs[:, lo]
+    count = cc[:, hi] - cc[:, lo]
+    own = q[:, targets]
+    own_ok = ~np.isnan(own) & np.isfinite(x)[None, :]
+    total -= np.where(own_ok, own, 0.0)
+    count -= own_ok
+    count[:, ~np.isfinite(x)] = 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return mean, count[0]
 
 
 def _cnn(n_tissues: int, channels: int, embedding_dim: int) -> Any:

@@ -21,6 +21,7 @@ __all__ = [
     "entry_patterns",
     "entry_patterns_at",
     "entry_rate",
+    "gene_rounds",
     "hide",
     "missing_patterns",
 ]
@@ -109,12 +110,14 @@ def hide(
     rate: float,
     gene_frac: float = 0.1,
     profile_frac: float = 0.1,
+    genes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hide observed entries of ``values`` following ``patterns``.
 
-    Whole genes: ``gene_frac`` of the observed genes; whole profiles: ``profile_frac`` of the
-    observed donor x tissue units (each donor keeps one); scattered entries: each observed
-    entry with probability ``rate``.
+    Whole genes: ``gene_frac`` of the observed genes at random, or exactly ``genes`` when
+    given (the masked rounds hide disjoint gene sets, :func:`gene_rounds`); whole profiles:
+    ``profile_frac`` of the observed donor x tissue units (each donor keeps one); scattered
+    entries: each observed entry with probability ``rate``.
 
     Returns
     -------
@@ -123,11 +126,13 @@ def hide(
     obs = ~np.isnan(values)
     n, p = values.shape
     pat = np.full((n, p), -1, dtype=np.int8)
-    if "genes" in patterns:
-        genes = np.flatnonzero(obs.any(0))
-        k = min(max(1, int(round(gene_frac * len(genes)))), len(genes) - 1)
+    if "genes" in patterns and genes is not None:
+        pat[:, np.asarray(genes, dtype=np.int64)] = 0
+    elif "genes" in patterns:
+        observed_genes = np.flatnonzero(obs.any(0))
+        k = min(max(1, int(round(gene_frac * len(observed_genes)))), len(observed_genes) - 1)
         if k > 0:
-            pat[:, rng.choice(genes, size=k, replace=False)] = 0
+            pat[:, rng.choice(observed_genes, size=k, replace=False)] = 0
     if "profiles" in patterns:
         unit = layout.unit
         units = np.unique(unit[obs.any(1)])
@@ -154,3 +159,26 @@ def hide(
     masked[hidden] = np.nan
     rows, cols = np.nonzero(hidden)
     return masked, rows, cols, pat[rows, cols], values[rows, cols]
+
+
+def gene_rounds(
+    observed: np.ndarray, rng: np.random.Generator, *, gene_frac: float = 0.1
+) -> list[np.ndarray]:
+    """Split the observed genes into disjoint sets of about ``gene_frac`` of them, one per masked round.
+
+    The whole-gene model learns rules over genes (a hidden gene's neighbours, promoter, ...):
+    what limits it is how many distinct genes it saw hidden, so successive rounds hide new
+    genes instead of drawing again. At most ``len(genes) - 1`` genes are ever hidden at once.
+
+    Examples
+    --------
+    >>> obs = np.ones((3, 20), bool)
+    >>> sets = gene_rounds(obs, np.random.default_rng(0), gene_frac=0.25)
+    >>> [len(s) for s in sets], len(np.unique(np.concatenate(sets)))
+    ([5, 5, 5, 5], 20)
+    """
+    genes = np.flatnonzero(np.asarray(observed, dtype=bool).any(0))
+    if len(genes) < 2:
+        return []
+    n_sets = max(2, int(np.ceil(1.0 / gene_frac)))
+    return [np.sort(s) for s in np.array_split(rng.permutation(genes), n_sets) if len(s)]

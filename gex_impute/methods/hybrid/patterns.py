@@ -72,7 +72,7 @@ def gene_parts(
     """Return the entry feature builder for ``data``; at fit also train the promoter CNN and the encoder."""
     from ..._utils import derive_seeds, resolve_device
     from .bases import group_means
-    from .genes import promoter_cnn_profiles, static_gene_features
+    from .genes import promoter_cnn_profiles, static_gene_features, tss_key
 
     var = data.var
     observed = ~np.isnan(data.values)
@@ -141,6 +141,7 @@ def gene_parts(
         static_names=list(model.static_names_),
         cnn_profile=cnn,
         encoder=encoder,
+        tss_key=tss_key(var) if model.use_neighbours else None,
     )
 
 
