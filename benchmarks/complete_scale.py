@@ -43,6 +43,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+#: the machine's load is sampled this often while a subprocess runs (shared machines: stated)
+LOAD_SAMPLE_SECONDS = 30.0
 
 
 def _peak_rss_mb() -> float:
@@ -134,6 +136,7 @@ def _run(args: argparse.Namespace) -> None:
 
     (n_input, read_s), profile = _profiled(args, pipeline)
     wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
     back = ad.read_h5ad(args.output, backed="r")
     info = dict(back.uns["completed"])
     n_rows, n_genes = back.shape
@@ -148,6 +151,7 @@ def _run(args: argparse.Namespace) -> None:
                 "fit_seconds": float(info["fit_seconds"]),
                 "estimate_and_write_seconds": float(info["predict_seconds"]),
                 "peak_rss_mb": _peak_rss_mb(),
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
                 "rss_after_imports_mb": rss_before,
                 "n_input_samples": int(n_input),
                 "n_rows": int(n_rows),
@@ -219,16 +223,40 @@ def _score(args: argparse.Namespace) -> None:
 
 # -- driver ------------------------------------------------------------------------------------
 def _child(args: argparse.Namespace, *argv: str) -> dict:
+    """Run a subprocess mode; its JSON result plus the machine's 1-minute load sampled meanwhile."""
+    import threading
+
     cmd = [sys.executable, __file__, *argv]
     if args.profile:
         cmd.append("--profile")
+    loads: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(LOAD_SAMPLE_SECONDS if loads else 1.0):
+            loads.append(os.getloadavg()[0])
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=args.timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {args.timeout} s"}
+    finally:
+        done.set()
+        sampler.join()
     if proc.returncode != 0:
         return {"error": f"exit {proc.returncode}: {proc.stderr[-2000:]}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if loads:
+        out["machine_load_1min"] = {
+            "min": min(loads),
+            "mean": sum(loads) / len(loads),
+            "max": max(loads),
+            "samples": len(loads),
+            "every_seconds": LOAD_SAMPLE_SECONDS,
+        }
+    return out
 
 
 def _exponent(x: list[float], y: list[float]) -> float | None:
@@ -387,9 +415,12 @@ def _summary(result: dict) -> str:
         if "error" in r:
             lines.append(f"{r['method']:>10} {r['n_donors']:>6} ERROR {r['error'][:200]}")
         else:
+            load = r.get("machine_load_1min")
             lines.append(
                 f"{r['method']:>10} {r['n_donors']:>6} {r['n_rows']:>7} {r['n_genes']:>6} "
                 f"{r['wall_seconds']:>8.1f} {r['peak_rss_mb']:>8.0f}"
+                + (f"  (CPU {r['cpu_seconds']:.0f} s" if "cpu_seconds" in r else "  (")
+                + (f", load {load['min']:.1f}-{load['max']:.1f}, mean {load['mean']:.1f})" if load else ")")
             )
     for method, fit in result["fits"].items():
         t, m = fit["time_exponent"], fit["rss_exponent"]
