@@ -202,3 +202,11 @@ def test_profile_booster_cheapest_within_tolerance_and_round_trips(cohort, tmp_p
     loaded = gi.HybridImputer.load(model.save(tmp_path / "m.zip"))
     np.testing.assert_array_equal(loaded.predict_rows(data, rows), model.predict_rows(data, rows))
     profile_cache.clear_profile_cache()
+
+
+def test_chunked_predictions_in_a_worker_equal_one_chunk(cohort, fitted, monkeypatch):
+    data = model_data(cohort, fitted)
+    rows = absent_rows(data)
+    whole = fitted.predict_rows(data, rows)
+    monkeypatch.setattr(profile_cache, "PREDICT_CHUNK", 300)  # many chunks, one in flight at a time
+    np.testing.assert_array_equal(fitted.predict_rows(data, rows), whole)

@@ -3,7 +3,8 @@
 :func:`fit_profile_model` builds the features of every observed donor x tissue profile (each
 donor prepared once, a sample of its genes) and fits the stacked model;
 :func:`predict_profiles` estimates the entries of absent profiles from the same features,
-donor by donor, ``PREDICT_CHUNK`` entries per XGBoost call. The whole-profile XGBoost is
+donor by donor, ``PREDICT_CHUNK`` entries per XGBoost call, each predicted in a worker thread
+while the next chunk's features are built. The whole-profile XGBoost is
 chosen for prediction cost as well in large cohorts (:func:`_cheapest_profile_booster`): absent
 profiles are most of what ``complete()`` estimates (GTEx: ~680 million values, about 70 minutes of
 XGBoost prediction on one thread with 300 trees of depth 6).
@@ -11,6 +12,7 @@ XGBoost prediction on one thread with 300 trees of depth 6).
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -167,29 +169,44 @@ def predict_profiles(
     xs: list[np.ndarray] = []
     sels: list[np.ndarray] = []
     bases: dict[str, list[np.ndarray]] = {}
+    # XGBoost predicts one chunk in a worker thread (it releases the GIL) while the next chunk's
+    # features are built here: at most one chunk in flight, results written to fixed positions
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gex_impute-profiles")
+    in_flight: list[Future] = []
+
+    def predict_chunk(x: np.ndarray, base: dict[str, np.ndarray], sel: np.ndarray) -> None:
+        out[sel] = apply_model(fitted, booster, x, base, model.profile_names_, model.threads)
 
     def flush() -> None:
         if not sels:
             return
         x = _align(np.concatenate(xs), pf.names(), model.profile_names_)
         base = {k: np.concatenate(v) for k, v in bases.items()}
-        out[np.concatenate(sels)] = apply_model(fitted, booster, x, base, model.profile_names_, model.threads)
+        sel = np.concatenate(sels)
         xs.clear()
         sels.clear()
         bases.clear()
+        while in_flight:
+            in_flight.pop().result()  # raises what the worker raised
+        in_flight.append(pool.submit(predict_chunk, x, base, sel))
 
-    pending = 0
-    for idx in tqdm(donor_runs(units // n_t), desc="hybrid: profiles", disable=not progress):
-        genes = [cols[members[i]] for i in idx]
-        x_d, _, base_d = pf.donor_features(int(units[idx[0]] // n_t), units[idx] % n_t, genes)
-        for j, i in enumerate(idx):
-            xs.append(x_d[j])
-            sels.append(members[i])
-            for k, v in base_d[j].items():
-                bases.setdefault(k, []).append(v)
-            pending += len(members[i])
-        if pending >= PREDICT_CHUNK:
-            flush()
-            pending = 0
-    flush()
+    try:
+        pending = 0
+        for idx in tqdm(donor_runs(units // n_t), desc="hybrid: profiles", disable=not progress):
+            genes = [cols[members[i]] for i in idx]
+            x_d, _, base_d = pf.donor_features(int(units[idx[0]] // n_t), units[idx] % n_t, genes)
+            for j, i in enumerate(idx):
+                xs.append(x_d[j])
+                sels.append(members[i])
+                for k, v in base_d[j].items():
+                    bases.setdefault(k, []).append(v)
+                pending += len(members[i])
+            if pending >= PREDICT_CHUNK:
+                flush()
+                pending = 0
+        flush()
+        while in_flight:
+            in_flight.pop().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return out
