@@ -1,7 +1,8 @@
 """The hybrid's ``complete()`` with XGBoost trained locally vs on a dask LocalCluster (xgboost.dask).
 
 One cohort of the GTEx-v8-shaped simulator (``--donors`` donors x 54 tissues, ``--genes``
-genes), the observed samples only, completed three ways in one process:
+genes), the observed samples only, completed three ways, each in its own process with its own
+LocalCluster (so that no per-cohort cache of one mode speeds up the next):
 
 - ``local``: ``gi.tl.complete(adata, method="hybrid")``, no client;
 - ``cluster``: the same with ``client=`` a ``LocalCluster`` (``--workers`` worker processes of
@@ -106,6 +107,37 @@ def run_mode(mode: str, adata, client, workers: int) -> tuple[dict, np.ndarray, 
     )
 
 
+def cohort(donors: int, genes: int, missing_entries: float | None):
+    """The simulated cohort's observed samples (the same in every process: seeded)."""
+    import gex_impute as gi
+
+    adata = gi.datasets.simulate(
+        preset="gtex_v8", n_donors=donors, n_genes=genes, frac_missing_entries=missing_entries, random_state=0
+    )
+    return adata[~np.isnan(adata.X).all(axis=1)].copy()
+
+
+def one_mode(args: argparse.Namespace) -> None:
+    """Child process: one mode on a fresh cohort (and a fresh cluster); write its row and matrices."""
+    import distributed
+
+    adata = cohort(args.donors, args.genes, args.missing_entries)
+    if args.one_mode == "local":  # no cluster at all
+        row, x, mask = run_mode("local", adata, None, args.workers)
+    else:
+        with (
+            distributed.LocalCluster(
+                n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            row, x, mask = run_mode(args.one_mode, adata, client, args.workers)
+    row["n_observed_samples"] = int(adata.n_obs)
+    np.save(args.tmp / f"{args.one_mode}_x.npy", x)
+    np.save(args.tmp / f"{args.one_mode}_mask.npy", mask)
+    (args.tmp / f"{args.one_mode}.json").write_text(json.dumps(row))
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--donors", type=int, default=100)
@@ -120,7 +152,15 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--name", default="dask_training", help="stem of the files written")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--one-mode", help=argparse.SUPPRESS)  # internal: the child process
+    parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one_mode:
+        one_mode(args)
+        return {}
+
+    import subprocess
+    import tempfile
 
     import dask
     import distributed
@@ -128,25 +168,28 @@ def main(argv: list[str] | None = None) -> dict:
 
     import gex_impute as gi
 
-    adata = gi.datasets.simulate(
-        preset="gtex_v8",
-        n_donors=args.donors,
-        n_genes=args.genes,
-        frac_missing_entries=args.missing_entries,
-        random_state=0,
-    )
-    adata = adata[~np.isnan(adata.X).all(axis=1)].copy()  # the observed samples only
     rows: list[dict] = []
     reference = None
-    with (
-        distributed.LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
         for mode in args.modes.split(","):
             print(f"{mode} ...", flush=True)
-            row, x, mask = run_mode(mode, adata, client, args.workers)
+            child = [sys.executable, __file__, "--one-mode", mode, "--tmp", str(tmp)]
+            child += [
+                "--donors",
+                str(args.donors),
+                "--genes",
+                str(args.genes),
+                "--workers",
+                str(args.workers),
+            ]
+            if args.missing_entries is not None:
+                child += ["--missing-entries", str(args.missing_entries)]
+            t0 = time.perf_counter()
+            subprocess.run(child, check=True)
+            row = json.loads((tmp / f"{mode}.json").read_text())
+            row["process_seconds"] = time.perf_counter() - t0  # with imports, simulation, cluster start
+            x, mask = np.load(tmp / f"{mode}_x.npy"), np.load(tmp / f"{mode}_mask.npy")
             if reference is None:
                 reference = x
             # on the log1p scale (the simulator's TPMs reach 1e7: raw differences say little), over
@@ -172,11 +215,12 @@ def main(argv: list[str] | None = None) -> dict:
             "preset": "gtex_v8",
             "n_donors": args.donors,
             "n_genes": args.genes,
-            "n_observed_samples": int(adata.n_obs),
+            "n_observed_samples": rows[0]["n_observed_samples"] if rows else None,
             "frac_missing_entries": args.missing_entries,
             "random_state": 0,
         },
         "cluster": {"n_workers": args.workers, "threads_per_worker": 1, "processes": True},
+        "note": "each mode in its own process with its own LocalCluster (no cache shared between modes)",
         "modes": rows,
     }
     args.out.mkdir(parents=True, exist_ok=True)
