@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import resource
@@ -117,6 +118,15 @@ def _run(args: argparse.Namespace) -> None:
     from gex_impute.tl import complete
 
     params = json.loads(args.params)
+    fit_log: list[str] = []  # the method's own account of its fit (the hybrid: models, diagnostics)
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "fit" in record.getMessage()[:20]:
+                fit_log.append(record.getMessage()[:4000])
+
+    logging.getLogger("gex_impute").addHandler(Keep(logging.INFO))
+    logging.getLogger("gex_impute").setLevel(logging.INFO)
     rss_before = _peak_rss_mb()
     start = time.perf_counter()
 
@@ -162,6 +172,7 @@ def _run(args: argparse.Namespace) -> None:
                 "output_matrix_mb": n_rows * n_genes * itemsize / 2**20,
                 "output_file_mb": os.path.getsize(args.output) / 2**20,
                 "params": params,
+                "fit_log": fit_log,
                 "profile": profile,
             }
         )
