@@ -133,3 +133,11 @@ def test_impute_with_hybrid_on_client_equals_local_run(cohort, client):
 def test_impute_refuses_a_client_it_would_not_use(cohort, client):
     with pytest.raises(ParameterError, match="trains none"):
         gi.tl.impute(cohort, method="knn", client=client, copy=True, progress=False)
+
+
+def test_complete_with_a_fitted_hybrid_trains_nothing_on_the_client(cohort, client):
+    model = gi.HybridImputer(progress=False, **FAST).fit(cohort, donor_key="donor")
+    local = gi.tl.complete(cohort, method=model, progress=False)
+    remote = gi.tl.complete(cohort, method=model, client=client, progress=False)
+    assert not remote.uns["completed"]["xgboost_on_client"]  # only the blocks ran there
+    np.testing.assert_allclose(remote.X, local.X, rtol=1e-6)

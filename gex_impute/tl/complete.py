@@ -236,6 +236,7 @@ def complete(
     )
     data = context.data
     dtype = output_dtype(input_matrix(adata, layer))
+    trains = client is not None and (not pretrained or level is not None)
     info = {
         "method": str(instance.name),
         "version": str(__version__),
@@ -256,13 +257,14 @@ def complete(
         "n_estimated_profiles": int(grid.estimated.sum()),
         "n_workers": int(len(client.nthreads())) if client is not None else 0,
         "n_threads": n_threads,
-        "xgboost_on_client": bool(client is not None and trains_xgboost(instance)),
+        # boosters are trained by the fit, and by the calibration of intervals
+        "xgboost_on_client": bool(trains and trains_xgboost(instance)),
     }
 
     # -- fit once, fill the observed samples' holes ------------------------------------------------
     # with a client, the hybrid's XGBoost boosters (of the fit and of the calibration) are
     # trained there with xgboost.dask; the rest of the fit runs here
-    with xgboost_training(instance, client):
+    with xgboost_training(instance, client if trains else None):
         start_time = time.perf_counter()
         if not pretrained:
             instance.fit(data)
