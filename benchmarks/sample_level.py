@@ -54,6 +54,8 @@ import pandas as pd
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = RESULTS / "sample_level_parts"
 SEEDS = (0, 1, 2)
+#: rows measured before jobs recorded their commit: the results file was committed at this commit
+OLD_ROWS_COMMIT = "a064219 or earlier (results file of 7020c9d)"
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
 HYBRID = {"n_jobs": 1, "progress": False}
@@ -139,6 +141,7 @@ def run_job(job: str) -> list[dict]:
     if protocol == "P1":
         versions = _annotation_levels(adata)
     rows = []
+    commit = _commit()
     for level, data in versions.items():
         if level == "full":
             ablations = (protocol == "P1" or dataset == "gtex") and seed == ABLATION_SEED
@@ -150,6 +153,7 @@ def run_job(job: str) -> list[dict]:
         print(f"{job} [{level}] {time.perf_counter() - t0:.0f} s", flush=True)
         for (method, quintile), rec in table.iterrows():
             row = {"dataset": dataset, "protocol": protocol, "seed": seed, "annotation": level}
+            row["commit"] = commit
             row |= {"method": method, "quintile": quintile}
             row |= {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()}
             row["protocol"] = protocol  # P1 / P2 / P3 (evaluate's own name is in "evaluate_protocol")
@@ -194,6 +198,18 @@ def run_speed() -> list[dict]:
         print(f"speed {method}: {rec}", flush=True)
         rows.append({"dataset": "speed", "protocol": "impute", "seed": 0, **rec})
     return rows
+
+
+def _commit() -> str:
+    """Short hash of the checked-out commit, ``+dirty`` when the package has uncommitted changes."""
+    root = Path(__file__).resolve().parents[1]
+    git = ["git", "-C", str(root)]
+    res = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    head = res.stdout.strip()
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "gex_impute"], capture_output=True, text=True
+    ).stdout.strip()
+    return (head or "unknown") + ("+dirty" if dirty else "")
 
 
 # -- orchestration ---------------------------------------------------------------------------
@@ -276,6 +292,11 @@ def _markdown(frame: pd.DataFrame, ratios: list[dict], speed: list[dict], comman
             f"{r['ratio_mean']:.3f}{sd} | {r['n_seeds']} |"
         )
     q = frame[frame["quintile"] == "all"]
+    if "commit" in q.columns:
+        lines += ["", "## Commit each job was measured at", "", "| job | commit |", "|---|---|"]
+        jobs = q.assign(commit=q["commit"].fillna(OLD_ROWS_COMMIT))
+        for (dataset, protocol, seed), grp in jobs.groupby(["dataset", "protocol", "seed"]):
+            lines.append(f"| {dataset} {protocol} {seed} | {', '.join(sorted(set(grp['commit'])))} |")
     lines += ["", "## Every method (all held-out entries)", ""]
     lines += [
         "| dataset | protocol | seed | annotation | method | MSE | Pearson | mean gene r | fit s |",

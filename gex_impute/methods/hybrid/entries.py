@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .bases import gene_knn, group_means, knn_rows, low_rank, nan_euclidean, nanmean, ridge_rows
+from .bases import gene_knn, group_means, knn_rows, low_rank, nan_euclidean, nanmean, ridge_rows, tree_rows
 from .masking import Layout
 
 __all__ = ["EntryFeatures", "tissue_correlation"]
@@ -59,6 +59,11 @@ class EntryFeatures:
         ``(T, p)`` out-of-fold promoter-CNN prediction of each gene's tissue means (or None).
     encoder
         A fitted :class:`~.encoder.TissueEncoder` (or None).
+    tree_samples
+        With at most ``MAX_RIDGE_SAMPLES`` samples: XGBoost of each sample on the others
+        (:func:`~.bases.tree_rows`) is a base estimate.
+    threads
+        Threads of that XGBoost.
     tss_key
         ``(p,)`` :func:`~.genes.tss_key` of every gene: genes with no data are described by
         the observed genes within :data:`~.genes.WINDOWS` of their TSS (or None).
@@ -76,6 +81,8 @@ class EntryFeatures:
     cnn_profile: np.ndarray | None = None
     encoder: Any = None
     tss_key: np.ndarray | None = None
+    tree_samples: bool = True
+    threads: int = 1
 
     def build(
         self, values: np.ndarray, layout: Layout, rows: np.ndarray, cols: np.ndarray
@@ -143,6 +150,8 @@ class EntryFeatures:
                 lr0 = lrs[sorted(lrs)[len(lrs) // 2]]
                 start = ref[t] + np.where(np.isnan(lr0), 0.0, lr0)
                 base("ridge_samples", ridge_rows(values, start)[rows, cols])
+                if self.tree_samples and obs.any(0)[cols].any():  # (whole genes: no use)
+                    base("trees_samples", tree_rows(values, need, nthread=self.threads)[rows, cols])
         if n <= MAX_SIMILAR_SAMPLES and self.n_similar > 0 and n > 1:
             self._similar_samples(add, values, resid, obs, rows, cols)
         if self.encoder is not None:

@@ -142,6 +142,7 @@ def gene_parts(
         cnn_profile=cnn,
         encoder=encoder,
         tss_key=tss_key(var) if model.use_neighbours else None,
+        threads=model.threads,
     )
 
 

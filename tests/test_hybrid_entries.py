@@ -1,0 +1,63 @@
+"""The hybrid's scattered-entry (P2) parts: the per-sample tree regression base."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gex_impute.methods.hybrid.bases import ridge_rows, tree_rows
+from gex_impute.methods.hybrid.entries import EntryFeatures
+from gex_impute.methods.hybrid.masking import Layout
+
+
+def _tissues_with_switches(seed=0, n=8, p=1500):
+    """Tissue means where a gene's level in tissue 0 switches on with its level in tissue 1."""
+    rng = np.random.default_rng(seed)
+    level = rng.normal(size=p)
+    values = level[None, :] + 0.2 * rng.normal(size=(n, p))
+    values[0] = np.where(values[1] > 0.5, 3.0, -1.0) + 0.1 * rng.normal(size=p)
+    return values
+
+
+def test_tree_rows_predicts_only_hidden_entries_and_catches_a_switch():
+    values = _tissues_with_switches()
+    truth = values.copy()
+    hidden = np.random.default_rng(1).random(values.shape) < 0.2
+    masked = np.where(hidden, np.nan, values)
+    est = tree_rows(masked, n_estimators=60)
+    assert np.isnan(est[~hidden]).all() and np.isfinite(est[hidden]).all()
+    # the switch is nonlinear: trees get it, the linear regression of one row on the others not
+    sel = hidden[0]
+    start = np.where(hidden, np.nanmean(masked, axis=1, keepdims=True), masked)
+    lin = ridge_rows(masked, start)
+    mse_tree = np.mean((est[0, sel] - truth[0, sel]) ** 2)
+    mse_lin = np.mean((lin[0, sel] - truth[0, sel]) ** 2)
+    assert mse_tree < 0.5 * mse_lin, (mse_tree, mse_lin)
+    # deterministic, and the input is not modified
+    before = masked.copy()
+    np.testing.assert_array_equal(tree_rows(masked, n_estimators=60), est)
+    np.testing.assert_array_equal(np.isnan(masked), np.isnan(before))
+
+
+def test_tree_rows_skips_rows_with_too_few_observed_values():
+    values = _tissues_with_switches(p=200)
+    values[2, 10:] = np.nan  # 10 observed values < min_observed
+    values[3, :5] = np.nan
+    est = tree_rows(values, min_observed=50, n_estimators=10)
+    assert np.isnan(est[2]).all() and np.isfinite(est[3, :5]).all()
+
+
+def test_entry_features_stack_the_tree_base_for_scattered_entries_only():
+    values = _tissues_with_switches(p=600)
+    layout = Layout(np.arange(8), 8, None, 0)
+    masked = values.copy()
+    masked[0, :40] = np.nan
+    fb = EntryFeatures(n_similar=0, rank_samples=(2,), knn_k=(1,))
+    rows, cols = np.zeros(40, int), np.arange(40)
+    x, names, bases = fb.build(masked, layout, rows, cols)
+    assert "trees_samples" in bases and "trees_samples" in names
+    assert np.isfinite(bases["trees_samples"]).all()
+    masked[:, 50] = np.nan  # only a whole gene asked for: the tree base is not computed
+    _, names, bases = fb.build(masked, layout, np.arange(8), np.full(8, 50))
+    assert "trees_samples" not in bases
+    _, names, bases = EntryFeatures(n_similar=0, tree_samples=False).build(masked, layout, rows, cols)
+    assert "trees_samples" not in names
