@@ -130,13 +130,24 @@ def _run(args: argparse.Namespace) -> None:
     rss_before = _peak_rss_mb()
     start = time.perf_counter()
 
+    part: dict = {}
+
     def pipeline():
         adata = ad.read_h5ad(args.input)
         read_s = time.perf_counter() - start
+        donors = None
+        if args.estimate_donors:  # every donor fits the model; these donors' grid is estimated
+            names = np.asarray(adata.obs["donor"].astype(str).unique())
+            step = max(1, len(names) // args.estimate_donors)
+            donors = list(names[::step][: args.estimate_donors])
+            units = adata.obs[["donor", "tissue"]].astype(str).drop_duplicates()
+            n_tissues = adata.obs["tissue"].nunique()
+            part["n_absent_profiles_all_donors"] = len(names) * n_tissues - len(units)
         complete(
             adata,
             method=args.method,
             out=args.output,
+            donors=donors,
             block_size=args.block_size,
             progress=False,
             overwrite=True,
@@ -173,6 +184,7 @@ def _run(args: argparse.Namespace) -> None:
                 "output_file_mb": os.path.getsize(args.output) / 2**20,
                 "params": params,
                 "fit_log": fit_log,
+                **part,
                 "profile": profile,
             }
         )
@@ -270,6 +282,13 @@ def _child(args: argparse.Namespace, *argv: str) -> dict:
     return out
 
 
+def _extrapolated(run: dict) -> float:
+    """Wall time had every donor's absent profiles been estimated: the estimate-and-write part scaled
+    by absent profiles (all donors / those estimated); reading and the fit (on every donor) as measured."""
+    scale = run["n_absent_profiles_all_donors"] / max(run["n_estimated_profiles"], 1)
+    return run["wall_seconds"] + run["estimate_and_write_seconds"] * (scale - 1)
+
+
 def _exponent(x: list[float], y: list[float]) -> float | None:
     import numpy as np
 
@@ -343,8 +362,11 @@ def _scaling(args: argparse.Namespace, methods: list[str], params: dict, tmp: st
             run = _child(
                 args, "--run", "--input", source, "--output", str(output), "--method", method,
                 "--block-size", str(args.block_size), "--params", json.dumps(params.get(method, {})),
+                *(["--estimate-donors", str(args.estimate_donors)] if args.estimate_donors else []),
             )  # fmt: skip
             output.unlink(missing_ok=True)
+            if "error" not in run and args.estimate_donors:
+                run["extrapolated_wall_seconds"] = _extrapolated(run)
             run.update(
                 method=method, n_donors=size, n_input_samples=run.get("n_input_samples", sim["n_samples"])
             )
@@ -432,6 +454,12 @@ def _summary(result: dict) -> str:
                 f"{r['wall_seconds']:>8.1f} {r['peak_rss_mb']:>8.0f}"
                 + (f"  (CPU {r['cpu_seconds']:.0f} s" if "cpu_seconds" in r else "  (")
                 + (f", load {load['min']:.1f}-{load['max']:.1f}, mean {load['mean']:.1f})" if load else ")")
+                + (
+                    f"; {r['n_estimated_profiles']} of {r['n_absent_profiles_all_donors']} absent profiles "
+                    f"estimated, all: ~{r['extrapolated_wall_seconds']:.0f} s"
+                    if "extrapolated_wall_seconds" in r
+                    else ""
+                )
             )
     for method, fit in result["fits"].items():
         t, m = fit["time_exponent"], fit["rss_exponent"]
@@ -469,6 +497,13 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=None,
         help="seconds per subprocess (a run past it is recorded as an error)",
+    )
+    parser.add_argument(
+        "--estimate-donors",
+        type=int,
+        default=None,
+        help="estimate the grid of this many (evenly spaced) donors only; the model still learns from "
+        "every donor; the wall time for all donors is extrapolated from the estimated profiles",
     )
     parser.add_argument("--profile", action="store_true", help="record each run's top functions (cProfile)")
     parser.add_argument("--out-dir", "--out", dest="out_dir", type=Path, default=RESULTS)
