@@ -21,6 +21,7 @@ Usage::
     .venv/bin/python benchmarks/accuracy.py                 # everything
     .venv/bin/python benchmarks/accuracy.py --protocols P3 --methods mean,knn
     .venv/bin/python benchmarks/accuracy.py --quick         # chr1-3 only, one P3 fold set
+    .venv/bin/python benchmarks/accuracy.py --protocols P1 --methods hybrid --merge  # rerun rows only
 
 Hybrid: ``"hybrid"`` with its defaults, and the ablations in :data:`ABLATIONS` (one component
 switched from its default each). Edit :func:`method_factories` to change either.
@@ -143,7 +144,49 @@ def _git_state() -> dict[str, str]:
     return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted": ", ".join(changed)}
 
 
-def run(protocols, selected, quick, out_dir: Path, progress: bool, hybrid: bool = True) -> dict:
+def _commit_label(state: dict[str, str]) -> str:
+    return state["commit"] + ("+dirty" if state["uncommitted"] else "")
+
+
+def merge_previous(report: dict, table: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
+    """Keep the rows of ``out_dir/accuracy.json`` that this run did not measure (``--merge``).
+
+    Protocols not run, and within a protocol run the methods not run, keep their earlier rows,
+    each with the commit it was measured at (column ``commit``). Updates ``report`` in place
+    and returns the merged table.
+    """
+    path = out_dir / "accuracy.json"
+    if not path.exists():
+        return table
+    old = json.loads(path.read_text())
+    old_commit = _commit_label(old["meta"]["git"])
+    frames = []
+    for key in PROTOCOLS:
+        new_block, old_block = report["protocols"].get(key), old["protocols"].get(key)
+        if new_block is None and old_block is None:
+            continue
+        rows = pd.DataFrame(new_block["results"]) if new_block else pd.DataFrame()
+        if old_block:
+            kept = pd.DataFrame(old_block["results"])
+            if "commit" not in kept.columns:
+                kept["commit"] = old_commit
+            if len(rows):
+                kept = kept[~kept["method"].isin(rows["method"])]
+            rows = pd.concat([rows, kept], ignore_index=True)
+        order = {label: i for i, (label, _) in enumerate(method_factories(key))}
+        rows = rows.sort_values("method", key=lambda m: m.map(order).fillna(len(order)), kind="stable")
+        block = dict(new_block or old_block)
+        block["results"] = json.loads(rows.to_json(orient="records"))
+        block["best_method"] = str(rows.loc[rows["pearson"].idxmax(), "method"])
+        report["protocols"][key] = block
+        frames.append(rows.set_index("method"))
+    report["meta"]["merged_from"] = {"command": old["meta"]["command"], "date": old["meta"]["date"]}
+    return pd.concat(frames) if frames else table
+
+
+def run(
+    protocols, selected, quick, out_dir: Path, progress: bool, hybrid: bool = True, merge: bool = False
+) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {
         "meta": {
@@ -190,6 +233,7 @@ def run(protocols, selected, quick, out_dir: Path, progress: bool, hybrid: bool 
             )
             table["wall_seconds"] = time.perf_counter() - start
             table["peak_rss_mb"] = _peak_rss_mb()  # process peak so far (monotone)
+            table["commit"] = _commit_label(report["meta"]["git"])
             rows.append(table)
             predictions[label] = preds[label]
             r = table.iloc[0]
@@ -218,6 +262,8 @@ def run(protocols, selected, quick, out_dir: Path, progress: bool, hybrid: bool 
             "results": json.loads(table.reset_index().to_json(orient="records")),
         }
     full = pd.concat(tables) if tables else pd.DataFrame()
+    if merge:
+        full = merge_previous(report, full, out_dir)
     write_outputs(report, full, best_preds, out_dir)
     return report
 
@@ -242,6 +288,8 @@ def write_outputs(report: dict, table: pd.DataFrame, best_preds: dict, out_dir: 
         "n_fallback",
         "wall_seconds",
     ]
+    if "commit" in table.columns:
+        cols.append("commit")
     meta = report["meta"]
     changed = meta["git"]["uncommitted"]
     dirty = f" (uncommitted in gex_impute/: {changed})" if changed else ""
@@ -249,6 +297,11 @@ def write_outputs(report: dict, table: pd.DataFrame, best_preds: dict, out_dir: 
         f"Measured {meta['date']}, gex_impute {meta['gex_impute']} at commit {meta['git']['commit']}{dirty}, "
         f"with `{meta['command']}`; metrics on the {meta['metric_scale']} scale.\n"
     ]
+    if "merged_from" in meta:
+        lines.append(
+            f"Rows not measured by this command are kept from `{meta['merged_from']['command']}` "
+            f"({meta['merged_from']['date']}); column `commit` says where each row was measured.\n"
+        )
     for key, sub in table.groupby("benchmark", sort=False):
         desc = PROTOCOLS[key]
         lines.append(f"### {key}: {desc['dataset']}, protocol={desc['protocol']!r}\n")
@@ -281,6 +334,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="output folder")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     parser.add_argument("--no-hybrid", action="store_true", help="baselines only")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the rows of the existing accuracy.json that are not rerun"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
@@ -288,7 +344,9 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown protocols {unknown}; choose from {list(PROTOCOLS)}")
     selected = {m.strip() for m in args.methods.split(",") if m.strip()}
-    report = run(protocols, selected, args.quick, args.out, args.progress, hybrid=not args.no_hybrid)
+    report = run(
+        protocols, selected, args.quick, args.out, args.progress, hybrid=not args.no_hybrid, merge=args.merge
+    )
     for key, block in report["protocols"].items():
         print(f"{key}: best {block['best_method']}")
     print(f"wrote {args.out / 'accuracy.json'}")
