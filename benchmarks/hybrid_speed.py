@@ -10,9 +10,18 @@ pessimistic.
 
 Writes ``benchmarks/results/hybrid_speed.json`` and ``hybrid_speed.png``.
 
+``--boosters DONORS GENES``: the whole-profile model's XGBoost settings against prediction cost
+(issue 9). A ``gtex_v8`` cohort of that size is fitted once; its profile model's training rows
+are captured and split by donor: 20% of the donors are a test set (never seen in training or
+early stopping), and each (max_depth, eta) of ``--configs`` is trained on the rest with the
+model's own early stopping (15% of the training donors). Reported per setting: trees kept,
+validation MSE (what ``profile_model`` chooses on), test MSE, training seconds and microseconds
+per predicted entry on one thread. Writes ``hybrid_speed_boosters.json``.
+
 Usage::
 
     .venv/bin/python benchmarks/hybrid_speed.py [--threads 2] [--out benchmarks/results]
+    .venv/bin/python benchmarks/hybrid_speed.py --boosters 300 1000
 """
 
 from __future__ import annotations
@@ -126,14 +135,88 @@ def plot(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def boosters(n_donors: int, n_genes: int, configs: list[tuple[int, float]]) -> dict:
+    """Profile-model XGBoost settings: trees, validation / test MSE on held-out donors, cost."""
+    import gex_impute as gi
+    from gex_impute.methods.hybrid import profile_model, stacking
+
+    adata = gi.datasets.simulate(n_donors=n_donors, n_genes=n_genes, preset="gtex_v8", random_state=0)
+    adata = adata[~np.isnan(np.asarray(adata.X)).all(1)].copy()
+    captured: dict = {}
+    fit_pattern_model = profile_model.fit_pattern_model
+
+    def capture(x, y, bases, names, **kw):
+        captured.update(x=x, y=y, bases=bases, names=names, kw=kw)
+        return fit_pattern_model(x, y, bases, names, **kw)
+
+    profile_model.fit_pattern_model = capture
+    try:
+        model = gi.HybridImputer(n_jobs=1, progress=False).fit(adata, donor_key="donor")
+    finally:
+        profile_model.fit_pattern_model = fit_pattern_model
+    x, y, names, groups = captured["x"], captured["y"], captured["names"], captured["kw"]["groups"]
+    n_groups = captured["kw"]["n_groups"]
+    ref = stacking._filled(captured["bases"], model.models_["profiles"]["reference"], float(np.mean(y)))
+    rng = np.random.default_rng(5)
+    test = (rng.random(n_groups) < 0.2)[groups]
+    train = np.flatnonzero(~test)
+    early = rng.random(n_groups) < model.validation_fraction
+    x_test = np.ascontiguousarray(x[test])
+    rows = []
+    for depth, eta in configs:
+        params = {**model.xgb_params(), "max_depth": depth, "eta": eta}
+        t0 = time.perf_counter()
+        booster, best, val_mse = stacking.train_booster(
+            x[train], (y - ref)[train], early[groups[train]], names, params=params, n_estimators=300, seed=1
+        )
+        train_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pred = ref[test] + stacking.booster_predict(booster, x_test, names, best, 1)
+        rows.append(
+            {
+                "max_depth": depth,
+                "eta": eta,
+                "trees": best + 1,
+                "validation_mse": val_mse,
+                "test_mse": float(np.mean((pred - y[test]) ** 2)),
+                "train_seconds": train_s,
+                "us_per_entry": (time.perf_counter() - t0) / int(test.sum()) * 1e6,
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return {
+        "n_donors": n_donors,
+        "n_genes": n_genes,
+        "training_rows": len(y),
+        "test_rows": int(test.sum()),
+        "reference": model.models_["profiles"]["reference"],
+        "reference_test_mse": float(np.mean((ref[test] - y[test]) ** 2)),
+        "load_1min": os.getloadavg()[0],
+        "configs": rows,
+    }
+
+
 def main(argv=None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--params", default="{}", help="JSON of HybridImputer parameters")
+    parser.add_argument("--boosters", nargs=2, type=int, metavar=("DONORS", "GENES"), default=None)
+    parser.add_argument(
+        "--configs",
+        default="[[6,0.1],[6,0.3],[6,0.2],[4,0.3],[4,0.5],[5,0.3],[6,0.15]]",
+        help="--boosters: JSON list of [max_depth, eta]",
+    )
     args = parser.parse_args(argv)
     from gex_impute._utils import atomic_path
+
+    if args.boosters:
+        result = boosters(*args.boosters, [tuple(c) for c in json.loads(args.configs)])
+        args.out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(args.out / "hybrid_speed_boosters.json") as tmp:
+            tmp.write_text(json.dumps(result, indent=1) + "\n")
+        return 0
 
     report = run(args.threads, args.out, json.loads(args.params))
     args.out.mkdir(parents=True, exist_ok=True)
