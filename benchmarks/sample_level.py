@@ -56,6 +56,18 @@ PARTS = RESULTS / "sample_level_parts"
 SEEDS = (0, 1, 2)
 #: rows measured before jobs recorded their commit: the results file was committed at this commit
 OLD_ROWS_COMMIT = "a064219 or earlier (results file of 7020c9d)"
+#: how the current results were produced (shown under the commit table)
+NOTES = [
+    "Session 4 (2026-11-28, 10:06-10:46 UTC, 2 shared cores, load 4-6): `nice -n 10 python "
+    "benchmarks/sample_level.py --only 'gtex P1' --fresh`, then `--only 'gtex P2' --fresh`, then "
+    "`--only 'blake P2' --fresh`, each with `--jobs 1` (the default); the other jobs are kept from the "
+    "earlier run (their rows carry no commit).",
+    "Between fe035e9 and 92d4c92 the package changed only in 698f609 (whole-profile features, identical "
+    "values; not used by GTEx tissue means or Blake P2 scattered entries); `+dirty`: other engineers' "
+    "uncommitted files under gex_impute/ at that moment (the whole-gene / entry code was committed).",
+    "The whole-gene and scattered-entry code measured: ad4ce5a (disjoint gene rounds, TSS-window and "
+    "bidirectional-partner features), dad7f60 + fe035e9 (per-sample XGBoost base `tree_rows`).",
+]
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
 HYBRID = {"n_jobs": 1, "progress": False}
@@ -297,6 +309,7 @@ def _markdown(frame: pd.DataFrame, ratios: list[dict], speed: list[dict], comman
         jobs = q.assign(commit=q["commit"].fillna(OLD_ROWS_COMMIT))
         for (dataset, protocol, seed), grp in jobs.groupby(["dataset", "protocol", "seed"]):
             lines.append(f"| {dataset} {protocol} {seed} | {', '.join(sorted(set(grp['commit'])))} |")
+        lines += ["", *[f"- {note}" for note in NOTES]]
     lines += ["", "## Every method (all held-out entries)", ""]
     lines += [
         "| dataset | protocol | seed | annotation | method | MSE | Pearson | mean gene r | fit s |",
