@@ -3,20 +3,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _hybrid_fixtures import FAST, model_data, simulated
 
 import gex_impute as gi
 from gex_impute._errors import DataError, ModelArchiveError, OutputPathError, ParameterError
 from gex_impute.methods import get_method
 from gex_impute.methods import hybrid as hy
 from gex_impute.methods.hybrid.masking import entry_patterns
-
-sys.path.insert(0, str(Path(__file__).parent))  # until pyproject sets pythonpath = ["tests"]
-from _hybrid_fixtures import FAST, model_data, simulated  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import gc
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _hybrid_fixtures import FAST_PROFILES, absent_rows, layout_of, model_data, simulated
 
 import gex_impute as gi
 from gex_impute.methods.hybrid import profile_cache
 from gex_impute.methods.hybrid.masking import Layout
 from gex_impute.methods.hybrid.profiles import ProfileFeatures
-
-sys.path.insert(0, str(Path(__file__).parent))  # until pyproject sets pythonpath = ["tests"]
-from _hybrid_fixtures import FAST_PROFILES, absent_rows, layout_of, model_data, simulated  # noqa: E402
 
 
 @pytest.fixture(scope="module")
