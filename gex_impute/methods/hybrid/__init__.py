@@ -15,7 +15,9 @@ scattered entries and whole genes), :mod:`.profiles` (whole-profile features of 
 (observed-profile storage, donor distances, the features cached per cohort),
 :mod:`.cohort_cache` (the one-entry per-cohort cache), :mod:`.genes` (promoter CNN, static gene
 features), :mod:`.encoder` (tissue transformer), :mod:`.masking` (patterns, training rows),
-:mod:`.patterns` (per-pattern fit / predict), :mod:`.stacking` (reference + XGBoost),
+:mod:`.patterns` (per-pattern fit / predict), :mod:`.profile_model` (the whole-profile model:
+fit, XGBoost chosen for prediction cost in large cohorts, chunked predict), :mod:`.stacking`
+(reference + XGBoost),
 :mod:`.persistence` (saved state), :mod:`.sequence` (one-hot DNA).
 """
 
