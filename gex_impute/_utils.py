@@ -1,4 +1,4 @@
-"""Small shared helpers: seeds, atomic writes, progress bars, device choice."""
+"""Small shared helpers: seeds, atomic writes, progress bars, device choice, thread caps, dask clients."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -138,3 +139,28 @@ def limit_threads(limit: int, *, user_api: str | None = None) -> Iterator[None]:
         return
     with threadpool_limits(limits=limit, user_api=user_api):
         yield
+
+
+def check_dask_client(client: Any) -> int:
+    """Check that ``client`` is a dask.distributed Client with workers; return its worker threads.
+
+    Raises
+    ------
+    ParameterError
+        Not a ``dask.distributed.Client``, or a client without workers.
+    """
+    from ._errors import ParameterError
+
+    try:
+        from distributed import Client
+    except ImportError as err:  # pragma: no cover - dask is a dependency
+        msg = "client= needs dask.distributed; pip install 'dask[distributed]'."
+        raise ParameterError(msg) from err
+    if not isinstance(client, Client):
+        msg = f"client must be a dask.distributed.Client, got {type(client).__name__}."
+        raise ParameterError(msg)
+    threads = sum(client.nthreads().values())
+    if threads == 0:
+        msg = "the dask client has no workers; start some (e.g. LocalCluster(n_workers=2)) first."
+        raise ParameterError(msg)
+    return int(threads)

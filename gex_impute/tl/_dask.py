@@ -12,24 +12,10 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
-from .._errors import ParameterError
+from .._utils import check_dask_client
 
-
-def check_client(client: Any) -> int:
-    """Check that ``client`` is a dask.distributed Client; return its number of worker threads."""
-    try:
-        from distributed import Client
-    except ImportError as err:  # pragma: no cover - dask is a dependency
-        msg = "client= needs dask.distributed; pip install 'dask[distributed]'."
-        raise ParameterError(msg) from err
-    if not isinstance(client, Client):
-        msg = f"client must be a dask.distributed.Client, got {type(client).__name__}."
-        raise ParameterError(msg)
-    threads = sum(client.nthreads().values())
-    if threads == 0:
-        msg = "the dask client has no workers; start some (e.g. LocalCluster(n_workers=2)) first."
-        raise ParameterError(msg)
-    return threads
+#: check a dask client and count its worker threads (one rule for the tools and the hybrid)
+check_client = check_dask_client
 
 
 def run_blocks(

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..._errors import ParameterError
+from ..._utils import check_dask_client
 
 logger = logging.getLogger("gex_impute")
 
@@ -59,14 +60,7 @@ def active_training() -> Training | None:
 
 
 def _check_client(client: Any) -> None:
-    try:
-        from distributed import Client
-    except ImportError as err:  # pragma: no cover - dask is a dependency
-        msg = "training on a client needs dask.distributed; pip install 'dask[distributed]'."
-        raise ParameterError(msg) from err
-    if not isinstance(client, Client):
-        msg = f"client must be a dask.distributed.Client, got {type(client).__name__}."
-        raise ParameterError(msg)
+    check_dask_client(client)
     try:
         import xgboost.dask  # noqa: F401
     except ImportError as err:
@@ -75,9 +69,6 @@ def _check_client(client: Any) -> None:
             "pip install 'dask[dataframe,distributed]' (it needs pyarrow)."
         )
         raise ParameterError(msg) from err
-    if not client.nthreads():
-        msg = "the dask client has no workers; start some (e.g. LocalCluster(n_workers=2)) first."
-        raise ParameterError(msg)
 
 
 @contextlib.contextmanager
