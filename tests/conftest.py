@@ -39,3 +39,16 @@ def _sim_session():
 def sim(_sim_session):
     """A tiny simulated AnnData (samples x genes, with missing entries); a fresh copy per test."""
     return _sim_session.copy()
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A 2-worker in-process dask LocalCluster's client, one per test module (closed after it)."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as dask_client,
+    ):
+        yield dask_client

@@ -41,17 +41,6 @@ FAST = {"n_estimators": 30, "max_epochs": 1, "n_rounds": 1, "n_jobs": 1}
 
 
 @pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as dask_client,
-    ):
-        yield dask_client
-
-
-@pytest.fixture(scope="module")
 def rows():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2000, 8))
