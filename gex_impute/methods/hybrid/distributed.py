@@ -152,6 +152,8 @@ def train_booster_dask(
     import xgboost as xgb
     from xgboost import dask as dxgb
 
+    from .stacking import validation_score
+
     client = training.client
     workers = sorted(client.nthreads())
     k = min(training.n_partitions, max(int((~val).sum()), 1))
@@ -179,10 +181,9 @@ def train_booster_dask(
             verbose_eval=False,
         )
     booster = output["booster"]
-    best = int(booster.best_iteration)
     nthread = int(params.get("nthread", 1))
     dval = xgb.DMatrix(x[val_rows], label=r[val_rows], feature_names=names, nthread=nthread)
-    pred = booster.predict(dval, iteration_range=(0, best + 1))
+    best, mse = validation_score(booster, dval, r[val_rows])
     logger.debug(
         "xgboost.dask: %d + %d rows in %d partitions on %d workers, best iteration %d",
         len(train_rows),
@@ -191,4 +192,4 @@ def train_booster_dask(
         len(workers),
         best,
     )
-    return booster, best, float(np.mean((pred - r[val_rows]) ** 2))
+    return booster, best, mse

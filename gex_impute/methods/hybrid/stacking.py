@@ -72,9 +72,14 @@ def train_booster(
         early_stopping_rounds=20,
         verbose_eval=False,
     )
+    return booster, *validation_score(booster, dval, r[val])
+
+
+def validation_score(booster: Any, dval: Any, r_val: np.ndarray) -> tuple[int, float]:
+    """``(best_iteration, validation MSE)`` of an early-stopped ``booster`` on ``dval`` (labels ``r_val``)."""
     best = int(booster.best_iteration)
     pred = booster.predict(dval, iteration_range=(0, best + 1))
-    return booster, best, float(np.mean((pred - r[val]) ** 2))
+    return best, float(np.mean((pred - r_val) ** 2))
 
 
 def booster_predict(
