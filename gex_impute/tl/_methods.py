@@ -169,14 +169,22 @@ def resolve_with_scale(
     instance = resolve_method(method, random_state, progress, params)
     pretrained = is_fitted(instance)
     if pretrained:
-        if log_transform != "auto" and bool(log_transform) != bool(instance.log1p_):
-            msg = (
-                f"log_transform={log_transform!r} conflicts with the fitted method (log1p="
-                f"{instance.log1p_}); leave log_transform='auto' with a fitted method."
-            )
-            raise ParameterError(msg)
-        log_transform = bool(instance.log1p_)
+        log_transform = fitted_log_scale(instance, log_transform, fix="with a fitted method")
     return instance, log_transform, pretrained
+
+
+def fitted_log_scale(method: BaseImputer, log_transform: bool | Literal["auto"], *, fix: str) -> bool:
+    """Return the fitted ``method``'s log scale; an explicit ``log_transform`` that disagrees is refused.
+
+    ``fix`` ends the message: when to leave ``log_transform='auto'``.
+    """
+    if log_transform != "auto" and bool(log_transform) != bool(method.log1p_):
+        msg = (
+            f"log_transform={log_transform!r} conflicts with the fitted method (log1p="
+            f"{method.log1p_}); leave log_transform='auto' {fix}."
+        )
+        raise ParameterError(msg)
+    return bool(method.log1p_)
 
 
 def calibrate_patterns(method: BaseImputer, data: ExpressionData, *, has_absent: bool) -> None:

@@ -14,6 +14,7 @@ from ..methods._base import BaseImputer
 from ._dask import check_client
 from ._methods import (
     check_level,
+    fitted_log_scale,
     h5ad_safe,
     interval_rows,
     is_fitted,
@@ -145,13 +146,7 @@ def impute(
         if not is_fitted(model):
             msg = "model= must be fitted; call model.fit(...) or load a saved model first."
             raise ParameterError(msg)
-        if log_transform != "auto" and bool(log_transform) != bool(model.log1p_):
-            msg = (
-                f"log_transform={log_transform!r} conflicts with the model, fitted with "
-                f"log1p={model.log1p_}; leave log_transform='auto' when passing model=."
-            )
-            raise ParameterError(msg)
-        log_transform = bool(model.log1p_)
+        log_transform = fitted_log_scale(model, log_transform, fix="when passing model=")
         instance = model
     else:
         instance = resolve_method(method, random_state, progress)
