@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from gex_impute.methods.hybrid.bases import ridge_rows, tree_rows
 from gex_impute.methods.hybrid.entries import EntryFeatures
@@ -61,3 +62,27 @@ def test_entry_features_stack_the_tree_base_for_scattered_entries_only():
     assert "trees_samples" not in bases
     _, names, bases = EntryFeatures(n_similar=0, tree_samples=False).build(masked, layout, rows, cols)
     assert "trees_samples" not in names
+
+
+@pytest.mark.parametrize("donors", [True, False])
+def test_entry_features_skip_bases_nan_at_genes_without_data(donors):
+    # whole-gene rounds ask only for genes without data: the skipped bases give the same design
+    rng = np.random.default_rng(0)
+    n_d, n_t, p = (31, 4, 300) if donors else (1, 10, 300)  # rows above / below MAX_RIDGE_SAMPLES
+    n = n_d * n_t
+    values = rng.normal(size=(n, p)) + rng.normal(size=p)
+    values[rng.random((n, p)) < 0.05] = np.nan
+    values[:, :30] = np.nan  # genes without data
+    tissue = np.arange(n) % n_t
+    layout = Layout(tissue, n_t, np.arange(n) // n_t, n_d) if donors else Layout(tissue, n_t, None, 0)
+    rows, cols = np.nonzero(np.isnan(values[:, :30]))
+    kw = {"n_similar": 3, "tree_samples": False, "tss_key": None}
+    x_fast, names_fast, bases_fast = EntryFeatures(**kw).build(values, layout, rows, cols)
+    x_full, names_full, bases_full = EntryFeatures(**kw, skip_unused=False).build(values, layout, rows, cols)
+    assert names_fast == names_full
+    np.testing.assert_array_equal(x_fast, x_full)
+    assert bases_fast.keys() == bases_full.keys()
+    for key, full in bases_full.items():
+        np.testing.assert_array_equal(bases_fast[key], full, err_msg=key)
+    assert any(n.startswith("knn_donors") for n in names_full) == donors
+    assert ("ridge_samples" in names_full) == (not donors)

@@ -67,6 +67,11 @@ class EntryFeatures:
     tss_key
         ``(p,)`` :func:`~.genes.tss_key` of every gene: genes with no data are described by
         the observed genes within :data:`~.genes.WINDOWS` of their TSS (or None).
+    skip_unused
+        When no asked gene has data (the whole-gene rounds of training, whole genes at
+        prediction), skip the bases that are NaN at such genes (kNN and low rank over samples or
+        donors, gene kNN, ...) and give their columns as NaN: the same design, faster. False
+        computes them anyway (tests compare both).
     """
 
     knn_k: tuple[int, ...] = (1, 2, 4, 8, 16)
@@ -83,6 +88,7 @@ class EntryFeatures:
     tss_key: np.ndarray | None = None
     tree_samples: bool = True
     threads: int = 1
+    skip_unused: bool = True
 
     def build(
         self, values: np.ndarray, layout: Layout, rows: np.ndarray, cols: np.ndarray
@@ -135,18 +141,27 @@ class EntryFeatures:
         srows = np.flatnonzero(obs.any(1))
         need = np.unique(rows)
         need = need[obs[need].any(1)]
-        if self.knn_k and len(need) and len(srows) > 1:
+        # no asked gene has data: every base below that reads the gene's own values is NaN there
+        absent = self.skip_unused and not obs.any(0)[cols].any()
+        if self.knn_k and len(need) and len(srows) > 1 and absent:
+            for k in self.knn_k:
+                base(f"knn_samples_k{k}", np.full(len(rows), np.nan))
+        elif self.knn_k and len(need) and len(srows) > 1:
             dist = np.full((n, n), np.inf, dtype=np.float32)
             dist[np.ix_(srows, srows)] = nan_euclidean(values[srows])
             est = knn_rows(values, self.knn_k, dist=dist, rows=need)
             del dist
             for k in self.knn_k:
                 base(f"knn_samples_k{k}", est[k][rows, cols])
-        if self.rank_samples:
+        ridge = n <= MAX_RIDGE_SAMPLES and len(srows) > 2  # (finite at genes without data)
+        if self.rank_samples and absent and not ridge:
+            for r in sorted(set(self.rank_samples)):
+                base(f"lowrank_samples_r{r}", np.full(len(rows), np.nan))
+        elif self.rank_samples:
             lrs = low_rank(resid, self.rank_samples)
             for r, lr in lrs.items():
                 base(f"lowrank_samples_r{r}", ref[t[rows], cols] + lr[rows, cols])
-            if n <= MAX_RIDGE_SAMPLES and len(srows) > 2:
+            if ridge:
                 lr0 = lrs[sorted(lrs)[len(lrs) // 2]]
                 start = ref[t] + np.where(np.isnan(lr0), 0.0, lr0)
                 base("ridge_samples", ridge_rows(values, start)[rows, cols])
@@ -156,12 +171,15 @@ class EntryFeatures:
             self._similar_samples(add, values, resid, obs, rows, cols)
         if self.encoder is not None:
             base("encoder", self.encoder.predict(values, layout, rows, cols))
-        kidx = gene_knn(values, k=20)[cols]
-        has = kidx >= 0
-        kv = np.where(has, resid[rows[:, None], np.where(has, kidx, 0)], np.nan)
-        base("knn_genes_resid", ref[t[rows], cols] + nanmean(kv))
+        if absent:
+            base("knn_genes_resid", np.full(len(rows), np.nan))
+        else:
+            kidx = gene_knn(values, k=20)[cols]
+            has = kidx >= 0
+            kv = np.where(has, resid[rows[:, None], np.where(has, kidx, 0)], np.nan)
+            base("knn_genes_resid", ref[t[rows], cols] + nanmean(kv))
         if self.use_donors and layout.donor is not None and layout.n_donors > 2:
-            _donor_columns(self, add, base, values, resid, tm_f, layout, rows, cols)
+            _donor_columns(self, add, base, values, resid, tm_f, layout, rows, cols, absent=absent)
         if self.neighbours is not None:
             _neighbour_columns(add, base, self.neighbours, resid, tm_f, gm, t, rows, cols)
         if self.tss_key is not None or self.neighbours is not None:
@@ -198,13 +216,23 @@ class EntryFeatures:
             add(f"similar_sample_{i}_corr", corr[rows, o])
 
 
-def _donor_columns(fb: EntryFeatures, add, base, values, resid, tm_f, layout: Layout, rows, cols) -> None:
-    """Donor offsets, the donor's other tissues, and kNN / low rank over donors x (tissue, gene)."""
+def _donor_columns(
+    fb: EntryFeatures, add, base, values, resid, tm_f, layout: Layout, rows, cols, *, absent: bool = False
+) -> None:
+    """Donor offsets, the donor's other tissues, and kNN / low rank over donors x (tissue, gene).
+
+    ``absent``: no gene of ``cols`` has data; the columns that read the gene's values are NaN
+    (offset counts 0) without being computed.
+    """
     assert layout.donor is not None
     d, t = layout.donor, layout.tissue
     n_d, n_t = layout.n_donors, layout.n_tissues
     p = values.shape[1]
     prof, _ = group_means(resid, layout.unit, n_d * n_t)
+    if absent:
+        corr = tissue_correlation(prof.reshape(n_d, n_t, p))
+        _absent_donor_columns(fb, add, base, corr, n_t, t[rows], len(rows))
+        return
     ok = ~np.isnan(resid)
     r0 = np.where(ok, resid, 0.0)
     ds, dc = np.zeros((n_d, p)), np.zeros((n_d, p))
@@ -251,6 +279,21 @@ def _donor_columns(fb: EntryFeatures, add, base, values, resid, tm_f, layout: La
     if fb.rank_donors:
         for r, lr in low_rank(wide, fb.rank_donors).items():
             base(f"lowrank_donors_r{r}", tm_f[t[rows], cols] + lr[d[rows], wcol])
+
+
+def _absent_donor_columns(fb: EntryFeatures, add, base, corr, n_t: int, tr: np.ndarray, n_rows: int) -> None:
+    """:func:`_donor_columns` at genes without data: NaN but the offset count (0) and tissue correlation."""
+    nan = np.full(n_rows, np.nan)
+    for name in ("donor_offset", "donor_offset_n", "donor_plus_tissue", "donor_offset_weighted"):
+        add(name, 0.0 if name == "donor_offset_n" else nan)
+    add("donor_similar_tissue_corr", np.nanmax(np.where(np.isnan(corr), -1, corr), axis=1)[tr])
+    for i in range(min(n_t - 1, 5)):
+        add(f"donor_resid_tissue_rank{i}", nan)
+    add("donor_dev_from_similar", nan)
+    for k in fb.donor_k:
+        base(f"knn_donors_k{k}", nan)
+    for r in sorted({int(r) for r in fb.rank_donors}):
+        base(f"lowrank_donors_r{r}", nan)
 
 
 def _neighbour_columns(add, base, nb, resid, tm_f, gm, t, rows, cols) -> None:
