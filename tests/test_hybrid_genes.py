@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import gex_impute as gi
 from gex_impute.methods.hybrid.bases import nanmean
@@ -133,3 +134,23 @@ def test_gene_model_sees_every_gene_hidden_once_and_learns_linked_genes():
     r_d = np.corrcoef(dist[:, heldout].ravel(), truth)[0, 1]
     assert r_h > 0.8 and r_h > r_d - 0.02, (r_h, r_d)  # level with the method made for this case
     assert fit_entry_models is not None
+
+
+def test_adamw_matches_torch_optim_adamw():
+    torch = pytest.importorskip("torch")
+    from gex_impute.methods.hybrid.genes import AdamW
+
+    nets = []
+    for make in (torch.optim.AdamW, AdamW):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+        opt = make(net.parameters(), lr=3e-3, weight_decay=1e-4)
+        x = torch.randn(64, 5, generator=torch.Generator().manual_seed(1))
+        for _ in range(5):
+            loss = (net(x) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        nets.append(net)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        assert torch.equal(a, b)

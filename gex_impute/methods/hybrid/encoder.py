@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .bases import group_means
+from .genes import AdamW
 from .masking import Layout
 
 __all__ = ["TissueEncoder", "tissue_transformer"]
@@ -142,7 +143,7 @@ class TissueEncoder:
         for k in range(self.n_folds):
             torch.manual_seed(self.seed + k)
             net = tissue_transformer(n_t, self.d_model, self.n_heads, self.n_layers)
-            opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=1e-4)
+            opt = AdamW(net.parameters(), lr=self.learning_rate, weight_decay=1e-4)
             items = np.flatnonzero(self.fold_[gi] != k)
             if len(items) < 4:
                 self.nets_.append(net.eval())
