@@ -17,7 +17,7 @@ import numpy as np
 from .bases import nanmean
 
 if TYPE_CHECKING:
-    from .profiles import ProfileFeatures
+    from .profiles import DonorScores, ProfileFeatures
 
 __all__ = ["DonorContext", "unit_columns"]
 
@@ -40,7 +40,7 @@ class DonorContext:
     r_count: np.ndarray  # (p,) observed tissues
     w_num: np.ndarray  # (T, p) tissue-correlation weighted sums of r0
     w_den: np.ndarray  # (T, p) and of the weights
-    scores: np.ndarray | None  # (T, p, r) component scores without the donor
+    scores: DonorScores | None  # component scores without the donor, per tissue on demand
     gram: np.ndarray | None  # (r + 1, r + 1) [1, scores] cross products over observed entries
     rhs: np.ndarray | None  # (r + 1,) [1, scores] x r0 over observed entries
     #: similar donors -> (tissues, deviations (0 where NaN), observed, their sum and count over tissues)
@@ -66,7 +66,7 @@ class DonorContext:
         scores = gram = rhs = None
         if pf.pca_ranks:
             scores = pf._scores_without(d, tm_f, obs, yd)
-            a = scores[obs].astype(np.float64)
+            a = scores.observed().astype(np.float64)
             gram = np.empty((a.shape[1] + 1, a.shape[1] + 1))
             gram[0, 0], gram[0, 1:] = len(a), a.sum(0)
             gram[1:, 0], gram[1:, 1:] = gram[0, 1:], a.T @ a
@@ -99,7 +99,7 @@ def _pca_estimates(
     """Ridge regression of the donor's other tissues on the component scores, for tissue ``t``."""
     assert ctx.scores is not None and ctx.gram is not None and ctx.rhs is not None
     own = ctx.obs[t]
-    a = ctx.scores[t][own].astype(np.float64)
+    a = ctx.scores.tissue(t, own).astype(np.float64)
     y = ctx.r0[t][own]
     gram, rhs = ctx.gram.copy(), ctx.rhs.copy()
     gram[0, 0] -= len(a)
@@ -110,13 +110,15 @@ def _pca_estimates(
     rhs[1:] -= a.T @ y
     n_train = int(ctx.obs.sum()) - int(own.sum())
     out = {}
+    scores_g = ctx.scores.tissue(t, g) if n_train >= 10 else None
     for r in pf.pca_ranks:
         est = np.full(_size(pf, g), np.nan)
         if n_train >= 10:
+            assert scores_g is not None
             pen = pf.alpha * np.eye(r + 1)
             pen[0, 0] = 0
             coef = np.linalg.solve(gram[: r + 1, : r + 1] + pen, rhs[: r + 1])
-            est = coef[0] + ctx.scores[t][g, :r].astype(np.float64) @ coef[1:]
+            est = coef[0] + scores_g[:, :r].astype(np.float64) @ coef[1:]
         out[r] = est
     return out
 

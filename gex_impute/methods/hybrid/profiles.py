@@ -26,7 +26,51 @@ from .masking import Layout
 from .profile_cache import DonorDistances, UnitProfiles, pooled_tissue_correlation
 from .profile_columns import DonorContext, unit_columns
 
-__all__ = ["DonorContext", "ProfileFeatures", "unit_columns"]
+__all__ = ["DonorContext", "DonorScores", "ProfileFeatures", "unit_columns"]
+
+
+class DonorScores:
+    """``(T, p, r)`` component scores without one donor, computed for the tissues and genes asked for.
+
+    Exact path: the whole cube (``full``, small cohorts). Approximate path: the all-donor scores
+    minus the donor's own contribution, ``shared[t, g] - (xc[t, g] * vec)`` with ``xc`` the
+    donor's centred residuals, only for the tissue ``t`` and genes ``g`` asked for (the same
+    values as subtracting over the whole cube, without building it for every donor).
+    """
+
+    def __init__(
+        self,
+        *,
+        full: np.ndarray | None = None,
+        shared: np.ndarray | None = None,
+        vec: np.ndarray | None = None,
+        mean: float = 0.0,
+        yd: np.ndarray | None = None,
+        obs: np.ndarray | None = None,
+        ref: np.ndarray | None = None,
+    ):
+        self.full, self.shared, self.vec, self.mean = full, shared, vec, mean
+        self.yd, self.obs, self.ref = yd, obs, ref
+
+    def tissue(self, t: int, g: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """``(genes, r)`` float32 scores of tissue ``t`` (``g``: gene indices, a mask or a slice)."""
+        if self.full is not None:
+            return self.full[t][g]
+        assert self.shared is not None and self.vec is not None
+        assert self.yd is not None and self.obs is not None and self.ref is not None
+        xc = np.where(self.obs[t][g], self.yd[t][g] - self.ref[t][g], 0.0) - self.mean
+        return self.shared[t][g] - (xc[:, None] * self.vec[None, :]).astype(np.float32)
+
+    def observed(self) -> np.ndarray:
+        """``(observed entries, r)`` scores of the donor's observed entries (tissue-major order)."""
+        assert self.obs is not None
+        if self.full is not None:
+            return self.full[self.obs]
+        parts = [self.tissue(int(t), self.obs[t]) for t in np.flatnonzero(self.obs.any(1))]
+        if not parts:
+            assert self.shared is not None
+            return np.zeros((0, self.shared.shape[-1]), dtype=np.float32)
+        return np.concatenate(parts)
 
 
 class ProfileFeatures:
@@ -108,6 +152,9 @@ class ProfileFeatures:
         self.pca_ranks = tuple(r for r in pca_ranks if r <= max(1, (n_d - 1) // 3))
         self.alpha = alpha
         self._components: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # the last donor prepared: complete()'s blocks follow the donors, so a donor whose units
+        # fall in two consecutive blocks is prepared once
+        self._last_context: tuple[int, DonorContext] | None = None
         self._dense: np.ndarray | None = None
 
     # -- donor components ------------------------------------------------------------------
@@ -155,14 +202,14 @@ class ProfileFeatures:
         self._components = (scores, vecs, means)
         return self._components
 
-    def _scores_without(self, d: int, tm_f: np.ndarray, obs_d: np.ndarray, yd: np.ndarray) -> np.ndarray:
-        """``(T, p, r)`` component scores without donor ``d`` (exact or approximate)."""
+    def _scores_without(self, d: int, tm_f: np.ndarray, obs_d: np.ndarray, yd: np.ndarray) -> DonorScores:
+        """Component scores without donor ``d`` (exact or approximate), computed per tissue on demand."""
         n_t, p = self.n_tissues, self.n_genes
         if self.exact:
-            return self._exact_scores(d, tm_f).reshape(n_t, p, -1)
+            return DonorScores(full=self._exact_scores(d, tm_f).reshape(n_t, p, -1), obs=obs_d)
         scores, vecs, means = self._shared_components()
-        xc_d = np.where(obs_d, yd - self.tm_all_f, 0.0) - means[d]
-        return scores - (xc_d[:, :, None] * vecs[d][None, None, :]).astype(np.float32)
+        ref = self.tm_all_f
+        return DonorScores(shared=scores, vec=vecs[d], mean=float(means[d]), yd=yd, obs=obs_d, ref=ref)
 
     # -- features ----------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -195,7 +242,7 @@ class ProfileFeatures:
         names, and per unit the base estimates (name -> ``(len(genes),)``).
         """
         names = self.names()
-        ctx = DonorContext.build(self, d)
+        ctx = self.context(d)
         xs: list[np.ndarray] = []
         bases: list[dict[str, np.ndarray]] = []
         for i, t in enumerate(np.asarray(tissues, dtype=np.int64)):
@@ -209,6 +256,15 @@ class ProfileFeatures:
             xs.append(x.T)
             bases.append(base)
         return xs, names, bases
+
+    def context(self, d: int) -> DonorContext:
+        """Donor ``d`` prepared (:class:`DonorContext`); the last donor's is kept for the next call."""
+        last = self._last_context
+        if last is not None and last[0] == d:
+            return last[1]
+        ctx = DonorContext.build(self, d)
+        self._last_context = (d, ctx)
+        return ctx
 
     def unit_features(self, d: int, t: int) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
         """Features of every gene of unit ``(d, t)``: ``(p, F)`` float32, names, bases (name -> ``(p,)``)."""
