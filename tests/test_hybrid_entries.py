@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gex_impute.methods.hybrid.bases import ridge_rows, tree_rows
+from gex_impute.methods.hybrid.bases import knn_at, knn_rows, nan_euclidean, ridge_rows, tree_rows
 from gex_impute.methods.hybrid.entries import EntryFeatures
 from gex_impute.methods.hybrid.masking import Layout
 
@@ -86,3 +86,19 @@ def test_entry_features_skip_bases_nan_at_genes_without_data(donors):
         np.testing.assert_array_equal(bases_fast[key], full, err_msg=key)
     assert any(n.startswith("knn_donors") for n in names_full) == donors
     assert ("ridge_samples" in names_full) == (not donors)
+
+
+def test_knn_at_equals_knn_rows_at_the_asked_entries():
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(120, 300))
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[:3] = np.nan  # rows with nothing observed
+    rows, cols = np.nonzero(np.isnan(values) & (rng.random(values.shape) < 0.1))
+    rows, cols = np.r_[rows, 0, 5, 6], np.r_[cols, 1, 2, 3]  # rows asked for one column only
+    dist = nan_euclidean(values)
+    ks = (1, 3, 8)
+    full = knn_rows(values, ks, dist=dist, rows=np.unique(rows))
+    at = knn_at(values, ks, rows, cols, dist=dist)
+    for k in ks:
+        np.testing.assert_array_equal(at[k], full[k][rows, cols])  # bitwise
+    assert np.isnan(at[1][rows < 3]).all() and np.isfinite(at[8][rows >= 3]).mean() > 0.9

@@ -14,6 +14,7 @@ import numpy as np
 __all__ = [
     "gene_knn",
     "group_means",
+    "knn_at",
     "knn_rows",
     "low_rank",
     "nan_euclidean",
@@ -130,6 +131,60 @@ def knn_rows(
             cnt = take.sum(0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[k][r] = np.where(cnt > 0, (v * take).sum(0) / np.maximum(cnt, 1), np.nan)
+    return out
+
+
+def knn_at(
+    values: np.ndarray, ks: Iterable[int], rows: np.ndarray, cols: np.ndarray, *, dist: np.ndarray
+) -> dict[int, np.ndarray]:
+    """:func:`knn_rows` at the entries ``(rows, cols)`` only: each row's neighbours, only its asked columns.
+
+    The same values as ``knn_rows(values, ks, dist=dist, rows=np.unique(rows))[k][rows, cols]``
+    (NaN for rows with nothing observed), at the cost of the columns asked for instead of all.
+
+    Returns
+    -------
+    ``{k: (len(rows),) array}``.
+
+    Examples
+    --------
+    >>> v = np.array([[1.0, 2.0, np.nan], [1.5, np.nan, 3.0], [0.0, 4.0, 5.0]])
+    >>> full = knn_rows(v, [1, 2])
+    >>> at = knn_at(v, [1, 2], np.array([0, 1]), np.array([2, 1]), dist=nan_euclidean(v))
+    >>> [at[k].tolist() == [full[k][0, 2], full[k][1, 1]] for k in (1, 2)]
+    [True, True]
+    """
+    ks = sorted({int(k) for k in ks})
+    n = values.shape[0]
+    out = {k: np.full(len(rows), np.nan) for k in ks}
+    m = min(n - 1, 2 * ks[-1] + 16)
+    if m <= 0 or len(rows) == 0:
+        return out
+    order = np.argsort(rows, kind="stable")
+    uniq, starts = np.unique(rows[order], return_index=True)
+    keep = (~np.isnan(values[uniq])).any(1)
+    bounds = np.r_[starts, len(order)]
+    d = dist[uniq]
+    part = np.argpartition(d, m - 1, axis=1)[:, :m] if m < n - 1 else np.argsort(d, axis=1)[:, :m]
+    for i, r in enumerate(uniq):
+        if not keep[i]:
+            continue
+        sel = order[bounds[i] : bounds[i + 1]]
+        cand = part[i]
+        cand = cand[np.argsort(dist[r, cand], kind="stable")]
+        cand = cand[np.isfinite(dist[r, cand])]
+        if len(cand) == 0:
+            continue
+        v = values[np.ix_(cand, cols[sel])]
+        o = ~np.isnan(v)
+        c = np.cumsum(o, axis=0, dtype=np.int32)
+        v = np.where(o, v, 0.0)
+        for k in ks:
+            take = o & (c <= k)
+            cnt = take.sum(0)
+            total = np.cumsum(v * take, axis=0)[-1]  # summed in knn_rows' order, whatever the shape
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[k][sel] = np.where(cnt > 0, total / np.maximum(cnt, 1), np.nan)
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .bases import gene_knn, group_means, knn_rows, low_rank, nan_euclidean, nanmean, ridge_rows, tree_rows
+from .bases import gene_knn, group_means, knn_at, low_rank, nan_euclidean, nanmean, ridge_rows, tree_rows
 from .masking import Layout
 
 __all__ = ["EntryFeatures", "tissue_correlation"]
@@ -149,10 +149,10 @@ class EntryFeatures:
         elif self.knn_k and len(need) and len(srows) > 1:
             dist = np.full((n, n), np.inf, dtype=np.float32)
             dist[np.ix_(srows, srows)] = nan_euclidean(values[srows])
-            est = knn_rows(values, self.knn_k, dist=dist, rows=need)
+            est = knn_at(values, self.knn_k, rows, cols, dist=dist)
             del dist
             for k in self.knn_k:
-                base(f"knn_samples_k{k}", est[k][rows, cols])
+                base(f"knn_samples_k{k}", est[k])
         ridge = n <= MAX_RIDGE_SAMPLES and len(srows) > 2  # (finite at genes without data)
         if self.rank_samples and absent and not ridge:
             for r in sorted(set(self.rank_samples)):
@@ -273,9 +273,9 @@ def _donor_columns(
     devr[np.arange(len(rows)), t[rows]] = np.nan
     add("donor_dev_from_similar", nanmean(devr))
     if fb.donor_k:
-        est = knn_rows(wide, fb.donor_k, dist=ddist, rows=np.unique(d[rows]))
+        est = knn_at(wide, fb.donor_k, d[rows], wcol, dist=ddist)
         for k in fb.donor_k:
-            base(f"knn_donors_k{k}", tm_f[t[rows], cols] + est[k][d[rows], wcol])
+            base(f"knn_donors_k{k}", tm_f[t[rows], cols] + est[k])
     if fb.rank_donors:
         for r, lr in low_rank(wide, fb.rank_donors).items():
             base(f"lowrank_donors_r{r}", tm_f[t[rows], cols] + lr[d[rows], wcol])
