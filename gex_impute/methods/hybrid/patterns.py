@@ -24,13 +24,22 @@ if TYPE_CHECKING:
     from ..._data import ExpressionData
     from .model import HybridImputer
 
-__all__ = ["fit_entry_models", "fit_profile_model", "gene_parts", "predict_entries", "predict_profiles"]
+__all__ = [
+    "cap_per_gene",
+    "fit_entry_models",
+    "fit_profile_model",
+    "gene_parts",
+    "predict_entries",
+    "predict_profiles",
+]
 
 #: below this many hidden training genes, the whole-gene model is chosen by gene-grouped CV
 MAX_GENES_FOR_CV = 300
 #: whole genes: rows of hidden genes collected at most (x max_rows), and fitted on at most
 GENE_COLLECT_FACTOR = 8
 GENE_ROWS_FACTOR = 4
+#: whole genes: training rows (samples) per hidden gene at most; None: all
+GENE_SAMPLES_CAP: int | None = 64
 
 
 @contextlib.contextmanager
@@ -146,6 +155,32 @@ def gene_parts(
     )
 
 
+def cap_per_gene(pat: np.ndarray, cols: np.ndarray, cap: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Return the hidden entries to keep: all but whole genes, and at most ``cap`` per hidden gene.
+
+    A hidden gene's entries in many samples share its gene-level features (neighbours,
+    promoter, ...); beyond ``cap`` they add training rows more than information. The kept
+    samples of a gene are drawn at random; ``rng`` is not used when no gene exceeds ``cap``.
+
+    Examples
+    --------
+    >>> pat = np.array([0, 0, 0, 2, 0])
+    >>> cols = np.array([1, 1, 1, 1, 2])
+    >>> keep = cap_per_gene(pat, cols, 2, np.random.default_rng(0))
+    >>> int((cols[keep][pat[keep] == 0] == 1).sum()), bool(np.isin([3, 4], keep).all())
+    (2, True)
+    """
+    everything = np.arange(len(pat))
+    gene = np.flatnonzero(pat == PATTERNS.index("genes"))
+    if cap is None or len(gene) == 0 or np.bincount(cols[gene]).max() <= cap:
+        return everything
+    order = gene[rng.permutation(len(gene))]
+    order = order[np.argsort(cols[order], kind="stable")]  # by gene, random within a gene
+    starts = np.flatnonzero(np.r_[True, np.diff(cols[order]) != 0])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    return np.sort(np.concatenate([everything[pat != PATTERNS.index("genes")], order[rank < cap]]))
+
+
 def fit_entry_models(
     model: HybridImputer,
     values: np.ndarray,
@@ -160,7 +195,11 @@ def fit_entry_models(
     hide genes only, each a new disjoint set (:func:`.masking.gene_rounds`), until every
     observed gene was hidden once or ``GENE_COLLECT_FACTOR * max_rows`` rows of hidden genes
     are collected: the whole-gene model learns rules over genes, and the number of distinct
-    genes it saw hidden limits it (GTEx validation split: P1 r 0.456 -> 0.482).
+    genes it saw hidden limits it (GTEx validation split: P1 r 0.456 -> 0.482). For the same
+    reason a hidden gene gives at most ``GENE_SAMPLES_CAP`` rows (samples at random,
+    :func:`cap_per_gene`): in cohorts of many samples the rounds then reach every gene
+    (simulated 50 donors x 20 tissues x 2,000 genes, validation seeds 100 / 101: whole-gene
+    r 0.288 / 0.334 without a cap, 0.401 / 0.376 at 64, 0.389 / 0.351 at 32, 0.384 at 128).
     """
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
@@ -189,6 +228,8 @@ def fit_entry_models(
             rate=model.rate_,
             genes=gene_sets[i] if i < len(gene_sets) else None,
         )
+        keep = cap_per_gene(pat, cols, GENE_SAMPLES_CAP, gene_rng)
+        rows, cols, pat, y = rows[keep], cols[keep], pat[keep], y[keep]
         x, round_names, base = builder.build(masked, layout, rows, cols)
         if i == 0:
             names = round_names
