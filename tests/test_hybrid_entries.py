@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gex_impute.methods.hybrid.bases import knn_at, knn_rows, nan_euclidean, ridge_rows, tree_rows
-from gex_impute.methods.hybrid.entries import EntryFeatures
+from gex_impute.methods.hybrid.entries import EntryFeatures, tissue_correlation
 from gex_impute.methods.hybrid.masking import Layout
 
 
@@ -102,3 +102,18 @@ def test_knn_at_equals_knn_rows_at_the_asked_entries():
     for k in ks:
         np.testing.assert_array_equal(at[k], full[k][rows, cols])  # bitwise
     assert np.isnan(at[1][rows < 3]).all() and np.isfinite(at[8][rows >= 3]).mean() > 0.9
+
+
+def test_tissue_correlation_equals_the_loop_over_pairs():
+    rng = np.random.default_rng(2)
+    cube = rng.normal(size=(20, 6, 200)) + rng.normal(size=(1, 6, 200))
+    cube[rng.random(cube.shape) < 0.3] = np.nan
+    cube[:, 3] = np.nan  # a tissue never observed
+    cube[:19, 4] = np.nan  # one with too few pairs
+    expected = np.full((6, 6), np.nan)
+    for a in range(6):
+        for b in range(6):
+            ok = ~np.isnan(cube[:, a]) & ~np.isnan(cube[:, b])
+            if a != b and ok.sum() >= 20:
+                expected[a, b] = np.corrcoef(cube[:, a][ok], cube[:, b][ok])[0, 1]
+    np.testing.assert_allclose(tissue_correlation(cube), expected, rtol=0, atol=1e-12)
