@@ -135,12 +135,19 @@ def knn_rows(
 
 
 def knn_at(
-    values: np.ndarray, ks: Iterable[int], rows: np.ndarray, cols: np.ndarray, *, dist: np.ndarray
+    values: np.ndarray,
+    ks: Iterable[int],
+    rows: np.ndarray,
+    cols: np.ndarray,
+    *,
+    dist: np.ndarray,
+    chunk: int = 100_000,
 ) -> dict[int, np.ndarray]:
     """:func:`knn_rows` at the entries ``(rows, cols)`` only: each row's neighbours, only its asked columns.
 
     The same values as ``knn_rows(values, ks, dist=dist, rows=np.unique(rows))[k][rows, cols]``
-    (NaN for rows with nothing observed), at the cost of the columns asked for instead of all.
+    (NaN for rows with nothing observed), at the cost of the columns asked for instead of all,
+    vectorised over ``chunk`` entries at a time.
 
     Returns
     -------
@@ -160,29 +167,26 @@ def knn_at(
     m = min(n - 1, 2 * ks[-1] + 16)
     if m <= 0 or len(rows) == 0:
         return out
-    order = np.argsort(rows, kind="stable")
-    uniq, starts = np.unique(rows[order], return_index=True)
-    keep = (~np.isnan(values[uniq])).any(1)
-    bounds = np.r_[starts, len(order)]
+    uniq, row_of = np.unique(rows, return_inverse=True)
     d = dist[uniq]
     part = np.argpartition(d, m - 1, axis=1)[:, :m] if m < n - 1 else np.argsort(d, axis=1)[:, :m]
-    for i, r in enumerate(uniq):
-        if not keep[i]:
-            continue
-        sel = order[bounds[i] : bounds[i + 1]]
-        cand = part[i]
-        cand = cand[np.argsort(dist[r, cand], kind="stable")]
-        cand = cand[np.isfinite(dist[r, cand])]
-        if len(cand) == 0:
-            continue
-        v = values[np.ix_(cand, cols[sel])]
-        o = ~np.isnan(v)
-        c = np.cumsum(o, axis=0, dtype=np.int32)
+    # each row's candidates by distance (stable), as knn_rows orders them; unreachable ones last
+    d_part = np.take_along_axis(d, part, 1)
+    order = np.argsort(d_part, axis=1, kind="stable")
+    cand = np.take_along_axis(part, order, 1)
+    reach = np.isfinite(np.take_along_axis(d_part, order, 1))
+    reach &= (~np.isnan(values[uniq])).any(1)[:, None]  # rows with nothing observed: NaN
+    for a in range(0, len(rows), chunk):
+        sel = slice(a, a + chunk)
+        i, col = row_of[sel], cols[sel]
+        v = values[cand[i], col[:, None]]  # (entries, m): the column in each candidate, nearest first
+        o = ~np.isnan(v) & reach[i]
+        c = np.cumsum(o, axis=1, dtype=np.int32)
         v = np.where(o, v, 0.0)
         for k in ks:
             take = o & (c <= k)
-            cnt = take.sum(0)
-            total = np.cumsum(v * take, axis=0)[-1]  # summed in knn_rows' order, whatever the shape
+            cnt = take.sum(1)
+            total = np.cumsum(v * take, axis=1)[:, -1]  # summed in knn_rows' order
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[k][sel] = np.where(cnt > 0, total / np.maximum(cnt, 1), np.nan)
     return out
