@@ -346,13 +346,15 @@ def promoter_cnn_profiles(
         if best_state is not None:
             net.load_state_dict(best_state)
         net.eval()
+        # only the fold's genes and those no fold holds (with a sequence) are read from this model
+        want = np.flatnonzero((fold == k) | ((fold < 0) & has))
         with torch.no_grad():
             out = np.concatenate(
-                [net(x[b]).cpu().numpy() for b in np.array_split(np.arange(p), max(1, p // 2048))]
+                [net(x[b]).cpu().numpy() for b in np.array_split(want, max(1, len(want) // 2048))]
             )
-        mine = fold == k
-        pred[mine] = out[mine]
-        mean_pred += out / n_folds
+        mine = fold[want] == k
+        pred[want[mine]] = out[mine]
+        mean_pred[want] += out / n_folds
     rest = fold < 0
     pred[rest] = mean_pred[rest]
     pred[~has] = np.nan
