@@ -5,8 +5,9 @@ availability, about two thirds of the donor x tissue profiles absent) a simulate
 written to an h5ad, then every method runs in its own subprocess: read the h5ad, complete it
 (fit once, estimate the absent profiles) and write the completed grid to an h5ad store block by
 block. Each subprocess reports its wall time (read + complete + write) and peak RSS
-(``ru_maxrss``); the exponent ``b`` of ``y ~ rows^b`` is fitted over the sizes for time and
-memory (rows = donors x tissues). ``--profile`` adds each run's top functions (cProfile).
+(``ru_maxrss``); the exponent ``b`` of ``y ~ rows^b`` is fitted over the sizes for wall time,
+CPU time (all threads; less moved by other jobs on a shared machine) and memory (rows = donors x
+tissues). ``--profile`` adds each run's top functions (cProfile).
 
 **Accuracy** (``--accuracy``, protocol P3 at one size): a random ``--hide`` fraction of the
 observed samples (of donors keeping at least one other) is removed from the cohort, every method
@@ -385,6 +386,10 @@ def _scaling(args: argparse.Namespace, methods: list[str], params: dict, tmp: st
         rows = [r["n_rows"] for r in mine]
         fits[method] = {
             "time_exponent": _exponent(rows, [r["wall_seconds"] for r in mine]),
+            # CPU seconds of the process (all threads): less moved by the others' load than wall time
+            "cpu_exponent": _exponent(rows, [r["cpu_seconds"] for r in mine if "cpu_seconds" in r])
+            if all("cpu_seconds" in r for r in mine)
+            else None,
             "rss_exponent": _exponent(rows, [r["peak_rss_mb"] for r in mine]),
         }
     return {"runs": runs, "fits": fits}
@@ -462,9 +467,10 @@ def _summary(result: dict) -> str:
                 )
             )
     for method, fit in result["fits"].items():
-        t, m = fit["time_exponent"], fit["rss_exponent"]
+        t, m, c = fit["time_exponent"], fit["rss_exponent"], fit.get("cpu_exponent")
         if t is not None:
-            lines.append(f"{method}: time ~ rows^{t:.2f}, peak RSS ~ rows^{m:.2f}")
+            cpu = f", CPU time ~ rows^{c:.2f}" if c is not None else ""
+            lines.append(f"{method}: time ~ rows^{t:.2f}{cpu}, peak RSS ~ rows^{m:.2f}")
     return "\n".join(lines)
 
 
