@@ -102,6 +102,9 @@ def test_knn_at_equals_knn_rows_at_the_asked_entries():
     for k in ks:
         np.testing.assert_array_equal(at[k], full[k][rows, cols])  # bitwise
     assert np.isnan(at[1][rows < 3]).all() and np.isfinite(at[8][rows >= 3]).mean() > 0.9
+    where = cols % 2 == 0  # only these entries computed, the others NaN
+    some = knn_at(values, ks, rows, cols, dist=dist, where=where)
+    np.testing.assert_array_equal(some[3], np.where(where, at[3], np.nan))
 
 
 def test_tissue_correlation_equals_the_loop_over_pairs():

@@ -141,13 +141,15 @@ def knn_at(
     cols: np.ndarray,
     *,
     dist: np.ndarray,
+    where: np.ndarray | None = None,
     chunk: int = 100_000,
 ) -> dict[int, np.ndarray]:
     """:func:`knn_rows` at the entries ``(rows, cols)`` only: each row's neighbours, only its asked columns.
 
     The same values as ``knn_rows(values, ks, dist=dist, rows=np.unique(rows))[k][rows, cols]``
     (NaN for rows with nothing observed), at the cost of the columns asked for instead of all,
-    vectorised over ``chunk`` entries at a time.
+    vectorised over ``chunk`` entries at a time. ``where``: boolean per entry, only those are
+    computed (the others NaN; e.g. entries of genes without data, NaN anyway).
 
     Returns
     -------
@@ -164,6 +166,11 @@ def knn_at(
     ks = sorted({int(k) for k in ks})
     n = values.shape[0]
     out = {k: np.full(len(rows), np.nan) for k in ks}
+    if where is not None:
+        chosen = np.flatnonzero(where)
+        for k, est in knn_at(values, ks, rows[chosen], cols[chosen], dist=dist, chunk=chunk).items():
+            out[k][chosen] = est
+        return out
     m = min(n - 1, 2 * ks[-1] + 16)
     if m <= 0 or len(rows) == 0:
         return out

@@ -168,7 +168,7 @@ class EntryFeatures:
         elif self.knn_k and len(need) and len(srows) > 1:
             dist = np.full((n, n), np.inf, dtype=np.float32)
             dist[np.ix_(srows, srows)] = nan_euclidean(values[srows])
-            est = knn_at(values, self.knn_k, rows, cols, dist=dist)
+            est = knn_at(values, self.knn_k, rows, cols, dist=dist, where=obs.any(0)[cols])
             del dist
             for k in self.knn_k:
                 base(f"knn_samples_k{k}", est[k])
@@ -294,7 +294,7 @@ def _donor_columns(
     devr[np.arange(len(rows)), t[rows]] = np.nan
     add("donor_dev_from_similar", nanmean(devr))
     if fb.donor_k:
-        est = knn_at(wide, fb.donor_k, d[rows], wcol, dist=ddist)
+        est = knn_at(wide, fb.donor_k, d[rows], wcol, dist=ddist, where=ok.any(0)[cols])
         for k in fb.donor_k:
             base(f"knn_donors_k{k}", tm_f[t[rows], cols] + est[k])
     if fb.rank_donors:
