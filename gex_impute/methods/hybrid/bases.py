@@ -244,12 +244,14 @@ def low_rank(
 
     for _ in range(n_iter):
         cm = z.mean(0)
-        u, v = _top_components(z - cm, rmax, seed)
-        z = np.where(o, x, project(z - cm, u, v, rmax) + cm)
+        zc = z - cm
+        u, v = _top_components(zc, rmax, seed)
+        z = np.where(o, x, project(zc, u, v, rmax) + cm)
     cm = z.mean(0)
-    u, v = _top_components(z - cm, rmax, seed)
+    zc = z - cm
+    u, v = _top_components(zc, rmax, seed)
     for r in ranks:
-        out[r][np.ix_(rows, cols)] = project(z - cm, u, v, min(r, rmax)) + cm
+        out[r][np.ix_(rows, cols)] = project(zc, u, v, min(r, rmax)) + cm
     return out
 
 
