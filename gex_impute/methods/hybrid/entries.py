@@ -287,12 +287,15 @@ def _donor_columns(
     # this donor's deviation from its nearest donors, in its other tissues
     nbr = np.argsort(ddist, axis=1)[:, : min(3, n_d - 1)]
     fin = np.isfinite(np.take_along_axis(ddist, nbr, 1))
-    near = np.where(fin[:, :, None, None], cube[nbr], np.nan)  # (D, k, T, p)
-    dev = cube - nanmean(near, axis=1)
+    has = np.flatnonzero(ok.any(0)[cols])  # (genes without data: NaN)
+    dr, gc = d[rows[has]], cols[has]
+    near = np.where(fin[dr][:, :, None], cube[nbr[dr], :, gc[:, None]], np.nan)  # (n, k, T)
+    devr = cube[dr, :, gc] - nanmean(near, axis=1)  # (n, T)
     del near
-    devr = dev[d[rows], :, cols]  # (n, T)
-    devr[np.arange(len(rows)), t[rows]] = np.nan
-    add("donor_dev_from_similar", nanmean(devr))
+    devr[np.arange(len(has)), t[rows[has]]] = np.nan
+    dev_mean = np.full(len(rows), np.nan)
+    dev_mean[has] = nanmean(devr)
+    add("donor_dev_from_similar", dev_mean)
     if fb.donor_k:
         est = knn_at(wide, fb.donor_k, d[rows], wcol, dist=ddist, where=ok.any(0)[cols])
         for k in fb.donor_k:
