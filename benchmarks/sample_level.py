@@ -69,12 +69,13 @@ NOTES = [
     "uncommitted files under gex_impute/ at that moment (the whole-gene / entry code was committed).",
     "The whole-gene and scattered-entry code measured: ad4ce5a (disjoint gene rounds, TSS-window and "
     "bidirectional-partner features), dad7f60 + fe035e9 (per-sample XGBoost base `tree_rows`).",
-    "Session 5 (2026-11-28, 13:18-13:40 UTC, 2 shared cores, load 2.5-3.5): `nice -n 10 python "
-    "benchmarks/sample_level.py --only '<job>' --fresh` for GTEx P1, Blake P2 and sim P3, seeds 0-2, "
-    "after the speed work of issue 10 (e0b4ab2..0572366): every MSE and r of these jobs is identical "
-    "to the earlier run (the changes compute the same features faster; the whole-gene row cap per "
-    "gene is a no-op with <= 64 samples); only the fit seconds changed (GTEx P1 seed 0 hybrid "
-    "98.6 -> 16.9 s). GTEx P2 and Blake P3 were not rerun.",
+    "Session 5 (2026-11-28, 13:18-13:47 UTC, 2 shared cores, load 2.5-4.7): `nice -n 10 python "
+    "benchmarks/sample_level.py --only '<job>' --fresh` for GTEx P1, Blake P2 and sim P3 (seeds 0-2) "
+    "and GTEx P2 seed 0, after the speed work of issue 10 (e0b4ab2..0572366): every MSE and r of "
+    "these jobs is identical to the earlier run (the changes compute the same features faster; the "
+    "whole-gene row cap per gene is a no-op with <= 64 samples); only the fit seconds changed (GTEx "
+    "P1 seed 0 hybrid 98.6 -> 16.9 s). GTEx P2 seeds 1-2 and Blake P3 were not rerun. The speed "
+    "job: `--only speed --fresh` at 13:37 UTC.",
 ]
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
