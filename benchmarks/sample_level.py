@@ -17,7 +17,7 @@ Jobs, each a separate process (``--jobs N`` run side by side, ``OPENBLAS_NUM_THR
                         frac_missing_samples=0.3)``: hybrid vs ``knn`` wall and CPU time of the
                         ``impute()`` call and peak RSS, each run in its own process, alternated
                         knn, hybrid, knn, hybrid, knn (medians; the 1-min load is recorded),
-                        accuracy on the absent profiles vs the truth.
+                        accuracy on the absent profiles vs the truth (:mod:`_sample_level_speed`).
 ======================  ==========================================================================
 
 Every method of a job sees identical folds (one :func:`gex_impute.tl.evaluate` call per
@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -52,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _sample_level_speed import HYBRID, SPEED_SIM, run_speed, speed_lines, speed_one
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = RESULTS / "sample_level_parts"
@@ -79,7 +79,6 @@ NOTES = [
 ]
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
-HYBRID = {"n_jobs": 1, "progress": False}
 #: ablations (label -> hybrid parameters); run where they matter (P1, and P2 on GTEx)
 ABLATIONS = {
     "hybrid +tissue encoder": {"use_tissue_encoder": True},
@@ -89,7 +88,6 @@ ABLATIONS = {
 #: the ablation rows are computed for this split seed only (time)
 ABLATION_SEED = 0
 SIM = {"preset": "gtex_v8", "n_donors": 40, "n_genes": 1000, "random_state": 0}
-SPEED_SIM = {"n_donors": 50, "n_tissues": 20, "n_genes": 2000, "frac_missing_samples": 0.3, "random_state": 0}
 
 
 def all_jobs(quick: bool) -> list[str]:
@@ -149,7 +147,7 @@ def run_job(job: str) -> list[dict]:
     import gex_impute as gi
 
     if job == "speed":
-        return run_speed()
+        return run_speed(script=Path(__file__), commit=_commit(), env=_env())
     dataset, protocol, seed_text = job.split()
     seed = int(seed_text)
     adata, donor_key = _load(dataset, protocol)
@@ -183,77 +181,6 @@ def run_job(job: str) -> list[dict]:
             if quintile == "all":
                 print(f"  {level:16s} {method:24s} mse={rec['mse']:.4f} r={rec['pearson']:.4f}", flush=True)
     return rows
-
-
-def _speed_one(method: str) -> dict:
-    """``impute()`` with ``method`` on the speed cohort: seconds, peak RSS, accuracy vs the truth."""
-    import gex_impute as gi
-
-    adata = gi.datasets.simulate(**SPEED_SIM)
-    x = np.asarray(adata.X, dtype=float)
-    miss = np.isnan(x)
-    spec = gi.HybridImputer(**HYBRID) if method == "hybrid" else method
-    load = os.getloadavg()[0]
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = gi.impute(adata, method=spec, donor_key="donor", copy=True, progress=False)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    pred = np.log1p(np.asarray(out.layers["imputed"], dtype=float))
-    truth = np.log1p(np.asarray(adata.layers["truth"], dtype=float))
-    absent = miss.all(1)[:, None] & ~miss.all(0)[None, :]
-    rec = {
-        "method": method,
-        "seconds": seconds,
-        "cpu_seconds": cpu,
-        "load_1min": [load, os.getloadavg()[0]],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
-    for name, sel in (("absent_profiles", absent), ("all_missing", miss)):
-        rec[f"{name}_mse"] = float(np.mean((pred[sel] - truth[sel]) ** 2))
-        rec[f"{name}_r"] = float(np.corrcoef(pred[sel], truth[sel])[0, 1])
-    return rec
-
-
-def run_speed() -> list[dict]:
-    """knn, hybrid, knn, hybrid, knn, each in its own process (the same sitting, alternated)."""
-    rows = []
-    commit = _commit()
-    for i, method in enumerate(("knn", "hybrid", "knn", "hybrid", "knn")):
-        cmd = [sys.executable, __file__, "--speed-one", method]
-        res = subprocess.run(cmd, capture_output=True, text=True, env=_env(), check=True)
-        rec = json.loads(res.stdout.strip().splitlines()[-1])
-        print(f"speed {method}: {rec}", flush=True)
-        rows.append({"dataset": "speed", "protocol": "impute", "seed": 0, "run": i, "commit": commit, **rec})
-    return rows
-
-
-def _speed_lines(speed: list[dict]) -> list[str]:
-    """The speed table (every run) and the median ratios."""
-    lines = [
-        "| run | method | seconds | CPU s | load (1 min) | peak RSS MB | absent profiles MSE | r "
-        "| all missing MSE | r |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in speed:
-        cpu = f"{r['cpu_seconds']:.1f}" if "cpu_seconds" in r else ""
-        load = "-".join(f"{v:.1f}" for v in r["load_1min"]) if "load_1min" in r else ""
-        lines.append(
-            f"| {r.get('run', '')} | {r['method']} | {r['seconds']:.1f} | {cpu} | {load} | "
-            f"{r['peak_rss_mb']:.0f} | {r['absent_profiles_mse']:.4f} | {r['absent_profiles_r']:.4f} | "
-            f"{r['all_missing_mse']:.4f} | {r['all_missing_r']:.4f} |"
-        )
-    med = {
-        (m, key): float(np.median([r[key] for r in speed if r["method"] == m and key in r]))
-        for m in ("knn", "hybrid")
-        for key in ("seconds", "cpu_seconds")
-        if any(r["method"] == m and key in r for r in speed)
-    }
-    if ("knn", "seconds") in med and ("hybrid", "seconds") in med:
-        text = f"\nhybrid / knn time (medians): {med['hybrid', 'seconds'] / med['knn', 'seconds']:.1f}x wall"
-        if ("knn", "cpu_seconds") in med and ("hybrid", "cpu_seconds") in med:
-            text += f", {med['hybrid', 'cpu_seconds'] / med['knn', 'cpu_seconds']:.1f}x CPU"
-        commits = sorted({r["commit"] for r in speed if "commit" in r})
-        lines.append(text + (f" (commit {', '.join(commits)})" if commits else ""))
-    return lines
 
 
 def _commit() -> str:
@@ -383,7 +310,7 @@ def _markdown(frame: pd.DataFrame, ratios: list[dict], speed: list[dict], comman
             f"## Speed (`impute()`, simulate({SPEED_SIM}))",
             "",
         ]
-        lines += _speed_lines(speed)
+        lines += speed_lines(speed)
     return "\n".join(lines) + "\n"
 
 
@@ -427,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speed-one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.speed_one:
-        print(json.dumps(_speed_one(args.speed_one)))
+        print(json.dumps(speed_one(args.speed_one)))
         return
     if args.worker:
         rows = run_job(args.worker)
