@@ -154,3 +154,26 @@ def test_adamw_matches_torch_optim_adamw():
         nets.append(net)
     for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("length", [7, 8])
+def test_cnn_pooling_matches_relu_then_max_pool(length):
+    """relu(pairwise max) == MaxPool1d(2, ceil_mode=True)(relu(.)): values and gradients, ties included."""
+    torch = pytest.importorskip("torch")
+    from gex_impute.methods.hybrid.genes import _max_pool2
+
+    gen = torch.Generator().manual_seed(0)
+    base = torch.randn(3, 4, length, generator=gen)
+    base[0, 0, :4] = torch.tensor([0.5, 0.5, -1.0, -1.0])  # a positive tie and a negative tie
+    weights = torch.randn(3, 4, (length + 1) // 2, generator=gen)
+    grads = []
+    for pool in ("torch", "ours"):
+        h = base.clone().requires_grad_()
+        if pool == "torch":
+            out = torch.nn.MaxPool1d(2, ceil_mode=True)(torch.relu(h))
+        else:
+            out = torch.relu(_max_pool2(h))
+        (out * weights).sum().backward()
+        grads.append((out.detach(), h.grad))
+    assert torch.equal(grads[0][0], grads[1][0])
+    assert torch.equal(grads[0][1], grads[1][1])
