@@ -271,7 +271,7 @@ def promoter_cnn_profiles(
     embedding_dim: int = 8,
     learning_rate: float = 3e-3,
     batch_size: int = 256,
-    max_length: int = 600,
+    max_length: int = 300,
     validation_fraction: float = 0.1,
     seed: int = 0,
     device: str = "cpu",
@@ -289,6 +289,12 @@ def promoter_cnn_profiles(
         Gene table with a ``promoter`` column.
     targets
         ``(p, T)`` gene x tissue means (NaN for genes without data).
+    max_length
+        Longer promoters are cropped to their centred ``max_length`` bases. 300 (was 600) was
+        chosen on validation simulations (50 donors x 20 tissues x 2,000 genes, 1,500-bp
+        promoters, seeds 100 / 101; whole-gene r 0.401 / 0.376 at 600, 0.406 / 0.376 at 300,
+        0.384 / 0.394 at 400) and halves the CNN's time; promoters of at most 300 bases (GTEx's
+        EPD core promoters: 60) are read whole either way.
     validation_fraction
         Share of each fold's training genes held out for early stopping.
     device
