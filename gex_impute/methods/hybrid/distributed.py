@@ -170,6 +170,8 @@ def train_booster_dask(
             _placed(client, r_parts, workers),
             feature_names=names,
         )
+    from .stacking import EARLY_STOPPING_ROUNDS
+
     with xgb.config_context(verbosity=1):
         output = dxgb.train(
             client,
@@ -177,7 +179,7 @@ def train_booster_dask(
             matrices["train"],
             n_estimators,
             evals=[(matrices["val"], "val")],
-            early_stopping_rounds=20,
+            early_stopping_rounds=EARLY_STOPPING_ROUNDS,
             verbose_eval=False,
         )
     booster = output["booster"]
