@@ -76,6 +76,17 @@ NOTES = [
     "whole-gene row cap per gene is a no-op with <= 64 samples); only the fit seconds changed (GTEx "
     "P1 seed 0 hybrid 98.6 -> 16.9 s). GTEx P2 seeds 1-2 and Blake P3 were not rerun. The speed "
     "job: `--only speed --fresh` at 13:37 UTC.",
+    "Session 5, H-speed2 (14:01-14:20 UTC, 2 shared cores, load 1.1-1.9): promoter CNN pooling "
+    "rewritten (4e4e4f4, identical values), promoters longer than 300 bases cropped to their centred "
+    "300 (cec929b, was 600; only the simulator's 1,500-bp promoters are that long), XGBoost early "
+    "stopping after 10 rounds without improvement (e7f70a7, was 20); both chosen on validation "
+    "splits (see the commits). Rerun with `--only '<job>' --fresh`: sim P3 seed 0 (identical), GTEx "
+    "P1 seed 0 (identical but `hybrid -neighbours`, r 0.4612 -> 0.4616), Blake P2 seeds 0-2 (seed 0 "
+    "MSE 0.0883 -> 0.0885, seeds 1-2 identical). Speed job (`--only speed --fresh`), medians: "
+    "cec929b (CNN changes) 20.4 vs 1.96 s = 10.4x wall, 10.6x CPU (load 1.6-1.9); e7f70a7 20.6 vs "
+    "2.08 s = 9.9x wall, 9.9x CPU (load 1.7-1.8); 5299dc4 (= e7f70a7 for local training; the table "
+    "below) 17.8 vs 1.64 s = 10.8x wall, 10.6x CPU (load 0.5-0.8): about 10-11x, the 10x target "
+    "not reliably met.",
 ]
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
