@@ -138,7 +138,7 @@ def test_gene_model_sees_every_gene_hidden_once_and_learns_linked_genes():
 
 def test_adamw_matches_torch_optim_adamw():
     torch = pytest.importorskip("torch")
-    from gex_impute.methods.hybrid.genes import AdamW
+    from gex_impute.methods.hybrid.optim import AdamW
 
     nets = []
     for make in (torch.optim.AdamW, AdamW):

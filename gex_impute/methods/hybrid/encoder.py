@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from .bases import group_means
-from .genes import AdamW
 from .masking import Layout
+from .optim import AdamW
 
 __all__ = ["TissueEncoder", "tissue_transformer"]
 
