@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .bases import pooled_correlation
 from .cohort_cache import CohortCache
 from .masking import Layout
 
@@ -153,15 +154,7 @@ def pooled_tissue_correlation(
         s_a += r0 @ mf.T
         q_a += (r0 * r0) @ mf.T
         s_ab += r0 @ r0.T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_a, mean_b = s_a / n, s_a.T / n
-        var_a, var_b = q_a / n - mean_a**2, q_a.T / n - mean_b**2
-        corr = (s_ab / n - mean_a * mean_b) / np.sqrt(var_a * var_b)
-    tiny = 1e-12 * np.maximum(q_a / np.maximum(n, 1), 1e-300)
-    ok = (n >= min_pairs) & (var_a > tiny) & (var_b > tiny.T)
-    out = np.where(ok, np.clip(corr, -1, 1), np.nan)
-    np.fill_diagonal(out, np.nan)
-    return out
+    return pooled_correlation(n, s_a, q_a, s_ab, min_pairs=min_pairs)
 
 
 class DonorDistances:
