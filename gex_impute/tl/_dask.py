@@ -14,9 +14,6 @@ from typing import Any
 
 from .._utils import check_dask_client
 
-#: check a dask client and count its worker threads (one rule for the tools and the hybrid)
-check_client = check_dask_client
-
 
 def run_blocks(
     func: Callable,
@@ -45,7 +42,7 @@ def run_blocks(
         for task in tasks:
             yield func(*shared, *task)
         return
-    limit = max_in_flight or 2 * check_client(client)
+    limit = max_in_flight or 2 * check_dask_client(client)
     shared_futures = client.scatter(list(shared), broadcast=True, hash=False)
     pending: deque = deque()
     try:

@@ -36,9 +36,9 @@ from .._data import (
     sample_annotation,
 )
 from .._errors import DataError, ParameterError
+from .._utils import check_dask_client
 from ..methods._base import BaseImputer
 from ._blocks import Context
-from ._dask import check_client
 from ._estimation import (
     estimate_observed_holes,
     prediction_batches,
@@ -197,7 +197,7 @@ def complete(
         raise ParameterError(msg)
     if out is not None:
         out = check_output_path(out, overwrite=overwrite, inputs=(getattr(adata, "filename", None),))
-    n_threads = check_client(client) if client is not None else 0
+    n_threads = check_dask_client(client) if client is not None else 0
     tissue_key, donor_key, layer = resolve_keys(
         adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, default_donor_key="donor"
     )

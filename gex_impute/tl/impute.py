@@ -10,8 +10,8 @@ import numpy as np
 
 from .._data import from_anndata, merge_predictions, resolve_keys
 from .._errors import ParameterError
+from .._utils import check_dask_client
 from ..methods._base import BaseImputer
-from ._dask import check_client
 from ._methods import (
     check_level,
     fitted_log_scale,
@@ -154,7 +154,7 @@ def impute(
         msg = f"method {instance.name!r} gives no prediction intervals; pass interval=None."
         raise ParameterError(msg)
     if client is not None:
-        check_client(client)
+        check_dask_client(client)
         if not trains_xgboost(instance) or (model is not None and level is None):
             msg = (
                 f"client= trains XGBoost boosters on the cluster, and impute() with method "

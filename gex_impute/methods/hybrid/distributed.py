@@ -35,6 +35,7 @@ import numpy as np
 
 from ..._errors import ParameterError
 from ..._utils import check_dask_client
+from .stacking import EARLY_STOPPING_ROUNDS, validation_score
 
 logger = logging.getLogger("gex_impute")
 
@@ -152,8 +153,6 @@ def train_booster_dask(
     import xgboost as xgb
     from xgboost import dask as dxgb
 
-    from .stacking import validation_score
-
     client = training.client
     workers = sorted(client.nthreads())
     k = min(training.n_partitions, max(int((~val).sum()), 1))
@@ -170,8 +169,6 @@ def train_booster_dask(
             _placed(client, r_parts, workers),
             feature_names=names,
         )
-    from .stacking import EARLY_STOPPING_ROUNDS
-
     with xgb.config_context(verbosity=1):
         output = dxgb.train(
             client,
