@@ -108,6 +108,16 @@ def test_absent_gene_columns_appear_only_for_genes_without_data():
     np.testing.assert_allclose(col["win100kb_gene_mean"][1:], gm[near].mean(), rtol=1e-5)
     shape = np.nanmean(masked[3, near] - gm[near])
     np.testing.assert_allclose(col["win100kb_shape"][2], shape, rtol=1e-4, atol=1e-6)
+    # the nearest neighbour with data on each side, in the hidden gene's orientation
+    sign = -1.0 if var["strand"][50] == "-" else 1.0
+    rel = sign * (var["tss"].to_numpy() - var["tss"][50])
+    cand = nb.index[50][(nb.index[50] >= 0) & ~np.isnan(gm[np.maximum(nb.index[50], 0)])]
+    for side, ok in (("upstream", rel[cand] < 0), ("downstream", rel[cand] > 0)):
+        assert np.isnan(col[f"{side}_gene_mean"][0])
+        if ok.any():
+            j = cand[ok][np.argmin(np.abs(rel[cand[ok]]))]
+            np.testing.assert_allclose(col[f"{side}_gene_mean"][1:], gm[j], rtol=1e-5)
+            np.testing.assert_allclose(col[f"{side}_log_distance"][1], np.log10(1 + abs(rel[j])), rtol=1e-5)
 
 
 def test_gene_model_sees_every_gene_hidden_once_and_learns_linked_genes():

@@ -12,13 +12,16 @@ values from an expression matrix.
 
 Modules: :mod:`.neighbours` (the :class:`GenomicNeighbours` result and orientation codes),
 :mod:`.search` (:func:`genomic_neighbours`), :mod:`.context` (AnnData storage and
-:func:`neighbour_values`), :mod:`._reference` (a brute-force version for tests).
+:func:`neighbour_values`), :mod:`.layout` (:func:`tss_layout_features`: strand-aware
+distances to the TSSs around each gene, density and chromosome position, from a TSS table
+alone), :mod:`._reference` (a brute-force version for tests).
 """
 
 from __future__ import annotations
 
 from ._reference import _brute_force_neighbours
 from .context import add_genomic_context, genomic_context, neighbour_values
+from .layout import tss_layout_features
 from .neighbours import (
     BIDIRECTIONAL_MAX_DISTANCE,
     CONVERGENT,
@@ -41,4 +44,5 @@ __all__ = [
     "genomic_context",
     "genomic_neighbours",
     "neighbour_values",
+    "tss_layout_features",
 ]

@@ -357,9 +357,12 @@ def _absent_gene_columns(add, key, nb, obs, gm, tm_f, t, rows, cols) -> None:
 
     At each scale of :data:`~.genes.WINDOWS`: how many observed genes, their mean level and
     their mean profile shape (tissue mean - gene mean) in the entry's tissue; and the gene's
-    bidirectional partner (opposite strand, TSSs < 1 kb apart, heads apart), level and shape.
+    bidirectional partner (opposite strand, TSSs < 1 kb apart, heads apart), level and shape;
+    the nearest neighbour with data upstream and downstream in the gene's orientation
+    (:func:`~gex_impute.genome.layout.nearest_sides`), level, shape and log10 distance.
     Added only when such genes are among ``cols``.
     """
+    from ...genome.layout import nearest_sides
     from .genes import WINDOWS, window_means
 
     absent = ~obs.any(0)
@@ -389,3 +392,7 @@ def _absent_gene_columns(add, key, nb, obs, gm, tm_f, t, rows, cols) -> None:
         put("bidi_partner", has)
         put("bidi_gene_mean", np.where(has, gm[partner], np.nan))
         put("bidi_shape", np.where(has, shape[tr, partner], np.nan))
+        for side, j, dist in nearest_sides(nb.index[cols], nb.distance[cols], gm):
+            put(f"{side}_gene_mean", np.where(j >= 0, gm[np.maximum(j, 0)], np.nan))
+            put(f"{side}_shape", np.where(j >= 0, shape[tr, np.maximum(j, 0)], np.nan))
+            put(f"{side}_log_distance", np.where(j >= 0, np.log10(1.0 + dist), np.nan))

@@ -2,7 +2,8 @@
 
 A gene with no value anywhere can only be described by what needs no expression: its
 promoter sequence (read by a small CNN, :func:`promoter_cnn_profiles`, and by composition
-features), its gene body, and the layout of TSSs around it (:func:`static_gene_features`).
+features), its gene body, and the layout of TSSs around it (:func:`static_gene_features`,
+with :func:`~gex_impute.genome.layout.tss_layout_features`).
 Genes without coordinates or sequence get NaN in those columns (XGBoost routes them).
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...genome.layout import tss_layout_features
 from .optim import AdamW
 from .sequence import composition, one_hot_batch
 
@@ -35,7 +37,12 @@ def static_gene_features(var: pd.DataFrame, *, use_sequence: bool = True) -> tup
 
     Promoter GC fraction and CpG observed/expected (``promoter`` column, when
     ``use_sequence``), log10 gene length (``start`` / ``end``), TSS density within 50 kb and
-    1 Mb, log10 distance to the nearest other TSS and a chromosome code (``chrom`` / ``tss``).
+    1 Mb, log10 distance to the nearest other TSS, a chromosome code and the strand-aware TSS
+    layout of :func:`~gex_impute.genome.layout.tss_layout_features` (``chrom`` / ``tss``,
+    ``strand``). The layout columns were chosen on validation splits (GTEx P1 with the
+    evaluation test genes removed, seeds 100 / 101, mean of 6 model seeds, together with the
+    up/downstream neighbour columns of the whole-gene features): r with a TSS table only
+    0.309 / 0.330 -> 0.317 / 0.333; full annotation 0.484 / 0.495 -> 0.481 / 0.493.
 
     Returns
     -------
@@ -46,7 +53,7 @@ def static_gene_features(var: pd.DataFrame, *, use_sequence: bool = True) -> tup
     >>> import pandas as pd
     >>> var = pd.DataFrame({"chrom": ["1", "1", None], "tss": [100, 20_100, None]})
     >>> x, names = static_gene_features(var)
-    >>> names
+    >>> names[:4]
     ['tss_density_50kb', 'tss_density_1mb', 'log10_nearest_tss', 'chrom_code']
     >>> x[:, 0].tolist()
     [1.0, 1.0, nan]
@@ -88,6 +95,9 @@ def static_gene_features(var: pd.DataFrame, *, use_sequence: bool = True) -> tup
         codes = pd.Categorical(np.where(placed, chrom, None)).codes.astype(float)
         cols += [dens50, dens1m, nearest, np.where(codes >= 0, codes, np.nan)]
         names += ["tss_density_50kb", "tss_density_1mb", "log10_nearest_tss", "chrom_code"]
+        lay, lay_names = tss_layout_features(var)
+        cols += list(lay.T.astype(np.float64))
+        names += lay_names
     if not cols:
         return np.zeros((p, 0), np.float32), []
     return np.column_stack(cols).astype(np.float32), names
