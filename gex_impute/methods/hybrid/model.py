@@ -101,7 +101,8 @@ class HybridImputer(BaseImputer):
         Tissue transformer width, heads and layers.
     n_estimators, max_depth, xgb_learning_rate, min_child_weight
         XGBoost: trees at most (early stopping on held-out genes or donors), depth, learning
-        rate, minimum child weight.
+        rate, minimum child weight. The whole-gene model's trees are at most
+        :data:`~.patterns.GENE_MAX_DEPTH` deep.
     validation_fraction
         Share of genes (or donors) held out for early stopping of XGBoost and the networks.
     device
