@@ -52,6 +52,32 @@ def test_last_donor_context_kept_features_unchanged(approx):
         np.testing.assert_array_equal(a, b)
 
 
+def test_exact_scores_equal_the_whole_cube_and_are_kept(cohort, monkeypatch):
+    from gex_impute._data import from_anndata
+    from gex_impute.methods.hybrid import profiles
+
+    data, _ = from_anndata(cohort, donor_key="donor", log_transform=True)
+    pf = ProfileFeatures(data.values, layout_of(data))
+    assert pf.exact
+    dense = pf.units.prof[pf.units.row_of]
+    for d in (0, 11, 23):
+        tm_f = pf.context(d).tm_f
+        # the whole cube at once (the computation before the one-donor-at-a-time residuals)
+        resid = (dense - tm_f[None]).astype(np.float32)
+        r0 = np.where(np.isnan(resid), np.float32(0), resid)
+        x = r0[np.arange(pf.n_donors) != d].reshape(pf.n_donors - 1, -1)
+        xc = x - x.mean(1, keepdims=True)
+        _, vecs = np.linalg.eigh(xc @ xc.T)
+        expected = xc.T @ vecs[:, ::-1][:, : max(pf.pca_ranks)]
+        kept = pf._exact_scores(d, tm_f)
+        np.testing.assert_array_equal(kept, expected)
+        assert pf._exact_scores(d, tm_f) is kept  # prepared again (predict after fit): kept
+    monkeypatch.setattr(profiles, "EXACT_SCORES_CACHE_BYTES", 0)
+    small = ProfileFeatures(data.values, layout_of(data))
+    small._exact_scores(3, small.context(3).tm_f)
+    assert not small._scores_kept  # over the budget: not kept
+
+
 def test_choice_rows_whole_donors_at_most_the_limit():
     groups = np.repeat(np.arange(10), [5, 7, 3, 9, 4, 6, 8, 2, 5, 1])
     assert profile_model._choice_rows(groups, len(groups), 0) is None

@@ -26,7 +26,11 @@ from .masking import Layout
 from .profile_cache import DonorDistances, UnitProfiles, pooled_tissue_correlation
 from .profile_columns import DonorContext, unit_columns
 
-__all__ = ["DonorContext", "DonorScores", "ProfileFeatures", "unit_columns"]
+__all__ = ["EXACT_SCORES_CACHE_BYTES", "DonorContext", "DonorScores", "ProfileFeatures", "unit_columns"]
+
+#: exact leave-one-donor-out component scores kept per donor, in bytes at most (speed cohort:
+#: 50 donors x 1.6 MB; GTEx-sized tissues and genes: 43 MB per donor, a few kept)
+EXACT_SCORES_CACHE_BYTES = 256 << 20
 
 
 class DonorScores:
@@ -156,20 +160,39 @@ class ProfileFeatures:
         # fall in two consecutive blocks is prepared once
         self._last_context: tuple[int, DonorContext] | None = None
         self._dense: np.ndarray | None = None
+        self._scores_kept: dict[int, np.ndarray] = {}
 
     # -- donor components ------------------------------------------------------------------
     def _exact_scores(self, d: int, tm_f: np.ndarray) -> np.ndarray:
-        """``(T*p, r)`` component scores of the columns from the other donors (exact)."""
-        n_d, n_t, p = self.n_donors, self.n_tissues, self.n_genes
+        """``(T*p, r)`` component scores of the columns from the other donors (exact).
+
+        ``tm_f``: the tissue means without donor ``d`` (a function of ``d``). The scores of a
+        donor are kept while they fit in :data:`EXACT_SCORES_CACHE_BYTES` (the fit and the
+        prediction of ``impute()`` prepare every donor twice).
+        """
+        kept = self._scores_kept.get(d)
+        if kept is not None:
+            return kept
+        n_t, p = self.n_tissues, self.n_genes
         if self._dense is None:
             self._dense = self.units.prof[self.units.row_of]  # small cohorts only
-        resid = (self._dense - tm_f[None]).astype(np.float32)
-        r0 = np.where(np.isnan(resid), np.float32(0), resid)
-        others = np.arange(n_d) != d
-        x = r0[others].reshape(n_d - 1, n_t * p)
-        xc = x - x.mean(1, keepdims=True)
+        # the other donors' centred residuals, one donor at a time (the same values as over the
+        # whole cube at once, fewer passes over memory)
+        others = np.flatnonzero(np.arange(self.n_donors) != d)
+        xc = np.empty((len(others), n_t * p), dtype=np.float32)
+        buf = np.empty((n_t, p))
+        for i, e in enumerate(others):
+            np.subtract(self._dense[e], tm_f, out=buf)
+            row = xc[i].reshape(n_t, p)
+            row[...] = buf  # rounded to float32
+            np.copyto(row, np.float32(0), where=np.isnan(row))
+            xc[i] -= xc[i].mean()
         _, vecs = np.linalg.eigh(xc @ xc.T)
-        return xc.T @ vecs[:, ::-1][:, : max(self.pca_ranks)]
+        scores = xc.T @ vecs[:, ::-1][:, : max(self.pca_ranks)]
+        if (len(self._scores_kept) + 1) * scores.nbytes <= EXACT_SCORES_CACHE_BYTES:
+            scores.flags.writeable = False  # shared by every later use of the donor
+            self._scores_kept[d] = scores
+        return scores
 
     def _shared_components(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Components of all donors once: ``(scores (T, p, r), vecs (D, r), row means (D,))``."""
