@@ -2,14 +2,17 @@
 
 Each returns estimates for many entries at once; the stack reads them at the entries it
 predicts and XGBoost learns how far to trust each one (:mod:`.entries`, :mod:`.profiles`).
-Everything here is numpy / scipy; no estimator looks at a hidden value.
+Everything here is numpy / scipy; no estimator looks at a hidden value. The low-rank
+completion (:func:`low_rank`) lives in :mod:`.completion` and is re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
+
+from .completion import low_rank
 
 __all__ = [
     "gene_knn",
@@ -230,62 +233,6 @@ def knn_at(
             total = np.cumsum(v * take, axis=1)[:, -1]  # summed in knn_rows' order
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[k][sel] = np.where(cnt > 0, total / np.maximum(cnt, 1), np.nan)
-    return out
-
-
-def _top_components(zc: np.ndarray, r: int, seed: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-    n, p = zc.shape
-    if min(n, p) <= 400:
-        if n <= p:
-            _, vecs = np.linalg.eigh(zc @ zc.T)
-            return vecs[:, ::-1][:, :r], None
-        _, vecs = np.linalg.eigh(zc.T @ zc)
-        return None, vecs[:, ::-1][:, :r]
-    from sklearn.utils.extmath import randomized_svd
-
-    u, _, _ = randomized_svd(zc, r, n_oversamples=10, n_iter=2, random_state=seed)
-    return u, None
-
-
-def low_rank(
-    values: np.ndarray, ranks: Sequence[int], *, n_iter: int = 10, seed: int = 0
-) -> dict[int, np.ndarray]:
-    """Complete by iterative SVD (hard impute at the largest rank, column-centred).
-
-    Returns
-    -------
-    ``{rank: reconstruction}`` for every rank in ``ranks`` (projections of the completed
-    matrix on its top components). Rows and columns without an observed value stay NaN.
-    """
-    ranks = sorted({int(r) for r in ranks})
-    obs = ~np.isnan(values)
-    rows, cols = obs.any(1), obs.any(0)
-    out = {r: np.full(values.shape, np.nan) for r in ranks}
-    x = values[np.ix_(rows, cols)]
-    o = ~np.isnan(x)
-    n, p = x.shape
-    if n < 3 or p < 3 or not ranks:
-        return out
-    mu = nanmean(x, axis=0)
-    z = np.where(o, x, mu)
-    rmax = max(1, min(ranks[-1], n - 1, p - 1))
-
-    def project(zc: np.ndarray, u: np.ndarray | None, v: np.ndarray | None, r: int) -> np.ndarray:
-        if u is not None:
-            return u[:, :r] @ (u[:, :r].T @ zc)
-        assert v is not None
-        return (zc @ v[:, :r]) @ v[:, :r].T
-
-    for _ in range(n_iter):
-        cm = z.mean(0)
-        zc = z - cm
-        u, v = _top_components(zc, rmax, seed)
-        z = np.where(o, x, project(zc, u, v, rmax) + cm)
-    cm = z.mean(0)
-    zc = z - cm
-    u, v = _top_components(zc, rmax, seed)
-    for r in ranks:
-        out[r][np.ix_(rows, cols)] = project(zc, u, v, min(r, rmax)) + cm
     return out
 
 

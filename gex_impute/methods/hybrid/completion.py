@@ -1,0 +1,131 @@
+"""Low-rank completion of a samples x genes matrix (NaN = missing): a base estimate of the stack.
+
+:func:`low_rank` (re-exported by :mod:`.bases`) completes the matrix by iterative SVD (hard
+impute): every pass takes the top components of the column-centred completion and refills the
+missing entries from their projection. The components come from an eigendecomposition of the
+smaller Gram matrix up to 400 rows or columns, else from a randomized SVD
+(:func:`_randomized_left_vectors`: the computation of scikit-learn's ``randomized_svd`` with
+two power iterations, without its input checks and the parts the projection does not need).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["low_rank"]
+
+#: Gram matrices up to this size are decomposed exactly; larger ones by a randomized SVD
+EXACT_MAX = 400
+#: the randomized SVD: extra random directions and power iterations (scikit-learn's settings)
+N_OVERSAMPLES = 10
+N_POWER_ITER = 2
+
+
+def _randomized_left_vectors(
+    zc: np.ndarray, r: int, seed: int, gauss: dict[tuple[int, int, int], np.ndarray]
+) -> np.ndarray:
+    """Top ``r`` left singular vectors of ``zc`` by a randomized SVD, up to their signs.
+
+    The values of ``sklearn.utils.extmath.randomized_svd(zc, r, n_oversamples=10, n_iter=2,
+    random_state=seed)[0]`` (scikit-learn 1.9: no normalisation between the two power
+    iterations, the wide matrix transposed) but for the sign of each vector, which the
+    projection ``u @ (u.T @ zc)`` does not see (bitwise: negating a vector negates both
+    factors of each of its products). Without that function's input checks (a pass over
+    ``zc`` for non-finite values), sign flips and the other side's vectors. ``gauss``: the
+    random starting matrices by ``(rows, size, seed)``, drawn once per completion (each pass
+    draws the same one).
+    """
+    from scipy import linalg
+
+    n, p = zc.shape
+    transpose = n < p
+    a = zc.T if transpose else zc
+    key = (a.shape[1], r + N_OVERSAMPLES, seed)
+    q = gauss.get(key)
+    if q is None:
+        q = gauss[key] = np.random.RandomState(seed).normal(size=(a.shape[1], r + N_OVERSAMPLES))
+    for _ in range(N_POWER_ITER):
+        q = a @ q
+        q = a.T @ q
+    q, _ = linalg.qr(a @ q, mode="economic", check_finite=False)
+    uhat, _, vt = linalg.svd(q.T @ a, full_matrices=False, lapack_driver="gesdd")
+    if transpose:
+        return vt[:r].T
+    return (q @ uhat)[:, :r]
+
+
+def _top_components(
+    zc: np.ndarray, r: int, seed: int, gauss: dict[tuple[int, int, int], np.ndarray]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(u, None)``: top ``r`` left vectors of ``zc``, or ``(None, v)``: right ones (exact, few columns)."""
+    n, p = zc.shape
+    if min(n, p) <= EXACT_MAX:
+        if n <= p:
+            _, vecs = np.linalg.eigh(zc @ zc.T)
+            return vecs[:, ::-1][:, :r], None
+        _, vecs = np.linalg.eigh(zc.T @ zc)
+        return None, vecs[:, ::-1][:, :r]
+    return _randomized_left_vectors(zc, r, seed, gauss), None
+
+
+def _project(zc: np.ndarray, u: np.ndarray | None, v: np.ndarray | None, r: int) -> np.ndarray:
+    """``zc`` projected on its top ``r`` components (``u``: left vectors, else ``v``: right ones)."""
+    if u is not None:
+        return u[:, :r] @ (u[:, :r].T @ zc)
+    assert v is not None
+    return (zc @ v[:, :r]) @ v[:, :r].T
+
+
+def low_rank(
+    values: np.ndarray, ranks: Sequence[int], *, n_iter: int = 10, seed: int = 0
+) -> dict[int, np.ndarray]:
+    """Complete by iterative SVD (hard impute at the largest rank, column-centred).
+
+    Returns
+    -------
+    ``{rank: reconstruction}`` for every rank in ``ranks`` (projections of the completed
+    matrix on its top components). Rows and columns without an observed value stay NaN.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> truth = rng.normal(size=(40, 2)) @ rng.normal(size=(2, 30))
+    >>> v = truth.copy()
+    >>> v[rng.random(v.shape) < 0.1] = np.nan
+    >>> est = low_rank(v, [2])[2]
+    >>> bool(np.abs(est - truth)[np.isnan(v)].max() < 0.05)
+    True
+    """
+    from .bases import nanmean
+
+    ranks = sorted({int(r) for r in ranks})
+    obs = ~np.isnan(values)
+    rows, cols = obs.any(1), obs.any(0)
+    out = {r: np.full(values.shape, np.nan) for r in ranks}
+    x = values[np.ix_(rows, cols)]
+    o = ~np.isnan(x)
+    n, p = x.shape
+    if n < 3 or p < 3 or not ranks:
+        return out
+    mu = nanmean(x, axis=0)
+    z = np.where(o, x, mu)
+    rmax = max(1, min(ranks[-1], n - 1, p - 1))
+    gauss: dict[tuple[int, int, int], np.ndarray] = {}
+    zc = np.empty_like(z)
+    for _ in range(n_iter):
+        cm = z.mean(0)
+        np.subtract(z, cm, out=zc)
+        u, v = _top_components(zc, rmax, seed, gauss)
+        z = _project(zc, u, v, rmax)
+        z += cm
+        np.copyto(z, x, where=o)  # observed entries kept, missing ones from the projection
+    cm = z.mean(0)
+    np.subtract(z, cm, out=zc)
+    u, v = _top_components(zc, rmax, seed, gauss)
+    for r in ranks:
+        est = _project(zc, u, v, min(r, rmax))
+        est += cm
+        out[r][np.ix_(rows, cols)] = est
+    return out

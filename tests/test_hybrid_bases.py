@@ -1,0 +1,41 @@
+"""Base estimators of the hybrid (:mod:`gex_impute.methods.hybrid.bases`, :mod:`.completion`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gex_impute.methods.hybrid import completion
+from gex_impute.methods.hybrid.bases import low_rank
+
+
+@pytest.mark.parametrize("shape", [(450, 900), (600, 420)])
+def test_randomized_vectors_project_as_sklearn_randomized_svd(shape):
+    from sklearn.utils.extmath import randomized_svd
+
+    rng = np.random.default_rng(0)
+    zc = rng.normal(size=(shape[0], 8)) @ rng.normal(size=(8, shape[1])) + 0.1 * rng.normal(size=shape)
+    zc -= zc.mean(0)
+    gauss: dict = {}
+    u = completion._randomized_left_vectors(zc, 6, 3, gauss)
+    ref, _, _ = randomized_svd(zc, 6, n_oversamples=10, n_iter=2, random_state=3)
+    # the same vectors up to their signs: the same projection
+    np.testing.assert_allclose(u @ (u.T @ zc), ref @ (ref.T @ zc), rtol=0, atol=1e-10)
+    again = completion._randomized_left_vectors(zc, 6, 3, gauss)  # the kept random start
+    np.testing.assert_array_equal(again, u)
+    assert len(gauss) == 1
+
+
+@pytest.mark.parametrize("shape", [(60, 500), (500, 60), (450, 420)])
+def test_low_rank_recovers_a_low_rank_matrix(shape):
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=(shape[0], 3)) @ rng.normal(size=(3, shape[1])) + rng.normal(size=shape[1])
+    v = truth.copy()
+    v[rng.random(shape) < 0.1] = np.nan
+    v[2] = np.nan  # a row without data stays NaN
+    est = low_rank(v, [1, 3], n_iter=30)
+    assert np.isnan(est[3][2]).all()
+    miss = np.isnan(v)
+    miss[2] = False
+    assert np.abs(est[3] - truth)[miss].max() < 1e-3
+    assert np.abs(est[1] - truth)[miss].mean() > 10 * np.abs(est[3] - truth)[miss].mean()
