@@ -39,3 +39,25 @@ def test_low_rank_recovers_a_low_rank_matrix(shape):
     miss[2] = False
     assert np.abs(est[3] - truth)[miss].max() < 1e-3
     assert np.abs(est[1] - truth)[miss].mean() > 10 * np.abs(est[3] - truth)[miss].mean()
+
+
+def test_gene_knn_as_a_full_eigendecomposition_rows_without_data_ignored():
+    from gex_impute.methods.hybrid.bases import gene_knn
+
+    rng = np.random.default_rng(2)
+    v = rng.normal(size=(80, 5)) @ rng.normal(size=(5, 300)) + 0.5 * rng.normal(size=(80, 300))
+    v[rng.random(v.shape) < 0.2] = np.nan
+    v[:, :2] = np.nan  # genes never observed: -1
+    got = gene_knn(v, k=10)
+    assert (got[:2] == -1).all()
+    # reference: every row, all eigenvectors, the top 32 kept
+    z = np.where(np.isnan(v), np.nanmean(v, axis=1, keepdims=True), v)[:, 2:]
+    z = np.linalg.eigh((z - z.mean(1, keepdims=True)) @ (z - z.mean(1, keepdims=True)).T)[1][:, -32:].T @ (
+        z - z.mean(1, keepdims=True)
+    )
+    d = ((z[:, :, None] - z[:, None, :]) ** 2).sum(0)
+    np.fill_diagonal(d, np.inf)
+    ref = np.argsort(d, axis=1)[:, :10] + 2
+    assert all(set(a) == set(b) for a, b in zip(got[2:], ref, strict=True))
+    padded = np.vstack([np.full((7, 300), np.nan), v])  # samples without data change nothing
+    np.testing.assert_array_equal(gene_knn(padded, k=10), got)

