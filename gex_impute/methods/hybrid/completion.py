@@ -18,6 +18,11 @@ __all__ = ["low_rank"]
 
 #: Gram matrices up to this size are decomposed exactly; larger ones by a randomized SVD
 EXACT_MAX = 400
+#: hard-impute passes of :func:`low_rank` (default). 3 (was 10), chosen on validation sims (the speed
+#: cohort's shape, seeds 100 / 101; 1, 2, 3, 5, 10 tried): all missing entries MSE 0.44537 / 0.41460
+#: -> 0.44531 / 0.41459, scattered entries 0.09877 / 0.09593 -> 0.09735 / 0.09558 (absent profiles
+#: and whole genes do not use it: unchanged); 70% less of its time
+N_ITER = 3
 #: the randomized SVD: extra random directions and power iterations (scikit-learn's settings)
 N_OVERSAMPLES = 10
 N_POWER_ITER = 2
@@ -79,9 +84,11 @@ def _project(zc: np.ndarray, u: np.ndarray | None, v: np.ndarray | None, r: int)
 
 
 def low_rank(
-    values: np.ndarray, ranks: Sequence[int], *, n_iter: int = 10, seed: int = 0
+    values: np.ndarray, ranks: Sequence[int], *, n_iter: int | None = None, seed: int = 0
 ) -> dict[int, np.ndarray]:
     """Complete by iterative SVD (hard impute at the largest rank, column-centred).
+
+    ``n_iter`` passes (default :data:`N_ITER`), each refilling the missing entries.
 
     Returns
     -------
@@ -94,7 +101,7 @@ def low_rank(
     >>> truth = rng.normal(size=(40, 2)) @ rng.normal(size=(2, 30))
     >>> v = truth.copy()
     >>> v[rng.random(v.shape) < 0.1] = np.nan
-    >>> est = low_rank(v, [2])[2]
+    >>> est = low_rank(v, [2], n_iter=30)[2]
     >>> bool(np.abs(est - truth)[np.isnan(v)].max() < 0.05)
     True
     """
@@ -114,7 +121,7 @@ def low_rank(
     rmax = max(1, min(ranks[-1], n - 1, p - 1))
     gauss: dict[tuple[int, int, int], np.ndarray] = {}
     zc = np.empty_like(z)
-    for _ in range(n_iter):
+    for _ in range(N_ITER if n_iter is None else n_iter):
         cm = z.mean(0)
         np.subtract(z, cm, out=zc)
         u, v = _top_components(zc, rmax, seed, gauss)
