@@ -61,3 +61,20 @@ def test_gene_knn_as_a_full_eigendecomposition_rows_without_data_ignored():
     assert all(set(a) == set(b) for a, b in zip(got[2:], ref, strict=True))
     padded = np.vstack([np.full((7, 300), np.nan), v])  # samples without data change nothing
     np.testing.assert_array_equal(gene_knn(padded, k=10), got)
+
+
+@pytest.mark.parametrize("ks", [(1, 2, 4, 8, 16), (1, 3, 10), (40,)])
+def test_knn_at_equals_knn_rows_at_the_entries(ks):
+    from gex_impute.methods.hybrid.bases import knn_at, knn_rows, nan_euclidean
+
+    rng = np.random.default_rng(4)
+    v = rng.normal(size=(60, 80))
+    v[rng.random(v.shape) < 0.6] = np.nan  # often fewer than k neighbours observed
+    v[5] = np.nan  # a row without data: NaN
+    dist = nan_euclidean(v)
+    rows, cols = rng.integers(0, 60, 400), rng.integers(0, 80, 400)
+    at = knn_at(v, ks, rows, cols, dist=dist, chunk=64)
+    full = knn_rows(v, ks, dist=dist, rows=np.unique(rows))
+    for k in ks:
+        np.testing.assert_array_equal(at[k], full[k][rows, cols])  # bitwise: the same order of sums
+        assert np.isnan(at[k][rows == 5]).all()

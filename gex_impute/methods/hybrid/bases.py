@@ -226,11 +226,13 @@ def knn_at(
         v = values[cand[i], col[:, None]]  # (entries, m): the column in each candidate, nearest first
         o = ~np.isnan(v) & reach[i]
         c = np.cumsum(o, axis=1, dtype=np.int32)
-        v = np.where(o, v, 0.0)
+        # running sums in knn_rows' order: the sum of the first k observed values is the running
+        # sum at the k-th observed candidate (later terms of knn_rows' sum are zeros)
+        run = np.cumsum(np.where(o, v, 0.0), axis=1)
+        entry = np.arange(len(run))
         for k in ks:
-            take = o & (c <= k)
-            cnt = take.sum(1)
-            total = np.cumsum(v * take, axis=1)[:, -1]  # summed in knn_rows' order
+            cnt = np.minimum(c[:, -1], k)
+            total = run[entry, np.minimum((c < k).sum(1), m - 1)]
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[k][sel] = np.where(cnt > 0, total / np.maximum(cnt, 1), np.nan)
     return out
