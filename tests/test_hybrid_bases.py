@@ -78,3 +78,20 @@ def test_knn_at_equals_knn_rows_at_the_entries(ks):
     for k in ks:
         np.testing.assert_array_equal(at[k], full[k][rows, cols])  # bitwise: the same order of sums
         assert np.isnan(at[k][rows == 5]).all()
+
+
+def test_group_sums_as_add_at():
+    from gex_impute.methods.hybrid.bases import group_sums
+
+    rng = np.random.default_rng(6)
+    v = rng.normal(size=(300, 40))
+    v[rng.random(v.shape) < 0.3] = np.nan
+    codes = rng.integers(-1, 7, 300)
+    sums, counts = group_sums(v, codes, 8)
+    ref_s, ref_c = np.zeros((8, 40)), np.zeros((8, 40))
+    ok = codes >= 0
+    np.add.at(ref_s, codes[ok], np.nan_to_num(v[ok]))
+    np.add.at(ref_c, codes[ok], ~np.isnan(v[ok]))
+    np.testing.assert_array_equal(sums, ref_s)
+    np.testing.assert_array_equal(counts, ref_c)
+    assert counts.dtype == np.float64 and (counts[7] == 0).all()

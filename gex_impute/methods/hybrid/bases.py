@@ -56,7 +56,11 @@ def group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np
     onehot = sparse.csr_matrix(
         (np.ones(int(ok.sum())), (codes[ok], np.flatnonzero(ok))), shape=(n_groups, values.shape[0])
     )
-    return np.asarray(onehot @ x), np.asarray(onehot @ obs.astype(np.float64))
+    if values.shape[0] >= 1 << 24:  # pragma: no cover - counts past float32's exact integers
+        return np.asarray(onehot @ x), np.asarray(onehot @ obs.astype(np.float64))
+    # counts are integers: exact in float32, at half the memory traffic
+    counts = onehot.astype(np.float32) @ obs.astype(np.float32)
+    return np.asarray(onehot @ x), np.asarray(counts, dtype=np.float64)
 
 
 def group_means(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
