@@ -111,7 +111,9 @@ def low_rank(
     obs = ~np.isnan(values)
     rows, cols = obs.any(1), obs.any(0)
     out = {r: np.full(values.shape, np.nan) for r in ranks}
-    x = values[np.ix_(rows, cols)]
+    # the rows and columns with data (whole rows when every column has some: a cheaper copy)
+    at = rows if cols.all() else np.ix_(rows, cols)
+    x = values[at]
     o = ~np.isnan(x)
     n, p = x.shape
     if n < 3 or p < 3 or not ranks:
@@ -134,5 +136,5 @@ def low_rank(
     for r in ranks:
         est = _project(zc, u, v, min(r, rmax))
         est += cm
-        out[r][np.ix_(rows, cols)] = est
+        out[r][at] = est
     return out
