@@ -39,8 +39,11 @@ __all__ = [
     "profile_features",
 ]
 
-#: entries of absent profiles whose features are built and predicted at a time (bounds memory)
-PREDICT_CHUNK = 1 << 20
+#: entries of absent profiles whose features are built and predicted at a time (bounds memory).
+#: 2^17 (was 2^20): XGBoost predicts a chunk in its worker thread while the next one's features
+#: are built, so only the last chunk's prediction is waited for (the speed cohort's 600,000
+#: absent entries were one chunk, predicted after all features); the same values
+PREDICT_CHUNK = 1 << 17
 #: rows x columns of the value sample that enters the fingerprint (at most)
 _SAMPLE_ROWS, _SAMPLE_COLS = 512, 256
 
