@@ -5,19 +5,21 @@ without it: the sample's nearest samples (kNN, several k), a ridge regression of
 on the other samples, low-rank completions, similar genes, the donor's other tissues and its
 nearest donors, the gene's genomic neighbours, and, for genes missing everywhere, the
 promoter CNN's out-of-fold tissue profile and static gene features. XGBoost fits the
-residual over the best single base, one model per missing pattern (whole genes, whole
+residual over the best single base (for scattered entries, over the ridge stack of the bases
+when that is better), one model per missing pattern (whole genes, whole
 profiles, scattered entries); the tissue transformer is an optional extra base.
 
 Modules: :mod:`.model` (the :class:`HybridImputer` class), :mod:`.parameters` (its
-hyperparameter constraints), :mod:`.bases` (base estimators), :mod:`.entries` (features of
-scattered entries and whole genes), :mod:`.profiles` (whole-profile features of a cohort),
+hyperparameter constraints), :mod:`.bases` (base estimators), :mod:`.completion` (low-rank
+completion, re-exported by :mod:`.bases`), :mod:`.entries` (features of scattered entries and
+whole genes), :mod:`.profiles` (whole-profile features of a cohort),
 :mod:`.profile_columns` (the columns of one donor x tissue unit), :mod:`.profile_cache`
 (observed-profile storage, donor distances, the features cached per cohort),
 :mod:`.cohort_cache` (the one-entry per-cohort cache), :mod:`.genes` (promoter CNN, static gene
 features), :mod:`.encoder` (tissue transformer), :mod:`.masking` (patterns, training rows),
 :mod:`.patterns` (per-pattern fit / predict), :mod:`.profile_model` (the whole-profile model:
 fit, XGBoost chosen for prediction cost in large cohorts, chunked predict), :mod:`.stacking`
-(reference + XGBoost),
+(reference + XGBoost), :mod:`.optim` (AdamW), :mod:`.distributed` (XGBoost on Dask),
 :mod:`.persistence` (saved state), :mod:`.sequence` (one-hot DNA).
 """
 
