@@ -87,6 +87,14 @@ NOTES = [
     "2.08 s = 9.9x wall, 9.9x CPU (load 1.7-1.8); 5299dc4 (= e7f70a7 for local training; the table "
     "below) 17.8 vs 1.64 s = 10.8x wall, 10.6x CPU (load 0.5-0.8): about 10-11x, the 10x target "
     "not reliably met.",
+    "Session 6 (2026-12-06, 10:53-11:12 UTC, 2 shared cores, load 2-4 with the intervals benchmark "
+    "beside it): `nice -n 10 python benchmarks/sample_level.py --jobs 2 --only '<job>' --fresh` for "
+    "GTEx P2, GTEx P1 and Blake P2 (seeds 0-2), then `--only speed --fresh`, all at a4753ca: TSS-layout "
+    "features of whole genes (2662070), whole-gene trees at most 4 deep, per-gene summaries in the "
+    "per-sample tree base and the ridge stack as a reference for scattered entries (da0306a), 3 "
+    "masking rounds (a4753ca), and H-speed's work (d3930fb..a841d44: exact but for low_rank's 3 "
+    "passes, c28a407). Blake P3 and sim P3 were not rerun: absent profiles use none of these "
+    "changes (the speed cohort's absent-profile MSE is identical, 0.1041).",
 ]
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
