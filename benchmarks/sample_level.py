@@ -93,8 +93,10 @@ NOTES = [
     "features of whole genes (2662070), whole-gene trees at most 4 deep, per-gene summaries in the "
     "per-sample tree base and the ridge stack as a reference for scattered entries (da0306a), 3 "
     "masking rounds (a4753ca), and H-speed's work (d3930fb..a841d44: exact but for low_rank's 3 "
-    "passes, c28a407). Blake P3 and sim P3 were not rerun: absent profiles use none of these "
-    "changes (the speed cohort's absent-profile MSE is identical, 0.1041).",
+    "passes, c28a407). Then `--only 'sim P3'` and `--only 'blake P3'` (11:15-11:17 UTC, the same "
+    "package as a4753ca, recorded as c57125e): sim P3 identical; Blake P3 0.943 -> 0.945x (hybrid "
+    "MSE seed 0 0.13619 -> 0.13621, seed 1 0.13599 -> 0.13702, seed 2 0.13424 -> 0.13416; its "
+    "previous rows date from session 4, before session 5's changes).",
 ]
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
