@@ -92,8 +92,8 @@ NOTES = [
     "GTEx P2, GTEx P1 and Blake P2 (seeds 0-2), then `--only speed --fresh`, all at a4753ca: TSS-layout "
     "features of whole genes (2662070), whole-gene trees at most 4 deep, per-gene summaries in the "
     "per-sample tree base and the ridge stack as a reference for scattered entries (da0306a), 3 "
-    "masking rounds (a4753ca), and H-speed's work (d3930fb..a841d44: exact but for low_rank's 3 "
-    "passes, c28a407). Then `--only 'sim P3'` and `--only 'blake P3'` (11:15-11:17 UTC, the same "
+    "masking rounds (a4753ca), and H-speed's work (75f8a1a..a841d44: exact but for low_rank's 3 "
+    "passes, e389c52). Then `--only 'sim P3'` and `--only 'blake P3'` (11:15-11:17 UTC, the same "
     "package as a4753ca, recorded as c57125e): sim P3 identical; Blake P3 0.943 -> 0.945x (hybrid "
     "MSE seed 0 0.13619 -> 0.13621, seed 1 0.13599 -> 0.13702, seed 2 0.13424 -> 0.13416; its "
     "previous rows date from session 4, before session 5's changes).",
