@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["LAYOUT_NAMES", "nearest_sides", "tss_layout_features"]
+__all__ = ["LAYOUT_NAMES", "nearest_sides", "tss_density", "tss_layout_features"]
 
 #: names of the columns of :func:`tss_layout_features`, in order
 LAYOUT_NAMES = (
@@ -31,6 +31,19 @@ _NONE = 8.0
 
 def _log_gap(gap: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(gap), np.log10(1.0 + gap), _NONE)
+
+
+def tss_density(pos: np.ndarray, x: np.ndarray, half: float) -> np.ndarray:
+    """Count the other TSSs of ``pos`` (sorted, one chromosome) within ``half`` bp of each ``x``.
+
+    Each ``x`` is itself one of ``pos`` (not counted).
+
+    Examples
+    --------
+    >>> tss_density(np.array([0.0, 10.0, 50.0]), np.array([0.0, 50.0]), 20).tolist()
+    [1, 0]
+    """
+    return np.searchsorted(pos, x + half, "right") - np.searchsorted(pos, x - half, "left") - 1
 
 
 def _directional(
@@ -111,7 +124,7 @@ def tss_layout_features(var: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
             _, down_same = _directional(tss[sub], np.sort(tss[sub]), minus[sub], own=True)
             up_other, _ = _directional(tss[sub], other, minus[sub], own=False)
             out[sub, 2], out[sub, 3] = _log_gap(down_same), _log_gap(up_other)
-        out[idx, 4] = np.searchsorted(pos, x + 5e6, "right") - np.searchsorted(pos, x - 5e6, "left") - 1
+        out[idx, 4] = tss_density(pos, x, 5e6)
         first, last = pos[0], pos[-1]
         span = max(last - first, 1.0)
         out[idx, 5] = (x - first) / span

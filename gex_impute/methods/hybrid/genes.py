@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...genome.layout import tss_layout_features
+from ...genome.layout import tss_density, tss_layout_features
 from .optim import AdamW
 from .sequence import composition, one_hot_batch
 
@@ -80,12 +80,8 @@ def static_gene_features(var: pd.DataFrame, *, use_sequence: bool = True) -> tup
             idx = np.flatnonzero(placed & (chrom == c))
             pos = np.sort(tss[idx])
             x = tss[idx]
-            dens50[idx] = (
-                np.searchsorted(pos, x + 50_000, "right") - np.searchsorted(pos, x - 50_000, "left") - 1
-            )
-            dens1m[idx] = (
-                np.searchsorted(pos, x + 1_000_000, "right") - np.searchsorted(pos, x - 1_000_000, "left") - 1
-            )
+            dens50[idx] = tss_density(pos, x, 50_000)
+            dens1m[idx] = tss_density(pos, x, 1_000_000)
             i = np.searchsorted(pos, x, "left")
             left = np.where(i > 0, x - pos[np.maximum(i - 1, 0)], np.inf)
             j = np.searchsorted(pos, x, "right")
