@@ -334,11 +334,8 @@ def _tree_features(others: np.ndarray) -> np.ndarray:
     """
     ok = ~np.isnan(others)
     n_ok = ok.sum(0)
-    filled = np.where(ok, others, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(n_ok > 0, filled.sum(0) / np.maximum(n_ok, 1), np.nan)
-        sd = np.sqrt(np.maximum(np.where(ok, (others - mean) ** 2, 0.0).sum(0) / np.maximum(n_ok, 1), 0.0))
-    sd = np.where(n_ok > 0, sd, np.nan)
+    mean = nanmean(others, axis=0)
+    sd = np.sqrt(nanmean((others - mean) ** 2, axis=0))
     high = np.where(n_ok > 0, np.where(ok, others, -np.inf).max(0), np.nan)
     low = np.where(n_ok > 0, np.where(ok, others, np.inf).min(0), np.nan)
     summary = np.column_stack([mean, sd, high, low, len(others) - n_ok])
