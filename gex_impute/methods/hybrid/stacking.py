@@ -177,13 +177,18 @@ def fit_pattern_model(
     coef = _ridge(stack, y - tm)
     model: dict[str, Any] = {"scores": scores, "const": const, "ridge_keys": keys, "ridge": coef.tolist()}
     model["n_rows"] = len(y)
+    ridge_fit = None
     if use_ridge_reference and len(keys) > 1:
         # the ridge stack of the bases competes as the reference XGBoost corrects
-        scores[RIDGE_REFERENCE] = float(np.mean((tm + _ridge_apply(coef, stack) - y) ** 2))
+        ridge_fit = tm + _ridge_apply(coef, stack)
+        scores[RIDGE_REFERENCE] = float(np.mean((ridge_fit - y) ** 2))
         varying.append(RIDGE_REFERENCE)
     best = min(varying, key=lambda k: scores[k])
     model["reference"] = best
-    ref = _reference(model, bases)
+    if ridge_fit is not None and best == RIDGE_REFERENCE:
+        ref = ridge_fit  # the stack as scored above, not computed again
+    else:
+        ref = _filled(bases, best, const)
 
     def booster_on(rows: np.ndarray, held_groups: np.ndarray) -> tuple[Any, int, float]:
         return train_booster(
