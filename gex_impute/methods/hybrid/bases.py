@@ -3,7 +3,8 @@
 Each returns estimates for many entries at once; the stack reads them at the entries it
 predicts and XGBoost learns how far to trust each one (:mod:`.entries`, :mod:`.profiles`).
 Everything here is numpy / scipy; no estimator looks at a hidden value. The low-rank
-completion (:func:`low_rank`) lives in :mod:`.completion` and is re-exported here.
+completion (:func:`low_rank`) lives in :mod:`.completion` and :func:`nanmean` in
+:mod:`.arrays`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .arrays import nanmean
 from .completion import low_rank
 
 __all__ = [
@@ -27,15 +29,6 @@ __all__ = [
     "ridge_rows",
     "tree_rows",
 ]
-
-
-def nanmean(a: np.ndarray, axis: int = 1) -> np.ndarray:
-    """Mean over observed (non-NaN) values along ``axis``; NaN where none (no warning)."""
-    ok = ~np.isnan(a)
-    n = ok.sum(axis)
-    s = np.where(ok, a, 0.0).sum(axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
 def group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:

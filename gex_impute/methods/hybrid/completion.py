@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .arrays import nanmean
+
 __all__ = ["low_rank"]
 
 #: Gram matrices up to this size are decomposed exactly; larger ones by a randomized SVD
@@ -105,8 +107,6 @@ def low_rank(
     >>> bool(np.abs(est - truth)[np.isnan(v)].max() < 0.05)
     True
     """
-    from .bases import nanmean
-
     ranks = sorted({int(r) for r in ranks})
     obs = ~np.isnan(values)
     rows, cols = obs.any(1), obs.any(0)

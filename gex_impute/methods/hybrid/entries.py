@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import nanmean
 from .bases import (
     gene_knn,
     group_means,
@@ -21,7 +22,6 @@ from .bases import (
     knn_at,
     low_rank,
     nan_euclidean,
-    nanmean,
     pooled_correlation,
     ridge_rows,
     tree_rows,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .bases import nanmean
+from .arrays import nanmean
 
 if TYPE_CHECKING:
     from .profiles import DonorScores, ProfileFeatures
