@@ -9,10 +9,20 @@ its position along the chromosome (the chromosome's span taken from its outermos
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["LAYOUT_NAMES", "nearest_sides", "tss_density", "tss_layout_features"]
+__all__ = [
+    "LAYOUT_NAMES",
+    "chromosome_groups",
+    "nearest_sides",
+    "placed_tss",
+    "tss_density",
+    "tss_layout_features",
+]
 
 #: names of the columns of :func:`tss_layout_features`, in order
 LAYOUT_NAMES = (
@@ -31,6 +41,58 @@ _NONE = 8.0
 
 def _log_gap(gap: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(gap), np.log10(1.0 + gap), _NONE)
+
+
+def placed_tss(var: pd.DataFrame) -> tuple[np.ndarray, Any, np.ndarray]:
+    """Each gene's TSS, chromosome and whether both are known, parsed from ``var``.
+
+    Parameters
+    ----------
+    var
+        Gene table with ``chrom`` and ``tss`` (non-numeric TSSs read as missing).
+
+    Returns
+    -------
+    ``(tss, chrom, placed)``: float64 TSSs (NaN where missing), the chromosome names as an
+    object array (``""`` where missing) and the genes with both.
+
+    Examples
+    --------
+    >>> tss, chrom, placed = placed_tss(pd.DataFrame({"chrom": ["1", None], "tss": [5, 7]}))
+    >>> chrom.tolist(), placed.tolist()
+    (['1', ''], [True, False])
+    """
+    tss = pd.to_numeric(var["tss"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    chrom = var["chrom"].astype("string").fillna("").to_numpy(dtype=object)
+    return tss, chrom, np.isfinite(tss) & (chrom != "")
+
+
+def chromosome_groups(
+    tss: np.ndarray, chrom: np.ndarray, placed: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Group the placed genes by chromosome, with each chromosome's TSSs in sorted order.
+
+    Parameters
+    ----------
+    tss, chrom, placed
+        As returned by :func:`placed_tss`.
+
+    Yields
+    ------
+    ``(idx, x, pos)`` per chromosome with placed genes (in sorted name order): the genes'
+    positions in ``var``, their TSSs and those TSSs sorted.
+
+    Examples
+    --------
+    >>> tss, chrom = np.array([30.0, 10.0, 20.0]), np.array(["2", "1", "2"], dtype=object)
+    >>> groups = chromosome_groups(tss, chrom, np.ones(3, bool))
+    >>> [(idx.tolist(), pos.tolist()) for idx, _, pos in groups]
+    [([1], [10.0]), ([0, 2], [20.0, 30.0])]
+    """
+    for c in np.unique(chrom[placed]):
+        idx = np.flatnonzero(placed & (chrom == c))
+        x = tss[idx]
+        yield idx, x, np.sort(x)
 
 
 def tss_density(pos: np.ndarray, x: np.ndarray, half: float) -> np.ndarray:
@@ -99,8 +161,7 @@ def tss_layout_features(var: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     p = len(var)
     if "chrom" not in var.columns or "tss" not in var.columns:
         return np.zeros((p, 0), np.float32), []
-    tss = pd.to_numeric(var["tss"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    chrom = var["chrom"].astype("string").fillna("").to_numpy(dtype=object)
+    tss, chrom, placed = placed_tss(var)
     strand = (
         var["strand"].astype("string").fillna("").to_numpy(dtype=object)
         if "strand" in var.columns
@@ -108,12 +169,8 @@ def tss_layout_features(var: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     )
     known = (strand == "+") | (strand == "-")
     minus = strand == "-"
-    placed = np.isfinite(tss) & (chrom != "")
     out = np.full((p, len(LAYOUT_NAMES)), np.nan)
-    for c in np.unique(chrom[placed]):
-        idx = np.flatnonzero(placed & (chrom == c))
-        x = tss[idx]
-        pos = np.sort(x)
+    for idx, x, pos in chromosome_groups(tss, chrom, placed):
         up, down = _directional(x, pos, minus[idx], own=True)
         out[idx, 0], out[idx, 1] = _log_gap(up), _log_gap(down)
         for s in ("+", "-"):

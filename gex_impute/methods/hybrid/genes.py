@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...genome.layout import tss_density, tss_layout_features
+from ...genome.layout import chromosome_groups, placed_tss, tss_density, tss_layout_features
 from .optim import AdamW
 from .sequence import composition, one_hot_batch
 
@@ -72,14 +72,9 @@ def static_gene_features(var: pd.DataFrame, *, use_sequence: bool = True) -> tup
             cols.append(np.where(length > 1, np.log10(np.where(length > 1, length, 10.0)), np.nan))
         names.append("log10_gene_length")
     if "chrom" in var.columns and "tss" in var.columns:
-        tss = _numeric(var, "tss")
-        chrom = var["chrom"].astype("string").fillna("").to_numpy(dtype=object)
-        placed = np.isfinite(tss) & (chrom != "")
+        tss, chrom, placed = placed_tss(var)
         dens50, dens1m, nearest = (np.full(p, np.nan) for _ in range(3))
-        for c in np.unique(chrom[placed]):
-            idx = np.flatnonzero(placed & (chrom == c))
-            pos = np.sort(tss[idx])
-            x = tss[idx]
+        for idx, x, pos in chromosome_groups(tss, chrom, placed):
             dens50[idx] = tss_density(pos, x, 50_000)
             dens1m[idx] = tss_density(pos, x, 1_000_000)
             i = np.searchsorted(pos, x, "left")
@@ -113,9 +108,7 @@ def tss_key(var: pd.DataFrame) -> np.ndarray | None:
     """
     if "chrom" not in var.columns or "tss" not in var.columns:
         return None
-    tss = _numeric(var, "tss")
-    chrom = var["chrom"].astype("string").fillna("").to_numpy(dtype=object)
-    placed = np.isfinite(tss) & (chrom != "")
+    tss, chrom, placed = placed_tss(var)
     codes, _ = pd.factorize(np.where(placed, chrom, None))
     return np.where(placed & (codes >= 0), codes * 1e10 + tss, np.nan)
 
