@@ -249,9 +249,13 @@ def _donor_columns(
     n_d, n_t = layout.n_donors, layout.n_tissues
     p = values.shape[1]
     prof, _ = group_means(resid, layout.unit, n_d * n_t)
+    cube = prof.reshape(n_d, n_t, p)
+    corr = tissue_correlation(cube)
+    similar_corr = np.nanmax(np.where(np.isnan(corr), -1, corr), axis=1)[t[rows]]
+    n_top = min(n_t - 1, 5)  # the donor's most correlated other tissues read
+    feature_names, base_names = _donor_names(fb, n_top)
     if absent:
-        corr = tissue_correlation(prof.reshape(n_d, n_t, p))
-        _absent_donor_columns(fb, add, base, corr, n_t, t[rows], len(rows))
+        _absent_donor_columns(add, base, feature_names, base_names, similar_corr)
         return
     ok = ~np.isnan(resid)
     r0 = np.where(ok, resid, 0.0)
@@ -261,23 +265,16 @@ def _donor_columns(
     c_ = dc[d[rows], cols] - own
     with np.errstate(invalid="ignore", divide="ignore"):
         off = np.where(c_ > 0, s_ / np.maximum(c_, 1), np.nan)
-    add("donor_offset", off)
-    add("donor_offset_n", c_)
-    add("donor_plus_tissue", tm_f[t[rows], cols] + np.nan_to_num(off))
-    cube = prof.reshape(n_d, n_t, p)
-    corr = tissue_correlation(cube)
+    columns = [off, c_, tm_f[t[rows], cols] + np.nan_to_num(off)]  # in the order of feature_names
     w = np.clip(np.nan_to_num(corr), 0, None)  # diagonal 0: the target tissue never weighs itself
     num = np.einsum("ab,dbp->dap", w, np.nan_to_num(cube))
     den = np.einsum("ab,dbp->dap", w, (~np.isnan(cube)).astype(float))
     with np.errstate(invalid="ignore", divide="ignore"):
         woff = np.where(den > 1e-9, num / np.maximum(den, 1e-9), np.nan)
-    add("donor_offset_weighted", woff[d[rows], t[rows], cols])
-    add("donor_similar_tissue_corr", np.nanmax(np.where(np.isnan(corr), -1, corr), axis=1)[t[rows]])
+    columns += [woff[d[rows], t[rows], cols], similar_corr]
     del num, den, woff
-    n_top = min(n_t - 1, 5)
     top = np.argsort(-np.nan_to_num(corr, nan=-2.0), axis=1)[:, :n_top][t[rows]]
-    for i in range(n_top):
-        add(f"donor_resid_tissue_rank{i}", cube[d[rows], top[:, i], cols])
+    columns += [cube[d[rows], top[:, i], cols] for i in range(n_top)]
     wide = cube.reshape(n_d, n_t * p)
     wcol = t[rows] * p + cols
     ddist = nan_euclidean(wide)
@@ -292,29 +289,42 @@ def _donor_columns(
     devr[np.arange(len(has)), t[rows[has]]] = np.nan
     dev_mean = np.full(len(rows), np.nan)
     dev_mean[has] = nanmean(devr)
-    add("donor_dev_from_similar", dev_mean)
+    columns.append(dev_mean)
+    for name, col in zip(feature_names, columns, strict=True):
+        add(name, col)
+    estimates = []  # in the order of base_names
     if fb.donor_k:
         est = knn_at(wide, fb.donor_k, d[rows], wcol, dist=ddist, where=ok.any(0)[cols])
-        for k in fb.donor_k:
-            base(f"knn_donors_k{k}", tm_f[t[rows], cols] + est[k])
+        estimates += [tm_f[t[rows], cols] + est[k] for k in fb.donor_k]
     if fb.rank_donors:
-        for r, lr in low_rank(wide, fb.rank_donors).items():
-            base(f"lowrank_donors_r{r}", tm_f[t[rows], cols] + lr[d[rows], wcol])
+        lrs = low_rank(wide, fb.rank_donors)
+        estimates += [tm_f[t[rows], cols] + lr[d[rows], wcol] for lr in lrs.values()]
+    for name, col in zip(base_names, estimates, strict=True):
+        base(name, col)
 
 
-def _absent_donor_columns(fb: EntryFeatures, add, base, corr, n_t: int, tr: np.ndarray, n_rows: int) -> None:
+def _donor_names(fb: EntryFeatures, n_top: int) -> tuple[list[str], list[str]]:
+    """``(features, bases)``: the columns of :func:`_donor_columns`, in the order it adds them.
+
+    The one list of them, used by :func:`_absent_donor_columns` too. Low ranks in increasing
+    order, as :func:`.completion.low_rank` returns them.
+    """
+    features = ["donor_offset", "donor_offset_n", "donor_plus_tissue", "donor_offset_weighted"]
+    features += ["donor_similar_tissue_corr", *(f"donor_resid_tissue_rank{i}" for i in range(n_top))]
+    features.append("donor_dev_from_similar")
+    bases = [f"knn_donors_k{k}" for k in fb.donor_k]
+    bases += [f"lowrank_donors_r{r}" for r in sorted({int(r) for r in fb.rank_donors})]
+    return features, bases
+
+
+def _absent_donor_columns(add, base, feature_names: list[str], base_names: list[str], similar_corr) -> None:
     """:func:`_donor_columns` at genes without data: NaN but the offset count (0) and tissue correlation."""
-    nan = np.full(n_rows, np.nan)
-    for name in ("donor_offset", "donor_offset_n", "donor_plus_tissue", "donor_offset_weighted"):
-        add(name, 0.0 if name == "donor_offset_n" else nan)
-    add("donor_similar_tissue_corr", np.nanmax(np.where(np.isnan(corr), -1, corr), axis=1)[tr])
-    for i in range(min(n_t - 1, 5)):
-        add(f"donor_resid_tissue_rank{i}", nan)
-    add("donor_dev_from_similar", nan)
-    for k in fb.donor_k:
-        base(f"knn_donors_k{k}", nan)
-    for r in sorted({int(r) for r in fb.rank_donors}):
-        base(f"lowrank_donors_r{r}", nan)
+    nan = np.full(len(similar_corr), np.nan)
+    known = {"donor_offset_n": 0.0, "donor_similar_tissue_corr": similar_corr}
+    for name in feature_names:
+        add(name, known.get(name, nan))
+    for name in base_names:
+        base(name, nan)
 
 
 def _neighbour_columns(add, base, nb, resid, tm_f, gm, t, rows, cols) -> None:
