@@ -14,9 +14,7 @@ import os
 import resource
 import time
 
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+from _rss import peak_rss_mb
 
 
 def simulate(args: argparse.Namespace) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _rss import peak_rss_mb
 
 SPEED_SIM = {"n_donors": 50, "n_tissues": 20, "n_genes": 2000, "frac_missing_samples": 0.3, "random_state": 0}
 HYBRID = {"n_jobs": 1, "progress": False}
@@ -42,7 +42,7 @@ def speed_one(method: str) -> dict:
         "seconds": seconds,
         "cpu_seconds": cpu,
         "load_1min": [load, os.getloadavg()[0]],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
     for name, sel in (("absent_profiles", absent), ("all_missing", miss)):
         rec[f"{name}_mse"] = float(np.mean((pred[sel] - truth[sel]) ** 2))
