@@ -85,7 +85,7 @@ class HybridImputer(BaseImputer):
         Extra share of observed entries hidden per round as scattered entries; None: the
         data's own rate, clipped to 0.02-0.05.
     max_rows
-        Training rows per pattern at most.
+        Training rows per pattern at most (whole genes: 4x, scattered entries: 1.5x).
     n_similar
         The gene's values in this many most correlated samples become features.
     cv_max_donors
@@ -153,7 +153,7 @@ class HybridImputer(BaseImputer):
         n_folds: int = 3,
         # 3 (was 2): GTEx tissue-mean P2 validation splits (seed-0 test entries removed, split
         # seeds 100 / 101), hybrid MSE 0.2597 / 0.2620 -> 0.2573 / 0.2605
-        n_rounds: int = 3,
+        n_rounds: int = 4,
         hide_rate: float | None = None,
         max_rows: int = 60_000,
         n_similar: int = 5,
