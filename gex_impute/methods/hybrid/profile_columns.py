@@ -45,6 +45,7 @@ class DonorContext:
     rhs: np.ndarray | None  # (r + 1,) [1, scores] x r0 over observed entries
     #: similar donors -> (tissues, deviations (0 where NaN), observed, their sum and count over tissues)
     deviations: dict[tuple[int, ...], tuple[np.ndarray, ...]] = field(default_factory=dict)
+    coef: np.ndarray | None = None  # (p,) per-gene donor-effect coefficients without the donor
 
     @classmethod
     def build(cls, pf: ProfileFeatures, d: int) -> DonorContext:
@@ -90,6 +91,7 @@ class DonorContext:
             scores=scores,
             gram=gram,
             rhs=rhs,
+            coef=pf.effects().coefficients(d) if pf.use_effects else None,
         )
 
 
@@ -221,6 +223,7 @@ def unit_columns(
     if len(cand):
         v, o, c = _neighbours(pf, cand, t, g)
         running = np.cumsum(v, axis=0) if o.all() else None  # every neighbour observed: running means
+        knn = {}
         for k in pf.ks:
             if running is not None:
                 est = running[min(k, len(v)) - 1] / min(k, len(v))
@@ -230,15 +233,27 @@ def unit_columns(
                 with np.errstate(invalid="ignore", divide="ignore"):
                     est = np.where(cnt > 0, (v * take).sum(0) / np.maximum(cnt, 1), np.nan)
             cols.append(est)
-            bases[f"knn_donors_k{k}"] = est
+            bases[f"knn_donors_k{k}"] = knn[k] = est
         # the donor's deviation from its most similar donors over its other tissues (reference cancels)
-        cols.append(_deviation(pf, ctx, t, cand[: pf.k_similar], g))
+        dev = _deviation(pf, ctx, t, cand[: pf.k_similar], g)
+        cols.append(dev)
         cols.append(dist[cand[0]])
         for j in (1, 2, 3):
             cols.append(np.sqrt(dist[cand[j]] / max(dist[cand[0]], 1e-12)) if len(cand) > j else np.nan)
+        if ctx.coef is not None:
+            ref = knn.get(pf.k_similar)
+            if ref is None:
+                ref = _similar_mean(pf, cand[: pf.k_similar], np.array([t]), g)[0]
+            coef = ctx.coef[g]
+            effect = np.where(np.isnan(dev), ref, ref + coef * dev)
+            cols += [effect, coef]
+            bases["donor_effect"] = effect
     else:
         for k in pf.ks:
             cols.append(np.nan)
             bases[f"knn_donors_k{k}"] = np.full(_size(pf, g), np.nan)
         cols += [np.nan, np.nan, np.nan, np.nan, np.nan]
+        if ctx.coef is not None:
+            cols += [np.nan, np.nan]
+            bases["donor_effect"] = np.full(_size(pf, g), np.nan)
     return cols, bases

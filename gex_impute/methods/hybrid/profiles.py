@@ -25,6 +25,7 @@ import numpy as np
 from .masking import Layout
 from .profile_cache import DonorDistances, UnitProfiles, pooled_tissue_correlation
 from .profile_columns import DonorContext, unit_columns
+from .profile_effect import DonorEffects
 
 __all__ = ["EXACT_SCORES_CACHE_BYTES", "DonorContext", "DonorScores", "ProfileFeatures", "unit_columns"]
 
@@ -105,6 +106,9 @@ class ProfileFeatures:
         Rows of ``values`` with any observed value (default: found here).
     """
 
+    #: add the per-gene donor-effect base and its coefficient (:mod:`.profile_effect`)
+    use_effects = True
+
     def __init__(
         self,
         values: np.ndarray,
@@ -161,6 +165,13 @@ class ProfileFeatures:
         self._last_context: tuple[int, DonorContext] | None = None
         self._dense: np.ndarray | None = None
         self._scores_kept: dict[int, np.ndarray] = {}
+        self._effects: DonorEffects | None = None
+
+    def effects(self) -> DonorEffects:
+        """Return the per-gene donor-effect coefficients of the cohort (:class:`DonorEffects`, built once)."""
+        if self._effects is None:
+            self._effects = DonorEffects(self)
+        return self._effects
 
     # -- donor components ------------------------------------------------------------------
     def _exact_scores(self, d: int, tm_f: np.ndarray) -> np.ndarray:
@@ -243,7 +254,8 @@ class ProfileFeatures:
         out += [f"pca_regression_donors_r{r}" for r in self.pca_ranks]
         out += [f"knn_donors_k{k}" for k in self.ks]
         out += ["donor_dev_from_similar", "nearest_donor_dist"]
-        return out + [f"donor_dist_ratio_{j + 1}" for j in (1, 2, 3)]
+        out += [f"donor_dist_ratio_{j + 1}" for j in (1, 2, 3)]
+        return out + (["donor_effect", "donor_effect_coef"] if self.use_effects else [])
 
     def donor_features(
         self, d: int, tissues: np.ndarray, genes: list[np.ndarray] | None = None
