@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gex_impute.methods.hybrid.masking import Layout
+from gex_impute.methods.hybrid.profile_columns import weighted_reference
 from gex_impute.methods.hybrid.profile_effect import DonorEffects, similar_donors
 from gex_impute.methods.hybrid.profiles import ProfileFeatures
 
@@ -77,3 +78,21 @@ def test_unit_subset_and_no_units(max_units):
     eff = DonorEffects(pf, max_units=max_units)
     assert len(eff.num) == min(max_units, int(pf.unit_observed.sum()))
     assert np.isfinite(eff.coefficients(0)).all()
+
+
+def test_weighted_reference_downweights_a_far_donor():
+    values, layout, cube = _cohort()
+    values = values.copy()
+    far = 9
+    values[far * N_TISSUES : (far + 1) * N_TISSUES] += 3.0  # another group: far in every tissue
+    pf = ProfileFeatures(values, layout)
+    dist = pf.distances_without(0, 0)
+    similar = np.array([1, 2, far])
+    ref = weighted_reference(pf, similar, dist, np.array([0]), slice(None))[0]
+    plain = values[[1 * N_TISSUES, 2 * N_TISSUES, far * N_TISSUES]].mean(0)
+    near = values[[1 * N_TISSUES, 2 * N_TISSUES]].mean(0)
+    assert dist[far] > 5 * max(dist[1], dist[2])
+    assert np.abs(ref - near).mean() < 0.25 * np.abs(plain - near).mean()
+    # one similar donor: its own profile
+    one = weighted_reference(pf, np.array([4]), dist, np.array([0, 1]), slice(None))
+    np.testing.assert_allclose(one, values[[4 * N_TISSUES, 4 * N_TISSUES + 1]], rtol=1e-6)

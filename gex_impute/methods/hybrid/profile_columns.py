@@ -159,6 +159,27 @@ def _similar_mean(
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
+def weighted_reference(
+    pf: ProfileFeatures, similar: np.ndarray, dist: np.ndarray, tissues: np.ndarray, g: np.ndarray | slice
+) -> np.ndarray:
+    """``(len(tissues), genes)`` mean of the ``similar`` donors observed there, weighted by 1 / distance.
+
+    A donor much farther than the nearest (another group, when the nearest group has few
+    donors observed at a tissue) weighs little; no cut-off to choose. NaN where none observed.
+    """
+    w = 1.0 / np.maximum(dist[similar], 1e-12)
+    rows = pf.units.row_of[similar][:, tissues]
+    total = np.zeros((len(tissues), _size(pf, g)))
+    weight = np.zeros_like(total)
+    for r, wr in zip(rows, w, strict=True):
+        v = _rows(pf, r, g)
+        ok = ~np.isnan(v)
+        total += np.where(ok, wr * v, 0.0)
+        weight += wr * ok
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(weight > 0, total / np.maximum(weight, 1e-300), np.nan)
+
+
 def _deviation(pf: ProfileFeatures, ctx: DonorContext, t: int, similar: np.ndarray, g: np.ndarray | slice):
     """Mean over the donor's tissues other than ``t`` of its deviation from the ``similar`` donors."""
     other = np.flatnonzero(pf.unit_observed[ctx.d])
@@ -223,7 +244,6 @@ def unit_columns(
     if len(cand):
         v, o, c = _neighbours(pf, cand, t, g)
         running = np.cumsum(v, axis=0) if o.all() else None  # every neighbour observed: running means
-        knn = {}
         for k in pf.ks:
             if running is not None:
                 est = running[min(k, len(v)) - 1] / min(k, len(v))
@@ -233,7 +253,7 @@ def unit_columns(
                 with np.errstate(invalid="ignore", divide="ignore"):
                     est = np.where(cnt > 0, (v * take).sum(0) / np.maximum(cnt, 1), np.nan)
             cols.append(est)
-            bases[f"knn_donors_k{k}"] = knn[k] = est
+            bases[f"knn_donors_k{k}"] = est
         # the donor's deviation from its most similar donors over its other tissues (reference cancels)
         dev = _deviation(pf, ctx, t, cand[: pf.k_similar], g)
         cols.append(dev)
@@ -241,9 +261,8 @@ def unit_columns(
         for j in (1, 2, 3):
             cols.append(np.sqrt(dist[cand[j]] / max(dist[cand[0]], 1e-12)) if len(cand) > j else np.nan)
         if ctx.coef is not None:
-            ref = knn.get(pf.k_similar)
-            if ref is None:
-                ref = _similar_mean(pf, cand[: pf.k_similar], np.array([t]), g)[0]
+            # the similar donors at t weighted by 1 / distance (the deviation is from their plain mean)
+            ref = weighted_reference(pf, cand[: pf.k_similar], dist, np.array([t]), g)[0]
             coef = ctx.coef[g]
             effect = np.where(np.isnan(dev), ref, ref + coef * dev)
             cols += [effect, coef]

@@ -4,7 +4,8 @@ A donor's deviation from its most similar donors in its other tissues (``dev``, 
 ``donor_dev_from_similar`` feature) carries over to an absent tissue only partly, and by how
 much depends on the gene. :class:`DonorEffects` estimates, for each gene, the coefficient
 ``b_g`` of the regression without intercept of a unit's deviation in its own tissue
-(``y[e, t] - mean of the similar donors at t``) on ``dev[e, t]`` over the observed units of the
+(``y[e, t]`` minus the similar donors' mean at ``t``, weighted by 1 / distance as the base's
+reference: :func:`~.profile_columns.weighted_reference`) on ``dev[e, t]`` over the observed units of the
 cohort, shrunk toward the pooled coefficient of all genes by empirical Bayes (no constant to
 choose)::
 
@@ -54,7 +55,7 @@ class DonorEffects:
     """
 
     def __init__(self, pf: ProfileFeatures, *, max_units: int = EFFECT_MAX_UNITS):
-        from .profile_columns import _similar_mean
+        from .profile_columns import _similar_mean, weighted_reference
 
         units = np.argwhere(pf.unit_observed)
         if len(units) > max_units:
@@ -67,19 +68,21 @@ class DonorEffects:
         involved: list[set[int]] = []
         for i, (e, t) in enumerate(units):
             e, t = int(e), int(t)
+            dist = pf.distances_without(e, t)
             similar = similar_donors(pf, e, t)[: pf.k_similar]
             involved.append({e, *(int(s) for s in similar)})
             other = np.flatnonzero(pf.unit_observed[e])
             other = other[other != t]
             if not len(similar) or not len(other):
                 continue
-            ref = _similar_mean(pf, similar, np.concatenate([[t], other]), slice(None))
-            y = pf.units.prof[pf.units.row_of[e, np.concatenate([[t], other])]].astype(np.float64)
-            diff = y - ref
-            r = diff[0]
-            ok = ~np.isnan(diff[1:])
+            prof, row_of = pf.units.prof, pf.units.row_of
+            # r: the unit's deviation from the distance-weighted similar donors at t (as the base's
+            # reference); dev: its mean deviation from their plain mean in its other tissues
+            r = prof[row_of[e, t]] - weighted_reference(pf, similar, dist, np.array([t]), slice(None))[0]
+            diff = prof[row_of[e, other]].astype(np.float64) - _similar_mean(pf, similar, other, slice(None))
+            ok = ~np.isnan(diff)
             with np.errstate(invalid="ignore", divide="ignore"):
-                dev = np.where(ok, diff[1:], 0.0).sum(0) / ok.sum(0)
+                dev = np.where(ok, diff, 0.0).sum(0) / ok.sum(0)
             use = np.isfinite(r) & np.isfinite(dev)
             num[i] = np.where(use, r * dev, 0.0)
             den[i] = np.where(use, dev * dev, 0.0)
