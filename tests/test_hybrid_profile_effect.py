@@ -96,3 +96,17 @@ def test_weighted_reference_downweights_a_far_donor():
     # one similar donor: its own profile
     one = weighted_reference(pf, np.array([4]), dist, np.array([0, 1]), slice(None))
     np.testing.assert_allclose(one, values[[4 * N_TISSUES, 4 * N_TISSUES + 1]], rtol=1e-6)
+
+
+def test_training_unit_features_do_not_see_its_own_profile():
+    values, layout, _ = _cohort()
+    pf = ProfileFeatures(values, layout)
+    d, t = 5, 2
+    row = d * N_TISSUES + t
+    changed = values.copy()
+    changed[row] += np.random.default_rng(1).normal(0, 0.01, N_GENES)  # keeps every donor ranking here
+    x, names, bases = pf.unit_features(d, t)
+    x2, _, bases2 = ProfileFeatures(changed, layout).unit_features(d, t)
+    for name in ("donor_effect", "donor_effect_coef"):
+        np.testing.assert_allclose(x2[:, names.index(name)], x[:, names.index(name)], rtol=1e-6)
+    np.testing.assert_allclose(bases2["donor_effect"], bases["donor_effect"], rtol=1e-12)
