@@ -4,7 +4,9 @@
 spreads, its residuals, component scores without it); :func:`unit_columns` turns it into the
 feature columns (:meth:`~.profiles.ProfileFeatures.names` order) and base estimates of one unit
 ``(d, t)``: tissue-correlation weighted residuals, ridge on the donor components, kNN over the
-donors nearest in the other tissues, the donor's deviation from its most similar donors.
+donors nearest in the other tissues, the donor's deviation from its most similar donors, and
+the donor effect (the similar donors' 1 / distance weighted mean at ``t`` plus that deviation
+times a per-gene coefficient estimated without the donor, :mod:`.profile_effect`).
 """
 
 from __future__ import annotations
