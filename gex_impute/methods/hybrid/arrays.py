@@ -2,12 +2,16 @@
 
 :func:`nanmean` lives here rather than in :mod:`.bases` so that :mod:`.completion` (whose
 :func:`~.completion.low_rank` :mod:`.bases` re-exports) can import it at module level without
-an import cycle. :mod:`.bases` re-exports it.
+an import cycle. :mod:`.bases` re-exports it. It is
+:func:`gex_impute.methods._fallback.nanmean_axis` (one implementation) with the hybrid's default
+axis, the rows' means.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .._fallback import nanmean_axis
 
 __all__ = ["nanmean"]
 
@@ -31,8 +35,4 @@ def nanmean(a: np.ndarray, axis: int = 1) -> np.ndarray:
     >>> nanmean(np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan]])).tolist()
     [2.0, nan]
     """
-    ok = ~np.isnan(a)
-    n = ok.sum(axis)
-    s = np.where(ok, a, 0.0).sum(axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+    return nanmean_axis(a, axis)

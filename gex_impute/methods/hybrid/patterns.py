@@ -115,13 +115,9 @@ def gene_parts(
                 prof = promoter_cnn_profiles(
                     var,
                     tm.T,
-                    n_folds=model.n_folds,
-                    max_epochs=model.max_epochs,
-                    patience=model.patience,
+                    **_network_training(model),
                     channels=model.cnn_channels,
                     embedding_dim=model.embedding_dim,
-                    learning_rate=model.learning_rate,
-                    batch_size=model.batch_size,
                     validation_fraction=model.validation_fraction,
                     seed=seeds[0],
                     device=resolve_device(model.device),
@@ -133,14 +129,10 @@ def gene_parts(
 
             with torch_threads(model.threads):
                 model.encoder_ = TissueEncoder(
-                    n_folds=model.n_folds,
-                    max_epochs=model.max_epochs,
-                    patience=model.patience,
+                    **_network_training(model),
                     d_model=model.d_model,
                     n_heads=model.n_heads,
                     n_layers=model.n_layers,
-                    learning_rate=model.learning_rate,
-                    batch_size=model.batch_size,
                     max_items_per_epoch=model.max_items_per_epoch,
                     seed=seeds[1],
                 ).fit(data.values, layout)
@@ -291,6 +283,12 @@ def fit_entry_models(
         model.models_[pname] = fitted
         if booster is not None:
             model.boosters_[pname] = booster
+
+
+def _network_training(model: HybridImputer) -> dict[str, Any]:
+    """Training settings shared by the promoter CNN and the tissue encoder."""
+    keys = ("n_folds", "max_epochs", "patience", "learning_rate", "batch_size")
+    return {k: getattr(model, k) for k in keys}
 
 
 _ROWS_FACTOR = {"genes": GENE_ROWS_FACTOR, "entries": ENTRY_ROWS_FACTOR}
