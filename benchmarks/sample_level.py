@@ -97,6 +97,19 @@ NOTES = [
     "package as a4753ca, recorded as c57125e): sim P3 identical; Blake P3 0.943 -> 0.945x (hybrid "
     "MSE seed 0 0.13619 -> 0.13621, seed 1 0.13599 -> 0.13702, seed 2 0.13424 -> 0.13416; its "
     "previous rows date from session 4, before session 5's changes).",
+    "Session 7 (2026-12-06, 13:08-13:38 UTC, 2 shared cores, load 1.9-2.7 with the intervals "
+    "benchmark beside it): `OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/sample_level.py "
+    "--jobs 2 --only '<job>' --fresh` for GTEx P2, Blake P3, sim P3, Blake P2 and GTEx P1 (seeds "
+    "0-2), all at 4e61472: scattered entries with 4 masking rounds and up to 1.5x max_rows rows "
+    "(9d84053), the per-gene donor-effect base and the ridge-stack reference for absent profiles "
+    "(e822ea3, 2c00053, 0b585f5). GTEx P2 0.852 -> 0.847x, Blake P3 0.945 -> "
+    "0.881x, sim P3 0.710 -> 0.690x, Blake P2 0.610 -> 0.609x; GTEx P1 identical (the whole-gene "
+    "rows do not depend on the entry rounds). Speed job three times: 13:32 UTC 10.1x wall / 10.3x "
+    "CPU (load 2.5-2.6, intervals beside it), 13:37 UTC 9.8x / 10.0x (load 1.8-1.9), 13:46 UTC "
+    "9.7x / 10.1x (load 0.1-0.6; the table below). The hybrid alone, `--speed-one hybrid` "
+    "alternated with the code before the session (16802a4, bitwise the same as 3d01cae) at load "
+    "0.8-0.9: 13.0 / 13.0 s before, 15.6 / 14.8 s after; in one process (imports excluded), "
+    "4 rounds with 1.5x entry rows cost about 1.4 s and the donor-effect base 0.3-0.9 s.",
 ]
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
