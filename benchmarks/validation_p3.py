@@ -26,29 +26,20 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import time
 from pathlib import Path
 
 import pandas as pd
+from _validation import validation_args
 
 
 def main(argv: list[str] | None = None) -> None:
     import gex_impute as gi
     from gex_impute.methods import get_method
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="100,101", help="split seeds (never 0-2, the evaluation's)")
-    parser.add_argument("--datasets", default="blake,sim", help="blake and/or sim")
-    parser.add_argument("--params", default="{}", help="HybridImputer parameters as JSON")
-    parser.add_argument("--baselines", default="", help="comma-separated baseline names")
-    args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    if set(seeds) & {0, 1, 2}:
-        parser.error("seeds 0-2 are the evaluation's; validate on others (e.g. 100,101)")
-    params = json.loads(args.params)
+    args = validation_args(__doc__.splitlines()[0], argv, datasets="blake,sim")
+    seeds, params = args.seeds, args.params
     path = Path(os.environ.get("GEX_IMPUTE_DATA", "/work/shared/data"))
     for dataset in args.datasets.split(","):
         if dataset == "blake" and not path.is_dir():
