@@ -260,7 +260,8 @@ def fit_entry_models(
         sel = np.flatnonzero(pat == code)
         if pname not in patterns or len(sel) == 0:
             continue
-        cap = int(model.max_rows * _ROWS_FACTOR.get(pname, 1))
+        factor = {"genes": GENE_ROWS_FACTOR, "entries": ENTRY_ROWS_FACTOR}.get(pname, 1)
+        cap = int(model.max_rows * factor)
         if len(sel) > cap:
             sel = np.sort((gene_rng if pname == "genes" else rng).choice(sel, cap, replace=False))
         # few hidden genes: a gene-grouped CV chooses among reference, ridge stack and XGBoost
@@ -289,9 +290,6 @@ def _network_training(model: HybridImputer) -> dict[str, Any]:
     """Training settings shared by the promoter CNN and the tissue encoder."""
     keys = ("n_folds", "max_epochs", "patience", "learning_rate", "batch_size")
     return {k: getattr(model, k) for k in keys}
-
-
-_ROWS_FACTOR = {"genes": GENE_ROWS_FACTOR, "entries": ENTRY_ROWS_FACTOR}
 
 
 def _pattern_params(model: HybridImputer, pattern: str) -> dict[str, Any]:
