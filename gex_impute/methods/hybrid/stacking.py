@@ -58,7 +58,9 @@ def _ridge(x: np.ndarray, y: np.ndarray, alpha: float = 1e-3) -> np.ndarray:
 
 
 def _ridge_apply(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return coef[0] + np.nan_to_num(x) @ coef[1:]
+    # einsum, not ``x @ coef``: BLAS matrix-vector kernels may sum a row in another order
+    # depending on the number of rows, so predictions in chunks would differ in the last bit
+    return coef[0] + np.einsum("ij,j->i", np.nan_to_num(x), coef[1:])
 
 
 def train_booster(
