@@ -110,6 +110,11 @@ NOTES = [
     "alternated with the code before the session (16802a4, bitwise the same as 3d01cae) at load "
     "0.8-0.9: 13.0 / 13.0 s before, 15.6 / 14.8 s after; in one process (imports excluded), "
     "4 rounds with 1.5x entry rows cost about 1.4 s and the donor-effect base 0.3-0.9 s.",
+    "Session 7, 14:17-14:36 UTC (load 2-3, the lowest-versions test suite beside it): Blake P3, sim "
+    "P3, GTEx P2 and Blake P2 rerun with `--fresh` at d747072 (the ridge stack applied with einsum "
+    "instead of a BLAS matrix-vector product, so chunked predictions equal one chunk on every BLAS): "
+    "every MSE of the four jobs (414 rows with ablations and quintiles) bitwise equal to the "
+    "4e61472 run.",
 ]
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
