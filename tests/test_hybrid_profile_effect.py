@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gex_impute.methods.hybrid.masking import Layout
-from gex_impute.methods.hybrid.profile_columns import weighted_reference
-from gex_impute.methods.hybrid.profile_effect import DonorEffects, similar_donors
+from gex_impute.methods.hybrid.profile_columns import similar_donors, weighted_reference
+from gex_impute.methods.hybrid.profile_effect import DonorEffects
 from gex_impute.methods.hybrid.profiles import ProfileFeatures
 
 N_DONORS, N_TISSUES, N_GENES = 16, 4, 300
@@ -68,7 +68,7 @@ def test_coefficients_of_a_donor_ignore_its_values():
     # and no kept unit is donor d's or has d among its similar donors
     for e, t in eff.units[keep]:
         assert e != d
-        assert d not in similar_donors(pf, int(e), int(t))[: pf.k_similar]
+        assert d not in similar_donors(pf, pf.distances_without(int(e), int(t)), int(t))[: pf.k_similar]
 
 
 @pytest.mark.parametrize("max_units", [10, 1000])

@@ -21,7 +21,7 @@ from .arrays import nanmean
 if TYPE_CHECKING:
     from .profiles import DonorScores, ProfileFeatures
 
-__all__ = ["DonorContext", "unit_columns"]
+__all__ = ["DonorContext", "similar_donors", "unit_columns", "weighted_reference"]
 
 
 @dataclass
@@ -138,27 +138,29 @@ def _rows(pf: ProfileFeatures, rows: np.ndarray, g: np.ndarray | slice) -> np.nd
 
 
 def _similar_mean(
-    pf: ProfileFeatures, similar: np.ndarray, tissues: np.ndarray, g: np.ndarray | slice
+    pf: ProfileFeatures,
+    similar: np.ndarray,
+    tissues: np.ndarray,
+    g: np.ndarray | slice,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(len(tissues), genes)`` mean over the ``similar`` donors observed there (NaN where none).
 
-    Summed one donor at a time from the ``float32`` store (the same values as a NaN-mean over
-    a gathered ``float64`` cube, at a third of the memory traffic).
+    ``weights``: one per donor (default: equal). Summed one donor at a time from the
+    ``float32`` store (the same values as a NaN-mean over a gathered ``float64`` cube, at a
+    third of the memory traffic).
     """
     rows = pf.units.row_of[similar][:, tissues]
-    total = count = None
-    for r in rows:
+    w = np.ones(len(similar)) if weights is None else weights
+    total = np.zeros((len(tissues), _size(pf, g)))
+    weight = np.zeros_like(total)
+    for r, wr in zip(rows, w, strict=True):
         v = _rows(pf, r, g)
         ok = ~np.isnan(v)
-        if total is None:
-            total, count = np.where(ok, v, 0.0).astype(np.float64), ok.astype(np.int64)
-        else:
-            total += np.where(ok, v, 0.0)
-            count += ok
-    if total is None or count is None:
-        return np.full((len(tissues), _size(pf, g)), np.nan)
+        total += np.where(ok, v if weights is None else wr * v, 0.0)
+        weight += wr * ok
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        return np.where(weight > 0, total / np.maximum(weight, 1e-300), np.nan)
 
 
 def weighted_reference(
@@ -169,17 +171,17 @@ def weighted_reference(
     A donor much farther than the nearest (another group, when the nearest group has few
     donors observed at a tissue) weighs little; no cut-off to choose. NaN where none observed.
     """
-    w = 1.0 / np.maximum(dist[similar], 1e-12)
-    rows = pf.units.row_of[similar][:, tissues]
-    total = np.zeros((len(tissues), _size(pf, g)))
-    weight = np.zeros_like(total)
-    for r, wr in zip(rows, w, strict=True):
-        v = _rows(pf, r, g)
-        ok = ~np.isnan(v)
-        total += np.where(ok, wr * v, 0.0)
-        weight += wr * ok
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(weight > 0, total / np.maximum(weight, 1e-300), np.nan)
+    return _similar_mean(pf, similar, tissues, g, weights=1.0 / np.maximum(dist[similar], 1e-12))
+
+
+def similar_donors(pf: ProfileFeatures, dist: np.ndarray, t: int) -> np.ndarray:
+    """Donors observed at ``t`` with a finite distance, nearest first.
+
+    ``dist``: each donor's distance to the donor at hand over its other tissues
+    (:meth:`~.profiles.ProfileFeatures.distances_without`).
+    """
+    cand = np.flatnonzero(pf.unit_observed[:, t] & np.isfinite(dist))
+    return cand[np.argsort(dist[cand], kind="stable")]
 
 
 def _deviation(pf: ProfileFeatures, ctx: DonorContext, t: int, similar: np.ndarray, g: np.ndarray | slice):
@@ -241,8 +243,7 @@ def unit_columns(
             cols.append(tm_f + est)
             bases[f"pca_regression_donors_r{r}"] = tm_f + est
     dist = pf.distances_without(d, t)
-    cand = np.flatnonzero(pf.unit_observed[:, t] & np.isfinite(dist))
-    cand = cand[np.argsort(dist[cand], kind="stable")]
+    cand = similar_donors(pf, dist, t)
     if len(cand):
         v, o, c = _neighbours(pf, cand, t, g)
         running = np.cumsum(v, axis=0) if o.all() else None  # every neighbour observed: running means

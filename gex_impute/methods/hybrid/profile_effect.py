@@ -27,20 +27,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .profile_columns import _similar_mean, similar_donors, weighted_reference
+
 if TYPE_CHECKING:
     from .profiles import ProfileFeatures
 
-__all__ = ["EFFECT_MAX_UNITS", "DonorEffects", "similar_donors"]
+__all__ = ["EFFECT_MAX_UNITS", "DonorEffects"]
 
 #: observed units whose deviations estimate the coefficients, at most (memory: 4 x units x genes float32)
 EFFECT_MAX_UNITS = 512
-
-
-def similar_donors(pf: ProfileFeatures, d: int, t: int) -> np.ndarray:
-    """Donors observed at ``t`` nearest to ``d`` over its tissues other than ``t``, nearest first."""
-    dist = pf.distances_without(d, t)
-    cand = np.flatnonzero(pf.unit_observed[:, t] & np.isfinite(dist))
-    return cand[np.argsort(dist[cand], kind="stable")]
 
 
 class DonorEffects:
@@ -55,8 +50,6 @@ class DonorEffects:
     """
 
     def __init__(self, pf: ProfileFeatures, *, max_units: int = EFFECT_MAX_UNITS):
-        from .profile_columns import _similar_mean, weighted_reference
-
         units = np.argwhere(pf.unit_observed)
         if len(units) > max_units:
             units = units[np.unique(np.linspace(0, len(units) - 1, max_units).round().astype(np.int64))]
@@ -69,7 +62,7 @@ class DonorEffects:
         for i, (e, t) in enumerate(units):
             e, t = int(e), int(t)
             dist = pf.distances_without(e, t)
-            similar = similar_donors(pf, e, t)[: pf.k_similar]
+            similar = similar_donors(pf, dist, t)[: pf.k_similar]
             involved.append({e, *(int(s) for s in similar)})
             other = np.flatnonzero(pf.unit_observed[e])
             other = other[other != t]

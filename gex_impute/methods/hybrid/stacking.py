@@ -1,10 +1,10 @@
 """The stacking step: a reference base estimate, then XGBoost (or a ridge stack) on the residual.
 
 For each missing pattern the hybrid picks, on its training rows, the base estimate with the
-lowest MSE (the *reference*; for scattered entries the ridge stack of all bases competes too),
-and fits XGBoost to the residual ``y - reference`` over all features. With few donors
-(profiles), a donor-grouped cross-validation chooses among the reference alone, a ridge stack
-of the bases, and XGBoost (XGBoost can memorise units there).
+lowest MSE (the *reference*; for scattered entries and absent profiles the ridge stack of all
+bases competes too), and fits XGBoost to the residual ``y - reference`` over all features. With
+few donors (profiles), a donor-grouped cross-validation chooses among the reference alone, a
+ridge stack of the bases, and XGBoost (XGBoost can memorise units there).
 A fitted pattern model is a JSON-able dict plus, for ``choice == "xgboost"``, a booster.
 """
 
