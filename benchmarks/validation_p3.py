@@ -18,6 +18,17 @@ shrinkage (1 x the mean per-gene sum of squares) instead of empirical Bayes 0.12
 0.1293; per-tissue coefficients shrunk toward the per-gene ones 0.1277 / 0.1301, sim 0.1243 /
 0.1284; a 1 / distance weighted kNN base over 10 donors 0.1264 / 0.1284, sim unchanged.
 
+Session 8 (H-p3b), from 97ea594 (Blake 0.1255 / 0.1289, split seeds 102 / 103 0.1288 / 0.1275; sim
+0.1223 / 0.1244). Tried outside the hybrid first (numpy on the same Blake folds): a synthetic
+control (ridge weights of the other donors fitted on the donor's other tissues, all genes) 0.156
+/ 0.156 alone, and averaged with the hybrid 0.133 / 0.135 (worse than the hybrid alone); gene
+programs of the within-group deviations (leave-donor-out SVD of the units' deviations from their
+similar donors, rank 1-8, ridge scores on the donor's other tissues) added to the similar
+donors' mean or to the hybrid: no gain at any rank (best: hybrid + half the programme, 0.1257 /
+0.1282). Adopted: the donor's group by residual cross product (:mod:`.profile_groups`: group
+mean, group effect, transfer of the group's offset from the others): 0.1241 / 0.1275 (102 / 103:
+0.1281 / 0.1263), sim 0.1188 / 0.1226.
+
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/validation_p3.py --seeds 100,101 \\

@@ -23,6 +23,7 @@ from .stacking import apply_model, fit_pattern_model
 
 if TYPE_CHECKING:
     from .model import HybridImputer
+    from .profiles import ProfileFeatures
 
 __all__ = [
     "PROFILE_BOOSTERS",
@@ -50,6 +51,29 @@ PROFILE_SEARCH_ENTRIES = 50_000_000
 #: (gtex_v8 preset, 20,000 genes: eta 0.3 at +2.2% of the best validation MSE with 90k rows,
 #: +0.96% with 282k, +0.25% with 862k), so that a subset chooses what every row would.
 PROFILE_CHOICE_ROWS = 450_000
+#: add the group-aware columns and bases (:mod:`.profile_groups`). Validation (hybrid MSE,
+#: 97ea594 -> with them): Blake P3 split seeds 100/101/102/103 0.1255 / 0.1289 / 0.1288 / 0.1275
+#: -> 0.1241 / 0.1275 / 0.1281 / 0.1263; sim P3 100/101 0.1223 / 0.1244 -> 0.1188 / 0.1226
+USE_GROUPS = True
+
+
+def _unit_features(
+    pf: ProfileFeatures, d: int, tissues: np.ndarray, genes: list[np.ndarray] | None
+) -> tuple[list[np.ndarray], list[str], list[dict[str, np.ndarray]]]:
+    """Return :meth:`~.profiles.ProfileFeatures.donor_features` plus the columns of :mod:`.profile_groups`."""
+    xs, names, bases = pf.donor_features(d, tissues, genes)
+    if not USE_GROUPS:
+        return xs, names, bases
+    from .profile_groups import GROUP_NAMES, group_columns
+
+    for i, t in enumerate(np.asarray(tissues, dtype=np.int64)):
+        g: np.ndarray | slice = slice(None)
+        if genes is not None and len(genes[i]) != pf.n_genes:
+            g = np.asarray(genes[i], dtype=np.int64)
+        cols, extra = group_columns(pf, d, int(t), g)
+        xs[i] = np.column_stack([xs[i], *(np.asarray(c, dtype=np.float32) for c in cols)])
+        bases[i].update(extra)
+    return xs, [*names, *GROUP_NAMES], bases
 
 
 def fit_profile_model(
@@ -77,7 +101,7 @@ def fit_profile_model(
                 ok = np.sort(rng.choice(ok, per, replace=False))
             picks.append(ok)
             targets.append(y[ok].astype(np.float64))
-        x_d, names, base_d = pf.donor_features(d, units[idx, 1], picks)
+        x_d, names, base_d = _unit_features(pf, d, units[idx, 1], picks)
         for j in range(len(idx)):
             xs.append(x_d[j])
             ys.append(targets[j])
@@ -225,6 +249,7 @@ def predict_profiles(
     # features are built here: at most one chunk in flight, results written to fixed positions
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gex_impute-profiles")
     in_flight: list[Future] = []
+    feature_names: list[str] = []
 
     def predict_chunk(x: np.ndarray, base: dict[str, np.ndarray], sel: np.ndarray) -> None:
         out[sel] = apply_model(fitted, booster, x, base, model.profile_names_, model.threads)
@@ -232,7 +257,7 @@ def predict_profiles(
     def flush() -> None:
         if not sels:
             return
-        x = _align(np.concatenate(xs), pf.names(), model.profile_names_)
+        x = _align(np.concatenate(xs), feature_names, model.profile_names_)
         base = {k: np.concatenate(v) for k, v in bases.items()}
         sel = np.concatenate(sels)
         xs.clear()
@@ -246,7 +271,8 @@ def predict_profiles(
         pending = 0
         for idx in tqdm(donor_runs(units // n_t), desc="hybrid: profiles", disable=not progress):
             genes = [cols[members[i]] for i in idx]
-            x_d, _, base_d = pf.donor_features(int(units[idx[0]] // n_t), units[idx] % n_t, genes)
+            d = int(units[idx[0]] // n_t)
+            x_d, feature_names, base_d = _unit_features(pf, d, units[idx] % n_t, genes)
             for j, i in enumerate(idx):
                 xs.append(x_d[j])
                 sels.append(members[i])

@@ -1,0 +1,196 @@
+"""Group-aware columns of absent profiles: the donor's group by residual covariance, and transfer.
+
+The similar donors of :mod:`.profile_columns` are the nearest by squared distance. A donor
+with a large spread of its own (human post-mortem samples in Blake et al. 2020) is far from
+everyone, and then as near to a donor of another group with a small spread as to its own
+group: ``|y_a - y_b|^2 = |r_a|^2 + |r_b|^2 - 2 r_a . r_b`` (residuals ``r`` from the all-donor
+tissue means) ranks the candidates ``b`` by ``|r_b|^2 - 2 r_a . r_b``. :class:`DonorGroups`
+ranks them by the cross product ``r_a . r_b`` alone (per shared gene, over the tissues other
+than the target), which separates the three species of Blake exactly where the distance does
+not.
+
+For a unit ``(d, t)`` with group ``G`` (the ``k_similar`` donors of the largest cross product
+observed at ``t``) and the other donors ``O`` (every donor but ``d`` and ``G``),
+:func:`group_columns` gives
+
+* ``group_mean``: the plain mean of ``G`` at ``t``;
+* ``group_effect``: that plus the per-gene donor-effect coefficient (:mod:`.profile_effect`)
+  times ``d``'s mean deviation from ``G`` over its other tissues;
+* ``group_transfer``: the mean of ``O`` at ``t`` plus the mean over ``d``'s other tissues ``s``
+  of ``mean(G and d at s) - mean(O at s)``: the group's offset from the others, carried over
+  from the other tissues. Its errors (tissue-specific group offsets, the others' noise) are
+  nearly independent of the group mean's (the group's own noise, few donors), so the stack
+  gains from it although it is worse alone.
+
+Nothing of ``y[d, t]`` enters the columns of unit ``(d, t)``: the cross products leave tissue
+``t`` out, ``G`` and ``O`` exclude ``d``, and ``d``'s values enter only at its other tissues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .profile_columns import DonorContext
+    from .profiles import ProfileFeatures
+
+__all__ = ["GROUP_NAMES", "DonorGroups", "donor_groups", "group_columns"]
+
+#: feature columns (and bases) added by :func:`group_columns`, in order
+GROUP_NAMES = ["group_mean", "group_effect", "group_transfer"]
+
+#: group sums of the last donor kept at most (a donor's units mostly share one group)
+KEPT_GROUPS = 4
+
+_GROUPS: WeakKeyDictionary[Any, DonorGroups] = WeakKeyDictionary()
+
+
+class DonorGroups:
+    """Per-tissue cross products of the donors' residuals from the all-donor tissue means.
+
+    Parameters
+    ----------
+    pf
+        The cohort's profile features (observed profiles, ``tm_all``, gene subsample ``genes``).
+    """
+
+    def __init__(self, pf: ProfileFeatures):
+        units = pf.units
+        n_d, n_t = units.row_of.shape
+        genes = pf.genes
+        sub = units.prof if len(genes) == units.prof.shape[1] else units.prof[:, genes]
+        self.xx_total, self.cc_total = np.zeros((n_d, n_d)), np.zeros((n_d, n_d))
+        self.donors: list[np.ndarray] = []
+        self.position = np.full((n_t, n_d), -1, dtype=np.int64)
+        self.xx: list[np.ndarray] = []
+        self.cc: list[np.ndarray] = []
+        for t in range(n_t):
+            donors = np.flatnonzero(units.observed[:, t])
+            r = sub[units.row_of[donors, t]] - pf.tm_all[t, genes]
+            m = ~np.isnan(r)
+            x = np.where(m, r, 0.0)
+            mf = m.astype(np.float64)
+            xx, cc = x @ x.T, mf @ mf.T
+            self.xx_total[np.ix_(donors, donors)] += xx
+            self.cc_total[np.ix_(donors, donors)] += cc
+            self.donors.append(donors)
+            self.position[t, donors] = np.arange(len(donors))
+            self.xx.append(xx)
+            self.cc.append(cc)
+        #: the last donor's group sums: (donor, {group: _GroupStats})
+        self.kept: tuple[int, dict[tuple[int, ...], _GroupStats]] = (-1, {})
+
+    def similarity_without(self, d: int, t: int) -> np.ndarray:
+        """``(D,)`` mean residual cross product of ``d`` with every donor over tissues other than ``t``.
+
+        ``-inf`` for ``d`` itself and for donors sharing no gene of those tissues with it.
+        """
+        s, c = self.xx_total[d].copy(), self.cc_total[d].copy()
+        i = self.position[t, d]
+        if i >= 0:
+            s[self.donors[t]] -= self.xx[t][i]
+            c[self.donors[t]] -= self.cc[t][i]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sim = np.where(c > 0, s / np.maximum(c, 1), -np.inf)
+        sim[d] = -np.inf
+        return sim
+
+    def members(self, pf: ProfileFeatures, d: int, t: int) -> np.ndarray:
+        """Return the group of unit ``(d, t)``: the ``k_similar`` donors at ``t`` of largest cross product."""
+        sim = self.similarity_without(d, t)
+        cand = np.flatnonzero(pf.unit_observed[:, t] & np.isfinite(sim))
+        return cand[np.argsort(-sim[cand], kind="stable")][: pf.k_similar]
+
+
+def donor_groups(pf: ProfileFeatures) -> DonorGroups:
+    """Return the :class:`DonorGroups` of a cohort's profile features (built once per ``pf``)."""
+    groups = _GROUPS.get(pf)
+    if groups is None:
+        groups = _GROUPS[pf] = DonorGroups(pf)
+    return groups
+
+
+@dataclass
+class _GroupStats:
+    """What every unit of donor ``d`` with group ``G`` shares, ``(T, genes)`` over all tissues."""
+
+    mean: np.ndarray  # the plain mean of G at each tissue (NaN where none observed)
+    other: np.ndarray  # the mean of O (every donor but d and G) at each tissue
+    diff0: np.ndarray  # mean(G and d) - mean(O) at d's observed tissues, 0 elsewhere or NaN
+    diff_ok: np.ndarray  # where diff0 holds a value
+    dev0: np.ndarray  # y_d - mean(G) at d's observed tissues, 0 elsewhere or NaN
+    dev_ok: np.ndarray  # where dev0 holds a value
+    totals: tuple[np.ndarray, ...]  # sums over tissues of diff0, diff_ok, dev0, dev_ok
+
+    @classmethod
+    def build(
+        cls, pf: ProfileFeatures, ctx: DonorContext, group: np.ndarray, g: np.ndarray | slice
+    ) -> _GroupStats:
+        """Sum the group's profiles once (``len(group) x T`` rows) and derive the rest from totals."""
+        g_sum = np.zeros((pf.n_tissues, pf.n_genes if isinstance(g, slice) else len(g)))
+        g_cnt = np.zeros_like(g_sum)
+        for rows in pf.units.row_of[group]:
+            v = pf.units.prof[rows] if isinstance(g, slice) else pf.units.prof[np.ix_(rows, g)]
+            ok = ~np.isnan(v)
+            g_sum += np.where(ok, v, 0.0)
+            g_cnt += ok
+        obs, yd = ctx.obs[:, g], ctx.yd[:, g]
+        x_sum, x_cnt = g_sum + np.where(obs, yd, 0.0), g_cnt + obs
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(g_cnt > 0.5, g_sum / np.maximum(g_cnt, 1), np.nan)
+            x_mean = np.where(x_cnt > 0.5, x_sum / np.maximum(x_cnt, 1), np.nan)
+            o_cnt = pf.count_t[:, g] - x_cnt
+            other = np.where(o_cnt > 0.5, (pf.sum_t[:, g] - x_sum) / np.maximum(o_cnt, 1), np.nan)
+        observed = pf.unit_observed[ctx.d][:, None]
+        diff = np.where(observed, x_mean - other, np.nan)
+        dev = np.where(observed, yd - mean, np.nan)
+        diff_ok, dev_ok = ~np.isnan(diff), ~np.isnan(dev)
+        diff0, dev0 = np.where(diff_ok, diff, 0.0), np.where(dev_ok, dev, 0.0)
+        totals = (diff0.sum(0), diff_ok.sum(0), dev0.sum(0), dev_ok.sum(0))
+        return cls(mean, other, diff0, diff_ok, dev0, dev_ok, totals)
+
+    def columns(self, t: int, g: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(group mean, the deviation from it, transfer)`` at tissue ``t``, genes ``g`` of the stats."""
+        diff_total, diff_count, dev_total, dev_count = self.totals
+        with np.errstate(invalid="ignore", divide="ignore"):
+            n = dev_count[g] - self.dev_ok[t, g]
+            dev = np.where(n > 0, (dev_total[g] - self.dev0[t, g]) / np.maximum(n, 1), np.nan)
+            n = diff_count[g] - self.diff_ok[t, g]
+            offset = np.where(n > 0, (diff_total[g] - self.diff0[t, g]) / np.maximum(n, 1), np.nan)
+        return self.mean[t, g], dev, self.other[t, g] + offset
+
+
+def group_columns(
+    pf: ProfileFeatures, d: int, t: int, g: np.ndarray | slice
+) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Columns (:data:`GROUP_NAMES` order) and bases of unit ``(d, t)``, genes ``g``.
+
+    Most genes (absent profiles): computed for every gene and kept for the last donor's groups
+    (its absent units often share one: their similarity leaves out no tissue of the donor). A
+    small subset of genes (training rows): computed for those genes alone.
+    """
+    groups = donor_groups(pf)
+    group = groups.members(pf, d, t)
+    if not len(group):
+        nan = np.full(pf.n_genes if isinstance(g, slice) else len(g), np.nan)
+        return [nan, nan, nan], dict.fromkeys(GROUP_NAMES, nan)
+    ctx = pf.context(d)
+    if not isinstance(g, slice) and 2 * len(g) < pf.n_genes:
+        mean, dev, transfer = _GroupStats.build(pf, ctx, group, g).columns(t, slice(None))
+    else:
+        if groups.kept[0] != d:
+            groups.kept = (d, {})
+        key = tuple(int(e) for e in group)
+        kept = groups.kept[1].get(key)
+        if kept is None:
+            if len(groups.kept[1]) >= KEPT_GROUPS:  # the oldest out (memory: 34 bytes x T x p each)
+                groups.kept[1].pop(next(iter(groups.kept[1])))
+            kept = groups.kept[1][key] = _GroupStats.build(pf, ctx, group, slice(None))
+        mean, dev, transfer = kept.columns(t, g)
+    effect = mean if ctx.coef is None else np.where(np.isnan(dev), mean, mean + ctx.coef[g] * dev)
+    cols = [mean, effect, transfer]
+    return cols, dict(zip(GROUP_NAMES, cols, strict=True))
