@@ -27,7 +27,19 @@ similar donors, rank 1-8, ridge scores on the donor's other tissues) added to th
 donors' mean or to the hybrid: no gain at any rank (best: hybrid + half the programme, 0.1257 /
 0.1282). Adopted: the donor's group by residual cross product (:mod:`.profile_groups`: group
 mean, group effect, transfer of the group's offset from the others): 0.1241 / 0.1275 (102 / 103:
-0.1281 / 0.1263), sim 0.1188 / 0.1226.
+0.1281 / 0.1263), sim 0.1188 / 0.1226. Adopted next: only the kNN base at ``k_similar`` in the
+profile bases (the others stay features; Blake's stack gave k = 1, 2, 3 negative weights):
+0.1230 / 0.1258 (102 / 103: 0.1263 / 0.1256), sim 0.1188 / 0.1224; without k = 1 alone 0.1228 /
+0.1263, sim 0.1192 / 0.1223; without k = 1, 2 0.1229 / 0.1258; without every kNN base 0.1239 /
+0.1262, and also without pca_regression 0.1227 / 0.1263, sim 0.1192 / 0.1223. Not adopted: the
+group mean weighted by the (positive) cross products 0.1242 / 0.1267, sim 0.1196 / 0.1231; the
+donor-effect coefficients fitted on the cross-product groups (and their plain mean) 0.1241 /
+0.1274, sim 0.1187 / 0.1223 (no change); XGBoost depth 2 or 3 (Blake's donor-grouped CV keeps
+the ridge reference: identical). Outside the hybrid, on the cross-product groups: per-gene
+empirical-Bayes weights of the transfer 0.1367 / 0.1421 against a fixed 0.15 0.1377 / 0.1433
+(the group mean alone 0.1418 / 0.1481); weights from the group's spread (per unit or per gene),
+tissue-pair coefficients of the deviation, per-unit precision weights: none gains 0.5% in
+sample; a per-species weight (an oracle: species known, fitted on the held-out units) 1.3%.
 
 Usage::
 

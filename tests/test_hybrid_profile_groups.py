@@ -86,3 +86,7 @@ def test_unit_features_of_the_profile_model_carry_the_group_columns():
     assert xs[0].shape == (N_GENES, len(names))
     for name in GROUP_NAMES:
         np.testing.assert_allclose(xs[1][:, names.index(name)], bases[1][name], rtol=1e-6)
+    # every kNN estimate is a feature; only k_similar's is a base (the stack's input)
+    knn = [f"knn_donors_k{k}" for k in pf.ks]
+    assert set(knn) <= set(names)
+    assert {k for k in bases[0] if k.startswith("knn_donors_k")} == {f"knn_donors_k{pf.k_similar}"}

@@ -55,6 +55,15 @@ PROFILE_CHOICE_ROWS = 450_000
 #: 97ea594 -> with them): Blake P3 split seeds 100/101/102/103 0.1255 / 0.1289 / 0.1288 / 0.1275
 #: -> 0.1241 / 0.1275 / 0.1281 / 0.1263; sim P3 100/101 0.1223 / 0.1244 -> 0.1188 / 0.1226
 USE_GROUPS = True
+#: the kNN bases at k other than ``k_similar`` stay features (XGBoost) but leave the bases (the
+#: single-base references and the ridge stack): with few donors the stack over-fits those
+#: nearly collinear bases (Blake: weights -0.09 / -0.06 / -0.22 / +0.02 / +0.01 for k = 1, 2,
+#: 3, 5, 10; the stack's in-sample MSE 1.5% below its donor-grouped CV MSE). Validation
+#: (hybrid MSE, every kNN base -> only k_similar's): Blake P3 split seeds 100/101/102/103
+#: 0.1241 / 0.1275 / 0.1281 / 0.1263 -> 0.1230 / 0.1258 / 0.1263 / 0.1256; sim P3 100/101
+#: 0.1188 / 0.1226 -> 0.1188 / 0.1224. Dropping k = 1 alone: Blake 0.1228 / 0.1263, sim 0.1192 /
+#: 0.1223; k = 1 and 2: Blake 0.1229 / 0.1258; every kNN base: Blake 0.1239 / 0.1262
+STACK_ONE_KNN = True
 
 
 def _unit_features(
@@ -62,6 +71,9 @@ def _unit_features(
 ) -> tuple[list[np.ndarray], list[str], list[dict[str, np.ndarray]]]:
     """Return :meth:`~.profiles.ProfileFeatures.donor_features` plus the columns of :mod:`.profile_groups`."""
     xs, names, bases = pf.donor_features(d, tissues, genes)
+    if STACK_ONE_KNN:
+        drop = {f"knn_donors_k{k}" for k in pf.ks if k != pf.k_similar}
+        bases = [{k: v for k, v in b.items() if k not in drop} for b in bases]
     if not USE_GROUPS:
         return xs, names, bases
     from .profile_groups import GROUP_NAMES, group_columns
