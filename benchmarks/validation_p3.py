@@ -40,6 +40,14 @@ empirical-Bayes weights of the transfer 0.1367 / 0.1421 against a fixed 0.15 0.1
 (the group mean alone 0.1418 / 0.1481); weights from the group's spread (per unit or per gene),
 tissue-pair coefficients of the deviation, per-unit precision weights: none gains 0.5% in
 sample; a per-species weight (an oracle: species known, fitted on the held-out units) 1.3%.
+Also not adopted, on top of 6dbde5f (Blake 0.1230 / 0.1258, sim 0.1188 / 0.1224): groups of 2
+donors 0.1234 / 0.1254, sim 0.1187 / 0.1218, of 4 donors 0.1226 / 0.1253, sim 0.1193 / 0.1219
+(neither better on both seeds of both; k_similar kept); the transfer's group offset without the
+donor's own values 0.1233 / 0.1262, sim 0.1198 / 0.1228; the group mean not a base 0.1228 /
+0.1256, sim 0.1195 / 0.1231; non-negative least squares instead of the ridge stack 0.1239 /
+0.1264, sim 0.1199 / 0.1240; a larger ridge penalty (toward the tissue mean) 0.01: 0.1240 /
+0.1267, 0.1: 0.1259 / 0.1300; the stack anchored at the donor-effect base (penalty toward it)
+0.001: 0.1229 / 0.1258, 0.01: 0.1231 / 0.1253, 0.1: 0.1238 / 0.1266.
 
 Usage::
 
