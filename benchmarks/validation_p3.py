@@ -29,9 +29,11 @@ donors' mean or to the hybrid: no gain at any rank (best: hybrid + half the prog
 mean, group effect, transfer of the group's offset from the others): 0.1241 / 0.1275 (102 / 103:
 0.1281 / 0.1263), sim 0.1188 / 0.1226. Adopted next: only the kNN base at ``k_similar`` in the
 profile bases (the others stay features; Blake's stack gave k = 1, 2, 3 negative weights):
-0.1230 / 0.1258 (102 / 103: 0.1263 / 0.1256), sim 0.1188 / 0.1224; without k = 1 alone 0.1228 /
-0.1263, sim 0.1192 / 0.1223; without k = 1, 2 0.1229 / 0.1258; without every kNN base 0.1239 /
-0.1262, and also without pca_regression 0.1227 / 0.1263, sim 0.1192 / 0.1223. Not adopted: the
+0.1230 / 0.1258 (102 / 103: 0.1263 / 0.1256), sim 0.1188 / 0.1224 (sim data and split seeds
+102 / 103: 97ea594 0.1131 / 0.1355, now 0.1103 / 0.1331); hybrid / best baseline on Blake 100 /
+101: 0.903 / 0.898 -> 0.885 / 0.876. Without k = 1 alone 0.1228 / 0.1263, sim 0.1192 / 0.1223;
+without k = 1, 2 0.1229 / 0.1258; without every kNN base 0.1239 / 0.1262, and also without
+pca_regression 0.1227 / 0.1263, sim 0.1192 / 0.1223. Not adopted: the
 group mean weighted by the (positive) cross products 0.1242 / 0.1267, sim 0.1196 / 0.1231; the
 donor-effect coefficients fitted on the cross-product groups (and their plain mean) 0.1241 /
 0.1274, sim 0.1187 / 0.1223 (no change); XGBoost depth 2 or 3 (Blake's donor-grouped CV keeps
