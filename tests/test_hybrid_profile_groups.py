@@ -81,7 +81,7 @@ def test_unit_features_of_the_profile_model_carry_the_group_columns():
 
     values, layout, _ = _cohort()
     pf = ProfileFeatures(values, layout)
-    xs, names, bases = _unit_features(pf, 8, np.array([0, 1]), None)
+    xs, names, bases = _unit_features(pf, 8, np.array([0, 1]), None, fitting=True)
     assert names[-len(GROUP_NAMES) :] == GROUP_NAMES
     assert xs[0].shape == (N_GENES, len(names))
     for name in GROUP_NAMES:
@@ -90,3 +90,6 @@ def test_unit_features_of_the_profile_model_carry_the_group_columns():
     knn = [f"knn_donors_k{k}" for k in pf.ks]
     assert set(knn) <= set(names)
     assert {k for k in bases[0] if k.startswith("knn_donors_k")} == {f"knn_donors_k{pf.k_similar}"}
+    # at prediction every kNN base is given: a model saved with another reference finds it
+    _, _, given = _unit_features(pf, 8, np.array([0, 1]), None, fitting=False)
+    assert {k for k in given[0] if k.startswith("knn_donors_k")} == set(knn)

@@ -67,11 +67,15 @@ STACK_ONE_KNN = True
 
 
 def _unit_features(
-    pf: ProfileFeatures, d: int, tissues: np.ndarray, genes: list[np.ndarray] | None
+    pf: ProfileFeatures, d: int, tissues: np.ndarray, genes: list[np.ndarray] | None, *, fitting: bool
 ) -> tuple[list[np.ndarray], list[str], list[dict[str, np.ndarray]]]:
-    """Return :meth:`~.profiles.ProfileFeatures.donor_features` plus the columns of :mod:`.profile_groups`."""
+    """Return :meth:`~.profiles.ProfileFeatures.donor_features` plus the columns of :mod:`.profile_groups`.
+
+    ``fitting``: the candidate bases of a new model (:data:`STACK_ONE_KNN`); at prediction every
+    base is given, so a model fitted with other candidates (saved before) finds its own.
+    """
     xs, names, bases = pf.donor_features(d, tissues, genes)
-    if STACK_ONE_KNN:
+    if fitting and STACK_ONE_KNN:
         drop = {f"knn_donors_k{k}" for k in pf.ks if k != pf.k_similar}
         bases = [{k: v for k, v in b.items() if k not in drop} for b in bases]
     if not USE_GROUPS:
@@ -113,7 +117,7 @@ def fit_profile_model(
                 ok = np.sort(rng.choice(ok, per, replace=False))
             picks.append(ok)
             targets.append(y[ok].astype(np.float64))
-        x_d, names, base_d = _unit_features(pf, d, units[idx, 1], picks)
+        x_d, names, base_d = _unit_features(pf, d, units[idx, 1], picks, fitting=True)
         for j in range(len(idx)):
             xs.append(x_d[j])
             ys.append(targets[j])
@@ -284,7 +288,7 @@ def predict_profiles(
         for idx in tqdm(donor_runs(units // n_t), desc="hybrid: profiles", disable=not progress):
             genes = [cols[members[i]] for i in idx]
             d = int(units[idx[0]] // n_t)
-            x_d, feature_names, base_d = _unit_features(pf, d, units[idx] % n_t, genes)
+            x_d, feature_names, base_d = _unit_features(pf, d, units[idx] % n_t, genes, fitting=False)
             for j, i in enumerate(idx):
                 xs.append(x_d[j])
                 sels.append(members[i])
