@@ -41,6 +41,23 @@ def test_low_rank_recovers_a_low_rank_matrix(shape):
     assert np.abs(est[1] - truth)[miss].mean() > 10 * np.abs(est[3] - truth)[miss].mean()
 
 
+@pytest.mark.parametrize("shape", [(60, 500), (500, 60), (450, 420)])
+def test_low_rank_at_entries_equals_the_full_reconstruction_there(shape):
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(shape[0], 4)) @ rng.normal(size=(4, shape[1])) + 0.3 * rng.normal(size=shape)
+    v[rng.random(shape) < 0.2] = np.nan
+    v[1] = np.nan  # a row and a column without data: NaN there
+    v[:, 3] = np.nan
+    rows = rng.integers(0, shape[0], 3000)
+    cols = rng.integers(0, shape[1], 3000)
+    rows[:5], cols[5:10] = 1, 3
+    full = low_rank(v, [2, 5])
+    at = low_rank(v, [2, 5], at=(rows, cols))
+    for r in (2, 5):  # bitwise: the same products, read at the entries
+        np.testing.assert_array_equal(at[r], full[r][rows, cols])
+    np.testing.assert_array_equal(np.isnan(at[2]), (rows == 1) | (cols == 3))
+
+
 def test_gene_knn_as_a_full_eigendecomposition_rows_without_data_ignored():
     from gex_impute.methods.hybrid.bases import gene_knn
 

@@ -86,7 +86,12 @@ def _project(zc: np.ndarray, u: np.ndarray | None, v: np.ndarray | None, r: int)
 
 
 def low_rank(
-    values: np.ndarray, ranks: Sequence[int], *, n_iter: int | None = None, seed: int = 0
+    values: np.ndarray,
+    ranks: Sequence[int],
+    *,
+    n_iter: int | None = None,
+    seed: int = 0,
+    at: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[int, np.ndarray]:
     """Complete by iterative SVD (hard impute at the largest rank, column-centred).
 
@@ -96,6 +101,8 @@ def low_rank(
     -------
     ``{rank: reconstruction}`` for every rank in ``ranks`` (projections of the completed
     matrix on its top components). Rows and columns without an observed value stay NaN.
+    With ``at=(rows, cols)``: ``{rank: (len(rows),) values}``, the reconstruction at those
+    entries only (the same values, without filling whole matrices).
 
     Examples
     --------
@@ -110,10 +117,11 @@ def low_rank(
     ranks = sorted({int(r) for r in ranks})
     obs = ~np.isnan(values)
     rows, cols = obs.any(1), obs.any(0)
-    out = {r: np.full(values.shape, np.nan) for r in ranks}
-    # the rows and columns with data (whole rows when every column has some: a cheaper copy)
-    at = rows if cols.all() else np.ix_(rows, cols)
-    x = values[at]
+    shape = values.shape if at is None else (len(at[0]),)
+    out = {r: np.full(shape, np.nan) for r in ranks}
+    # the rows and columns with data (whole rows when every column has some: a cheaper copy); C order
+    # as ``values[np.ix_(rows, cols)]`` (``values[rows][:, cols]`` is in F order: other sums' order)
+    x = values[rows] if cols.all() else np.compress(cols, values[rows], axis=1)
     o = ~np.isnan(x)
     n, p = x.shape
     if n < 3 or p < 3 or not ranks:
@@ -133,8 +141,14 @@ def low_rank(
     cm = z.mean(0)
     np.subtract(z, cm, out=zc)
     u, v = _top_components(zc, rmax, seed, gauss)
+    if at is not None:  # the entries asked for whose row and column have data
+        ok = rows[at[0]] & cols[at[1]]
+        i, j = (np.cumsum(m)[a[ok]] - 1 for m, a in ((rows, at[0]), (cols, at[1])))
     for r in ranks:
         est = _project(zc, u, v, min(r, rmax))
-        est += cm
-        out[r][at] = est
+        if at is None:
+            est += cm
+            out[r][rows if cols.all() else np.ix_(rows, cols)] = est
+        else:
+            out[r][ok] = est[i, j] + cm[j]
     return out

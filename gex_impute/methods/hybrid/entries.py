@@ -178,9 +178,9 @@ class EntryFeatures:
             for r in sorted(set(self.rank_samples)):
                 base(f"lowrank_samples_r{r}", np.full(len(rows), np.nan))
         elif self.rank_samples:
-            lrs = low_rank(resid, self.rank_samples)
+            lrs = low_rank(resid, self.rank_samples, at=None if ridge else (rows, cols))
             for r, lr in lrs.items():
-                base(f"lowrank_samples_r{r}", ref[t[rows], cols] + lr[rows, cols])
+                base(f"lowrank_samples_r{r}", ref[t[rows], cols] + (lr[rows, cols] if ridge else lr))
             if ridge:
                 lr0 = lrs[sorted(lrs)[len(lrs) // 2]]
                 start = ref[t] + np.where(np.isnan(lr0), 0.0, lr0)
@@ -297,8 +297,8 @@ def _donor_columns(
         est = knn_at(wide, fb.donor_k, d[rows], wcol, dist=ddist, where=ok.any(0)[cols])
         estimates += [tm_f[t[rows], cols] + est[k] for k in fb.donor_k]
     if fb.rank_donors:
-        lrs = low_rank(wide, fb.rank_donors)
-        estimates += [tm_f[t[rows], cols] + lr[d[rows], wcol] for lr in lrs.values()]
+        lrs = low_rank(wide, fb.rank_donors, at=(d[rows], wcol))
+        estimates += [tm_f[t[rows], cols] + lr for lr in lrs.values()]
     for name, col in zip(base_names, estimates, strict=True):
         base(name, col)
 
