@@ -213,7 +213,8 @@ class EntryFeatures:
         if self.static is not None:
             for i, nm in enumerate(self.static_names):
                 add(nm, self.static[cols, i])
-        return np.column_stack(feats), names, bases
+        # np.column_stack's values, twice as fast: contiguous rows written, then one transposed copy
+        return np.ascontiguousarray(np.stack(feats).T), names, bases
 
     def _similar_samples(self, add: Callable, values, resid, obs, rows, cols) -> None:
         """Add the gene's values in the samples most correlated with this one (residuals across genes)."""
