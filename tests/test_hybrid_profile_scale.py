@@ -76,6 +76,17 @@ def test_exact_scores_equal_the_whole_cube_and_are_kept(cohort, monkeypatch):
     small = ProfileFeatures(data.values, layout_of(data))
     small._exact_scores(3, small.context(3).tm_f)
     assert not small._scores_kept  # over the budget: not kept
+    # the donor's regression sums and donor-effect coefficients: kept, the same when prepared again
+    first = pf.context(5)
+    assert pf.context(6) is not first and 5 in pf._donor_kept
+    again = pf.context(5)
+    assert again is not first and again.coef is first.coef and again.gram is first.gram
+    monkeypatch.setattr(profiles, "DONOR_CACHE_BYTES", 0)
+    small = ProfileFeatures(data.values, layout_of(data))
+    built = small.context(5)
+    assert not small._donor_kept  # over the budget: not kept, computed again
+    for a, b in ((built.coef, first.coef), (built.gram, first.gram), (built.rhs, first.rhs)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_choice_rows_whole_donors_at_most_the_limit():

@@ -80,6 +80,22 @@ def test_gene_subsets_equal_full_features(cohort, fitted):
             np.testing.assert_array_equal(bp[k], b[k][g])
 
 
+def test_deviation_of_many_genes_of_an_absent_unit_equals_the_direct_sums(cohort, fitted):
+    from gex_impute.methods.hybrid import profile_columns as pc
+    from gex_impute.methods.hybrid.arrays import nanmean
+
+    data = model_data(cohort, fitted)
+    pf = ProfileFeatures(data.values, layout_of(data))
+    d, t = (int(a) for a in np.argwhere(~pf.unit_observed & pf.unit_observed.any(1, keepdims=True))[0])
+    ctx = pf.context(d)
+    similar = pc.similar_donors(pf, pf.distances_without(d, t), t)[: pf.k_similar]
+    other = np.flatnonzero(pf.unit_observed[d])
+    for g in (np.arange(3, 200, 2), np.arange(200)):  # from the deviations kept for the donor
+        direct = nanmean(ctx.yd[np.ix_(other, g)] - pc._similar_mean(pf, similar, other, g), axis=0)
+        np.testing.assert_array_equal(pc._deviation(pf, ctx, t, similar, g), direct)
+    assert len(ctx.deviations) == 1
+
+
 def test_predict_rows_equals_predict(cohort, fitted):
     data = model_data(cohort, fitted)
     full = fitted.predict(data)

@@ -66,15 +66,20 @@ class DonorContext:
         tm_f = np.where(np.isnan(tm), gm[None], tm)
         resid = yd - tm_f
         r0 = np.where(obs, resid, 0.0)
-        scores = gram = rhs = None
-        if pf.pca_ranks:
-            scores = pf._scores_without(d, tm_f, obs, yd)
-            a = scores.observed().astype(np.float64)
-            gram = np.empty((a.shape[1] + 1, a.shape[1] + 1))
-            gram[0, 0], gram[0, 1:] = len(a), a.sum(0)
-            gram[1:, 0], gram[1:, 1:] = gram[0, 1:], a.T @ a
-            y = r0[obs]
-            rhs = np.concatenate([[y.sum()], a.T @ y])
+        scores = pf._scores_without(d, tm_f, obs, yd) if pf.pca_ranks else None
+        # the regression sums and coefficients of a donor, kept by pf (prepared at fit and predict)
+        kept = pf._donor_kept.get(d)
+        if kept is None:
+            gram = rhs = None
+            if scores is not None:
+                a = scores.observed().astype(np.float64)
+                gram = np.empty((a.shape[1] + 1, a.shape[1] + 1))
+                gram[0, 0], gram[0, 1:] = len(a), a.sum(0)
+                gram[1:, 0], gram[1:, 1:] = gram[0, 1:], a.T @ a
+                y = r0[obs]
+                rhs = np.concatenate([[y.sum()], a.T @ y])
+            kept = pf.keep_donor(d, gram, rhs, pf.effects().coefficients(d) if pf.use_effects else None)
+        gram, rhs, coef = kept
         return cls(
             d=d,
             yd=yd,
@@ -93,7 +98,7 @@ class DonorContext:
             scores=scores,
             gram=gram,
             rhs=rhs,
-            coef=pf.effects().coefficients(d) if pf.use_effects else None,
+            coef=coef,
         )
 
 
@@ -132,9 +137,9 @@ def _size(pf: ProfileFeatures, g: np.ndarray | slice) -> int:
 
 
 def _rows(pf: ProfileFeatures, rows: np.ndarray, g: np.ndarray | slice) -> np.ndarray:
-    """``prof[rows][:, g]`` without gathering unneeded genes."""
+    """``prof[rows][:, g]`` without gathering unneeded genes (C order, as ``prof[np.ix_(rows, g)]``)."""
     prof = pf.units.prof
-    return prof[rows] if isinstance(g, slice) else prof[np.ix_(rows, g)]
+    return prof[rows] if isinstance(g, slice) else np.take(prof[rows], g, axis=1)
 
 
 def _similar_mean(
@@ -185,16 +190,21 @@ def similar_donors(pf: ProfileFeatures, dist: np.ndarray, t: int) -> np.ndarray:
 
 
 def _deviation(pf: ProfileFeatures, ctx: DonorContext, t: int, similar: np.ndarray, g: np.ndarray | slice):
-    """Mean over the donor's tissues other than ``t`` of its deviation from the ``similar`` donors."""
+    """Mean over the donor's tissues other than ``t`` of its deviation from the ``similar`` donors.
+
+    Every gene, or many genes of an absent unit (its tissue is none of the donor's: nothing left
+    out, the same sums as directly): from the deviations kept per donor and set of similar donors.
+    """
     other = np.flatnonzero(pf.unit_observed[ctx.d])
-    if not isinstance(g, slice):  # a few genes (training rows): directly
+    many = not isinstance(g, slice) and len(g) >= 64 and not pf.unit_observed[ctx.d, t]
+    if not isinstance(g, slice) and not many:  # a few genes (training rows): directly
         other = other[other != t]
         if not len(other):
             return np.nan
         return nanmean(ctx.yd[np.ix_(other, g)] - _similar_mean(pf, similar, other, g), axis=0)
     key = tuple(int(c) for c in similar)
     if key not in ctx.deviations:  # every gene: once per donor and set of similar donors
-        dev = ctx.yd[other] - _similar_mean(pf, similar, other, g)
+        dev = ctx.yd[other] - _similar_mean(pf, similar, other, slice(None))
         ok = ~np.isnan(dev)
         dev0 = np.where(ok, dev, 0.0)
         ctx.deviations[key] = (other, dev0, ok, dev0.sum(0), ok.sum(0))
@@ -202,6 +212,8 @@ def _deviation(pf: ProfileFeatures, ctx: DonorContext, t: int, similar: np.ndarr
     hit = np.flatnonzero(tissues == t)
     if len(hit):  # leave the target tissue out
         total, count = total - dev0[hit[0]], count - ok[hit[0]]
+    if many:
+        total, count = total[g], count[g]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 

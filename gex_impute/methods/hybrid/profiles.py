@@ -27,11 +27,21 @@ from .profile_cache import DonorDistances, UnitProfiles, pooled_tissue_correlati
 from .profile_columns import DonorContext, unit_columns
 from .profile_effect import DonorEffects
 
-__all__ = ["EXACT_SCORES_CACHE_BYTES", "DonorContext", "DonorScores", "ProfileFeatures", "unit_columns"]
+__all__ = [
+    "DONOR_CACHE_BYTES",
+    "EXACT_SCORES_CACHE_BYTES",
+    "DonorContext",
+    "DonorScores",
+    "ProfileFeatures",
+    "unit_columns",
+]
 
 #: exact leave-one-donor-out component scores kept per donor, in bytes at most (speed cohort:
 #: 50 donors x 1.6 MB; GTEx-sized tissues and genes: 43 MB per donor, a few kept)
 EXACT_SCORES_CACHE_BYTES = 256 << 20
+#: per donor, its regression sums and donor-effect coefficients kept, in bytes at most (speed
+#: cohort: 50 donors x 16 kB; GTEx-sized genes: 160 kB per donor, every donor kept)
+DONOR_CACHE_BYTES = 256 << 20
 
 
 class DonorScores:
@@ -165,6 +175,8 @@ class ProfileFeatures:
         self._last_context: tuple[int, DonorContext] | None = None
         self._dense: np.ndarray | None = None
         self._scores_kept: dict[int, np.ndarray] = {}
+        self._donor_kept: dict[int, tuple[Any, ...]] = {}
+        self._donor_kept_bytes = 0
         self._effects: DonorEffects | None = None
 
     def effects(self) -> DonorEffects:
@@ -172,6 +184,20 @@ class ProfileFeatures:
         if self._effects is None:
             self._effects = DonorEffects(self)
         return self._effects
+
+    def keep_donor(self, d: int, *parts: np.ndarray | None) -> tuple[np.ndarray | None, ...]:
+        """Keep what :meth:`DonorContext.build` computed of donor ``d`` for its next build (read-only).
+
+        Kept while every donor's parts fit in :data:`DONOR_CACHE_BYTES`; returns ``parts``.
+        """
+        size = sum(a.nbytes for a in parts if a is not None)
+        if self._donor_kept_bytes + size <= DONOR_CACHE_BYTES:
+            for a in parts:
+                if a is not None:
+                    a.flags.writeable = False
+            self._donor_kept[d] = parts
+            self._donor_kept_bytes += size
+        return parts
 
     # -- donor components ------------------------------------------------------------------
     def _exact_scores(self, d: int, tm_f: np.ndarray) -> np.ndarray:
