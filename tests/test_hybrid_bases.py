@@ -112,3 +112,21 @@ def test_group_sums_as_add_at():
     np.testing.assert_array_equal(sums, ref_s)
     np.testing.assert_array_equal(counts, ref_c)
     assert counts.dtype == np.float64 and (counts[7] == 0).all()
+
+
+def test_group_sums_and_means_of_filled_values_equal_those_of_the_values():
+    from gex_impute.methods._fallback import filled_mean, nanmean_axis
+    from gex_impute.methods.hybrid.bases import group_sums
+
+    rng = np.random.default_rng(4)
+    v = rng.normal(size=(90, 70))
+    v[rng.random(v.shape) < 0.3] = np.nan
+    v[:, 5] = np.nan
+    codes = rng.integers(-1, 6, 90)
+    obs = ~np.isnan(v)
+    x0 = np.where(obs, v, 0.0)
+    for a, b in zip(group_sums(v, codes, 6), group_sums(x0, codes, 6, observed=obs), strict=True):
+        np.testing.assert_array_equal(a, b)  # bitwise
+    for axis in (0, 1):
+        np.testing.assert_array_equal(filled_mean(x0, obs, axis), nanmean_axis(v, axis))
+    np.testing.assert_array_equal(filled_mean(x0, obs, 0), nanmean_axis(v.T, 1))

@@ -25,6 +25,7 @@ __all__ = [
     "fallback_rows",
     "fallback_statistics",
     "fallback_values",
+    "filled_mean",
     "finalise",
     "group_nanmean",
     "nanmean_axis",
@@ -65,8 +66,16 @@ def group_nanmean(
 def nanmean_axis(values: np.ndarray, axis: int) -> np.ndarray:
     """Mean over ``axis`` ignoring NaN; NaN (without a warning) where nothing is observed."""
     observed = ~np.isnan(values)
+    return filled_mean(np.where(observed, values, 0.0), observed, axis)
+
+
+def filled_mean(filled: np.ndarray, observed: np.ndarray, axis: int) -> np.ndarray:
+    """:func:`nanmean_axis` from ``filled`` (the values with 0 where not observed) and ``observed``.
+
+    For callers that already hold both (the same sums, without a pass over the values for NaN).
+    """
     counts = observed.sum(axis=axis)
-    sums = np.where(observed, values, 0.0).sum(axis=axis)
+    sums = filled.sum(axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 

@@ -31,11 +31,14 @@ __all__ = [
 ]
 
 
-def group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+def group_sums(
+    values: np.ndarray, codes: np.ndarray, n_groups: int, *, observed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-group column sums and counts of the observed (non-NaN) values.
 
     A sparse one-hot product: rows are added in their order, as ``np.add.at`` would, 10x faster.
-    Rows whose code is ``-1`` belong to no group.
+    Rows whose code is ``-1`` belong to no group. ``observed``: the caller's mask of observed
+    values, ``values`` then holding 0 elsewhere (the same sums, without a pass for NaN).
 
     Returns
     -------
@@ -43,8 +46,8 @@ def group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np
     """
     from scipy import sparse
 
-    obs = ~np.isnan(values)
-    x = np.where(obs, values, 0.0)
+    obs = ~np.isnan(values) if observed is None else observed
+    x = np.where(obs, values, 0.0) if observed is None else values
     ok = codes >= 0
     onehot = sparse.csr_matrix(
         (np.ones(int(ok.sum())), (codes[ok], np.flatnonzero(ok))), shape=(n_groups, values.shape[0])
@@ -56,7 +59,9 @@ def group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np
     return np.asarray(onehot @ x), np.asarray(counts, dtype=np.float64)
 
 
-def group_means(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+def group_means(
+    values: np.ndarray, codes: np.ndarray, n_groups: int, *, observed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-group column means over observed entries.
 
     Parameters
@@ -67,12 +72,14 @@ def group_means(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[n
         ``(n,)`` group of each row (``-1``: no group).
     n_groups
         Number of groups.
+    observed
+        As for :func:`group_sums`: the mask of observed values, ``values`` 0 elsewhere.
 
     Returns
     -------
     ``(means, counts)``, both ``(n_groups, p)``; means are NaN where a group has no value.
     """
-    s, c = group_sums(values, codes, n_groups)
+    s, c = group_sums(values, codes, n_groups, observed=observed)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(c > 0, s / np.maximum(c, 1), np.nan), c
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._fallback import filled_mean
 from .arrays import nanmean
 from .bases import (
     gene_knn,
@@ -132,27 +133,31 @@ class EntryFeatures:
             feats.append(np.broadcast_to(np.asarray(col, dtype=np.float32), (len(rows),)))
             names.append(name)
 
-        tm, tc = group_means(values, t, layout.n_tissues)  # (T, p)
-        gm = nanmean(values.T)
+        # values and residuals with 0 where not observed, shared by the sums below (residuals are NaN
+        # exactly where values are: the reference is finite at genes with data, values are finite)
+        x0 = np.where(obs, values, 0.0)
+        tm, tc = group_means(x0, t, layout.n_tissues, observed=obs)  # (T, p)
+        gm = filled_mean(x0, obs, 0)
         tm_f = np.where(np.isnan(tm), gm[None, :], tm)
         # residual reference: the tissue mean when tissues hold several samples, else the gene mean
         per_tissue = np.bincount(t[obs.any(1)], minlength=layout.n_tissues)
         several = per_tissue[per_tissue > 0]
         ref = tm_f if len(several) and np.median(several) >= 3 else np.broadcast_to(gm[None, :], tm_f.shape)
         resid = values - ref[t]
+        r0 = np.where(obs, resid, 0.0)
         add("tissue_mean", tm[t[rows], cols])
         add("tissue_n", tc[t[rows], cols])
         add("gene_mean", gm[cols])
-        rs, _ = group_means(resid**2, t, layout.n_tissues)
+        rs, _ = group_means(r0 * r0, t, layout.n_tissues, observed=obs)
         add("tissue_resid_sd", np.sqrt(rs[t[rows], cols]))
         add("gene_frac_observed", obs.mean(0)[cols])
-        add("sample_resid_mean", nanmean(resid)[rows])
+        add("sample_resid_mean", filled_mean(r0, obs, 1)[rows])
         add("sample_frac_observed", obs.mean(1)[rows])
         add("tissue", t[rows])
         bases = {"tissue_mean": tm_f[t[rows], cols]}
         # the sample's mean level over its observed genes: the reference for genes with no data
         tissue_level = nanmean(tm_f)
-        bases["sample_mean"] = np.where(obs.any(1), nanmean(values), tissue_level[t])[rows]
+        bases["sample_mean"] = np.where(obs.any(1), filled_mean(x0, obs, 1), tissue_level[t])[rows]
         add("sample_mean", bases["sample_mean"])
 
         def base(name: str, col: np.ndarray) -> None:
@@ -189,7 +194,7 @@ class EntryFeatures:
                 if self.tree_samples and obs.any(0)[cols].any():  # (whole genes: no use)
                     base("trees_samples", tree_rows(values, need, nthread=self.threads)[rows, cols])
         if n <= MAX_SIMILAR_SAMPLES and self.n_similar > 0 and n > 1:
-            self._similar_samples(add, values, resid, obs, rows, cols)
+            self._similar_samples(add, values, r0, obs, rows, cols)
         if self.encoder is not None:
             base("encoder", self.encoder.predict(values, layout, rows, cols))
         if absent:
@@ -200,7 +205,7 @@ class EntryFeatures:
             kv = np.where(has, resid[rows[:, None], np.where(has, kidx, 0)], np.nan)
             base("knn_genes_resid", ref[t[rows], cols] + nanmean(kv))
         if self.use_donors and layout.donor is not None and layout.n_donors > 2:
-            _donor_columns(self, add, base, values, resid, tm_f, layout, rows, cols, absent=absent)
+            _donor_columns(self, add, base, (resid, r0, obs), tm_f, layout, rows, cols, absent=absent)
         if self.neighbours is not None:
             neighbour_columns(add, base, self.neighbours, resid, tm_f, gm, t, rows, cols)
         if self.tss_key is not None or self.neighbours is not None:
@@ -217,10 +222,9 @@ class EntryFeatures:
         # np.column_stack's values, twice as fast: contiguous rows written, then one transposed copy
         return np.ascontiguousarray(np.stack(feats).T), names, bases
 
-    def _similar_samples(self, add: Callable, values, resid, obs, rows, cols) -> None:
-        """Add the gene's values in the samples most correlated with this one (residuals across genes)."""
+    def _similar_samples(self, add: Callable, values, x0, obs, rows, cols) -> None:
+        """Add the gene's values in the samples most correlated with this one (residuals ``x0``, 0 = NaN)."""
         n = len(values)
-        x0 = np.where(obs, resid, 0.0)
         m = obs.astype(float)
         cnt = np.maximum(m @ m.T, 1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -239,18 +243,20 @@ class EntryFeatures:
 
 
 def _donor_columns(
-    fb: EntryFeatures, add, base, values, resid, tm_f, layout: Layout, rows, cols, *, absent: bool = False
+    fb: EntryFeatures, add, base, residuals, tm_f, layout: Layout, rows, cols, *, absent: bool = False
 ) -> None:
     """Donor offsets, the donor's other tissues, and kNN / low rank over donors x (tissue, gene).
 
-    ``absent``: no gene of ``cols`` has data; the columns that read the gene's values are NaN
-    (offset counts 0) without being computed.
+    ``residuals``: ``(resid, r0, ok)``, the residuals, the same with 0 where missing, and the
+    observed mask. ``absent``: no gene of ``cols`` has data; the columns that read the gene's
+    values are NaN (offset counts 0) without being computed.
     """
     assert layout.donor is not None
+    resid, r0, ok = residuals
     d, t = layout.donor, layout.tissue
     n_d, n_t = layout.n_donors, layout.n_tissues
-    p = values.shape[1]
-    prof, _ = group_means(resid, layout.unit, n_d * n_t)
+    p = resid.shape[1]
+    prof, _ = group_means(r0, layout.unit, n_d * n_t, observed=ok)
     cube = prof.reshape(n_d, n_t, p)
     corr = tissue_correlation(cube)
     similar_corr = np.nanmax(np.where(np.isnan(corr), -1, corr), axis=1)[t[rows]]
@@ -259,9 +265,7 @@ def _donor_columns(
     if absent:
         _absent_donor_columns(add, base, feature_names, base_names, similar_corr)
         return
-    ok = ~np.isnan(resid)
-    r0 = np.where(ok, resid, 0.0)
-    ds, dc = group_sums(resid, d, n_d)
+    ds, dc = group_sums(r0, d, n_d, observed=ok)
     own = ok[rows, cols]
     s_ = ds[d[rows], cols] - np.where(own, r0[rows, cols], 0.0)
     c_ = dc[d[rows], cols] - own
