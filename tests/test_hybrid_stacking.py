@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gex_impute.methods.hybrid.bases import _tree_features
+from gex_impute.methods.hybrid.row_models import _tree_features
 from gex_impute.methods.hybrid.stacking import RIDGE_REFERENCE, apply_model, fit_pattern_model
 
 

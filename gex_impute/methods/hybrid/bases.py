@@ -3,8 +3,9 @@
 Each returns estimates for many entries at once; the stack reads them at the entries it
 predicts and XGBoost learns how far to trust each one (:mod:`.entries`, :mod:`.profiles`).
 Everything here is numpy / scipy; no estimator looks at a hidden value. The low-rank
-completion (:func:`low_rank`) lives in :mod:`.completion` and :func:`nanmean` in
-:mod:`.arrays`; both are re-exported here.
+completion (:func:`low_rank`) lives in :mod:`.completion`, :func:`nanmean` in :mod:`.arrays`,
+the per-row ridge and XGBoost (:func:`ridge_rows`, :func:`tree_rows`) in :mod:`.row_models`;
+all are re-exported here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from .arrays import nanmean
 from .completion import low_rank
+from .row_models import ridge_rows, tree_rows
 
 __all__ = [
     "gene_knn",
@@ -288,130 +290,4 @@ def gene_knn(values: np.ndarray, k: int = 20, *, n_pcs: int = 32, chunk: int = 1
         d[np.arange(len(q)), q] = np.inf
         part = np.argpartition(d, k - 1, axis=1)[:, :k]
         out[cand[q]] = cand[part]
-    return out
-
-
-def ridge_rows(values: np.ndarray, start: np.ndarray, *, n_iter: int = 3, alpha: float = 1e-3) -> np.ndarray:
-    """Fit each row by iterative ridge regression on the other rows (genes as observations).
-
-    ``start`` fills the missing entries at first; each pass refits every row with missing
-    values on the others (all filled) over its observed columns, and refills. Raw values, not
-    residuals: each row may scale the others' gene levels (a tissue's own slope).
-
-    Returns
-    -------
-    The final fits; rows without an observed or without a missing value stay NaN.
-    """
-    obs = ~np.isnan(values)
-    n, p = values.shape
-    z = np.where(obs, values, start)
-    fill = float(nanmean(values.ravel()[None, :], axis=1)[0]) if obs.any() else 0.0
-    z = np.where(np.isnan(z), fill, z)
-    out = np.full(values.shape, np.nan)
-    rows = np.flatnonzero(obs.any(1) & (~obs).any(1))
-    for _ in range(n_iter):
-        mu = z.mean(1, keepdims=True)
-        zc = z - mu
-        for i in rows:
-            others = np.arange(n) != i
-            x = zc[others][:, obs[i]].T  # genes x other rows
-            y = zc[i, obs[i]]
-            gram = x.T @ x
-            lam = alpha * np.trace(gram) / max(x.shape[1], 1) + 1e-9
-            coef = np.linalg.solve(gram + lam * np.eye(x.shape[1]), x.T @ y)
-            fit = zc[others].T @ coef + mu[i]
-            out[i] = fit
-            z[i] = np.where(obs[i], values[i], fit)
-    return out
-
-
-def _tree_features(others: np.ndarray) -> np.ndarray:
-    """Genes x features for :func:`tree_rows`: the other rows' values, then per-gene summaries.
-
-    The summaries (mean, SD, maximum, minimum and number missing over the other rows) are
-    splits a tree would need many levels to build from the raw columns with NaNs in them
-    (GTEx tissue means, P2 validation split: the base's MSE 0.2764 -> 0.2677).
-    """
-    ok = ~np.isnan(others)
-    n_ok = ok.sum(0)
-    mean = nanmean(others, axis=0)
-    sd = np.sqrt(nanmean((others - mean) ** 2, axis=0))
-    high = np.where(n_ok > 0, np.where(ok, others, -np.inf).max(0), np.nan)
-    low = np.where(n_ok > 0, np.where(ok, others, np.inf).min(0), np.nan)
-    summary = np.column_stack([mean, sd, high, low, len(others) - n_ok])
-    return np.column_stack([others.T, summary]).astype(np.float32)
-
-
-def tree_rows(
-    values: np.ndarray,
-    rows: np.ndarray | None = None,
-    *,
-    n_estimators: int = 150,
-    max_depth: int = 6,
-    learning_rate: float = 0.1,
-    min_observed: int = 50,
-    nthread: int = 1,
-    seed: int = 0,
-) -> np.ndarray:
-    """Estimate each row's missing entries by XGBoost over the other rows (genes as observations).
-
-    For each row: a regression of its observed values on the same genes' values in every other
-    row, NaN where missing (XGBoost routes them), and their per-gene summaries
-    (:func:`_tree_features`), trained on the genes observed in that row and
-    applied to the genes missing there. A hidden value is never a training target of the model
-    that predicts it. Meant for few rows (tissues, or samples of a small cohort) and many genes;
-    nonlinear where :func:`ridge_rows` is linear (a tissue-specific gene off in one tissue, on
-    in another).
-
-    Parameters
-    ----------
-    values
-        ``(n, p)``, NaN = missing.
-    rows
-        Rows to estimate (default: every row with a missing and ``min_observed`` observed values).
-    n_estimators, max_depth, learning_rate
-        XGBoost settings (chosen on a GTEx validation split: 150 trees of depth 6 at 0.1 gave
-        a stacked P2 MSE 1% below 80 of depth 5 at 0.15).
-
-    Returns
-    -------
-    ``(n, p)``: estimates at the missing entries of ``rows``, NaN elsewhere.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> base = rng.normal(size=300)
-    >>> v = np.vstack([base, 2 * base, base**2]) + 0.01 * rng.normal(size=(3, 300))
-    >>> v[2, :30] = np.nan
-    >>> est = tree_rows(v)
-    >>> bool(np.corrcoef(est[2, :30], base[:30] ** 2)[0, 1] > 0.9)
-    True
-    """
-    import xgboost as xgb
-
-    obs = ~np.isnan(values)
-    n, _ = values.shape
-    out = np.full(values.shape, np.nan)
-    if rows is None:
-        rows = np.flatnonzero((~obs).any(1))
-    params = {
-        "tree_method": "hist",
-        "max_depth": max_depth,
-        "eta": learning_rate,
-        "subsample": 0.8,
-        "min_child_weight": 5.0,
-        "max_bin": 64,
-        "nthread": nthread,
-        "seed": seed,
-        "objective": "reg:squarederror",
-    }
-    for i in rows:
-        train, miss = np.flatnonzero(obs[i]), np.flatnonzero(~obs[i])
-        if n < 2 or len(train) < min_observed or len(miss) == 0:
-            continue
-        x = _tree_features(np.delete(values, i, axis=0))
-        booster = xgb.train(
-            params, xgb.DMatrix(x[train], label=values[i, train], nthread=nthread), n_estimators
-        )
-        out[i, miss] = booster.inplace_predict(np.ascontiguousarray(x[miss]))
     return out

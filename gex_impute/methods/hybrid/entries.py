@@ -83,7 +83,7 @@ class EntryFeatures:
         A fitted :class:`~.encoder.TissueEncoder` (or None).
     tree_samples
         With at most ``MAX_RIDGE_SAMPLES`` samples: XGBoost of each sample on the others
-        (:func:`~.bases.tree_rows`) is a base estimate.
+        (:func:`~.row_models.tree_rows`) is a base estimate.
     threads
         Threads of that XGBoost.
     tss_key
