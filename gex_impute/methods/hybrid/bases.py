@@ -185,7 +185,7 @@ def knn_at(
     *,
     dist: np.ndarray,
     where: np.ndarray | None = None,
-    chunk: int = 100_000,
+    chunk: int = 8192,
 ) -> dict[int, np.ndarray]:
     """:func:`knn_rows` at the entries ``(rows, cols)`` only: each row's neighbours, only its asked columns.
 

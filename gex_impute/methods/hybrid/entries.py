@@ -55,12 +55,15 @@ def tissue_correlation(resid: np.ndarray, min_pairs: int = 20) -> np.ndarray:
     True
     """
     _, n_tissues, _ = resid.shape
-    planes = resid.transpose(1, 0, 2).reshape(n_tissues, -1)
-    ok = ~np.isnan(planes)
+    x = np.array(resid.transpose(1, 0, 2), order="C").reshape(n_tissues, -1)  # a copy, tissue-major
+    ok = ~np.isnan(x)
     m = ok.astype(np.float64)
-    x = np.where(ok, planes, 0.0)
-    # sums of tissue a's values (and squares) where b is observed too, and of the products
-    return pooled_correlation(m @ m.T, x @ m.T, (x * x) @ m.T, x @ x.T, min_pairs=min_pairs)
+    np.copyto(x, 0.0, where=~ok)
+    # sums of tissue a's values (and squares) where b is observed too, and of the products; the
+    # squares in place after the sums (fewer temporaries of the cube's size, the same products)
+    n, s_a, s_ab = m @ m.T, x @ m.T, x @ x.T
+    q_a = np.multiply(x, x, out=x) @ m.T
+    return pooled_correlation(n, s_a, q_a, s_ab, min_pairs=min_pairs)
 
 
 @dataclass
@@ -256,8 +259,10 @@ def _donor_columns(
     d, t = layout.donor, layout.tissue
     n_d, n_t = layout.n_donors, layout.n_tissues
     p = resid.shape[1]
-    prof, _ = group_means(r0, layout.unit, n_d * n_t, observed=ok)
-    cube = prof.reshape(n_d, n_t, p)
+    s, c = group_sums(r0, layout.unit, n_d * n_t, observed=ok)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        filled = (s / np.maximum(c, 1)).reshape(n_d, n_t, p)  # unit means, 0 where none (s is 0 there)
+    cube = np.where(c.reshape(filled.shape) > 0, filled, np.nan)  # group_means' values
     corr = tissue_correlation(cube)
     similar_corr = np.nanmax(np.where(np.isnan(corr), -1, corr), axis=1)[t[rows]]
     n_top = min(n_t - 1, 5)  # the donor's most correlated other tissues read
@@ -273,12 +278,12 @@ def _donor_columns(
         off = np.where(c_ > 0, s_ / np.maximum(c_, 1), np.nan)
     columns = [off, c_, tm_f[t[rows], cols] + np.nan_to_num(off)]  # in the order of feature_names
     w = np.clip(np.nan_to_num(corr), 0, None)  # diagonal 0: the target tissue never weighs itself
-    num = np.einsum("ab,dbp->dap", w, np.nan_to_num(cube))
-    den = np.einsum("ab,dbp->dap", w, (~np.isnan(cube)).astype(float))
+    at = (d[rows], t[rows], cols)  # the weighted offsets read at the entries only
+    num = np.einsum("ab,dbp->dap", w, filled)[at]
+    den = np.einsum("ab,dbp->dap", w, (c > 0).astype(float).reshape(filled.shape))[at]
     with np.errstate(invalid="ignore", divide="ignore"):
-        woff = np.where(den > 1e-9, num / np.maximum(den, 1e-9), np.nan)
-    columns += [woff[d[rows], t[rows], cols], similar_corr]
-    del num, den, woff
+        columns += [np.where(den > 1e-9, num / np.maximum(den, 1e-9), np.nan), similar_corr]
+    del num, den, filled
     top = np.argsort(-np.nan_to_num(corr, nan=-2.0), axis=1)[:, :n_top][t[rows]]
     columns += [cube[d[rows], top[:, i], cols] for i in range(n_top)]
     wide = cube.reshape(n_d, n_t * p)
