@@ -151,8 +151,13 @@ class EntryFeatures:
         add("tissue_mean", tm[t[rows], cols])
         add("tissue_n", tc[t[rows], cols])
         add("gene_mean", gm[cols])
-        rs, _ = group_means(r0 * r0, t, layout.n_tissues, observed=obs)
-        add("tissue_resid_sd", np.sqrt(rs[t[rows], cols]))
+        # no asked gene has data: every base below that reads the gene's own values is NaN there
+        absent = self.skip_unused and not obs.any(0)[cols].any()
+        if absent:  # (the residual spread of a gene without data: NaN)
+            add("tissue_resid_sd", np.full(len(rows), np.nan))
+        else:
+            rs, _ = group_means(r0 * r0, t, layout.n_tissues, observed=obs)
+            add("tissue_resid_sd", np.sqrt(rs[t[rows], cols]))
         add("gene_frac_observed", obs.mean(0)[cols])
         add("sample_resid_mean", filled_mean(r0, obs, 1)[rows])
         add("sample_frac_observed", obs.mean(1)[rows])
@@ -170,8 +175,6 @@ class EntryFeatures:
         srows = np.flatnonzero(obs.any(1))
         need = np.unique(rows)
         need = need[obs[need].any(1)]
-        # no asked gene has data: every base below that reads the gene's own values is NaN there
-        absent = self.skip_unused and not obs.any(0)[cols].any()
         if self.knn_k and len(need) and len(srows) > 1 and absent:
             for k in self.knn_k:
                 base(f"knn_samples_k{k}", np.full(len(rows), np.nan))
