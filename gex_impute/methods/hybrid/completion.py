@@ -77,12 +77,17 @@ def _top_components(
     return _randomized_left_vectors(zc, r, seed, gauss), None
 
 
-def _project(zc: np.ndarray, u: np.ndarray | None, v: np.ndarray | None, r: int) -> np.ndarray:
-    """``zc`` projected on its top ``r`` components (``u``: left vectors, else ``v``: right ones)."""
+def _project(
+    zc: np.ndarray, u: np.ndarray | None, v: np.ndarray | None, r: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """``zc`` projected on its top ``r`` components (``u``: left vectors, else ``v``: right ones).
+
+    ``out``: a C-contiguous array of ``zc``'s shape to write into (the same product).
+    """
     if u is not None:
-        return u[:, :r] @ (u[:, :r].T @ zc)
+        return np.matmul(u[:, :r], u[:, :r].T @ zc, out=out)
     assert v is not None
-    return (zc @ v[:, :r]) @ v[:, :r].T
+    return np.matmul(zc @ v[:, :r], v[:, :r].T, out=out)
 
 
 def low_rank(
@@ -135,7 +140,7 @@ def low_rank(
         cm = z.mean(0)
         np.subtract(z, cm, out=zc)
         u, v = _top_components(zc, rmax, seed, gauss)
-        z = _project(zc, u, v, rmax)
+        z = _project(zc, u, v, rmax, out=z)  # z is spent (centred into zc): its memory reused
         z += cm
         np.copyto(z, x, where=o)  # observed entries kept, missing ones from the projection
     cm = z.mean(0)
@@ -145,7 +150,7 @@ def low_rank(
         ok = rows[at[0]] & cols[at[1]]
         i, j = (np.cumsum(m)[a[ok]] - 1 for m, a in ((rows, at[0]), (cols, at[1])))
     for r in ranks:
-        est = _project(zc, u, v, min(r, rmax))
+        est = _project(zc, u, v, min(r, rmax), out=z)  # (read before the next rank overwrites it)
         if at is None:
             est += cm
             out[r][rows if cols.all() else np.ix_(rows, cols)] = est
