@@ -122,7 +122,7 @@ class EntryFeatures:
 
         Returns
         -------
-        ``(x, names, bases)``: the ``(len(rows), F)`` float32 design, its column names, and
+        ``(x, names, bases)``: the ``(len(rows), F)`` float32 design (F order), its column names, and
         the base estimates among the columns (name -> values) from which the stack's
         reference is chosen.
         """
@@ -225,8 +225,9 @@ class EntryFeatures:
         if self.static is not None:
             for i, nm in enumerate(self.static_names):
                 add(nm, self.static[cols, i])
-        # np.column_stack's values, twice as fast: contiguous rows written, then one transposed copy
-        return np.ascontiguousarray(np.stack(feats).T), names, bases
+        # np.column_stack's values in F order (one column after the other, written contiguously):
+        # the callers copy the rows they use (masked rounds concatenated, predictions by pattern)
+        return np.stack(feats).T, names, bases
 
     def _similar_samples(self, add: Callable, values, x0, obs, rows, cols) -> None:
         """Add the gene's values in the samples most correlated with this one (residuals ``x0``, 0 = NaN)."""
