@@ -96,6 +96,20 @@ def test_deviation_of_many_genes_of_an_absent_unit_equals_the_direct_sums(cohort
     assert len(ctx.deviations) == 1
 
 
+def test_knn_over_donors_the_same_from_more_candidates_than_needed(cohort, fitted):
+    data = model_data(cohort, fitted)
+    pf = ProfileFeatures(data.values, layout_of(data))
+    tissues = np.arange(pf.n_tissues)
+    genes = [np.arange(0, 200, 3)] * pf.n_tissues
+    few, _, few_bases = pf.donor_features(4, tissues, genes)
+    pf.neighbour_rows = 10_000  # every candidate read: the same values (bitwise)
+    many, _, many_bases = pf.donor_features(4, tissues, genes)
+    for a, b, ba, bb in zip(few, many, few_bases, many_bases, strict=True):
+        np.testing.assert_array_equal(a, b)
+        for k in ba:
+            np.testing.assert_array_equal(ba[k], bb[k])
+
+
 def test_predict_rows_equals_predict(cohort, fitted):
     data = model_data(cohort, fitted)
     full = fitted.predict(data)

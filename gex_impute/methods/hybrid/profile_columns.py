@@ -221,15 +221,21 @@ def _deviation(pf: ProfileFeatures, ctx: DonorContext, t: int, similar: np.ndarr
 def _neighbours(
     pf: ProfileFeatures, cand: np.ndarray, t: int, g: np.ndarray | slice
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Values, observed mask and running counts of the nearest candidates, enough for the largest k."""
+    """Values, observed mask and running counts of the nearest candidates, enough for the largest k.
+
+    Starts from the number of candidates the last call needed (``pf.neighbour_rows``; profiles with
+    missing genes need them all each time): more candidates than enough give the same estimates
+    (the ones past the k-th observed value add nothing).
+    """
     k_max = max(pf.ks)
-    size = k_max
+    size = max(k_max, pf.neighbour_rows)
     while True:
         sel = cand[:size]
         vals = _rows(pf, pf.units.row_of[sel, t], g).astype(np.float64)
         obs = ~np.isnan(vals)
         count = np.cumsum(obs, axis=0)
         if size >= len(cand) or (count[-1] >= k_max).all():
+            pf.neighbour_rows = size
             return np.where(obs, vals, 0.0), obs, count
         size *= 4
 

@@ -178,6 +178,8 @@ class ProfileFeatures:
         self._donor_kept: dict[int, tuple[Any, ...]] = {}
         self._donor_kept_bytes = 0
         self._effects: DonorEffects | None = None
+        #: candidates the last unit's kNN over donors read (where the next one starts)
+        self.neighbour_rows = 0
 
     def effects(self) -> DonorEffects:
         """Return the per-gene donor-effect coefficients of the cohort (:class:`DonorEffects`, built once)."""
