@@ -111,13 +111,14 @@ def _pca_estimates(
     a = ctx.scores.tissue(t, own).astype(np.float64)
     y = ctx.r0[t][own]
     gram, rhs = ctx.gram.copy(), ctx.rhs.copy()
+    a_sum = a.sum(0)
     gram[0, 0] -= len(a)
-    gram[0, 1:] -= a.sum(0)
-    gram[1:, 0] -= a.sum(0)
+    gram[0, 1:] -= a_sum
+    gram[1:, 0] -= a_sum
     gram[1:, 1:] -= a.T @ a
     rhs[0] -= y.sum()
     rhs[1:] -= a.T @ y
-    n_train = int(ctx.obs.sum()) - int(own.sum())
+    n_train = int(ctx.r_count.sum()) - int(own.sum())  # (r_count: the observed tissues per gene)
     out = {}
     scores_g = ctx.scores.tissue(t, g) if n_train >= 10 else None
     for r in pf.pca_ranks:
@@ -270,7 +271,7 @@ def unit_columns(
                 est = running[min(k, len(v)) - 1] / min(k, len(v))
             else:
                 take = o & (c <= k)
-                cnt = take.sum(0)
+                cnt = np.minimum(c[-1], k)  # take.sum(0): the first k observed
                 with np.errstate(invalid="ignore", divide="ignore"):
                     est = np.where(cnt > 0, (v * take).sum(0) / np.maximum(cnt, 1), np.nan)
             cols.append(est)
