@@ -40,8 +40,8 @@ __all__ = [
 #: 50 donors x 1.6 MB; GTEx-sized tissues and genes: 43 MB per donor, a few kept)
 EXACT_SCORES_CACHE_BYTES = 256 << 20
 #: per donor, its regression sums and donor-effect coefficients kept, in bytes at most (speed
-#: cohort: 50 donors x 16 kB; GTEx-sized genes: 160 kB per donor, every donor kept)
-DONOR_CACHE_BYTES = 256 << 20
+#: cohort: 50 donors x 16 kB; GTEx-sized: 160 kB per donor, the first ~400 of 948 donors kept)
+DONOR_CACHE_BYTES = 64 << 20
 
 
 class DonorScores:
