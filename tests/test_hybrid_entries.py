@@ -120,3 +120,6 @@ def test_tissue_correlation_equals_the_loop_over_pairs():
             if a != b and ok.sum() >= 20:
                 expected[a, b] = np.corrcoef(cube[:, a][ok], cube[:, b][ok])[0, 1]
     np.testing.assert_allclose(tissue_correlation(cube), expected, rtol=0, atol=1e-12)
+    obs = ~np.isnan(cube)  # zero-filled values and their mask: the same sums, bitwise
+    filled = tissue_correlation(np.where(obs, cube, 0.0), observed=obs)
+    np.testing.assert_array_equal(filled, tissue_correlation(cube))
