@@ -11,9 +11,13 @@ profiles, scattered entries); the tissue transformer is an optional extra base.
 
 Modules: :mod:`.model` (the :class:`HybridImputer` class), :mod:`.parameters` (its
 hyperparameter constraints), :mod:`.bases` (base estimators), :mod:`.completion` (low-rank
-completion, re-exported by :mod:`.bases`), :mod:`.entries` (features of scattered entries and
-whole genes), :mod:`.profiles` (whole-profile features of a cohort),
-:mod:`.profile_columns` (the columns of one donor x tissue unit), :mod:`.profile_cache`
+completion, re-exported by :mod:`.bases`), :mod:`.row_models` (each row estimated from the
+other rows: ridge and XGBoost, re-exported by :mod:`.bases`), :mod:`.entries` (features of
+scattered entries and whole genes), :mod:`.genome_columns` (their genomic-neighbour columns and
+the description of genes without data by the observed genes around their TSS),
+:mod:`.profiles` (whole-profile features of a cohort), :mod:`.profile_columns` (the columns of
+one donor x tissue unit), :mod:`.profile_effect` (per-gene donor effects),
+:mod:`.profile_groups` (the donor's group by residual cross products), :mod:`.profile_cache`
 (observed-profile storage, donor distances, the features cached per cohort),
 :mod:`.cohort_cache` (the one-entry per-cohort cache), :mod:`.genes` (promoter CNN, static gene
 features), :mod:`.encoder` (tissue transformer), :mod:`.masking` (patterns, training rows),
