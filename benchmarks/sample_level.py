@@ -115,6 +115,16 @@ NOTES = [
     "instead of a BLAS matrix-vector product, so chunked predictions equal one chunk on every BLAS): "
     "every MSE of the four jobs (414 rows with ablations and quintiles) bitwise equal to the "
     "4e61472 run.",
+    "Session 8 (2026-12-06, 16:22-16:27 UTC, 2 shared cores, load 1.5-3 with two helpers beside "
+    "it): `OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/sample_level.py --jobs 2 --only "
+    "'<job>' --fresh` for Blake P3 and sim P3 (seeds 0-2) at db76e2e: absent profiles get the group "
+    "bases of `hybrid/profile_groups.py` and only the kNN-over-donors base at k_similar in the ridge "
+    "stack (1f5dca1, e612841, db76e2e; chosen on `benchmarks/validation_p3.py`). Blake P3 0.881 -> "
+    "0.862x, sim P3 0.690 -> 0.678x; the other jobs have no absent profile in their scores and "
+    "were not rerun. Then the exact speed-ups (09622a5..23f9ab2: bitwise the same estimates on the "
+    "speed cohort, sim P3 and Blake P3) and `--only speed --fresh` three times at cb1b552 "
+    "(16:52-16:54 UTC, load 0.9-1.0, the benchmark alone): 9.1x wall / 9.2x CPU, 9.1x / 9.3x, "
+    "8.8x / 8.9x (the table below is the third).",
 ]
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
