@@ -93,3 +93,20 @@ def test_unit_features_of_the_profile_model_carry_the_group_columns():
     # at prediction every kNN base is given: a model saved with another reference finds it
     _, _, given = _unit_features(pf, 8, np.array([0, 1]), None, fitting=False)
     assert {k for k in given[0] if k.startswith("knn_donors_k")} == set(knn)
+
+
+def test_cross_products_without_a_tissue_match_a_direct_sum():
+    values, layout, _ = _cohort()
+    values[3 * N_TISSUES + 1, :50] = np.nan  # a gene subset missing in one unit
+    pf = ProfileFeatures(values, layout)
+    d, t = 3, 2
+    cube = values.reshape(N_DONORS, N_TISSUES, N_GENES).astype(np.float32)  # (stored as float32)
+    r = cube[:, :, pf.genes] - pf.tm_all[None, :, pf.genes]
+    others = [s for s in range(N_TISSUES) if s != t]
+    prod = r[d, others][None] * r[:, others]  # (D, T-1, genes)
+    ok = ~np.isnan(prod)
+    direct = np.where(ok, prod, 0).sum((1, 2)) / ok.sum((1, 2))
+    got = pf.dist.cross_without(d, t)
+    assert got[d] == -np.inf
+    keep = np.arange(N_DONORS) != d
+    np.testing.assert_allclose(got[keep], direct[keep], rtol=1e-9)

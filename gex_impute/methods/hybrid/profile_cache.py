@@ -161,20 +161,24 @@ def pooled_tissue_correlation(
 
 
 class DonorDistances:
-    """Per-tissue squared distances between the donors observed in each tissue.
+    """Per-tissue squared distances and residual cross products of the donors observed in each tissue.
 
     ``without(d, t)``: mean squared difference of donor ``d`` to every donor over the shared
-    genes of all tissues except ``t`` (``inf`` for itself and donors sharing nothing).
+    genes of all tissues except ``t`` (``inf`` for itself and donors sharing nothing);
+    ``cross_without(d, t)``: the same mean of the product of their residuals from the tissue
+    means (``-inf`` there), which :mod:`.profile_groups` ranks donors by.
     """
 
     def __init__(self, units: UnitProfiles, tm: np.ndarray, genes: np.ndarray):
         n_d, n_t = units.row_of.shape
         sub = units.prof if len(genes) == units.prof.shape[1] else units.prof[:, genes]
         self.s2_total, self.c2_total = np.zeros((n_d, n_d)), np.zeros((n_d, n_d))
+        self.xx_total = np.zeros((n_d, n_d))
         self.donors: list[np.ndarray] = []
         self.position = np.full((n_t, n_d), -1, dtype=np.int64)
         self.s2: list[np.ndarray] = []
         self.c2: list[np.ndarray] = []
+        self.xx: list[np.ndarray] = []
         for t in range(n_t):
             donors = np.flatnonzero(units.observed[:, t])
             r = sub[units.row_of[donors, t]] - tm[t, genes]
@@ -182,26 +186,39 @@ class DonorDistances:
             x = np.where(m, r, 0.0)
             mf = m.astype(np.float64)
             x2 = x * x
-            s2 = np.maximum(x2 @ mf.T + mf @ x2.T - 2 * x @ x.T, 0)
+            xx = x @ x.T
+            s2 = np.maximum(x2 @ mf.T + mf @ x2.T - 2 * xx, 0)  # (2 * xx: exact, a power of 2)
             c2 = mf @ mf.T
             self.s2_total[np.ix_(donors, donors)] += s2
             self.c2_total[np.ix_(donors, donors)] += c2
+            self.xx_total[np.ix_(donors, donors)] += xx
             self.donors.append(donors)
             self.position[t, donors] = np.arange(len(donors))
             self.s2.append(s2)
             self.c2.append(c2)
+            self.xx.append(xx)
 
     def without(self, d: int, t: int) -> np.ndarray:
         """``(D,)`` distances of donor ``d`` without tissue ``t``."""
-        s, c = self.s2_total[d].copy(), self.c2_total[d].copy()
+        return self._mean_without(d, t, self.s2, self.s2_total, np.inf)
+
+    def cross_without(self, d: int, t: int) -> np.ndarray:
+        """``(D,)`` mean residual cross products of donor ``d`` without tissue ``t``."""
+        return self._mean_without(d, t, self.xx, self.xx_total, -np.inf)
+
+    def _mean_without(
+        self, d: int, t: int, sums: list[np.ndarray], total: np.ndarray, empty: float
+    ) -> np.ndarray:
+        """Per-pair ``sums`` over the shared genes of every tissue but ``t``, per gene (``empty``: none)."""
+        s, c = total[d].copy(), self.c2_total[d].copy()
         i = self.position[t, d]
         if i >= 0:
-            s[self.donors[t]] -= self.s2[t][i]
+            s[self.donors[t]] -= sums[t][i]
             c[self.donors[t]] -= self.c2[t][i]
         with np.errstate(invalid="ignore", divide="ignore"):
-            dist = np.where(c > 0, s / np.maximum(c, 1), np.inf)
-        dist[d] = np.inf
-        return dist
+            out = np.where(c > 0, s / np.maximum(c, 1), empty)
+        out[d] = empty
+        return out
 
 
 # -- the cache ---------------------------------------------------------------------------------

@@ -50,58 +50,19 @@ _GROUPS: WeakKeyDictionary[Any, DonorGroups] = WeakKeyDictionary()
 
 
 class DonorGroups:
-    """Per-tissue cross products of the donors' residuals from the all-donor tissue means.
+    """What the group columns keep of one cohort: the last donor's group sums.
 
-    Parameters
-    ----------
-    pf
-        The cohort's profile features (observed profiles, ``tm_all``, gene subsample ``genes``).
+    The residual cross products the groups are ranked by are kept with the donor distances
+    (:meth:`.profile_cache.DonorDistances.cross_without`: the same per-tissue sums).
     """
 
-    def __init__(self, pf: ProfileFeatures):
-        units = pf.units
-        n_d, n_t = units.row_of.shape
-        genes = pf.genes
-        sub = units.prof if len(genes) == units.prof.shape[1] else units.prof[:, genes]
-        self.xx_total, self.cc_total = np.zeros((n_d, n_d)), np.zeros((n_d, n_d))
-        self.donors: list[np.ndarray] = []
-        self.position = np.full((n_t, n_d), -1, dtype=np.int64)
-        self.xx: list[np.ndarray] = []
-        self.cc: list[np.ndarray] = []
-        for t in range(n_t):
-            donors = np.flatnonzero(units.observed[:, t])
-            r = sub[units.row_of[donors, t]] - pf.tm_all[t, genes]
-            m = ~np.isnan(r)
-            x = np.where(m, r, 0.0)
-            mf = m.astype(np.float64)
-            xx, cc = x @ x.T, mf @ mf.T
-            self.xx_total[np.ix_(donors, donors)] += xx
-            self.cc_total[np.ix_(donors, donors)] += cc
-            self.donors.append(donors)
-            self.position[t, donors] = np.arange(len(donors))
-            self.xx.append(xx)
-            self.cc.append(cc)
+    def __init__(self) -> None:
         #: the last donor's group sums: (donor, {group: _GroupStats})
         self.kept: tuple[int, dict[tuple[int, ...], _GroupStats]] = (-1, {})
 
-    def similarity_without(self, d: int, t: int) -> np.ndarray:
-        """``(D,)`` mean residual cross product of ``d`` with every donor over tissues other than ``t``.
-
-        ``-inf`` for ``d`` itself and for donors sharing no gene of those tissues with it.
-        """
-        s, c = self.xx_total[d].copy(), self.cc_total[d].copy()
-        i = self.position[t, d]
-        if i >= 0:
-            s[self.donors[t]] -= self.xx[t][i]
-            c[self.donors[t]] -= self.cc[t][i]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sim = np.where(c > 0, s / np.maximum(c, 1), -np.inf)
-        sim[d] = -np.inf
-        return sim
-
     def members(self, pf: ProfileFeatures, d: int, t: int) -> np.ndarray:
         """Return the group of unit ``(d, t)``: the ``k_similar`` donors at ``t`` of largest cross product."""
-        sim = self.similarity_without(d, t)
+        sim = pf.dist.cross_without(d, t)
         cand = np.flatnonzero(pf.unit_observed[:, t] & np.isfinite(sim))
         return cand[np.argsort(-sim[cand], kind="stable")][: pf.k_similar]
 
@@ -110,7 +71,7 @@ def donor_groups(pf: ProfileFeatures) -> DonorGroups:
     """Return the :class:`DonorGroups` of a cohort's profile features (built once per ``pf``)."""
     groups = _GROUPS.get(pf)
     if groups is None:
-        groups = _GROUPS[pf] = DonorGroups(pf)
+        groups = _GROUPS[pf] = DonorGroups()
     return groups
 
 
