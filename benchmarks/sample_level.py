@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _sample_level_notes import NOTES
 from _sample_level_speed import HYBRID, SPEED_SIM, run_speed, speed_lines, speed_one
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -58,74 +59,6 @@ PARTS = RESULTS / "sample_level_parts"
 SEEDS = (0, 1, 2)
 #: rows measured before jobs recorded their commit: the results file was committed at this commit
 OLD_ROWS_COMMIT = "a064219 or earlier (results file of 7020c9d)"
-#: how the current results were produced (shown under the commit table)
-NOTES = [
-    "Session 4 (2026-11-28, 10:06-10:46 UTC, 2 shared cores, load 4-6): `nice -n 10 python "
-    "benchmarks/sample_level.py --only 'gtex P1' --fresh`, then `--only 'gtex P2' --fresh`, then "
-    "`--only 'blake P2' --fresh`, each with `--jobs 1` (the default); the other jobs are kept from the "
-    "earlier run (their rows carry no commit).",
-    "Between fe035e9 and 92d4c92 the package changed only in 698f609 (whole-profile features, identical "
-    "values; not used by GTEx tissue means or Blake P2 scattered entries); `+dirty`: other engineers' "
-    "uncommitted files under gex_impute/ at that moment (the whole-gene / entry code was committed).",
-    "The whole-gene and scattered-entry code measured: ad4ce5a (disjoint gene rounds, TSS-window and "
-    "bidirectional-partner features), dad7f60 + fe035e9 (per-sample XGBoost base `tree_rows`).",
-    "Session 5 (2026-11-28, 13:18-13:47 UTC, 2 shared cores, load 2.5-4.7): `nice -n 10 python "
-    "benchmarks/sample_level.py --only '<job>' --fresh` for GTEx P1, Blake P2 and sim P3 (seeds 0-2) "
-    "and GTEx P2 seed 0, after the speed work of issue 10 (e0b4ab2..0572366): every MSE and r of "
-    "these jobs is identical to the earlier run (the changes compute the same features faster; the "
-    "whole-gene row cap per gene is a no-op with <= 64 samples); only the fit seconds changed (GTEx "
-    "P1 seed 0 hybrid 98.6 -> 16.9 s). GTEx P2 seeds 1-2 and Blake P3 were not rerun. The speed "
-    "job: `--only speed --fresh` at 13:37 UTC.",
-    "Session 5, H-speed2 (14:01-14:20 UTC, 2 shared cores, load 1.1-1.9): promoter CNN pooling "
-    "rewritten (4e4e4f4, identical values), promoters longer than 300 bases cropped to their centred "
-    "300 (cec929b, was 600; only the simulator's 1,500-bp promoters are that long), XGBoost early "
-    "stopping after 10 rounds without improvement (e7f70a7, was 20); both chosen on validation "
-    "splits (see the commits). Rerun with `--only '<job>' --fresh`: sim P3 seed 0 (identical), GTEx "
-    "P1 seed 0 (identical but `hybrid -neighbours`, r 0.4612 -> 0.4616), Blake P2 seeds 0-2 (seed 0 "
-    "MSE 0.0883 -> 0.0885, seeds 1-2 identical). Speed job (`--only speed --fresh`), medians: "
-    "cec929b (CNN changes) 20.4 vs 1.96 s = 10.4x wall, 10.6x CPU (load 1.6-1.9); e7f70a7 20.6 vs "
-    "2.08 s = 9.9x wall, 9.9x CPU (load 1.7-1.8); 5299dc4 (= e7f70a7 for local training; the table "
-    "below) 17.8 vs 1.64 s = 10.8x wall, 10.6x CPU (load 0.5-0.8): about 10-11x, the 10x target "
-    "not reliably met.",
-    "Session 6 (2026-12-06, 10:53-11:12 UTC, 2 shared cores, load 2-4 with the intervals benchmark "
-    "beside it): `nice -n 10 python benchmarks/sample_level.py --jobs 2 --only '<job>' --fresh` for "
-    "GTEx P2, GTEx P1 and Blake P2 (seeds 0-2), then `--only speed --fresh`, all at a4753ca: TSS-layout "
-    "features of whole genes (2662070), whole-gene trees at most 4 deep, per-gene summaries in the "
-    "per-sample tree base and the ridge stack as a reference for scattered entries (da0306a), 3 "
-    "masking rounds (a4753ca), and H-speed's work (75f8a1a..a841d44: exact but for low_rank's 3 "
-    "passes, e389c52). Then `--only 'sim P3'` and `--only 'blake P3'` (11:15-11:17 UTC, the same "
-    "package as a4753ca, recorded as c57125e): sim P3 identical; Blake P3 0.943 -> 0.945x (hybrid "
-    "MSE seed 0 0.13619 -> 0.13621, seed 1 0.13599 -> 0.13702, seed 2 0.13424 -> 0.13416; its "
-    "previous rows date from session 4, before session 5's changes).",
-    "Session 7 (2026-12-06, 13:08-13:38 UTC, 2 shared cores, load 1.9-2.7 with the intervals "
-    "benchmark beside it): `OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/sample_level.py "
-    "--jobs 2 --only '<job>' --fresh` for GTEx P2, Blake P3, sim P3, Blake P2 and GTEx P1 (seeds "
-    "0-2), all at 4e61472: scattered entries with 4 masking rounds and up to 1.5x max_rows rows "
-    "(9d84053), the per-gene donor-effect base and the ridge-stack reference for absent profiles "
-    "(e822ea3, 2c00053, 0b585f5). GTEx P2 0.852 -> 0.847x, Blake P3 0.945 -> "
-    "0.881x, sim P3 0.710 -> 0.690x, Blake P2 0.610 -> 0.609x; GTEx P1 identical (the whole-gene "
-    "rows do not depend on the entry rounds). Speed job three times: 13:32 UTC 10.1x wall / 10.3x "
-    "CPU (load 2.5-2.6, intervals beside it), 13:37 UTC 9.8x / 10.0x (load 1.8-1.9), 13:46 UTC "
-    "9.7x / 10.1x (load 0.1-0.6; the table below). The hybrid alone, `--speed-one hybrid` "
-    "alternated with the code before the session (16802a4, bitwise the same as 3d01cae) at load "
-    "0.8-0.9: 13.0 / 13.0 s before, 15.6 / 14.8 s after; in one process (imports excluded), "
-    "4 rounds with 1.5x entry rows cost about 1.4 s and the donor-effect base 0.3-0.9 s.",
-    "Session 7, 14:17-14:36 UTC (load 2-3, the lowest-versions test suite beside it): Blake P3, sim "
-    "P3, GTEx P2 and Blake P2 rerun with `--fresh` at d747072 (the ridge stack applied with einsum "
-    "instead of a BLAS matrix-vector product, so chunked predictions equal one chunk on every BLAS): "
-    "every MSE of the four jobs (414 rows with ablations and quintiles) bitwise equal to the "
-    "4e61472 run.",
-    "Session 8 (2026-12-06, 16:22-16:27 UTC, 2 shared cores, load 1.5-3 with two helpers beside "
-    "it): `OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/sample_level.py --jobs 2 --only "
-    "'<job>' --fresh` for Blake P3 and sim P3 (seeds 0-2) at db76e2e: absent profiles get the group "
-    "bases of `hybrid/profile_groups.py` and only the kNN-over-donors base at k_similar in the ridge "
-    "stack (1f5dca1, e612841, db76e2e; chosen on `benchmarks/validation_p3.py`). Blake P3 0.881 -> "
-    "0.862x, sim P3 0.690 -> 0.678x; the other jobs have no absent profile in their scores and "
-    "were not rerun. Then the exact speed-ups (09622a5..23f9ab2: bitwise the same estimates on the "
-    "speed cohort, sim P3 and Blake P3) and `--only speed --fresh` three times at cb1b552 "
-    "(16:52-16:54 UTC, load 0.9-1.0, the benchmark alone): 9.1x wall / 9.2x CPU, 9.1x / 9.3x, "
-    "8.8x / 8.9x (the table below is the third).",
-]
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
 #: ablations (label -> hybrid parameters); run where they matter (P1, and P2 on GTEx)
