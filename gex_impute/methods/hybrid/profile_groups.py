@@ -77,8 +77,13 @@ def donor_groups(pf: ProfileFeatures) -> DonorGroups:
 
 @dataclass
 class _GroupStats:
-    """What every unit of donor ``d`` with group ``G`` shares, ``(T, genes)`` over all tissues."""
+    """What the units of donor ``d`` with group ``G`` share, ``(tissues, genes)``.
 
+    Over the tissues a unit reads: the donor's observed tissues and the unit's own (an absent
+    unit's tissue is none of the donor's). The other tissues would add only zeros to the totals.
+    """
+
+    tissues: np.ndarray  # the tissues of the rows below, increasing
     mean: np.ndarray  # the plain mean of G at each tissue (NaN where none observed)
     other: np.ndarray  # the mean of O (every donor but d and G) at each tissue
     diff0: np.ndarray  # mean(G and d) - mean(O) at d's observed tissues, 0 elsewhere or NaN
@@ -89,40 +94,44 @@ class _GroupStats:
 
     @classmethod
     def build(
-        cls, pf: ProfileFeatures, ctx: DonorContext, group: np.ndarray, g: np.ndarray | slice
+        cls, pf: ProfileFeatures, ctx: DonorContext, group: np.ndarray, g: np.ndarray | slice, t: int
     ) -> _GroupStats:
-        """Sum the group's profiles once (``len(group) x T`` rows) and derive the rest from totals."""
-        g_sum = np.zeros((pf.n_tissues, pf.n_genes if isinstance(g, slice) else len(g)))
+        """Sum the group's profiles once (``len(group) x tissues`` rows) and derive the rest from totals."""
+        observed = pf.unit_observed[ctx.d]
+        tissues = np.flatnonzero(observed | (np.arange(len(observed)) == t))
+        g_sum = np.zeros((len(tissues), pf.n_genes if isinstance(g, slice) else len(g)))
         g_cnt = np.zeros_like(g_sum)
-        for rows in pf.units.row_of[group]:
+        for rows in pf.units.row_of[group][:, tissues]:
             v = pf.units.prof[rows] if isinstance(g, slice) else pf.units.prof[np.ix_(rows, g)]
             ok = ~np.isnan(v)
             g_sum += np.where(ok, v, 0.0)
             g_cnt += ok
-        obs, yd = ctx.obs[:, g], ctx.yd[:, g]
+        obs, yd = ctx.obs[tissues][:, g], ctx.yd[tissues][:, g]
         x_sum, x_cnt = g_sum + np.where(obs, yd, 0.0), g_cnt + obs
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(g_cnt > 0.5, g_sum / np.maximum(g_cnt, 1), np.nan)
             x_mean = np.where(x_cnt > 0.5, x_sum / np.maximum(x_cnt, 1), np.nan)
-            o_cnt = pf.count_t[:, g] - x_cnt
-            other = np.where(o_cnt > 0.5, (pf.sum_t[:, g] - x_sum) / np.maximum(o_cnt, 1), np.nan)
-        observed = pf.unit_observed[ctx.d][:, None]
+            o_cnt = pf.count_t[tissues][:, g] - x_cnt
+            other = np.where(o_cnt > 0.5, (pf.sum_t[tissues][:, g] - x_sum) / np.maximum(o_cnt, 1), np.nan)
+        observed = observed[tissues][:, None]
         diff = np.where(observed, x_mean - other, np.nan)
         dev = np.where(observed, yd - mean, np.nan)
         diff_ok, dev_ok = ~np.isnan(diff), ~np.isnan(dev)
         diff0, dev0 = np.where(diff_ok, diff, 0.0), np.where(dev_ok, dev, 0.0)
         totals = (diff0.sum(0), diff_ok.sum(0), dev0.sum(0), dev_ok.sum(0))
-        return cls(mean, other, diff0, diff_ok, dev0, dev_ok, totals)
+        return cls(tissues, mean, other, diff0, diff_ok, dev0, dev_ok, totals)
 
     def columns(self, t: int, g: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(group mean, the deviation from it, transfer)`` at tissue ``t``, genes ``g`` of the stats."""
+        i = int(np.searchsorted(self.tissues, t))
+        assert i < len(self.tissues) and self.tissues[i] == t, "stats built without tissue t"
         diff_total, diff_count, dev_total, dev_count = self.totals
         with np.errstate(invalid="ignore", divide="ignore"):
-            n = dev_count[g] - self.dev_ok[t, g]
-            dev = np.where(n > 0, (dev_total[g] - self.dev0[t, g]) / np.maximum(n, 1), np.nan)
-            n = diff_count[g] - self.diff_ok[t, g]
-            offset = np.where(n > 0, (diff_total[g] - self.diff0[t, g]) / np.maximum(n, 1), np.nan)
-        return self.mean[t, g], dev, self.other[t, g] + offset
+            n = dev_count[g] - self.dev_ok[i, g]
+            dev = np.where(n > 0, (dev_total[g] - self.dev0[i, g]) / np.maximum(n, 1), np.nan)
+            n = diff_count[g] - self.diff_ok[i, g]
+            offset = np.where(n > 0, (diff_total[g] - self.diff0[i, g]) / np.maximum(n, 1), np.nan)
+        return self.mean[i, g], dev, self.other[i, g] + offset
 
 
 def group_columns(
@@ -141,16 +150,17 @@ def group_columns(
         return [nan, nan, nan], dict.fromkeys(GROUP_NAMES, nan)
     ctx = pf.context(d)
     if not isinstance(g, slice) and 2 * len(g) < pf.n_genes:
-        mean, dev, transfer = _GroupStats.build(pf, ctx, group, g).columns(t, slice(None))
+        mean, dev, transfer = _GroupStats.build(pf, ctx, group, g, t).columns(t, slice(None))
     else:
         if groups.kept[0] != d:
             groups.kept = (d, {})
-        key = tuple(int(e) for e in group)
+        # the units of d at its observed tissues share one set of tissues; an absent unit adds its own
+        key = (*(int(e) for e in group), -1 if pf.unit_observed[d, t] else t)
         kept = groups.kept[1].get(key)
         if kept is None:
-            if len(groups.kept[1]) >= KEPT_GROUPS:  # the oldest out (memory: 34 bytes x T x p each)
+            if len(groups.kept[1]) >= KEPT_GROUPS:  # the oldest out (memory: 34 bytes x tissues x p each)
                 groups.kept[1].pop(next(iter(groups.kept[1])))
-            kept = groups.kept[1][key] = _GroupStats.build(pf, ctx, group, slice(None))
+            kept = groups.kept[1][key] = _GroupStats.build(pf, ctx, group, slice(None), t)
         mean, dev, transfer = kept.columns(t, g)
     effect = mean if ctx.coef is None else np.where(np.isnan(dev), mean, mean + ctx.coef[g] * dev)
     cols = [mean, effect, transfer]
