@@ -21,7 +21,7 @@ from .arrays import nanmean
 if TYPE_CHECKING:
     from .profiles import DonorScores, ProfileFeatures
 
-__all__ = ["DonorContext", "similar_donors", "unit_columns", "weighted_reference"]
+__all__ = ["DonorContext", "similar_donors", "similar_sums", "unit_columns", "weighted_reference"]
 
 
 @dataclass
@@ -156,6 +156,23 @@ def _similar_mean(
     ``float32`` store (the same values as a NaN-mean over a gathered ``float64`` cube, at a
     third of the memory traffic).
     """
+    total, weight = similar_sums(pf, similar, tissues, g, weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(weight > 0, total / np.maximum(weight, 1e-300), np.nan)
+
+
+def similar_sums(
+    pf: ProfileFeatures,
+    similar: np.ndarray,
+    tissues: np.ndarray,
+    g: np.ndarray | slice,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(total, weight)``, each ``(len(tissues), genes)``: the ``similar`` donors' sums where observed.
+
+    ``total`` sums their (weighted) values, ``weight`` their weights; ``weights``: one per donor
+    (default: 1, ``weight`` then counts the donors observed).
+    """
     rows = pf.units.row_of[similar][:, tissues]
     w = np.ones(len(similar)) if weights is None else weights
     total = np.zeros((len(tissues), _size(pf, g)))
@@ -165,8 +182,7 @@ def _similar_mean(
         ok = ~np.isnan(v)
         total += np.where(ok, v if weights is None else wr * v, 0.0)
         weight += wr * ok
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(weight > 0, total / np.maximum(weight, 1e-300), np.nan)
+    return total, weight
 
 
 def weighted_reference(

@@ -34,6 +34,8 @@ from weakref import WeakKeyDictionary
 
 import numpy as np
 
+from .profile_columns import similar_donors, similar_sums
+
 if TYPE_CHECKING:
     from .profile_columns import DonorContext
     from .profiles import ProfileFeatures
@@ -62,9 +64,8 @@ class DonorGroups:
 
     def members(self, pf: ProfileFeatures, d: int, t: int) -> np.ndarray:
         """Return the group of unit ``(d, t)``: the ``k_similar`` donors at ``t`` of largest cross product."""
-        sim = pf.dist.cross_without(d, t)
-        cand = np.flatnonzero(pf.unit_observed[:, t] & np.isfinite(sim))
-        return cand[np.argsort(-sim[cand], kind="stable")][: pf.k_similar]
+        # similar_donors ranks by increasing distance: the negated cross products
+        return similar_donors(pf, -pf.dist.cross_without(d, t), t)[: pf.k_similar]
 
 
 def donor_groups(pf: ProfileFeatures) -> DonorGroups:
@@ -99,13 +100,7 @@ class _GroupStats:
         """Sum the group's profiles once (``len(group) x tissues`` rows) and derive the rest from totals."""
         observed = pf.unit_observed[ctx.d]
         tissues = np.flatnonzero(observed | (np.arange(len(observed)) == t))
-        g_sum = np.zeros((len(tissues), pf.n_genes if isinstance(g, slice) else len(g)))
-        g_cnt = np.zeros_like(g_sum)
-        for rows in pf.units.row_of[group][:, tissues]:
-            v = pf.units.prof[rows] if isinstance(g, slice) else pf.units.prof[np.ix_(rows, g)]
-            ok = ~np.isnan(v)
-            g_sum += np.where(ok, v, 0.0)
-            g_cnt += ok
+        g_sum, g_cnt = similar_sums(pf, group, tissues, g)
         obs, yd = ctx.obs[tissues][:, g], ctx.yd[tissues][:, g]
         x_sum, x_cnt = g_sum + np.where(obs, yd, 0.0), g_cnt + obs
         with np.errstate(invalid="ignore", divide="ignore"):
