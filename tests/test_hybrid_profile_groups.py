@@ -6,7 +6,7 @@ import numpy as np
 
 from gex_impute.methods.hybrid.masking import Layout
 from gex_impute.methods.hybrid.profile_columns import similar_donors
-from gex_impute.methods.hybrid.profile_groups import GROUP_NAMES, donor_groups, group_columns
+from gex_impute.methods.hybrid.profile_groups import GROUP_NAMES, group_columns
 from gex_impute.methods.hybrid.profiles import ProfileFeatures
 
 N_DONORS, N_TISSUES, N_GENES = 16, 4, 400
@@ -40,7 +40,7 @@ def test_groups_by_cross_product_where_distance_fails():
     pf = ProfileFeatures(values, layout)
     d, t = 8, 0
     nearest = similar_donors(pf, pf.distances_without(d, t), t)[: pf.k_similar]
-    members = donor_groups(pf).members(pf, d, t)
+    members = pf.groups().members(pf, d, t)
     assert (group[nearest] == 0).all()  # the quiet group is nearer by distance
     assert len(members) == pf.k_similar
     assert (group[members] == 1).all()  # the cross product finds the donor's own group

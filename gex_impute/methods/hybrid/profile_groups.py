@@ -29,8 +29,7 @@ Nothing of ``y[d, t]`` enters the columns of unit ``(d, t)``: the cross products
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,15 +39,13 @@ if TYPE_CHECKING:
     from .profile_columns import DonorContext
     from .profiles import ProfileFeatures
 
-__all__ = ["GROUP_NAMES", "DonorGroups", "donor_groups", "group_columns"]
+__all__ = ["GROUP_NAMES", "DonorGroups", "group_columns"]
 
 #: feature columns (and bases) added by :func:`group_columns`, in order
 GROUP_NAMES = ["group_mean", "group_effect", "group_transfer"]
 
 #: group sums of the last donor kept at most (a donor's units mostly share one group)
 KEPT_GROUPS = 4
-
-_GROUPS: WeakKeyDictionary[Any, DonorGroups] = WeakKeyDictionary()
 
 
 class DonorGroups:
@@ -66,14 +63,6 @@ class DonorGroups:
         """Return the group of unit ``(d, t)``: the ``k_similar`` donors at ``t`` of largest cross product."""
         # similar_donors ranks by increasing distance: the negated cross products
         return similar_donors(pf, -pf.dist.cross_without(d, t), t)[: pf.k_similar]
-
-
-def donor_groups(pf: ProfileFeatures) -> DonorGroups:
-    """Return the :class:`DonorGroups` of a cohort's profile features (built once per ``pf``)."""
-    groups = _GROUPS.get(pf)
-    if groups is None:
-        groups = _GROUPS[pf] = DonorGroups()
-    return groups
 
 
 @dataclass
@@ -138,7 +127,7 @@ def group_columns(
     (its absent units often share one: their similarity leaves out no tissue of the donor). A
     small subset of genes (training rows): computed for those genes alone.
     """
-    groups = donor_groups(pf)
+    groups = pf.groups()
     group = groups.members(pf, d, t)
     if not len(group):
         nan = np.full(pf.n_genes if isinstance(g, slice) else len(g), np.nan)

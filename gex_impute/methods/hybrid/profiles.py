@@ -26,6 +26,7 @@ from .masking import Layout
 from .profile_cache import DonorDistances, UnitProfiles, pooled_tissue_correlation
 from .profile_columns import DonorContext, unit_columns
 from .profile_effect import DonorEffects
+from .profile_groups import DonorGroups
 
 __all__ = [
     "DONOR_CACHE_BYTES",
@@ -178,6 +179,7 @@ class ProfileFeatures:
         self._donor_kept: dict[int, tuple[Any, ...]] = {}
         self._donor_kept_bytes = 0
         self._effects: DonorEffects | None = None
+        self._groups = DonorGroups()
         #: candidates the last unit's kNN over donors read (where the next one starts)
         self.neighbour_rows = 0
 
@@ -186,6 +188,10 @@ class ProfileFeatures:
         if self._effects is None:
             self._effects = DonorEffects(self)
         return self._effects
+
+    def groups(self) -> DonorGroups:
+        """Return what the group columns keep of the cohort (:class:`.profile_groups.DonorGroups`)."""
+        return self._groups
 
     def keep_donor(self, d: int, *parts: np.ndarray | None) -> tuple[np.ndarray | None, ...]:
         """Keep what :meth:`DonorContext.build` computed of donor ``d`` for its next build (read-only).
