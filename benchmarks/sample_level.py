@@ -5,8 +5,12 @@ Jobs, each a separate process (``--jobs N`` run side by side, ``OPENBLAS_NUM_THR
 ======================  ==========================================================================
 ``blake P2 <seed>``     Blake et al. 2020 (47 samples, 12 primates x 4 tissues, all 12,184 genes),
                         20% of the observed entries hidden (``evaluate(protocol="entries")``).
-``blake P3 <seed>``     the same, whole donor x tissue profiles hidden: 8 folds over the 47
-                        profiles, each held out once (``protocol="samples", n_folds=8``).
+``blake P3 <seed>``     the same, whole donor x tissue profiles hidden, each of the 47 held out
+                        alone (leave-one-profile-out, as issue 10 defines Blake P3:
+                        ``protocol="samples", fraction=None``; the folds are fixed, the seed
+                        is the methods' ``random_state``).
+``blake P3-8folds <s>`` the same in 8 folds over the 47 profiles, never two of one individual
+                        in a fold (``n_folds=8``; the headline of sessions 4-8).
 ``gtex P1 <seed>``      GTEx tissue means (29 tissues x the 18,000 genes with a CAGE TSS), 20% of
                         the genes hidden; hybrid at three annotation levels (full, TSS BED only:
                         chrom / tss / strand, promoters shuffled among genes) and ablations.
@@ -60,6 +64,13 @@ SEEDS = (0, 1, 2)
 #: rows measured before jobs recorded their commit: the results file was committed at this commit
 OLD_ROWS_COMMIT = "a064219 or earlier (results file of 7020c9d)"
 PROTOCOL = {"P1": "genes", "P2": "entries", "P3": "samples"}
+#: job protocol token -> (protocol, split) of its rows; evaluate() arguments of each split
+JOB_PROTOCOLS = {"P3-8folds": ("P3", "8 folds")}
+SPLITS = {
+    "20%": {"fraction": 0.2},
+    "leave-one-profile-out": {"fraction": None},
+    "8 folds": {"n_folds": 8},
+}
 BASELINES = ("mean", "knn", "knn_samples", "pca_regression")
 #: ablations (label -> hybrid parameters); run where they matter (P1, and P2 on GTEx)
 ABLATIONS = {
@@ -76,7 +87,8 @@ def all_jobs(quick: bool) -> list[str]:
     """Every job; ``quick``: seed 0 only, except Blake P2 (the headline)."""
     seeds = SEEDS[:1] if quick else SEEDS
     jobs = [f"blake P2 {s}" for s in SEEDS]
-    jobs += [f"{d} {p} {s}" for s in seeds for d, p in (("blake", "P3"), ("gtex", "P2"), ("sim", "P3"))]
+    pairs = (("blake", "P3"), ("blake", "P3-8folds"), ("gtex", "P2"), ("sim", "P3"))
+    jobs += [f"{d} {p} {s}" for s in seeds for d, p in pairs]
     jobs += [f"gtex P1 {s}" for s in seeds]
     return [*jobs, "speed"]
 
@@ -124,20 +136,29 @@ def _annotation_levels(adata) -> dict:
     return {"full": adata, "tss_only": tss_only, "promoter_shuffle": shuffled}
 
 
+def split_of(dataset: str, protocol: str) -> str:
+    """The split of a ``dataset protocol`` job (rows written before splits were recorded: the same)."""
+    if protocol in JOB_PROTOCOLS:
+        return JOB_PROTOCOLS[protocol][1]
+    return "leave-one-profile-out" if (dataset, protocol) == ("blake", "P3") else "20%"
+
+
 def run_job(job: str) -> list[dict]:
     """Run one ``"dataset protocol seed"`` job (or ``"speed"``); return its rows."""
     import gex_impute as gi
 
     if job == "speed":
         return run_speed(script=Path(__file__), commit=_commit(), env=_env())
-    dataset, protocol, seed_text = job.split()
+    dataset, job_protocol, seed_text = job.split()
     seed = int(seed_text)
+    split = split_of(dataset, job_protocol)
+    protocol = JOB_PROTOCOLS.get(job_protocol, (job_protocol,))[0]
     adata, donor_key = _load(dataset, protocol)
     if adata is None:
         print(f"{job}: /work/shared/data absent (set GEX_IMPUTE_DATA); skipped", flush=True)
         return []
     kwargs = {"protocol": PROTOCOL[protocol], "donor_key": donor_key, "random_state": seed, "progress": False}
-    kwargs |= {"n_folds": 8} if (dataset, protocol) == ("blake", "P3") else {"fraction": 0.2}
+    kwargs |= SPLITS[split]
     versions = {"full": adata}
     if protocol == "P1":
         versions = _annotation_levels(adata)
@@ -153,7 +174,8 @@ def run_job(job: str) -> list[dict]:
         table = gi.tl.evaluate(data, methods=methods, by_quintile=True, **kwargs)
         print(f"{job} [{level}] {time.perf_counter() - t0:.0f} s", flush=True)
         for (method, quintile), rec in table.iterrows():
-            row = {"dataset": dataset, "protocol": protocol, "seed": seed, "annotation": level}
+            row = {"dataset": dataset, "protocol": protocol, "split": split, "seed": seed}
+            row["annotation"] = level
             row["commit"] = commit
             row |= {"method": method, "quintile": quintile}
             row |= {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()}
@@ -205,7 +227,7 @@ def _ratio_rows(frame: pd.DataFrame) -> list[dict]:
     """Per dataset x protocol x hybrid variant: hybrid / best baseline, mean +/- sd over seeds."""
     out = []
     q = frame[frame["quintile"] == "all"]
-    for (dataset, protocol), grp in q.groupby(["dataset", "protocol"]):
+    for (dataset, protocol, split), grp in q.groupby(["dataset", "protocol", "split"]):
         base = grp[(grp["annotation"] == "full") & ~grp["method"].str.startswith("hybrid")]
         variants = grp[grp["method"].str.startswith("hybrid")][["annotation", "method"]].drop_duplicates()
         for _, (level, method) in variants.iterrows():
@@ -228,6 +250,7 @@ def _ratio_rows(frame: pd.DataFrame) -> list[dict]:
                     {
                         "dataset": dataset,
                         "protocol": protocol,
+                        "split": split,
                         "annotation": level,
                         "method": method,
                         "versus": ", ".join(sorted(set(best_names))),
@@ -247,39 +270,42 @@ def _markdown(frame: pd.DataFrame, ratios: list[dict], speed: list[dict], comman
     ]
     lines += ["## Headline ratios (hybrid / best baseline; P1: Pearson / distance's, higher is better)", ""]
     lines += [
-        "| dataset | protocol | annotation | variant | versus | ratio (mean +/- sd) | seeds |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | protocol | split | annotation | variant | versus | ratio (mean +/- sd) | seeds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in ratios:
         sd = f" +/- {r['ratio_sd']:.3f}" if r["ratio_sd"] is not None else ""
         lines.append(
-            f"| {r['dataset']} | {r['protocol']} | {r['annotation']} | {r['method']} | {r['versus']} | "
+            f"| {r['dataset']} | {r['protocol']} | {r['split']} | {r['annotation']} | {r['method']} | "
+            f"{r['versus']} | "
             f"{r['ratio_mean']:.3f}{sd} | {r['n_seeds']} |"
         )
     q = frame[frame["quintile"] == "all"]
     if "commit" in q.columns:
         lines += ["", "## Commit each job was measured at", "", "| job | commit |", "|---|---|"]
         jobs = q.assign(commit=q["commit"].fillna(OLD_ROWS_COMMIT))
-        for (dataset, protocol, seed), grp in jobs.groupby(["dataset", "protocol", "seed"]):
-            lines.append(f"| {dataset} {protocol} {seed} | {', '.join(sorted(set(grp['commit'])))} |")
+        for (dataset, protocol, split, seed), grp in jobs.groupby(["dataset", "protocol", "split", "seed"]):
+            commits = ", ".join(sorted(set(grp["commit"])))
+            lines.append(f"| {dataset} {protocol} ({split}) {seed} | {commits} |")
         lines += ["", *[f"- {note}" for note in NOTES]]
     lines += ["", "## Every method (all held-out entries)", ""]
     lines += [
-        "| dataset | protocol | seed | annotation | method | MSE | Pearson | mean gene r | fit s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| dataset | protocol | split | seed | annotation | method | MSE | Pearson | mean gene r | fit s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for _, r in q.sort_values(["dataset", "protocol", "seed", "annotation", "mse"]).iterrows():
+    for _, r in q.sort_values(["dataset", "protocol", "split", "seed", "annotation", "mse"]).iterrows():
         lines.append(
-            f"| {r['dataset']} | {r['protocol']} | {r['seed']} | {r['annotation']} | {r['method']} | "
+            f"| {r['dataset']} | {r['protocol']} | {r['split']} | {r['seed']} | {r['annotation']} | "
+            f"{r['method']} | "
             f"{r['mse']:.4f} | {r['pearson']:.4f} | {r['mean_gene_r']:.3f} | {r['fit_seconds']:.1f} |"
         )
     lines += ["", "## By expression quintile of the held-out genes (seed 0, full annotation; MSE)", ""]
     sub = frame[(frame["seed"] == 0) & (frame["annotation"] == "full")]
-    for (dataset, protocol), grp in sub.groupby(["dataset", "protocol"]):
+    for (dataset, protocol, split), grp in sub.groupby(["dataset", "protocol", "split"]):
         piv = grp.pivot_table(index="method", columns="quintile", values="mse")
         cols = [c for c in ("Q1", "Q2", "Q3", "Q4", "Q5", "all") if c in piv.columns]
         lines += [
-            f"**{dataset} {protocol}**",
+            f"**{dataset} {protocol} ({split})**",
             "",
             "| method | " + " | ".join(cols) + " |",
             "|---" * (len(cols) + 1) + "|",
@@ -305,7 +331,8 @@ def _plot(ratios: list[dict], path: Path) -> None:
     if not ratios:
         return
     labels = [
-        f"{r['dataset']} {r['protocol']} {r['method']} {'' if r['annotation'] == 'full' else r['annotation']}"
+        f"{r['dataset']} {r['protocol']}{' ' + r['split'] if r['split'] != '20%' else ''} {r['method']} "
+        f"{'' if r['annotation'] == 'full' else r['annotation']}"
         for r in ratios
     ]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(ratios) + 1))
@@ -351,6 +378,14 @@ def main(argv: list[str] | None = None) -> None:
     rows = [r for p in sorted(PARTS.glob("*.json")) for r in json.loads(p.read_text())]
     speed = [r for r in rows if r["dataset"] == "speed"]
     frame = pd.DataFrame([r for r in rows if r["dataset"] != "speed"])
+    if len(frame):
+        # rows written before the split was recorded (sessions 4-8: Blake P3 in 8 folds, parts
+        # renamed blake_P3-8folds_<seed>.json)
+        missing = frame["split"].isna() if "split" in frame else pd.Series(True, index=frame.index)
+        frame.loc[missing, "split"] = [
+            "8 folds" if (d, p) == ("blake", "P3") else "20%"
+            for d, p in zip(frame.loc[missing, "dataset"], frame.loc[missing, "protocol"], strict=True)
+        ]
     ratios = _ratio_rows(frame) if len(frame) else []
     command = "python benchmarks/sample_level.py " + " ".join(sys.argv[1:] if argv is None else argv)
     _write(
