@@ -3,8 +3,11 @@
 P1  GTEx tissue table (29 tissues x the genes with a CAGE TSS), 20% of the genes hidden in
     every tissue (``heldout_folds(protocol="genes")``), random_state 0.
 P2  Blake et al. 2020 primates (47 samples, CPM), 20% of the observed entries hidden.
-P3  Blake 2020, whole donor x tissue profiles held out: 8 folds over the 47 profiles, never two
-    of one individual in a fold (``protocol="samples", n_folds=8``); coverage pools the folds.
+P3  Blake 2020, whole donor x tissue profiles held out, each of the 47 alone (leave-one-profile-
+    out, as issue 10 defines Blake P3: ``protocol="samples", fraction=None``; the folds are fixed,
+    the seed is the methods' and the calibration's); coverage pools the folds.
+P3-8folds  the same in 8 folds over the 47 profiles, never two of one individual in a fold
+    (``n_folds=8``; the P3 of sessions 6-8, whose result files call it P3).
 
 Per fold every method is fitted on the data with the held-out entries hidden, then
 :meth:`~gex_impute.methods.BaseImputer.predict_interval` calibrates it on that same training
@@ -45,7 +48,8 @@ METHODS = ("knn_samples", "pca_regression", "knn", "mean", "hybrid")
 PROTOCOLS = {
     "P1": {"protocol": "genes", "fraction": 0.2, "dataset": "gtex_tissues", "donor_key": False},
     "P2": {"protocol": "entries", "fraction": 0.2, "dataset": "blake2020", "donor_key": "donor"},
-    "P3": {
+    "P3": {"protocol": "samples", "fraction": None, "dataset": "blake2020", "donor_key": "donor"},
+    "P3-8folds": {
         "protocol": "samples",
         "fraction": None,
         "n_folds": 8,
@@ -183,19 +187,15 @@ def summarise(paths: list[Path], out: Path) -> None:
         "| protocol | method | MSE | coverage@0.9 | width@0.9 | width at coverage 0.9 |",
         "|---|---|---|---|---|---|",
     ]
-    first = runs[0]["rows"]
-    for row in first:
-        same = [
-            r
-            for run in runs
-            for r in run["rows"]
-            if (r["protocol"], r["method"]) == (row["protocol"], row["method"])
-        ]
+    # every (protocol, method) of any run, in order of appearance (runs may hold other protocols)
+    pairs = list(dict.fromkeys((r["protocol"], r["method"]) for run in runs for r in run["rows"]))
+    for protocol, method in pairs:
+        same = [r for run in runs for r in run["rows"] if (r["protocol"], r["method"]) == (protocol, method)]
         cells = []
         for key in keys:
             values = np.asarray([r[key] for r in same if key in r], dtype=float)
             cells.append(f"{values.mean():.3f} +/- {values.std(ddof=1) if len(values) > 1 else 0:.3f}")
-        lines.append(f"| {row['protocol']} | {row['method']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {protocol} | {method} | " + " | ".join(cells) + " |")
     out.write_text("\n".join(lines) + "\n")
 
 
