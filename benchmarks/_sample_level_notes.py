@@ -67,4 +67,13 @@ NOTES = [
     "speed cohort, sim P3 and Blake P3) and `--only speed --fresh` three times at cb1b552 "
     "(16:52-16:54 UTC, load 0.9-1.0, the benchmark alone): 9.1x wall / 9.2x CPU, 9.1x / 9.3x, "
     "8.8x / 8.9x (the table below is the third).",
+    "Session 9 (2026-12-06, 18:53-19:00 UTC, 2 shared cores, load 1.1-1.5): `OPENBLAS_NUM_THREADS=1 "
+    "nice -n 10 python benchmarks/sample_level.py --jobs 2 --only 'blake P3 ' --fresh` at 74bc71d "
+    "(the package as cce9b4a + e5d9c79, an exact move): Blake P3 leave-one-profile-out, the split "
+    "issue 10 names (each of the 47 profiles hidden alone; seeds 0-2 vary the hybrid's "
+    "random_state, the folds are fixed). Hybrid MSE 0.1219 / 0.1222 / 0.1216, pca_regression "
+    "0.1366 (now the best baseline), mean (species) 0.1385: 0.892x. Under 8 folds (the rows of "
+    "'P3 (8 folds)', kept from db76e2e: the same estimates as this package) the baselines lost "
+    "more than the hybrid when other profiles of a fold were hidden with the scored one (mean "
+    "by species on human heart, 3 donors: MSE 0.361 in 8 folds at seed 0, 0.248 leave-one-out).",
 ]
