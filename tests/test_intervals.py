@@ -186,3 +186,25 @@ def test_nothing_missing_and_rows_of_knn_samples(data):
     knn = gi.get_method("knn_samples", n_neighbors=3).fit(data)
     rows = np.array([5, 1, 30])
     np.testing.assert_allclose(knn.predict_rows(data, rows), knn.predict(data)[rows])
+
+
+@pytest.mark.parametrize(("n_donors", "n_tissues"), [(12, 4), (130, 4)])
+def test_profile_rounds_hide_a_small_share_each(n_donors, n_tissues):
+    """A small cohort gets several refits of 5% of its profiles (enough for 25), a large one a single refit."""
+    from gex_impute.methods.intervals import MIN_UNITS, _hide_rounds, _profile_units
+
+    adata = gi.datasets.simulate(
+        n_donors=n_donors, n_tissues=n_tissues, n_genes=20, frac_missing_samples=0.0, random_state=0
+    )
+    data = from_anndata(adata, donor_key="donor")[0]
+    unit, _ = _profile_units(data, data.observed)
+    n_units = len(np.unique(unit[unit >= 0]))
+    masks = _hide_rounds(data, "profiles", 0.05, "auto", np.random.default_rng(0))
+    hidden = [np.unique(unit[m.any(axis=1)]) for m in masks]
+    per_round = int(np.ceil(0.05 * n_units))
+    assert all(len(h) == per_round for h in hidden)  # never more than 5% of the profiles in a refit
+    assert len(np.unique(np.concatenate(hidden))) == sum(len(h) for h in hidden)  # rounds are disjoint
+    assert len(masks) == max(1, int(np.ceil(MIN_UNITS / per_round)))  # 48 profiles: 9 refits of 3
+    for m in masks:  # every donor keeps a profile in every refit
+        kept = data.donor_codes[~m.any(axis=1)]
+        assert len(np.unique(kept)) == n_donors

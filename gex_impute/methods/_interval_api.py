@@ -45,7 +45,7 @@ class IntervalMixin:
         *,
         patterns: tuple[str, ...] | None = None,
         fraction: float = 0.05,
-        n_rounds: int | Literal["auto"] = 1,
+        n_rounds: int | Literal["auto"] = "auto",
         tissue_key: str | None = None,
         donor_key: str | Literal[False] | None = None,
         layer: str | None = None,
@@ -69,7 +69,7 @@ class IntervalMixin:
             Share of each pattern's units hidden per refit, on top of what is missing.
         n_rounds
             Refits per pattern, each hiding other units (more scores, more time); ``"auto"``:
-            enough to hide 25 genes or profiles, at most 3.
+            enough to hide 25 genes or profiles, at most 10 (one from 500 on).
         tissue_key, donor_key, layer
             As for :meth:`fit`.
 

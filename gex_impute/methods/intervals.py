@@ -9,9 +9,13 @@ conformal). ``scale`` is the gene's spread within the tissue (then across sample
 tissue's typical spread), so intervals widen where a gene varies more.
 
 Only a *small* share is hidden on top of what is already missing (``fraction``, default 5% of
-the pattern's units, at least :data:`MIN_UNITS` genes or profiles, at most :data:`MAX_SHARE`
-of them per refit): hiding more makes the refit clone worse than the method at test time, and
-the intervals too wide. More refits (``n_rounds``) hide other units each, for more scores.
+the pattern's units, at most :data:`MAX_SHARE` of them per refit): hiding more makes the refit
+clone worse than the method at test time, and the intervals too wide. More refits
+(``n_rounds``) hide other units each, for more scores; by default (``"auto"``) as many as
+:data:`MIN_UNITS` genes or profiles need, at most :data:`MAX_ROUNDS`. A small cohort thus gets
+several refits that each hide a few profiles, never one refit without a quarter of them
+(Blake 2020, 46 profiles: 9 refits of 3 instead of one of 11); from 500 genes or profiles on,
+one refit hides 5% as before.
 Each pattern is calibrated in its own refits, so hiding one kind of unit does not change the
 errors of another.
 
@@ -57,18 +61,21 @@ __all__ = [
     "row_patterns",
 ]
 
-#: fewest genes or profiles hidden per calibration round (when the data have them)
+#: genes or profiles hidden over the rounds of ``n_rounds="auto"`` (when the data have them)
 MIN_UNITS = 25
 #: most of a pattern's units hidden in one round
 MAX_SHARE = 0.25
-#: most refits per pattern with ``n_rounds="auto"`` (rounds until MIN_UNITS units are hidden)
-MAX_ROUNDS = 3
+#: most refits per pattern with ``n_rounds="auto"`` (rounds until MIN_UNITS units are hidden).
+#: A refit's cost grows with the cohort and the rounds shrink with it (5% of 500 units is 25),
+#: so a small cohort's calibration costs at most about one refit of a 500-unit cohort. Chosen on
+#: simulated cohorts (``benchmarks/intervals_rounds.py``), not on the evaluation.
+MAX_ROUNDS = 10
 
 
 # -- hiding ------------------------------------------------------------------------------------
 def _n_hidden(n_units: int, fraction: float) -> int:
-    """Units hidden per round: ``fraction`` of them, at least MIN_UNITS, at most MAX_SHARE."""
-    return max(1, min(max(math.ceil(fraction * n_units), MIN_UNITS), math.floor(MAX_SHARE * n_units)))
+    """Units hidden per round: ``fraction`` of them (at least one), at most MAX_SHARE."""
+    return max(1, min(math.ceil(fraction * n_units), math.floor(MAX_SHARE * n_units)))
 
 
 def _rounds(n_rounds: int | str, per_round: int) -> int:
@@ -151,7 +158,7 @@ def calibrate(
     *,
     patterns: tuple[str, ...] | None = None,
     fraction: float = 0.05,
-    n_rounds: int | str = 1,
+    n_rounds: int | str = "auto",
     random_state: int | None = 0,
     calibration: Calibration | None = None,
 ) -> Calibration:
@@ -169,10 +176,11 @@ def calibrate(
         ``data`` (``"entries"`` when nothing is missing).
     fraction
         Share of the pattern's units (genes, profiles, observed entries) hidden per round, on
-        top of what is missing (at least :data:`MIN_UNITS` genes or profiles).
+        top of what is missing (at least one gene or profile).
     n_rounds
         Refits per pattern, each hiding other units (more scores, more time); ``"auto"``:
-        enough for :data:`MIN_UNITS` genes or profiles, at most :data:`MAX_ROUNDS`.
+        enough for :data:`MIN_UNITS` genes or profiles, at most :data:`MAX_ROUNDS` (one
+        refit from 500 genes or profiles on, and for scattered entries).
     random_state
         Seed of the hiding.
     calibration
