@@ -10,7 +10,14 @@ import gex_impute as gi
 from gex_impute._data import from_anndata
 from gex_impute._errors import ModelArchiveError, ParameterError
 from gex_impute.cli import main
-from gex_impute.methods.intervals import Calibration, calibrate, entry_patterns
+from gex_impute.methods.intervals import (
+    MIN_UNITS,
+    Calibration,
+    _hide_rounds,
+    _profile_units,
+    calibrate,
+    entry_patterns,
+)
 
 
 @pytest.fixture(scope="module")
@@ -190,9 +197,7 @@ def test_nothing_missing_and_rows_of_knn_samples(data):
 
 @pytest.mark.parametrize(("n_donors", "n_tissues"), [(12, 4), (130, 4)])
 def test_profile_rounds_hide_a_small_share_each(n_donors, n_tissues):
-    """A small cohort gets several refits of 5% of its profiles (enough for 25), a large one a single refit."""
-    from gex_impute.methods.intervals import MIN_UNITS, _hide_rounds, _profile_units
-
+    """A small cohort gets several refits of 5% of its profiles (enough for 25), a large one a single one."""
     adata = gi.datasets.simulate(
         n_donors=n_donors, n_tissues=n_tissues, n_genes=20, frac_missing_samples=0.0, random_state=0
     )
