@@ -49,14 +49,8 @@ PROTOCOLS = {
     "P1": {"protocol": "genes", "fraction": 0.2, "dataset": "gtex_tissues", "donor_key": False},
     "P2": {"protocol": "entries", "fraction": 0.2, "dataset": "blake2020", "donor_key": "donor"},
     "P3": {"protocol": "samples", "fraction": None, "dataset": "blake2020", "donor_key": "donor"},
-    "P3-8folds": {
-        "protocol": "samples",
-        "fraction": None,
-        "n_folds": 8,
-        "dataset": "blake2020",
-        "donor_key": "donor",
-    },
 }
+PROTOCOLS["P3-8folds"] = {**PROTOCOLS["P3"], "n_folds": 8}
 
 
 def load(dataset: str):

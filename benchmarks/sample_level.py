@@ -139,7 +139,7 @@ def _annotation_levels(adata) -> dict:
 
 
 def split_of(dataset: str, protocol: str) -> str:
-    """The split of a ``dataset protocol`` job (rows written before splits were recorded: the same)."""
+    """The split of a ``dataset protocol`` job (its token as in the job name and the part's file name)."""
     if protocol in JOB_PROTOCOLS:
         return JOB_PROTOCOLS[protocol][1]
     return "leave-one-profile-out" if (dataset, protocol) == ("blake", "P3") else "20%"
@@ -379,17 +379,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(jobs)} jobs, {len(todo)} to run with {args.jobs} at a time", flush=True)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         list(pool.map(_launch, todo))
-    rows = [r for p in sorted(PARTS.glob("*.json")) for r in json.loads(p.read_text())]
+    rows = []
+    for part in sorted(PARTS.glob("*.json")):
+        job = part.stem.split("_")  # "<dataset>_<protocol token>_<seed>", or "speed"
+        for r in json.loads(part.read_text()):
+            if len(job) == 3:  # rows written before the split was recorded take their job's
+                r.setdefault("split", split_of(job[0], job[1]))  # (Blake P3 in 8 folds: renamed)
+            rows.append(r)
     speed = [r for r in rows if r["dataset"] == "speed"]
     frame = pd.DataFrame([r for r in rows if r["dataset"] != "speed"])
-    if len(frame):
-        # rows written before the split was recorded (sessions 4-8: Blake P3 in 8 folds, parts
-        # renamed blake_P3-8folds_<seed>.json)
-        missing = frame["split"].isna() if "split" in frame else pd.Series(True, index=frame.index)
-        frame.loc[missing, "split"] = [
-            "8 folds" if (d, p) == ("blake", "P3") else "20%"
-            for d, p in zip(frame.loc[missing, "dataset"], frame.loc[missing, "protocol"], strict=True)
-        ]
     ratios = _ratio_rows(frame) if len(frame) else []
     command = "python benchmarks/sample_level.py " + " ".join(sys.argv[1:] if argv is None else argv)
     _write(
