@@ -169,8 +169,17 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def summarise(paths: list[Path], out: Path) -> None:
-    """Mean +/- sd over the seeds of the runs ``paths`` (their JSON), as a Markdown table."""
+    """Mean +/- sd over the seeds of the runs ``paths`` (their JSON), as a Markdown table.
+
+    A run listed later replaces an earlier run's rows of the same protocol and seed (a protocol
+    measured again, e.g. after a calibration change, in a file of its own).
+    """
     runs = [json.loads(p.read_text()) for p in paths]
+    latest = {(r["protocol"], run.get("seed")): i for i, run in enumerate(runs) for r in run["rows"]}
+    runs = [
+        {**run, "rows": [r for r in run["rows"] if latest[(r["protocol"], run.get("seed"))] == i]}
+        for i, run in enumerate(runs)
+    ]
     keys = ("mse", "coverage_0.9", "width_0.9", "width_at_coverage_0.9")
     lines = [
         "# Prediction intervals over split seeds: mean +/- sd",
