@@ -51,6 +51,13 @@ donor's own values 0.1233 / 0.1262, sim 0.1198 / 0.1228; the group mean not a ba
 0.1267, 0.1: 0.1259 / 0.1300; the stack anchored at the donor-effect base (penalty toward it)
 0.001: 0.1229 / 0.1258, 0.01: 0.1231 / 0.1253, 0.1: 0.1238 / 0.1266.
 
+Session 10, from 6dfd0a3 (Blake 0.1230 / 0.1258; on Blake the donor-grouped CV keeps the ridge
+stack of the bases as the whole model: CV MSE stack 0.1245, XGBoost on its residual 0.1280).
+Not adopted: the ridge stack fitted per stratum, shrunk toward the pooled stack by a penalty
+``lam * n_rows`` on the difference: per tissue, lam 0.01 / 0.1 / 1: 0.1239 / -, 0.1235 / 0.1277,
+0.1232 / 0.1266; per quartile of the tissue mean (expression level), lam 0.01 / 0.1: 0.1228 /
+0.1258, 0.1228 / 0.1258 (no gain).
+
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/validation_p3.py --seeds 100,101 \\
