@@ -89,8 +89,9 @@ def run(args: argparse.Namespace) -> None:
             if "fit" in record.getMessage()[:20]:
                 fit_log.append(record.getMessage()[:4000])
 
-    logging.getLogger("gex_impute").addHandler(Keep(logging.INFO))
-    logging.getLogger("gex_impute").setLevel(logging.INFO)
+    # the fit's diagnostics are a DEBUG record (its INFO line is the short summary)
+    logging.getLogger("gex_impute").addHandler(Keep(logging.DEBUG))
+    logging.getLogger("gex_impute").setLevel(logging.DEBUG)
     rss_before = peak_rss_mb()
     start = time.perf_counter()
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -87,6 +88,20 @@ def test_same_seed_same_numbers_other_seed_differs_input_untouched(small):
     assert not np.allclose(a, other.predict(small, donor_key="donor"))
     np.testing.assert_array_equal(np.asarray(small.X), before)
     pd.testing.assert_frame_equal(small.var, var_before)
+
+
+def test_fit_logs_one_readable_line_at_info_and_the_details_at_debug(small, caplog):
+    caplog.set_level(logging.DEBUG, logger="gex_impute")
+    model = gi.HybridImputer(**FAST).fit(small, donor_key="donor")
+    fits = [r for r in caplog.records if r.getMessage().startswith("hybrid fit")]
+    info = [r.getMessage() for r in fits if r.levelno == logging.INFO]
+    debug = [r.getMessage() for r in fits if r.levelno == logging.DEBUG]
+    assert len(info) == 1 and len(debug) == 1
+    assert "{" not in info[0] and info[0].startswith("hybrid fitted in")
+    for key, m in model.models_.items():  # every fitted pattern, its reference and its rows
+        label = {"genes": "missing genes", "profiles": "absent profiles", "entries": "scattered entries"}[key]
+        assert label in info[0] and f"{m['n_rows']:,} training rows" in info[0]
+    assert "fit_seconds" in debug[0]
 
 
 def test_predict_rows_equals_predict(cohort, fitted):

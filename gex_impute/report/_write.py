@@ -118,5 +118,5 @@ def write_demo_folder(
     report.files = files
     (folder / "index.html").write_text(report.html(), encoding="utf-8")
     (folder / "report.json").write_text(report.to_json() + "\n", encoding="utf-8")
-    logger.info("demo report written to %s", folder)
+    logger.debug("demo report files written to %s", folder)  # the caller moves the folder into place
     return report

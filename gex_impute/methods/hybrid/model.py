@@ -27,7 +27,7 @@ from .._fallback import fallback_values
 from .cohort_cache import CohortCache
 from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
 from .parameters import PARAMETER_CONSTRAINTS, check_params_together
-from .patterns import describe, fit_entry_models, gene_parts, predict_entries
+from .patterns import describe, fit_entry_models, gene_parts, predict_entries, summary
 from .persistence import (
     FITTED_ARRAYS,
     FITTED_SCHEMA,
@@ -295,7 +295,8 @@ class HybridImputer(BaseImputer):
                 fit_entry_models(self, values, layout, parts, masked, rng)
                 self.diagnostics_["entry_seconds"] = time.perf_counter() - t0
         self.diagnostics_["fit_seconds"] = time.perf_counter() - t_start
-        logger.info("hybrid fit: %s; models: %s", self.diagnostics_, describe(self))
+        logger.info("%s", summary(self))
+        logger.debug("hybrid fit: %s; models: %s", self.diagnostics_, describe(self))
 
     # -- prediction ---------------------------------------------------------------------------
     def _predict(self, data: ExpressionData) -> np.ndarray:
