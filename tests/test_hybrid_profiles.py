@@ -9,6 +9,7 @@ import pytest
 from _hybrid_fixtures import FAST_PROFILES, absent_rows, layout_of, model_data, simulated
 
 import gex_impute as gi
+from gex_impute._data import from_anndata
 from gex_impute.methods.hybrid import profile_cache
 from gex_impute.methods.hybrid.masking import Layout
 from gex_impute.methods.hybrid.profiles import ProfileFeatures
@@ -241,3 +242,46 @@ def test_chunked_predictions_in_a_worker_equal_one_chunk(cohort, fitted, monkeyp
     whole = fitted.predict_rows(data, rows)
     monkeypatch.setattr(profile_cache, "PREDICT_CHUNK", 300)  # many chunks, one in flight at a time
     np.testing.assert_array_equal(fitted.predict_rows(data, rows), whole)
+
+
+def test_a_units_features_never_read_its_own_values_in_a_sparse_cohort():
+    """Change one observed profile: its own features and bases stay the same (training rows = absent ones).
+
+    Sparse and small (15 donors x 6 tissues, two thirds of the profiles absent), so that some
+    tissue pairs are never observed together and their correlation is unknown: a tissue then
+    ranked beside itself among the donor's most correlated tissues, and a training row read its
+    own target (the hybrid lost to the tissue mean there). Two cohort summaries are held fixed,
+    since the test is about reading the unit's values, not about them: the pooled tissue
+    correlation (T x T, which ranks and weighs the donor's other tissues) and the donor-effect
+    sums (:class:`~gex_impute.methods.hybrid.profile_effect.DonorEffects`: donor ``d``'s
+    coefficients leave out every unit involving ``d``, but which donors are similar to the
+    others' units depends on ``d``'s values).
+    """
+    from gex_impute.methods.hybrid.profile_model import _unit_features
+
+    adata = simulated(15, 6, 120, seed=4, frac_missing_samples=0.65)
+    data, _ = from_anndata(adata, donor_key="donor", log_transform=True)
+    layout = layout_of(data)
+    values = data.values
+    pf = ProfileFeatures(values, layout)
+    assert np.isnan(pf.corr).sum() > pf.n_tissues  # unknown correlations beside the diagonal
+    assert not (pf.top == np.arange(pf.n_tissues)[:, None]).any()
+    observed_rows = np.flatnonzero(~np.isnan(values).all(1))
+    rng = np.random.default_rng(0)
+    # two observed profiles of every tissue
+    for row in np.concatenate([observed_rows[layout.tissue[observed_rows] == t][:2] for t in range(6)]):
+        d, t = int(layout.donor[row]), int(layout.tissue[row])
+        changed = values.copy()
+        changed[row] += rng.normal(0.0, 1.0, values.shape[1])
+        before = _unit_features(ProfileFeatures(values, layout), d, np.array([t]), None, fitting=True)
+        other = ProfileFeatures(changed, layout)
+        other.corr, other.weights, other.top = pf.corr, pf.weights, pf.top
+        other._effects = pf.effects()
+        after = _unit_features(other, d, np.array([t]), None, fitting=True)
+        for j, name in enumerate(before[1]):
+            # exact up to rounding: leave-one-out sums subtract the unit's values from totals
+            np.testing.assert_allclose(
+                after[0][0][:, j], before[0][0][:, j], rtol=1e-6, atol=1e-9, err_msg=name
+            )
+        for key, base in before[2][0].items():
+            np.testing.assert_allclose(after[2][0][key], base, rtol=1e-6, atol=1e-9, err_msg=key)
