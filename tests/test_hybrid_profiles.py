@@ -265,7 +265,7 @@ def test_a_units_features_never_read_its_own_values_in_a_sparse_cohort():
     values = data.values
     pf = ProfileFeatures(values, layout)
     assert np.isnan(pf.corr).sum() > pf.n_tissues  # unknown correlations beside the diagonal
-    assert not (pf.top == np.arange(pf.n_tissues)[:, None]).any()
+    assert not (pf.top == np.arange(pf.n_tissues)[:, None]).any()  # bases.top_correlated
     observed_rows = np.flatnonzero(~np.isnan(values).all(1))
     rng = np.random.default_rng(0)
     # two observed profiles of every tissue

@@ -29,6 +29,7 @@ __all__ = [
     "nanmean",
     "pooled_correlation",
     "ridge_rows",
+    "top_correlated",
     "tree_rows",
 ]
 
@@ -104,6 +105,28 @@ def pooled_correlation(
     out = np.where(ok, np.clip(corr, -1, 1), np.nan)
     np.fill_diagonal(out, np.nan)
     return out
+
+
+def top_correlated(corr: np.ndarray, n_top: int) -> np.ndarray:
+    """``(n, n_top)``: per row of a square correlation matrix, the others by decreasing correlation.
+
+    Unknown (NaN) correlations come last, and a row is never among its own: the diagonal is NaN
+    like the pairs too rarely observed together, and where fewer than ``n_top`` correlations of a
+    row are known a row used to rank beside itself (a tissue's own residual, the target of a
+    unit's features, read as "the most correlated other tissue").
+
+    Examples
+    --------
+    >>> corr = np.full((3, 3), np.nan)
+    >>> corr[0, 1] = corr[1, 0] = 0.5
+    >>> top_correlated(corr, 2)
+    array([[1, 2],
+           [0, 2],
+           [0, 1]])
+    """
+    rank = np.nan_to_num(corr, nan=-2.0)
+    np.fill_diagonal(rank, -np.inf)
+    return np.argsort(-rank, axis=1, kind="stable")[:, :n_top]
 
 
 def nan_euclidean(values: np.ndarray, chunk: int = 2048) -> np.ndarray:

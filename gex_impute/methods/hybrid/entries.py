@@ -248,6 +248,7 @@ class EntryFeatures:
         corr[(m @ m.T) < 10] = np.nan
         np.fill_diagonal(corr, np.nan)
         n_top = min(self.n_similar, n - 1)
+        # the masked matrix: a sample ranked beside itself reads its own hidden entry (NaN), not the target
         order = np.argsort(-np.nan_to_num(corr, nan=-2.0), axis=1)[:, :n_top]
         for i in range(n_top):
             o = order[rows, i]
@@ -295,6 +296,8 @@ def _donor_columns(
     with np.errstate(invalid="ignore", divide="ignore"):
         columns += [np.where(den > 1e-9, num / np.maximum(den, 1e-9), np.nan), similar_corr]
     del num, den, filled
+    # unit means of the masked matrix: the target tissue, if ranked, gives the hidden entry's own
+    # unit without it (NaN, or the unit's other samples' values where a unit has several)
     top = np.argsort(-np.nan_to_num(corr, nan=-2.0), axis=1)[:, :n_top][t[rows]]
     columns += [cube[d[rows], top[:, i], cols] for i in range(n_top)]
     wide = cube.reshape(n_d, n_t * p)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .bases import top_correlated
 from .masking import Layout
 from .profile_cache import DonorDistances, UnitProfiles, pooled_tissue_correlation
 from .profile_columns import DonorContext, unit_columns
@@ -34,7 +35,6 @@ __all__ = [
     "DonorContext",
     "DonorScores",
     "ProfileFeatures",
-    "top_tissues",
     "unit_columns",
 ]
 
@@ -44,28 +44,6 @@ EXACT_SCORES_CACHE_BYTES = 256 << 20
 #: per donor, its regression sums and donor-effect coefficients kept, in bytes at most (speed
 #: cohort: 50 donors x 16 kB; GTEx-sized: 160 kB per donor, the first ~400 of 948 donors kept)
 DONOR_CACHE_BYTES = 64 << 20
-
-
-def top_tissues(corr: np.ndarray, n_top: int) -> np.ndarray:
-    """``(T, n_top)``: per tissue, the other tissues by decreasing correlation (NaN ones last).
-
-    A tissue is never among its own: its own residual is the target of a unit's features. The
-    diagonal of ``corr`` is NaN like the pairs too rarely observed together, so without this
-    rule a sparse cohort (fewer than ``n_top`` correlations known) could rank a tissue beside
-    itself.
-
-    Examples
-    --------
-    >>> corr = np.full((3, 3), np.nan)
-    >>> corr[0, 1] = corr[1, 0] = 0.5
-    >>> top_tissues(corr, 2)
-    array([[1, 2],
-           [0, 2],
-           [0, 1]])
-    """
-    rank = np.nan_to_num(corr, nan=-2.0)
-    np.fill_diagonal(rank, -np.inf)
-    return np.argsort(-rank, axis=1, kind="stable")[:, :n_top]
 
 
 class DonorScores:
@@ -186,7 +164,7 @@ class ProfileFeatures:
         np.fill_diagonal(w, 0)
         self.weights = w
         self.n_top = min(n_top, n_t - 1)
-        self.top = top_tissues(self.corr, self.n_top)
+        self.top = top_correlated(self.corr, self.n_top)
         # per-tissue squared distances between donors (differences of Y: reference-free)
         self.dist = DonorDistances(units, tm, self.genes)
         self.ks = tuple(sorted(ks))
