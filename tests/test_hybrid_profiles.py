@@ -276,6 +276,7 @@ def test_a_units_features_never_read_its_own_values_in_a_sparse_cohort():
         before = _unit_features(ProfileFeatures(values, layout), d, np.array([t]), None, fitting=True)
         other = ProfileFeatures(changed, layout)
         other.corr, other.weights, other.top = pf.corr, pf.weights, pf.top
+        other._corr_parts = pf._corr_parts  # (without d, but on residuals from all-donor means)
         other._effects = pf.effects()
         after = _unit_features(other, d, np.array([t]), None, fitting=True)
         for j, name in enumerate(before[1]):
@@ -285,3 +286,27 @@ def test_a_units_features_never_read_its_own_values_in_a_sparse_cohort():
             )
         for key, base in before[2][0].items():
             np.testing.assert_allclose(after[2][0][key], base, rtol=1e-6, atol=1e-9, err_msg=key)
+
+
+def test_tissue_correlation_without_a_donor_equals_the_others_pooled():
+    """``correlation_without(d)``: the other donors' pooled correlation (same reference), ranks, weights."""
+    import copy
+
+    from gex_impute.methods.hybrid.bases import top_correlated
+    from gex_impute.methods.hybrid.profile_cache import pooled_tissue_correlation
+
+    adata = simulated(15, 6, 120, seed=4, frac_missing_samples=0.65)
+    data, _ = from_anndata(adata, donor_key="donor", log_transform=True)
+    pf = ProfileFeatures(data.values, layout_of(data))
+    several = np.flatnonzero(pf.unit_observed.sum(1) >= 3)  # donors in some tissue pair
+    assert len(several) >= 3
+    for d in several[:3]:
+        corr, weights, top = pf.correlation_without(d)
+        others = copy.copy(pf.units)
+        others.row_of = pf.units.row_of.copy()
+        others.row_of[d] = pf.units.n_units  # the all-NaN row: donor d absent
+        expected = pooled_tissue_correlation(others, pf.tm_all, pf.genes)
+        np.testing.assert_allclose(corr, expected, rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(top, top_correlated(corr, pf.n_top))
+        assert (np.diag(weights) == 0).all() and (weights >= 0).all()
+        assert not np.allclose(np.nan_to_num(corr), np.nan_to_num(pf.corr))  # one of 15 donors weighs

@@ -160,6 +160,34 @@ def pooled_tissue_correlation(
     return pooled_correlation(n, s_a, q_a, s_ab, min_pairs=min_pairs)
 
 
+def tissue_correlation_parts(
+    units: UnitProfiles, tm: np.ndarray, genes: np.ndarray
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Return the sums of :func:`pooled_tissue_correlation`: cohort totals and each donor's share.
+
+    Returns ``((n, s_a, q_a, s_ab), parts)`` with ``parts`` ``(donors, 4, T, T)``: donor ``d``'s
+    contribution to each total, so that the correlation without ``d`` is
+    :func:`~.bases.pooled_correlation` of the totals minus ``parts[d]``.
+    """
+    n_d, n_t = units.row_of.shape
+    sub = units.prof if len(genes) == units.prof.shape[1] else units.prof[:, genes]
+    ref = tm[:, genes]
+    parts = np.zeros((n_d, 4, n_t, n_t))
+    step = max(1, int(4e6 // (n_t * len(genes))))
+    for a in range(0, n_d, step):
+        r = sub[units.row_of[a : a + step]] - ref[None]  # (donors, T, g)
+        m = ~np.isnan(r)
+        r0 = np.where(m, r, 0.0)
+        mf = m.astype(np.float64)
+        mt, rt = mf.transpose(0, 2, 1), r0.transpose(0, 2, 1)
+        parts[a : a + step, 0] = mf @ mt
+        parts[a : a + step, 1] = r0 @ mt
+        parts[a : a + step, 2] = (r0 * r0) @ mt
+        parts[a : a + step, 3] = r0 @ rt
+    totals = parts.sum(0)
+    return tuple(totals), parts
+
+
 class DonorDistances:
     """Per-tissue squared distances and residual cross products of the donors observed in each tissue.
 

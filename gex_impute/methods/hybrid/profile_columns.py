@@ -48,6 +48,8 @@ class DonorContext:
     #: similar donors -> (tissues, deviations (0 where NaN), observed, their sum and count over tissues)
     deviations: dict[tuple[int, ...], tuple[np.ndarray, ...]] = field(default_factory=dict)
     coef: np.ndarray | None = None  # (p,) per-gene donor-effect coefficients without the donor
+    corr: np.ndarray | None = None  # (T, T) tissue correlation without the donor
+    top: np.ndarray | None = None  # (T, n_top) each tissue's most correlated others, by ``corr``
 
     @classmethod
     def build(cls, pf: ProfileFeatures, d: int) -> DonorContext:
@@ -80,6 +82,7 @@ class DonorContext:
                 rhs = np.concatenate([[y.sum()], a.T @ y])
             kept = pf.keep_donor(d, gram, rhs, pf.effects().coefficients(d) if pf.use_effects else None)
         gram, rhs, coef = kept
+        corr, weights, top = pf.correlation_without(d)
         return cls(
             d=d,
             yd=yd,
@@ -93,8 +96,10 @@ class DonorContext:
             r0=r0,
             r_sum=r0.sum(0),
             r_count=obs.sum(0),
-            w_num=pf.weights @ r0,
-            w_den=pf.weights @ obs.astype(np.float64),
+            w_num=weights @ r0,
+            w_den=weights @ obs.astype(np.float64),
+            corr=corr,
+            top=top,
             scores=scores,
             gram=gram,
             rhs=rhs,
@@ -270,8 +275,10 @@ def unit_columns(
         cols.append(nd)
         den = ctx.w_den[t, g]
         cols.append(np.where(den > 1e-9, ctx.w_num[t, g] / np.maximum(den, 1e-9), np.nan))
-    cols.append(np.max(np.where(np.isnan(pf.corr[t]), -1, pf.corr[t])))
-    cols += [ctx.resid[pf.top[t, i], g] for i in range(pf.n_top)]
+    corr = pf.corr if ctx.corr is None else ctx.corr
+    top = pf.top if ctx.top is None else ctx.top
+    cols.append(np.max(np.where(np.isnan(corr[t]), -1, corr[t])))
+    cols += [ctx.resid[top[t, i], g] for i in range(pf.n_top)]
     bases = {"tissue_mean": tm_f}
     if pf.pca_ranks:
         for r, est in _pca_estimates(pf, ctx, t, g).items():

@@ -5,7 +5,9 @@ feature of an entry ``(d, t, g)`` uses only the other donors' profiles and donor
 profiles in the other tissues: tissue means, gene means and residual spreads come from
 totals over all donors with donor ``d``'s contribution subtracted (exact, ``O(T p)`` per
 donor), so features of observed profiles (training rows) and of absent profiles (prediction
-rows) come from one distribution, and nothing of ``Y[d, t]`` leaks into its own features.
+rows) come from one distribution, and nothing of ``Y[d, t]`` leaks into its own features. The
+tissue correlation that ranks and weighs the donor's other tissues is likewise computed without
+donor ``d`` (:meth:`ProfileFeatures.correlation_without`; residuals from the all-donor means).
 
 The donor principal components are exact leave-one-donor-out below ``exact_max_donors``
 donors (one eigendecomposition per donor; small cohorts, where one donor's leak matters).
@@ -22,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .bases import top_correlated
+from .bases import pooled_correlation, top_correlated
 from .masking import Layout
-from .profile_cache import DonorDistances, UnitProfiles, pooled_tissue_correlation
+from .profile_cache import DonorDistances, UnitProfiles, pooled_tissue_correlation, tissue_correlation_parts
 from .profile_columns import DonorContext, unit_columns
 from .profile_effect import DonorEffects
 from .profile_groups import DonorGroups
@@ -44,6 +46,15 @@ EXACT_SCORES_CACHE_BYTES = 256 << 20
 #: per donor, its regression sums and donor-effect coefficients kept, in bytes at most (speed
 #: cohort: 50 donors x 16 kB; GTEx-sized: 160 kB per donor, the first ~400 of 948 donors kept)
 DONOR_CACHE_BYTES = 64 << 20
+#: rank and weigh a donor's other tissues by the tissue correlation without that donor (its
+#: training profiles' own values otherwise enter the T x T summary their features are read by;
+#: one of few donors weighs much in it). Validation (hybrid MSE, all-donor -> without the donor):
+#: sim P3 data seeds 100 / 101 / 102 / 103 0.11875 / 0.12244 / 0.11027 / 0.13310 -> 0.11814 /
+#: 0.12184 / 0.11018 / 0.13354; Blake P3 split seeds 100 / 101 unchanged (0.12297 / 0.12582: the
+#: ridge stack, which reads no correlation, is its model); small sparse simulated cohorts
+#: (benchmarks/small_cohorts.py, P3, seeds 0-2) 15 x 6: 0.863 / 0.955 / 0.997 -> 0.822 / 0.977 /
+#: 0.995, 40 x 10: 0.821 / 0.851 / 0.772 -> 0.793 / 0.845 / 0.768 the best baseline's MSE
+LOO_CORRELATION = True
 
 
 class DonorScores:
@@ -160,6 +171,7 @@ class ProfileFeatures:
         self.genes = np.arange(p) if few else np.unique(np.linspace(0, p - 1, max_genes).round())
         self.genes = self.genes.astype(np.int64)
         self.corr = pooled_tissue_correlation(units, tm, self.genes)  # a T x T summary
+        self._corr_parts = tissue_correlation_parts(units, tm, self.genes) if LOO_CORRELATION else None
         w = np.clip(np.nan_to_num(self.corr), 0, None)
         np.fill_diagonal(w, 0)
         self.weights = w
@@ -279,6 +291,18 @@ class ProfileFeatures:
         scores, vecs, means = self._shared_components()
         ref = self.tm_all_f
         return DonorScores(shared=scores, vec=vecs[d], mean=float(means[d]), yd=yd, obs=obs_d, ref=ref)
+
+    def correlation_without(self, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(corr, weights, top)`` of the tissues without donor ``d`` (the cohort's when not kept)."""
+        if self._corr_parts is None:
+            return self.corr, self.weights, self.top
+        totals, parts = self._corr_parts
+        corr = pooled_correlation(
+            *(tot - part for tot, part in zip(totals, parts[d], strict=True)), min_pairs=20
+        )
+        w = np.clip(np.nan_to_num(corr), 0, None)
+        np.fill_diagonal(w, 0)
+        return corr, w, top_correlated(corr, self.n_top)
 
     # -- features ----------------------------------------------------------------------------
     def names(self) -> list[str]:
