@@ -76,4 +76,16 @@ NOTES = [
     "'P3 (8 folds)', kept from db76e2e: the same estimates as this package) the baselines lost "
     "more than the hybrid when other profiles of a fold were hidden with the scored one (mean "
     "by species on human heart, 3 donors: MSE 0.361 in 8 folds at seed 0, 0.248 leave-one-out).",
+    "Session 10 (2026-12-06, 22:58-23:13 UTC, 2 shared cores, load 1-2): `OPENBLAS_NUM_THREADS=1 "
+    "nice -n 10 python benchmarks/sample_level.py --jobs 1 --only '<job>' --fresh` at 67a67e6 "
+    "for sim P3 (seeds 0-2) and Blake P3 seed 0, then `--only speed --fresh` alone: the "
+    "absent-profile features of 9e9b129 (a tissue never ranked among its own most correlated "
+    "tissues; no change where every tissue has five known correlations) and 67a67e6 (the tissue "
+    "correlation without the donor at hand). Sim P3 hybrid MSE 0.1210 / 0.1160 / 0.1260 -> "
+    "0.1208 / 0.1157 / 0.1258 (0.678x -> 0.677x); Blake P3 seed 0 identical "
+    "(leave-one-profile-out, hybrid MSE 0.1219); Blake P2 seed 0 "
+    "identical (0.08587, checked with `evaluate` directly); GTEx P1 / P2 (tissue means, no "
+    "donors) use no profile features. Speed job alone (23:10-23:13 UTC, load 0.4-0.8): 9.0x wall, "
+    "9.2x CPU (the table below; hybrid 18.1-18.6 s, knn 1.8-2.5 s, both slower than at cb1b552 on "
+    "this machine), absent-profile MSE 0.0986 as before, peak RSS 1.15 GB.",
 ]
