@@ -56,7 +56,10 @@ stack of the bases as the whole model: CV MSE stack 0.1245, XGBoost on its resid
 Not adopted: the ridge stack fitted per stratum, shrunk toward the pooled stack by a penalty
 ``lam * n_rows`` on the difference: per tissue, lam 0.01 / 0.1 / 1: 0.1239 / -, 0.1235 / 0.1277,
 0.1232 / 0.1266; per quartile of the tissue mean (expression level), lam 0.01 / 0.1: 0.1228 /
-0.1258, 0.1228 / 0.1258 (no gain).
+0.1258, 0.1228 / 0.1258 (no gain). Adopted (67a67e6): the tissue correlation that ranks and
+weighs a donor's other tissues computed without that donor (a leave-one-donor-out summary, not a
+tuned setting): sim 100 / 101 / 102 / 103 0.11875 / 0.12244 / 0.11027 / 0.13310 -> 0.11814 /
+0.12184 / 0.11018 / 0.13354, Blake 100 / 101 unchanged (0.12297 / 0.12582).
 
 Usage::
 
