@@ -276,7 +276,7 @@ def test_a_units_features_never_read_its_own_values_in_a_sparse_cohort():
         before = _unit_features(ProfileFeatures(values, layout), d, np.array([t]), None, fitting=True)
         other = ProfileFeatures(changed, layout)
         other.corr, other.weights, other.top = pf.corr, pf.weights, pf.top
-        other._corr_parts = pf._corr_parts  # (without d, but on residuals from all-donor means)
+        other.tissue_corr = pf.tissue_corr  # (without d, but on residuals from all-donor means)
         other._effects = pf.effects()
         after = _unit_features(other, d, np.array([t]), None, fitting=True)
         for j, name in enumerate(before[1]):
@@ -293,7 +293,7 @@ def test_tissue_correlation_without_a_donor_equals_the_others_pooled():
     import copy
 
     from gex_impute.methods.hybrid.bases import top_correlated
-    from gex_impute.methods.hybrid.profile_cache import pooled_tissue_correlation
+    from gex_impute.methods.hybrid.profile_cache import TissueCorrelation
 
     adata = simulated(15, 6, 120, seed=4, frac_missing_samples=0.65)
     data, _ = from_anndata(adata, donor_key="donor", log_transform=True)
@@ -305,7 +305,7 @@ def test_tissue_correlation_without_a_donor_equals_the_others_pooled():
         others = copy.copy(pf.units)
         others.row_of = pf.units.row_of.copy()
         others.row_of[d] = pf.units.n_units  # the all-NaN row: donor d absent
-        expected = pooled_tissue_correlation(others, pf.tm_all, pf.genes)
+        expected = TissueCorrelation(others, pf.tm_all, pf.genes).pooled
         np.testing.assert_allclose(corr, expected, rtol=1e-9, atol=1e-12)
         np.testing.assert_array_equal(top, top_correlated(corr, pf.n_top))
         assert (np.diag(weights) == 0).all() and (weights >= 0).all()

@@ -44,7 +44,7 @@ def tissue_correlation(
 
     Each pair of tissues uses the entries observed in both (at least ``min_pairs``; NaN
     otherwise and on the diagonal). Sums by matrix products, turned into correlations by
-    :func:`~.bases.pooled_correlation` (as :func:`~.profile_cache.pooled_tissue_correlation`):
+    :func:`~.bases.pooled_correlation` (as :class:`~.profile_cache.TissueCorrelation`):
     3x faster than a loop over pairs, equal to it within 1e-12. ``observed``: the ``(D, T, p)``
     mask of observed entries, ``resid`` then 0 elsewhere (the same sums, without a NaN pass).
 

@@ -35,7 +35,8 @@ __all__ = [
     "cached_profile_features",
     "clear_profile_cache",
     "observed_rows",
-    "pooled_tissue_correlation",
+    "MIN_PAIRS",
+    "TissueCorrelation",
     "profile_features",
 ]
 
@@ -134,58 +135,45 @@ class UnitProfiles:
         return donors, self.prof[self.row_of[donors, t]]
 
 
-def pooled_tissue_correlation(
-    units: UnitProfiles, tm: np.ndarray, genes: np.ndarray, *, min_pairs: int = 20
-) -> np.ndarray:
+#: entries observed in both tissues a tissue correlation needs at least (NaN otherwise)
+MIN_PAIRS = 20
+
+
+class TissueCorrelation:
     """Tissue x tissue correlation of donor residual profiles, pooled over donors and ``genes``.
 
     Residuals are against ``tm`` (``(T, p)`` tissue means); each pair of tissues uses the
-    entries observed in both (at least ``min_pairs``). Sums over donor chunks (matrix
-    products), so the cost is ``O(T^2 D g)`` with bounded memory.
+    entries observed in both (at least :data:`MIN_PAIRS`). Each donor's share of the sums
+    (``parts``, ``(donors, 4, T, T)``: pairs, sums, sums of squares, cross products) is kept, so
+    that :meth:`without` is the correlation of every other donor: the totals minus that share
+    (:func:`~.bases.pooled_correlation`). Sums over donor chunks (batched matrix products), so
+    the cost is ``O(T^2 D g)`` with bounded memory besides ``parts``.
     """
-    n_d, n_t = units.row_of.shape
-    sub = units.prof if len(genes) == units.prof.shape[1] else units.prof[:, genes]
-    ref = tm[:, genes]
-    n, s_a, q_a, s_ab = (np.zeros((n_t, n_t)) for _ in range(4))
-    step = max(1, int(4e6 // (n_t * len(genes))))
-    for a in range(0, n_d, step):
-        r = sub[units.row_of[a : a + step]] - ref[None]  # (donors, T, g)
-        m = ~np.isnan(r)
-        r0 = np.where(m, r, 0.0).transpose(1, 0, 2).reshape(n_t, -1)
-        mf = m.transpose(1, 0, 2).reshape(n_t, -1).astype(np.float64)
-        n += mf @ mf.T
-        s_a += r0 @ mf.T
-        q_a += (r0 * r0) @ mf.T
-        s_ab += r0 @ r0.T
-    return pooled_correlation(n, s_a, q_a, s_ab, min_pairs=min_pairs)
 
+    def __init__(self, units: UnitProfiles, tm: np.ndarray, genes: np.ndarray):
+        n_d, n_t = units.row_of.shape
+        sub = units.prof if len(genes) == units.prof.shape[1] else units.prof[:, genes]
+        ref = tm[:, genes]
+        parts = np.zeros((n_d, 4, n_t, n_t))
+        step = max(1, int(4e6 // (n_t * len(genes))))
+        for a in range(0, n_d, step):
+            r = sub[units.row_of[a : a + step]] - ref[None]  # (donors, T, g)
+            m = ~np.isnan(r)
+            r0 = np.where(m, r, 0.0)
+            mf = m.astype(np.float64)
+            mt, rt = mf.transpose(0, 2, 1), r0.transpose(0, 2, 1)
+            parts[a : a + step, 0] = mf @ mt
+            parts[a : a + step, 1] = r0 @ mt
+            parts[a : a + step, 2] = (r0 * r0) @ mt
+            parts[a : a + step, 3] = r0 @ rt
+        self.parts = parts
+        self.totals = parts.sum(0)
+        #: the correlation over every donor, ``(T, T)``, NaN on the diagonal
+        self.pooled = pooled_correlation(*self.totals, min_pairs=MIN_PAIRS)
 
-def tissue_correlation_parts(
-    units: UnitProfiles, tm: np.ndarray, genes: np.ndarray
-) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """Return the sums of :func:`pooled_tissue_correlation`: cohort totals and each donor's share.
-
-    Returns ``((n, s_a, q_a, s_ab), parts)`` with ``parts`` ``(donors, 4, T, T)``: donor ``d``'s
-    contribution to each total, so that the correlation without ``d`` is
-    :func:`~.bases.pooled_correlation` of the totals minus ``parts[d]``.
-    """
-    n_d, n_t = units.row_of.shape
-    sub = units.prof if len(genes) == units.prof.shape[1] else units.prof[:, genes]
-    ref = tm[:, genes]
-    parts = np.zeros((n_d, 4, n_t, n_t))
-    step = max(1, int(4e6 // (n_t * len(genes))))
-    for a in range(0, n_d, step):
-        r = sub[units.row_of[a : a + step]] - ref[None]  # (donors, T, g)
-        m = ~np.isnan(r)
-        r0 = np.where(m, r, 0.0)
-        mf = m.astype(np.float64)
-        mt, rt = mf.transpose(0, 2, 1), r0.transpose(0, 2, 1)
-        parts[a : a + step, 0] = mf @ mt
-        parts[a : a + step, 1] = r0 @ mt
-        parts[a : a + step, 2] = (r0 * r0) @ mt
-        parts[a : a + step, 3] = r0 @ rt
-    totals = parts.sum(0)
-    return tuple(totals), parts
+    def without(self, d: int) -> np.ndarray:
+        """``(T, T)`` correlation of every donor but ``d`` (residuals still from ``tm``)."""
+        return pooled_correlation(*(self.totals - self.parts[d]), min_pairs=MIN_PAIRS)
 
 
 class DonorDistances:

@@ -42,14 +42,14 @@ class DonorContext:
     r_count: np.ndarray  # (p,) observed tissues
     w_num: np.ndarray  # (T, p) tissue-correlation weighted sums of r0
     w_den: np.ndarray  # (T, p) and of the weights
+    corr: np.ndarray  # (T, T) tissue correlation without the donor
+    top: np.ndarray  # (T, n_top) each tissue's most correlated others, by ``corr``
     scores: DonorScores | None  # component scores without the donor, per tissue on demand
     gram: np.ndarray | None  # (r + 1, r + 1) [1, scores] cross products over observed entries
     rhs: np.ndarray | None  # (r + 1,) [1, scores] x r0 over observed entries
     #: similar donors -> (tissues, deviations (0 where NaN), observed, their sum and count over tissues)
     deviations: dict[tuple[int, ...], tuple[np.ndarray, ...]] = field(default_factory=dict)
     coef: np.ndarray | None = None  # (p,) per-gene donor-effect coefficients without the donor
-    corr: np.ndarray | None = None  # (T, T) tissue correlation without the donor
-    top: np.ndarray | None = None  # (T, n_top) each tissue's most correlated others, by ``corr``
 
     @classmethod
     def build(cls, pf: ProfileFeatures, d: int) -> DonorContext:
@@ -275,10 +275,8 @@ def unit_columns(
         cols.append(nd)
         den = ctx.w_den[t, g]
         cols.append(np.where(den > 1e-9, ctx.w_num[t, g] / np.maximum(den, 1e-9), np.nan))
-    corr = pf.corr if ctx.corr is None else ctx.corr
-    top = pf.top if ctx.top is None else ctx.top
-    cols.append(np.max(np.where(np.isnan(corr[t]), -1, corr[t])))
-    cols += [ctx.resid[top[t, i], g] for i in range(pf.n_top)]
+    cols.append(np.max(np.where(np.isnan(ctx.corr[t]), -1, ctx.corr[t])))
+    cols += [ctx.resid[ctx.top[t, i], g] for i in range(pf.n_top)]
     bases = {"tissue_mean": tm_f}
     if pf.pca_ranks:
         for r, est in _pca_estimates(pf, ctx, t, g).items():

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .bases import pooled_correlation, top_correlated
+from .bases import top_correlated
 from .masking import Layout
-from .profile_cache import DonorDistances, UnitProfiles, pooled_tissue_correlation, tissue_correlation_parts
+from .profile_cache import DonorDistances, TissueCorrelation, UnitProfiles
 from .profile_columns import DonorContext, unit_columns
 from .profile_effect import DonorEffects
 from .profile_groups import DonorGroups
@@ -55,6 +55,13 @@ DONOR_CACHE_BYTES = 64 << 20
 #: (benchmarks/small_cohorts.py, P3, seeds 0-2) 15 x 6: 0.863 / 0.955 / 0.997 -> 0.822 / 0.977 /
 #: 0.995, 40 x 10: 0.821 / 0.851 / 0.772 -> 0.793 / 0.845 / 0.768 the best baseline's MSE
 LOO_CORRELATION = True
+
+
+def _tissue_weights(corr: np.ndarray) -> np.ndarray:
+    """Weights of the other tissues: the positive correlations, 0 on the diagonal and where unknown."""
+    w = np.clip(np.nan_to_num(corr), 0, None)
+    np.fill_diagonal(w, 0)
+    return w
 
 
 class DonorScores:
@@ -170,11 +177,9 @@ class ProfileFeatures:
         few = self.exact or p <= max_genes
         self.genes = np.arange(p) if few else np.unique(np.linspace(0, p - 1, max_genes).round())
         self.genes = self.genes.astype(np.int64)
-        self.corr = pooled_tissue_correlation(units, tm, self.genes)  # a T x T summary
-        self._corr_parts = tissue_correlation_parts(units, tm, self.genes) if LOO_CORRELATION else None
-        w = np.clip(np.nan_to_num(self.corr), 0, None)
-        np.fill_diagonal(w, 0)
-        self.weights = w
+        self.tissue_corr = TissueCorrelation(units, tm, self.genes)
+        self.corr = self.tissue_corr.pooled  # a T x T summary
+        self.weights = _tissue_weights(self.corr)
         self.n_top = min(n_top, n_t - 1)
         self.top = top_correlated(self.corr, self.n_top)
         # per-tissue squared distances between donors (differences of Y: reference-free)
@@ -293,16 +298,11 @@ class ProfileFeatures:
         return DonorScores(shared=scores, vec=vecs[d], mean=float(means[d]), yd=yd, obs=obs_d, ref=ref)
 
     def correlation_without(self, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(corr, weights, top)`` of the tissues without donor ``d`` (the cohort's when not kept)."""
-        if self._corr_parts is None:
+        """``(corr, weights, top)`` of the tissues without donor ``d`` (LOO_CORRELATION; else the cohort)."""
+        if not LOO_CORRELATION:
             return self.corr, self.weights, self.top
-        totals, parts = self._corr_parts
-        corr = pooled_correlation(
-            *(tot - part for tot, part in zip(totals, parts[d], strict=True)), min_pairs=20
-        )
-        w = np.clip(np.nan_to_num(corr), 0, None)
-        np.fill_diagonal(w, 0)
-        return corr, w, top_correlated(corr, self.n_top)
+        corr = self.tissue_corr.without(d)
+        return corr, _tissue_weights(corr), top_correlated(corr, self.n_top)
 
     # -- features ----------------------------------------------------------------------------
     def names(self) -> list[str]:
