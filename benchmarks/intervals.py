@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from _git import package_commit
 
 import gex_impute as gi
 from gex_impute._data import from_anndata
@@ -202,22 +203,6 @@ def summarise(paths: list[Path], out: Path) -> None:
     out.write_text("\n".join(lines) + "\n")
 
 
-def _commit() -> str:
-    """The git commit of the package measured ('unknown' outside a git checkout)."""
-    import subprocess
-
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(gi.__file__).parent,
-            capture_output=True,
-            text=True,
-        )
-    except OSError:
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 else "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -257,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "gex_impute": gi.__version__,
-        "commit": _commit(),
+        "commit": package_commit(),
         "seed": args.seed,
         "levels": list(LEVELS),
         "rows": rows,

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from _git import package_commit
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: (donors, tissues, share of the samples kept)
@@ -82,16 +82,6 @@ def run(config: tuple[int, int, float], protocol: str, seed: int) -> list[dict]:
     ]
 
 
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def write(rows: list[dict], command: str, out: Path) -> None:
     """JSON (every row), Markdown (the hybrid's ratio per cohort, protocol and seed) and a plot."""
     import matplotlib
@@ -100,43 +90,36 @@ def write(rows: list[dict], command: str, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    commit = package_commit()
     out.with_suffix(".json").write_text(
-        json.dumps({"command": command, "date": stamp, "commit": _commit(), "rows": rows}, indent=1) + "\n"
+        json.dumps({"command": command, "date": stamp, "commit": commit, "rows": rows}, indent=1) + "\n"
     )
-    hybrid = [r for r in rows if r["method"] == "hybrid"]
-    keys = list(dict.fromkeys((r["donors"], r["tissues"], r["keep"], r["protocol"]) for r in hybrid))
+    groups: dict[tuple, list[dict]] = {}  # (donors, tissues, keep, protocol) -> the hybrid's rows
+    for r in rows:
+        if r["method"] == "hybrid":
+            groups.setdefault((r["donors"], r["tissues"], r["keep"], r["protocol"]), []).append(r)
     lines = [
         "# Small and sparse cohorts: hybrid MSE / best baseline's (lower is better)",
         "",
-        f"`{command}` ({stamp}, commit {_commit()}). Simulator GTEx preset, 200 genes; samples kept at",
+        f"`{command}` ({stamp}, commit {commit}). Simulator GTEx preset, 200 genes; samples kept at",
         "random with probability `keep`; 20% of the profiles (P3) or entries (P2) hidden; baselines",
         "pca_regression, knn_samples and mean under the same split. Seeds 0-2 (data and split).",
         "",
         "| donors | tissues | keep | samples / donor | protocol | seed 0 | seed 1 | seed 2 | mean |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for key in keys:
-        same = [r for r in hybrid if (r["donors"], r["tissues"], r["keep"], r["protocol"]) == key]
-        ratios = [f"{r['ratio_to_best_baseline']:.3f}" for r in same]
+    for (donors, tissues, keep, protocol), same in groups.items():
+        ratios = [r["ratio_to_best_baseline"] for r in same]
         spd = np.mean([r["samples_per_donor"] for r in same])
-        mean = np.mean([r["ratio_to_best_baseline"] for r in same])
-        lines.append(
-            f"| {key[0]} | {key[1]} | {key[2]} | {spd:.1f} | {key[3]} | "
-            + " | ".join(ratios)
-            + f" | {mean:.3f} |"
-        )
+        cells = " | ".join(f"{v:.3f}" for v in [*ratios, np.mean(ratios)])
+        lines.append(f"| {donors} | {tissues} | {keep} | {spd:.1f} | {protocol} | {cells} |")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    labels = [f"{d} x {t}, keep {k}\n{p}" for d, t, k, p in keys]
-    for i, key in enumerate(keys):
-        vals = [
-            r["ratio_to_best_baseline"]
-            for r in hybrid
-            if (r["donors"], r["tissues"], r["keep"], r["protocol"]) == key
-        ]
-        ax.scatter([i] * len(vals), vals, color="tab:blue")
+    for i, same in enumerate(groups.values()):
+        ax.scatter([i] * len(same), [r["ratio_to_best_baseline"] for r in same], color="tab:blue")
     ax.axhline(1.0, color="grey", lw=1, ls="--")
-    ax.set_xticks(range(len(keys)), labels, fontsize=7)
+    labels = [f"{d} x {t}, keep {k}\n{p}" for d, t, k, p in groups]
+    ax.set_xticks(range(len(groups)), labels, fontsize=7)
     ax.set_ylabel("hybrid MSE / best baseline")
     ax.set_title("Small and sparse simulated cohorts (3 seeds)")
     fig.tight_layout()
