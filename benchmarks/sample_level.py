@@ -15,8 +15,9 @@ Jobs, each a separate process (``--jobs N`` run side by side, ``OPENBLAS_NUM_THR
                         the genes hidden; hybrid at three annotation levels (full, TSS BED only:
                         chrom / tss / strand, promoters shuffled among genes) and ablations.
 ``gtex P2 <seed>``      GTEx tissue means (all 19,139 genes), 20% of the entries hidden.
-``sim P3 <seed>``       the simulator's GTEx-v8-like cohort (``simulate(preset="gtex_v8")``,
-                        40 donors x 1,000 genes), 20% of the observed profiles hidden.
+``sim P2 <seed>``       the simulator's GTEx-v8-like cohort (``simulate(preset="gtex_v8")``,
+                        40 donors x 1,000 genes), 20% of the observed entries hidden.
+``sim P3 <seed>``       the same cohort, 20% of the observed profiles hidden.
 ``speed``               ``impute()`` on ``simulate(n_donors=50, n_tissues=20, n_genes=2000,
                         frac_missing_samples=0.3)``: hybrid vs ``knn`` wall and CPU time of the
                         ``impute()`` call and peak RSS, each run in its own process, alternated
@@ -87,7 +88,7 @@ def all_jobs(quick: bool) -> list[str]:
     """Every job; ``quick``: seed 0 only, except Blake P2 (the headline)."""
     seeds = SEEDS[:1] if quick else SEEDS
     jobs = [f"blake P2 {s}" for s in SEEDS]
-    pairs = (("blake", "P3"), ("blake", "P3-8folds"), ("gtex", "P2"), ("sim", "P3"))
+    pairs = (("blake", "P3"), ("blake", "P3-8folds"), ("gtex", "P2"), ("sim", "P2"), ("sim", "P3"))
     jobs += [f"{d} {p} {s}" for s in seeds for d, p in pairs]
     jobs += [f"gtex P1 {s}" for s in seeds]
     return [*jobs, "speed"]
