@@ -92,4 +92,10 @@ NOTES = [
     "donors) use no profile features. Speed job alone (23:10-23:13 UTC, load 0.4-0.8): 9.0x wall, "
     "9.2x CPU (the table below; hybrid 18.1-18.6 s, knn 1.8-2.5 s, both slower than at cb1b552 on "
     "this machine), absent-profile MSE 0.0986 as before, peak RSS 1.15 GB.",
+    "Session 11 (2026-12-07, 01:09-01:12 UTC, 2 shared cores, load 1-2 with a validation "
+    "run beside it): `OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/sample_level.py --jobs 1 "
+    "--only 'sim P2' --fresh` at c76ce56 (the package as 639874e): the new job, the simulator's "
+    "GTEx-v8-like cohort of sim P3 with 20% of the observed entries hidden; hybrid MSE 0.1103 / "
+    "0.1111 / 0.1094 against pca_regression 0.1698 / 0.1751 / 0.1715 (the best baseline at "
+    "every seed): 0.641 +/- 0.008x. The other jobs are unchanged.",
 ]
