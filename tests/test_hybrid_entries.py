@@ -64,6 +64,23 @@ def test_entry_features_stack_the_tree_base_for_scattered_entries_only():
     assert "trees_samples" not in names
 
 
+def test_entry_features_leave_the_tree_base_out_above_max_tree_samples(monkeypatch):
+    # one booster per sample on the others: more samples than MAX_TREE_SAMPLES, no tree base
+    from gex_impute.methods.hybrid import entries
+
+    values = _tissues_with_switches(p=600)
+    layout = Layout(np.arange(8), 8, None, 0)
+    values[0, :40] = np.nan
+    fb = EntryFeatures(n_similar=0, rank_samples=(2,), knn_k=(1,))
+    rows, cols = np.zeros(40, int), np.arange(40)
+    monkeypatch.setattr(entries, "MAX_TREE_SAMPLES", 8)
+    assert "trees_samples" in fb.build(values, layout, rows, cols)[1]
+    monkeypatch.setattr(entries, "MAX_TREE_SAMPLES", 7)
+    _, names, bases = fb.build(values, layout, rows, cols)
+    assert "trees_samples" not in names and "trees_samples" not in bases
+    assert "ridge_samples" in bases  # the other bases of few samples stay
+
+
 @pytest.mark.parametrize("donors", [True, False])
 def test_entry_features_skip_bases_nan_at_genes_without_data(donors):
     # whole-gene rounds ask only for genes without data: the skipped bases give the same design
