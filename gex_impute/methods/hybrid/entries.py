@@ -37,9 +37,10 @@ MAX_RIDGE_SAMPLES = 120
 #: samples at most for the XGBoost of each sample on the others (:func:`~.row_models.tree_rows`),
 #: chosen for GTEx's 29 tissue means and Blake 2020's 47 samples, where it gains. One booster per
 #: sample with the others as features costs samples x samples per masked round: a simulated
-#: 101 x 200 cohort spent 160 of 162 s of its fit there, and without it, in 79-104-sample
-#: cohorts (simulator, 1,000 or 200 genes, split seeds 100-102), the hybrid's P2 MSE was the same
-#: or lower (0.1284 / 0.1276 / 0.1326 -> 0.1271 / 0.1275 / 0.1317)
+#: 101 x 200 cohort spent 160 of 162 s of its fit there. Without it the hybrid's P2 MSE was the
+#: same or lower: simulator, 40 donors x 10 tissues x 200 genes, a third of the samples kept (79-104
+#: samples), split seeds 100-102: 0.1284 / 0.1276 / 0.1326 -> 0.1271 / 0.1275 / 0.1317; 12 donors
+#: x 10 tissues x 1,000 genes (88 samples), seed 100: 0.1153 -> 0.1147 (268 s -> 5 s)
 MAX_TREE_SAMPLES = 50
 MAX_SIMILAR_SAMPLES = 400
 
