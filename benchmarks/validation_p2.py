@@ -10,6 +10,13 @@ cff8f76 0.2711 / 0.2727; with the tree-base summaries and the ridge-stack refere
 0.2620; with 3 masking rounds (the default since a4753ca) 0.2573 / 0.2605; ``{"n_rounds": 4,
 "max_rows": 90000}`` 0.2548 / 0.2598 (not adopted yet); ``{"max_depth": 8}`` 0.2553 / 0.2613.
 
+Session 11 (2026-12-07), from 639874e (hybrid 0.2548 / 0.2598, pca_regression 0.2895 / 0.2970),
+none adopted: ``{"max_rows": 120000}`` identical (the cap does not bind); ``{"n_estimators": 600,
+"xgb_learning_rate": 0.05}`` 0.2539 / 0.2594; ``{"n_rounds": 8, "max_rows": 120000}`` 0.2536 /
+0.2585 at 1.8x the time; the per-sample XGBoost base (``row_models.tree_rows``, most of the fit
+time with few samples) with 50 trees at eta 0.3 instead of 150 at 0.1: 0.2624 / 0.2652 (a cheaper
+tree base needs another way, e.g. early stopping on held-out genes).
+
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/validation_p2.py --seeds 100,101 \\
