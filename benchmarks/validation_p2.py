@@ -14,8 +14,10 @@ Session 11 (2026-12-07), from 639874e (hybrid 0.2548 / 0.2598, pca_regression 0.
 none adopted: ``{"max_rows": 120000}`` identical (the cap does not bind); ``{"n_estimators": 600,
 "xgb_learning_rate": 0.05}`` 0.2539 / 0.2594; ``{"n_rounds": 8, "max_rows": 120000}`` 0.2536 /
 0.2585 at 1.8x the time; the per-sample XGBoost base (``row_models.tree_rows``, most of the fit
-time with few samples) with 50 trees at eta 0.3 instead of 150 at 0.1: 0.2624 / 0.2652 (a cheaper
-tree base needs another way, e.g. early stopping on held-out genes).
+time with few samples) with 50 trees at eta 0.3 instead of 150 at 0.1: 0.2624 / 0.2652; early
+stopped instead (at most 300 trees at 0.1, 15% of the sample's genes held out, 10 rounds): split
+seed 100 unfinished after 10 minutes (84 s now), more trees, not fewer. A cheaper tree base needs
+another design (fewer features, or one model for every sample).
 
 Usage::
 
