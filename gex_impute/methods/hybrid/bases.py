@@ -29,6 +29,7 @@ __all__ = [
     "nanmean",
     "pooled_correlation",
     "ridge_rows",
+    "tissue_weights",
     "top_correlated",
     "tree_rows",
 ]
@@ -127,6 +128,24 @@ def top_correlated(corr: np.ndarray, n_top: int) -> np.ndarray:
     rank = np.nan_to_num(corr, nan=-2.0)
     np.fill_diagonal(rank, -np.inf)
     return np.argsort(-rank, axis=1, kind="stable")[:, :n_top]
+
+
+def tissue_weights(corr: np.ndarray) -> np.ndarray:
+    """Weights of the other rows of a square correlation matrix: the positive correlations.
+
+    0 on the diagonal (a tissue never weighs itself) and where the correlation is unknown (NaN).
+
+    Examples
+    --------
+    >>> corr = np.array([[np.nan, 0.5, -0.2], [0.5, np.nan, np.nan], [-0.2, np.nan, np.nan]])
+    >>> tissue_weights(corr)
+    array([[0. , 0.5, 0. ],
+           [0.5, 0. , 0. ],
+           [0. , 0. , 0. ]])
+    """
+    w = np.clip(np.nan_to_num(corr), 0, None)
+    np.fill_diagonal(w, 0)
+    return w
 
 
 def nan_euclidean(values: np.ndarray, chunk: int = 2048) -> np.ndarray:

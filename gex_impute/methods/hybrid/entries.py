@@ -25,6 +25,7 @@ from .bases import (
     nan_euclidean,
     pooled_correlation,
     ridge_rows,
+    tissue_weights,
     tree_rows,
 )
 from .genome_columns import absent_gene_columns, neighbour_columns
@@ -298,7 +299,7 @@ def _donor_columns(
     with np.errstate(invalid="ignore", divide="ignore"):
         off = np.where(c_ > 0, s_ / np.maximum(c_, 1), np.nan)
     columns = [off, c_, tm_f[t[rows], cols] + np.nan_to_num(off)]  # in the order of feature_names
-    w = np.clip(np.nan_to_num(corr), 0, None)  # diagonal 0: the target tissue never weighs itself
+    w = tissue_weights(corr)  # diagonal 0: the target tissue never weighs itself
     at = (d[rows], t[rows], cols)  # the weighted offsets read at the entries only
     num = np.einsum("ab,dbp->dap", w, filled)[at]
     den = np.einsum("ab,dbp->dap", w, has_unit.astype(float))[at]

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .bases import top_correlated
+from .bases import tissue_weights, top_correlated
 from .masking import Layout
 from .profile_cache import DonorDistances, TissueCorrelation, UnitProfiles
 from .profile_columns import DonorContext, unit_columns
@@ -55,13 +55,6 @@ DONOR_CACHE_BYTES = 64 << 20
 #: (benchmarks/small_cohorts.py, P3, seeds 0-2) 15 x 6: 0.863 / 0.955 / 0.997 -> 0.822 / 0.977 /
 #: 0.995, 40 x 10: 0.821 / 0.851 / 0.772 -> 0.793 / 0.845 / 0.768 the best baseline's MSE
 LOO_CORRELATION = True
-
-
-def _tissue_weights(corr: np.ndarray) -> np.ndarray:
-    """Weights of the other tissues: the positive correlations, 0 on the diagonal and where unknown."""
-    w = np.clip(np.nan_to_num(corr), 0, None)
-    np.fill_diagonal(w, 0)
-    return w
 
 
 class DonorScores:
@@ -179,7 +172,7 @@ class ProfileFeatures:
         self.genes = self.genes.astype(np.int64)
         self.tissue_corr = TissueCorrelation(units, tm, self.genes)
         self.corr = self.tissue_corr.pooled  # a T x T summary
-        self.weights = _tissue_weights(self.corr)
+        self.weights = tissue_weights(self.corr)
         self.n_top = min(n_top, n_t - 1)
         self.top = top_correlated(self.corr, self.n_top)
         # per-tissue squared distances between donors (differences of Y: reference-free)
@@ -302,7 +295,7 @@ class ProfileFeatures:
         if not LOO_CORRELATION:
             return self.corr, self.weights, self.top
         corr = self.tissue_corr.without(d)
-        return corr, _tissue_weights(corr), top_correlated(corr, self.n_top)
+        return corr, tissue_weights(corr), top_correlated(corr, self.n_top)
 
     # -- features ----------------------------------------------------------------------------
     def names(self) -> list[str]:
