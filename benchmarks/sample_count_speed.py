@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         rec = {"donors": n_donors, "samples": int(adata.n_obs), "genes": int(adata.n_vars)}
         rec["hybrid"] = _time(adata, gi.HybridImputer(n_jobs=1, progress=False))
-        if adata.n_obs <= OLD_LIMIT and adata.n_obs > new_limit:
+        if new_limit < adata.n_obs <= OLD_LIMIT:
             entries.MAX_TREE_SAMPLES = OLD_LIMIT
             try:
                 rec["hybrid_old_limit"] = _time(adata, gi.HybridImputer(n_jobs=1, progress=False))

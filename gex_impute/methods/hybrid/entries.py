@@ -212,7 +212,7 @@ class EntryFeatures:
                 lr0 = lrs[sorted(lrs)[len(lrs) // 2]]
                 start = ref[t] + np.where(np.isnan(lr0), 0.0, lr0)
                 base("ridge_samples", ridge_rows(values, start)[rows, cols])
-                # (whole genes: no use)
+                # not for whole genes (no use there) nor above MAX_TREE_SAMPLES (its cost)
                 if self.tree_samples and n <= MAX_TREE_SAMPLES and obs.any(0)[cols].any():
                     base("trees_samples", tree_rows(values, need, nthread=self.threads)[rows, cols])
         if n <= MAX_SIMILAR_SAMPLES and self.n_similar > 0 and n > 1:
