@@ -64,18 +64,26 @@ def test_entry_features_stack_the_tree_base_for_scattered_entries_only():
     assert "trees_samples" not in names
 
 
-def test_entry_features_leave_the_tree_base_out_above_max_tree_samples(monkeypatch):
-    # one booster per sample on the others: more samples than MAX_TREE_SAMPLES, no tree base
+@pytest.mark.parametrize("tissue_rows", [True, False])
+def test_entry_features_leave_the_tree_base_out_above_its_row_limit(monkeypatch, tissue_rows):
+    # one booster per sample on the others: more rows than its limit, no tree base; the limit is
+    # MAX_TREE_TISSUES when each tissue holds one sample, MAX_TREE_SAMPLES otherwise
     from gex_impute.methods.hybrid import entries
 
     values = _tissues_with_switches(p=600)
-    layout = Layout(np.arange(8), 8, None, 0)
+    if tissue_rows:
+        layout, own, other = Layout(np.arange(8), 8, None, 0), "MAX_TREE_TISSUES", "MAX_TREE_SAMPLES"
+    else:
+        layout = Layout(np.arange(8) % 2, 2, np.arange(8) // 2, 4)
+        own, other = "MAX_TREE_SAMPLES", "MAX_TREE_TISSUES"
     values[0, :40] = np.nan
     fb = EntryFeatures(n_similar=0, rank_samples=(2,), knn_k=(1,))
     rows, cols = np.zeros(40, int), np.arange(40)
-    monkeypatch.setattr(entries, "MAX_TREE_SAMPLES", 8)
+    monkeypatch.setattr(entries, own, 8)
+    monkeypatch.setattr(entries, other, 7)
     assert "trees_samples" in fb.build(values, layout, rows, cols)[1]
-    monkeypatch.setattr(entries, "MAX_TREE_SAMPLES", 7)
+    monkeypatch.setattr(entries, own, 7)
+    monkeypatch.setattr(entries, other, 8)
     _, names, bases = fb.build(values, layout, rows, cols)
     assert "trees_samples" not in names and "trees_samples" not in bases
     assert "ridge_samples" in bases  # the other bases of few samples stay

@@ -43,6 +43,13 @@ MAX_RIDGE_SAMPLES = 120
 #: samples), split seeds 100-102: 0.1284 / 0.1276 / 0.1326 -> 0.1271 / 0.1275 / 0.1317; 12 donors
 #: x 10 tissues x 1,000 genes (88 samples), seed 100: 0.1153 -> 0.1147 (268 s -> 5 s)
 MAX_TREE_SAMPLES = 50
+#: rows at most for that base in a tissue-level table (one sample per tissue, such as GTEx v8's
+#: 54 tissue medians), where it gains most. GTEx P2 validation split 100, hybrid MSE without ->
+#: with it: 29 tissue means 0.2774 -> 0.2548; 54 rows (the 29 means and noisy copies of 25,
+#: ``validation_p2.py --extra-tissues 25``), split seeds 100 / 101: 0.1102 / 0.1139 -> 0.1054 /
+#: 0.1099, evaluate() 45 / 40 s -> 199 / 193 s (2 threads). Donor x tissue samples gain less or
+#: nothing: Blake P2 (47 samples) 0.1081 -> 0.1057; simulated 51 samples x 1,000-8,000 genes none
+MAX_TREE_TISSUES = 60
 MAX_SIMILAR_SAMPLES = 400
 
 
@@ -100,8 +107,9 @@ class EntryFeatures:
     encoder
         A fitted :class:`~.encoder.TissueEncoder` (or None).
     tree_samples
-        With at most ``MAX_TREE_SAMPLES`` samples: XGBoost of each sample on the others
-        (:func:`~.row_models.tree_rows`) is a base estimate.
+        With at most ``MAX_TREE_SAMPLES`` samples (``MAX_TREE_TISSUES`` when each tissue holds
+        one sample): XGBoost of each sample on the others (:func:`~.row_models.tree_rows`) is a
+        base estimate.
     threads
         Threads of that XGBoost.
     tss_key
@@ -212,8 +220,9 @@ class EntryFeatures:
                 lr0 = lrs[sorted(lrs)[len(lrs) // 2]]
                 start = ref[t] + np.where(np.isnan(lr0), 0.0, lr0)
                 base("ridge_samples", ridge_rows(values, start)[rows, cols])
-                # not for whole genes (no use there) nor above MAX_TREE_SAMPLES (its cost)
-                if self.tree_samples and n <= MAX_TREE_SAMPLES and obs.any(0)[cols].any():
+                # not for whole genes (no use there) nor above its row limit (its cost)
+                limit = MAX_TREE_TISSUES if per_tissue.max() <= 1 else MAX_TREE_SAMPLES
+                if self.tree_samples and n <= limit and obs.any(0)[cols].any():
                     base("trees_samples", tree_rows(values, need, nthread=self.threads)[rows, cols])
         if n <= MAX_SIMILAR_SAMPLES and self.n_similar > 0 and n > 1:
             self._similar_samples(add, values, r0, obs, rows, cols)
