@@ -4,6 +4,8 @@ Settings are chosen here, never on the evaluation targets of ``sample_level.py``
 that evaluation seed 0 hides are removed from the GTEx tissue table (set to NaN), then 20% of
 the remaining observed entries are hidden with split seeds 100 and 101 and scored
 (``gi.tl.evaluate(protocol="entries")``). Hybrid parameters come as JSON; baselines by name.
+``--datasets blake``: the same on Blake 2020 (47 samples, donors known), as ``sample_level.py``'s
+Blake P2.
 
 Session 6 (2026-12-06), hybrid MSE at seeds 100 / 101 (pca_regression 0.2895 / 0.2970):
 cff8f76 0.2711 / 0.2727; with the tree-base summaries and the ridge-stack reference 0.2597 /
@@ -27,7 +29,8 @@ gene mean and SD, the row's code) 0.2701; each sample on its 16 most correlated 
 sample per tissue up to 60 rows (``entries.MAX_TREE_TISSUES``; it stopped at 50): with 25 noisy
 copies of tissues added (``--extra-tissues 25``, 54 rows, like GTEx v8's 54 tissues) MSE 0.1102 /
 0.1139 -> 0.1054 / 0.1099 at seeds 100 / 101 (pca_regression 0.1354 / 0.1395), 45 / 40 s -> 199 /
-193 s.
+193 s. On Blake (``--datasets blake``, 47 samples, kept at 50) the base gains less: without it
+0.1075 / 0.1090, with it 0.1050 / 0.1067 (pca_regression 0.1639 / 0.1661), 49 s -> 134-217 s.
 
 Usage::
 
@@ -49,13 +52,13 @@ from _validation import validation_args
 EVALUATION_SEED = 0
 
 
-def validation_data(path: Path):
-    """GTEx tissue means with evaluation seed 0's P2 test entries set to NaN."""
+def validation_data(path: Path, dataset: str = "gtex"):
+    """GTEx tissue means (or Blake 2020) with evaluation seed 0's P2 test entries set to NaN."""
     import gex_impute as gi
     from gex_impute._data import from_anndata
     from gex_impute.tl._folds import heldout_folds
 
-    adata = gi.datasets.gtex_tissues(path)
+    adata = gi.datasets.blake2020(path) if dataset == "blake" else gi.datasets.gtex_tissues(path)
     data, _ = from_anndata(adata)
     test = heldout_folds(data, protocol="entries", fraction=0.2, random_state=EVALUATION_SEED)[0]
     x = np.asarray(adata.X, dtype=np.float64).copy()
@@ -86,24 +89,30 @@ def main(argv: list[str] | None = None) -> None:
     import gex_impute as gi
     from gex_impute.methods import get_method
 
-    args = validation_args(__doc__.splitlines()[0], argv, extra_tissues=True)
+    args = validation_args(__doc__.splitlines()[0], argv, datasets="gtex", extra_tissues=True)
     seeds, params = args.seeds, args.params
     path = Path(os.environ.get("GEX_IMPUTE_DATA", "/work/shared/data"))
     if not path.is_dir():
         print(f"{path} absent (set GEX_IMPUTE_DATA); skipped")
         return
-    adata = validation_data(path)
-    if args.extra_tissues:
-        adata = with_extra_tissues(adata, args.extra_tissues)
-    for seed in seeds:
+    for dataset, seed in ((d, s) for d in args.datasets.split(",") for s in seeds):
+        adata = validation_data(path, dataset)
+        if args.extra_tissues:
+            adata = with_extra_tissues(adata, args.extra_tissues)
         methods = {"hybrid": gi.HybridImputer(n_jobs=2, progress=False, **params)}
         methods |= {name: get_method(name) for name in args.baselines.split(",") if name}
         start = time.perf_counter()
         table = gi.tl.evaluate(
-            adata, methods=methods, protocol="entries", fraction=0.2, random_state=seed, progress=False
+            adata,
+            methods=methods,
+            protocol="entries",
+            fraction=0.2,
+            donor_key="donor" if dataset == "blake" else None,
+            random_state=seed,
+            progress=False,
         )
         assert isinstance(table, pd.DataFrame)
-        print(f"seed {seed} {params} {time.perf_counter() - start:.0f} s")
+        print(f"{dataset} seed {seed} {params} {time.perf_counter() - start:.0f} s")
         print(table[["mse", "pearson"]].to_string(), flush=True)
 
 

@@ -48,7 +48,8 @@ MAX_TREE_SAMPLES = 50
 #: with it: 29 tissue means 0.2774 -> 0.2548; 54 rows (the 29 means and noisy copies of 25,
 #: ``validation_p2.py --extra-tissues 25``), split seeds 100 / 101: 0.1102 / 0.1139 -> 0.1054 /
 #: 0.1099, evaluate() 45 / 40 s -> 199 / 193 s (2 threads). Donor x tissue samples gain less or
-#: nothing: Blake P2 (47 samples) 0.1081 -> 0.1057; simulated 51 samples x 1,000-8,000 genes none
+#: nothing: Blake P2 (47 samples, ``--datasets blake``) 0.1075 / 0.1090 -> 0.1050 / 0.1067; simulated
+#: 51 samples x 1,000-8,000 genes none (split seed 100)
 MAX_TREE_TISSUES = 60
 MAX_SIMILAR_SAMPLES = 400
 
