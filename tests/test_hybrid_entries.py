@@ -37,6 +37,8 @@ def test_tree_rows_predicts_only_hidden_entries_and_catches_a_switch():
     before = masked.copy()
     np.testing.assert_array_equal(tree_rows(masked, n_estimators=60), est)
     np.testing.assert_array_equal(np.isnan(masked), np.isnan(before))
+    # rows fitted in parallel on several threads: the same estimates
+    np.testing.assert_array_equal(tree_rows(masked, n_estimators=60, nthread=3), est)
 
 
 def test_tree_rows_skips_rows_with_too_few_observed_values():

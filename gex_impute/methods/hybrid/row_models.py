@@ -96,6 +96,8 @@ def tree_rows(
     n_estimators, max_depth, learning_rate
         XGBoost settings (chosen on a GTEx validation split: 150 trees of depth 6 at 0.1 gave
         a stacked P2 MSE 1% below 80 of depth 5 at 0.15).
+    nthread
+        Rows fitted in parallel (each booster on one thread: the result does not depend on it).
 
     Returns
     -------
@@ -125,17 +127,28 @@ def tree_rows(
         "subsample": 0.8,
         "min_child_weight": 5.0,
         "max_bin": 64,
-        "nthread": nthread,
+        "nthread": 1,
         "seed": seed,
         "objective": "reg:squarederror",
     }
-    for i in rows:
+
+    # one single-threaded booster per row, rows in parallel: the same boosters as one at a time,
+    # and faster than each booster on ``nthread`` threads (GTEx tissue means, 8 rows, 2 threads:
+    # 2.4 s against 3.0 s; one thread 4.8 s)
+    def fit_row(i: int) -> None:
         train, miss = np.flatnonzero(obs[i]), np.flatnonzero(~obs[i])
         if n < 2 or len(train) < min_observed or len(miss) == 0:
-            continue
+            return
         x = _tree_features(np.delete(values, i, axis=0))
-        booster = xgb.train(
-            params, xgb.DMatrix(x[train], label=values[i, train], nthread=nthread), n_estimators
-        )
+        booster = xgb.train(params, xgb.DMatrix(x[train], label=values[i, train], nthread=1), n_estimators)
         out[i, miss] = booster.inplace_predict(np.ascontiguousarray(x[miss]))
+
+    if nthread > 1 and len(rows) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(nthread, len(rows))) as pool:
+            list(pool.map(fit_row, [int(i) for i in rows]))  # (list: re-raises a row's error)
+    else:
+        for i in rows:
+            fit_row(int(i))
     return out
