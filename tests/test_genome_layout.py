@@ -62,6 +62,21 @@ def test_layout_features_match_a_direct_computation():
     assert unknown.any() and np.isnan(x[unknown, 2:4]).all() and np.isfinite(x[unknown, 4:]).all()
 
 
+def test_layout_features_of_a_chromosome_with_genes_on_one_strand():
+    # a small gene panel: every gene of chromosome Y on "+", no opposite-strand TSS there (this
+    # raised IndexError on an empty array); the missing neighbour reads as none (8)
+    var = pd.DataFrame(
+        {
+            "chrom": ["1", "1", "1", "Y", "Y", "MT"],
+            "tss": [1_000.0, 5_000.0, 90_000.0, 2_000.0, 30_000.0, 100.0],
+            "strand": ["+", "-", "+", "+", "+", "-"],
+        }
+    )
+    x, _ = tss_layout_features(var)
+    np.testing.assert_allclose(x, _brute(var), rtol=1e-6, atol=1e-6)
+    assert (x[3:, 3] == 8).all()  # no opposite-strand TSS upstream on Y or MT
+
+
 def test_layout_features_follow_the_strand():
     """Mirroring the chromosome and flipping every strand leaves the directional columns unchanged."""
     rng = np.random.default_rng(1)

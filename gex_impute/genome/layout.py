@@ -117,6 +117,8 @@ def _directional(
     a position equal to ``x`` (another gene sharing the TSS) counts on both sides at 0 bp.
     ``own``: each ``x`` is itself one of ``pos`` (that copy is not counted).
     """
+    if len(pos) == 0:  # (no such TSS on the chromosome: e.g. every gene there on one strand)
+        return np.full(len(x), np.inf), np.full(len(x), np.inf)
     lo = np.searchsorted(pos, x, "left")
     hi = np.searchsorted(pos, x, "right")
     shared = (hi - lo - int(own)) > 0
