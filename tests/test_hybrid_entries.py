@@ -49,7 +49,10 @@ def test_tree_rows_skips_rows_with_too_few_observed_values():
     assert np.isnan(est[2]).all() and np.isfinite(est[3, :5]).all()
 
 
-def test_entry_features_stack_the_tree_base_for_scattered_entries_only():
+def test_entry_features_stack_the_tree_base_for_scattered_entries_only(monkeypatch):
+    from gex_impute.methods.hybrid import entries
+
+    monkeypatch.setattr(entries, "MIN_TREE_GENES", 600)  # (a small table, for speed)
     values = _tissues_with_switches(p=600)
     layout = Layout(np.arange(8), 8, None, 0)
     masked = values.copy()
@@ -67,7 +70,9 @@ def test_entry_features_stack_the_tree_base_for_scattered_entries_only():
 
 
 @pytest.mark.parametrize("tissue_rows", [True, False])
-def test_entry_features_leave_the_tree_base_out_above_its_row_limit(monkeypatch, tissue_rows):
+def test_entry_features_leave_the_tree_base_out_above_its_row_limit_or_below_its_genes(
+    monkeypatch, tissue_rows
+):
     # one booster per sample on the others: more rows than its limit, no tree base; the limit is
     # MAX_TREE_TISSUES when each tissue holds one sample, MAX_TREE_SAMPLES otherwise
     from gex_impute.methods.hybrid import entries
@@ -81,6 +86,7 @@ def test_entry_features_leave_the_tree_base_out_above_its_row_limit(monkeypatch,
     values[0, :40] = np.nan
     fb = EntryFeatures(n_similar=0, rank_samples=(2,), knn_k=(1,))
     rows, cols = np.zeros(40, int), np.arange(40)
+    monkeypatch.setattr(entries, "MIN_TREE_GENES", 600)
     monkeypatch.setattr(entries, own, 8)
     monkeypatch.setattr(entries, other, 7)
     assert "trees_samples" in fb.build(values, layout, rows, cols)[1]
@@ -89,6 +95,11 @@ def test_entry_features_leave_the_tree_base_out_above_its_row_limit(monkeypatch,
     _, names, bases = fb.build(values, layout, rows, cols)
     assert "trees_samples" not in names and "trees_samples" not in bases
     assert "ridge_samples" in bases  # the other bases of few samples stay
+    # and no tree base in a table of fewer genes than MIN_TREE_GENES
+    monkeypatch.setattr(entries, own, 8)
+    assert "trees_samples" in fb.build(values, layout, rows, cols)[1]
+    monkeypatch.setattr(entries, "MIN_TREE_GENES", 601)
+    assert "trees_samples" not in fb.build(values, layout, rows, cols)[1]
 
 
 @pytest.mark.parametrize("donors", [True, False])
@@ -150,3 +161,23 @@ def test_tissue_correlation_equals_the_loop_over_pairs():
     obs = ~np.isnan(cube)  # zero-filled values and their mask: the same sums, bitwise
     filled = tissue_correlation(np.where(obs, cube, 0.0), observed=obs)
     np.testing.assert_array_equal(filled, tissue_correlation(cube))
+
+
+def test_small_cohorts_get_masked_rounds_until_enough_entry_rows(monkeypatch):
+    # few samples x few genes yield few scattered-entry rows a round: rounds go on (at most
+    # MAX_ROUNDS) until MIN_ENTRY_ROWS, where n_rounds alone would stop
+    import gex_impute as gi
+    from gex_impute.methods.hybrid import patterns
+
+    adata = gi.datasets.simulate(
+        n_donors=4, n_tissues=3, n_genes=60, frac_missing_genes=0, frac_missing_samples=0,
+        frac_missing_entries=0.1, random_state=0,
+    )  # fmt: skip
+    kw = {"n_estimators": 10, "n_rounds": 2, "use_sequence": False, "n_jobs": 1, "progress": False}
+    model = gi.HybridImputer(**kw).fit(adata)
+    assert model.patterns_ == ["entries"]
+    rounds, rows = model.diagnostics_["n_masked_rounds"], model.diagnostics_["n_entry_rows"]
+    assert 2 < rounds <= patterns.MAX_ROUNDS
+    assert rows >= patterns.MIN_ENTRY_ROWS or rounds == patterns.MAX_ROUNDS
+    monkeypatch.setattr(patterns, "MIN_ENTRY_ROWS", 0)
+    assert gi.HybridImputer(**kw).fit(adata).diagnostics_["n_masked_rounds"] == 2

@@ -51,6 +51,12 @@ MAX_TREE_SAMPLES = 50
 #: nothing: Blake P2 (47 samples, ``--datasets blake``) 0.1075 / 0.1090 -> 0.1050 / 0.1067; simulated
 #: 51 samples x 1,000-8,000 genes none (split seed 100)
 MAX_TREE_TISSUES = 60
+#: genes at least in the table for that base: its boosters learn each sample from its genes, and
+#: with few genes it gains nothing at its full cost. Blake P2 on random genes (``--datasets blake``
+#: with genes drawn, split seeds 100 / 101), MSE without -> with it: 500 genes 0.1282 -> 0.1283
+#: (1 s -> 107 s), 2,000 0.1186 / 0.1163 -> 0.1182 / 0.1148 (5 s -> 115 s), 5,000 0.1149 / 0.1133 ->
+#: 0.1128 / 0.1113 (7 s -> 150 s), all 12,184 0.1075 / 0.1090 -> 0.1050 / 0.1067
+MIN_TREE_GENES = 2_000
 MAX_SIMILAR_SAMPLES = 400
 
 
@@ -109,8 +115,8 @@ class EntryFeatures:
         A fitted :class:`~.encoder.TissueEncoder` (or None).
     tree_samples
         With at most ``MAX_TREE_SAMPLES`` samples (``MAX_TREE_TISSUES`` when each tissue holds
-        one sample): XGBoost of each sample on the others (:func:`~.row_models.tree_rows`) is a
-        base estimate.
+        one sample) and at least ``MIN_TREE_GENES`` genes: XGBoost of each sample on the others
+        (:func:`~.row_models.tree_rows`) is a base estimate.
     threads
         Threads of that XGBoost.
     tss_key
@@ -223,7 +229,7 @@ class EntryFeatures:
                 base("ridge_samples", ridge_rows(values, start)[rows, cols])
                 # not for whole genes (no use there) nor above its row limit (its cost)
                 limit = MAX_TREE_TISSUES if per_tissue.max() <= 1 else MAX_TREE_SAMPLES
-                if self.tree_samples and n <= limit and obs.any(0)[cols].any():
+                if self.tree_samples and n <= limit and p >= MIN_TREE_GENES and obs.any(0)[cols].any():
                     base("trees_samples", tree_rows(values, need, nthread=self.threads)[rows, cols])
         if n <= MAX_SIMILAR_SAMPLES and self.n_similar > 0 and n > 1:
             self._similar_samples(add, values, r0, obs, rows, cols)
