@@ -14,9 +14,9 @@ EVALUATION_SEEDS = frozenset({0, 1, 2})
 
 
 def validation_args(
-    description: str, argv: list[str] | None, *, datasets: str | None = None, extra_tissues: bool = False
+    description: str, argv: list[str] | None, *, datasets: str | None = None, table_options: bool = False
 ) -> argparse.Namespace:
-    """Parse ``--seeds``, ``--params`` (JSON), ``--baselines``, maybe ``--datasets``, ``--extra-tissues``.
+    """Parse ``--seeds``, ``--params`` (JSON), ``--baselines``, maybe ``--datasets`` and the table options.
 
     ``seeds`` comes back as a list of ints, ``params`` as a dict; evaluation seeds are an error.
     """
@@ -26,8 +26,9 @@ def validation_args(
         parser.add_argument("--datasets", default=datasets, help="comma-separated datasets")
     parser.add_argument("--params", default="{}", help="HybridImputer parameters as JSON")
     parser.add_argument("--baselines", default="", help="comma-separated baseline names")
-    if extra_tissues:
+    if table_options:
         parser.add_argument("--extra-tissues", type=int, default=0, help="add noisy copies of N tissues")
+        parser.add_argument("--genes", type=int, default=0, help="N random genes only (0: all)")
     args = parser.parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if set(args.seeds) & EVALUATION_SEEDS:

@@ -30,7 +30,11 @@ sample per tissue up to 60 rows (``entries.MAX_TREE_TISSUES``; it stopped at 50)
 copies of tissues added (``--extra-tissues 25``, 54 rows, like GTEx v8's 54 tissues) MSE 0.1102 /
 0.1139 -> 0.1054 / 0.1099 at seeds 100 / 101 (pca_regression 0.1354 / 0.1395), 45 / 40 s -> 199 /
 193 s. On Blake (``--datasets blake``, 47 samples, kept at 50) the base gains less: without it
-0.1075 / 0.1090, with it 0.1050 / 0.1067 (pca_regression 0.1639 / 0.1661), 49 s -> 134-217 s.
+0.1075 / 0.1090, with it 0.1050 / 0.1067 (pca_regression 0.1639 / 0.1661), 49 s -> 134-217 s; and
+less with fewer genes (``--datasets blake --genes N``; without it = ``entries.MAX_TREE_SAMPLES``
+set to 0, one thread): 500 genes 0.1282 -> 0.1283 at seed 100 (1 s -> 107 s), 2,000 0.1186 /
+0.1163 -> 0.1182 / 0.1148 (5 s -> 115 s), 5,000 0.1149 / 0.1133 -> 0.1128 / 0.1113 (7 s -> 150 s).
+Adopted: the base needs 2,000 genes (``entries.MIN_TREE_GENES``).
 
 Usage::
 
@@ -89,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     import gex_impute as gi
     from gex_impute.methods import get_method
 
-    args = validation_args(__doc__.splitlines()[0], argv, datasets="gtex", extra_tissues=True)
+    args = validation_args(__doc__.splitlines()[0], argv, datasets="gtex", table_options=True)
     seeds, params = args.seeds, args.params
     path = Path(os.environ.get("GEX_IMPUTE_DATA", "/work/shared/data"))
     if not path.is_dir():
@@ -97,6 +101,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     for dataset, seed in ((d, s) for d in args.datasets.split(",") for s in seeds):
         adata = validation_data(path, dataset)
+        if args.genes:  # a random subset of the genes, drawn with the split seed
+            pick = np.random.default_rng(seed).choice(adata.n_vars, args.genes, replace=False)
+            adata = adata[:, np.sort(pick)].copy()
         if args.extra_tissues:
             adata = with_extra_tissues(adata, args.extra_tissues)
         methods = {"hybrid": gi.HybridImputer(n_jobs=2, progress=False, **params)}
