@@ -80,8 +80,8 @@ class HybridImputer(BaseImputer):
     n_folds
         Folds over genes for the out-of-fold promoter CNN and tissue encoder.
     n_rounds
-        Masked rounds of training rows (one if the first yields ``max_rows`` a pattern; more in
-        small cohorts: ``patterns.MIN_ENTRY_ROWS``).
+        Masked rounds of training rows (one if the first yields ``max_rows`` a pattern; up to 16
+        while scattered entries have fewer than 2,500 rows).
     hide_rate
         Extra share of observed entries hidden per round as scattered entries; None: the
         data's own rate, clipped to 0.02-0.05.
