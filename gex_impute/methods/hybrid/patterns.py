@@ -58,8 +58,9 @@ ENTRY_ROWS_FACTOR = 1.5
 #: yields few rows a round, and its model then depends on the seed. Simulated 15 donors x 6
 #: tissues x 200 genes, a third of the samples kept (18-24 samples, ~175 rows a round;
 #: ``benchmarks/small_cohorts.py``'s cohort), split seeds 100-102, hybrid seeds = split seed and 7,
-#: P2 MSE / best baseline's: 4 / 8 / 16 / 32 rounds 1.042 +/- 0.203 / 0.977 +/- 0.132 / 0.961 +/-
-#: 0.095 / 0.954 +/- 0.107 (mean +/- SD over the 6 fits). Larger cohorts reach it in their first round.
+#: P2 MSE / best baseline's (``benchmarks/validation_small.py``): 4 / 8 / 16 / 32 rounds 1.042 +/-
+#: 0.203 / 0.977 +/- 0.132 / 0.961 +/- 0.095 / 0.954 +/- 0.107, this rule 0.974 +/- 0.107 (mean +/-
+#: SD over the 6 fits). Larger cohorts reach it in their first round.
 MIN_ENTRY_ROWS = 2_500
 MAX_ROUNDS = 16
 
