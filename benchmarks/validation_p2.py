@@ -99,8 +99,9 @@ def main(argv: list[str] | None = None) -> None:
     if not path.is_dir():
         print(f"{path} absent (set GEX_IMPUTE_DATA); skipped")
         return
-    for dataset, seed in ((d, s) for d in args.datasets.split(",") for s in seeds):
-        adata = validation_data(path, dataset)
+    tables = {d: validation_data(path, d) for d in args.datasets.split(",")}  # read once each
+    for (dataset, full), seed in ((item, s) for item in tables.items() for s in seeds):
+        adata = full
         if args.genes:  # a random subset of the genes, drawn with the split seed
             pick = np.random.default_rng(seed).choice(adata.n_vars, args.genes, replace=False)
             adata = adata[:, np.sort(pick)].copy()

@@ -18,7 +18,7 @@ Usage::
 from __future__ import annotations
 
 import numpy as np
-from small_cohorts import cohort
+from small_cohorts import METHODS, cohort
 
 
 def ratios(n_rounds: int) -> list[float]:
@@ -30,7 +30,7 @@ def ratios(n_rounds: int) -> list[float]:
         adata = cohort(15, 6, 0.35, seed)
         for model_seed in (seed, 7):
             hybrid = gi.HybridImputer(n_jobs=1, progress=False, random_state=model_seed, n_rounds=n_rounds)
-            methods = {"hybrid": hybrid} | {m: m for m in ("pca_regression", "knn_samples", "mean")}
+            methods = {"hybrid": hybrid} | {m: m for m in METHODS if m != "hybrid"}
             table = gi.tl.evaluate(
                 adata, methods=methods, protocol="entries", donor_key="donor", random_state=seed,
                 progress=False,

@@ -262,8 +262,7 @@ def fit_entry_models(
         pats.append(pat)
         genes.append(cols)
         gene_rows += int((pat == PATTERNS.index("genes")).sum())
-        if first:
-            entry_rows += int((pat == PATTERNS.index("entries")).sum())
+        entry_rows += int((pat == PATTERNS.index("entries")).sum())  # (gene-only rounds add none)
         i += 1
         bar.update()
     bar.close()
