@@ -98,4 +98,10 @@ NOTES = [
     "GTEx-v8-like cohort of sim P3 with 20% of the observed entries hidden; hybrid MSE 0.1103 / "
     "0.1111 / 0.1094 against pca_regression 0.1698 / 0.1751 / 0.1715 (the best baseline at "
     "every seed): 0.641 +/- 0.008x. The other jobs are unchanged.",
+    "Session 13 (2026-12-07, 07:30-07:34 UTC, 2 shared cores, load 0.7-1): `OPENBLAS_NUM_THREADS=1 "
+    "nice -n 10 python benchmarks/sample_level.py --jobs 1 --only 'gtex P1' --fresh` at 21496db "
+    "with a fourth annotation level, gene bodies without promoters (chrom / start / end / strand "
+    "/ tss): hybrid r 0.3890 / 0.3772 / 0.3796, 1.385 +/- 0.023x distance (seed 0 identical to "
+    "the full annotation's 'hybrid -CNN' row). Every other P1 figure is identical to the "
+    "session-7 run at 4e61472 (only the fit seconds differ).",
 ]

@@ -12,7 +12,8 @@ Jobs, each a separate process (``--jobs N`` run side by side, ``OPENBLAS_NUM_THR
 ``blake P3-8folds <s>`` the same in 8 folds over the 47 profiles, never two of one individual
                         in a fold (``n_folds=8``; the headline of sessions 4-8).
 ``gtex P1 <seed>``      GTEx tissue means (29 tissues x the 18,000 genes with a CAGE TSS), 20% of
-                        the genes hidden; hybrid at three annotation levels (full, TSS BED only:
+                        the genes hidden; hybrid at four annotation levels (full, gene bodies
+                        without promoters: chrom / start / end / strand / tss, TSS BED only:
                         chrom / tss / strand, promoters shuffled among genes) and ablations.
 ``gtex P2 <seed>``      GTEx tissue means (all 19,139 genes), 20% of the entries hidden.
 ``sim P2 <seed>``       the simulator's GTEx-v8-like cohort (``simulate(preset="gtex_v8")``,
@@ -128,15 +129,21 @@ def _load(dataset: str, protocol: str):
 
 
 def _annotation_levels(adata) -> dict:
-    """Full annotation, TSS BED only (chrom, tss, strand), and promoters shuffled among genes."""
-    tss_only = adata.copy()
-    tss_only.var = tss_only.var[["chrom", "tss", "strand"]].copy()
+    """Full annotation, gene bodies without promoters, TSS BED only, and promoters shuffled among genes."""
+    levels = {"full": adata}
+    for level, columns in (
+        ("gene_bodies", ["chrom", "start", "end", "strand", "tss"]),
+        ("tss_only", ["chrom", "tss", "strand"]),
+    ):
+        thin = adata.copy()
+        thin.var = thin.var[columns].copy()
+        levels[level] = thin
     shuffled = adata.copy()
     order = np.random.default_rng(0).permutation(adata.n_vars)
     for col in ("promoter", "n_promoters"):
         if col in shuffled.var:
             shuffled.var[col] = shuffled.var[col].to_numpy()[order]
-    return {"full": adata, "tss_only": tss_only, "promoter_shuffle": shuffled}
+    return levels | {"promoter_shuffle": shuffled}
 
 
 def split_of(dataset: str, protocol: str) -> str:
