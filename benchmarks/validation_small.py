@@ -10,6 +10,14 @@ Session 12 (2026-12-07), at d77f365: 4 / 8 / 16 / 32 rounds 1.042 +/- 0.203 / 0.
 0.961 +/- 0.095 / 0.954 +/- 0.107; the rule (rounds until 2,500 entry rows, at most 16) 0.974 +/-
 0.107. Adopted: the rule.
 
+Session 13 (2026-12-07), at 21496db, not adopted: the mean of five hybrids (``random_state`` 0-4)
+against each alone, the same cohort shape (``simulate(15, 6, 200, preset="gtex_v8",
+absent="drop")``, 35% of the samples kept), data and split seeds 100-104, P2 MSE: the mean
+0.350 / 0.353 / 0.288 / 0.158 / 0.254 against the five alone 0.330-0.416 / 0.346-0.379 /
+0.288-0.299 / 0.157-0.162 / 0.253-0.262 (1-2.4% below their average, never below the best;
+pca_regression 0.366 / 0.375 / 0.412 / 0.197 / 0.253). It removes the dependence on the seed
+but gains too little for five fits and a saved model five times as large.
+
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/validation_small.py
