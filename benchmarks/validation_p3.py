@@ -61,6 +61,10 @@ weighs a donor's other tissues computed without that donor (a leave-one-donor-ou
 tuned setting): sim 100 / 101 / 102 / 103 0.11875 / 0.12244 / 0.11027 / 0.13310 -> 0.11814 /
 0.12184 / 0.11018 / 0.13354, Blake 100 / 101 unchanged (0.12297 / 0.12582).
 
+Session 13, at 21496db, not adopted: the mean of three hybrids (``random_state`` 0-2), Blake 100 /
+101: 0.12304 / 0.12548 (one hybrid 0.12297 / 0.12582): on Blake the donor-grouped CV keeps the
+ridge stack, which depends little on the seed.
+
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/validation_p3.py --seeds 100,101 \\
