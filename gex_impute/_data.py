@@ -39,7 +39,7 @@ from ._data_keys import (
     resolve_keys,
 )
 from ._data_matrix import dense, fingerprint, input_matrix, input_rows, output_dtype, sample_annotation
-from ._errors import DataError, ParameterError
+from ._errors import DataError, KeyNotFoundError, ParameterError
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -249,7 +249,7 @@ def from_anndata(
             f"donor_key {donor_key!r} not found in adata.{where} "
             f"(columns: {list(obs.columns)}); pass donor_key=None when donors are unknown."
         )
-        raise KeyError(msg)
+        raise KeyNotFoundError(msg)
     tissue = _categorical(obs[tissue_key], "tissue", tissue_key)
     donor = None if donor_key is None else _categorical(obs[donor_key], "donor", donor_key)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from ._errors import ParameterError
+from ._errors import KeyNotFoundError, ParameterError
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -79,10 +79,10 @@ def register_keys(
     if donor_key is not None and donor_key not in samples.columns:
         where = "obs" if orientation == "samples_x_genes" else "var"
         msg = f"donor_key {donor_key!r} not found in adata.{where} (columns: {list(samples.columns)})."
-        raise KeyError(msg)
+        raise KeyNotFoundError(msg)
     if layer is not None and layer != "X" and layer not in adata.layers:
         msg = f"layer {layer!r} not found; available layers: {list(adata.layers.keys())}"
-        raise KeyError(msg)
+        raise KeyNotFoundError(msg)
     entry = {"tissue_key": tissue_key}
     if donor_key is not None:
         entry["donor_key"] = donor_key
@@ -167,7 +167,7 @@ def detect_orientation(adata: AnnData, tissue_key: str) -> Orientation:
             f"tissue_key {tissue_key!r} is a column of both adata.obs and adata.var, so the "
             "orientation is ambiguous; drop or rename one of them."
         )
-        raise KeyError(msg)
+        raise KeyNotFoundError(msg)
     if in_obs:
         return "samples_x_genes"
     if in_var:
@@ -177,4 +177,4 @@ def detect_orientation(adata: AnnData, tissue_key: str) -> Orientation:
         f"nor in adata.var (columns: {list(adata.var.columns)}). Pass tissue_key= naming the "
         "column that holds each sample's tissue."
     )
-    raise KeyError(msg)
+    raise KeyNotFoundError(msg)

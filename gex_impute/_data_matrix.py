@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-from ._errors import DataError
+from ._errors import DataError, KeyNotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +28,7 @@ def input_matrix(adata: AnnData, layer: str | None):
     """Return ``X`` (``layer`` None) or ``adata.layers[layer]`` as stored (dense, sparse or backed)."""
     if layer is not None and layer not in adata.layers:
         msg = f"layer {layer!r} not found; available layers: {list(adata.layers.keys())}"
-        raise KeyError(msg)
+        raise KeyNotFoundError(msg)
     matrix = adata.X if layer is None else adata.layers[layer]
     if matrix is None:
         msg = "adata.X is empty; pass layer= naming the layer that holds the expression values."

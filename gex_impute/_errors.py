@@ -20,6 +20,13 @@ class DataError(GexImputeError, ValueError):
     """The data (an AnnData or a table) does not satisfy the data contract."""
 
 
+class KeyNotFoundError(DataError, KeyError):
+    """A named column or layer (``tissue_key``, ``donor_key``, ``layer``) is not in the AnnData."""
+
+    def __str__(self) -> str:  # the message, not KeyError's quoted repr of it
+        return str(self.args[0]) if self.args else ""
+
+
 class ParameterError(GexImputeError, ValueError):
     """A method or function parameter is outside its valid range or choices."""
 
@@ -40,6 +47,7 @@ __all__ = [
     "DataError",
     "GexImputeError",
     "InputFileError",
+    "KeyNotFoundError",
     "ModelArchiveError",
     "NotFittedError",
     "OutputPathError",

@@ -82,7 +82,8 @@ def check_output_path(
 
     Refuses an empty path, a path equal to one of ``inputs``, an existing folder where a file is
     expected (or a non-empty folder where a folder is expected), an existing file when
-    ``overwrite`` is False, a parent that is a file, and a parent folder that is not writable.
+    ``overwrite`` is False, a parent that is a file, and a parent folder where a file cannot be
+    created (tried with a temporary file).
     A missing parent folder is fine (it is created on write).
 
     Raises
@@ -119,9 +120,16 @@ def check_output_path(
     if not parent.is_dir():
         msg = f"{what} {str(path)!r} cannot be created: {str(parent)!r} is a file, not a folder."
         raise OutputPathError(msg)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        msg = f"{what} {str(path)!r} cannot be written: folder {str(parent)!r} is read-only."
-        raise OutputPathError(msg)
+    try:  # os.access says yes to root (containers, Galaxy) on read-only mounts: try it
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        msg = (
+            f"{what} {str(path)!r} cannot be written: folder {str(parent)!r} refuses new files "
+            f"({err.strerror}); choose a folder you can write to."
+        )
+        raise OutputPathError(msg) from None
     return path
 
 

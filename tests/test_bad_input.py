@@ -132,7 +132,7 @@ CLI_CASES = [
     ("output-under-file", ["impute", "{good}", "-o", "{file}/x.h5ad"], 1, "is a file"),
     ("tissue-key-absent", [*IMPUTE, "--method", "mean", "--tissue-key", "nope"], 1, "nope"),
     ("layer-absent", [*IMPUTE, "--method", "mean", "--layer", "nope"], 1, "nope"),
-    ("key-added-empty", [*IMPUTE, "--method", "mean", "--key-added", ""], 1, "key_added"),
+    ("key-added-empty", [*IMPUTE, "--method", "mean", "--key-added", ""], 1, "--key-added"),
     (
         "key-added-is-layer",
         [*IMPUTE, "--method", "mean", "--layer", "truth", "--key-added", "truth"],

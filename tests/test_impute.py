@@ -133,8 +133,6 @@ def test_key_added_conflicts_and_registered_keys(sim):
     with pytest.raises(ParameterError, match=r"overwrite the existing layers \['counts'\]"):
         gi.impute(sim, method="mean", layer="counts", key_added="counts", progress=False)
     np.testing.assert_array_equal(sim.layers["counts"], sim.X, strict=True)  # refused before any change
-    gi.impute(sim, method="mean", layer="counts", key_added="counts", overwrite=True, progress=False)
-    assert np.isfinite(sim.layers["counts"]).all()
     for bad in (None, ""):
         with pytest.raises(ParameterError, match="key_added"):
             gi.impute(sim, method="mean", key_added=bad, progress=False)
@@ -192,3 +190,52 @@ def test_progress_switch_reaches_the_methods_own_bars():
     assert _resolve_method("hybrid", 3, False).get_params()["progress"] is False
     assert _resolve_method("hybrid", 3, True).get_params()["progress"] is True
     assert _resolve_method("hybrid", 3, True).get_params()["random_state"] == 3
+
+
+def test_the_input_layer_is_never_written(sim):
+    """key_added naming the input layer is refused even with overwrite=True (the input is kept)."""
+    sim.layers["counts"] = sim.X.copy()
+    sim.layers["run_mask"] = sim.X.copy()
+    layers = {name: sim.layers[name].copy() for name in sim.layers}
+    for layer, key in (("counts", "counts"), ("run_mask", "run")):
+        with pytest.raises(ParameterError, match="holds the input values"):
+            gi.tl.impute(sim, method="mean", layer=layer, key_added=key, overwrite=True, progress=False)
+    assert set(sim.layers) == set(layers)
+    for name, values in layers.items():
+        np.testing.assert_array_equal(sim.layers[name], values)
+
+
+def test_copy_of_a_backed_anndata_is_loaded_into_memory(sim, tmp_path):
+    path = tmp_path / "sim.h5ad"
+    gi.io.write_h5ad(sim, path)
+    backed = ad.read_h5ad(path, backed="r")
+    out = gi.tl.impute(backed, method="mean", copy=True, progress=False)
+    assert out is not None and not out.isbacked
+    assert np.isfinite(out.layers["imputed"]).all()
+    assert "imputed" not in backed.layers
+
+
+@pytest.mark.parametrize("key", ["tissue_key", "donor_key", "layer"])
+def test_unknown_keys_raise_the_package_error_family(sim, key):
+    from gex_impute._errors import DataError, GexImputeError, KeyNotFoundError
+
+    with pytest.raises(KeyNotFoundError, match="'nope'") as info:
+        gi.tl.impute(sim, method="mean", progress=False, **{key: "nope"})
+    assert isinstance(info.value, GexImputeError | DataError | KeyError)
+    assert str(info.value).startswith(key.split("_")[0])  # the message itself, not KeyError's repr
+
+
+def test_a_saved_model_remembers_its_donor_column(sim, tmp_path):
+    """fit(donor_key=...) then impute(model=...) without donor_key reads the same column."""
+    sim.obs["individual"] = sim.obs.pop("donor")
+    model = gi.get_method("knn_samples").fit(sim, donor_key="individual")
+    assert model.fitted_donor_key == "individual"
+    model.save(tmp_path / "m.zip")
+    loaded = gi.load_model(tmp_path / "m.zip")
+    assert loaded.fitted_donor_key == "individual"
+    direct = model.predict(sim, donor_key="individual")
+    np.testing.assert_array_equal(loaded.predict(sim), direct)
+    gi.tl.impute(sim, model=loaded, progress=False)
+    assert sim.uns["imputed"]["donor_key"] == "individual"
+    without = gi.get_method("mean").fit(sim)
+    assert without.fitted_donor_key is None

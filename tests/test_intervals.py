@@ -105,6 +105,25 @@ def test_tampered_calibration_is_refused(data, tmp_path):
         gi.load_model(tmp_path / "m")
 
 
+@pytest.mark.parametrize("bad", ["nan", "negative", "unsorted"])
+def test_calibration_scores_are_checked_on_load(data, tmp_path, bad):
+    """Scores of a saved calibration (absolute residuals, sorted per bin) are checked, not trusted."""
+    model = gi.get_method("mean").fit(data).calibrate(data, patterns=("entries",))
+    model.save(tmp_path / "m")
+    path = tmp_path / "m" / "arrays" / "calibration_scores.npy"
+    scores = np.load(path)
+    assert len(scores) > 2 and (scores >= 0).all()
+    if bad == "nan":
+        scores[1] = np.nan
+    elif bad == "negative":
+        scores = scores - scores.max() - 1.0
+    else:
+        scores[[0, -1]] = scores[[-1, 0]]
+    np.save(path, scores)
+    with pytest.raises(ModelArchiveError, match="finite, non-negative and sorted"):
+        gi.load_model(tmp_path / "m")
+
+
 def test_deterministic_and_refit_recalibrates(data):
     def bounds(seed):
         model = gi.get_method("knn_samples", random_state=seed).fit(data)

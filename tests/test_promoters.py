@@ -135,6 +135,14 @@ def test_arguments_checked(genome, tmp_path):
         gi.pp.add_promoters(adata, fasta=path, mapping=path)
     with pytest.raises(FileNotFoundError):
         gi.pp.add_promoters(adata, fasta=tmp_path / "none.fa")
+    # a typo such as 10**8 would allocate gigabytes per gene: refused before any sequence is cut
+    from gex_impute.cli._parser import MAX_FLANK as CLI_MAX_FLANK
+    from gex_impute.pp.promoters import MAX_FLANK
+
+    assert CLI_MAX_FLANK == MAX_FLANK
+    for flanks in ({"upstream": MAX_FLANK + 1}, {"downstream": MAX_FLANK + 1}, {"downstream": 0}):
+        with pytest.raises(ValueError, match="upstream must be 0-50,000 and downstream 1-50,000"):
+            gi.pp.add_promoters(adata, fasta=path, **flanks)
 
 
 def test_reverse_complement():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gex_impute._utils import atomic_path, derive_seeds
+from gex_impute._errors import OutputPathError
+from gex_impute._utils import atomic_path, check_output_path, derive_seeds
 
 
 def test_derive_seeds_deterministic_and_distinct():
@@ -41,9 +42,6 @@ def test_atomic_path_uses_normal_permissions(tmp_path):
 def test_check_output_path(tmp_path):
     import os
 
-    from gex_impute._errors import OutputPathError
-    from gex_impute._utils import check_output_path
-
     assert check_output_path(tmp_path / "new" / "out.h5ad") == tmp_path / "new" / "out.h5ad"
     existing = tmp_path / "in.gct"
     existing.write_text("x")
@@ -65,5 +63,21 @@ def test_check_output_path(tmp_path):
         ro = tmp_path / "ro"
         ro.mkdir()
         ro.chmod(0o500)
-        with pytest.raises(OutputPathError, match="read-only"):
+        with pytest.raises(OutputPathError, match="refuses new files"):
             check_output_path(ro / "x.h5ad")
+
+
+def test_check_output_path_tries_the_folder_even_as_root(tmp_path, monkeypatch):
+    """os.access says yes to root on a read-only mount; the check creates a file to be sure."""
+    import errno
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(OutputPathError, match=r"refuses new files \(Read-only file system\)"):
+        check_output_path(tmp_path / "x.h5ad")
+    monkeypatch.undo()
+    assert check_output_path(tmp_path / "x.h5ad") == tmp_path / "x.h5ad"
+    assert list(tmp_path.iterdir()) == []  # the probe is gone

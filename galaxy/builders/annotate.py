@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gex_impute.pp.promoters import MAX_FLANK
+
 from . import common
 from .common import Gx, ToolSpec
 
@@ -61,6 +63,7 @@ gex-impute annotate
 EXPRESSION_ARGS
     --output output.h5ad
     --annotation 'annotation.$ann_ext'
+    --bed-tss '$bed_tss'
 #if str($sequence.source) == 'fasta':
     --fasta genome.fa
 #elif str($sequence.source) == 'keyed':
@@ -107,6 +110,18 @@ def build(gx: Gx, specs: dict):  # noqa: ARG001 - same signature as the other bu
             "start, end and strand columns.",
         )
     )
+    inputs.append(
+        p.SelectParam(
+            "bed_tss",
+            label="BED intervals are",
+            options={
+                "start": "Gene bodies (the TSS is the start on +, the end on -)",
+                "window_center": "Windows centred on the TSS (e.g. 20 kb around a CAGE TSS)",
+            },
+            default="start",
+            help="Applies to a BED annotation only.",
+        )
+    )
     seq = p.Conditional("sequence")
     seq.append(
         p.SelectParam(
@@ -122,8 +137,12 @@ def build(gx: Gx, specs: dict):  # noqa: ARG001 - same signature as the other bu
     )
 
     def flanks(when):
-        when.append(p.IntegerParam("upstream", value=1000, min=0, label="Bases upstream"))
-        when.append(p.IntegerParam("downstream", value=500, min=0, label="Bases downstream"))
+        when.append(p.IntegerParam("upstream", value=1000, min=0, max=MAX_FLANK, label="Bases upstream"))
+        when.append(
+            p.IntegerParam(
+                "downstream", value=500, min=1, max=MAX_FLANK, label="Bases downstream (TSS base included)"
+            )
+        )
 
     when = p.When("fasta")
     when.append(p.DataParam("fasta", format="fasta", label="Genome FASTA"))

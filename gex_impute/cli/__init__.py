@@ -14,6 +14,7 @@ error or a signal leaves no output file behind.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -43,9 +44,29 @@ class _OneLineFormatter(logging.Formatter):
         return f"{PROG}: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
 
 
+#: the public API's argument names in error messages, as the command line spells them
+_CLI_SPELLING = (
+    (re.compile(r"\bpass donor_key=None\b"), "leave out --donor-key"),
+    (re.compile(r"\boverwrite=True\b"), "--overwrite"),
+    (re.compile(r"\bout=(?=\S)"), "--output "),
+    (
+        re.compile(r"\b(donor_key|tissue_key|key_added|layer)=(\S?)"),
+        lambda m: f"--{m[1].replace('_', '-')} {m[2]}",
+    ),
+    (re.compile(r"\banother key_added\b"), "another --key-added"),
+)
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
     return " ".join((text or type(err).__name__).split())
+
+
+def _as_cli(text: str) -> str:
+    """``text`` with the API's argument names (``overwrite=True``, ``donor_key=``) as the CLI's flags."""
+    for pattern, spelling in _CLI_SPELLING:
+        text = pattern.sub(spelling, text)
+    return " ".join(text.split())
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -102,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             traceback.print_exc(file=sys.stderr)
         status = EXIT_USAGE if isinstance(err, UsageError) else EXIT_DATA_ERROR
-        print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
+        print(f"{PROG}: error: {_as_cli(_one_line(err))}", file=sys.stderr)
         return status
     except Exception as err:  # a bug: still one line unless --debug
         if args.debug:

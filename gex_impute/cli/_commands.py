@@ -100,9 +100,46 @@ def _inputs(args: argparse.Namespace) -> tuple[str | None, ...]:
     return tuple(v for v in (getattr(args, n, None) for n in names) if isinstance(v, str))
 
 
-def _check(args: argparse.Namespace, path: str | None, what: str, **kwargs: Any) -> None:
-    if path is not None:
-        check_output_path(path, what=what, inputs=_inputs(args), overwrite=args.overwrite, **kwargs)
+def _check(
+    args: argparse.Namespace, path: str | None, what: str, *, plot: bool = False, **kwargs: Any
+) -> None:
+    """Check an output path before any work: writable, not an input, not another output's path."""
+    if path is None:
+        return
+    check_output_path(path, what=what, inputs=_inputs(args), overwrite=args.overwrite, **kwargs)
+    if plot:
+        _check_plot_format(path, what)
+    seen: dict[Path, str] = args.__dict__.setdefault("_outputs", {})
+    resolved = Path(path).resolve()
+    if resolved in seen:
+        msg = f"{what} and {seen[resolved]} name the same file {path!r}; give each output its own path"
+        raise UsageError(msg)
+    seen[resolved] = what
+
+
+def _check_plot_format(path: str, what: str) -> None:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in formats:
+        found = f"its suffix {suffix!r} is not an image format" if suffix else "it has no suffix"
+        msg = f"{what} {path!r}: {found}; end it in .png, .pdf or .svg (or {', '.join(sorted(formats))})"
+        raise UsageError(msg)
+
+
+def _write(adata: AnnData, path: str) -> None:
+    """Write ``adata``: a zarr store for a ``.zarr`` path, else an h5ad file (Galaxy's .dat names too)."""
+    from .. import io
+
+    if _is_zarr(path):
+        io.write_zarr(adata, path)
+    else:
+        io.write_h5ad(adata, path)
+
+
+def _is_zarr(path: str) -> bool:
+    return Path(path.rstrip("/")).suffix.lower() == ".zarr"
 
 
 def _written(path: str | Path) -> None:
@@ -136,7 +173,7 @@ def simulate(args: argparse.Namespace) -> int:
 
 def annotate(args: argparse.Namespace) -> int:
     """``gex-impute annotate``."""
-    from .. import io, pp
+    from .. import pp
 
     if args.annotation is None and args.fasta is None and args.promoters is None:
         msg = "nothing to do: give --annotation and/or --fasta or --promoters"
@@ -144,10 +181,17 @@ def annotate(args: argparse.Namespace) -> int:
     if args.promoter_mapping is not None and args.promoters is None:
         msg = "--promoter-mapping only applies with --promoters"
         raise UsageError(msg)
-    _check(args, args.output, "--output")
+    _check(args, args.output, "--output", directory=_is_zarr(args.output))
     adata = _read(args)
     if args.annotation is not None:
-        pp.annotate_genes(adata, args.annotation, tissue_key=args.tissue_key)
+        pp.annotate_genes(
+            adata,
+            args.annotation,
+            tissue_key=args.tissue_key,
+            bed_tss=args.bed_tss,
+            coordinates=args.coordinates,
+            chrom_style=args.chrom_style,
+        )
     if args.fasta is not None or args.promoters is not None:
         pp.add_promoters(
             adata,
@@ -158,7 +202,7 @@ def annotate(args: argparse.Namespace) -> int:
             downstream=args.downstream,
             tissue_key=args.tissue_key,
         )
-    io.write_h5ad(adata, args.output)
+    _write(adata, args.output)
     _written(args.output)
     return 0
 
@@ -180,9 +224,9 @@ def fit(args: argparse.Namespace) -> int:
 
 def impute(args: argparse.Namespace) -> int:
     """``gex-impute impute``."""
-    from .. import io, tl
+    from .. import tl
 
-    _check(args, args.output, "--output")
+    _check(args, args.output, "--output", directory=_is_zarr(args.output))
     method = _model_or_method(args)
     adata = _read(args)
     # a saved model is applied as it is (model=); a method is fitted on the input (method=)
@@ -196,9 +240,10 @@ def impute(args: argparse.Namespace) -> int:
         random_state=args.seed,
         interval=args.interval,
         progress=_progress(args),
+        overwrite=args.overwrite,
         **_keys(args),
     )
-    io.write_h5ad(adata, args.output)
+    _write(adata, args.output)
     _written(args.output)
     return 0
 
@@ -207,9 +252,9 @@ def complete(args: argparse.Namespace) -> int:
     """``gex-impute complete``."""
     from .. import io, pl, tl
 
-    _check(args, args.output, "--output", directory=args.output.rstrip("/").endswith(".zarr"))
+    _check(args, args.output, "--output", directory=_is_zarr(args.output))
     _check(args, args.gct_output, "--gct-output")
-    _check(args, args.plot, "--plot")
+    _check(args, args.plot, "--plot", plot=True)
     method = _model_or_method(args)
     adata = _read(args)
     client = None
@@ -237,7 +282,7 @@ def complete(args: argparse.Namespace) -> int:
         if client is not None:
             client.close()
     _written(args.output)
-    zarr = args.output.rstrip("/").endswith(".zarr")
+    zarr = _is_zarr(args.output)
     completed = io.read_zarr(args.output) if zarr else io.read_h5ad(args.output, backed="r")
     n_new = int(completed.obs["imputed_profile"].sum())
     print(f"completed {completed.n_obs} profiles ({n_new} estimated) x {completed.n_vars} genes")
@@ -266,7 +311,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from .. import io, pl, tl
 
     _check(args, args.output, "--output")
-    _check(args, args.plot, "--plot")
+    _check(args, args.plot, "--plot", plot=True)
     methods = _evaluation_methods(args)
     adata = _read(args)
     table = tl.evaluate(

@@ -23,6 +23,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+#: = :data:`gex_impute.pp.promoters.MAX_FLANK` (here so that ``--help`` imports no pandas; a test compares)
+MAX_FLANK = 50_000
+
+
 def _number(
     cast: Callable[[str], Any],
     *,
@@ -129,9 +133,9 @@ def _method_options(p: argparse.ArgumentParser, *, model: bool) -> None:
     )
 
 
-def _output(p: argparse.ArgumentParser, help: str) -> None:  # noqa: A002
+def _output(p: argparse.ArgumentParser, help: str, overwrite: str = "replace an existing output") -> None:  # noqa: A002
     p.add_argument("-o", "--output", required=True, type=_non_empty, help=help)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--overwrite", action="store_true", help=overwrite)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,14 +184,39 @@ def build_parser() -> argparse.ArgumentParser:
         "promoter sequences (cut from a genome FASTA, or keyed sequences).",
     )
     _input(p)
-    _output(p, "output h5ad")
+    _output(p, "output h5ad (or a .zarr store)")
     p.add_argument("--annotation", default=None, help="gene annotation: GTF, GFF3, BED6 or TSV")
     seq = p.add_mutually_exclusive_group()
     seq.add_argument("--fasta", default=None, help="genome FASTA to cut promoters from")
     seq.add_argument("--promoters", default=None, help="promoter sequences keyed by gene (FASTA or TSV)")
     p.add_argument("--promoter-mapping", default=None, help="TSV mapping promoter ids to gene ids")
-    p.add_argument("--upstream", type=_number(int, low=0), default=1000, help="bp upstream of the TSS")
-    p.add_argument("--downstream", type=_number(int, low=0), default=500, help="bp downstream of the TSS")
+    p.add_argument(
+        "--bed-tss",
+        choices=("start", "window_center"),
+        default="start",
+        help="BED annotation: intervals are gene bodies (start) or windows centred on the TSS",
+    )
+    p.add_argument(
+        "--coordinates",
+        choices=("0-based", "1-based"),
+        default="0-based",
+        help="TSV annotation: BED-like 0-based or inclusive 1-based coordinates",
+    )
+    p.add_argument(
+        "--chrom-style",
+        choices=("keep", "ucsc", "ensembl"),
+        default="keep",
+        help="chromosome names as in the annotation, or as ucsc (chr1) / ensembl (1)",
+    )
+    p.add_argument(
+        "--upstream", type=_number(int, low=0, high=MAX_FLANK), default=1000, help="bp upstream of the TSS"
+    )
+    p.add_argument(
+        "--downstream",
+        type=_number(int, low=1, high=MAX_FLANK),
+        default=500,
+        help="bp downstream of the TSS, TSS base included",
+    )
     _common(p)
     p.set_defaults(func=cmd.annotate)
 
@@ -222,7 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval, layers[KEY_lower] / layers[KEY_upper].",
     )
     _input(p)
-    _output(p, "output h5ad")
+    _output(
+        p,
+        "output h5ad (or a .zarr store)",
+        overwrite="replace an existing output file and the input's layers of an earlier --key-added",
+    )
     _method_options(p, model=True)
     p.add_argument("--key-added", default="imputed", help="layer name of the result (default: %(default)s)")
     p.add_argument(

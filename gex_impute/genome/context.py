@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._errors import KeyNotFoundError
 from .neighbours import BIDIRECTIONAL_MAX_DISTANCE, FLAG_FIELDS, ORIENTATIONS, GenomicNeighbours
 from .search import _reference_mask, genomic_neighbours
 
@@ -218,7 +219,7 @@ def _gene_table(adata: AnnData, needed: Sequence[str]) -> tuple[pd.DataFrame, in
             f"neither adata.var nor adata.obs has the gene annotation columns {list(needed)}; "
             "run gex_impute.pp.annotate_genes first."
         )
-        raise KeyError(msg)
+        raise KeyNotFoundError(msg)
     return table, 1 if axis == "var" else 0
 
 
@@ -244,7 +245,7 @@ def genomic_context(adata: AnnData, key: str = "genomic_context") -> GenomicNeig
             f"adata.uns has no {key!r}; run "
             f"gex_impute.genome.add_genomic_context(adata, key_added={key!r}) first."
         )
-        raise KeyError(msg)
+        raise KeyNotFoundError(msg)
     info = adata.uns[key]
     genes_axis = 1 if info.get("genes_axis", "var") == "var" else 0
     table = adata.var if genes_axis == 1 else adata.obs

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._errors import KeyNotFoundError
 from .neighbours import BIDIRECTIONAL_MAX_DISTANCE, CONVERGENT, DIVERGENT, TANDEM, GenomicNeighbours
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def _check_columns(var: pd.DataFrame, chrom_key: str, tss_key: str) -> None:
                 "gex_impute.pp.annotate_genes, or name the column with "
                 f"{'chrom_key' if key == chrom_key else 'tss_key'}=. Columns present: {list(var.columns)}."
             )
-            raise KeyError(msg)
+            raise KeyNotFoundError(msg)
 
 
 # --------------------------------------------------------------------------------------------

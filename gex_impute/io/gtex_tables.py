@@ -162,11 +162,22 @@ def prepare_phenotypes(value: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
 
 
 def gtex_donor(sample_ids: pd.Index) -> pd.Series | None:
-    """Donor = first two dash-separated fields of a GTEx sample id (``GTEX-1117F``), else None."""
-    parts = sample_ids.astype(str).str.split("-")
+    """Donor = first two dash-separated fields of a GTEx sample id (``GTEX-1117F``), else None.
+
+    An estimated profile as :func:`gex_impute.tl.complete` names it, ``DONOR|TISSUE``
+    (``GTEX-1117F|Adipose - Subcutaneous``), gives the part before ``|``.
+    """
+    parts = sample_ids.astype(str).str.split("|").str[0].str.split("-")
     if len(sample_ids) == 0 or not (parts.str.len() >= 2).all():
         return None
     return pd.Series(parts.str[:2].str.join("-"), index=sample_ids)
+
+
+def _completed_profiles(samples: pd.Index, known: pd.Index) -> pd.Series:
+    """Return the tissue of each estimated profile named ``DONOR|TISSUE`` by ``complete()`` (else NaN)."""
+    text = pd.Series(samples.astype(str), index=samples)
+    named = text.str.contains("|", regex=False) & ~samples.isin(known)
+    return text.str.partition("|")[2].where(named)
 
 
 def _category(values) -> pd.Categorical:
@@ -186,7 +197,8 @@ def annotate_samples(
     obs = obs.copy()
     if attrs is not None:
         source = "(DataFrame)" if isinstance(attrs_source, pd.DataFrame) else attrs_source
-        missing = samples[~samples.isin(attrs.index)]
+        named = _completed_profiles(samples, attrs.index)
+        missing = samples[~samples.isin(attrs.index) & named.isna().to_numpy()]
         if len(missing):
             msg = (
                 f"{len(missing)} of {len(samples)} GCT samples are not in the sample-attributes table "
@@ -194,7 +206,8 @@ def annotate_samples(
                 "attributes table of the same GTEx release as the GCT file."
             )
             raise InputFileError(msg)
-        sub = attrs.loc[samples]
+        sub = attrs.reindex(samples)
+        sub["SMTSD"] = sub["SMTSD"].where(named.isna().to_numpy(), named.to_numpy())
         no_tissue = sub["SMTSD"].isna().to_numpy()
         if no_tissue.any():
             msg = (

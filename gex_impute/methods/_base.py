@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from .._data import ExpressionData, Orientation, from_anndata, to_input_units
+from .._data import ExpressionData, Orientation, from_anndata, resolve_keys, to_input_units
 from .._errors import DataError, GexImputeError
 from ._interval_api import IntervalMixin
 from ._params import Constraint, validate_params
@@ -126,13 +126,17 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
 
         Returns
         -------
-        The fitted method; it records ``gene_ids_``, ``tissues_``, ``has_donor_`` and ``log1p_``.
+        The fitted method; it records ``gene_ids_``, ``tissues_``, ``has_donor_``, ``donor_key_``
+        (the donor column of an AnnData, which :meth:`predict` and :func:`gex_impute.tl.impute` then
+        read by default) and ``log1p_``.
         """
         data, _ = self._as_data(adata, tissue_key, donor_key, layer, log_transform)
         self._check_data(data)
         self.gene_ids_ = [str(g) for g in data.var.index]
         self.tissues_ = [str(t) for t in data.tissue.categories]
         self.has_donor_ = data.donor is not None
+        donor = None if isinstance(adata, ExpressionData) else resolve_keys(adata, donor_key=donor_key)[1]
+        self.donor_key_ = donor if self.has_donor_ else None
         self.__dict__.pop("calibration_", None)  # a refit invalidates the intervals' calibration
         self._fit(data)
         self.log1p_ = bool(data.log1p)
@@ -154,7 +158,8 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
             AnnData (either orientation) or prepared :class:`ExpressionData`; the genes, tissues
             and donors are compared with those of the fit (what differs is reported).
         tissue_key, donor_key, layer
-            As for :meth:`fit`; the log1p choice of the fit is reused.
+            As for :meth:`fit`; the log1p choice of the fit is reused, and with donor_key None
+            (and none registered) the donor column of the fit.
 
         Returns
         -------
@@ -162,6 +167,8 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
         AnnData; on the model scale for :class:`ExpressionData`).
         """
         self._check_fitted()
+        if not isinstance(adata, ExpressionData) and donor_key is None:
+            donor_key = resolve_keys(adata, default_donor_key=self.fitted_donor_key)[1] or False
         data, orientation = self._as_data(adata, tissue_key, donor_key, layer, self.log1p_)
         self._check_data(data)
         self._check_compatible(data)
@@ -170,6 +177,11 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
             return pred
         pred = to_input_units(pred, data.log1p)
         return pred if orientation == "samples_x_genes" else pred.T
+
+    @property
+    def fitted_donor_key(self) -> str | None:
+        """The donor column of the AnnData the method was fitted on (None: no donors, or not known)."""
+        return getattr(self, "donor_key_", None)
 
     @property
     def is_fitted(self) -> bool:

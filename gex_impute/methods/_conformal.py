@@ -248,6 +248,14 @@ class Calibration:
             if len(t["edges"]) + 1 != len(t["counts"]):
                 msg = "the calibration's bin edges and counts disagree"
                 raise ValueError(msg)
+        scores = np.asarray(scores, dtype=np.float64)
+        counts = [int(n) for name in tables for n in tables[name]["counts"]]
+        starts = np.cumsum([0, *counts])[:-1]
+        unsorted = np.diff(scores) < 0
+        unsorted[starts[1:][np.asarray(counts[1:]) > 0] - 1] = False  # a new bin may start lower
+        if not np.isfinite(scores).all() or (scores < 0).any() or unsorted.any():
+            msg = "the calibration scores must be finite, non-negative and sorted within each bin"
+            raise ValueError(msg)
         return cls(
             tables=tables, scores=np.asarray(scores, dtype=np.float64), settings=state.get("settings", {})
         )

@@ -108,6 +108,9 @@ _COMMON_FITTED: dict[str, list[Constraint | None]] = {
 #: optional fitted state: the prediction intervals' calibration (JSON tables + one scores array)
 _CALIBRATION_KEY, _CALIBRATION_ARRAY = "calibration_", "calibration_scores"
 _OPTIONAL_FITTED: dict[str, list[Constraint | None]] = {_CALIBRATION_KEY: [JSONValue(max_depth=5)]}
+#: optional fitted metadata (archives of earlier versions lack it): the donor column of the fit
+_DONOR_KEY = "donor_key_"
+_DONOR_KEY_SCHEMA: dict[str, list[Constraint | None]] = {_DONOR_KEY: [Text(1000), None]}
 
 
 def package_version() -> str:
@@ -168,6 +171,7 @@ class PersistenceMixin:
         self._check_fitted()
         values, arrays, files = self._fitted_state()
         fitted = {k: getattr(self, k) for k in _COMMON_FITTED} | values
+        fitted[_DONOR_KEY] = getattr(self, _DONOR_KEY, None)
         calibration = getattr(self, _CALIBRATION_KEY, None)
         if calibration is not None:
             fitted[_CALIBRATION_KEY], arrays[_CALIBRATION_ARRAY] = calibration.to_state()
@@ -226,6 +230,7 @@ class PersistenceMixin:
         model = model_cls(**params)
         for key in _COMMON_FITTED:
             setattr(model, key, content.fitted[key])
+        model.donor_key_ = content.fitted.get(_DONOR_KEY)
         arrays = dict(content.arrays)
         scores = arrays.pop(_CALIBRATION_ARRAY, None)
         try:
@@ -274,6 +279,8 @@ class PersistenceMixin:
         calibrated = _CALIBRATION_KEY in fitted
         if calibrated:
             schema = {**schema, **_OPTIONAL_FITTED}
+        if _DONOR_KEY in fitted:
+            schema = {**schema, **_DONOR_KEY_SCHEMA}
         unknown, missing = sorted(set(fitted) - set(schema)), sorted(set(schema) - set(fitted))
         if unknown or missing:
             raise fail(f"params.json 'fitted' has unknown keys {unknown} / lacks keys {missing}.")

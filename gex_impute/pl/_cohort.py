@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._errors import KeyNotFoundError
 from ._utils import axes_or_new, save_figure
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def profiles(
     for column in (donor_key, tissue_key, imputed_key):
         if column not in obs.columns:
             msg = f"obs has no column {column!r}; pass the AnnData returned by gex_impute.tl.complete."
-            raise KeyError(msg)
+            raise KeyNotFoundError(msg)
     state = np.where(obs[imputed_key].to_numpy(dtype=bool), 1.0, 2.0)
     grid = pd.DataFrame(
         {

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._errors import KeyNotFoundError
 from ._utils import axes_or_new, pyplot, save_figure
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def method_comparison(
         table = table.rename_axis("method").reset_index()
     if metric not in table.columns:
         msg = f"metric {metric!r} is not a column of the results; choose one of {list(table.columns)}"
-        raise KeyError(msg)
+        raise KeyNotFoundError(msg)
     if protocol_key not in table.columns:
         table[protocol_key] = ""
     wide = table.pivot_table(index="method", columns=protocol_key, values=metric, aggfunc="first", sort=False)
@@ -201,7 +202,7 @@ def metrics(
     present = [m for m in metrics if m in results.columns]
     if not present:
         msg = f"the results have none of the columns {list(metrics)}; columns: {list(results.columns)}"
-        raise KeyError(msg)
+        raise KeyNotFoundError(msg)
     n = len(results.index.unique())
     plt = pyplot()
     fig, axes = plt.subplots(
@@ -260,7 +261,7 @@ def group_r(
         frame = predictions[label]
         if by not in frame.columns:
             msg = f"predictions of {label!r} have no column {by!r}; columns: {list(frame.columns)}"
-            raise KeyError(msg)
+            raise KeyNotFoundError(msg)
         frames[label] = frame.groupby(by, observed=True, sort=True)[["observed", "predicted"]].apply(
             lambda g: g["observed"].corr(g["predicted"]) if len(g) > 2 else np.nan
         )
@@ -318,7 +319,7 @@ def calibration(
                 f"the results have no {column!r} column; evaluate with interval=0.9 (a method that "
                 "gives intervals) to get coverage."
             )
-            raise KeyError(msg)
+            raise KeyNotFoundError(msg)
     table = results.copy()
     if "method" not in table.columns:
         table = table.rename_axis("method").reset_index()

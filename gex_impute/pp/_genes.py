@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
-from .._errors import DataError
+from .._errors import DataError, KeyNotFoundError
 from ..io.identifiers import strip_version
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def gene_ids(genes: pd.DataFrame, gene_id_key: str | None, axis: GeneAxis) -> tu
             f"gene_id_key {gene_id_key!r} is not a column of adata.{axis} "
             f"(columns: {list(genes.columns)}); pass gene_id_key=None to match on the index."
         )
-        raise KeyError(msg)
+        raise KeyNotFoundError(msg)
     return ids, strip_version(ids)
 
 

@@ -28,6 +28,9 @@ logger = logging.getLogger("gex_impute")
 
 __all__ = ["add_promoters"]
 
+#: largest promoter flank (bp) cut from a FASTA: a typo such as 10**8 would not fit in memory
+MAX_FLANK = 50_000
+
 
 def _examples(items, n: int = 10) -> str:
     items = list(items)
@@ -110,9 +113,9 @@ def add_promoters(
     mapping
         Promoter id -> gene id table for ``sequences`` keyed by promoter id.
     upstream
-        Bases upstream of the TSS (FASTA source).
+        Bases upstream of the TSS (FASTA source), at most 50,000.
     downstream
-        Bases from the TSS downstream, TSS base included (FASTA source).
+        Bases from the TSS downstream, TSS base included (FASTA source), 1 to 50,000.
     key_added
         Gene column to write.
     gene_id_key
@@ -152,8 +155,12 @@ def add_promoters(
     if mapping is not None and sequences is None:
         msg = "mapping= applies to sequences= keyed by promoter id, not to fasta=."
         raise ParameterError(msg)
-    if fasta is not None and (upstream < 0 or downstream < 1):
-        msg = f"upstream must be >= 0 and downstream >= 1 (the TSS base), got {upstream} and {downstream}."
+    if fasta is not None and not (0 <= upstream <= MAX_FLANK and 1 <= downstream <= MAX_FLANK):
+        msg = (
+            f"upstream must be 0-{MAX_FLANK:,} and downstream 1-{MAX_FLANK:,} bp (the TSS base counts "
+            f"downstream), got {upstream} and {downstream}; promoter windows are usually 1-10 kb a side "
+            "(the hybrid reads the centred 300 bp)."
+        )
         raise ParameterError(msg)
     adata = adata.copy() if copy else adata
     view_to_actual(adata)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
 import warnings
 from pathlib import Path
@@ -54,16 +53,6 @@ def check_output_path(out: str | os.PathLike, *, overwrite: bool, inputs: tuple 
     if path.exists() and not overwrite:
         msg = f"out={str(out)!r} exists; remove it, choose another path or pass overwrite=True."
         raise OutputPathError(msg)
-    parent = path.resolve().parent
-    while not parent.exists():  # a missing folder is created when the store is written
-        parent = parent.parent
-    try:  # os.access says yes to root on read-only mounts: try it
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.probe-", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        msg = f"cannot write into the folder of out={str(out)!r} ({parent}): {err.strerror}."
-        raise OutputPathError(msg) from None
     return path
 
 

@@ -163,13 +163,22 @@ def impute(
             )
             raise ParameterError(msg)
 
+    fitted_donor = model.fitted_donor_key if model is not None else None  # a saved model's donor column
     tissue_key, donor_key, layer = resolve_keys(
-        adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer
+        adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, default_donor_key=fitted_donor
     )
     data, orientation = from_anndata(
         adata, tissue_key=tissue_key, donor_key=donor_key or False, layer=layer, log_transform=log_transform
     )
-    adata = adata.copy() if copy else adata
+    written = [key_added + s for s in suffixes]
+    if layer is not None and layer in written:
+        msg = (
+            f"key_added={key_added!r} would write the layer {layer!r} that holds the input values; "
+            "pass another key_added (the input is never overwritten)."
+        )
+        raise ParameterError(msg)
+    if copy:  # a backed AnnData copies only to a file: load it into memory instead
+        adata = adata.to_memory() if adata.isbacked else adata.copy()
     missing = np.isnan(data.values)
     fit_seconds = 0.0
     training = xgboost_training(instance, client)  # XGBoost on the client's workers, or nothing

@@ -1,0 +1,131 @@
+"""The command line's outputs and messages: checked before any work, one file each, in the CLI's own words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata
+import numpy as np
+import pytest
+
+import gex_impute as gi
+from gex_impute.cli import _as_cli, main
+
+TEST_DATA = Path(__file__).resolve().parent.parent / "test-data"
+
+
+@pytest.fixture
+def sim_file(sim, tmp_path):
+    path = tmp_path / "sim.h5ad"
+    gi.io.write_h5ad(sim, path)
+    return path
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if x.startswith("gex-impute: error: ")]
+    return line
+
+
+def test_two_outputs_may_not_share_a_path(sim_file, tmp_path, capsys):
+    out = tmp_path / "out.h5ad"
+    argv = ["complete", str(sim_file), "--method", "mean", "-o", str(out), "--gct-output", str(out), "-q"]
+    assert main(argv) == 2
+    assert "--gct-output and --output name the same file" in _error(capsys)
+    assert not out.exists()
+    png = tmp_path / "p.png"
+    argv = ["complete", str(sim_file), "--method", "mean", "-o", str(out), "--gct-output", str(png)]
+    assert main([*argv, "--plot", str(png), "-q"]) == 2
+    assert "--plot and --gct-output name the same file" in _error(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sim.h5ad"]
+
+
+@pytest.mark.parametrize("plot", ["metrics.txt", "metrics"])
+def test_plot_format_is_checked_before_the_work(sim_file, tmp_path, capsys, plot):
+    out = tmp_path / "m.tsv"
+    argv = ["evaluate", str(sim_file), "--methods", "mean", "-o", str(out), "--plot", str(tmp_path / plot)]
+    assert main([*argv, "-q"]) == 2
+    line = _error(capsys)
+    assert "end it in .png, .pdf or .svg" in line
+    assert ("'txt' is not an image format" if plot.endswith(".txt") else "it has no suffix") in line
+    assert not out.exists()
+
+
+def test_impute_writes_a_zarr_store_for_a_zarr_path(sim_file, tmp_path):
+    out = tmp_path / "imputed.zarr"
+    assert main(["impute", str(sim_file), "--method", "mean", "-o", str(out), "-q"]) == 0
+    assert out.is_dir()
+    assert np.isfinite(gi.io.read_zarr(out).layers["imputed"]).all()
+
+
+def test_impute_chained_on_its_own_output(sim_file, tmp_path, capsys):
+    """A Galaxy chain: impute the output of impute; --overwrite replaces the earlier layers."""
+    first, second = tmp_path / "first.h5ad", tmp_path / "second.h5ad"
+    assert main(["impute", str(sim_file), "--method", "mean", "-o", str(first), "-q"]) == 0
+    argv = ["impute", str(first), "--method", "knn_samples", "-o", str(second), "-q"]
+    assert main(argv) == 1
+    line = _error(capsys)
+    assert "pass another --key-added, or --overwrite to replace them" in line
+    assert "key_added" not in line.replace("--key-added", "")
+    assert main([*argv, "--overwrite"]) == 0
+    assert anndata.read_h5ad(second).uns["imputed"]["method"] == "knn_samples"
+
+
+def test_api_argument_names_are_spelled_as_flags():
+    cases = {
+        "pass donor_key= naming the donor column": "pass --donor-key naming the donor column",
+        "the model was fitted without donors; pass donor_key=None when predicting.": (
+            "the model was fitted without donors; leave out --donor-key when predicting."
+        ),
+        "out='x.zarr' exists; remove it or pass overwrite=True.": (
+            "--output 'x.zarr' exists; remove it or pass --overwrite."
+        ),
+        "Pass tissue_key= naming the column; pass layer= naming it": (
+            "Pass --tissue-key naming the column; pass --layer naming it"
+        ),
+        "tissue_key 'organ' not found": "tissue_key 'organ' not found",
+    }
+    for api, cli in cases.items():
+        assert _as_cli(api) == cli
+
+
+def test_model_applied_without_its_donor_key(sim_file, tmp_path):
+    model, out = tmp_path / "m.zip", tmp_path / "out.h5ad"
+    fit = ["fit", str(sim_file), "--method", "knn_samples", "--donor-key", "donor", "-o", str(model), "-q"]
+    assert main(fit) == 0
+    assert main(["impute", str(sim_file), "--model", str(model), "-o", str(out), "-q"]) == 0
+    assert anndata.read_h5ad(out).uns["imputed"]["donor_key"] == "donor"
+
+
+def test_annotate_flank_limit_and_window_centred_bed(tmp_path, capsys):
+    out = tmp_path / "annotated.h5ad"
+    argv = ["annotate", str(TEST_DATA / "sim_unannotated.h5ad"), "-o", str(out)]
+    big = [*argv, "--annotation", str(TEST_DATA / "genes.gtf"), "--fasta", str(TEST_DATA / "genome.fa")]
+    assert main([*big, "--upstream", "100000000", "-q"]) == 2
+    assert "out of range; give a value >= 0 and <= 50000" in _error(capsys)
+    # a BED of 20 kb windows centred on each TSS (as hg38_tss_cage_20kb.bed)
+    var = anndata.read_h5ad(TEST_DATA / "sim.h5ad").var
+    var = var[var["tss"] >= 10_000]
+    bed = tmp_path / "windows.bed"
+    rows = [
+        f"{r.chrom}\t{int(r.tss) - 10_000}\t{int(r.tss) + 10_000}\t{gene}\t0\t{r.strand}\n"
+        for gene, r in var.iterrows()
+    ]
+    bed.write_text("".join(rows))
+    assert main([*argv, "--annotation", str(bed), "--bed-tss", "window_center", "-q"]) == 0
+    got = anndata.read_h5ad(out).var.loc[var.index, "tss"]
+    np.testing.assert_array_equal(got.to_numpy(), var["tss"].to_numpy())
+
+
+def test_completed_gct_reads_back_with_its_donors_and_tissues(tmp_path):
+    gtex = TEST_DATA / "gtex"
+    gct, attrs = next(gtex.glob("*gene_tpm.gct.gz")), next(gtex.glob("*SampleAttributesDS.txt"))
+    out, written = tmp_path / "completed.h5ad", tmp_path / "completed.gct"
+    argv = ["complete", str(gct), "--sample-attributes", str(attrs), "--method", "mean"]
+    assert main([*argv, "-o", str(out), "--gct-output", str(written), "-q"]) == 0
+    completed = anndata.read_h5ad(out)
+    back = gi.io.read_expression(written, sample_attributes=attrs).obs.reindex(completed.obs_names)
+    assert completed.obs["imputed_profile"].any()
+    for key in ("donor", "tissue"):
+        assert (back[key].astype(str) == completed.obs[key].astype(str)).all(), key
