@@ -178,8 +178,10 @@ def test_save_load_roundtrip_and_checks(cohort, fitted, tmp_path):
     other.obs["tissue"] = other.obs["tissue"].astype(str).str.upper()
     with pytest.raises(DataError, match="not seen when the model was fitted"):
         loaded.predict(other, donor_key="donor")
+    # the donor column of the fit is the default; without donors the model cannot apply
+    np.testing.assert_array_equal(loaded.predict(cohort), fitted.predict(cohort, donor_key="donor"))
     with pytest.raises(DataError, match="fitted with donors"):
-        loaded.predict(cohort)
+        loaded.predict(cohort, donor_key=False)
     boosters = json.loads((path / "xgboost.json").read_text())
     del boosters["boosters"]["entries"]
     (path / "xgboost.json").write_text(json.dumps(boosters))
