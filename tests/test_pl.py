@@ -141,3 +141,50 @@ def test_tissue_matrixplot_uses_scanpy(tmp_path):
     assert path.stat().st_size > 0
     assert type(plot).__module__.startswith("scanpy")
     plt.close("all")
+
+
+def test_tissue_matrixplot_on_backed_sparse_and_symbols(tmp_path):
+    import anndata as ad
+    import matplotlib.pyplot as plt
+    from scipy import sparse
+
+    completed = _completed()
+    completed.var["symbol"] = [f"SYM{i}" for i in range(completed.n_vars)]
+    dense = gi.pl.tissue_matrixplot(completed, n_genes=4)
+    genes = list(dense.var_names)
+    as_sparse = completed.copy()
+    as_sparse.X = sparse.csr_matrix(as_sparse.X)
+    assert list(gi.pl.tissue_matrixplot(as_sparse, n_genes=4).var_names) == genes
+    completed.write_h5ad(tmp_path / "c.h5ad")
+    backed = ad.read_h5ad(tmp_path / "c.h5ad", backed="r")
+    assert list(gi.pl.tissue_matrixplot(backed, n_genes=4).var_names) == genes
+    symbols = list(completed.var.loc[genes, "symbol"])
+    plot = gi.pl.tissue_matrixplot(completed, symbols, gene_symbols="symbol")
+    np.testing.assert_allclose(plot.values_df.to_numpy(), dense.values_df.to_numpy())
+    assert list(plot.values_df.columns) == symbols
+    with pytest.raises(KeyError, match=r"not in var\['symbol'\]"):
+        gi.pl.tissue_matrixplot(completed, ["NOPE"], gene_symbols="symbol")
+    with pytest.raises(gi._errors.KeyNotFoundError, match="imputed_profile"):
+        gi.pl.tissue_matrixplot(completed, imputed_key="imputed_profile_x")
+    plt.close("all")
+
+
+def test_saving_closes_our_figures_and_checks_the_format_first(results, tmp_path):
+    """As scanpy: a figure made here is closed once saved; a bad suffix fails before drawing."""
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    by_quintile = pd.concat({"all": results, "Q1": results}, names=["quintile"]).swaplevel()
+    for i in range(3):
+        gi.pl.metrics(by_quintile, save=tmp_path / f"m{i}.png")
+        gi.pl.method_comparison(by_quintile, "pearson", save=tmp_path / f"c{i}.pdf")
+    assert plt.get_fignums() == []
+    with pytest.raises(ValueError, match="'txt' is not an image format"):
+        gi.pl.metrics(results, save=tmp_path / "m.txt")
+    with pytest.raises(ValueError, match="it has no suffix"):
+        gi.pl.profiles(_completed(), save=tmp_path / "grid")
+    assert plt.get_fignums() == [] and not list(tmp_path.glob("m.txt*"))
+    _, ax = plt.subplots()  # the caller's own Axes: drawn on, saved, left open
+    gi.pl.method_comparison(results, "mse", ax=ax, save=tmp_path / "own.svg")
+    assert plt.get_fignums() == [ax.figure.number]
+    plt.close("all")

@@ -118,14 +118,13 @@ def _check(
 
 
 def _check_plot_format(path: str, what: str) -> None:
-    from matplotlib.backend_bases import FigureCanvasBase
+    from .._errors import ParameterError
+    from ..pl._utils import image_format
 
-    formats = FigureCanvasBase.get_supported_filetypes()
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in formats:
-        found = f"its suffix {suffix!r} is not an image format" if suffix else "it has no suffix"
-        msg = f"{what} {path!r}: {found}; end it in .png, .pdf or .svg (or {', '.join(sorted(formats))})"
-        raise UsageError(msg)
+    try:
+        image_format(path, what=what)
+    except ParameterError as err:
+        raise UsageError(str(err).replace(f"{what}=", f"{what} ", 1)) from None
 
 
 def _write(adata: AnnData, path: str) -> None:

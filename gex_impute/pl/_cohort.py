@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import KeyNotFoundError
-from ._utils import axes_or_new, save_figure
+from ._utils import axes_or_new, image_format, save_figure
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -54,11 +54,10 @@ def profiles(
     ...                     "imputed_profile": [False, True, False, False]}, index=list("wxyz"))
     >>> ax = gi.pl.profiles(ad.AnnData(np.zeros((4, 2)), obs=obs))
     """
+    if save is not None:
+        image_format(save)
     obs = completed.obs
-    for column in (donor_key, tissue_key, imputed_key):
-        if column not in obs.columns:
-            msg = f"obs has no column {column!r}; pass the AnnData returned by gex_impute.tl.complete."
-            raise KeyNotFoundError(msg)
+    _check_columns(obs, (donor_key, tissue_key, imputed_key))
     state = np.where(obs[imputed_key].to_numpy(dtype=bool), 1.0, 2.0)
     grid = pd.DataFrame(
         {
@@ -72,6 +71,7 @@ def profiles(
     grid = grid.loc[observed.index, donors.index]
     from matplotlib.colors import ListedColormap
 
+    own = ax is None
     ax = axes_or_new(ax, (min(14.0, 3 + 0.02 * grid.shape[1] + 2), min(12.0, 1.5 + 0.18 * grid.shape[0])))
     cmap = ListedColormap(["#f2f2f2", "#f28e2b", "#4e79a7"])
     ax.imshow(
@@ -99,7 +99,7 @@ def profiles(
         fontsize=7,
         framealpha=0.9,
     )
-    save_figure(ax, save)
+    save_figure(ax, save, close=own)
     return ax
 
 
@@ -136,20 +136,58 @@ def tissue_matrixplot(
     """
     import scanpy as sc
 
+    if save is not None:
+        image_format(save)
+    _check_columns(completed.obs, (tissue_key, imputed_key))
+    symbols = kwargs.pop("gene_symbols", None)
     if var_names is None:
+        values = completed.X[:] if completed.isbacked else completed.X
+        dense = values.toarray() if hasattr(values, "toarray") else np.asarray(values)
         means = (
-            pd.DataFrame(np.asarray(completed.X), columns=completed.var_names)
+            pd.DataFrame(dense, columns=completed.var_names)
             .groupby(completed.obs[tissue_key].to_numpy())
             .mean()
         )
-        var_names = list(means.var().sort_values(ascending=False).index[:n_genes])
-    view = completed[:, list(var_names)].copy()
+        genes = list(means.var().sort_values(ascending=False).index[:n_genes])
+    elif symbols is not None:  # names in var[gene_symbols], as scanpy's gene_symbols= means
+        genes = _genes_of_symbols(completed, list(var_names), symbols)
+    else:
+        genes = list(var_names)
+    view = completed[:, genes]
+    view = view.to_memory() if view.isbacked else view.copy()
     view.obs["profile"] = np.where(view.obs[imputed_key].to_numpy(dtype=bool), "completed", "observed")
     view.obs["profile"] = view.obs["profile"].astype("category")
+    shown = genes if symbols is None else list(view.var[symbols].astype(str))
     plot = sc.pl.matrixplot(
-        view, list(var_names), groupby=[tissue_key, "profile"], show=False, return_fig=True, **kwargs
+        view,
+        shown,
+        groupby=[tissue_key, "profile"],
+        show=False,
+        return_fig=True,
+        **({"gene_symbols": symbols} if symbols is not None else {}),
+        **kwargs,
     )
     if save is not None:
         plot.make_figure()
-        save_figure(plot.fig, save, tight=False)  # scanpy lays out its own grid
+        save_figure(plot.fig, save, tight=False, close=True)  # scanpy lays out its own grid
     return plot
+
+
+def _check_columns(obs: pd.DataFrame, columns: Sequence[str]) -> None:
+    for column in columns:
+        if column not in obs.columns:
+            msg = f"obs has no column {column!r}; pass the AnnData returned by gex_impute.tl.complete."
+            raise KeyNotFoundError(msg)
+
+
+def _genes_of_symbols(adata: AnnData, names: list[str], symbols: str) -> list[str]:
+    """Map gene symbols (``var[symbols]``) to ``var_names``; a clear error for unknown ones."""
+    if symbols not in adata.var.columns:
+        msg = f"gene_symbols={symbols!r} is not a column of var (columns: {list(adata.var.columns)})."
+        raise KeyNotFoundError(msg)
+    lookup = pd.Series(adata.var_names, index=adata.var[symbols].astype(str)).groupby(level=0).first()
+    unknown = [n for n in names if n not in lookup.index]
+    if unknown:
+        msg = f"genes {unknown[:10]} are not in var[{symbols!r}]; name genes of the cohort."
+        raise KeyNotFoundError(msg)
+    return [str(lookup[n]) for n in names]

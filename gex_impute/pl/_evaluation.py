@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import KeyNotFoundError
-from ._utils import axes_or_new, pyplot, save_figure
+from ._utils import axes_or_new, image_format, method_rows, pyplot, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -56,9 +56,9 @@ def method_comparison(
     >>> table = gi.evaluate(adata, protocol="entries", methods=["mean", "knn"], progress=False)
     >>> ax = gi.pl.method_comparison(table, metric="pearson")
     """
-    table = results.copy()
-    if "method" not in table.columns:
-        table = table.rename_axis("method").reset_index()
+    if save is not None:
+        image_format(save)
+    table = method_rows(results)
     if metric not in table.columns:
         msg = f"metric {metric!r} is not a column of the results; choose one of {list(table.columns)}"
         raise KeyNotFoundError(msg)
@@ -67,6 +67,7 @@ def method_comparison(
     wide = table.pivot_table(index="method", columns=protocol_key, values=metric, aggfunc="first", sort=False)
     order = list(methods) if methods is not None else list(dict.fromkeys(table["method"]))
     wide = wide.reindex([m for m in order if m in wide.index])
+    own = ax is None
     ax = axes_or_new(ax, (max(4.0, 0.6 * len(wide) * max(1, wide.shape[1]) + 2), 3.5))
     n_groups = wide.shape[1]
     width = 0.8 / max(n_groups, 1)
@@ -90,7 +91,7 @@ def method_comparison(
     ax.set_ylabel(metric)
     if n_groups > 1 or (n_groups == 1 and str(wide.columns[0])):
         ax.legend(title=protocol_key, fontsize=8)
-    save_figure(ax, save)
+    save_figure(ax, save, close=own)
     return ax
 
 
@@ -132,6 +133,8 @@ def predicted_vs_observed(
     >>> obs = np.random.default_rng(0).normal(size=100)
     >>> ax = gi.pl.predicted_vs_observed(obs, obs + 0.1)
     """
+    if save is not None:
+        image_format(save)
     if isinstance(observed, pd.DataFrame):
         predicted = observed["predicted"].to_numpy(dtype=float)
         observed = observed["observed"].to_numpy(dtype=float)
@@ -146,6 +149,7 @@ def predicted_vs_observed(
     if kind not in ("auto", "hexbin", "scatter"):
         msg = f"kind={kind!r}; use 'hexbin', 'scatter' or 'auto'."
         raise ValueError(msg)
+    own = ax is None
     ax = axes_or_new(ax, (4.2, 4.0))
     if kind == "hexbin" or (kind == "auto" and obs.size > 5000):
         hb = ax.hexbin(obs, pred, gridsize=60, bins="log", mincnt=1, cmap="viridis")
@@ -162,7 +166,7 @@ def predicted_vs_observed(
     ax.set_title(f"{title + ': ' if title else ''}r = {r:.3f}, MSE = {mse:.3f}", fontsize=9)
     ax.set_xlabel("observed")
     ax.set_ylabel("predicted")
-    save_figure(ax, save)
+    save_figure(ax, save, close=own)
     return ax
 
 
@@ -199,11 +203,13 @@ def metrics(
     >>> len(fig.axes)
     2
     """
+    if save is not None:
+        image_format(save)
     present = [m for m in metrics if m in results.columns]
     if not present:
         msg = f"the results have none of the columns {list(metrics)}; columns: {list(results.columns)}"
         raise KeyNotFoundError(msg)
-    n = len(results.index.unique())
+    n = method_rows(results)["method"].nunique()
     plt = pyplot()
     fig, axes = plt.subplots(
         1, len(present), figsize=(max(3.2, 0.7 * n + 1.5) * len(present), 3.6), squeeze=False
@@ -213,7 +219,7 @@ def metrics(
         ax.set_title(metric)
     if title:
         fig.suptitle(title)
-    save_figure(fig, save)
+    save_figure(fig, save, close=True)
     return fig
 
 
@@ -255,6 +261,8 @@ def group_r(
     ...                              "tissue": np.repeat(["a", "b", "c"], 20)})}
     >>> ax = gi.pl.group_r(pred, by="tissue")
     """
+    if save is not None:
+        image_format(save)
     labels = list(methods) if methods is not None else list(predictions)
     frames = {}
     for label in labels:
@@ -266,6 +274,7 @@ def group_r(
             lambda g: g["observed"].corr(g["predicted"]) if len(g) > 2 else np.nan
         )
     groups = sorted(set().union(*(f.index for f in frames.values())), key=str)
+    own = ax is None
     ax = axes_or_new(ax, (max(4.5, 0.35 * len(groups) + 2), 3.6))
     x = np.arange(len(groups))
     for label, series in frames.items():
@@ -275,7 +284,7 @@ def group_r(
     ax.set_ylabel("Pearson r")
     ax.set_xlabel(by)
     ax.legend(fontsize=7)
-    save_figure(ax, save)
+    save_figure(ax, save, close=own)
     return ax
 
 
@@ -320,10 +329,10 @@ def calibration(
                 "gives intervals) to get coverage."
             )
             raise KeyNotFoundError(msg)
-    table = results.copy()
-    if "method" not in table.columns:
-        table = table.rename_axis("method").reset_index()
-    table = table.dropna(subset=["coverage"])
+    if save is not None:
+        image_format(save)
+    table = method_rows(results).dropna(subset=["coverage"])
+    own = ax is None
     ax = axes_or_new(ax, (4.2, 4.0))
     for method, rows in table.groupby("method", sort=False):
         rows = rows.sort_values(level_key)
@@ -338,5 +347,5 @@ def calibration(
     ax.set_xlabel("nominal level")
     ax.set_ylabel("empirical coverage")
     ax.legend(fontsize=7)
-    save_figure(ax, save)
+    save_figure(ax, save, close=own)
     return ax
