@@ -269,8 +269,10 @@ def from_anndata(
         rows = tissue.codes == code
         if not observed[rows].any():
             msg = (
-                f"tissue {name!r} has no observed value in any of its {int(rows.sum())} samples; "
-                "nothing can be learnt about it. Drop those samples before imputing."
+                f"tissue {name!r} has no observed value in any of its {int(rows.sum())} samples; every "
+                "method (a saved model too) estimates from the values of the data it is given, so add "
+                "samples that measured this tissue (e.g. concatenate the cohort a model was fitted on) "
+                "or drop these samples."
             )
             raise DataError(msg)
     if not observed.any():

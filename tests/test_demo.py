@@ -231,3 +231,26 @@ def test_staged_folder_is_atomic(tmp_path):
         (tmp / "new.txt").write_text("new")
     assert [p.name for p in target.iterdir()] == ["new.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_the_printed_real_data_commands_run_as_printed(tmp_path, monkeypatch):
+    """The recipe for the GTEx downloads, run on test-data/gtex (the same file names, a small cohort)."""
+    import shlex
+
+    from gex_impute.cli import main
+    from gex_impute.report import REAL_DATA_COMMANDS
+
+    gtex = Path(__file__).resolve().parent.parent / "test-data" / "gtex"
+    for path in gtex.iterdir():
+        (tmp_path / path.name).symlink_to(path)
+    monkeypatch.chdir(tmp_path)
+    fast = {"complete": ["--method", "mean"], "evaluate": ["--methods", "mean,knn"]}  # the time only
+    commands = REAL_DATA_COMMANDS.replace("\\\n", " ").splitlines()
+    commands = [c for c in commands if c.startswith("gex-impute ")]
+    assert [shlex.split(c)[1] for c in commands] == ["annotate", "complete", "evaluate"]
+    for command in commands:
+        argv = shlex.split(command)[1:]
+        assert main([*argv, *fast.get(argv[0], []), "-q"]) == 0, command
+    assert {"gtex.h5ad", "completed.h5ad", "profiles.png", "p3.tsv", "p3.png"} <= {
+        p.name for p in tmp_path.iterdir()
+    }

@@ -86,15 +86,14 @@ DEMO_HYBRID_PARAMS = MappingProxyType(
     {"max_epochs": 2, "max_items_per_epoch": 2048, "n_folds": 2, "n_estimators": 200}
 )
 
-#: what ``benchmarks/demo_time.py`` measured (shown when the hybrid does not win at the demo's size)
+#: what the benchmarks measured (shown when the hybrid does not win a protocol in this run)
 LARGER_COHORTS = (
-    "Across seeds 0-3 at this size (benchmarks/demo_time.py, 2026-11-28) the hybrid was ahead under P2 "
-    "and P3 at every seed (MSE 0.77-0.87x the best baseline) and under P1 at 2 of 4: on 35 unmeasured "
-    "simulated genes it is level with distance-based estimation (r 0.22-0.31 against 0.22-0.30). At "
-    "twice the genes (60x12x1400) or twice the donors (120x12x700) one of the two seeds it lost flips "
-    "each time, so no simulated size has shown a P1 win at every seed yet "
-    "(benchmarks/results/demo_time_sizes.md); on real GTEx tissue means (18,000 genes) its P1 r is "
-    "1.68x distance's (benchmarks/results/sample_level.md)."
+    "At the demo's default size (60 donors x 12 tissues x 700 genes), seeds 0-3 "
+    "(benchmarks/results/demo_time.md, 2026-12-06), the hybrid was ahead under all three protocols "
+    "at every seed, but under P1 by a small margin that varies with the draw (r 0.251-0.367 against "
+    "distance-based estimation's 0.223-0.300): a few dozen unmeasured simulated genes decide it. "
+    "On real GTEx tissue means (18,000 genes) its P1 r is 1.79x distance's "
+    "(benchmarks/results/sample_level.md)."
 )
 
 
@@ -156,6 +155,7 @@ def demo(
     random_state
         Seed of the simulation, the hold-out splits and the methods: the same seed gives the
         same report.
+        None is seed 0 (never numpy's global random state).
     progress
         Show progress bars.
     overwrite

@@ -200,6 +200,7 @@ def simulate(
         download).
     random_state
         Seed or :class:`numpy.random.Generator`; the same seed gives the same data.
+        None is seed 0 (never numpy's global random state).
 
     Returns
     -------

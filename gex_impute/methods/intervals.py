@@ -183,6 +183,7 @@ def calibrate(
         refit from 500 genes or profiles on, and for scattered entries).
     random_state
         Seed of the hiding.
+        None is seed 0 (never numpy's global random state).
     calibration
         An existing calibration to add the patterns to.
 

@@ -67,6 +67,7 @@ class DistanceImputer(BaseImputer):
         Fraction of reference genes hidden for the validation.
     random_state
         Seed for the validation split.
+        None is seed 0 (never numpy's global random state).
 
     Examples
     --------
@@ -239,6 +240,7 @@ class NearestGeneImputer(DistanceImputer):
         Fraction of reference genes hidden for the validation.
     random_state
         Seed for the validation split.
+        None is seed 0 (never numpy's global random state).
 
     Examples
     --------

@@ -57,6 +57,7 @@ class PCARegressionImputer(MatrixImputer):
         donors with several tissues are known.
     random_state
         Seed for the validation blocks and the rows the validation reads.
+        None is seed 0 (never numpy's global random state).
 
     Examples
     --------

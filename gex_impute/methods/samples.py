@@ -108,6 +108,7 @@ class KNNSamplesImputer(BaseImputer):
         Fraction of the observed entries hidden to choose ``n_neighbors``.
     random_state
         Seed of the validation split.
+        None is seed 0 (never numpy's global random state).
 
     Examples
     --------

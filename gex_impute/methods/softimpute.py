@@ -72,6 +72,7 @@ class SoftImputer(MatrixImputer):
         Fraction of observed entries hidden to choose the hyperparameters.
     random_state
         Seed for the validation split and the randomized SVD of large matrices.
+        None is seed 0 (never numpy's global random state).
     layout
         ``"samples"`` (samples x genes), ``"donors"`` (donors x (tissue, gene)) or ``"auto"``
         (donors when donors with several tissues are known; see ``MatrixImputer``).

@@ -25,7 +25,8 @@ gex-impute annotate GTEx_Analysis_2017-06-05_v8_RNASeQCv1.1.9_gene_tpm.gct.gz \\
     --annotation gencode.v26.GRCh38.genes.gtf --fasta Homo_sapiens_assembly38_noALT_noHLA_noDecoy.fasta \\
     -o gtex.h5ad
 gex-impute complete gtex.h5ad -o completed.h5ad --plot profiles.png
-gex-impute evaluate gtex.h5ad --protocol samples -o p3.tsv --plot p3.png   # also: genes, entries"""
+# P3 hides whole donor x tissue profiles (also: --protocol genes, entries)
+gex-impute evaluate gtex.h5ad --protocol samples --donor-key donor -o p3.tsv --plot p3.png"""
 
 _PROTOCOL_TEXT = {
     "genes": "P1 (genes): 20% of the measured genes are hidden in every sample; a method must infer a "

@@ -138,6 +138,7 @@ def complete(
         Level (e.g. ``0.9``) of prediction intervals, for methods that give them; None for none.
     random_state
         Seed given to a name-created method.
+        None is seed 0 (never numpy's global random state).
     progress
         Show a progress bar over the blocks (and the method's own bars).
     **method_params

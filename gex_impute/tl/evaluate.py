@@ -247,6 +247,7 @@ def evaluate(
         As in :func:`gex_impute.tl.impute` (registered keys are used when left out).
     random_state
         Seed of the hold-out split, also given to methods created by name.
+        None is seed 0 (never numpy's global random state).
     n_folds
         ``protocol="samples"`` only: partition the profiles into ``n_folds`` folds, each held
         out once (a donor's profiles in different folds); overrides ``fraction``.

@@ -103,6 +103,7 @@ def impute(
         estimates its blocks on the client.
     random_state
         Seed given to the method (name-created methods with a ``random_state`` parameter).
+        None is seed 0 (never numpy's global random state).
     progress
         Show a progress bar over the fit and predict steps (and the method's own bars).
     overwrite

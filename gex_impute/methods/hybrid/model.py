@@ -110,7 +110,7 @@ class HybridImputer(BaseImputer):
     n_jobs
         Threads for BLAS, torch and XGBoost (1: best on shared machines).
     random_state
-        Seed from which the numpy, torch and XGBoost seeds derive.
+        Seed from which the numpy, torch and XGBoost seeds derive; None is seed 0 (no global state).
     progress
         Show progress bars.
 
