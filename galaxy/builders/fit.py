@@ -81,9 +81,9 @@ def build(gx: Gx, specs: dict):
         truevalue="true",
         falsevalue="false",
         label="Calibrate prediction intervals",
-        help="Save the calibration of prediction intervals with the model (one extra fit per kind of "
-        "missingness: whole genes, whole profiles, scattered entries), so the impute tool gives intervals "
-        "from it without refitting.",
+        help="Save the calibration of prediction intervals with the model (extra fits per kind of "
+        "missingness: whole genes, whole profiles, scattered entries; at most 10 each), so the impute tool "
+        "gives intervals from it without refitting.",
     )
     inputs.append(common.advanced_section(gx, common.log_transform_param(gx), calibrate))
     tool.outputs.append(gx.p.OutputData("model", format="zip", label="${tool.name} on ${on_string}: model"))

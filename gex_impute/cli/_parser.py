@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--calibrate",
         action="store_true",
-        help="also calibrate prediction intervals on the input (one refit per missingness pattern) "
+        help="also calibrate prediction intervals on the input (refits per missingness pattern, at most 10) "
         "and save them with the model, so that impute --model --interval needs no refit",
     )
     _common(p)
@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        help="the whole job on a simulated GTEx-shaped cohort (~2 min)",
+        help="the whole job on a simulated GTEx-shaped cohort (~1 min)",
         description="Simulate a small GTEx-shaped cohort, complete its absent profiles, "
         "evaluate the hybrid against the baselines under P1, P2 and P3, and write a report "
         "folder (completed h5ad, metrics TSV, figures, index.html).",

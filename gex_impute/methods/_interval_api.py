@@ -118,8 +118,8 @@ class IntervalMixin:
         At observed entries both bounds are the observed value; at missing entries they are
         the conformal interval around the method's prediction, calibrated for the entry's
         missingness pattern (whole gene, whole profile, scattered entry). Patterns not
-        calibrated yet are calibrated first on ``adata`` (:meth:`calibrate`, one refit of a
-        clone per pattern), and kept.
+        calibrated yet are calibrated first on ``adata`` (:meth:`calibrate`: refits of a clone
+        per pattern, as many as 25 hidden genes or profiles need, at most 10), and kept.
 
         Parameters
         ----------

@@ -259,8 +259,8 @@ def evaluate(
     interval
         Level (e.g. ``0.9``) of the prediction intervals scored (``coverage``, ``mean_width``)
         for methods that give them (``predict_interval``; every registered method does, by
-        split-conformal calibration on the fold's training data, one extra fit per missingness
-        pattern); None (default) to skip.
+        split-conformal calibration on the fold's training data, extra fits per missingness
+        pattern, at most 10); None (default) to skip.
     skip_unusable
         Leave out, with a logged warning, the methods whose needs the data do not meet (gene
         coordinates, donors) instead of failing. Always done for the default baseline set.

@@ -92,7 +92,7 @@ def impute(
         TPM/count-like data). Imputed values are returned in the input's units.
     interval
         Level (e.g. ``0.9``) of prediction intervals (``predict_interval``; calibrated by split
-        conformal prediction on ``adata``, one extra fit per missingness pattern, unless the
+        conformal prediction on ``adata``, extra fits per missingness pattern (at most 10), unless the
         method or ``model`` brings its own calibration); None for none.
     client
         A ``dask.distributed.Client`` (e.g. ``Client("tcp://scheduler:8786")``): the hybrid's
