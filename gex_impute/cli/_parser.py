@@ -125,12 +125,22 @@ def _method_options(p: argparse.ArgumentParser, *, model: bool) -> None:
     g.add_argument("--method", default=None, help="method name (default: hybrid); see the list below")
     g.add_argument("--param", action="append", metavar="KEY=VALUE", help="a hyperparameter (repeatable)")
     g.add_argument("--device", default=None, help="torch device of the hybrid model: auto, cpu, cuda, cuda:N")
-    g.add_argument(
+    _choice(
+        g,
         "--log-transform",
-        choices=("auto", "true", "false"),
-        default="auto",
-        help="model log1p of the values; auto = for non-negative TPM/count-like data",
+        ("auto", "true", "false"),
+        "model log1p of the values; auto = for non-negative TPM/count-like data",
     )
+
+
+def _choice(
+    p: argparse.ArgumentParser | argparse._ArgumentGroup,
+    flag: str,
+    choices: tuple[str, ...],
+    help: str,  # noqa: A002 - argparse's own word
+) -> None:
+    """Add an option taking one of ``choices``; the first is the default."""
+    p.add_argument(flag, choices=choices, default=choices[0], help=help)
 
 
 def _output(p: argparse.ArgumentParser, help: str, overwrite: str = "replace an existing output") -> None:  # noqa: A002
@@ -162,11 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
         "GTEx v8 files as downloaded: gene TPM GCT.gz, SampleAttributesDS, SubjectPhenotypesDS).",
     )
     _output(p, "an .h5ad file or a folder")
-    p.add_argument(
+    _choice(
+        p,
         "--preset",
-        choices=("default", "gtex_v8"),
-        default="default",
-        help="gtex_v8: 948 donors x 54 tissues with GTEx's skewed tissue availability",
+        ("default", "gtex_v8"),
+        "gtex_v8: 948 donors x 54 tissues with GTEx's skewed tissue availability",
     )
     p.add_argument("--n-donors", type=_number(int, low=1), default=None, help="donors (preset default)")
     p.add_argument("--n-tissues", type=_number(int, low=1), default=None, help="tissues (preset default)")
@@ -190,23 +200,23 @@ def build_parser() -> argparse.ArgumentParser:
     seq.add_argument("--fasta", default=None, help="genome FASTA to cut promoters from")
     seq.add_argument("--promoters", default=None, help="promoter sequences keyed by gene (FASTA or TSV)")
     p.add_argument("--promoter-mapping", default=None, help="TSV mapping promoter ids to gene ids")
-    p.add_argument(
+    _choice(
+        p,
         "--bed-tss",
-        choices=("start", "window_center"),
-        default="start",
-        help="BED annotation: intervals are gene bodies (start) or windows centred on the TSS",
+        ("start", "window_center"),
+        "BED annotation: intervals are gene bodies (start) or windows centred on the TSS",
     )
-    p.add_argument(
+    _choice(
+        p,
         "--coordinates",
-        choices=("0-based", "1-based"),
-        default="0-based",
-        help="TSV annotation: BED-like 0-based or inclusive 1-based coordinates",
+        ("0-based", "1-based"),
+        "TSV annotation: BED-like 0-based or inclusive 1-based coordinates",
     )
-    p.add_argument(
+    _choice(
+        p,
         "--chrom-style",
-        choices=("keep", "ucsc", "ensembl"),
-        default="keep",
-        help="chromosome names as in the annotation, or as ucsc (chr1) / ensembl (1)",
+        ("keep", "ucsc", "ensembl"),
+        "chromosome names as in the annotation, or as ucsc (chr1) / ensembl (1)",
     )
     p.add_argument(
         "--upstream", type=_number(int, low=0, high=MAX_FLANK), default=1000, help="bp upstream of the TSS"
@@ -281,11 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     _method_options(p, model=True)
     p.add_argument("--donors", default=None, help="comma-separated donors to complete (default: all)")
     p.add_argument("--tissues", default=None, help="comma-separated tissues to complete (default: all)")
-    p.add_argument(
+    _choice(
+        p,
         "--aggregate",
-        choices=("none", "mean"),
-        default="none",
-        help="several samples of one donor x tissue: keep each (none) or average them (mean)",
+        ("none", "mean"),
+        "several samples of one donor x tissue: keep each (none) or average them (mean)",
     )
     p.add_argument(
         "--interval",
