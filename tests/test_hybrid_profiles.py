@@ -197,16 +197,17 @@ def test_cohort_cache_one_entry_per_array_and_key():
 
 
 def test_absent_scan_kept_for_the_rows_seen_rescanned_past_them():
-    from gex_impute.methods._conformal import absent_genes_and_rows
+    from gex_impute.methods._conformal import scan_observed
 
     values = np.full((10, 4), np.nan)
     values[:6, :2] = 1.0
     values[9, 3] = 2.0  # past the first view: must be found when a longer view comes
     for n in (8, 10, 7, 8):
-        got = gi.HybridImputer._absent(values[:n])
-        want = absent_genes_and_rows(values[:n])
-        for g, w in zip(got, want, strict=True):
-            np.testing.assert_array_equal(g, w)
+        gene_absent, row_absent, value_range = gi.HybridImputer._absent(values[:n])
+        want = scan_observed(values[:n])
+        np.testing.assert_array_equal(gene_absent, want[0])
+        np.testing.assert_array_equal(row_absent, want[1])
+        assert value_range == want[2] == ((1.0, 2.0) if n == 10 else (1.0, 1.0))
     assert not gi.HybridImputer._absent(values)[0][3]
 
 
@@ -310,3 +311,34 @@ def test_tissue_correlation_without_a_donor_equals_the_others_pooled():
         np.testing.assert_array_equal(top, top_correlated(corr, pf.n_top))
         assert (np.diag(weights) == 0).all() and (weights >= 0).all()
         assert not np.allclose(np.nan_to_num(corr), np.nan_to_num(pf.corr))  # one of 15 donors weighs
+
+
+def test_two_donors_absent_profile_uses_the_masked_rounds_model():
+    """With 2 donors the profile model is not fitted (leave-one-donor-out needs 3): absent profiles
+    go to the masked rounds' model at predict time too (they crashed on a feature-count mismatch)."""
+    adata = gi.datasets.simulate(
+        n_donors=2, n_tissues=2, n_genes=10, random_state=0,
+        frac_missing_genes=0.0, frac_missing_samples=0.0, frac_missing_entries=0.0,
+    )  # fmt: skip
+    values = np.asarray(adata.X, dtype=np.float64)
+    values[0] = np.nan
+    adata.X = values
+    model = gi.HybridImputer(**FAST_PROFILES).fit(adata, donor_key="donor")
+    assert "profiles" in model.models_ and not model.profile_names_
+    pred = model.predict(adata, donor_key="donor")
+    assert np.isfinite(pred).all()
+    table = gi.tl.evaluate(adata, protocol="samples", methods={"hybrid": gi.HybridImputer(**FAST_PROFILES)},
+                           donor_key="donor", progress=False)  # fmt: skip
+    assert np.isfinite(table.loc["hybrid", "mse"])
+
+
+def test_estimates_never_leave_the_observed_range(cohort, fitted, monkeypatch):
+    """A stack extrapolating from drifting bases (seen: 1.9e7 TPM on data up to 600) is clipped."""
+    from gex_impute.methods.hybrid import model as model_module
+
+    data = model_data(cohort, fitted)
+    rows = absent_rows(data)[:2]
+    monkeypatch.setattr(model_module, "predict_profiles", lambda m, v, lay, r, c, **k: np.full(len(r), 1e6))
+    out = fitted.predict_rows(data, rows)
+    observed = data.values[~np.isnan(data.values)]
+    assert out.max() == observed.max()

@@ -235,6 +235,8 @@ def test_a_saved_model_remembers_its_donor_column(sim, tmp_path):
     assert loaded.fitted_donor_key == "individual"
     direct = model.predict(sim, donor_key="individual")
     np.testing.assert_array_equal(loaded.predict(sim), direct)
+    lower, upper = loaded.predict_interval(sim, 0.9)  # intervals read the same column
+    np.testing.assert_array_equal((lower, upper), model.predict_interval(sim, 0.9, donor_key="individual"))
     gi.tl.impute(sim, model=loaded, progress=False)
     assert sim.uns["imputed"]["donor_key"] == "individual"
     without = gi.get_method("mean").fit(sim)

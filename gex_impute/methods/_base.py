@@ -167,9 +167,7 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
         AnnData; on the model scale for :class:`ExpressionData`).
         """
         self._check_fitted()
-        if not isinstance(adata, ExpressionData) and donor_key is None:
-            donor_key = resolve_keys(adata, default_donor_key=self.fitted_donor_key)[1] or False
-        data, orientation = self._as_data(adata, tissue_key, donor_key, layer, self.log1p_)
+        data, orientation = self._fitted_data(adata, tissue_key, donor_key, layer)
         self._check_data(data)
         self._check_compatible(data)
         pred = self._predict(data)
@@ -196,6 +194,12 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
         return from_anndata(
             adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, log_transform=log_transform
         )
+
+    def _fitted_data(self, adata, tissue_key, donor_key, layer) -> tuple[ExpressionData, Orientation]:
+        """:meth:`_as_data` for a fitted method: its log1p choice, and its donor column by default."""
+        if not isinstance(adata, ExpressionData) and donor_key is None:
+            donor_key = resolve_keys(adata, default_donor_key=self.fitted_donor_key)[1] or False
+        return self._as_data(adata, tissue_key, donor_key, layer, self.log1p_)
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:

@@ -72,14 +72,24 @@ _CHUNK = 2048
 
 def absent_genes_and_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Genes without any observed value and samples without any, in row blocks (no n x p copy)."""
+    gene_absent, row_absent, _ = scan_observed(values)
+    return gene_absent, row_absent
+
+
+def scan_observed(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """:func:`absent_genes_and_rows` and the observed values' range ``(min, max)`` (inf, -inf: none)."""
     n, p = values.shape
     gene_seen, row_seen = np.zeros(p, dtype=bool), np.zeros(n, dtype=bool)
+    lo, hi = np.inf, -np.inf
     step = max(1, (_CHUNK * 512) // max(p, 1))
     for a in range(0, n, step):
-        observed = ~np.isnan(values[a : a + step])
+        block = values[a : a + step]
+        observed = ~np.isnan(block)
         gene_seen |= observed.any(axis=0)
         row_seen[a : a + step] = observed.any(axis=1)
-    return ~gene_seen, ~row_seen
+        if row_seen[a : a + step].any():
+            lo, hi = min(lo, float(np.nanmin(block))), max(hi, float(np.nanmax(block)))
+    return ~gene_seen, ~row_seen, (lo, hi)
 
 
 def row_patterns(values: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -34,10 +34,7 @@ class IntervalMixin:
         def _check_compatible(self, data: ExpressionData) -> None: ...
         def _predict(self, data: ExpressionData) -> np.ndarray: ...
         def get_params(self, deep: bool = True) -> dict[str, Any]: ...
-        @staticmethod
-        def _as_data(
-            adata, tissue_key, donor_key, layer, log_transform
-        ) -> tuple[ExpressionData, Orientation]: ...
+        def _fitted_data(self, adata, tissue_key, donor_key, layer) -> tuple[ExpressionData, Orientation]: ...
 
     def calibrate(
         self,
@@ -88,7 +85,7 @@ class IntervalMixin:
         from .intervals import calibrate
 
         self._check_fitted()
-        data, _ = self._as_data(adata, tissue_key, donor_key, layer, self.log1p_)
+        data, _ = self._fitted_data(adata, tissue_key, donor_key, layer)
         self._check_data(data)
         previous = getattr(self, "calibration_", None)
         random_state = self.get_params().get("random_state", 0)
@@ -157,7 +154,7 @@ class IntervalMixin:
 
         level = check_level(level)
         self._check_fitted()
-        data, orientation = self._as_data(adata, tissue_key, donor_key, layer, self.log1p_)
+        data, orientation = self._fitted_data(adata, tissue_key, donor_key, layer)
         self._check_data(data)
         self._check_compatible(data)
         picked = None if rows is None else np.asarray(rows, dtype=np.int64)

@@ -22,7 +22,7 @@ from ..._data import ExpressionData
 from ..._errors import DataError
 from ..._utils import derive_seeds, limit_threads
 from .._base import BaseImputer, describe_differences, register
-from .._conformal import absent_genes_and_rows
+from .._conformal import scan_observed
 from .._fallback import fallback_values
 from .cohort_cache import CohortCache
 from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
@@ -304,8 +304,8 @@ class HybridImputer(BaseImputer):
         return self.predict_rows(data, np.arange(data.n_samples))
 
     @staticmethod
-    def _absent(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`absent_genes_and_rows` of ``values``, kept for the next block of the same array.
+    def _absent(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+        """:func:`scan_observed` of ``values``, kept for the next block of the same array.
 
         ``complete()`` predicts the blocks of one cohort one after the other, each with a view of
         the same memory: the observed rows followed by the block's all-missing rows. The scan of
@@ -315,15 +315,16 @@ class HybridImputer(BaseImputer):
         """
         n = values.shape[0]
         key = (values.shape[1], values.strides, values.__array_interface__["data"][0])
-        (gene_absent, row_absent), n_seen = _ABSENT.get(
-            values, key, lambda: (absent_genes_and_rows(values), n)
+        (gene_absent, row_absent, (lo, hi)), n_seen = _ABSENT.get(
+            values, key, lambda: (scan_observed(values), n)
         )
         if n < n_seen:  # fewer rows than the kept scan (e.g. complete()'s last block): scan these
-            return absent_genes_and_rows(values)
+            return scan_observed(values)
         if n > n_seen:
-            gene_more, row_more = absent_genes_and_rows(values[n_seen:])
-            return gene_absent & gene_more, np.concatenate([row_absent, row_more])
-        return gene_absent, row_absent
+            gene_more, row_more, (lo_more, hi_more) = scan_observed(values[n_seen:])
+            rows = np.concatenate([row_absent, row_more])
+            return gene_absent & gene_more, rows, (min(lo, lo_more), max(hi, hi_more))
+        return gene_absent, row_absent, (lo, hi)
 
     def predict_rows(self, data: ExpressionData, rows: np.ndarray) -> np.ndarray:
         """Predict every entry of the samples ``rows`` of ``data``, with all of ``data`` as context.
@@ -350,10 +351,13 @@ class HybridImputer(BaseImputer):
             return out
         r_abs = rows[r_loc]
         layout = self._layout(data)
-        pat = entry_patterns_at(r_abs, cols, *self._absent(values))
+        gene_absent, row_absent, (lo, hi) = self._absent(values)
+        pat = entry_patterns_at(r_abs, cols, gene_absent, row_absent)
         pred = np.full(len(r_abs), np.nan)
         with self._limited_threads():
-            is_profile = (pat == 1) & ("profiles" in self.models_) & (layout.donor is not None)
+            # the profile model when it was fitted (> 2 donors); else the masked-round model of profiles
+            by_donor = bool(self.profile_names_) and layout.donor is not None
+            is_profile = (pat == 1) & ("profiles" in self.models_) & by_donor
             if is_profile.any():
                 sel = np.flatnonzero(is_profile)
                 pred[sel] = predict_profiles(
@@ -367,6 +371,8 @@ class HybridImputer(BaseImputer):
         if bad.any():  # the shared fallback (tissue means of all of ``data``), rarely needed
             pred[bad] = fallback_values(data)[r_abs[bad], cols[bad]]
         self.n_fallback_ = int(bad.sum())
+        if lo <= hi:  # never past the observed values' range: a stack can extrapolate from drifting bases
+            np.clip(pred, lo, hi, out=pred)
         out[r_loc, cols] = pred
         return out
 
