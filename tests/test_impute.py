@@ -241,3 +241,13 @@ def test_a_saved_model_remembers_its_donor_column(sim, tmp_path):
     assert sim.uns["imputed"]["donor_key"] == "individual"
     without = gi.get_method("mean").fit(sim)
     assert without.fitted_donor_key is None
+    # an archive of an earlier version (no donor_key_) still loads; the column is then given
+    import json
+
+    model.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "params.json").read_text())
+    del meta["fitted"]["donor_key_"]
+    (tmp_path / "old" / "params.json").write_text(json.dumps(meta))
+    old = gi.load_model(tmp_path / "old")
+    assert old.fitted_donor_key is None
+    np.testing.assert_array_equal(old.predict(sim, donor_key="individual"), direct)
