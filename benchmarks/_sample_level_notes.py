@@ -104,4 +104,15 @@ NOTES = [
     "/ tss): hybrid r 0.3890 / 0.3772 / 0.3796, 1.385 +/- 0.023x distance (seed 0 identical to "
     "the full annotation's 'hybrid -CNN' row). Every other P1 figure is identical to the "
     "session-7 run at 4e61472 (only the fit seconds differ).",
+    "Session 13, second run (2026-12-07, 08:45-09:18 UTC, 2 shared cores, load 1-3 with the test "
+    "suite beside it): `OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/sample_level.py --jobs 1 "
+    "--only '<job>' --fresh` for sim P3, sim P2, Blake P3 (both splits), Blake P2 and GTEx P2 at "
+    "87eb36a + the clip (e450361, the same package): estimates kept within the observed values' "
+    "range and absent profiles of 2-donor cohorts on their own model. Hybrid MSE: sim P3 0.1208 / "
+    "0.1157 / 0.1258 -> 0.1207 / 0.1156 / 0.1257 (0.677x), sim P2 0.1103 / 0.1111 / 0.1094 -> "
+    "0.1102 / 0.1110 / 0.1092 (0.641x -> 0.640x), Blake P2 seeds 0-2 0.0858 / 0.0845 / 0.0866 "
+    "(0.609x), GTEx P2 seed 0 0.2458 -> 0.2457 (per seed 0.851 / 0.844 / 0.845x, mean 0.847x); "
+    "Blake P3 identical (leave-one-profile-out 0.892x, 8 folds 0.862x). Then `--only speed "
+    "--fresh` alone (09:23 UTC, load 0.1-0.5): 9.3x wall, 9.5x CPU (hybrid 14.0-14.2 s, knn "
+    "1.5-1.9 s), absent-profile MSE 0.0986 as before, peak RSS 1.15 GB.",
 ]
