@@ -107,7 +107,7 @@ NOTES = [
     "Session 13, second run (2026-12-07, 08:45-09:18 UTC, 2 shared cores, load 1-3 with the test "
     "suite beside it): `OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/sample_level.py --jobs 1 "
     "--only '<job>' --fresh` for sim P3, sim P2, Blake P3 (both splits), Blake P2 and GTEx P2 at "
-    "87eb36a + the clip (e450361, the same package): estimates kept within the observed values' "
+    "d04a09d (GTEx P2 seeds 1-2 at e450361, the same package): estimates kept within the observed values' "
     "range and absent profiles of 2-donor cohorts on their own model. Hybrid MSE: sim P3 0.1208 / "
     "0.1157 / 0.1258 -> 0.1207 / 0.1156 / 0.1257 (0.677x), sim P2 0.1103 / 0.1111 / 0.1094 -> "
     "0.1102 / 0.1110 / 0.1092 (0.641x -> 0.640x), Blake P2 seeds 0-2 0.0858 / 0.0845 / 0.0866 "
