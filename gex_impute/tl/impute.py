@@ -32,16 +32,28 @@ logger = logging.getLogger("gex_impute")
 __all__ = ["impute"]
 
 
-def check_key_added(adata: AnnData, key_added: str, *, overwrite: bool, suffixes: tuple[str, ...]) -> None:
-    """Refuse an empty ``key_added`` or one whose layers exist already (unless ``overwrite``)."""
+def check_key_added(
+    adata: AnnData, key_added: str, *, overwrite: bool, suffixes: tuple[str, ...], layer: str | None
+) -> None:
+    """Refuse an empty ``key_added``, or one whose layers exist (unless ``overwrite``) or include ``layer``.
+
+    ``layer`` holds the input values, which are never written, whatever ``overwrite``.
+    """
     if not isinstance(key_added, str) or not key_added:
         msg = f"key_added={key_added!r} must be a non-empty string naming the layers to write."
         raise ParameterError(msg)
-    existing = [key_added + s for s in suffixes if key_added + s in adata.layers]
+    written = [key_added + s for s in suffixes]
+    existing = [name for name in written if name in adata.layers]
     if existing and not overwrite:
         msg = (
             f"key_added={key_added!r} would overwrite the existing layers {existing}; pass another "
             "key_added, or overwrite=True to replace them."
+        )
+        raise ParameterError(msg)
+    if layer is not None and layer in written:
+        msg = (
+            f"key_added={key_added!r} would write the layer {layer!r} that holds the input values; "
+            "pass another key_added (the input is never overwritten)."
         )
         raise ParameterError(msg)
 
@@ -139,7 +151,6 @@ def impute(
 
     level = check_level(interval)
     suffixes = ("", "_mask") + (("_lower", "_upper") if level is not None else ())
-    check_key_added(adata, key_added, overwrite=overwrite, suffixes=suffixes)
     if model is not None:
         if not isinstance(model, BaseImputer):
             msg = f"model must be a fitted BaseImputer (e.g. HybridImputer.load), not {type(model).__name__}"
@@ -168,16 +179,10 @@ def impute(
     tissue_key, donor_key, layer = resolve_keys(
         adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, default_donor_key=fitted_donor
     )
+    check_key_added(adata, key_added, overwrite=overwrite, suffixes=suffixes, layer=layer)
     data, orientation = from_anndata(
         adata, tissue_key=tissue_key, donor_key=donor_key or False, layer=layer, log_transform=log_transform
     )
-    written = [key_added + s for s in suffixes]
-    if layer is not None and layer in written:
-        msg = (
-            f"key_added={key_added!r} would write the layer {layer!r} that holds the input values; "
-            "pass another key_added (the input is never overwritten)."
-        )
-        raise ParameterError(msg)
     if copy:  # a backed AnnData copies only to a file: load it into memory instead
         adata = adata.to_memory() if adata.isbacked else adata.copy()
     missing = np.isnan(data.values)
