@@ -124,6 +124,16 @@ def test_calibration_scores_are_checked_on_load(data, tmp_path, bad):
         gi.load_model(tmp_path / "m")
 
 
+def test_calibration_scores_sorted_per_bin_even_after_empty_bins():
+    """Bins concatenated: a bin may start below the last one, never drop inside (an empty first bin too)."""
+    state = {"tables": {"entries": {"edges": [1.0, 2.0], "counts": [0, 2, 2]}}, "settings": {}}
+    Calibration.from_state(state, np.array([0.2, 0.5, 0.1, 0.4]))
+    with pytest.raises(ValueError, match="sorted within each bin"):
+        Calibration.from_state(state, np.array([0.2, 0.5, 0.4, 0.1]))
+    with pytest.raises(ValueError, match="sorted within each bin"):
+        Calibration.from_state(state, np.array([0.5, 0.2, 0.1, 0.4]))
+
+
 def test_deterministic_and_refit_recalibrates(data):
     def bounds(seed):
         model = gi.get_method("knn_samples", random_state=seed).fit(data)

@@ -260,15 +260,12 @@ class Calibration:
                 raise ValueError(msg)
         scores = np.asarray(scores, dtype=np.float64)
         counts = [int(n) for name in tables for n in tables[name]["counts"]]
-        starts = np.cumsum([0, *counts])[:-1]
-        unsorted = np.diff(scores) < 0
-        unsorted[starts[1:][np.asarray(counts[1:]) > 0] - 1] = False  # a new bin may start lower
+        bin_of = np.repeat(np.arange(len(counts)), counts)  # bins concatenated, each sorted
+        unsorted = (np.diff(scores) < 0) & (np.diff(bin_of) == 0)
         if not np.isfinite(scores).all() or (scores < 0).any() or unsorted.any():
             msg = "the calibration scores must be finite, non-negative and sorted within each bin"
             raise ValueError(msg)
-        return cls(
-            tables=tables, scores=np.asarray(scores, dtype=np.float64), settings=state.get("settings", {})
-        )
+        return cls(tables=tables, scores=scores, settings=state.get("settings", {}))
 
 
 def _conformal_quantile(sorted_scores: np.ndarray, level: float) -> float:
