@@ -105,12 +105,14 @@ _COMMON_FITTED: dict[str, list[Constraint | None]] = {
     "has_donor_": [Boolean()],
     "log1p_": [Boolean()],
 }
-#: optional fitted state: the prediction intervals' calibration (JSON tables + one scores array)
+#: optional fitted state: the prediction intervals' calibration (JSON tables + one scores array),
+#: and the donor column of the fit (archives of earlier versions lack it)
 _CALIBRATION_KEY, _CALIBRATION_ARRAY = "calibration_", "calibration_scores"
-_OPTIONAL_FITTED: dict[str, list[Constraint | None]] = {_CALIBRATION_KEY: [JSONValue(max_depth=5)]}
-#: optional fitted metadata (archives of earlier versions lack it): the donor column of the fit
 _DONOR_KEY = "donor_key_"
-_DONOR_KEY_SCHEMA: dict[str, list[Constraint | None]] = {_DONOR_KEY: [Text(1000), None]}
+_OPTIONAL_FITTED: dict[str, list[Constraint | None]] = {
+    _CALIBRATION_KEY: [JSONValue(max_depth=5)],
+    _DONOR_KEY: [Text(1000), None],
+}
 
 
 def package_version() -> str:
@@ -274,13 +276,10 @@ class PersistenceMixin:
             model_cls._check_params_together({**full, **params})
         except ParameterError as err:
             raise fail(f"invalid hyperparameters in params.json: {err}") from None
-        schema = {**_COMMON_FITTED, **model_cls._fitted_schema}
         fitted = meta["fitted"]
+        optional = {k: v for k, v in _OPTIONAL_FITTED.items() if k in fitted}
+        schema = {**_COMMON_FITTED, **model_cls._fitted_schema, **optional}
         calibrated = _CALIBRATION_KEY in fitted
-        if calibrated:
-            schema = {**schema, **_OPTIONAL_FITTED}
-        if _DONOR_KEY in fitted:
-            schema = {**schema, **_DONOR_KEY_SCHEMA}
         unknown, missing = sorted(set(fitted) - set(schema)), sorted(set(schema) - set(fitted))
         if unknown or missing:
             raise fail(f"params.json 'fitted' has unknown keys {unknown} / lacks keys {missing}.")
