@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import KeyNotFoundError
-from ._utils import axes_or_new, image_format, save_figure
+from ._utils import axes_or_new, check_save, save_figure
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -54,8 +54,7 @@ def profiles(
     ...                     "imputed_profile": [False, True, False, False]}, index=list("wxyz"))
     >>> ax = gi.pl.profiles(ad.AnnData(np.zeros((4, 2)), obs=obs))
     """
-    if save is not None:
-        image_format(save)
+    check_save(save)
     obs = completed.obs
     _check_columns(obs, (donor_key, tissue_key, imputed_key))
     state = np.where(obs[imputed_key].to_numpy(dtype=bool), 1.0, 2.0)
@@ -136,8 +135,7 @@ def tissue_matrixplot(
     """
     import scanpy as sc
 
-    if save is not None:
-        image_format(save)
+    check_save(save)
     _check_columns(completed.obs, (tissue_key, imputed_key))
     symbols = kwargs.pop("gene_symbols", None)
     if var_names is None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import KeyNotFoundError
-from ._utils import axes_or_new, image_format, method_rows, pyplot, save_figure
+from ._utils import axes_or_new, check_save, method_rows, pyplot, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -56,8 +56,7 @@ def method_comparison(
     >>> table = gi.evaluate(adata, protocol="entries", methods=["mean", "knn"], progress=False)
     >>> ax = gi.pl.method_comparison(table, metric="pearson")
     """
-    if save is not None:
-        image_format(save)
+    check_save(save)
     table = method_rows(results)
     if metric not in table.columns:
         msg = f"metric {metric!r} is not a column of the results; choose one of {list(table.columns)}"
@@ -133,8 +132,7 @@ def predicted_vs_observed(
     >>> obs = np.random.default_rng(0).normal(size=100)
     >>> ax = gi.pl.predicted_vs_observed(obs, obs + 0.1)
     """
-    if save is not None:
-        image_format(save)
+    check_save(save)
     if isinstance(observed, pd.DataFrame):
         predicted = observed["predicted"].to_numpy(dtype=float)
         observed = observed["observed"].to_numpy(dtype=float)
@@ -203,8 +201,7 @@ def metrics(
     >>> len(fig.axes)
     2
     """
-    if save is not None:
-        image_format(save)
+    check_save(save)
     present = [m for m in metrics if m in results.columns]
     if not present:
         msg = f"the results have none of the columns {list(metrics)}; columns: {list(results.columns)}"
@@ -261,8 +258,7 @@ def group_r(
     ...                              "tissue": np.repeat(["a", "b", "c"], 20)})}
     >>> ax = gi.pl.group_r(pred, by="tissue")
     """
-    if save is not None:
-        image_format(save)
+    check_save(save)
     labels = list(methods) if methods is not None else list(predictions)
     frames = {}
     for label in labels:
@@ -329,8 +325,7 @@ def calibration(
                 "gives intervals) to get coverage."
             )
             raise KeyNotFoundError(msg)
-    if save is not None:
-        image_format(save)
+    check_save(save)
     table = method_rows(results).dropna(subset=["coverage"])
     own = ax is None
     ax = axes_or_new(ax, (4.2, 4.0))

@@ -56,6 +56,12 @@ def image_format(save: str | os.PathLike, what: str = "save") -> str:
     return suffix
 
 
+def check_save(save: str | os.PathLike | None) -> None:
+    """Refuse, before anything is drawn, a ``save`` path that names no image format (None: no file)."""
+    if save is not None:
+        image_format(save)
+
+
 def method_rows(results: pd.DataFrame) -> pd.DataFrame:
     """Return a copy of an evaluate() table with a ``method`` column, one row per method (and protocol).
 
