@@ -197,8 +197,9 @@ def annotate_samples(
     obs = obs.copy()
     if attrs is not None:
         source = "(DataFrame)" if isinstance(attrs_source, pd.DataFrame) else attrs_source
-        named = _completed_profiles(samples, attrs.index)
-        missing = samples[~samples.isin(attrs.index) & named.isna().to_numpy()]
+        named = _completed_profiles(samples, attrs.index)  # DONOR|TISSUE rows absent from the table
+        unnamed = named.isna().to_numpy()
+        missing = samples[~samples.isin(attrs.index) & unnamed]
         if len(missing):
             msg = (
                 f"{len(missing)} of {len(samples)} GCT samples are not in the sample-attributes table "
@@ -207,7 +208,7 @@ def annotate_samples(
             )
             raise InputFileError(msg)
         sub = attrs.reindex(samples)
-        sub["SMTSD"] = sub["SMTSD"].where(named.isna().to_numpy(), named.to_numpy())
+        sub["SMTSD"] = sub["SMTSD"].where(unnamed, named.to_numpy())
         no_tissue = sub["SMTSD"].isna().to_numpy()
         if no_tissue.any():
             msg = (
