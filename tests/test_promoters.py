@@ -101,6 +101,31 @@ def test_fasta_chrom_naming_mismatch(genome, caplog):
     assert adata.var["chrom"].tolist() == ["1", "2"]  # the gene table keeps its naming
 
 
+def test_fasta_tss_beyond_the_contig_gets_no_promoter(genome, caplog):
+    path, contigs = genome
+    adata = _genes([("g1", "chr1", 120, "+"), ("past_end", "chr2", 500, "+"), ("negative", "chr1", -40, "-")])
+    with caplog.at_level(logging.WARNING, logger="gex_impute"):
+        gi.pp.add_promoters(adata, fasta=path, upstream=UP, downstream=DOWN)
+    prom = adata.var["promoter"]
+    assert prom["g1"] == _window(contigs["chr1"], 100, 130)
+    assert prom["past_end"] == "" and prom["negative"] == ""  # not a string of Ns
+    assert "2 genes have their TSS beyond the end of their contig" in caplog.text
+    assert adata.uns["promoter"]["n_with_sequence"] == 1
+
+
+def test_fasta_stale_index_is_an_error(genome):
+    from gex_impute._errors import InputFileError
+
+    path, contigs = genome
+    adata = _genes([("g1", "chr1", 200, "+")])
+    gi.pp.add_promoters(adata, fasta=path, upstream=UP, downstream=DOWN)  # builds genome.fa.fai
+    with open(path, "w") as fh:  # the same genome rewritten 50 bases per line, the old index kept
+        for name, seq in contigs.items():
+            fh.write(f">{name}\n" + "".join(seq[i : i + 50] + "\n" for i in range(0, len(seq), 50)))
+    with pytest.raises(InputFileError, match=r"genome.fa.fai does not match the FASTA.*delete the .fai"):
+        gi.pp.add_promoters(adata, fasta=path, upstream=UP, downstream=DOWN)
+
+
 def test_fasta_no_contig_matches(genome):
     path, _ = genome
     adata = _genes([("g1", "scaffold_7", 10, "+")])

@@ -28,7 +28,9 @@ __all__ = ["index_fasta", "open_fasta", "read_sequences", "reverse_complement", 
 
 _COMPLEMENT = str.maketrans("ACGTRYKMSWBDHVNacgtrykmswbdhvn", "TGCAYRMKSWVHDBNtgcayrmkswvhdbn")
 #: IUPAC nucleotide codes (either case), gaps
-_SEQUENCE = re.compile(r"[ACGTURYKMSWBDHVN.*-]*", re.IGNORECASE)
+#: the letters of a nucleotide sequence (IUPAC codes, gaps), any case
+SEQUENCE_LETTERS = re.compile(r"[ACGTURYKMSWBDHVN.*-]*", re.IGNORECASE)
+_SEQUENCE = SEQUENCE_LETTERS
 
 
 def reverse_complement(seq: str) -> str:

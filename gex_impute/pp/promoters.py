@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._errors import DataError, InputFileError, ParameterError
 from ..io._text import open_text
-from ..io.fasta import open_fasta, read_sequences, reverse_complement
+from ..io.fasta import SEQUENCE_LETTERS, open_fasta, read_sequences, reverse_complement
 from ..io.identifiers import normalize_chrom, strip_version
 from ._genes import gene_ids, gene_table, require_columns, view_to_actual
 
@@ -287,18 +287,36 @@ def _from_fasta(genes: pd.DataFrame, fasta, *, upstream: int, downstream: int):
         tss_all = genes["tss"].to_numpy()
         strand_all = genes["strand"].astype(str).to_numpy()
         contig_ok = contig[in_fasta].to_numpy()
+        beyond: list[str] = []
         for pos, ctg in zip(positions, contig_ok, strict=True):
             tss = int(tss_all[pos])
+            length = lengths[ctg]
+            if not 0 <= tss < length:  # another assembly, or a truncated FASTA
+                beyond.append(str(genes.index[pos]))
+                continue
             minus = strand_all[pos] == "-"
             start, end = (
                 (tss - downstream + 1, tss + upstream + 1) if minus else (tss - upstream, tss + downstream)
             )
-            length = lengths[ctg]
-            left = max(0, -start)
-            right = max(0, end - length)
             lo, hi = max(start, 0), min(end, length)
-            body = handle.fetch(ctg, lo, hi) if hi > lo else ""
-            seq = ("N" * left + body + "N" * right).upper() if hi > lo else "N" * (end - start)
+            body = handle.fetch(ctg, lo, hi)
+            if not SEQUENCE_LETTERS.fullmatch(body):
+                msg = (
+                    f"{path}: the bases read for {genes.index[pos]} ({ctg}:{lo + 1}-{hi}) hold "
+                    f"{next(c for c in body if not SEQUENCE_LETTERS.fullmatch(c))!r}: the index "
+                    f"{path}.fai does not match the FASTA (rewritten after indexing?); delete the .fai "
+                    "(it is rebuilt) and run again."
+                )
+                raise InputFileError(msg)
+            seq = ("N" * (lo - start) + body + "N" * (end - hi)).upper()
             promoters[pos] = reverse_complement(seq) if minus else seq
+        if beyond:
+            logger.warning(
+                "%d genes have their TSS beyond the end of their contig in %s (e.g. %s); their promoter "
+                "is ''. Are the annotation and the genome the same assembly?",
+                len(beyond),
+                path,
+                _examples(beyond),
+            )
     info = {"source": str(path), "upstream": int(upstream), "downstream": int(downstream)}
     return promoters, info
