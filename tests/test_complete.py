@@ -65,6 +65,23 @@ def test_grid_layout_and_annotation(cohort):
     assert result.uns["gex_impute"] == {"tissue_key": "tissue", "donor_key": "donor"}
 
 
+def test_estimated_profiles_never_inherit_sample_attributes(cohort):
+    cohort.obs["SMAFRZE"] = "RNASEQ"  # GTEx sample attributes: constant, yet per sample
+    cohort.obs["tissue_group"] = cohort.obs["tissue"].astype(str)
+    # one sample per donor, of different tissues
+    donor = cohort.obs["donor"].astype(str).to_numpy()
+    pick = [np.flatnonzero(donor == d)[i % (donor == d).sum()] for i, d in enumerate(np.unique(donor))]
+    one_each = cohort[pick].copy()
+    assert one_each.obs["tissue"].nunique() > 1
+    for adata in (cohort, one_each):
+        result = complete(adata, method="mean", progress=False)
+        new = result.obs.loc[result.obs["imputed_profile"]]
+        assert len(new) and new["SMAFRZE"].isna().all() and new["tissue_group"].isna().all()
+        assert new["sex"].notna().all() and new["age"].notna().all()  # donor attributes reach them
+    # with one sample per donor, nothing shows the sample's own columns to be the donor's
+    assert new["rin"].isna().all() and new["batch"].isna().all()
+
+
 def test_observed_values_bitwise_and_mask(cohort):
     result = complete(cohort, method="knn", progress=False)
     kept = ~result.obs["imputed_profile"].to_numpy()

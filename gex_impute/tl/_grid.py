@@ -4,11 +4,13 @@
 kept as it is, the mean of several samples (``aggregate="mean"``), or nothing (an absent
 profile, to be estimated). It also builds the output ``obs``: donor, tissue,
 ``imputed_profile``, ``sample_id``, ``n_samples``, the sample annotation of kept samples,
-and the donor-level columns (constant within each donor, e.g. sex, age) on every row.
+and the donor-level columns (constant within each donor, e.g. sex, age; never a GTEx sample
+attribute such as SMRIN) on every row.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -81,11 +83,24 @@ def _select(requested: Sequence[str] | None, available: list[str], what: str, ke
     return requested
 
 
+#: GTEx sample attributes (SampleAttributesDS's SM* columns, SMTS read as ``tissue_group``): they
+#: describe one sample, so an estimated profile never inherits them from its donor's samples
+SAMPLE_LEVEL = re.compile(r"SM[A-Z0-9]*|tissue_group")
+#: donor attributes (GTEx SubjectPhenotypesDS, as read by :func:`gex_impute.io.read_expression`)
+DONOR_LEVEL = frozenset({"sex", "age", "DTHHRDY", "SUBJID"})
+
+
 def _donor_level_columns(obs: pd.DataFrame, donor_codes: np.ndarray, skip: set[str]) -> list[str]:
-    """Columns whose value (NaN included) is the same in all samples of each donor."""
+    """Columns whose value (NaN included) is the same in all samples of each donor.
+
+    A known donor attribute (:data:`DONOR_LEVEL`) qualifies so; any other column only when some
+    donor has several samples (with one sample per donor every column is constant within donors:
+    a sample's RIN would pass as its donor's); a GTEx sample attribute (:data:`SAMPLE_LEVEL`) never.
+    """
+    several = bool((np.bincount(donor_codes[donor_codes >= 0]) > 1).any())
     out = []
     for col in obs.columns:
-        if col in skip:
+        if col in skip or SAMPLE_LEVEL.fullmatch(str(col)) or not (several or col in DONOR_LEVEL):
             continue
         codes, _ = pd.factorize(obs[col], use_na_sentinel=True)
         frame = pd.DataFrame({"d": donor_codes, "v": codes})
