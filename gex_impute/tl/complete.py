@@ -158,7 +158,8 @@ def complete(
       profile), ``sample_id`` (the input sample(s); NaN for absent profiles),
       ``n_samples``, the kept samples' own annotation, and donor-level columns (constant
       within each donor in the input, e.g. sex, age; never a GTEx sample attribute such as
-      SMRIN, nor, with one sample per donor, a column other than sex, age, DTHHRDY) on every row; index: the sample id, or
+      SMRIN, nor, with one sample per donor, a column other than sex, age, DTHHRDY) on every
+      row; index: the sample id, or
       ``"{donor}|{tissue}"`` for absent or aggregated profiles;
     - ``uns['completed' | key_added]``: ``method``, ``params``, ``version``, ``fingerprint``
       (SHA-256 of the input values and names), keys, ``log1p``, counts and timings;
