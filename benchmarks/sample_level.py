@@ -140,7 +140,7 @@ def _annotation_levels(adata) -> dict:
         levels[level] = thin
     shuffled = adata.copy()
     order = np.random.default_rng(0).permutation(adata.n_vars)
-    for col in ("promoter", "n_promoters"):
+    for col in ("promoter", "promoter_tss", "n_promoters"):
         if col in shuffled.var:
             shuffled.var[col] = shuffled.var[col].to_numpy()[order]
     return levels | {"promoter_shuffle": shuffled}

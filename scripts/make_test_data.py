@@ -40,7 +40,7 @@ HYBRID_MODEL = (
     Path(__file__).resolve().parent.parent / "galaxy" / "workflows" / "test-data" / "model_hybrid.zip"
 )
 HYBRID_MODEL_PARAMS = ("max_epochs=2", "n_estimators=20")
-ANNOTATION_COLUMNS = ("chrom", "start", "end", "strand", "tss", "gene_type", "promoter")
+ANNOTATION_COLUMNS = ("chrom", "start", "end", "strand", "tss", "gene_type", "promoter", "promoter_tss")
 # a tiny GTEx-layout set (files named and laid out as the GTEx v8 downloads) for CLI/Galaxy tests
 GTEX_SEED = 20261
 GTEX_PARAMS = {

@@ -14,7 +14,7 @@ import gex_impute as gi
 from gex_impute.cli import main
 
 TINY = ["--n-donors", "3", "--n-tissues", "3", "--n-genes", "120"]
-COORDS = ["chrom", "start", "end", "strand", "tss", "gene_type", "promoter"]
+COORDS = ["chrom", "start", "end", "strand", "tss", "gene_type", "promoter", "promoter_tss"]
 
 
 @pytest.fixture

@@ -187,3 +187,22 @@ def test_cnn_pooling_matches_relu_then_max_pool(length):
         grads.append((out.detach(), h.grad))
     assert torch.equal(grads[0][0], grads[1][0])
     assert torch.equal(grads[0][1], grads[1][1])
+
+
+def test_cnn_reads_the_bases_around_a_known_tss():
+    from gex_impute.methods.hybrid.genes import TSS_DOWNSTREAM, _around_tss
+
+    seqs = ["A" * 8 + "C" + "G" * 3, "T" * 12, "ACGT", ""]  # TSS (C) at 8; unknown; TSS at 1; none
+    var = pd.DataFrame({"promoter": seqs, "promoter_tss": [8, -1, 1, -1]})
+    length = TSS_DOWNSTREAM + 6
+    out = _around_tss(var, seqs, length)
+    assert out[0] == "A" * 6 + "C" + "G" * 3 + "N" * (TSS_DOWNSTREAM - 4)  # 6 bases up to the TSS
+    assert out[2] == "N" * 5 + "ACGT" + "N" * (TSS_DOWNSTREAM - 3)  # padded: the TSS at the same index
+    assert out[0][6] == out[2][6] == "C" and len(out[0]) == len(out[2]) == length
+    assert out[1] == seqs[1] and out[3] == ""  # without a known TSS: as given
+    assert _around_tss(var.drop(columns="promoter_tss"), seqs, length) == seqs
+
+
+def test_the_simulator_places_the_tss(sim):
+    assert (sim.var["promoter_tss"] == sim.uns["simulate"]["upstream"]).all()
+    assert {s[1000] for s in sim.var["promoter"].head(20)} <= set("ACGT")

@@ -87,6 +87,7 @@ def test_fasta_strand_aware_and_padding(genome, caplog):
     assert "absent from" in caplog.text and "chr9" in caplog.text
     assert adata.uns["promoter"]["n_with_sequence"] == 5
     assert adata.uns["promoter"]["n_missing"] == 2
+    assert adata.var["promoter_tss"].tolist() == [UP] * 5 + [-1, -1]  # where the TSS base is
     adata.write_h5ad(path.parent / "out.h5ad")
 
 

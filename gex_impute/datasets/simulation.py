@@ -218,7 +218,8 @@ def simulate(
       (exclusive), ``strand``, ``tss`` (0-based TSS base), ``gene_type`` (``protein_coding`` or
       ``lncRNA``), ``promoter`` (``upstream + downstream`` bases in the gene's orientation, the
       TSS at index ``upstream``: ``genome[tss-upstream : tss+downstream]`` on "+", the reverse
-      complement of ``genome[tss-downstream+1 : tss+upstream+1]`` on "-").
+      complement of ``genome[tss-downstream+1 : tss+upstream+1]`` on "-"), ``promoter_tss``
+      (``upstream``: where the TSS base is in ``promoter``).
     * ``varm['simulate_motifs']``: the motif features read back from each promoter (columns
       ``uns['simulate']['motif_names']``).
     * ``uns['simulate']``: the parameters, ``preset``, ``genome_seed``, ``chrom_names``,
@@ -354,6 +355,7 @@ def simulate(
     if gtex:
         obs = gtex_obs(obs, design, donor_of, tissue_of, qc)
     var = gene_table(streams["gene"], layout, promoters, model.lncrna, n_chromosomes)
+    var["promoter_tss"] = np.int64(upstream)  # as gi.pp.add_promoters writes it from a FASTA
     effects = np.array([m[3] for m in MOTIFS])
     params = {
         "preset": preset,

@@ -129,8 +129,10 @@ def add_promoters(
     Returns
     -------
     None, or the copy when ``copy=True``. Writes on the gene axis: ``[key_added]``
-    (upper-case sequence, "" when unknown) and, with ``mapping``, ``n_promoters`` (promoters
-    with a sequence mapped to the gene). ``adata.uns[key_added]``: ``source``,
+    (upper-case sequence, "" when unknown), ``[key_added + '_tss']`` (the position of the TSS
+    base in the sequence: ``upstream`` for FASTA windows, -1 for keyed sequences and genes
+    without one; the hybrid's promoter CNN reads the bases around it) and, with ``mapping``,
+    ``n_promoters`` (promoters with a sequence mapped to the gene). ``adata.uns[key_added]``: ``source``,
     ``upstream``/``downstream`` (FASTA) , ``n_with_sequence``, ``n_missing``.
 
     Raises
@@ -159,7 +161,7 @@ def add_promoters(
         msg = (
             f"upstream must be 0-{MAX_FLANK:,} and downstream 1-{MAX_FLANK:,} bp (the TSS base counts "
             f"downstream), got {upstream} and {downstream}; promoter windows are usually 1-10 kb a side "
-            "(the hybrid reads the centred 300 bp)."
+            "(the hybrid reads 250 bp upstream to 50 bp downstream of the TSS)."
         )
         raise ParameterError(msg)
     adata = adata.copy() if copy else adata
@@ -179,6 +181,9 @@ def add_promoters(
         if n_promoters is not None:
             genes["n_promoters"] = n_promoters
     genes[key_added] = promoters
+    # where the TSS base is in each sequence (FASTA windows: at ``upstream``; keyed sequences: unknown)
+    tss_at = upstream if fasta is not None else -1
+    genes[f"{key_added}_tss"] = np.where(promoters != "", tss_at, -1).astype(np.int64)
     n_with = int((promoters != "").sum())
     info |= {"n_with_sequence": n_with, "n_missing": len(promoters) - n_with}
     adata.uns[key_added] = info
