@@ -55,7 +55,11 @@ def test_bounds_around_the_prediction_and_observed_have_zero_width(data):
     pred = model.predict(data)
     lower, upper = model.predict_interval(data, 0.9)
     missing = np.isnan(data.values)
-    assert (lower[missing] < pred[missing]).all() and (pred[missing] < upper[missing]).all()
+    assert (lower[missing] <= pred[missing]).all() and (pred[missing] <= upper[missing]).all()
+    assert (lower[missing] < upper[missing]).all()
+    # within the observed range (an estimate's own value aside): a wider bound says nothing more
+    lo, hi = np.nanmin(data.values), np.nanmax(data.values)
+    assert (lower >= np.minimum(lo, pred)).all() and (upper <= np.maximum(hi, pred)).all()
     np.testing.assert_array_equal(lower[~missing], data.values[~missing])
     np.testing.assert_array_equal(upper[~missing], data.values[~missing])
     # every missingness pattern of the data was calibrated, each from its own refit
@@ -242,3 +246,49 @@ def test_profile_rounds_hide_a_small_share_each(n_donors, n_tissues):
     for m in masks:  # every donor keeps a profile in every refit
         kept = data.donor_codes[~m.any(axis=1)]
         assert len(np.unique(kept)) == n_donors
+
+
+def test_bounds_stay_finite_and_within_the_observed_range():
+    # genes of almost no spread give huge scores (error / scale): times a wide gene's scale, the
+    # half-widths reached hundreds of log1p units, 1e13 TPM here and inf in float32 at x 1e6
+    adata = gi.datasets.simulate(
+        n_donors=6,
+        n_tissues=9,
+        n_genes=198,
+        random_state=14,
+        absent="drop",
+        frac_missing_genes=0.05,
+        frac_missing_samples=0.0,
+        frac_missing_entries=0.2,
+    )
+    adata.X = (adata.X * 1e6).astype(np.float32)
+    result = gi.tl.impute(
+        adata, method="nearest_gene", donor_key="donor", interval=0.9, progress=False, copy=True
+    )
+    upper, lower = result.layers["imputed_upper"], result.layers["imputed_lower"]
+    assert np.isfinite(upper).all() and np.isfinite(lower).all()
+    assert upper.max() <= np.nanmax(adata.X) * (1 + 1e-6) and lower.min() >= 0
+
+
+def test_too_few_scores_for_the_level_are_reported(caplog):
+    import logging
+
+    adata = gi.datasets.simulate(
+        n_donors=4,
+        n_tissues=2,
+        n_genes=20,
+        random_state=1,
+        absent="drop",
+        frac_missing_entries=0.1,
+        frac_missing_genes=0,
+        frac_missing_samples=0,
+    )
+    model = gi.get_method("mean").fit(adata).calibrate(adata)
+    # scattered entries: as many refits as 25 hidden entries need (one refit hid 5%, 8 entries)
+    assert len(model.calibration_.scores) >= 25
+    with caplog.at_level(logging.WARNING, logger="gex_impute"):
+        model.predict_interval(adata, 0.9)
+    assert "calibration scores" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="gex_impute"):
+        model.predict_interval(adata, 0.99)
+    assert "fewer than the 99 that level needs" in caplog.text

@@ -226,6 +226,7 @@ class Calibration:
         out = np.empty(len(pred))
         bins = self._bins()
         pooled = np.sort(self.scores)
+        fewest = len(pooled)
         for code in np.unique(pattern):
             sel = np.flatnonzero(pattern == code)
             name = PATTERNS[int(code)]
@@ -234,8 +235,20 @@ class Calibration:
                 continue
             which = np.searchsorted(np.asarray(self.tables[name]["edges"]), pred[sel])
             for b in np.unique(which):
-                scores = bins[name][int(b)]
-                out[sel[which == b]] = _conformal_quantile(scores if len(scores) else pooled, level)
+                scores = bins[name][int(b)] if len(bins[name][int(b)]) else pooled
+                fewest = min(fewest, len(scores))
+                out[sel[which == b]] = _conformal_quantile(scores, level)
+        needed = math.ceil(level / (1 - level) - 1e-9) if level < 1 else math.inf
+        if len(pred) and fewest < needed:
+            logger.warning(
+                "the %g intervals rest on as few as %d calibration scores, fewer than the %s that level "
+                "needs: they use the largest score and may cover less than %g (calibrate on more data, "
+                "or ask for a lower level).",
+                level,
+                fewest,
+                needed,
+                level,
+            )
         return out * scale
 
     def to_state(self) -> tuple[dict[str, Any], np.ndarray]:

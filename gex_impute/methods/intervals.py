@@ -12,10 +12,10 @@ Only a *small* share is hidden on top of what is already missing (``fraction``, 
 the pattern's units, at most :data:`MAX_SHARE` of them per refit): hiding more makes the refit
 clone worse than the method at test time, and the intervals too wide. More refits
 (``n_rounds``) hide other units each, for more scores; by default (``"auto"``) as many as
-:data:`MIN_UNITS` genes or profiles need, at most :data:`MAX_ROUNDS`. A small cohort thus gets
+:data:`MIN_UNITS` genes, profiles or entries need, at most :data:`MAX_ROUNDS`. A small cohort thus gets
 several refits that each hide a few profiles, never one refit without a quarter of them
-(Blake 2020, 46 profiles: 9 refits of 3 instead of one of 11); from 500 genes or profiles on,
-one refit hides 5% as before.
+(Blake 2020, 46 profiles: 9 refits of 3 instead of one of 11); from 500 genes, profiles or
+observed entries on, one refit hides 5% as before.
 Each pattern is calibrated in its own refits, so hiding one kind of unit does not change the
 errors of another.
 
@@ -135,7 +135,7 @@ def _hide_rounds(
     else:
         flat = rng.permutation(np.flatnonzero(observed.ravel()))
         k = max(1, math.ceil(fraction * len(flat)))
-        for r in range(_rounds(n_rounds, MIN_UNITS)):
+        for r in range(_rounds(n_rounds, k)):
             chosen = flat[r * k : (r + 1) * k]
             if len(chosen) == 0 or len(flat) < 2:
                 break
@@ -179,8 +179,8 @@ def calibrate(
         top of what is missing (at least one gene or profile).
     n_rounds
         Refits per pattern, each hiding other units (more scores, more time); ``"auto"``:
-        enough for :data:`MIN_UNITS` genes or profiles, at most :data:`MAX_ROUNDS` (one
-        refit from 500 genes or profiles on, and for scattered entries).
+        enough for :data:`MIN_UNITS` genes, profiles or entries, at most :data:`MAX_ROUNDS`
+        (one refit from 500 of them on).
     random_state
         Seed of the hiding.
         None is seed 0 (never numpy's global random state).
@@ -312,7 +312,10 @@ def interval_bounds(
     """Lower and upper bounds of ``data``'s rows ``rows`` (all when None) from predictions ``pred``.
 
     ``pred`` holds the predictions of those rows (model scale); observed entries get their own
-    value as both bounds.
+    value as both bounds. Bounds stay within the range of all observed values (model scale): a
+    bound past it says nothing more, and an entry of a gene with a wide spread could otherwise
+    get a half-width of hundreds of log1p units (a score of a gene with almost no spread times
+    its scale), past the float32 range once back in TPM.
     """
     rows = np.arange(data.n_samples) if rows is None else np.asarray(rows, dtype=np.int64)
     values = data.values[rows]
@@ -325,4 +328,8 @@ def interval_bounds(
     lower, upper = values.copy(), values.copy()
     lower[r, c] = pred[r, c] - half
     upper[r, c] = pred[r, c] + half
+    if len(r):  # (an estimate itself outside that range stays inside its interval)
+        lo, hi = np.nanmin(data.values), np.nanmax(data.values)
+        lower[r, c] = np.clip(lower[r, c], np.minimum(lo, pred[r, c]), hi)
+        upper[r, c] = np.clip(upper[r, c], lo, np.maximum(hi, pred[r, c]))
     return lower, upper
