@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
+import gex_impute as gi
 from gex_impute._errors import DataError, OutputPathError, ParameterError
 from gex_impute.methods.baselines import MeanImputer
 from gex_impute.tl import complete
@@ -403,3 +404,16 @@ def test_data_without_missing_entries(cohort):
     np.testing.assert_array_equal(
         with_bounds.layers["completed_lower"][kept], dense[result.obs_names[kept]].X
     )
+
+
+def test_a_model_fitted_elsewhere_completes_as_when_loaded(cohort, tmp_path):
+    donors = list(cohort.obs["donor"].cat.categories)
+    first = cohort[cohort.obs["donor"].isin(donors[:2]).to_numpy()].copy()
+    other = cohort[~cohort.obs["donor"].isin(donors[:2]).to_numpy()].copy()
+    model = gi.get_method("mean").fit(first)
+    model.save(tmp_path / "mean.zip")
+    in_memory = complete(other, method=model, progress=False)
+    loaded = complete(other, method=gi.load_model(tmp_path / "mean.zip"), progress=False)
+    np.testing.assert_array_equal(in_memory.X, loaded.X)  # both: the means of the data given
+    on_itself = complete(first, method=model, progress=False)  # the fitted means, rows only
+    np.testing.assert_allclose(on_itself.X, complete(first, method="mean", progress=False).X, rtol=1e-6)

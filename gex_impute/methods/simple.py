@@ -7,6 +7,7 @@ fallback (:mod:`gex_impute.methods._fallback`), counted in ``n_fallback_``.
 from __future__ import annotations
 
 import logging
+import weakref
 
 import numpy as np
 
@@ -51,10 +52,15 @@ class MeanImputer(BaseImputer):
         codes = np.asarray(keys.codes)
         means, _ = group_nanmean(data.values, codes, len(keys.categories))
         # what predict_rows needs from the fitted data (not saved: a loaded model predicts in full)
+        with np.errstate(invalid="ignore"):
+            row_sums = np.nansum(data.values, axis=1)
         self._row_state = {
             "groups": {str(k): i for i, k in enumerate(keys.categories)},
             "means": means,
             "fallback": fallback_statistics(data),
+            "shape": data.values.shape,
+            "row_sums": row_sums,  # which data the means belong to (see _state_for)
+            "checked": None,
         }
 
     def _group_keys(self, data: ExpressionData):
@@ -89,10 +95,11 @@ class MeanImputer(BaseImputer):
         For the data :func:`gex_impute.tl.complete` passes (the samples the method was fitted
         on, then all-missing rows appended) this equals ``predict(data)[rows]``, at the cost of
         ``len(rows)`` rows instead of the whole data. A loaded model (whose fitted means are not
-        saved) predicts in full and keeps ``rows``.
+        saved), or data that do not start with the fitted samples (a model fitted on another
+        cohort), predicts in full and keeps ``rows``: the means of ``data``, as :meth:`predict`.
         """
         rows = np.asarray(rows, dtype=np.int64)
-        state = getattr(self, "_row_state", None)
+        state = self._state_for(data)
         if state is None:
             return self.predict(data)[rows]
         keys = self._group_keys(_rows_of(data, rows))
@@ -109,6 +116,30 @@ class MeanImputer(BaseImputer):
         self.fallback_mask_ = bad & np.isnan(values)
         self.n_fallback_ = int(self.fallback_mask_.sum())
         return pred
+
+    def _state_for(self, data: ExpressionData) -> dict | None:
+        """Return the fitted means when ``data`` starts with the fitted samples' values, else None.
+
+        Checked by the rows' sums, once per array (``complete()`` predicts its blocks from one).
+        """
+        state = getattr(self, "_row_state", None)
+        if state is None:
+            return None
+        root = data.values
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        checked = state["checked"]
+        if checked is not None and checked() is root:
+            return state
+        n, p = state["shape"]
+        if data.values.shape[1] != p or data.values.shape[0] < n:
+            return None
+        with np.errstate(invalid="ignore"):
+            sums = np.nansum(data.values[:n], axis=1)
+        if not np.array_equal(sums, state["row_sums"]):
+            return None
+        state["checked"] = weakref.ref(root)
+        return state
 
 
 def _rows_of(data: ExpressionData, rows: np.ndarray) -> ExpressionData:
