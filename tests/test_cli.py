@@ -231,6 +231,17 @@ def test_fit_then_impute_with_model_any_method(sim_file, tmp_path, method):
     )
 
 
+def test_complete_with_a_model_uses_its_donor_column(sim, tmp_path):
+    renamed = sim.copy()
+    renamed.obs = renamed.obs.rename(columns={"donor": "subject"})
+    path, model, out = tmp_path / "in.h5ad", tmp_path / "mean.zip", tmp_path / "completed.h5ad"
+    gi.io.write_h5ad(renamed, path)
+    assert main(["fit", str(path), "-o", str(model), "--method", "mean", "--donor-key", "subject", "-q"]) == 0
+    png = tmp_path / "grid.png"
+    assert main(["complete", str(path), "-o", str(out), "--model", str(model), "--plot", str(png), "-q"]) == 0
+    assert "subject" in anndata.read_h5ad(out).obs and png.stat().st_size > 0
+
+
 # hybrid.py (not this module) warns on all-NaN feature columns of tiny data; reported to its owner
 @pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")
 @pytest.mark.filterwarnings("ignore:Degrees of freedom <= 0 for slice:RuntimeWarning")

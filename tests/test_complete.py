@@ -417,3 +417,11 @@ def test_a_model_fitted_elsewhere_completes_as_when_loaded(cohort, tmp_path):
     np.testing.assert_array_equal(in_memory.X, loaded.X)  # both: the means of the data given
     on_itself = complete(first, method=model, progress=False)  # the fitted means, rows only
     np.testing.assert_allclose(on_itself.X, complete(first, method="mean", progress=False).X, rtol=1e-6)
+
+
+def test_a_fitted_models_donor_column_is_the_default(cohort):
+    renamed = cohort.copy()
+    renamed.obs = renamed.obs.rename(columns={"donor": "subject"})
+    model = gi.get_method("mean").fit(renamed, donor_key="subject")
+    result = complete(renamed, method=model, progress=False)  # no donor_key=: the fitted one
+    assert "subject" in result.obs and result.obs["imputed_profile"].any()

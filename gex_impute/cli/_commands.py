@@ -289,7 +289,8 @@ def complete(args: argparse.Namespace) -> int:
         io.write_gct(completed, args.gct_output)
         _written(args.gct_output)
     if args.plot is not None:
-        pl.profiles(completed, donor_key=args.donor_key, tissue_key=args.tissue_key, save=args.plot)
+        donor_key = completed.uns.get("gex_impute", {}).get("donor_key", args.donor_key or "donor")
+        pl.profiles(completed, donor_key=donor_key, tissue_key=args.tissue_key, save=args.plot)
     return 0
 
 

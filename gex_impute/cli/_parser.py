@@ -80,7 +80,9 @@ def _method_epilog() -> str:
     return "\n".join(lines)
 
 
-def _common(p: argparse.ArgumentParser, *, donor_default: str | None = None, data: bool = True) -> None:
+def _common(
+    p: argparse.ArgumentParser, *, donor_default: str | None = None, donor_help: str = "", data: bool = True
+) -> None:
     """Options every subcommand has; ``data=False``: none about an input's columns (it reads none)."""
     g = p.add_argument_group("common options")
     if data:
@@ -90,7 +92,7 @@ def _common(p: argparse.ArgumentParser, *, donor_default: str | None = None, dat
         g.add_argument(
             "--donor-key",
             default=donor_default,
-            help="obs column of each sample's donor (default: %(default)s)",
+            help=f"obs column of each sample's donor (default: {donor_help or '%(default)s'})",
         )
         g.add_argument("--layer", default=None, help="layer holding the expression values (default: X)")
     g.add_argument(
@@ -313,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="a dask.distributed scheduler address (tcp://host:8786) to estimate blocks on",
     )
-    _common(p, donor_default="donor")
+    _common(p, donor_help="the one --model was fitted with, else donor")
     p.set_defaults(func=cmd.complete)
 
     p = sub.add_parser(

@@ -97,7 +97,8 @@ def complete(
         Never modified.
     donor_key
         Column holding each sample's donor; registered
-        (:func:`gex_impute._data.register_keys`), else ``"donor"``.
+        (:func:`gex_impute._data.register_keys`), else the one a fitted ``method`` was fitted
+        with, else ``"donor"``.
     tissue_key
         Column holding each sample's tissue; registered, else ``"tissue"``.
     donors, tissues
@@ -201,8 +202,10 @@ def complete(
     if out is not None:
         out = check_output_path(out, overwrite=overwrite, inputs=(getattr(adata, "filename", None),))
     n_threads = check_dask_client(client) if client is not None else 0
+    # a fitted model's donor column (as tl.impute uses it), else "donor"
+    fitted = method.fitted_donor_key if isinstance(method, BaseImputer) and method.is_fitted else None
     tissue_key, donor_key, layer = resolve_keys(
-        adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, default_donor_key="donor"
+        adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, default_donor_key=fitted or "donor"
     )
     if (
         donor_key is None
