@@ -231,6 +231,28 @@ def test_fit_then_impute_with_model_any_method(sim_file, tmp_path, method):
     )
 
 
+def test_fit_checks_the_model_path_first_and_replaces_a_model_folder(sim_file, tmp_path, capsys, monkeypatch):
+    import stat
+
+    from gex_impute.methods.baselines import MeanImputer
+
+    other = tmp_path / "old.h5ad"
+    other.write_bytes(b"not a model")
+    monkeypatch.setattr(MeanImputer, "fit", lambda *a, **k: pytest.fail("fitted before the path check"))
+    argv = ["fit", str(sim_file), "--method", "mean", "-q"]
+    assert main([*argv, "-o", str(other), "--overwrite"]) == 1
+    assert "is not a saved model folder" in _one_error_line(capsys.readouterr().err)
+    monkeypatch.undo()
+    folder = tmp_path / "model"
+    assert main([*argv, "-o", str(folder)]) == 0
+    file_mode = stat.S_IMODE((folder / "params.json").stat().st_mode)
+    assert stat.S_IMODE(folder.stat().st_mode) == file_mode | (file_mode & 0o444) >> 2  # not 0700
+    assert main([*argv, "-o", str(folder)]) == 1
+    assert "already exists; pass --overwrite" in _one_error_line(capsys.readouterr().err)
+    assert main([*argv, "-o", str(folder), "--overwrite"]) == 0
+    assert gi.load_model(folder).name == "mean"
+
+
 def test_complete_with_a_model_uses_its_donor_column(sim, tmp_path):
     renamed = sim.copy()
     renamed.obs = renamed.obs.rename(columns={"donor": "subject"})

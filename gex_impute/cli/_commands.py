@@ -208,7 +208,10 @@ def annotate(args: argparse.Namespace) -> int:
 
 def fit(args: argparse.Namespace) -> int:
     """``gex-impute fit``."""
-    _check(args, args.output, "--output")
+    from ..methods._archive import check_archive_path
+
+    zipped = check_archive_path(args.output, overwrite=args.overwrite)  # before the fit
+    _check(args, args.output, "--output", directory=not zipped)
     model = _method(args, args.method, _key_values(args.param, "--param"))
     adata = _read(args)
     start = time.perf_counter()

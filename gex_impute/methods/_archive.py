@@ -34,7 +34,15 @@ import numpy as np
 from .._errors import OutputPathError
 from ._archive_members import ARRAY_NAME, FILE_NAMES, ArchiveMembers, fail
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ArchiveContent", "jsonable", "read_archive", "write_archive"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "ArchiveContent",
+    "check_archive_path",
+    "jsonable",
+    "read_archive",
+    "write_archive",
+]
 
 FORMAT = "gex_impute.model"
 FORMAT_VERSION = 2
@@ -118,6 +126,29 @@ def _members(content: ArchiveContent) -> dict[str, bytes]:
     return {"params.json": json.dumps(meta, indent=1).encode(), **arrays, **content.files}
 
 
+def check_archive_path(path: str | os.PathLike, *, overwrite: bool = False) -> bool:
+    """Check that a model can be saved at ``path`` (before fitting it); return whether it is a zip.
+
+    Raises
+    ------
+    OutputPathError
+        ``path`` exists and ``overwrite`` is False, or it is something other than a model.
+    """
+    path = Path(path)
+    is_zip = path.suffix.lower() == ".zip"
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            msg = f"{str(path)!r} already exists; pass overwrite=True or choose another path."
+            raise OutputPathError(msg)
+        if is_zip and path.is_dir():
+            msg = f"{str(path)!r} is a folder; a model ending in .zip is written as a zip file."
+            raise OutputPathError(msg)
+        if not is_zip and (not path.is_dir() or path.is_symlink() or not (path / "params.json").is_file()):
+            msg = f"{str(path)!r} exists and is not a saved model folder; choose another path."
+            raise OutputPathError(msg)
+    return is_zip
+
+
 def write_archive(path: str | os.PathLike, content: ArchiveContent, *, overwrite: bool = False) -> Path:
     """Write ``content`` atomically: a zip file when ``path`` ends in ``.zip``, else a folder.
 
@@ -130,17 +161,7 @@ def write_archive(path: str | os.PathLike, content: ArchiveContent, *, overwrite
 
     path = Path(path)
     members = _members(content)
-    is_zip = path.suffix.lower() == ".zip"
-    if path.exists() or path.is_symlink():
-        if not overwrite:
-            msg = f"{str(path)!r} already exists; pass overwrite=True or choose another path."
-            raise OutputPathError(msg)
-        if is_zip and path.is_dir():
-            msg = f"{str(path)!r} is a folder; a model ending in .zip is written as a zip file."
-            raise OutputPathError(msg)
-        if not is_zip and (not path.is_dir() or path.is_symlink() or not (path / "params.json").is_file()):
-            msg = f"{str(path)!r} exists and is not a saved model folder; choose another path."
-            raise OutputPathError(msg)
+    is_zip = check_archive_path(path, overwrite=overwrite)
     if is_zip:
         with atomic_path(path, suffix=".zip") as tmp:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -156,6 +177,10 @@ def write_archive(path: str | os.PathLike, content: ArchiveContent, *, overwrite
         for name, data in members.items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_bytes(data)
+        # mkdtemp made the folder 0700 (other users, a Galaxy job, could not read the model): give
+        # it the files' permissions (the umask's), searchable where readable
+        mode = (tmp / next(iter(members))).stat().st_mode & 0o777
+        tmp.chmod(mode | (mode & 0o444) >> 2)
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             path.rename(old)
