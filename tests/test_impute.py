@@ -251,3 +251,13 @@ def test_a_saved_model_remembers_its_donor_column(sim, tmp_path):
     old = gi.load_model(tmp_path / "old")
     assert old.fitted_donor_key is None
     np.testing.assert_array_equal(old.predict(sim, donor_key="individual"), direct)
+
+
+def test_progress_off_silences_a_fitted_models_own_bars(sim, capsys):
+    model = gi.HybridImputer(max_epochs=1, n_estimators=10, progress=True).fit(sim, donor_key="donor")
+    capsys.readouterr()
+    gi.tl.impute(sim, model=model, progress=False, interval=0.9, copy=True)  # (calibration refits)
+    assert "hybrid" not in capsys.readouterr().err  # no bar of the model's own
+    assert model.progress is True  # the caller's model is left as it is
+    gi.tl.impute(sim, model=model, progress=True, interval=0.9, copy=True)
+    assert "hybrid" in capsys.readouterr().err

@@ -71,7 +71,7 @@ def resolve_method(
                 "on the instance (method.set_params(...)) or pass the method by name."
             )
             raise ParameterError(msg)
-        return method
+        return silenced(method, progress)
     if not isinstance(method, str):
         msg = f"method must be a method name or a BaseImputer instance, got {type(method).__name__}"
         raise TypeError(msg)
@@ -86,6 +86,19 @@ def resolve_method(
     if "progress" in instance.get_params():  # the method's own bars follow the tool's progress=
         instance.set_params(progress=progress)
     return instance
+
+
+def silenced(method: BaseImputer, progress: bool) -> BaseImputer:
+    """Return a fitted ``method`` without its own progress bars when the tool's ``progress`` is off.
+
+    A loaded model keeps the ``progress`` it was fitted with; ``progress=False`` (the CLI's
+    ``-q``) silences it all the same, on a shallow copy (the caller's model is left as it is).
+    """
+    if progress or not is_fitted(method) or not method.get_params().get("progress"):
+        return method
+    method = copy.copy(method)
+    method.set_params(progress=False)
+    return method
 
 
 def is_fitted(method: BaseImputer) -> bool:

@@ -20,6 +20,7 @@ from ._methods import (
     is_fitted,
     method_params,
     resolve_method,
+    silenced,
     trains_xgboost,
     xgboost_training,
 )
@@ -159,7 +160,7 @@ def impute(
             msg = "model= must be fitted; call model.fit(...) or load a saved model first."
             raise ParameterError(msg)
         log_transform = fitted_log_scale(model, log_transform, fix="when passing model=")
-        instance = model
+        instance = model = silenced(model, progress)
     else:
         instance = resolve_method(method, random_state, progress)
     if level is not None and not hasattr(instance, "predict_interval"):
