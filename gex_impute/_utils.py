@@ -155,7 +155,7 @@ def check_dask_client(client: Any) -> int:
     Raises
     ------
     ParameterError
-        Not a ``dask.distributed.Client``, or a client without workers.
+        Not a ``dask.distributed.Client``, a closed client, or one without workers.
     """
     from ._errors import ParameterError
 
@@ -166,6 +166,9 @@ def check_dask_client(client: Any) -> int:
         raise ParameterError(msg) from err
     if not isinstance(client, Client):
         msg = f"client must be a dask.distributed.Client, got {type(client).__name__}."
+        raise ParameterError(msg)
+    if client.status in ("closed", "closing") or client.scheduler is None:
+        msg = "the dask client is closed; pass an open Client (e.g. Client(LocalCluster()))."
         raise ParameterError(msg)
     threads = sum(client.nthreads().values())
     if threads == 0:

@@ -44,3 +44,15 @@ def test_cluster_run_writes_a_store(cohort, client, tmp_path):
 def test_client_must_be_a_client(cohort):
     with pytest.raises(ParameterError, match="dask.distributed.Client"):
         complete(cohort, method="mean", client="tcp://localhost:8786", progress=False)
+
+
+def test_a_closed_client_is_named():
+    distributed = pytest.importorskip("distributed")
+    import gex_impute as gi
+
+    cohort = gi.datasets.simulate(n_donors=3, n_tissues=2, n_genes=20, random_state=0)
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
+        closed = distributed.Client(cluster)
+        closed.close()
+        with pytest.raises(ParameterError, match="client is closed"):
+            complete(cohort, method="mean", client=closed, progress=False)

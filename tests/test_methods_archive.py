@@ -182,6 +182,7 @@ def _params_error(src, dst, edit, match):
         (lambda m: m.update(files=["../../etc/passwd"]), "'files' must list members"),
         (lambda m: m.update(format_version=1), "format version 1.*Refit"),
         (lambda m: m.update(format="something else"), "not a gex_impute model"),
+        (lambda m: m.update({"class": "KNNImputer"}), "names method 'hybrid' but class 'KNNImputer'"),
     ],
 )
 def test_invalid_params_json(hybrid_zip, tmp_path, edit, match):

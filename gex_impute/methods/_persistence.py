@@ -264,6 +264,11 @@ class PersistenceMixin:
         if method not in _REGISTRY:
             raise fail(f"unknown method {method!r}; this gex_impute knows {sorted(_REGISTRY)}.")
         model_cls = _REGISTRY[method]
+        if meta.get("class", model_cls.__name__) != model_cls.__name__:
+            raise fail(
+                f"it names method {method!r} but class {meta['class']!r} ({method!r} is "
+                f"{model_cls.__name__}); the file was edited or damaged: save the model again."
+            )
         if cls.name and not issubclass(model_cls, cls):
             raise fail(
                 f"it holds a {method!r} model, not {cls.__name__}; "

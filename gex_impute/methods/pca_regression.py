@@ -46,7 +46,7 @@ class PCARegressionImputer(MatrixImputer):
     candidate_components
         Grid for ``n_components="auto"``.
     alpha
-        Ridge penalty of the regression.
+        Ridge penalty of the regression, > 0 (0 leaves hidden-data refits singular).
     max_exact_samples
         Above this many samples (rows), use one shared PCA.
     layout
@@ -70,7 +70,7 @@ class PCARegressionImputer(MatrixImputer):
     _parameter_constraints = {
         "n_components": [Interval(int, 1, 10_000), Options("auto")],
         "candidate_components": [SequenceOf(Interval(int, 1, 10_000), max_length=100)],
-        "alpha": [Interval(float, 0, None)],
+        "alpha": [Interval(float, 0, None, closed="right")],
         "max_exact_samples": [Interval(int, 1, None)],
         "layout": [LAYOUTS],
         "random_state": SEED,

@@ -165,7 +165,8 @@ class AdditiveImputer(BaseImputer):
     use_donor
         Include donor effects when donors are known.
     alpha
-        Ridge penalty (pseudo-count) on every effect.
+        Ridge penalty (pseudo-count) on every effect, > 0 (an unobserved gene or donor has
+        none to estimate).
     max_iter, tol
         ALS iterations and the stopping tolerance on the largest effect change.
 
@@ -179,7 +180,7 @@ class AdditiveImputer(BaseImputer):
     name = "additive"
     _parameter_constraints = {
         "use_donor": [Boolean()],
-        "alpha": [Interval(float, 0, None)],
+        "alpha": [Interval(float, 0, None, closed="right")],
         "max_iter": [Interval(int, 1, 100_000)],
         "tol": [Interval(float, 0, None)],
     }

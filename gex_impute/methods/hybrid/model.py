@@ -246,7 +246,7 @@ class HybridImputer(BaseImputer):
     def _layout(self, data: ExpressionData) -> Layout:
         cats = list(self.tissues_)
         names = np.asarray(data.tissue.astype(str))
-        unknown = sorted(set(names) - set(cats))
+        unknown = sorted(str(n) for n in set(names) - set(cats))
         if unknown:
             msg = (
                 f"tissues {unknown} were not seen when the model was fitted (it knows {cats}); "
