@@ -247,7 +247,7 @@ def from_anndata(
         where = "obs" if samples_in_obs else "var"
         msg = (
             f"donor_key {donor_key!r} not found in adata.{where} "
-            f"(columns: {list(obs.columns)}); pass donor_key=None when donors are unknown."
+            f"(columns: {list(obs.columns)}); pass donor_key=False when donors are unknown."
         )
         raise KeyNotFoundError(msg)
     tissue = _categorical(obs[tissue_key], "tissue", tissue_key)

@@ -264,6 +264,19 @@ def test_complete_with_a_model_uses_its_donor_column(sim, tmp_path):
     assert "subject" in anndata.read_h5ad(out).obs and png.stat().st_size > 0
 
 
+def test_no_donors_applies_a_model_fitted_with_donors(sim_file, sim, tmp_path, capsys):
+    model, bare, out = tmp_path / "mean.zip", tmp_path / "bare.h5ad", tmp_path / "out.h5ad"
+    fit = ["fit", str(sim_file), "-o", str(model), "--method", "mean", "--donor-key", "donor", "-q"]
+    assert main(fit) == 0
+    without = sim.copy()
+    del without.obs["donor"]
+    gi.io.write_h5ad(without, bare)
+    assert main(["impute", str(bare), "-o", str(out), "--model", str(model), "-q"]) == 1
+    assert "pass --no-donors" in _one_error_line(capsys.readouterr().err)  # advice the user can follow
+    assert main(["impute", str(bare), "-o", str(out), "--model", str(model), "--no-donors", "-q"]) == 0
+    assert np.isfinite(anndata.read_h5ad(out).layers["imputed"]).all()
+
+
 # hybrid.py (not this module) warns on all-NaN feature columns of tiny data; reported to its owner
 @pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")
 @pytest.mark.filterwarnings("ignore:Degrees of freedom <= 0 for slice:RuntimeWarning")

@@ -75,8 +75,8 @@ def test_impute_chained_on_its_own_output(sim_file, tmp_path, capsys):
 def test_api_argument_names_are_spelled_as_flags():
     cases = {
         "pass donor_key= naming the donor column": "pass --donor-key naming the donor column",
-        "the model was fitted without donors; pass donor_key=None when predicting.": (
-            "the model was fitted without donors; leave out --donor-key when predicting."
+        "the model was fitted without donors; pass donor_key=False when predicting.": (
+            "the model was fitted without donors; pass --no-donors when predicting."
         ),
         "out='x.zarr' exists; remove it or pass overwrite=True.": (
             "--output 'x.zarr' exists; remove it or pass --overwrite."

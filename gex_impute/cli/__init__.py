@@ -46,7 +46,7 @@ class _OneLineFormatter(logging.Formatter):
 
 #: the public API's argument names in error messages, as the command line spells them
 _CLI_SPELLING = (
-    (re.compile(r"\bpass donor_key=None\b"), "leave out --donor-key"),
+    (re.compile(r"\bpass donor_key=False\b"), "pass --no-donors"),
     (re.compile(r"\boverwrite=True\b"), "--overwrite"),
     (re.compile(r"\bout=(?=\S)"), "--output "),
     (

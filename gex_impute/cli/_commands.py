@@ -31,7 +31,8 @@ def _log_transform(args: argparse.Namespace) -> bool | Literal["auto"]:
 
 
 def _keys(args: argparse.Namespace) -> dict[str, Any]:
-    return {"tissue_key": args.tissue_key, "donor_key": args.donor_key, "layer": args.layer}
+    donor_key = False if getattr(args, "no_donors", False) else args.donor_key
+    return {"tissue_key": args.tissue_key, "donor_key": donor_key, "layer": args.layer}
 
 
 def _key_values(items: list[str] | None, option: str) -> dict[str, str]:

@@ -94,6 +94,12 @@ def _common(
             default=donor_default,
             help=f"obs column of each sample's donor (default: {donor_help or '%(default)s'})",
         )
+        g.add_argument(
+            "--no-donors",
+            action="store_true",
+            help="the samples' donors are unknown: use no donor column (e.g. to apply a model fitted "
+            "with one to data without it)",
+        )
         g.add_argument("--layer", default=None, help="layer holding the expression values (default: X)")
     g.add_argument(
         "--seed", type=_number(int, low=0), default=0, help="random seed, >= 0 (default: %(default)s)"

@@ -379,7 +379,7 @@ class HybridImputer(BaseImputer):
     def _check_compatible(self, data: ExpressionData) -> None:
         if self.has_donor_ != (data.donor is not None):
             fitted = "with" if self.has_donor_ else "without"
-            fix = "pass donor_key= naming the donor column" if self.has_donor_ else "pass donor_key=None"
+            fix = "pass donor_key= naming the donor column" if self.has_donor_ else "pass donor_key=False"
             msg = f"the model was fitted {fitted} donors; {fix} when predicting."
             raise DataError(msg)
         self._layout(data)
