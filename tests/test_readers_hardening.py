@@ -64,7 +64,10 @@ def test_h5ad_empty_truncated_corrupt_and_not_hdf5(tmp_path, h5ad_path):
     _raises(io.read_h5ad, text, match="not an .h5ad \\(HDF5\\) file: it is a text file", path=text)
     gz = tmp_path / "x.h5ad.gz"
     gz.write_bytes(gzip.compress(data))
-    _raises(io.read_h5ad, gz, match="it is a gzip file", path=gz)
+    _raises(io.read_h5ad, gz, match="is a gzip-compressed .h5ad file; decompress it first \\(gunzip", path=gz)
+    gz_text = tmp_path / "table.h5ad.gz"
+    gz_text.write_bytes(gzip.compress(b"gene\tLiver\nG1\t1\n"))
+    _raises(io.read_h5ad, gz_text, match="it is a gzip file", path=gz_text)
     import h5py
 
     other = tmp_path / "other.h5ad"

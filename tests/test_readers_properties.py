@@ -119,7 +119,7 @@ def test_gct_round_trip(table, compress):
     assert list(adata.var_names) == genes and list(adata.obs_names) == samples
     assert adata.var["symbol"].tolist() == descriptions
     np.testing.assert_array_equal(adata.X, matrix.T)
-    # the package's writer gives the same matrix back (to 6 significant digits)
+    # the package's writer gives the same matrix back (losslessly)
     out = path.parent / "w.gct"
     io.write_gct(adata, out, drop_missing_samples=False)
     back = io.read_gct(out)

@@ -117,12 +117,7 @@ def open_text(path: str | os.PathLike, what: str = "file") -> Iterator[IO[str]]:
     kind = file_kind(path)
     _refuse_binary(path, kind, what)
     if kind == "gzip":
-        with gzip.open(path, "rb") as probe:
-            try:
-                inner = probe.read(1024)
-            except (EOFError, OSError, zlib.error):
-                inner = b""
-        _refuse_binary(path, _kind_of_bytes(inner), what)
+        _refuse_binary(path, gzip_content_kind(path), what)
         fh = gzip.open(path, "rt", encoding="utf-8", newline="")
     else:
         fh = open(path, encoding="utf-8", newline="")
@@ -141,6 +136,16 @@ def open_text(path: str | os.PathLike, what: str = "file") -> Iterator[IO[str]]:
             "or copy was probably cut short. Download the file again, or check it with `gzip -t`."
         )
         raise InputFileError(msg) from err
+
+
+def gzip_content_kind(path: str | os.PathLike) -> FileKind:
+    """Tell what a gzip file holds, from its first decompressed bytes ("empty" when unreadable)."""
+    with gzip.open(path, "rb") as probe:
+        try:
+            inner = probe.read(1024)
+        except (EOFError, OSError, zlib.error):
+            inner = b""
+    return _kind_of_bytes(inner)
 
 
 def _kind_of_bytes(head: bytes) -> FileKind:

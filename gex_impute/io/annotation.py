@@ -121,15 +121,37 @@ def _bed_windows(table: pd.DataFrame, bed_tss: str) -> pd.DataFrame:
     return table
 
 
+#: Ensembl BioMart's column names (biomaRt ``getBM`` attributes, web export headers), lower case:
+#: their coordinates are always 1-based and inclusive, whatever ``coordinates`` says.
+BIOMART = {
+    "chrom": ("chromosome_name", "chromosome/scaffold name"),
+    "start": ("start_position", "gene start (bp)"),
+    "end": ("end_position", "gene end (bp)"),
+}
+
+
 _TSV_ALIASES = {
-    "gene_id": ("gene_id", "ens", "ensembl", "ensembl_gene_id", "ensembl_id", "geneid", "id", "gene", "name"),
-    "chrom": ("chrom", "chromosome", "chr", "seqname", "seqnames", "contig"),
-    "start": ("start", "txstart", "gene_start", "chromstart", "start_position"),
-    "end": ("end", "txend", "gene_end", "chromend", "end_position"),
+    "gene_id": (
+        "gene_id",
+        "ens",
+        "ensembl",
+        "ensembl_gene_id",
+        "ensembl_gene_id_version",
+        "gene stable id",
+        "gene stable id version",
+        "ensembl_id",
+        "geneid",
+        "id",
+        "gene",
+        "name",
+    ),
+    "chrom": ("chrom", "chromosome", "chr", "seqname", "seqnames", "contig", *BIOMART["chrom"]),
+    "start": ("start", "txstart", "gene_start", "chromstart", *BIOMART["start"]),
+    "end": ("end", "txend", "gene_end", "chromend", *BIOMART["end"]),
     "strand": ("strand",),
-    "tss": ("tss", "transcription_start_site"),
-    "gene_type": ("gene_type", "gene_biotype", "biotype", "type"),
-    "gene_name": ("symbol", "gene_name", "hgnc_symbol"),
+    "tss": ("tss", "transcription_start_site", "transcription start site (tss)"),
+    "gene_type": ("gene_type", "gene_biotype", "biotype", "type", "gene type"),
+    "gene_name": ("symbol", "gene_name", "hgnc_symbol", "external_gene_name", "gene name"),
 }
 
 
@@ -145,13 +167,17 @@ def _read_tsv(path: Path, coordinates: str) -> pd.DataFrame:
         except (ValueError, pd.errors.ParserError) as err:
             msg = f"{path}: not a {'comma' if sep == ',' else 'tab'}-separated table with a header ({err})."
             raise InputFileError(msg) from err
-    lower = {str(c).lower().lstrip("#"): c for c in table.columns}
-    found = {}
+    lower = {str(c).removeprefix("\ufeff").strip().lower().lstrip("#"): c for c in table.columns}
+    found, matched = {}, {}
     for key, aliases in _TSV_ALIASES.items():
         for alias in aliases:
             if alias in lower:
-                found[key] = lower[alias]
+                found[key], matched[key] = lower[alias], alias
                 break
+    biomart = [found[k] for k in ("start", "end") if matched.get(k) in BIOMART[k]]
+    if biomart and shift == 0:
+        logger.info("%s: columns %s are BioMart's, read as 1-based inclusive coordinates.", path, biomart)
+        shift = 1
     if "gene_id" not in found and len(table.columns):
         found["gene_id"] = table.columns[0]
     missing = [k for k in ("chrom", "start", "end", "strand") if k not in found]
@@ -223,7 +249,10 @@ def read_annotation(
     coordinates
         Coordinate convention of a TSV file: ``"0-based"`` (BED/UCSC style: 0-based start,
         exclusive end; e.g. ``hg38_gene_locations.tsv``) or ``"1-based"`` (Ensembl/biomaRt
-        style: 1-based, inclusive end).
+        style: 1-based, inclusive end). An Ensembl BioMart export (biomaRt ``getBM`` columns
+        ``ensembl_gene_id``, ``chromosome_name``, ``start_position``, ``end_position``,
+        ``strand``, or the web export's ``Gene stable ID``, ``Chromosome/scaffold name``,
+        ``Gene start (bp)``, ``Gene end (bp)``, ``Strand``) is always read as 1-based, as a GTF is.
 
     Returns
     -------

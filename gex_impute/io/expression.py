@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 import pandas as pd
 
 from .._errors import InputFileError, ParameterError
-from ._text import file_kind, first_line
+from ._text import file_kind, first_line, gzip_content_kind
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -55,8 +55,8 @@ def sniff_expression_format(path: str | os.PathLike) -> ExpressionFormat:
             return "zarr"
         msg = f"{path} is a folder, not an expression file (h5ad, GCT, TSV) nor a zarr store."
         raise InputFileError(msg)
-    if kind == "hdf5":
-        return "h5ad"
+    if kind == "hdf5" or (kind == "gzip" and gzip_content_kind(path) == "hdf5"):
+        return "h5ad"  # a gzip-compressed .h5ad: read_h5ad says to decompress it
     if kind == "empty":
         msg = f"{path} is empty (0 bytes); pass an .h5ad, a GTEx GCT (.gct/.gct.gz) or a genes x tissues TSV."
         raise InputFileError(msg)
@@ -66,7 +66,7 @@ def sniff_expression_format(path: str | os.PathLike) -> ExpressionFormat:
             "pass an .h5ad, a GTEx GCT (.gct/.gct.gz) or a genes x tissues TSV."
         )
         raise InputFileError(msg)
-    if first_line(path).strip() == "#1.2":
+    if first_line(path).removeprefix("\ufeff").strip() == "#1.2":
         return "gct"
     if name.endswith(".h5ad"):
         return "h5ad"

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputFileError, ParameterError
-from ._gct_lines import NA_VALUES, _bad_cell, _gene_rows, _read_header, _RowChecker
+from ._gct_lines import NA_VALUES, _bad_cell, _gene_rows, _read_header, _RowChecker, is_gtex_sample
 from ._text import examples, open_text, open_text_write
 
 if TYPE_CHECKING:
@@ -51,7 +51,11 @@ def read_gct(
     path
         GCT v1.2 file: a ``#1.2`` line, a ``<n_genes><TAB><n_samples>`` line, a header
         ``Name<TAB>Description<TAB><sample ids...>``, then one row per gene with exactly one
-        cell per sample. Empty cells and ``NA``/``NaN`` are read as missing (NaN).
+        cell per sample. Empty cells, ``NA`` and the spellings of NaN (``NaN``, ``nan``,
+        ``-nan``, ``NAN``, ``-nan(ind)``, ...) are read as missing (NaN). Also accepted: a UTF-8
+        byte-order mark, one trailing tab at the end of lines (Excel exports) and the leading
+        ``id`` column of GTEx v8 per-tissue files (``id<TAB>Name<TAB>Description<TAB>...``,
+        dropped).
     sample_attributes
         GTEx sample-attributes table (``GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt``;
         path, or DataFrame with ``SAMPID`` as a column or index) with ``SMTSD`` and usually
@@ -66,7 +70,11 @@ def read_gct(
     Returns
     -------
     AnnData with ``X`` (``float32``, samples x genes), ``var_names`` = ``Name``,
-    ``var['symbol']`` = ``Description``. When every sample id has at least two dash-separated
+    ``var['symbol']`` = ``Description``. A GCT whose columns are not GTEx sample ids (no name
+    starts with ``GTEX-``; e.g. GTEx's ``*_gene_median_tpm.gct.gz``, genes x tissues) read
+    without ``sample_attributes`` and ``subject_phenotypes`` is a genes x tissues table, as
+    :func:`~gex_impute.io.read_tissue_table` reads one: one observation per column, with
+    ``obs['tissue']`` = the column name. When every sample id has at least two dash-separated
     fields (GTEx ids such as ``GTEX-1117F-0226-SM-5GZZ7``), ``obs['donor']`` = the first two
     fields (``GTEX-1117F``). With ``sample_attributes``: ``obs['tissue']`` = ``SMTSD`` (e.g.
     "Brain - Cortex"), ``obs['tissue_group']`` = ``SMTS`` (e.g. "Brain"), plus the table's other
@@ -101,8 +109,8 @@ def read_gct(
     attrs = None if sample_attributes is None else prepare_sample_attributes(sample_attributes)
     phenotypes = None if subject_phenotypes is None else prepare_phenotypes(subject_phenotypes)
     with open_text(path, "GCT file") as fh:
-        n_genes, n_samples, samples = _read_header(fh, path)
-        obs = pd.DataFrame(index=pd.Index(samples, name=None))
+        n_genes, n_samples, samples, id_column = _read_header(fh, path)
+        obs = _sample_table(path, samples, attrs is None and phenotypes is None)
         obs = annotate_samples(obs, attrs, phenotypes, sample_attributes, subject_phenotypes)
         if chunksize is None:
             chunksize = int(np.clip(CELLS_PER_CHUNK // max(n_samples, 1), *CHUNK_GENES))
@@ -117,7 +125,7 @@ def read_gct(
         names: list[str] = []
         symbols: list[str] = []
         row = 0
-        checker = _RowChecker(fh, path, n_samples, n_genes, first_line=4)
+        checker = _RowChecker(fh, path, n_samples, n_genes, first_line=4, id_column=id_column)
         reader = pd.read_csv(
             checker,
             sep="\t",
@@ -135,7 +143,7 @@ def read_gct(
                 for chunk in reader:
                     values = chunk.iloc[:, 2:].to_numpy(dtype=np.float32)
                     if np.isinf(values).any():  # "inf", "-1e400", or beyond the float32 range
-                        raise _bad_cell(path, samples)
+                        raise _bad_cell(path, samples, id_column=id_column)
                     X[:, row : row + len(chunk)] = values.T
                     names.extend(chunk[0].tolist())
                     symbols.extend(chunk[1].tolist())
@@ -145,7 +153,7 @@ def read_gct(
         except (ValueError, pd.errors.ParserError) as err:  # a word where a number belongs
             if isinstance(err, UnicodeDecodeError):
                 raise
-            raise _bad_cell(path, samples, err) from err
+            raise _bad_cell(path, samples, err, id_column) from err
     if row != n_genes or checker.rows != row:
         msg = (
             f"{path}: the dimensions line declares {n_genes} genes but the file holds {checker.rows}; the "
@@ -153,8 +161,10 @@ def read_gct(
         )
         raise InputFileError(msg)
     if pd.isna(names).any() or pd.isna(symbols).any():  # "NA" or "" as a name: keep it as written
-        fields = [f[:2] for _, f in _gene_rows(path)]
+        fields = [f[:2] for _, f in _gene_rows(path, id_column)]
         names, symbols = [f[0] for f in fields], [f[1] for f in fields]
+    if checker.trailing_tabs:
+        logger.info("%s: ignored the trailing tab of %d gene rows.", path, checker.trailing_tabs)
     var = pd.DataFrame({"symbol": symbols}, index=pd.Index(names, name=None))
     if var.index.duplicated().any():
         dup = var.index[var.index.duplicated()].unique()
@@ -169,6 +179,28 @@ def read_gct(
         var.index = make_index_unique(var.index)
     logger.info("read %d samples x %d genes from %s", n_samples, n_genes, path)
     return AnnData(X=X, obs=obs, var=var)
+
+
+def _sample_table(path: Path, samples: list[str], no_tables: bool) -> pd.DataFrame:
+    """Make the ``obs`` of a GCT's columns: tissues when they are not GTEx samples and no table is given."""
+    obs = pd.DataFrame(index=pd.Index(samples, name=None))
+    if not no_tables or not samples:
+        return obs
+    if not any(is_gtex_sample(s) for s in samples):
+        logger.info(
+            "%s: the columns are not GTEx sample ids (e.g. %s); read as a genes x tissues table, one "
+            "tissue per column.",
+            path,
+            examples(samples, 3),
+        )
+        obs["tissue"] = pd.Categorical(obs.index.to_numpy())
+    else:
+        logger.warning(
+            "%s holds GTEx samples but no sample attributes were given, so their tissues are unknown; "
+            "pass sample_attributes= (CLI: --sample-attributes) with GTEx's SampleAttributesDS table.",
+            path,
+        )
+    return obs
 
 
 def _first_column(var: pd.DataFrame, keys: tuple[str, ...], default: pd.Index) -> np.ndarray:
@@ -217,7 +249,10 @@ def write_gct(
 
     Returns
     -------
-    The path written. Values use 6 significant digits (``%.6g``); missing values are ``nan``.
+    The path written. Values are written losslessly, in as few digits as read back exactly:
+    6 significant digits (``%.6g``) where they suffice, else 9 for a ``float32`` matrix and the
+    shortest exact text (up to 17 digits) for ``float64`` (``2015152``, ``0.1``, ``123456.789``),
+    so :func:`read_gct` gives back the same ``float32`` values; missing values are ``nan``.
 
     Examples
     --------
@@ -228,11 +263,12 @@ def write_gct(
     from scipy import sparse
 
     matrix = adata.X if layer is None else adata.layers[layer]
+    dtype = np.dtype(np.float32 if matrix.dtype.kind == "f" and matrix.dtype.itemsize <= 4 else np.float64)
 
     def block(j0: int, j1: int) -> np.ndarray:
         part = matrix[:, j0:j1]
         part = part.toarray() if sparse.issparse(part) else np.asarray(part)
-        return part.astype(np.float64, copy=False)
+        return part.astype(dtype, copy=False)
 
     keep = np.ones(adata.n_obs, dtype=bool)
     if drop_missing_samples:
@@ -241,7 +277,7 @@ def write_gct(
             keep |= ~np.isnan(block(j0, j0 + block_genes)).all(axis=1)
     names = _first_column(adata.var, (name_key,) if name_key else (), adata.var_names)
     descs = _first_column(adata.var, (description_key, "symbol") if description_key else (), adata.var_names)
-    row_format = "\t".join(["%.6g"] * int(keep.sum())) + "\n"  # "%g" writes NaN as "nan"
+    row_format = "\t".join(["%.6g"] * int(keep.sum()))  # "%g" writes NaN as "nan"
     path = Path(path)
     with open_text_write(path, compress=compress, compresslevel=compresslevel) as fh:
         fh.write(f"#1.2\n{adata.n_vars}\t{int(keep.sum())}\n")
@@ -249,7 +285,30 @@ def write_gct(
         for j0 in range(0, adata.n_vars, block_genes):
             values = block(j0, j0 + block_genes)[keep].T
             fh.writelines(
-                f"{names[j0 + k]}\t{descs[j0 + k]}\t" + row_format % tuple(row.tolist())
+                f"{names[j0 + k]}\t{descs[j0 + k]}\t" + _exact_row(row, row_format) + "\n"
                 for k, row in enumerate(values)
             )
     return path
+
+
+def _exact_row(row: np.ndarray, row_format: str) -> str:
+    """Write the values of ``row`` as tab-separated text that reads back to the same values of its dtype.
+
+    Each cell is written with ``%.6g`` where that reads back exactly, else with ``%.9g`` (float32,
+    always exact) or the shortest exact text (float64, ``repr``).
+    """
+    text = row_format % tuple(row.tolist())
+    if not len(row):
+        return text
+    cells = text.split("\t")
+    lost = np.flatnonzero((np.array(cells, dtype=np.float64).astype(row.dtype) != row) & ~np.isnan(row))
+    if not len(lost):
+        return text
+    values = row[lost].tolist()
+    if row.dtype == np.float32:
+        exact = ("\t".join(["%.9g"] * len(values)) % tuple(values)).split("\t")
+    else:
+        exact = [repr(v) for v in values]
+    for j, cell in zip(lost.tolist(), exact, strict=True):
+        cells[j] = cell
+    return "\t".join(cells)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -18,7 +19,9 @@ import pandas as pd
 
 from .._errors import DataError, InputFileError
 from ._text import examples, write_text
-from .tables import index_by, infer_numbers, read_strict_tsv
+from .tables import index_by, infer_numbers, line_of, read_strict_tsv
+
+logger = logging.getLogger("gex_impute")
 
 __all__ = [
     "annotate_samples",
@@ -40,7 +43,7 @@ def _numeric(table: pd.DataFrame, column: str, path, *, what: str, integer: bool
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         msg = (
-            f"{path}, line {row + 2}: {column} {table[column].iloc[row]!r} is not "
+            f"{path}, line {line_of(table, row)}: {column} {table[column].iloc[row]!r} is not "
             f"{'an integer' if integer else 'a number'} ({what})."
         )
         raise InputFileError(msg)
@@ -59,7 +62,8 @@ def read_sample_attributes(path: str | os.PathLike) -> pd.DataFrame:
     Returns
     -------
     The table indexed by ``SAMPID``; columns whose cells are all numbers (``SMRIN``,
-    ``SMTSISCH``, ...) are numeric, the others strings (NaN where empty).
+    ``SMTSISCH``, ...) are numeric, the others strings (NaN where empty). Leading ``#`` comment
+    lines and blank lines before the header (dbGaP's copies of the table) are skipped.
 
     Raises
     ------
@@ -73,7 +77,7 @@ def read_sample_attributes(path: str | os.PathLike) -> pd.DataFrame:
     >>> attrs = gi.io.read_sample_attributes("test-data/sample_attributes.tsv")  # doctest: +SKIP
     >>> attrs["SMTSD"].head()  # doctest: +SKIP
     """
-    table = read_strict_tsv(path, "sample-attributes table")
+    table = read_strict_tsv(path, "sample-attributes table", required=("SAMPID", "SMTSD"))
     missing = [c for c in ("SAMPID", "SMTSD") if c not in table.columns]
     if missing:
         msg = (
@@ -113,7 +117,7 @@ def read_subject_phenotypes(path: str | os.PathLike) -> pd.DataFrame:
     ... )  # doctest: +SKIP
     """
     what = "subject-phenotypes table"
-    table = read_strict_tsv(path, what)
+    table = read_strict_tsv(path, what, required=("SUBJID", "SEX", "AGE"))
     missing = [c for c in ("SUBJID", "SEX", "AGE") if c not in table.columns]
     if missing:
         msg = (
@@ -132,7 +136,7 @@ def read_subject_phenotypes(path: str | os.PathLike) -> pd.DataFrame:
     ):
         if mask.any():
             row = int(np.flatnonzero(mask.to_numpy())[0])
-            msg = f"{path}, line {row + 2}: {col} {table[col].iloc[row]!r} is not {hint}."
+            msg = f"{path}, line {line_of(table, row)}: {col} {table[col].iloc[row]!r} is not {hint}."
             raise InputFileError(msg)
     out = infer_numbers(table)
     out["SEX"] = sex
@@ -141,14 +145,33 @@ def read_subject_phenotypes(path: str | os.PathLike) -> pd.DataFrame:
 
 def _sample_table(value, reader, id_column: str, required: tuple[str, ...], what: str) -> pd.DataFrame:
     if not isinstance(value, pd.DataFrame):
-        return reader(value)
+        return _safe_column_names(reader(value), value)
     table = value.set_index(id_column) if id_column in value.columns else value.copy()
     missing = [c for c in required if c not in table.columns]
     if missing:
         msg = f"{what} lacks column(s) {missing} (columns found: {list(table.columns)[:20]})."
         raise InputFileError(msg)
     table.index = table.index.astype(str)
-    return table
+    return _safe_column_names(table, "(DataFrame)")
+
+
+def _safe_column_names(table: pd.DataFrame, source) -> pd.DataFrame:
+    """Replace ``/`` in column names by ``_``: the columns go to ``obs``, and zarr keys cannot hold it."""
+    names = [str(c) for c in table.columns]
+    renamed: dict[str, str] = {}
+    for name in names:
+        if "/" in name:
+            new = name.replace("/", "_")
+            while new in names or new in renamed.values():
+                new += "_"
+            renamed[name] = new
+    if not renamed:
+        return table
+    for old, new in renamed.items():
+        logger.warning(
+            "%s: column %r is renamed %r, as zarr output cannot hold a '/' in a name.", source, old, new
+        )
+    return table.rename(columns=renamed)
 
 
 def prepare_sample_attributes(value: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .._data_keys import check_anndata
 from .._errors import InputFileError, OutputPathError, ParameterError
 from .._utils import atomic_path, check_output_path
-from ._text import check_input_file, file_kind
+from ._text import check_input_file, file_kind, gzip_content_kind
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -57,6 +57,12 @@ def read_h5ad(path: str | os.PathLike, **kwargs) -> AnnData:
     kind = file_kind(path)
     if kind == "empty":
         msg = f"{path} is empty (0 bytes), not an .h5ad file; the write was probably interrupted: {_FIX}."
+        raise InputFileError(msg)
+    if kind == "gzip" and gzip_content_kind(path) == "hdf5":
+        msg = (
+            f"{path} is a gzip-compressed .h5ad file; decompress it first (gunzip {path.name}) and pass "
+            "the .h5ad it gives."
+        )
         raise InputFileError(msg)
     if kind != "hdf5":
         hint = {

@@ -36,11 +36,19 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def read_strict_tsv(
-    path: str | os.PathLike, what: str, *, index_header_optional: bool = False, quoting: int = 3
+    path: str | os.PathLike,
+    what: str,
+    *,
+    index_header_optional: bool = False,
+    quoting: int = 3,
+    required: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Read a TSV whose rows all have the header's number of fields, every cell as a string.
 
     ``quoting=3`` (``csv.QUOTE_NONE``, GTEx tables hold quotes in free text) or 0 (``QUOTE_MINIMAL``).
+    With ``required`` columns, leading ``#`` comment lines (without tabs) and blank lines before
+    a header that names them are skipped (dbGaP's tables); ``table.attrs["header_line"]`` is then
+    the header's line number (see :func:`line_of`).
     """
     path = Path(path)
     with open_text(path, what) as fh:
@@ -50,12 +58,14 @@ def read_strict_tsv(
     if not lines:
         msg = f"{path} is empty; pass a tab-separated {what} with a header line."
         raise InputFileError(msg)
+    skipped = _preamble(lines, path, what, required)
+    lines = lines[skipped:]
     n_header = lines[0].count("\t")
     n_rows = {line.count("\t") for line in lines[1:]}
     if index_header_optional and n_rows == {n_header + 1}:
         lines[0] = "\t" + lines[0]  # R-style header without a name for the row-name column
         n_header += 1
-    for k, line in enumerate(lines[1:], start=2):
+    for k, line in enumerate(lines[1:], start=2 + skipped):
         n_tabs = line.count("\t")
         if n_tabs != n_header:
             msg = (
@@ -69,12 +79,12 @@ def read_strict_tsv(
     repeated = sorted(name for name, n in Counter(f for f in header if f).items() if n > 1)
     if repeated:
         msg = (
-            f"{path}, line 1: the column name(s) {repeated} occur more than once in the "
+            f"{path}, line {skipped + 1}: the column name(s) {repeated} occur more than once in the "
             f"header of the {what}; give every column its own name."
         )
         raise InputFileError(msg)
     try:
-        return pd.read_csv(
+        table = pd.read_csv(
             io.StringIO("".join(lines)),
             sep="\t",
             dtype=str,
@@ -86,19 +96,46 @@ def read_strict_tsv(
     except (ValueError, pd.errors.ParserError) as err:  # e.g. an unbalanced quote in a quoted table
         msg = f"{path}: cannot parse it as a tab-separated {what} ({err})."
         raise InputFileError(msg) from err
+    table.attrs["header_line"] = skipped + 1
+    return table
+
+
+def _preamble(lines: list[str], path: Path, what: str, required: tuple[str, ...]) -> int:
+    """Count the leading comment (``#``, no tab) and blank lines before a header naming ``required``."""
+    k = 0
+    while k < len(lines) and (not lines[k].strip() or (lines[k].startswith("#") and "\t" not in lines[k])):
+        k += 1
+    if not k or not required:
+        return 0
+    header = {f.strip() for f in lines[k].rstrip("\r\n").split("\t")} if k < len(lines) else set()
+    missing = [c for c in required if c not in header]
+    if missing:
+        msg = (
+            f"{path} starts with {k} comment ('#') or blank lines, and the line after them (line {k + 1}) "
+            f"lacks the column(s) {missing} of a {what}; put the header line right after the comments."
+        )
+        raise InputFileError(msg)
+    logger.info("%s: skipped %d comment or blank lines before the header (line %d).", path, k, k + 1)
+    return k
+
+
+def line_of(table: pd.DataFrame, row: int) -> int:
+    """Return the line number of data row ``row`` (0-based) of a table read by :func:`read_strict_tsv`."""
+    return int(table.attrs.get("header_line", 1)) + row + 1
 
 
 def index_by(table: pd.DataFrame, column: str, path, what: str) -> pd.DataFrame:
     ids = table[column]
     if ids.isna().any():
         row = int(np.flatnonzero(ids.isna().to_numpy())[0])
-        msg = f"{path}, line {row + 2}: empty {column}; every row of the {what} needs one."
+        msg = f"{path}, line {line_of(table, row)}: empty {column}; every row of the {what} needs one."
         raise InputFileError(msg)
     dup = ids.duplicated()
     if dup.any():
+        first = line_of(table, int(np.flatnonzero(dup.to_numpy())[0]))
         msg = (
             f"{path}: {int(dup.sum())} {column} values occur more than once (e.g. "
-            f"{examples(ids[dup].unique(), 5)}, line {int(np.flatnonzero(dup.to_numpy())[0]) + 2}); "
+            f"{examples(ids[dup].unique(), 5)}, line {first}); "
             "remove the duplicate rows."
         )
         raise InputFileError(msg)
