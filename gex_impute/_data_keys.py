@@ -177,4 +177,10 @@ def detect_orientation(adata: AnnData, tissue_key: str) -> Orientation:
         f"nor in adata.var (columns: {list(adata.var.columns)}). Pass tissue_key= naming the "
         "column that holds each sample's tissue."
     )
+    if set(map(str, adata.obs.columns)) <= {"donor"}:  # nothing else is known of the samples (a GCT alone)
+        msg += (
+            " The samples carry no annotation at all: for a GTEx GCT, read it with its sample "
+            "attributes (gex_impute.io.read_expression(gct, sample_attributes=...); CLI: "
+            "--sample-attributes)."
+        )
     raise KeyNotFoundError(msg)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import gex_impute as gi
 from gex_impute import io
 from gex_impute._errors import InputFileError
 
@@ -190,6 +191,10 @@ def test_read_gct_of_samples_without_attributes_says_to_pass_them(tmp_path, capl
         adata = io.read_gct(path)
     assert "tissue" not in adata.obs
     assert "sample_attributes=" in caplog.text and "--sample-attributes" in caplog.text
+    with pytest.raises(
+        KeyError, match="no annotation at all: for a GTEx GCT, read it with its sample attributes"
+    ):
+        gi.tl.impute(adata, method="mean", progress=False)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="gex_impute"):
         adata = io.read_gct(path, ATTRS)
