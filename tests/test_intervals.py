@@ -292,3 +292,14 @@ def test_too_few_scores_for_the_level_are_reported(caplog):
     with caplog.at_level(logging.WARNING, logger="gex_impute"):
         model.predict_interval(adata, 0.99)
     assert "fewer than the 99 that level needs" in caplog.text
+
+
+def test_calibration_refits_of_a_gpu_model_run_where_there_is_no_gpu():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the refits use it")
+    from gex_impute.methods.intervals import _clone
+
+    clone = _clone(gi.HybridImputer(device="cuda", progress=True))  # as loaded from a GPU machine
+    assert clone.device == "auto" and clone.progress is False
+    assert _clone(gi.HybridImputer(device="cpu")).device == "cpu"

@@ -82,7 +82,11 @@ def _model_or_method(args: argparse.Namespace) -> BaseImputer:
         if args.method is not None or args.param:
             msg = "give either --model (a saved model) or --method/--param, not both"
             raise UsageError(msg)
-        return load_model(args.model)
+        model = load_model(args.model)
+        device = getattr(args, "device", None)
+        if device is not None and "device" in model.get_params():  # (its calibration refits use it)
+            model.set_params(device=device)
+        return model
     return _method(args, args.method, _key_values(args.param, "--param"))
 
 

@@ -146,9 +146,20 @@ def _hide_rounds(
 
 
 def _clone(method: BaseImputer) -> BaseImputer:
+    """Return an unfitted copy for a calibration refit: no bars, and a GPU only where there is one.
+
+    (A model fitted on a GPU machine and loaded on one without keeps ``device="cuda"``; its
+    predictions need no GPU, its refits would.)
+    """
     params = method.get_params()
     if "progress" in params:
         params["progress"] = False
+    if str(params.get("device", "")).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            logger.info("no CUDA GPU: the calibration refits of a %s model run on the CPU", params["device"])
+            params["device"] = "auto"
     return type(method)(**params)
 
 
