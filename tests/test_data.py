@@ -84,6 +84,20 @@ def test_negative_values_with_log_transform_rejected():
     assert not data.log1p
 
 
+def test_a_few_negative_cells_among_tpm_values_are_reported(caplog):
+    import logging
+
+    values = np.random.default_rng(0).gamma(0.5, 40, size=(40, 50))
+    values[3, 7] = -1.5  # one bad cell turns log1p off for everything
+    with caplog.at_level(logging.WARNING, logger="gex_impute"):
+        assert not resolve_log_transform(values, "auto")
+    assert "1 of 2000 values are negative (minimum -1.5)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gex_impute"):  # log-scale data: negative by nature
+        resolve_log_transform(np.log(np.abs(values) + 0.01) * 10, "auto")
+    assert "negative" not in caplog.text
+
+
 def test_log_auto_and_roundtrip():
     values = np.array([[0.0, 100.0], [3.0, 4.0], [5.0, np.nan]])
     assert resolve_log_transform(values, "auto")
