@@ -171,6 +171,15 @@ def test_annotate_from_gtf_and_fasta(tmp_path):
     assert (lengths == 1500).all()
     # the simulated promoters were cut with the same window: the sequences must agree
     assert (var["promoter"] == full.var["promoter"]).mean() > 0.99
+    assert (var["promoter_tss"] == 1000).all()
+    # scanpy's layout: gene symbols as names, the Ensembl ids in var['gene_ids']
+    bare.var["gene_ids"] = bare.var_names.to_numpy()
+    bare.var_names = [f"SYMBOL{i}" for i in range(bare.n_vars)]
+    gi.io.write_h5ad(bare, src)
+    argv[argv.index(str(out)) - 1 : argv.index(str(out)) + 1] = ["-o", str(tmp_path / "symbols.h5ad")]
+    assert main([*argv, "--gene-id-key", "gene_ids"]) == 0
+    by_symbol = anndata.read_h5ad(tmp_path / "symbols.h5ad").var
+    np.testing.assert_array_equal(by_symbol["promoter"].to_numpy(), var["promoter"].to_numpy())
 
 
 def test_annotate_needs_something_to_do(sim_file, tmp_path, capsys):

@@ -50,7 +50,7 @@ _CLI_SPELLING = (
     (re.compile(r"\boverwrite=True\b"), "--overwrite"),
     (re.compile(r"\bout=(?=\S)"), "--output "),
     (
-        re.compile(r"\b(donor_key|tissue_key|key_added|layer)=(\S?)"),
+        re.compile(r"\b(donor_key|tissue_key|key_added|layer|gene_id_key)=(\S?)"),
         lambda m: f"--{m[1].replace('_', '-')} {m[2]}",
     ),
     (re.compile(r"\banother key_added\b"), "another --key-added"),

@@ -195,6 +195,7 @@ def annotate(args: argparse.Namespace) -> int:
             bed_tss=args.bed_tss,
             coordinates=args.coordinates,
             chrom_style=args.chrom_style,
+            gene_id_key=args.gene_id_key,
         )
     if args.fasta is not None or args.promoters is not None:
         pp.add_promoters(
@@ -204,6 +205,7 @@ def annotate(args: argparse.Namespace) -> int:
             mapping=args.promoter_mapping,
             upstream=args.upstream,
             downstream=args.downstream,
+            gene_id_key=args.gene_id_key,
             tissue_key=args.tissue_key,
         )
     _write(adata, args.output)

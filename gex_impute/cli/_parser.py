@@ -235,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=500,
         help="bp downstream of the TSS, TSS base included",
     )
+    p.add_argument(
+        "--gene-id-key",
+        default=None,
+        help="gene column holding the Ensembl ids, when the gene names are symbols (e.g. scanpy's gene_ids)",
+    )
     _common(p)
     p.set_defaults(func=cmd.annotate)
 
