@@ -79,7 +79,10 @@ class ExpressionData:
     ----------
     values
         ``float64`` array of shape ``(n_samples, n_genes)``; ``NaN`` marks a missing entry.
-        On the log1p scale when ``log1p`` is True.
+        On the log1p scale when ``log1p`` is True. Read-only by contract: methods keep what
+        they derive from an array (the hybrid's cohort caches) while it lives, so hide values
+        in a copy (``dataclasses.replace(data, values=...)``), never in place. (From an AnnData
+        every call builds its own array.)
     tissue
         Tissue of each sample (categorical, length ``n_samples``).
     donor
