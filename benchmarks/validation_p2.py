@@ -36,6 +36,12 @@ set to 0, one thread): 500 genes 0.1282 -> 0.1283 at seed 100 (1 s -> 107 s), 2,
 0.1163 -> 0.1182 / 0.1148 (5 s -> 115 s), 5,000 0.1149 / 0.1133 -> 0.1128 / 0.1113 (7 s -> 150 s).
 Adopted: the base needs 2,000 genes (``entries.MIN_TREE_GENES``).
 
+Session 14 (2026-12-07), the per-sample XGBoost base with the other samples' missing values
+filled by a low-rank completion of those samples alone (``row_models.FILL_RANK``; before, NaN):
+GTEx split seeds 100 / 101 0.2547 / 0.2596 -> 0.2531 / 0.2573 at rank 5, 0.2525 / 0.2566 at rank
+10; also with the NaNs kept as features ("both") 0.2525 at seed 100 at twice the trees' time;
+Blake (``--datasets blake``) 0.1050 / 0.1066 -> 0.1030 / 0.1045 at rank 10. Adopted: rank 10.
+
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/validation_p2.py --seeds 100,101 \\
