@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["index_fasta", "open_fasta", "read_sequences", "reverse_complement", "write_sequences"]
 
 _COMPLEMENT = str.maketrans("ACGTRYKMSWBDHVNacgtrykmswbdhvn", "TGCAYRMKSWVHDBNtgcayrmkswvhdbn")
-#: IUPAC nucleotide codes (either case), gaps
 #: the letters of a nucleotide sequence (IUPAC codes, gaps), any case
 SEQUENCE_LETTERS = re.compile(r"[ACGTURYKMSWBDHVN.*-]*", re.IGNORECASE)
 _SEQUENCE = SEQUENCE_LETTERS
@@ -79,6 +78,8 @@ def open_fasta(path: str | os.PathLike) -> Iterator[pysam.FastaFile]:
     if kind in ("hdf5", "zip", "binary", "empty"):
         msg = f"{path} is not a FASTA file (it is {'empty' if kind == 'empty' else f'a {kind} file'})."
         raise InputFileError(msg)
+    if kind != "gzip":
+        _check_index(path)
     try:
         handle = pysam.FastaFile(str(path))
     except (OSError, ValueError) as err:
@@ -102,6 +103,51 @@ def open_fasta(path: str | os.PathLike) -> Iterator[pysam.FastaFile]:
                 "to rebuild it)."
             )
             raise InputFileError(msg) from err
+
+
+def _check_index(path: Path) -> None:
+    """Refuse an existing ``.fai`` that does not describe the (plain) FASTA beside it.
+
+    Each sequence's offset must start a line right after its ``>name`` header, and its first
+    line must end where the index says. A FASTA rewritten after indexing (other line widths,
+    other headers) otherwise reads wrong bases without any error on some htslib versions.
+    """
+    fai = Path(f"{path}.fai")
+    if not fai.is_file():
+        return
+    size = path.stat().st_size
+    try:
+        rows = [line.split("\t") for line in fai.read_text().splitlines() if line.strip()]
+        with open(path, "rb") as fh:
+            for row in rows:
+                name, length, offset, bases, width = (
+                    row[0],
+                    int(row[1]),
+                    int(row[2]),
+                    int(row[3]),
+                    int(row[4]),
+                )
+                fh.seek(max(offset - 1024, 0))
+                before = fh.read(min(offset, 1024))
+                line = before[:-1].rsplit(b"\n", 1)[-1]  # the header (or its last 1 kB)
+                whole = b"\n" in before[:-1] or offset <= 1024
+                named = not whole or (line.split() or [b""])[0] == b">" + name.encode()
+                fh.seek(offset)
+                first = fh.read(min(bases, length) + (width - bases))
+                ok = offset <= size and before.endswith(b"\n") and named
+                if ok and length > bases:  # a full first line ends where the index says
+                    ok = first[bases:].strip(b"\r") == b"\n" and b"\n" not in first[:bases]
+                if not ok:
+                    break
+            else:
+                return
+    except (ValueError, IndexError, OSError, UnicodeDecodeError):
+        pass
+    msg = (
+        f"the index {fai} does not match {path} (the FASTA was rewritten after indexing?); delete "
+        "the .fai (it is rebuilt) and run again."
+    )
+    raise InputFileError(msg)
 
 
 def index_fasta(path: str | os.PathLike) -> Path:
