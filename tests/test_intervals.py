@@ -248,19 +248,18 @@ def test_profile_rounds_hide_a_small_share_each(n_donors, n_tissues):
         assert len(np.unique(kept)) == n_donors
 
 
+def _observed_only(donors, tissues, genes_, seed, *, genes, entries):
+    """A simulated cohort without absent profiles: ``genes`` / ``entries`` the missing shares."""
+    return gi.datasets.simulate(
+        n_donors=donors, n_tissues=tissues, n_genes=genes_, random_state=seed, absent="drop",
+        frac_missing_genes=genes, frac_missing_samples=0.0, frac_missing_entries=entries,
+    )  # fmt: skip
+
+
 def test_bounds_stay_finite_and_within_the_observed_range():
     # genes of almost no spread give huge scores (error / scale): times a wide gene's scale, the
     # half-widths reached hundreds of log1p units, 1e13 TPM here and inf in float32 at x 1e6
-    adata = gi.datasets.simulate(
-        n_donors=6,
-        n_tissues=9,
-        n_genes=198,
-        random_state=14,
-        absent="drop",
-        frac_missing_genes=0.05,
-        frac_missing_samples=0.0,
-        frac_missing_entries=0.2,
-    )
+    adata = _observed_only(6, 9, 198, 14, genes=0.05, entries=0.2)
     adata.X = (adata.X * 1e6).astype(np.float32)
     result = gi.tl.impute(
         adata, method="nearest_gene", donor_key="donor", interval=0.9, progress=False, copy=True
@@ -273,16 +272,7 @@ def test_bounds_stay_finite_and_within_the_observed_range():
 def test_too_few_scores_for_the_level_are_reported(caplog):
     import logging
 
-    adata = gi.datasets.simulate(
-        n_donors=4,
-        n_tissues=2,
-        n_genes=20,
-        random_state=1,
-        absent="drop",
-        frac_missing_entries=0.1,
-        frac_missing_genes=0,
-        frac_missing_samples=0,
-    )
+    adata = _observed_only(4, 2, 20, 1, genes=0.0, entries=0.1)
     model = gi.get_method("mean").fit(adata).calibrate(adata)
     # scattered entries: as many refits as 25 hidden entries need (one refit hid 5%, 8 entries)
     assert len(model.calibration_.scores) >= 25
