@@ -92,9 +92,14 @@ def scan_observed(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[flo
     return ~gene_seen, ~row_seen, (lo, hi)
 
 
-def row_patterns(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Pattern codes (as :func:`entry_patterns`) of the rows ``rows`` of ``values``, all rows as context."""
-    gene_absent, row_absent = absent_genes_and_rows(values)
+def row_patterns(
+    values: np.ndarray, rows: np.ndarray, *, absent: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """Pattern codes (as :func:`entry_patterns`) of the rows ``rows`` of ``values``, all rows as context.
+
+    ``absent``: :func:`absent_genes_and_rows` of ``values`` when the caller has it already.
+    """
+    gene_absent, row_absent = absent_genes_and_rows(values) if absent is None else absent
     block = values[rows]
     out = np.where(np.isnan(block), 2, -1).astype(np.int8)
     out[row_absent[rows], :] = 1

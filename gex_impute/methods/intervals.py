@@ -41,6 +41,7 @@ from ._conformal import (
     entry_patterns,
     entry_scale,
     row_patterns,
+    scan_observed,
 )
 
 if TYPE_CHECKING:
@@ -331,7 +332,8 @@ def interval_bounds(
     rows = np.arange(data.n_samples) if rows is None else np.asarray(rows, dtype=np.int64)
     values = data.values[rows]
     observed = ~np.isnan(values)
-    pattern = row_patterns(data.values, rows)
+    gene_absent, row_absent, (lo, hi) = scan_observed(data.values)  # one pass over the cohort
+    pattern = row_patterns(data.values, rows, absent=(gene_absent, row_absent))
     r, c = np.nonzero(~observed)
     half = calibration.half_width(
         entry_scale(data.values, data.tissue_codes, rows[r], c), pattern[r, c], pred[r, c], level
@@ -339,8 +341,7 @@ def interval_bounds(
     lower, upper = values.copy(), values.copy()
     lower[r, c] = pred[r, c] - half
     upper[r, c] = pred[r, c] + half
-    if len(r):  # (an estimate itself outside that range stays inside its interval)
-        lo, hi = np.nanmin(data.values), np.nanmax(data.values)
+    if len(r) and lo <= hi:  # (an estimate itself outside that range stays inside its interval)
         lower[r, c] = np.clip(lower[r, c], np.minimum(lo, pred[r, c]), hi)
         upper[r, c] = np.clip(upper[r, c], lo, np.maximum(hi, pred[r, c]))
     return lower, upper
