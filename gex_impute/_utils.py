@@ -12,6 +12,14 @@ from typing import Any
 import numpy as np
 
 
+def array_root(values: np.ndarray) -> np.ndarray:
+    """Return the array that owns ``values``' memory (``values`` itself when it is no view)."""
+    root = values
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return root
+
+
 def derive_seeds(random_state: int | None, n: int = 3) -> list[int]:
     """Derive ``n`` independent integer seeds (numpy, torch, xgboost, ...) from one ``random_state``."""
     ss = np.random.SeedSequence(0 if random_state is None else int(random_state))

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._data import ExpressionData
 from .._errors import DataError
+from .._utils import array_root
 from ._base import BaseImputer, register
 from ._fallback import fallback_rows, fallback_statistics, finalise, group_nanmean
 from ._params import Boolean, Interval, SequenceOf, Text
@@ -125,9 +126,7 @@ class MeanImputer(BaseImputer):
         state = getattr(self, "_row_state", None)
         if state is None:
             return None
-        root = data.values
-        while isinstance(root.base, np.ndarray):
-            root = root.base
+        root = array_root(data.values)
         checked = state["checked"]
         if checked is not None and checked() is root:
             return state

@@ -16,17 +16,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ..._utils import array_root
+
 __all__ = ["CohortCache", "array_root"]
 
 T = TypeVar("T")
-
-
-def array_root(values: np.ndarray) -> np.ndarray:
-    """Return the array that owns ``values``' memory (``values`` itself when it is no view)."""
-    root = values
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    return root
 
 
 class CohortCache:
