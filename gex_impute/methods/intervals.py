@@ -156,9 +156,11 @@ def _clone(method: BaseImputer) -> BaseImputer:
     if "progress" in params:
         params["progress"] = False
     if str(params.get("device", "")).startswith("cuda"):
-        import torch
+        from .._utils import resolve_device
 
-        if not torch.cuda.is_available():
+        try:
+            resolve_device(params["device"])  # (refuses a CUDA device where there is none)
+        except ValueError:
             logger.info("no CUDA GPU: the calibration refits of a %s model run on the CPU", params["device"])
             params["device"] = "auto"
     return type(method)(**params)
