@@ -60,20 +60,28 @@ def dense(matrix, dtype: np.dtype | type = np.float64, *, rows=None, cols=None) 
     """
     if rows is not None or cols is not None:
         return _dense_block(matrix, dtype, rows, cols)
+    if _sparse_chunks(matrix):  # anndata's lazy sparse X: a dask array of scipy chunks
+        matrix = matrix.compute()
     if sparse.issparse(matrix):
-        return np.asarray(matrix.toarray(), dtype=dtype)
+        return np.ascontiguousarray(matrix.toarray(), dtype=dtype)  # csc.toarray() is F-ordered
     if hasattr(matrix, "to_memory"):  # anndata backed sparse dataset
         matrix = matrix.to_memory()
         if sparse.issparse(matrix):
-            return np.asarray(matrix.toarray(), dtype=dtype)
+            return np.ascontiguousarray(matrix.toarray(), dtype=dtype)
     try:
-        return np.array(matrix, dtype=dtype, copy=True)
+        # row-major whatever the input's order (AnnData(M.T) is F-ordered): callers grow it by rows
+        return np.array(matrix, dtype=dtype, copy=True, order="C")
     except (TypeError, ValueError) as err:  # an object matrix holding text or None
         msg = (
             f"the expression matrix ({getattr(matrix, 'dtype', type(matrix).__name__)}) cannot be read "
             f"as numbers ({err}); store the values as floats, with NaN for missing entries."
         )
         raise DataError(msg) from err
+
+
+def _sparse_chunks(matrix) -> bool:
+    """Whether ``matrix`` is a dask array whose chunks are scipy sparse matrices."""
+    return hasattr(matrix, "dask") and sparse.issparse(getattr(matrix, "_meta", None))
 
 
 def _dense_block(matrix, dtype, rows, cols) -> np.ndarray:

@@ -123,6 +123,20 @@ def test_same_result_for_any_block_size_and_orientation(cohort):
     assert flipped.uns["completed"]["fingerprint"] == b.uns["completed"]["fingerprint"]
 
 
+def test_column_major_and_csc_input_complete_as_row_major(cohort):
+    """AnnData(M.T) of a genes x samples table and CSC X are column-major: the grid grows by rows."""
+    ref = complete(cohort, method="mean", progress=False)
+    cohort.X = np.asfortranarray(cohort.X)
+    out = complete(cohort, method="mean", progress=False)
+    np.testing.assert_array_equal(out.X, ref.X)
+    cohort.X = sparse.csr_matrix(np.nan_to_num(cohort.X, nan=0.0))
+    csr = complete(cohort, method="mean", progress=False)
+    cohort.X = sparse.csc_matrix(cohort.X)
+    csc = complete(cohort, method="mean", progress=False)
+    np.testing.assert_array_equal(csc.X, csr.X)
+    assert not np.isnan(csc.X).any()
+
+
 def test_sparse_and_layer_input(cohort):
     dense = complete(cohort, method="mean", progress=False)
     cohort.layers["tpm"] = sparse.csr_matrix(np.nan_to_num(cohort.X, nan=0.0))

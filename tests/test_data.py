@@ -272,3 +272,15 @@ def test_merge_predictions_refuses_predictions_of_another_shape():
         merge_predictions(
             a, data.values[:2], np.isnan(data.values[:2]), layer=None, orientation=orientation, log1p=False
         )
+
+
+def test_lazy_sparse_matrix_is_read_like_the_sparse_matrix():
+    """anndata's lazy sparse X (a dask array of scipy chunks) densifies as the sparse matrix does."""
+    da = pytest.importorskip("dask.array")
+    values = np.array([[1.0, 0.0, np.nan], [0.0, 2.5, 3.0], [4.0, np.nan, 0.0]], dtype=np.float32)
+    csr = sparse.csr_matrix(np.nan_to_num(values, nan=-1.0))
+    csr.data[csr.data == -1.0] = np.nan  # stored NaN = missing, structural zeros observed
+    lazy = da.from_array(csr, chunks=(2, 3), asarray=False)
+    np.testing.assert_array_equal(dense(lazy), dense(csr))
+    assert dense(sparse.csc_matrix(csr)).flags.c_contiguous
+    assert dense(np.asfortranarray(values)).flags.c_contiguous

@@ -31,8 +31,10 @@ class Context:
         values = data.values
         data.values = np.empty((0, n_genes))  # drop the other reference: resize in place (realloc)
         try:
+            if not values.flags.c_contiguous:  # resize grows row-major memory only
+                raise ValueError
             values.resize((n_obs + n_spare, n_genes), refcheck=False)
-        except ValueError:  # does not own its memory
+        except ValueError:  # does not own its memory, or is column-major
             values = np.concatenate([values, np.empty((n_spare, n_genes))])
         values[n_obs:] = np.nan
         self._init(values, n_obs, data)
