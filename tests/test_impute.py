@@ -130,7 +130,7 @@ def test_errors(sim):
 
 def test_key_added_conflicts_and_registered_keys(sim):
     sim.layers["counts"] = sim.X.copy()
-    with pytest.raises(ParameterError, match=r"overwrite the existing layers \['counts'\]"):
+    with pytest.raises(ParameterError, match=r"overwrite the existing layers\['counts'\]"):
         gi.impute(sim, method="mean", layer="counts", key_added="counts", progress=False)
     np.testing.assert_array_equal(sim.layers["counts"], sim.X, strict=True)  # refused before any change
     for bad in (None, ""):
@@ -148,6 +148,22 @@ def test_key_added_conflicts_and_registered_keys(sim):
     assert (info["tissue_key"], info["donor_key"], info["layer"]) == ("organ", "individual", "counts")
     gi.impute(renamed, method="additive", donor_key=False, layer="X", key_added="s", progress=False)
     assert (renamed.uns["s"]["donor_key"], renamed.uns["s"]["layer"]) == ("None", "X")
+
+
+def test_results_of_others_and_of_earlier_runs_are_never_left_stale(sim):
+    """uns[key_added] is a result too; overwrite drops old bounds; uns['gex_impute'] is reserved."""
+    sim.uns["pca"] = {"variance_ratio": [0.5, 0.3]}  # scanpy's sc.tl.pca record
+    with pytest.raises(ParameterError, match=r"uns\['pca'\]"):
+        gi.impute(sim, method="mean", key_added="pca", progress=False)
+    assert sim.uns["pca"] == {"variance_ratio": [0.5, 0.3]} and "pca" not in sim.layers
+    with pytest.raises(ParameterError, match="registered keys"):
+        gi.impute(sim, method="mean", key_added="gex_impute", progress=False)
+    with pytest.raises(ParameterError, match="registered keys"):
+        gi.tl.complete(sim, method="mean", key_added="gex_impute", progress=False)
+    gi.impute(sim, method="mean", interval=0.9, progress=False)
+    gi.impute(sim, method="knn", overwrite=True, progress=False)
+    assert "imputed_lower" not in sim.layers and "imputed_upper" not in sim.layers
+    assert sim.uns["imputed"]["method"] == "knn"
 
 
 def test_intervals_from_a_method_of_its_own_or_calibrated(sim):

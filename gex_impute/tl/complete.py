@@ -58,6 +58,7 @@ from ._methods import (
 )
 from ._methods import method_params as recorded_params
 from ._output import MemoryWriter, StoreWriter, check_output_path
+from .impute import check_key_name
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -196,9 +197,7 @@ def complete(
     # -- everything that can be checked without computing ---------------------------------------
     block_size = check_int("block_size", block_size, 1)
     level = check_level(interval)
-    if not isinstance(key_added, str) or not key_added:
-        msg = f"key_added={key_added!r} must be a non-empty string naming the layers to write."
-        raise ParameterError(msg)
+    check_key_name(key_added)
     if out is not None:
         out = check_output_path(out, overwrite=overwrite, inputs=(getattr(adata, "filename", None),))
     n_threads = check_dask_client(client) if client is not None else 0

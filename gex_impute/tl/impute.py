@@ -33,25 +33,46 @@ logger = logging.getLogger("gex_impute")
 __all__ = ["impute"]
 
 
-def check_key_added(
-    adata: AnnData, key_added: str, *, overwrite: bool, suffixes: tuple[str, ...], layer: str | None
-) -> None:
-    """Refuse an empty ``key_added``, or one whose layers exist (unless ``overwrite``) or include ``layer``.
+#: every layer suffix a result may write (the bounds only with ``interval``)
+SUFFIXES = ("", "_mask", "_lower", "_upper")
 
-    ``layer`` holds the input values, which are never written, whatever ``overwrite``.
-    """
+
+def check_key_name(key_added: str) -> None:
+    """Refuse a ``key_added`` that is not a non-empty string, or the package's own ``uns`` key."""
+    from .._data_keys import UNS_KEY
+
     if not isinstance(key_added, str) or not key_added:
         msg = f"key_added={key_added!r} must be a non-empty string naming the layers to write."
         raise ParameterError(msg)
-    written = [key_added + s for s in suffixes]
-    existing = [name for name in written if name in adata.layers]
+    if key_added == UNS_KEY:
+        msg = (
+            f"key_added={key_added!r} is where gex_impute keeps the cohort's registered keys "
+            "(adata.uns['gex_impute']); pass another key_added, e.g. 'imputed'."
+        )
+        raise ParameterError(msg)
+
+
+def check_key_added(
+    adata: AnnData, key_added: str, *, overwrite: bool, suffixes: tuple[str, ...], layer: str | None
+) -> None:
+    """Refuse a bad ``key_added`` (:func:`check_key_name`), one whose results exist, or one naming ``layer``.
+
+    Results are the layers of every suffix in :data:`SUFFIXES` (an earlier run's bounds count
+    too: ``overwrite`` removes those this run does not write) and ``adata.uns[key_added]``
+    (scanpy's ``uns['pca']``, say); ``overwrite=True`` replaces them. ``layer`` holds the input
+    values, which are never written, whatever ``overwrite``.
+    """
+    check_key_name(key_added)
+    existing = [f"layers[{key_added + s!r}]" for s in SUFFIXES if key_added + s in adata.layers]
+    if key_added in adata.uns:
+        existing.append(f"uns[{key_added!r}]")
     if existing and not overwrite:
         msg = (
-            f"key_added={key_added!r} would overwrite the existing layers {existing}; pass another "
+            f"key_added={key_added!r} would overwrite the existing {', '.join(existing)}; pass another "
             "key_added, or overwrite=True to replace them."
         )
         raise ParameterError(msg)
-    if layer is not None and layer in written:
+    if layer is not None and layer in [key_added + s for s in suffixes]:
         msg = (
             f"key_added={key_added!r} would write the layer {layer!r} that holds the input values; "
             "pass another key_added (the input is never overwritten)."
@@ -120,7 +141,8 @@ def impute(
     progress
         Show a progress bar over the fit and predict steps (and the method's own bars).
     overwrite
-        Replace existing layers named by ``key_added``; refused otherwise.
+        Replace an earlier result under ``key_added`` (its layers, bounds included, and
+        ``uns[key_added]``); refused otherwise.
     copy
         Return a new AnnData instead of writing into ``adata``.
 
@@ -228,6 +250,9 @@ def impute(
             info["interval_calibration"] = {
                 name: int(table["n_units"]) for name, table in calibration.tables.items()
             }
+    else:  # an earlier run's bounds (overwrite=True) would no longer bracket these estimates
+        for bound in ("_lower", "_upper"):
+            adata.layers.pop(key_added + bound, None)
     adata.uns[key_added] = {
         "method": str(instance.name),
         "params": method_params(instance),
