@@ -247,6 +247,12 @@ def test_sequences_series_and_gene_id_key():
     gi.pp.add_promoters(adata, sequences=seqs, gene_id_key="ens", key_added="core")
     assert adata.var["core"].tolist() == ["", "TTAA"]
     assert adata.uns["core"]["n_with_sequence"] == 1
+    # a missing sequence (NaN / None, e.g. a column reindexed onto other genes) is none, not "NAN"
+    for missing in (np.nan, None):
+        seqs = pd.Series({"ENSG1": missing, "ENSG2": "acgt"}, dtype=object)
+        gi.pp.add_promoters(adata, sequences=seqs, gene_id_key="ens", key_added="core2")
+        assert adata.var["core2"].tolist() == ["", "ACGT"]
+        assert adata.uns["core2"]["n_with_sequence"] == 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -194,7 +194,7 @@ def add_promoters(
 def _from_sequences(genes: pd.DataFrame, sequences, mapping, gene_id_key, axis):
     source = "sequences" if isinstance(sequences, pd.Series) else str(sequences)
     if isinstance(sequences, pd.Series):
-        seqs = sequences.astype(str).str.upper()
+        seqs = sequences.dropna().astype(str).str.upper()  # NaN / None: no sequence, not "NAN"
         seqs.index = seqs.index.astype(str)
         seqs = seqs[~seqs.index.duplicated()]
     else:
