@@ -300,6 +300,14 @@ def test_annotate_from_dataframe(tmp_path):
     table = EXPECTED.drop(columns=["tss", "gene_type"])
     gi.pp.annotate_genes(adata, table)
     assert adata.var["tss"].tolist() == EXPECTED["tss"].tolist()  # computed strand-aware
+    # a gene twice (two versions of one id): the first record kept, as from a file
+    for columns in (["tss", "gene_type"], []):
+        table = EXPECTED.drop(columns=columns)
+        twice = pd.concat([table, table.iloc[:1].assign(start=0, end=10)])
+        twice.index = [f"{g}.{i}" for i, g in enumerate(twice.index)]
+        adata = _adata(EXPECTED.index)
+        gi.pp.annotate_genes(adata, twice)
+        assert adata.var["tss"].tolist() == EXPECTED["tss"].tolist()
 
 
 def test_annotate_nothing_matches(tmp_path):

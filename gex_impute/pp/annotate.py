@@ -123,6 +123,10 @@ def annotate_genes(
         else:
             table = table.copy()
             table.index = strip_version(table.index)
+            dup = table.index.duplicated()  # as finish_table keeps one record of a file's gene
+            if dup.any():
+                logger.info("%s: %d gene ids occur more than once; kept the first.", source, int(dup.sum()))
+                table = table[~dup]
     else:
         source = str(annotation)
         table = read_annotation(annotation, format, bed_tss=bed_tss, coordinates=coordinates)
