@@ -131,6 +131,14 @@ def test_profiles_heatmap(tmp_path):
     plt.close(ax.figure)
     with pytest.raises(KeyError, match="tl.complete"):
         gi.pl.profiles(completed, imputed_key="nope")
+    # the columns complete() recorded (GTEx's SUBJID / SMTSD) are the defaults
+    completed.obs = completed.obs.rename(columns={"donor": "SUBJID", "tissue": "SMTSD"})
+    completed.uns["gex_impute"] = {"tissue_key": "SMTSD", "donor_key": "SUBJID"}
+    renamed = gi.pl.profiles(completed)
+    np.testing.assert_array_equal(renamed.images[0].get_array(), grid)
+    plt.close(renamed.figure)
+    assert gi.pl.tissue_matrixplot(completed, n_genes=3) is not None
+    plt.close("all")
 
 
 def test_tissue_matrixplot_uses_scanpy(tmp_path):

@@ -22,8 +22,8 @@ __all__ = ["profiles", "tissue_matrixplot"]
 def profiles(
     completed: AnnData,
     *,
-    donor_key: str = "donor",
-    tissue_key: str = "tissue",
+    donor_key: str | None = None,
+    tissue_key: str | None = None,
     imputed_key: str = "imputed_profile",
     ax: Axes | None = None,
     save: str | os.PathLike | None = None,
@@ -36,7 +36,9 @@ def profiles(
         The AnnData returned by :func:`gex_impute.tl.complete` (one row per donor x tissue;
         ``obs[imputed_key]`` True for the completed profiles).
     donor_key, tissue_key, imputed_key
-        Columns of ``completed.obs``.
+        Columns of ``completed.obs``; the donor and tissue columns default to those
+        :func:`~gex_impute.tl.complete` recorded (``uns['gex_impute']``), else ``"donor"`` /
+        ``"tissue"``.
     ax
         Axes to draw on; a new figure when None.
     save
@@ -56,6 +58,7 @@ def profiles(
     """
     check_save(save)
     obs = completed.obs
+    tissue_key, donor_key = _keys(completed, tissue_key, donor_key)
     _check_columns(obs, (donor_key, tissue_key, imputed_key))
     state = np.where(obs[imputed_key].to_numpy(dtype=bool), 1.0, 2.0)
     grid = pd.DataFrame(
@@ -106,7 +109,7 @@ def tissue_matrixplot(
     completed: AnnData,
     var_names: Sequence[str] | None = None,
     *,
-    tissue_key: str = "tissue",
+    tissue_key: str | None = None,
     imputed_key: str = "imputed_profile",
     n_genes: int = 20,
     save: str | os.PathLike | None = None,
@@ -121,7 +124,8 @@ def tissue_matrixplot(
     var_names
         Genes to show; by default the ``n_genes`` most variable across tissues.
     tissue_key, imputed_key
-        Columns of ``completed.obs``.
+        Columns of ``completed.obs``; the tissue column defaults to the one
+        :func:`~gex_impute.tl.complete` recorded (``uns['gex_impute']``), else ``"tissue"``.
     n_genes
         How many genes to pick when ``var_names`` is None.
     save
@@ -136,6 +140,7 @@ def tissue_matrixplot(
     import scanpy as sc
 
     check_save(save)
+    tissue_key, _ = _keys(completed, tissue_key, None)
     _check_columns(completed.obs, (tissue_key, imputed_key))
     symbols = kwargs.pop("gene_symbols", None)
     if var_names is None:
@@ -169,6 +174,18 @@ def tissue_matrixplot(
         plot.make_figure()
         save_figure(plot.fig, save, tight=False, close=True)  # scanpy lays out its own grid
     return plot
+
+
+def _keys(adata: AnnData, tissue_key: str | None, donor_key: str | None) -> tuple[str, str]:
+    """Return the tissue and donor columns: as given, else as recorded (uns['gex_impute']), else defaults."""
+    from .._data_keys import registered_keys
+
+    recorded = registered_keys(adata)
+    donor = recorded.get("donor_key", "donor")
+    return (
+        tissue_key or recorded.get("tissue_key", "tissue"),
+        donor_key or (donor if donor != "None" else "donor"),
+    )
 
 
 def _check_columns(obs: pd.DataFrame, columns: Sequence[str]) -> None:
