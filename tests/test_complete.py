@@ -431,6 +431,15 @@ def test_a_model_fitted_elsewhere_completes_as_when_loaded(cohort, tmp_path):
     np.testing.assert_array_equal(in_memory.X, loaded.X)  # both: the means of the data given
     on_itself = complete(first, method=model, progress=False)  # the fitted means, rows only
     np.testing.assert_allclose(on_itself.X, complete(first, method="mean", progress=False).X, rtol=1e-6)
+    # the fitted samples followed by more observed ones, or with the genes in another order:
+    # the means of the data given, as a loaded model computes them
+    first_then_other = ad.concat([first, other], merge="same")
+    first_then_other.uns = first.uns
+    for data in (first_then_other, first[:, ::-1].copy()):
+        np.testing.assert_array_equal(
+            complete(data, method=model, progress=False).X,
+            complete(data, method=gi.load_model(tmp_path / "mean.zip"), progress=False).X,
+        )
 
 
 def test_a_fitted_models_donor_column_is_the_default(cohort):

@@ -54,13 +54,14 @@ class MeanImputer(BaseImputer):
         means, _ = group_nanmean(data.values, codes, len(keys.categories))
         # what predict_rows needs from the fitted data (not saved: a loaded model predicts in full)
         with np.errstate(invalid="ignore"):
-            row_sums = np.nansum(data.values, axis=1)
+            row_sums, col_sums = np.nansum(data.values, axis=1), np.nansum(data.values, axis=0)
         self._row_state = {
             "groups": {str(k): i for i, k in enumerate(keys.categories)},
             "means": means,
             "fallback": fallback_statistics(data),
             "shape": data.values.shape,
             "row_sums": row_sums,  # which data the means belong to (see _state_for)
+            "col_sums": col_sums,  # ... with the genes in the fitted order
             "checked": None,
         }
 
@@ -119,9 +120,11 @@ class MeanImputer(BaseImputer):
         return pred
 
     def _state_for(self, data: ExpressionData) -> dict | None:
-        """Return the fitted means when ``data`` starts with the fitted samples' values, else None.
+        """Return the fitted means when ``data`` are the fitted samples then all-missing rows, else None.
 
-        Checked by the rows' sums, once per array (``complete()`` predicts its blocks from one).
+        Checked by the fitted rows' sums over genes and over samples (the genes in the fitted
+        order) and the other rows holding no value, once per array (``complete()`` predicts its
+        blocks from one).
         """
         state = getattr(self, "_row_state", None)
         if state is None:
@@ -133,12 +136,20 @@ class MeanImputer(BaseImputer):
         n, p = state["shape"]
         if data.values.shape[1] != p or data.values.shape[0] < n:
             return None
+        head = data.values[:n]
         with np.errstate(invalid="ignore"):
-            sums = np.nansum(data.values[:n], axis=1)
-        if not np.array_equal(sums, state["row_sums"]):
+            same = np.array_equal(np.nansum(head, axis=1), state["row_sums"]) and np.array_equal(
+                np.nansum(head, axis=0), state["col_sums"]
+            )
+        if not same or not _all_missing(data.values[n:]):
             return None
         state["checked"] = weakref.ref(root)
         return state
+
+
+def _all_missing(values: np.ndarray, chunk: int = 1024) -> bool:
+    """Whether every entry of ``values`` is NaN (a block of rows at a time)."""
+    return all(np.isnan(values[a : a + chunk]).all() for a in range(0, len(values), chunk))
 
 
 def _rows_of(data: ExpressionData, rows: np.ndarray) -> ExpressionData:
