@@ -52,6 +52,18 @@ def test_baseline_finite_everywhere_with_hard_missingness(sim, name):
     assert not (method.fallback_mask_ & data.observed).any()
 
 
+@pytest.mark.parametrize("name", ["distance", "softimpute", "pca_regression", "knn_samples"])
+def test_random_state_none_is_seed_zero(sim, name):
+    """None is seed 0, never numpy's global state: every fit of the same data gives the same estimates."""
+    data, _ = from_anndata(sim, donor_key="donor")
+    np.random.seed(1)
+    first = get_method(name, random_state=None).fit(data).predict(data)
+    np.random.seed(2)
+    again = get_method(name, random_state=None).fit(data).predict(data)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(first, get_method(name, random_state=0).fit(data).predict(data))
+
+
 def test_fallback_values_levels():
     nan = np.nan
     values = np.array(

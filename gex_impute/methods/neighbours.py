@@ -13,6 +13,7 @@ import logging
 import numpy as np
 
 from .._data import ExpressionData
+from .._utils import check_random_state
 from ._base import BaseImputer, register
 from ._fallback import fallback_values, finalise, pearson
 from ._params import Interval, Options, SequenceOf
@@ -174,7 +175,7 @@ class DistanceImputer(BaseImputer):
         coords = _coordinate_mask(data.var)
         observed = data.observed
         reference = coords & observed.any(axis=0)
-        rng = np.random.default_rng(self.random_state)
+        rng = check_random_state(self.random_state)
         ref_idx = np.flatnonzero(reference)
         n_val = max(1, round(self.validation_fraction * len(ref_idx)))
         if len(ref_idx) < 3:

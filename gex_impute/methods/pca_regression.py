@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from .._data import ExpressionData
+from .._utils import check_random_state
 from ._base import register
 from ._fallback import fallback_values, finalise, unservable
 from ._matrix_layout import LAYOUTS, SEED, MatrixImputer
@@ -125,8 +126,8 @@ class PCARegressionImputer(MatrixImputer):
         seen = observed.any(axis=0)
         groups = getattr(self, "_col_groups", None)
         if groups is None:
-            groups = np.random.default_rng(self.random_state).integers(0, 5, data.n_genes)
-        rng = np.random.default_rng(self.random_state)
+            groups = check_random_state(self.random_state).integers(0, 5, data.n_genes)
+        rng = check_random_state(self.random_state)
         rows = np.arange(n_s) if n_s <= 60 else np.sort(rng.choice(n_s, 60, replace=False))
         sse = np.zeros(len(cands))
         shared = self._pcs(filled.T, max(cands)) if n_s > self.max_exact_samples else None

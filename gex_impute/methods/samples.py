@@ -12,6 +12,7 @@ import logging
 import numpy as np
 
 from .._data import ExpressionData
+from .._utils import check_random_state
 from ._base import BaseImputer, register
 from ._fallback import fallback_values, finalise, unservable
 from ._params import Interval, Options, SequenceOf
@@ -157,7 +158,7 @@ class KNNSamplesImputer(BaseImputer):
         if n_val < 1:
             self.n_neighbors_ = int(min(self.candidates))
             return
-        rng = np.random.default_rng(self.random_state)
+        rng = check_random_state(self.random_state)
         hidden = rng.choice(observed, n_val, replace=False)
         flat = values.copy().ravel()
         truth = flat[hidden].copy()

@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from .._data import ExpressionData
+from .._utils import check_random_state
 from ._base import register
 from ._fallback import fallback_values, finalise, unservable
 from ._matrix_layout import LAYOUTS, SEED, MatrixImputer
@@ -40,7 +41,7 @@ def _svd(matrix: np.ndarray, rank: int | None, random_state: int | None):
         return matrix @ vecs / s, s, vecs.T
     from sklearn.utils.extmath import randomized_svd
 
-    return randomized_svd(matrix, rank, random_state=random_state)
+    return randomized_svd(matrix, rank, random_state=0 if random_state is None else random_state)
 
 
 @register
@@ -177,7 +178,7 @@ class SoftImputer(MatrixImputer):
         if len(grid) == 1:
             self.rank_param_, self.shrinkage_ = grid[0]
             return
-        rng = np.random.default_rng(self.random_state)
+        rng = check_random_state(self.random_state)
         obs_idx = np.flatnonzero(data.observed.ravel())
         n_val = max(1, round(self.validation_fraction * len(obs_idx)))
         val = rng.choice(obs_idx, size=min(n_val, max(len(obs_idx) - 1, 1)), replace=False)
