@@ -133,7 +133,7 @@ def test_key_added_conflicts_and_registered_keys(sim):
     with pytest.raises(ParameterError, match=r"overwrite the existing layers\['counts'\]"):
         gi.impute(sim, method="mean", layer="counts", key_added="counts", progress=False)
     np.testing.assert_array_equal(sim.layers["counts"], sim.X, strict=True)  # refused before any change
-    for bad in (None, ""):
+    for bad in (None, "", "imputed/knn"):
         with pytest.raises(ParameterError, match="key_added"):
             gi.impute(sim, method="mean", key_added=bad, progress=False)
     gi.impute(sim, method="mean", progress=False)

@@ -44,6 +44,12 @@ def check_key_name(key_added: str) -> None:
     if not isinstance(key_added, str) or not key_added:
         msg = f"key_added={key_added!r} must be a non-empty string naming the layers to write."
         raise ParameterError(msg)
+    if "/" in key_added:
+        msg = (
+            f"key_added={key_added!r} holds '/', which h5ad and zarr read as a group path (the "
+            "file could not be read back); pass a name without '/', e.g. 'imputed_knn'."
+        )
+        raise ParameterError(msg)
     if key_added == UNS_KEY:
         msg = (
             f"key_added={key_added!r} is where gex_impute keeps the cohort's registered keys "
