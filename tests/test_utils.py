@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gex_impute._errors import OutputPathError
@@ -59,6 +61,17 @@ def test_check_output_path(tmp_path):
     (tmp_path / "full" / "f").write_text("x")
     with pytest.raises(OutputPathError, match="not empty"):
         check_output_path(tmp_path / "full", directory=True, overwrite=False)
+    # the current folder (or one above it) cannot be swapped for the staged folder
+    here = tmp_path / "full"
+    cwd = os.getcwd()
+    try:
+        os.chdir(here)
+        for folder in (".", "..", str(here)):
+            with pytest.raises(OutputPathError, match="current folder"):
+                check_output_path(folder, directory=True, overwrite=True)
+        assert check_output_path("report", directory=True) == Path("report")
+    finally:
+        os.chdir(cwd)
     if os.geteuid() != 0:  # root writes anywhere
         ro = tmp_path / "ro"
         ro.mkdir()
