@@ -41,6 +41,23 @@ def test_two_outputs_may_not_share_a_path(sim_file, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sim.h5ad"]
 
 
+def test_every_input_file_is_kept_from_the_output(tmp_path, capsys):
+    """-o naming any input (here the promoter mapping) is refused, --overwrite or not."""
+    import shutil
+
+    for name in ("sim_unannotated.h5ad", "promoters.tsv"):
+        shutil.copy(TEST_DATA / name, tmp_path / name)
+    mapping = tmp_path / "map.tsv"
+    ids = [line.split("\t")[0] for line in (tmp_path / "promoters.tsv").read_text().splitlines()]
+    mapping.write_text("".join(f"{i}\t{i}\n" for i in ids))
+    before = mapping.read_bytes()
+    promoters = str(tmp_path / "promoters.tsv")
+    argv = ["annotate", str(tmp_path / "sim_unannotated.h5ad"), "--promoters", promoters]
+    assert main([*argv, "--promoter-mapping", str(mapping), "-o", str(mapping), "--overwrite", "-q"]) == 1
+    assert "also an input file" in _error(capsys)
+    assert mapping.read_bytes() == before
+
+
 @pytest.mark.parametrize("plot", ["metrics.txt", "metrics"])
 def test_plot_format_is_checked_before_the_work(sim_file, tmp_path, capsys, plot):
     out = tmp_path / "m.tsv"

@@ -101,7 +101,16 @@ def _read(args: argparse.Namespace) -> AnnData:
 
 
 def _inputs(args: argparse.Namespace) -> tuple[str | None, ...]:
-    names = ("input", "sample_attributes", "subject_phenotypes", "annotation", "fasta", "promoters", "model")
+    names = (
+        "input",
+        "sample_attributes",
+        "subject_phenotypes",
+        "annotation",
+        "fasta",
+        "promoters",
+        "promoter_mapping",
+        "model",
+    )
     return tuple(v for v in (getattr(args, n, None) for n in names) if isinstance(v, str))
 
 
