@@ -146,3 +146,13 @@ def test_completed_gct_reads_back_with_its_donors_and_tissues(tmp_path):
     assert completed.obs["imputed_profile"].any()
     for key in ("donor", "tissue"):
         assert (back[key].astype(str) == completed.obs[key].astype(str)).all(), key
+
+
+def test_evaluate_plot_title_names_the_split(sim_file, tmp_path, monkeypatch):
+    titles = []
+    monkeypatch.setattr(gi.pl, "metrics", lambda table, *, title, save: titles.append(title))
+    argv = ["evaluate", str(sim_file), "-o", str(tmp_path / "m.tsv"), "--methods", "mean", "-q"]
+    folds = ["--protocol", "samples", "--n-folds", "6", "--donor-key", "donor"]
+    assert main([*argv, "--plot", str(tmp_path / "m.png"), *folds]) == 0
+    assert main([*argv, "--plot", str(tmp_path / "n.png"), "--fraction", "0.3", "--overwrite"]) == 0
+    assert titles == ["protocol 'samples', 6 folds", "protocol 'genes', 30% held out"]

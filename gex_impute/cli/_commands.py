@@ -349,7 +349,8 @@ def evaluate(args: argparse.Namespace) -> int:
     io.write_table(table, args.output)
     _written(args.output)
     if args.plot is not None:
-        pl.metrics(table, title=f"protocol {args.protocol!r}, {args.fraction:.0%} held out", save=args.plot)
+        split = f"{args.n_folds} folds" if args.n_folds is not None else f"{args.fraction:.0%} held out"
+        pl.metrics(table, title=f"protocol {args.protocol!r}, {split}", save=args.plot)
     if not args.quiet:
         print(tl.format_table(table))
     return 0
