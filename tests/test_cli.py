@@ -438,3 +438,24 @@ def test_signal_during_the_write_leaves_nothing(sim_file, tmp_path, sig, status)
     assert proc.returncode == status, err
     assert "Traceback" not in err
     assert list(out_dir.iterdir()) == [], "no output or temporary file may remain"
+
+
+def test_a_stop_after_some_outputs_names_them_and_quiet_prints_nothing(
+    sim_file, tmp_path, capsys, monkeypatch
+):
+    """Ctrl-C while the GCT is written: the h5ad written before is named, not 'no output was written'."""
+    out, gct = tmp_path / "out.h5ad", tmp_path / "out.gct"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gi.io, "write_gct", interrupted)
+    argv = ["complete", str(sim_file), "-o", str(out), "--method", "mean", "--gct-output", str(gct), "-q"]
+    assert main(argv) == 130
+    captured = capsys.readouterr()
+    assert f"written before the stop, complete: {out}" in captured.err
+    assert out.exists() and not gct.exists()
+    assert captured.out == ""  # -q: no summary line
+    monkeypatch.undo()
+    assert main([*argv[:-1], "--overwrite", "-q"]) == 0
+    assert capsys.readouterr().out == ""

@@ -13,6 +13,7 @@ error or a signal leaves no output file behind.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 import signal
@@ -69,6 +70,19 @@ def _as_cli(text: str) -> str:
     return " ".join(text.split())
 
 
+def _outputs_left(args: argparse.Namespace) -> str:
+    """Say what a stopped run left: nothing, or the outputs written before the stop (each whole)."""
+    done = args.__dict__.get("_written", [])
+    if not done:
+        return "no output was written"
+    return f"written before the stop, complete: {', '.join(done)}; no other output was written"
+
+
+def _partial(args: argparse.Namespace) -> str:
+    done = args.__dict__.get("_written", [])
+    return f" (written before the error, complete: {', '.join(done)})" if done else ""
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     from .._errors import GexImputeError
 
@@ -112,10 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; no output was written", file=sys.stderr)
+        print(f"{PROG}: interrupted; {_outputs_left(args)}", file=sys.stderr)
         return EXIT_SIGINT
     except Terminated:
-        print(f"{PROG}: terminated; no output was written", file=sys.stderr)
+        print(f"{PROG}: terminated; {_outputs_left(args)}", file=sys.stderr)
         return EXIT_SIGTERM
     except _user_errors() as err:
         if args.debug:
@@ -123,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             traceback.print_exc(file=sys.stderr)
         status = EXIT_USAGE if isinstance(err, UsageError) else EXIT_DATA_ERROR
-        print(f"{PROG}: error: {_as_cli(_one_line(err))}", file=sys.stderr)
+        print(f"{PROG}: error: {_as_cli(_one_line(err))}{_partial(args)}", file=sys.stderr)
         return status
     except Exception as err:  # a bug: still one line unless --debug
         if args.debug:

@@ -155,7 +155,9 @@ def _is_zarr(path: str) -> bool:
     return Path(path.rstrip("/")).suffix.lower() == ".zarr"
 
 
-def _written(path: str | Path) -> None:
+def _written(args: argparse.Namespace, path: str | Path) -> None:
+    """Log ``path`` as written and keep it in ``args._written`` (named if a later step fails)."""
+    args.__dict__.setdefault("_written", []).append(str(path))
     logger.info("wrote %s", path)
 
 
@@ -180,7 +182,7 @@ def simulate(args: argparse.Namespace) -> int:
         datasets.write_gtex_files(adata, out, fasta=args.fasta, gtf=True)
     else:
         datasets.write_dataset(out, adata, fasta=args.fasta, gtf=args.gtf, gct=args.gct)
-    _written(out)
+    _written(args, out)
     return 0
 
 
@@ -218,7 +220,7 @@ def annotate(args: argparse.Namespace) -> int:
             tissue_key=args.tissue_key,
         )
     _write(adata, args.output)
-    _written(args.output)
+    _written(args, args.output)
     return 0
 
 
@@ -236,7 +238,7 @@ def fit(args: argparse.Namespace) -> int:
         model.calibrate(adata, **_keys(args))
     logger.info("fitted %s in %.1f s", model.name, time.perf_counter() - start)
     model.save(args.output, overwrite=args.overwrite)
-    _written(args.output)
+    _written(args, args.output)
     return 0
 
 
@@ -262,7 +264,7 @@ def impute(args: argparse.Namespace) -> int:
         **_keys(args),
     )
     _write(adata, args.output)
-    _written(args.output)
+    _written(args, args.output)
     return 0
 
 
@@ -299,14 +301,15 @@ def complete(args: argparse.Namespace) -> int:
     finally:
         if client is not None:
             client.close()
-    _written(args.output)
+    _written(args, args.output)
     zarr = _is_zarr(args.output)
     completed = io.read_zarr(args.output) if zarr else io.read_h5ad(args.output, backed="r")
     n_new = int(completed.obs["imputed_profile"].sum())
-    print(f"completed {completed.n_obs} profiles ({n_new} estimated) x {completed.n_vars} genes")
+    if not args.quiet:
+        print(f"completed {completed.n_obs} profiles ({n_new} estimated) x {completed.n_vars} genes")
     if args.gct_output is not None:
         io.write_gct(completed, args.gct_output)
-        _written(args.gct_output)
+        _written(args, args.gct_output)
     if args.plot is not None:
         donor_key = completed.uns.get("gex_impute", {}).get("donor_key", args.donor_key or "donor")
         pl.profiles(completed, donor_key=donor_key, tissue_key=args.tissue_key, save=args.plot)
@@ -347,7 +350,7 @@ def evaluate(args: argparse.Namespace) -> int:
         **_keys(args),
     )
     io.write_table(table, args.output)
-    _written(args.output)
+    _written(args, args.output)
     if args.plot is not None:
         split = f"{args.n_folds} folds" if args.n_folds is not None else f"{args.fraction:.0%} held out"
         pl.metrics(table, title=f"protocol {args.protocol!r}, {split}", save=args.plot)
@@ -362,5 +365,6 @@ def demo(args: argparse.Namespace) -> int:
 
     _check(args, args.output_dir, "--output-dir", directory=True)
     report = datasets.demo(args.output_dir, random_state=args.seed, progress=_progress(args), overwrite=True)
-    print(report.summary())
+    if not args.quiet:
+        print(report.summary())
     return 0
