@@ -63,6 +63,19 @@ def test_simulate_folder_with_files(tmp_path):
     names = {p.name for p in out.iterdir()}
     assert {"sim.h5ad", "genome.fa", "genes.gtf", "expression.gct", "sample_attributes.tsv"} <= names
     assert (out / "expression.gct").read_text().startswith("#1.2")
+    # stopped mid-way: the folder is whole or absent, never half written
+    calls = []
+
+    def stop_at_the_gtf(*args, **kwargs):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    again = tmp_path / "again"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gi.io, "write_gtf", stop_at_the_gtf)
+        assert main(["simulate", "-o", str(again), "--fasta", "--gtf", "--gct", "-q", *TINY]) == 130
+    assert calls and not again.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
 def test_simulate_files_need_a_folder(tmp_path, capsys):

@@ -178,10 +178,14 @@ def simulate(args: argparse.Namespace) -> int:
     adata = datasets.simulate(preset=args.preset, random_state=args.seed, **sizes)
     if as_file:
         io.write_h5ad(adata, out)
-    elif args.preset == "gtex_v8":
-        datasets.write_gtex_files(adata, out, fasta=args.fasta, gtf=True)
-    else:
-        datasets.write_dataset(out, adata, fasta=args.fasta, gtf=args.gtf, gct=args.gct)
+    else:  # the whole folder or nothing: built beside it, renamed when complete
+        from ..report import staged_folder
+
+        with staged_folder(out) as tmp:
+            if args.preset == "gtex_v8":
+                datasets.write_gtex_files(adata, tmp, fasta=args.fasta, gtf=True)
+            else:
+                datasets.write_dataset(tmp, adata, fasta=args.fasta, gtf=args.gtf, gct=args.gct)
     _written(args, out)
     return 0
 
