@@ -98,6 +98,14 @@ def test_observed_values_bitwise_and_mask(cohort):
     assert info["n_imputed"] == mask.sum()
     assert info["n_estimated_profiles"] == (~kept).sum()
     assert info["method"] == "knn" and info["params"]["n_neighbors"] == 20
+    # samples given with no value at all are estimated profiles too, in obs and in uns alike
+    cohort.X[:2] = np.nan
+    result = complete(cohort, method="mean", progress=False)
+    assert (
+        result.obs["imputed_profile"].sum()
+        == result.uns["completed"]["n_estimated_profiles"]
+        == (~kept).sum() + 2
+    )
 
 
 def test_estimates_equal_the_tissue_mean_for_the_mean_method(cohort):

@@ -164,7 +164,8 @@ def complete(
       row; index: the sample id, or
       ``"{donor}|{tissue}"`` for absent or aggregated profiles;
     - ``uns['completed' | key_added]``: ``method``, ``params``, ``version``, ``fingerprint``
-      (SHA-256 of the input values and names), keys, ``log1p``, counts and timings;
+      (SHA-256 of the input values and names), keys, ``log1p``, counts (``n_estimated_profiles``:
+      the rows of ``obs['imputed_profile']``) and timings;
       ``uns['gex_impute']``: the registered keys.
 
     With ``out``, None (the same AnnData is written to ``out``).
@@ -259,7 +260,8 @@ def complete(
         "n_donors": int(grid.obs[donor_key].nunique()),
         "n_tissues": int(grid.obs[tissue_key].nunique()),
         "n_profiles": len(grid.obs),
-        "n_estimated_profiles": int(grid.estimated.sum()),
+        # as obs['imputed_profile']: absent profiles and samples given with no value at all
+        "n_estimated_profiles": int(grid.obs["imputed_profile"].sum()),
         "n_workers": int(len(client.nthreads())) if client is not None else 0,
         "n_threads": n_threads,
         # boosters are trained by the fit, and by the calibration of intervals
