@@ -325,7 +325,7 @@ def test_fit_zip_then_impute_with_model(sim_file, tmp_path):
 def test_complete_writes_cohort_gct_and_plot(sim_file, tmp_path, capsys):
     out, gct, png = tmp_path / "completed.h5ad", tmp_path / "completed.gct", tmp_path / "grid.png"
     argv = ["complete", str(sim_file), "-o", str(out), "--method", "mean", "--gct-output", str(gct)]
-    assert main([*argv, "--plot", str(png), "-q"]) == 0
+    assert main([*argv, "--plot", str(png)]) == 0  # not -q: the summary line is printed
     before = anndata.read_h5ad(sim_file)
     after = anndata.read_h5ad(out)
     n_grid = before.obs["donor"].nunique() * before.obs["tissue"].nunique()
@@ -472,3 +472,20 @@ def test_a_stop_after_some_outputs_names_them_and_quiet_prints_nothing(
     monkeypatch.undo()
     assert main([*argv[:-1], "--overwrite", "-q"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_usage_errors_come_before_the_read(tmp_path, capsys):
+    """NaN numbers, empty lists and bad layer names fail before the (maybe huge) input is read."""
+    absent = str(tmp_path / "not_read.h5ad")  # never opened: the usage error comes first
+    for argv, status, fragment in (
+        (["impute", absent, "-o", str(tmp_path / "a.h5ad"), "--interval", "nan"], 2, "finite"),
+        (["evaluate", absent, "-o", str(tmp_path / "m.tsv"), "--fraction", "inf"], 2, "finite"),
+        (
+            ["complete", absent, "-o", str(tmp_path / "b.h5ad"), "--method", "mean", "--tissues", ","],
+            2,
+            "names",
+        ),
+        (["impute", absent, "-o", str(tmp_path / "a.h5ad"), "--key-added", "a/b"], 1, "'/'"),
+    ):
+        assert main([*argv, "-q"]) == status
+        assert fragment in _one_error_line(capsys.readouterr().err)

@@ -249,8 +249,10 @@ def fit(args: argparse.Namespace) -> int:
 def impute(args: argparse.Namespace) -> int:
     """``gex-impute impute``."""
     from .. import tl
+    from ..tl.impute import check_key_name
 
     _check(args, args.output, "--output", directory=_is_zarr(args.output))
+    check_key_name(args.key_added)  # before the read
     method = _model_or_method(args)
     adata = _read(args)
     # a saved model is applied as it is (model=); a method is fitted on the input (method=)
@@ -280,18 +282,19 @@ def complete(args: argparse.Namespace) -> int:
     _check(args, args.gct_output, "--gct-output")
     _check(args, args.plot, "--plot", plot=True)
     method = _model_or_method(args)
-    adata = _read(args)
+    donors, tissues = _list(args.donors), _list(args.tissues)  # usage errors before the read
     client = None
-    if args.scheduler is not None:
+    if args.scheduler is not None:  # an unreachable scheduler, too
         from distributed import Client
 
         client = Client(args.scheduler)
     try:
+        adata = _read(args)
         tl.complete(
             adata,
             method=method,
-            donors=_list(args.donors),
-            tissues=_list(args.tissues),
+            donors=donors,
+            tissues=tissues,
             aggregate=None if args.aggregate == "none" else args.aggregate,
             interval=args.interval,
             out=args.output,

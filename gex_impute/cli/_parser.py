@@ -41,6 +41,8 @@ def _number(
         except ValueError:
             kind = "an integer" if cast is int else "a number"
             raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if value != value or value in (float("inf"), float("-inf")):  # NaN passes every comparison
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         too_low = low is not None and (value <= low if low_open else value < low)
         too_high = high is not None and (value >= high if high_open else value > high)
         if too_low or too_high:
