@@ -102,6 +102,15 @@ def test_api_argument_names_are_spelled_as_flags():
             "Pass --tissue-key naming the column; pass --layer naming it"
         ),
         "tissue_key 'organ' not found": "tissue_key 'organ' not found",
+        "or pass log_transform=False to confirm.": "or pass --log-transform false to confirm.",
+        "leave log_transform='auto' when passing model=.": "leave --log-transform auto when passing model=.",
+        "cannot tell the format of x; pass format='gtf', 'gff3', 'bed' or 'tsv'.": (
+            "cannot tell the format of x; pass --annotation-format gtf, gff3, bed or tsv."
+        ),
+        "run gex_impute.pp.annotate_genes(adata, annotation) first.": (
+            "run 'gex-impute annotate --annotation FILE' first."
+        ),
+        "pass donor_key= naming it (or register it with register_keys).": "pass --donor-key naming it.",
     }
     for api, cli in cases.items():
         assert _as_cli(api) == cli
@@ -156,3 +165,22 @@ def test_evaluate_plot_title_names_the_split(sim_file, tmp_path, monkeypatch):
     assert main([*argv, "--plot", str(tmp_path / "m.png"), *folds]) == 0
     assert main([*argv, "--plot", str(tmp_path / "n.png"), "--fraction", "0.3", "--overwrite"]) == 0
     assert titles == ["protocol 'samples', 6 folds", "protocol 'genes', 30% held out"]
+
+
+def test_annotation_format_for_a_file_named_otherwise(tmp_path, capsys):
+    """A GTF saved as .txt: auto reads a TSV and fails, naming --annotation-format; gtf reads it."""
+    import shutil
+
+    shutil.copy(TEST_DATA / "sim_unannotated.h5ad", tmp_path / "in.h5ad")
+    shutil.copy(TEST_DATA / "genes.gtf", tmp_path / "genes.gtf.txt")
+    argv = ["annotate", str(tmp_path / "in.h5ad"), "--annotation", str(tmp_path / "genes.gtf.txt")]
+    assert main([*argv, "-o", str(tmp_path / "a.h5ad"), "-q"]) == 1
+    assert "--annotation-format gtf" in _error(capsys)
+    assert main([*argv, "-o", str(tmp_path / "a.h5ad"), "--annotation-format", "gtf", "-q"]) == 0
+    assert anndata.read_h5ad(tmp_path / "a.h5ad").var["tss"].notna().all()
+
+
+def test_complete_refuses_no_donors_before_the_read(tmp_path, capsys):
+    argv = ["complete", str(tmp_path / "never_read.h5ad"), "-o", str(tmp_path / "o.h5ad"), "--no-donors"]
+    assert main([*argv, "--method", "mean", "-q"]) == 2
+    assert "drop --no-donors" in _error(capsys)

@@ -196,6 +196,8 @@ def test_errors_name_the_problem(cohort):
         complete(cohort, method="mean", donors=["GTEX-S001", "GTEX-S001"], progress=False)
     with pytest.raises(DataError, match="no donor column 'individual'"):
         complete(cohort, method="mean", donor_key="individual", progress=False)
+    with pytest.raises(ParameterError, match="donors were switched off"):
+        complete(cohort, method="mean", donor_key=False, progress=False)
     with pytest.raises(ParameterError, match="aggregate"):
         complete(cohort, method="mean", aggregate="median", progress=False)
     with pytest.raises(ParameterError, match="block_size"):

@@ -42,7 +42,7 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001 - signal handler signatu
 
 class _OneLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return f"{PROG}: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
+        return f"{PROG}: {record.levelname.lower()}: {_as_cli(record.getMessage())}"
 
 
 #: the public API's argument names in error messages, as the command line spells them
@@ -55,6 +55,16 @@ _CLI_SPELLING = (
         lambda m: f"--{m[1].replace('_', '-')} {m[2]}",
     ),
     (re.compile(r"\banother key_added\b"), "another --key-added"),
+    (re.compile(r"\blog_transform='?(auto|True|False)'?"), lambda m: f"--log-transform {m[1].lower()}"),
+    (
+        re.compile(r"\bpass format=('[^.;]*')"),
+        lambda m: f"pass --annotation-format {m[1].replace(chr(39), '')}",
+    ),
+    (
+        re.compile(r"\brun gex_impute\.pp\.annotate_genes\(adata, annotation\)"),
+        "run 'gex-impute annotate --annotation FILE'",
+    ),
+    (re.compile(r" \(or register it with register_keys\)"), ""),
 )
 
 

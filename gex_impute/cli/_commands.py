@@ -206,6 +206,7 @@ def annotate(args: argparse.Namespace) -> int:
         pp.annotate_genes(
             adata,
             args.annotation,
+            format=args.annotation_format,
             tissue_key=args.tissue_key,
             bed_tss=args.bed_tss,
             coordinates=args.coordinates,
@@ -281,6 +282,9 @@ def complete(args: argparse.Namespace) -> int:
     _check(args, args.output, "--output", directory=_is_zarr(args.output))
     _check(args, args.gct_output, "--gct-output")
     _check(args, args.plot, "--plot", plot=True)
+    if args.no_donors:
+        msg = "complete estimates donor x tissue profiles and needs each sample's donor: drop --no-donors"
+        raise UsageError(msg)
     method = _model_or_method(args)
     donors, tissues = _list(args.donors), _list(args.tissues)  # usage errors before the read
     client = None

@@ -206,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     _input(p)
     _output(p, "output h5ad (or a .zarr store)")
     p.add_argument("--annotation", default=None, help="gene annotation: GTF, GFF3, BED6 or TSV")
+    _choice(
+        p,
+        "--annotation-format",
+        ("auto", "gtf", "gff3", "bed", "tsv"),
+        "format of --annotation; auto = from its name (e.g. .gtf.gz) and first lines",
+    )
     seq = p.add_mutually_exclusive_group()
     seq.add_argument("--fasta", default=None, help="genome FASTA to cut promoters from")
     seq.add_argument("--promoters", default=None, help="promoter sequences keyed by gene (FASTA or TSV)")

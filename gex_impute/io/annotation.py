@@ -165,7 +165,10 @@ def _read_tsv(path: Path, coordinates: str) -> pd.DataFrame:
         try:
             table = pd.read_csv(fh, sep=sep, dtype=str, keep_default_na=False, na_values=["", "NA", "nan"])
         except (ValueError, pd.errors.ParserError) as err:
-            msg = f"{path}: not a {'comma' if sep == ',' else 'tab'}-separated table with a header ({err})."
+            msg = (
+                f"{path}: not a {'comma' if sep == ',' else 'tab'}-separated table with a header ({err}); "
+                "if it is a GTF, GFF3 or BED file, pass format='gtf', 'gff3' or 'bed'."
+            )
             raise InputFileError(msg) from err
     lower = {str(c).removeprefix("\ufeff").strip().lower().lstrip("#"): c for c in table.columns}
     found, matched = {}, {}

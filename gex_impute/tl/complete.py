@@ -202,6 +202,12 @@ def complete(
     if out is not None:
         out = check_output_path(out, overwrite=overwrite, inputs=(getattr(adata, "filename", None),))
     n_threads = check_dask_client(client) if client is not None else 0
+    if donor_key is False:
+        msg = (
+            "complete() estimates donor x tissue profiles and needs each sample's donor, but donors "
+            "were switched off; pass donor_key= naming the donor column instead."
+        )
+        raise ParameterError(msg)
     # a fitted model's donor column (as tl.impute uses it), else "donor"
     fitted = method.fitted_donor_key if isinstance(method, BaseImputer) and method.is_fitted else None
     tissue_key, donor_key, layer = resolve_keys(
