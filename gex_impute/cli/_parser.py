@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(.zip: params.json + arrays/weights, no pickle). Apply it with --model.",
     )
     _input(p)
-    _output(p, "model archive (.zip)")
+    _output(p, "model archive: a .zip file, or a folder for any other name")
     _method_options(p, model=False)
     p.add_argument(
         "--calibrate",
@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also write prediction intervals at this level, e.g. 0.9",
     )
-    _common(p)
+    _common(p, donor_help="the one --model was fitted with, else none")
     p.set_defaults(func=cmd.impute)
 
     p = sub.add_parser(
@@ -375,7 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also score prediction intervals at this level (coverage, width)",
     )
-    p.add_argument("--log-transform", choices=("auto", "true", "false"), default="auto")
+    _choice(
+        p,
+        "--log-transform",
+        ("auto", "true", "false"),
+        "model log1p of the values; auto = for non-negative TPM/count-like data",
+    )
     _common(p)
     p.set_defaults(func=cmd.evaluate)
 
