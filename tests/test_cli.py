@@ -486,6 +486,7 @@ def test_usage_errors_come_before_the_read(tmp_path, capsys):
             "names",
         ),
         (["impute", absent, "-o", str(tmp_path / "a.h5ad"), "--key-added", "a/b"], 1, "'/'"),
+        (["impute", absent, "-o", str(tmp_path / "a.h5ad"), "--seed", str(2**32)], 2, "4294967295"),
     ):
         assert main([*argv, "-q"]) == status
         assert fragment in _one_error_line(capsys.readouterr().err)

@@ -104,7 +104,10 @@ def _common(
         )
         g.add_argument("--layer", default=None, help="layer holding the expression values (default: X)")
     g.add_argument(
-        "--seed", type=_number(int, low=0), default=0, help="random seed, >= 0 (default: %(default)s)"
+        "--seed",
+        type=_number(int, low=0, high=2**32 - 1),
+        default=0,
+        help="random seed, 0 to 4294967295 (default: %(default)s)",
     )
     g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     g.add_argument(
