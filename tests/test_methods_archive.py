@@ -93,6 +93,18 @@ def test_every_method_round_trips(name, form, tiny, tmp_path):
     assert not any(n.endswith((".pkl", ".pickle")) for n in members)
 
 
+def test_names_as_the_data_gave_them_load_back(tiny, tmp_path):
+    """A blank tissue (SMTSD left empty) and a 2,000-character gene id fit, save and load."""
+    odd = tiny.copy()
+    first = odd.obs["tissue"].cat.categories[0]
+    odd.obs["tissue"] = odd.obs["tissue"].cat.rename_categories({first: ""})
+    odd.var_names = ["g" * 2000, *odd.var_names[1:]]
+    model = get_method("mean").fit(odd, donor_key="donor")
+    loaded = load_model(model.save(tmp_path / "m.zip"))
+    assert "" in loaded.tissues_ and loaded.gene_ids_[0] == "g" * 2000
+    np.testing.assert_array_equal(loaded.predict(odd), model.predict(odd))
+
+
 def test_save_is_atomic_and_refuses_to_overwrite(knn_zip, tmp_path):
     model = load_model(knn_zip)
     target = tmp_path / "m.zip"

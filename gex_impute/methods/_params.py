@@ -238,16 +238,17 @@ class NoneValue(Constraint):
 
 
 class Text(Constraint):
-    """Any non-empty string of at most ``max_length`` characters."""
+    """Any non-empty string of at most ``max_length`` characters (``allow_empty``: also ``""``)."""
 
     type_name = "str"
 
-    def __init__(self, max_length: int = 1000):
+    def __init__(self, max_length: int = 1000, *, allow_empty: bool = False):
         self.max_length = max_length
+        self.allow_empty = allow_empty
 
     def is_satisfied_by(self, value: Any) -> bool:
-        """Whether ``value`` is a non-empty string, short enough."""
-        return isinstance(value, str) and 0 < len(value) <= self.max_length
+        """Whether ``value`` is a string (non-empty unless allowed), short enough."""
+        return isinstance(value, str) and int(not self.allow_empty) <= len(value) <= self.max_length
 
     def describe(self) -> str:
         """Say ``"a str"``."""

@@ -100,8 +100,10 @@ class JSONValue(Constraint):
 
 #: fitted metadata every method records at ``fit`` (checked against the data at ``predict``)
 _COMMON_FITTED: dict[str, list[Constraint | None]] = {
-    "gene_ids_": [SequenceOf(Text(1000), min_length=1, max_length=10_000_000)],
-    "tissues_": [SequenceOf(Text(1000), min_length=1, max_length=1_000_000)],
+    # names as the data gave them: an empty tissue (a blank SMTSD) or a long id fits and predicts,
+    # so it must load too
+    "gene_ids_": [SequenceOf(Text(100_000, allow_empty=True), min_length=1, max_length=10_000_000)],
+    "tissues_": [SequenceOf(Text(100_000, allow_empty=True), min_length=1, max_length=1_000_000)],
     "has_donor_": [Boolean()],
     "log1p_": [Boolean()],
 }
