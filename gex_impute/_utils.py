@@ -75,6 +75,19 @@ def resolve_device(device: str = "auto") -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         msg = f"device={device!r} requested but no CUDA GPU is available; use device='auto' or 'cpu'."
         raise ValueError(msg)
+    if device.startswith("cuda:"):
+        index = device.partition(":")[2]
+        if not index.isdigit() or int(index) >= torch.cuda.device_count():
+            msg = (
+                f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+                "numbered from 0; use device='cuda' (the first) or 'auto'."
+            )
+            raise ValueError(msg)
+    if device == "mps":
+        backend = getattr(torch.backends, "mps", None)
+        if backend is None or not backend.is_available():
+            msg = "device='mps' requested but Apple's MPS is not available here; use device='auto' or 'cpu'."
+            raise ValueError(msg)
     return device
 
 

@@ -94,3 +94,19 @@ def test_check_output_path_tries_the_folder_even_as_root(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert check_output_path(tmp_path / "x.h5ad") == tmp_path / "x.h5ad"
     assert list(tmp_path.iterdir()) == []  # the probe is gone
+
+
+def test_resolve_device_names_what_this_machine_lacks(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from gex_impute._utils import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ValueError, match="MPS is not available"):
+            resolve_device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == "cuda:0"
+    for bad in ("cuda:1", "cuda:x"):
+        with pytest.raises(ValueError, match="1 CUDA GPU"):
+            resolve_device(bad)
