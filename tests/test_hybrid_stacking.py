@@ -80,3 +80,19 @@ def test_whole_gene_trees_are_shallower_than_the_other_patterns():
     assert _pattern_params(model, "entries")["max_depth"] == 6
     # a user's shallower setting is kept
     assert _pattern_params(HybridImputer(max_depth=2), "genes")["max_depth"] == 2
+
+
+def test_infinite_features_are_missing_values_to_the_boosters():
+    """A float32 feature that overflowed (values near 1e20, no log1p) reads as missing, not an error."""
+    from gex_impute.methods.hybrid.stacking import booster_predict, train_booster
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3)).astype(np.float32)
+    r = x[:, 0] + 0.1 * rng.normal(size=200)
+    x[::7, 1] = np.inf
+    params = {"max_depth": 2, "eta": 0.3, "nthread": 1, "tree_method": "hist"}
+    booster, best, _ = train_booster(
+        x, r, np.arange(200) % 5 == 0, ["a", "b", "c"], params=params, n_estimators=20, seed=0
+    )
+    pred = booster_predict(booster, x, ["a", "b", "c"], best, 1)
+    assert np.isfinite(pred).all() and np.corrcoef(pred, r)[0, 1] > 0.8

@@ -63,6 +63,16 @@ def _ridge_apply(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
     return coef[0] + np.einsum("ij,j->i", np.nan_to_num(x), coef[1:])
 
 
+def finite_features(x: np.ndarray) -> np.ndarray:
+    """Return ``x`` with ``inf`` as NaN (missing), or ``x`` itself when it holds no ``inf``.
+
+    XGBoost refuses ``inf``, which a ``float32`` feature reaches on values near 1e20
+    (``log_transform=False`` on huge numbers).
+    """
+    bad = np.isinf(x)
+    return np.where(bad, np.nan, x) if bad.any() else x
+
+
 def train_booster(
     x: np.ndarray,
     r: np.ndarray,
@@ -84,6 +94,8 @@ def train_booster(
     if val.sum() < 1 or (~val).sum() < 2:
         val = np.arange(len(r)) % 7 == 0
     from .distributed import active_training, train_booster_dask
+
+    x = finite_features(x)
 
     if (on := active_training()) is not None:  # inside training_client(client): xgboost.dask
         return train_booster_dask(on, x, r, val, names, params=params, n_estimators=n_estimators, seed=seed)
@@ -121,6 +133,7 @@ def booster_predict(
         msg = f"{x.shape[1]} feature columns for {len(names)} feature names."
         raise ValueError(msg)
     booster.set_param({"nthread": nthread})
+    x = finite_features(x)
     pred = booster.inplace_predict(np.ascontiguousarray(x), iteration_range=(0, best_iteration + 1))
     return np.asarray(pred, dtype=np.float64)
 
