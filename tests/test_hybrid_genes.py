@@ -206,3 +206,16 @@ def test_cnn_reads_the_bases_around_a_known_tss():
 def test_the_simulator_places_the_tss(sim):
     assert (sim.var["promoter_tss"] == sim.uns["simulate"]["upstream"]).all()
     assert {s[1000] for s in sim.var["promoter"].head(20)} <= set("ACGT")
+
+
+def test_skipped_parts_say_what_is_missing_and_how_to_add_it():
+    import pandas as pd
+
+    from gex_impute.methods.hybrid.genes import skipped_parts
+
+    bare = pd.DataFrame(index=["g1", "g2"])
+    notes = skipped_parts(bare, neighbours=True, cnn=False)
+    assert len(notes) == 2 and "annotate_genes" in notes[0] and "no var['promoter']" in notes[1]
+    placed = bare.assign(chrom="1", tss=[10, 20], promoter="ACGT")
+    assert skipped_parts(placed, neighbours=True, cnn=None) == []
+    assert "fewer than 50 genes" in skipped_parts(placed, neighbours=False, cnn=False)[0]

@@ -113,7 +113,7 @@ _CALIBRATION_KEY, _CALIBRATION_ARRAY = "calibration_", "calibration_scores"
 _DONOR_KEY = "donor_key_"
 _OPTIONAL_FITTED: dict[str, list[Constraint | None]] = {
     _CALIBRATION_KEY: [JSONValue(max_depth=5)],
-    _DONOR_KEY: [Text(1000), None],
+    _DONOR_KEY: [Text(100_000), None],
 }
 
 

@@ -18,7 +18,14 @@ from ...genome.layout import chromosome_groups, placed_tss, tss_density, tss_lay
 from .optim import AdamW
 from .sequence import composition, one_hot_batch
 
-__all__ = ["WINDOWS", "promoter_cnn_profiles", "static_gene_features", "tss_key", "window_means"]
+__all__ = [
+    "WINDOWS",
+    "promoter_cnn_profiles",
+    "skipped_parts",
+    "static_gene_features",
+    "tss_key",
+    "window_means",
+]
 
 #: half-widths (bp) of the TSS windows whose observed genes describe a hidden gene
 WINDOWS = (10_000, 100_000, 1_000_000)
@@ -194,6 +201,28 @@ def window_means(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return mean, count[0]
+
+
+def skipped_parts(var: pd.DataFrame, *, neighbours: bool, cnn: bool | None) -> list[str]:
+    """Say which gene-level parts the data leave out, and how to add them.
+
+    ``neighbours``: the genomic-neighbour features were asked for; ``cnn``: whether the
+    promoter CNN was trained (None: not asked for, or no gene needs it).
+    """
+    out = []
+    if neighbours and not {"chrom", "tss"} <= set(var.columns):
+        out.append(
+            "no gene coordinates (var['chrom'], var['tss']): no genomic-neighbour or TSS-layout "
+            "features; add them with gex_impute.pp.annotate_genes"
+        )
+    if cnn is False:
+        why = (
+            "no var['promoter']"
+            if "promoter" not in var.columns
+            else "fewer than 50 genes have a promoter and data"
+        )
+        out.append(f"promoter CNN skipped ({why}); add promoters with gex_impute.pp.add_promoters")
+    return out
 
 
 def _max_pool2(h: Any) -> Any:

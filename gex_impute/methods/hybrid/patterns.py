@@ -9,6 +9,7 @@ trains the whole-profile model on leave-one-donor-out features; ``predict_*`` ap
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ __all__ = [
     "predict_profiles",
     "summary",
 ]
+
+logger = logging.getLogger("gex_impute")
 
 #: below this many hidden training genes, the whole-gene model is chosen by gene-grouped CV
 MAX_GENES_FOR_CV = 300
@@ -104,7 +107,7 @@ def gene_parts(
     """Return the entry feature builder for ``data``; at fit also train the promoter CNN and the encoder."""
     from ..._utils import derive_seeds, resolve_device
     from .bases import group_means
-    from .genes import promoter_cnn_profiles, static_gene_features, tss_key
+    from .genes import promoter_cnn_profiles, skipped_parts, static_gene_features, tss_key
 
     var = data.var
     observed = ~np.isnan(data.values)
@@ -136,6 +139,10 @@ def gene_parts(
                 )
             if prof is not None:
                 model.cnn_profile_ = prof.T.astype(np.float32)
+        trained = prof is not None if "genes" in model.patterns_ and model.use_sequence else None
+        model.diagnostics_["skipped"] = skipped_parts(var, neighbours=model.use_neighbours, cnn=trained)
+        for note in model.diagnostics_["skipped"]:
+            logger.info("hybrid: %s", note)
         if model.use_tissue_encoder:
             from .encoder import TissueEncoder
 
