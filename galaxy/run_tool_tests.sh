@@ -19,6 +19,9 @@
 #                      (default: every galaxy/workflows/*.ga with a -tests.yml; skipped when tool
 #                      ids are given on the command line)
 #
+# The server shows a job's command line to its (non-admin) test user (expose_dataset_path; else
+# only admins see it), so that the tools' <assert_command> assertions can check it.
+#
 # Steps (see ../shared/GALAXY_OFFLINE.md): write a minimal galaxy.yml and tool_conf.xml into a
 # temporary folder, start gunicorn on 127.0.0.1, poll /api/version, create a user and its API key
 # with the bootstrap admin key, run galaxy-tool-test for each tool id, stop the server by its
@@ -127,6 +130,7 @@ galaxy:
   database_auto_migrate: true
   watch_tools: 'false'
   cleanup_job: onsuccess
+  expose_dataset_path: true
 EOF
 
 # ---- start the server ----------------------------------------------------------------------

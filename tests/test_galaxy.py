@@ -234,3 +234,271 @@ def test_planemo_shed_lint_clean():
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- the commands, rendered with Cheetah as Galaxy does (mock parameter values) -------------------
+#: Galaxy datatypes and the ones they derive from (galaxy.datatypes: Gtf(Gff), Bed12(BedStrict), ...)
+DATATYPES = {
+    "gtf": ("gtf", "gff", "tabular"),
+    "gff3": ("gff3", "gff", "tabular"),
+    "gff": ("gff", "tabular"),
+    "bed": ("bed", "interval", "tabular"),
+    "bed6": ("bed6", "bedstrict", "bed", "interval", "tabular"),
+    "bed12": ("bed12", "bedstrict", "bed", "interval", "tabular"),
+    "bedstrict": ("bedstrict", "bed", "interval", "tabular"),
+    "interval": ("interval", "tabular"),
+    "tabular": ("tabular",),
+    "fasta": ("fasta",),
+    "h5ad": ("h5ad",),
+    "zip": ("zip",),
+    "npz": ("npz",),
+    "json": ("json",),
+}
+
+
+class _Value:
+    """A parameter's value as Galaxy wraps it: str() for the command line, bool() from the value."""
+
+    def __init__(self, value, text: str | None = None):
+        self.value, self.text = value, text
+
+    def __str__(self) -> str:
+        if self.text is not None:
+            return self.text
+        return "" if self.value is None else str(self.value)
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __eq__(self, other) -> bool:
+        return str(self) == str(other)
+
+    __hash__ = None
+
+
+class _Data:
+    def __init__(self, ext: str, path: str):
+        self.ext, self.path = ext, path
+
+    def __str__(self) -> str:
+        return self.path
+
+    def __bool__(self) -> bool:
+        return True
+
+    def is_of_type(self, *exts: str) -> bool:
+        return any(e in DATATYPES[self.ext] for e in exts)
+
+
+def _unset_select():
+    return _Value(None, "None")  # an optional select left empty reads 'None'
+
+
+def _boolean(checked: bool, truevalue: str = "true", falsevalue: str = "false"):
+    return _Value(checked, truevalue if checked else falsevalue)
+
+
+def _render(tool_id: str, params: dict) -> str:
+    """The tool's command line for ``params`` (macros and tokens expanded), joined into one line."""
+    template = pytest.importorskip("Cheetah.Template")
+    from galaxy.util.xml_macros import load
+
+    command = load(str(GALAXY / f"{tool_id}.xml")).getroot().find("command").text
+    text = str(template.Template(command, searchList=[params]))
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _advanced(**changes) -> dict:
+    values = {
+        "tissue_key": _Value("tissue"),
+        "donor_key": _Value(""),
+        "no_donors": _boolean(False, "--no-donors", ""),
+        "layer": _Value(""),
+        "seed": _Value(0),
+        "log_transform": _Value("auto"),
+        "interval": _Value(None),
+        "calibrate": _boolean(False),
+    }
+    values.update(changes)
+    return values
+
+
+H5AD_INPUT = {"format": _Value("h5ad"), "input": _Data("h5ad", "/data/sim.h5ad")}
+
+
+def _model_source(saved: str | None = None) -> dict:
+    if saved:
+        return {"source": _Value("saved"), "model": _Data(saved, "/data/model.dat"), "interval": _Value(None)}
+    return {
+        "source": _Value("method"),
+        "method_cond": {"method": _Value("mean"), "hp": {"group_by": _Value("")}, "interval": _Value(None)},
+    }
+
+
+def _impute(saved: str | None = None, **advanced) -> str:
+    return _render(
+        "gex_impute_impute",
+        {
+            "expression": H5AD_INPUT,
+            "model_source": _model_source(saved),
+            "key_added": _Value("imputed"),
+            "overwrite": _boolean(True),
+            "advanced": _advanced(**advanced),
+            "output": "/out/imputed.h5ad",
+        },
+    )
+
+
+def test_impute_donors_by_default_and_when_unknown():
+    # fitting a method: the donor column 'donor' unless another is named
+    assert "--donor-key donor" in _impute()
+    assert "--donor-key 'SUBJID'" in _impute(donor_key=_Value("SUBJID"))
+    # a saved model: the column it was fitted with (the CLI's default), or the one named
+    assert "--donor-key" not in _impute(saved="zip")
+    assert "--donor-key 'SUBJID'" in _impute(saved="zip", donor_key=_Value("SUBJID"))
+    # donors unknown: --no-donors and no donor column, whatever the field holds
+    for saved in (None, "zip"):
+        command = _impute(saved=saved, donor_key=_Value("donor"), no_donors=_boolean(True, "--no-donors", ""))
+        assert "--no-donors" in command and "--donor-key" not in command
+    assert "--overwrite" in _impute()
+
+
+@pytest.mark.parametrize(("ext", "model"), [("zip", "model.zip"), ("npz", "model.zip"), ("json", "model")])
+def test_saved_models_of_every_uploaded_type(ext, model):
+    """A hybrid archive uploaded with auto-detect is 'npz', a one-member archive its 'json' params.json."""
+    command = _impute(saved=ext)
+    assert f"--model '{model}'" in command
+    if ext == "json":
+        assert "mkdir model && cp '/data/model.dat' model/params.json &&" in command
+    else:
+        assert "ln -s '/data/model.dat' model.zip &&" in command
+    for tool_id in ("gex_impute_impute", "gex_impute_complete"):
+        tool = ElementTree.parse(GALAXY / f"{tool_id}.xml").getroot()
+        param = next(p for p in tool.iter("param") if p.get("name") == "model")
+        assert set(param.get("format").split(",")) >= {"zip", "npz", "json"}
+        assert "Type to 'zip'" in param.get("help")
+
+
+def test_fit_and_evaluate_use_the_donor_column_by_default():
+    for tool_id in ("gex_impute_fit", "gex_impute_evaluate"):
+        tool = load_tool(tool_id)
+        donor = next(p for p in tool.iter("param") if p.get("argument") == "--donor-key")
+        assert donor.get("value") == "donor", tool_id
+        assert any(p.get("argument") == "--no-donors" for p in tool.iter("param")), tool_id
+    # complete: empty (the saved model's column, else 'donor'), and no --no-donors (the CLI refuses it)
+    tool = load_tool("gex_impute_complete")
+    donor = next(p for p in tool.iter("param") if p.get("argument") == "--donor-key")
+    assert donor.get("value") == ""
+    assert not any(p.get("argument") == "--no-donors" for p in tool.iter("param"))
+
+
+def load_tool(tool_id: str):
+    from galaxy.util.xml_macros import load
+
+    return load(str(GALAXY / f"{tool_id}.xml")).getroot()
+
+
+def _complete(saved: str | None, **advanced) -> str:
+    return _render(
+        "gex_impute_complete",
+        {
+            "expression": H5AD_INPUT,
+            "model_source": _model_source(saved),
+            "cohort": {"donors": _Value(""), "tissues": _Value(""), "aggregate": _Value("none")},
+            "extra": {"gct": _boolean(False), "plot": _boolean(False)},
+            "advanced": _advanced(**advanced),
+            "output": "/out/c.h5ad",
+        },
+    )
+
+
+def test_complete_leaves_the_donor_column_to_the_saved_model():
+    assert "--donor-key" not in _complete("zip")
+    assert "--donor-key" not in _complete(None)  # the CLI's default: 'donor'
+    assert "--donor-key 'SUBJID'" in _complete("zip", donor_key=_Value("SUBJID"))
+
+
+def _evaluate(methods, **hybrid) -> str:
+    settings = {"use_sequence": _unset_select(), "max_epochs": _Value(None), "n_estimators": _Value(None)}
+    settings.update(hybrid)
+    return _render(
+        "gex_impute_evaluate",
+        {
+            "expression": H5AD_INPUT,
+            "protocol": {"protocol": _Value("genes")},
+            "fraction": _Value(0.2),
+            "methods": _Value(methods, ",".join(methods)) if methods else _unset_select(),
+            "hyperparameters": _Value(""),
+            "hybrid": settings,
+            "advanced": _advanced(donor_key=_Value("donor")),
+            "table": "/out/t.tsv",
+            "plot": "/out/p.png",
+        },
+    )
+
+
+def test_evaluate_hybrid_settings_and_cores_only_when_hybrid_is_compared():
+    command = _evaluate(None, max_epochs=_Value(3), use_sequence=_Value("false"))
+    assert '--param "hybrid.n_jobs=${GALAXY_SLOTS:-1}"' in command  # the default selection has hybrid
+    assert "--param 'hybrid.max_epochs=3'" in command and "hybrid.use_sequence=false" in command
+    assert "hybrid.n_estimators" not in command and "--methods" not in command
+    assert "hybrid.n_jobs" in _evaluate(["hybrid", "mean"])
+    assert "hybrid." not in _evaluate(["mean", "knn"], max_epochs=_Value(3))
+    assert "--donor-key 'donor'" in command
+
+
+def _annotate(ext: str, source: str = "none") -> str:
+    sequence = {"source": _Value(source)}
+    if source == "fasta":
+        sequence.update(fasta=_Data("fasta", "/data/genome.fa"), upstream=_Value(100), downstream=_Value(50))
+    elif source == "keyed":
+        sequence.update(promoters=_Data("tabular", "/data/promoters.tsv"), mapping=_Value(None))
+    return _render(
+        "gex_impute_annotate",
+        {
+            "expression": H5AD_INPUT,
+            "annotation": _Data(ext, "/data/annotation.dat"),
+            "bed_tss": _Value("start"),
+            "coordinates": _Value("1-based"),
+            "sequence": sequence,
+            "advanced": {"tissue_key": _Value("SMTSD"), "gene_id_key": _Value("")},
+            "output": "/out/a.h5ad",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("ext", "fmt"),
+    [
+        ("gtf", "gtf"),
+        ("gff3", "gff3"),
+        ("gff", "auto"),  # GFF3 without its version line, or GTF-like: told by the attributes
+        ("bed", "bed"),
+        ("bed6", "bed"),
+        ("bed12", "bed"),
+        ("bedstrict", "bed"),
+        ("tabular", "tsv"),
+        ("interval", "tsv"),
+    ],
+)
+def test_annotate_reads_the_annotation_as_its_datatype(ext, fmt):
+    command = _annotate(ext)
+    assert f"--annotation annotation --annotation-format '{fmt}'" in command
+    assert "--coordinates '1-based'" in command and "--tissue-key 'SMTSD'" in command
+
+
+def test_annotate_flanks_only_for_a_genome():
+    assert "--upstream '100' --downstream '50'" in _annotate("gtf", "fasta")
+    keyed = _annotate("gtf", "keyed")
+    assert (
+        "--promoters 'promoters.tsv'" in keyed and "--upstream" not in keyed and "--downstream" not in keyed
+    )
+    tool = load_tool("gex_impute_annotate")
+    keyed_when = tool.find("inputs/conditional[@name='sequence']/when[@value='keyed']")
+    assert {p.get("name") for p in keyed_when.iter("param")} == {"promoters", "mapping"}
+
+
+def test_seed_bounds_match_the_cli():
+    for tool_id in EXPECTED - {"gex_impute_annotate"}:
+        seed = next(p for p in load_tool(tool_id).iter("param") if p.get("argument") == "--seed")
+        assert (seed.get("min"), seed.get("max")) == ("0", str(2**32 - 1)), tool_id

@@ -122,9 +122,42 @@ def test_planemo_workflow_lint_clean():
     assert "WARNING" not in result.stdout and "ERROR" not in result.stdout, result.stdout
 
 
-def test_saved_model_fixture_still_loads():
-    """The apply_model test's archive still loads (else remake it: see apply_model-tests.yml)."""
+def test_saved_model_fixture_still_loads(tmp_path):
+    """The apply_model tests' models still load (else remake them: see apply_model-tests.yml)."""
     from gex_impute.methods import load_model
 
     model = load_model(GALAXY / "workflows" / "test-data" / "model_hybrid.zip")
     assert model.name == "hybrid"
+    # a one-member archive's params.json (what an upload with auto-detect keeps of it), read as the
+    # wrappers read a 'json' dataset: a model folder holding it
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy(GALAXY / "workflows" / "test-data" / "model_additive.json", folder / "params.json")
+    assert load_model(folder).name == "additive"
+
+
+def test_apply_model_takes_what_an_upload_makes_of_a_model():
+    """Saved model: zip (the fit tool's output, or Type 'zip'), npz and json (auto-detect)."""
+    workflow = json.loads((GALAXY / "workflows" / "apply_model.ga").read_text())
+    step = next(s for s in workflow["steps"].values() if s["label"] == "Saved model")
+    assert set(json.loads(step["tool_state"])["format"]) == {"zip", "npz", "json"}
+    assert "Type 'zip'" in step["annotation"]
+    tests = yaml.safe_load((GALAXY / "workflows" / "apply_model-tests.yml").read_text())
+    assert {case["job"]["Saved model"]["filetype"] for case in tests} == {"npz", "json"}
+
+
+def test_complete_cohort_evaluates_the_hybrid_it_fits():
+    """The evaluate step gets the fit step's epochs and trees (the same workflow inputs), no CNN."""
+    workflow = json.loads((GALAXY / "workflows" / "complete_cohort.ga").read_text())
+    steps = {s["label"]: s for s in workflow["steps"].values()}
+    source = {
+        label: {key: [c["id"] for c in conns] for key, conns in steps[label]["input_connections"].items()}
+        for label in ("fit", "evaluate")
+    }
+    for name in ("max_epochs", "n_estimators"):
+        assert source["fit"][f"method_cond|hp|{name}"] == source["evaluate"][f"hybrid|{name}"], name
+    fit_state = json.loads(steps["fit"]["tool_state"])
+    evaluate_state = json.loads(steps["evaluate"]["tool_state"])
+    assert fit_state["method_cond"]["hp"]["use_sequence"] is False
+    assert evaluate_state["hybrid"]["use_sequence"] == "false"
+    assert "hybrid" in evaluate_state["methods"]

@@ -206,16 +206,65 @@ EXPRESSION_ARGS = r"""
 """.strip("\n")
 
 
-def advanced_section(gx: Gx, *extra, donor_default: str = ""):
-    """Section ``advanced``: the shared options of macros.xml, then ``extra`` parameters."""
+def _expand(gx: Gx, macro: str, **tokens: str):
+    """An ``<expand>`` of a macro of macros.xml, with token values (lxml: galaxyxml's Expand takes none)."""
+    expand = gx.p.Expand(macro=macro)
+    for name, value in tokens.items():
+        expand.node.set(name, value)
+    return expand
+
+
+#: help of the Donor column (macros.xml ``donor_option``) -> what an empty field means
+DONOR_HELP = {
+    # fit, evaluate: the CLI default is none, the form's 'donor'
+    "donor": "Default 'donor', the column a GTEx GCT input gets from its sample ids. Data without "
+    "donors: tick 'Donors unknown' (an empty field also uses none).",
+    # impute: the CLI default is the saved model's column, else none; the form adds 'donor'
+    "model_else_donor": "Empty: with a saved model, the column it was fitted with (none when it was "
+    "fitted without donors); when fitting a method, 'donor', the column a GTEx GCT input gets from its "
+    "sample ids. Data without donors: tick 'Donors unknown'.",
+    # complete: the CLI default is the saved model's column, else 'donor'; donors are needed
+    "complete": "Empty: the column the saved model was fitted with, else 'donor' (the column a GTEx "
+    "GCT input gets from its sample ids). Completing needs each sample's donor.",
+}
+
+
+def advanced_section(
+    gx: Gx, *extra, donor_default: str = "", donor_help: str = "donor", no_donors: bool = True
+):
+    """Section ``advanced``: the sample columns of macros.xml, then ``extra`` parameters.
+
+    ``donor_help`` is a key of :data:`DONOR_HELP`; ``no_donors`` adds "Donors unknown"
+    (``--no-donors``). Pass the options with :func:`donor_cheetah` and ``@COMMON_OPTIONS@``.
+    """
     section = gx.p.Section("advanced", "Advanced options", expanded="false")
-    expand = gx.p.Expand(macro="common_options")
-    if donor_default:
-        expand.node.set("donor_default", donor_default)  # lxml: galaxyxml's Expand takes no tokens
-    section.append(expand)
+    section.append(_expand(gx, "tissue_option"))
+    section.append(
+        _expand(gx, "donor_option", donor_default=donor_default, donor_help=DONOR_HELP[donor_help])
+    )
+    if no_donors:
+        section.append(_expand(gx, "no_donors_option"))
+    section.append(_expand(gx, "value_options"))
     for param in extra:
         section.append(param)
     return section
+
+
+def donor_cheetah(*, no_donors: bool = True, fallback: str = "") -> str:
+    """Cheetah: ``--no-donors`` when ticked, else ``--donor-key`` from the form.
+
+    ``fallback``: a Cheetah condition under which an empty Donor column means ``--donor-key donor``.
+    """
+    lines = []
+    keyword = "#if"
+    if no_donors:
+        lines += ["#if $advanced.no_donors:", "    --no-donors"]
+        keyword = "#elif"
+    lines += [f"{keyword} str($advanced.donor_key).strip():", "    --donor-key '$advanced.donor_key'"]
+    if fallback:
+        lines += [f"#elif {fallback}:", "    --donor-key donor"]
+    lines.append("#end if")
+    return "\n".join(lines)
 
 
 def log_transform_param(gx: Gx):
@@ -290,3 +339,19 @@ def failure_test(gx: Gx, params: dict[str, Any], message: str):
     add_assertion(stderr, "has_text", text=ERROR_PREFIX)
     add_assertion(stderr, "has_text", text=message)
     return test
+
+
+def check_command(test, *, has: tuple[str, ...] = (), lacks: tuple[str, ...] = ()) -> None:
+    """``<assert_command>``: the job's command line holds each of ``has`` and none of ``lacks``."""
+    command = add_assertion(test, "assert_command")
+    for text in has:
+        add_assertion(command, "has_text", text=text)
+    for text in lacks:
+        add_assertion(command, "not_has_text", text=text)
+
+
+def check_log(test, *texts: str) -> None:
+    """``<assert_stderr>``: the job's log (the CLI logs to stderr) holds each of ``texts``."""
+    stderr = add_assertion(test, "assert_stderr")
+    for text in texts:
+        add_assertion(stderr, "has_text", text=text)

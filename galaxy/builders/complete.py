@@ -34,7 +34,11 @@ METHODS
 - optionally a PNG heatmap of the observed and completed profiles (donors x tissues)
 
 When a donor has several samples of one tissue, they are kept as separate rows or averaged
-(advanced options).
+(*Donors and tissues*: "Several samples of one donor and tissue").
+
+The donors are those of the donor column: with a saved model, the column it was fitted with,
+else ``donor`` (the column a GTEx GCT gets from its sample ids), unless another is named in the
+advanced options.
 
 **Example**
 
@@ -66,6 +70,7 @@ EXPRESSION_ARGS
     --plot profiles.png
 #end if
     --log-transform '$advanced.log_transform'
+    DONOR_OPTIONS
     @COMMON_OPTIONS@
 && mv completed.h5ad '$output'
 #if $extra.gct:
@@ -96,6 +101,7 @@ def build(gx: Gx, specs: dict):
         .replace("LINK_MODEL", link_model)
         .replace("EXPRESSION_ARGS", common.EXPRESSION_ARGS)
         .replace("MODEL_OPTIONS", model_options.replace("\n", "\n    "))
+        .replace("DONOR_OPTIONS", common.donor_cheetah(no_donors=False).replace("\n", "\n    "))
     )
     tool = common.new_tool(
         gx,
@@ -159,7 +165,8 @@ def build(gx: Gx, specs: dict):
         common.advanced_section(
             gx,
             common.log_transform_param(gx),
-            donor_default="donor",
+            donor_help="complete",
+            no_donors=False,  # completing needs the donors: the CLI refuses --no-donors
         )
     )
     outputs = tool.outputs
@@ -219,6 +226,8 @@ def _tests(gx: Gx, tool) -> None:
     common.check_output(
         gx, test, "plot", "png", [("has_image_width", {"min": 200}), ("has_image_height", {"min": 200})]
     )
+    # an empty Donor column leaves the CLI its default (a saved model's column, else 'donor')
+    common.check_command(test, lacks=("--donor-key", "--no-donors"))
     tool.tests.append(test)
 
     tool.tests.append(

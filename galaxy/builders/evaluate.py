@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+from gex_impute.cli._parser import DEFAULT_METHODS
+
 from . import common, methods
 from .common import Gx, ToolSpec
 
@@ -18,7 +22,10 @@ never visible to the methods; hyperparameters set to ``auto`` are chosen on refe
 - ``genes`` (P1): whole genes hidden in every sample, the case of genes never measured
 - ``entries`` (P2): scattered single entries hidden
 - ``samples`` (P3): whole donor x tissue profiles hidden, optionally in K folds so that every
-  profile is held out once; needs the donor column (``donor`` unless set in the advanced options)
+  profile is held out once; needs the donor column
+
+**Donors** (advanced options): the donor column is ``donor`` (a GTEx GCT gets it from the sample
+ids) unless another is named; tick *Donors unknown* for data without donors (not with ``samples``).
 
 **Input**
 
@@ -28,14 +35,19 @@ An AnnData (``h5ad``) or a GTEx GCT with its sample attributes, as for the *impu
 
 METHODS
 
-With no method ticked, the command's default selection is compared.
+With no method ticked, the command's default selection is compared. The hybrid model runs on
+the job's cores; its epochs, trees and use of promoter sequences can be set in *Hybrid model
+settings* (a workflow can connect them to the values it fits a model with).
 
 **Outputs**
 
 - a table (tabular, one row per method) with the columns ``method``, ``protocol``, ``pearson``,
-  ``spearman``, ``mse``, the mean per-gene and per-tissue Pearson r, the number of held-out
-  values, fit and predict seconds and the number of values served by a method's fallback; with
-  a prediction interval level, also ``interval``, ``coverage`` and ``mean_width``
+  ``spearman``, ``mse`` (all on the log1p scale for TPM/count-like data), ``mean_gene_r``,
+  ``mean_sample_r`` and ``mean_tissue_r`` (the mean Pearson r per gene, per sample and per
+  tissue), ``n_heldout`` (held-out values), ``n_folds``, ``fit_seconds``, ``predict_seconds``,
+  ``n_fallback`` (values served by a method's fallback) and ``log1p`` (whether the log1p scale
+  was used); with a prediction interval level, also ``coverage`` and ``mean_width`` (after
+  ``n_heldout``) and ``interval`` (last)
 - a PNG with the metrics per method
 
 **Example**
@@ -58,9 +70,6 @@ EXPRESSION_ARGS
     #if str($protocol.n_folds).strip():
     --n-folds '$protocol.n_folds'
     #end if
-    #if not str($advanced.donor_key).strip():
-    --donor-key donor
-    #end if
 #end if
     --fraction '$fraction'
 #if $methods:
@@ -69,14 +78,86 @@ EXPRESSION_ARGS
 #for $setting in str($hyperparameters).split():
     --param '$setting'
 #end for
+HYBRID_OPTIONS
 INTERVAL_OPTION
     --log-transform '$advanced.log_transform'
+    DONOR_OPTIONS
     @COMMON_OPTIONS@
 && mv metrics.tsv '$table'
 && mv metrics.png '$plot'
 """
 
 H5AD = "expression|input"
+#: hyperparameters of the hybrid model offered as fields (section ``hybrid``), so that a workflow can
+#: give them the values it fits a model with (complete_cohort.ga: epochs and trees)
+HYBRID_FIELDS = ("use_sequence", "max_epochs", "n_estimators")
+
+
+def _hybrid_section(gx: Gx, spec):
+    """Section ``hybrid``: optional fields for :data:`HYBRID_FIELDS` (empty: the package default)."""
+    p = gx.p
+    section = p.Section(
+        "hybrid",
+        "Hybrid model settings",
+        expanded="false",
+        help="Used when hybrid is compared; each value set is passed as --param hybrid.NAME=VALUE, after "
+        "the Hyperparameters text (so it wins over the same name there). Empty: the package default.",
+    )
+    for hp in methods.hyperparameters(spec):
+        if hp.name not in HYBRID_FIELDS:
+            continue
+        label = f"hybrid: {hp.name}"
+        if hp.kind == "boolean":
+            default = "yes" if hp.default else "no"
+            param = p.SelectParam(
+                hp.name,
+                options={"true": "yes", "false": "no"},
+                optional=True,
+                label=label,
+                help=f"{hp.help} Empty: the default ({default}).",
+            )
+        else:
+            cls = p.IntegerParam if hp.kind == "integer" else p.FloatParam
+            bounds = {}
+            if hp.low is not None and math.isfinite(hp.low):
+                bounds["min"] = methods.format_number(hp.low)
+            if hp.high is not None and math.isfinite(hp.high):
+                bounds["max"] = methods.format_number(hp.high)
+            param = cls(
+                hp.name,
+                value="",
+                optional=True,
+                label=label,
+                help=f"{hp.help} Empty: the default ({methods.format_number(hp.default)}).",
+                **bounds,
+            )
+        section.append(param)
+    return section
+
+
+def _hybrid_cheetah(specs: dict) -> str:
+    """Cheetah: the job's cores and the hybrid section's values, when hybrid is compared."""
+    if "hybrid" not in specs:
+        return ""
+    # an empty selection is the CLI's default one
+    condition = "'hybrid' in str($methods).split(',')"
+    if "hybrid" in DEFAULT_METHODS:
+        condition = f"not $methods or {condition}"
+    lines = [f"#if {condition}:", '    --param "hybrid.n_jobs=\\${GALAXY_SLOTS:-1}"']
+    for hp in methods.hyperparameters(specs["hybrid"]):
+        if hp.name in HYBRID_FIELDS:
+            # an unset optional select reads 'None', an unset number ''
+            if hp.kind == "boolean":
+                test = f"str($hybrid.{hp.name}) in ('true', 'false')"
+            else:
+                test = f"str($hybrid.{hp.name}).strip()"
+            lines += [
+                f"    #if {test}:",
+                f"    --param 'hybrid.{hp.name}=$hybrid.{hp.name}'",
+                "    #end if",
+            ]
+    lines.append("#end if")
+    return "\n".join(lines)
 
 
 def build(gx: Gx, specs: dict):
@@ -84,10 +165,13 @@ def build(gx: Gx, specs: dict):
     interval = ""
     if any(methods.gives_intervals(spec) for spec in specs.values()):
         interval = "#if str($advanced.interval).strip():\n    --interval '$advanced.interval'\n#end if"
+    hybrid = _hybrid_cheetah(specs)
     command = (
         COMMAND.replace("LINK_EXPRESSION", common.LINK_EXPRESSION)
         .replace("EXPRESSION_ARGS", common.EXPRESSION_ARGS)
         .replace("INTERVAL_OPTION\n", interval + "\n" if interval else "")
+        .replace("HYBRID_OPTIONS\n", hybrid + "\n" if hybrid else "")
+        .replace("DONOR_OPTIONS", common.donor_cheetah().replace("\n", "\n    "))
     )
     tool = common.new_tool(
         gx,
@@ -162,6 +246,8 @@ def build(gx: Gx, specs: dict):
         )
     )
     inputs.append(settings)
+    if "hybrid" in specs:
+        inputs.append(_hybrid_section(gx, specs["hybrid"]))
     extra = [common.log_transform_param(gx)]
     if any(methods.gives_intervals(spec) for spec in specs.values()):
         extra.append(
@@ -169,7 +255,7 @@ def build(gx: Gx, specs: dict):
                 gx, help="E.g. 0.9: also score the methods' prediction intervals. Empty: none."
             )
         )
-    inputs.append(common.advanced_section(gx, *extra))
+    inputs.append(common.advanced_section(gx, *extra, donor_default="donor"))
     tool.outputs.append(
         p.OutputData("table", format="tabular", label="${tool.name} on ${on_string}: metrics")
     )
@@ -179,7 +265,11 @@ def build(gx: Gx, specs: dict):
 
 
 def _tests(gx: Gx, tool) -> None:
-    header = r"^method\tprotocol\tpearson\tspearman\tmse\t.*"
+    # the columns the help lists, in order (the interval columns only come with a level)
+    header = (
+        r"^method\tprotocol\tpearson\tspearman\tmse\tmean_gene_r\tmean_sample_r\tmean_tissue_r\t"
+        r"n_heldout\tn_folds\tfit_seconds\tpredict_seconds\tn_fallback\tlog1p$"
+    )
     r_any = r"-?(0(\.\d+)?|1(\.0+)?)"  # a Pearson r in [-1, 1]
     # (protocol, methods, [(method, Pearson r pattern)], extra params): the tissue mean is strong
     # on scattered entries and whole samples; every row holds a real correlation, never nan
@@ -219,6 +309,9 @@ def _tests(gx: Gx, tool) -> None:
         common.check_output(
             gx, test, "plot", "png", [("has_image_width", {"min": 300}), ("has_image_height", {"min": 200})]
         )
+        # the donors of column 'donor' (the form's default; P3 needs them); hybrid not compared:
+        # none of its settings is passed (the CLI refuses a --param of a method not compared)
+        common.check_command(test, has=("--donor-key 'donor'",), lacks=("hybrid.", "--no-donors"))
         tool.tests.append(test)
 
     tool.tests.append(

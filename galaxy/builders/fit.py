@@ -44,6 +44,7 @@ EXPRESSION_ARGS
     #if $advanced.calibrate:
     --calibrate
     #end if
+    DONOR_OPTIONS
     @COMMON_OPTIONS@
 && mv model.zip '$model'
 """
@@ -60,6 +61,7 @@ def build(gx: Gx, specs: dict):
         .replace(
             "METHOD_OPTIONS", methods.method_cheetah("method_cond", names, specs).replace("\n", "\n    ")
         )
+        .replace("DONOR_OPTIONS", common.donor_cheetah().replace("\n", "\n    "))
     )
     tool = common.new_tool(
         gx,
@@ -85,7 +87,9 @@ def build(gx: Gx, specs: dict):
         "missingness: whole genes, whole profiles, scattered entries; at most 10 each), so the impute tool "
         "gives intervals from it without refitting.",
     )
-    inputs.append(common.advanced_section(gx, common.log_transform_param(gx), calibrate))
+    inputs.append(
+        common.advanced_section(gx, common.log_transform_param(gx), calibrate, donor_default="donor")
+    )
     tool.outputs.append(gx.p.OutputData("model", format="zip", label="${tool.name} on ${on_string}: model"))
 
     test = common.new_test(
@@ -105,9 +109,23 @@ def build(gx: Gx, specs: dict):
         "model",
         "zip",
         [
+            # the fitted state: the hyperparameters given, every gene and tissue of sim.h5ad, and the
+            # donors of its 'donor' column (the form's default)
             (
                 "has_archive_member",
-                {"path": r"params\.json", "_children": [("has_text", {"text": "HybridImputer"})]},
+                {
+                    "path": r"params\.json",
+                    "_children": [
+                        ("has_json_property_with_text", {"property": "class", "text": "HybridImputer"}),
+                        ("has_json_property_with_value", {"property": "max_epochs", "value": "2"}),
+                        ("has_json_property_with_value", {"property": "n_estimators", "value": "20"}),
+                        ("has_json_property_with_text", {"property": "donor_key_", "text": "donor"}),
+                        ("has_json_property_with_value", {"property": "has_donor_", "value": "true"}),
+                        ("has_json_property_with_value", {"property": "log1p_", "value": "true"}),
+                        ("has_text", {"text": '"ENSGSIM00000150"'}),
+                        ("has_text", {"text": '"Whole Blood"'}),
+                    ],
+                },
             ),
             ("has_archive_member", {"path": r"xgboost\.json"}),
             ("has_archive_member", {"path": r"arrays/cnn_profile_\.npy"}),

@@ -20,6 +20,11 @@ Observed values are never changed. To add the donor x tissue profiles that are a
 - a GTEx GCT (``*_gene_tpm.gct.gz``, genes x samples) with its sample attributes table
   (``SampleAttributesDS``: ``SAMPID``, ``SMTSD``) and optionally the subject phenotypes.
 
+**Donors** (advanced options): a method fitted here uses the donor column ``donor`` unless
+another is named (a GTEx GCT gets it from the sample ids); a saved model uses the column it was
+fitted with. Data without donors: tick *Donors unknown*, else the job stops saying that the
+donor column is not found.
+
 Methods that use genomic context (``hybrid``, ``distance``, ``nearest_gene``) need ``var``
 columns ``chrom``, ``tss`` and ``strand`` (and ``promoter`` sequences for the hybrid model's
 CNN): run the *annotate* tool first if they are absent.
@@ -37,6 +42,9 @@ An AnnData with
 - ``layers['imputed_lower']`` and ``layers['imputed_upper']`` when a prediction interval
   level is set (offered for the methods that give intervals)
 - ``uns['imputed']``: method, parameters, package version and fit diagnostics
+
+Layers of an earlier result of the same name are replaced in the output (the input dataset is
+never changed) unless *Replace an earlier result of this name* is unticked.
 
 **Example**
 
@@ -56,7 +64,11 @@ EXPRESSION_ARGS
     --output output.h5ad
     MODEL_OPTIONS
     --key-added '$key_added'
+#if $overwrite:
+    --overwrite
+#end if
     --log-transform '$advanced.log_transform'
+    DONOR_OPTIONS
     @COMMON_OPTIONS@
 && mv output.h5ad '$output'
 """
@@ -73,6 +85,10 @@ def build(gx: Gx, specs: dict):
         .replace("LINK_MODEL", link_model)
         .replace("EXPRESSION_ARGS", common.EXPRESSION_ARGS)
         .replace("MODEL_OPTIONS", model_options.replace("\n", "\n    "))
+        .replace(
+            "DONOR_OPTIONS",
+            common.donor_cheetah(fallback="str($model_source.source) == 'method'").replace("\n", "\n    "),
+        )
     )
     tool = common.new_tool(
         gx,
@@ -93,10 +109,23 @@ def build(gx: Gx, specs: dict):
         "key_added",
         value="imputed",
         label="Name of the output layer",
-        help="The result is written to layers[name] and the mask to layers[name_mask].",
+        help="The result is written to layers[name] and the mask to layers[name_mask] (with an interval "
+        "level, the bounds to layers[name_lower] and layers[name_upper]).",
     )
     inputs.append(key)
-    inputs.append(common.advanced_section(gx, common.log_transform_param(gx)))
+    inputs.append(
+        gx.p.BooleanParam(
+            "overwrite",
+            checked=True,
+            truevalue="true",
+            falsevalue="false",
+            label="Replace an earlier result of this name",
+            help="When the input already holds layers[name] (e.g. it was imputed before), the output gets "
+            "the new ones in their place; the input dataset itself is never changed (the output is a new "
+            "dataset). No: stop with an error instead (--overwrite is not passed).",
+        )
+    )
+    inputs.append(common.advanced_section(gx, common.log_transform_param(gx), donor_help="model_else_donor"))
     tool.outputs.append(
         gx.p.OutputData("output", format="h5ad", label="${tool.name} on ${on_string}: AnnData")
     )
@@ -123,8 +152,16 @@ def _tests(gx: Gx, tool) -> None:
         test,
         "output",
         "h5ad",
-        [("has_h5_keys", {"keys": "layers/imputed,layers/imputed_mask,uns/imputed"})],
+        [
+            ("has_h5_keys", {"keys": "layers/imputed,layers/imputed_mask,uns/imputed"}),
+            ("has_h5_attribute", {"key": "encoding-type", "value": "anndata"}),
+        ],
     )
+    # the form's defaults: the donors of column 'donor', the job's cores, a new dataset
+    common.check_command(test, has=("--donor-key donor", "n_jobs=", "--overwrite"), lacks=("--no-donors",))
+    # sim.h5ad has 532 missing entries; the package logs this line only after checking that every
+    # estimate is finite (else the job fails), so no NaN is left in layers['imputed']
+    common.check_log(test, "imputed 532 entries with hybrid")
     tool.tests.append(test)
 
     # a GTEx GCT + sample attributes, kNN, a custom layer name and 90% prediction intervals
@@ -139,6 +176,8 @@ def _tests(gx: Gx, tool) -> None:
             f"{method}|hp|n_neighbors": 5,
             f"{method}|interval": 0.9,
             "key_added": "filled",
+            "overwrite": "false",
+            "advanced|no_donors": "true",
         },
         expect_num_outputs=1,
     )
@@ -154,6 +193,9 @@ def _tests(gx: Gx, tool) -> None:
             ("has_h5_attribute", {"key": "encoding-type", "value": "anndata"}),
         ],
     )
+    # "Donors unknown": --no-donors instead of any donor column; 232 missing entries, all filled
+    common.check_command(test, has=("--no-donors", "--interval '0.9'"), lacks=("--donor-key", "--overwrite"))
+    common.check_log(test, "imputed 232 entries with knn")
     tool.tests.append(test)
 
     tool.tests.append(

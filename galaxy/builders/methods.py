@@ -69,7 +69,8 @@ def savable(specs: dict) -> list[str]:
     return [name for name, spec in specs.items() if callable(getattr(spec.cls, "save", None))]
 
 
-def _format_number(x: float) -> str:
+def format_number(x: float) -> str:
+    """A bound or default as Galaxy shows it: integers without a decimal point."""
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
 
 
@@ -146,12 +147,12 @@ def _galaxy_param(gx: Gx, hp: Hyper):
         cls = p.IntegerParam if hp.kind == "integer" else p.FloatParam
         bounds = {}
         if hp.low is not None and math.isfinite(hp.low):
-            bounds["min"] = _format_number(hp.low)
+            bounds["min"] = format_number(hp.low)
         if hp.high is not None and math.isfinite(hp.high):
-            bounds["max"] = _format_number(hp.high)
+            bounds["max"] = format_number(hp.high)
         param = cls(
             hp.name,
-            value="" if hp.optional else _format_number(hp.default),
+            value="" if hp.optional else format_number(hp.default),
             optional=True if hp.optional else None,
             label=label,
             help=hp.help,
@@ -258,6 +259,17 @@ def methods_help(specs: dict, methods: list[str] | None = None) -> str:
     return "\n".join(f"- ``{name}``: {specs[name].description}" for name in names)
 
 
+#: Galaxy datatypes of a saved model: the fit tool's output (zip), and what an upload with
+#: auto-detect makes of an archive: 'npz' for one with arrays/*.npy members (the hybrid model), and
+#: 'json' for one of a single member, which the upload unpacks (params.json: mean, knn, ...)
+MODEL_FORMATS = ("zip", "npz", "json")
+MODEL_HELP = (
+    "A model archive made by the fit tool (or 'gex-impute fit'), fitted on data with the same genes and "
+    "tissues. To upload one, set Type to 'zip': auto-detect makes a 'npz' dataset of a hybrid model "
+    "and unpacks a one-member archive into its 'json' params.json; both are accepted here too."
+)
+
+
 def model_source(gx: Gx, specs: dict, *, interval_help: str | None = None):
     """Conditional ``model_source``: fit a method on the input, or apply a saved model archive.
 
@@ -279,9 +291,9 @@ def model_source(gx: Gx, specs: dict, *, interval_help: str | None = None):
     when.append(
         gx.p.DataParam(
             "model",
-            format="zip",
-            label="Saved model (zip from the fit tool)",
-            help="Fitted on data with the same genes and tissues.",
+            format=",".join(MODEL_FORMATS),
+            label="Saved model (from the fit tool)",
+            help=MODEL_HELP,
         )
     )
     if interval_help and _saved_intervals(specs):
@@ -296,9 +308,22 @@ def _saved_intervals(specs: dict) -> bool:
 
 def model_source_cheetah(specs: dict, *, interval: bool = False) -> tuple[str, str]:
     """Cheetah for :func:`model_source`: (the symlink of a saved model, the CLI options)."""
-    link = "#if str($model_source.source) == 'saved':\nln -s '$model_source.model' model.zip &&\n#end if"
+    link = "\n".join(
+        [
+            "#if str($model_source.source) == 'saved':",
+            "#if $model_source.model.is_of_type('json'):",
+            "## an archive of one member that the upload unpacked: a model folder holding it",
+            "mkdir model && cp '$model_source.model' model/params.json &&",
+            "#set $model_path = 'model'",
+            "#else:",
+            "ln -s '$model_source.model' model.zip &&",
+            "#set $model_path = 'model.zip'",
+            "#end if",
+            "#end if",
+        ]
+    )
     method = method_cheetah("model_source.method_cond", list(specs), specs, interval=interval)
-    saved = "    --model model.zip"
+    saved = "    --model '$model_path'"
     if interval and _saved_intervals(specs):
         saved += (
             "\n    #if str($model_source.interval).strip():"

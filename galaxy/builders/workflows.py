@@ -38,7 +38,7 @@ def _tool(tool: str, position: tuple[int, int], connections: dict[str, str], sta
     }
 
 
-def _data(doc: str, fmt: str, position: tuple[int, int], *, optional: bool = False) -> dict:
+def _data(doc: str, fmt: str | list[str], position: tuple[int, int], *, optional: bool = False) -> dict:
     out: dict[str, Any] = {
         "type": "data",
         "format": fmt,
@@ -81,19 +81,22 @@ def complete_cohort() -> dict:
             "Training epochs": {
                 "type": "int",
                 "default": 12,
-                "doc": "Maximum training epochs of the hybrid model's networks.",
+                "doc": "Maximum training epochs of the hybrid model's networks (the fitted model and the "
+                "evaluated one).",
                 "position": {"left": 0, "top": 520},
             },
             "XGBoost trees": {
                 "type": "int",
                 "default": 600,
-                "doc": "Trees of the hybrid model's XGBoost stage.",
+                "doc": "Trees of the hybrid model's XGBoost stage (the fitted model and the evaluated one).",
                 "position": {"left": 0, "top": 620},
             },
             "Evaluation settings": {
                 "type": "text",
-                "default": "hybrid.use_sequence=false",
-                "doc": "Hyperparameters of the evaluated methods, METHOD.NAME=VALUE separated by spaces.",
+                "optional": True,
+                "doc": "Optional further hyperparameters of the evaluated methods, METHOD.NAME=VALUE "
+                "separated by spaces (e.g. 'additive.alpha=2'). The hybrid model is evaluated with the "
+                "fit step's settings: the training epochs and XGBoost trees above, no promoter CNN.",
                 "position": {"left": 0, "top": 720},
             },
         },
@@ -149,14 +152,22 @@ def complete_cohort() -> dict:
             "evaluate": _tool(
                 "evaluate",
                 (600, 400),
-                {"expression|input": "annotate/output", "hyperparameters": "Evaluation settings"},
+                {
+                    "expression|input": "annotate/output",
+                    "hyperparameters": "Evaluation settings",
+                    "hybrid|max_epochs": "Training epochs",
+                    "hybrid|n_estimators": "XGBoost trees",
+                },
                 {
                     "expression": {"format": "h5ad"},
                     "protocol": {"protocol": "samples"},
                     "fraction": 0.2,
                     "methods": ["hybrid", "mean", "additive"],
+                    "hybrid": {"use_sequence": "false"},
+                    "advanced": {"donor_key": "donor"},
                 },
-                "Hold out observed donor x tissue profiles (P3) and score the methods on them.",
+                "Hold out observed donor x tissue profiles (P3) and score the methods on them; the "
+                "hybrid model with the fit step's settings (epochs, trees, no promoter CNN).",
             ),
         },
     }
@@ -175,12 +186,26 @@ def apply_model() -> dict:
         "creator": CREATOR,
         "inputs": {
             "Expression data": _data("AnnData (h5ad) with missing values (NaN).", "h5ad", (0, 0)),
-            "Saved model": _data("Model archive (zip) from the gex_impute fit tool.", "zip", (0, 150)),
+            "Saved model": _data(
+                "Model archive from the gex_impute fit tool (or 'gex-impute fit'). Upload it with Type "
+                "'zip'; auto-detect makes 'npz' of a hybrid model and unpacks a one-member archive into "
+                "'json' (params.json), which are accepted too.",
+                ["zip", "npz", "json"],
+                (0, 150),
+            ),
             "Donor column": {
                 "type": "text",
-                "default": "donor",
-                "doc": "obs column of each sample's donor, for a model fitted with donors.",
+                "optional": True,
+                "doc": "Optional: obs column of each sample's donor. Empty: the column the model was "
+                "fitted with (none for a model fitted without donors).",
                 "position": {"left": 0, "top": 300},
+            },
+            "Donors unknown": {
+                "type": "boolean",
+                "default": False,
+                "doc": "Yes: the data has no donor column; a model fitted with donors is applied "
+                "without them (its donor-based estimates unused).",
+                "position": {"left": 0, "top": 400},
             },
         },
         "outputs": {"imputed": {"outputSource": "impute/output"}},
@@ -192,6 +217,7 @@ def apply_model() -> dict:
                     "expression|input": "Expression data",
                     "model_source|model": "Saved model",
                     "advanced|donor_key": "Donor column",
+                    "advanced|no_donors": "Donors unknown",
                 },
                 {
                     "expression": {"format": "h5ad"},
