@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     write_text(out / "README.md", text)
     if str(args.hybrid_model):
         _write_hybrid_model(out / "sim.h5ad", args.hybrid_model)
+        _write_params_json(out / "sim.h5ad", Path(args.hybrid_model).with_name("model_additive.json"))
     files = [p for p in out.rglob("*") if p.is_file()]
     total = sum(p.stat().st_size for p in files)
     print(f"wrote {len(files)} files to {out} ({total / 1e6:.2f} MB)")
@@ -182,6 +183,24 @@ def _write_hybrid_model(h5ad: Path, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     args = ["fit", str(h5ad), "--method", "hybrid", "--donor-key", "donor", "-o", str(path), "--overwrite"]
     cli([*args, *(a for p in HYBRID_MODEL_PARAMS for a in ("--param", p))])
+
+
+def _write_params_json(h5ad: Path, path: Path) -> None:
+    """The apply_model workflow test's one-member model: an additive model's params.json alone.
+
+    What Galaxy's upload makes of a one-member archive (it unpacks it into a ``json`` dataset);
+    ``gex-impute fit test-data/sim.h5ad --method additive --donor-key donor -o FOLDER``, then
+    ``FOLDER/params.json``.
+    """
+    import shutil
+    import tempfile
+
+    from gex_impute.cli import main as cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "model"
+        cli(["fit", str(h5ad), "--method", "additive", "--donor-key", "donor", "-o", str(folder), "-q"])
+        shutil.copyfile(folder / "params.json", path)
 
 
 if __name__ == "__main__":

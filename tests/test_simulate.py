@@ -351,6 +351,10 @@ def test_test_data_is_what_the_script_writes(tmp_path, test_data):
     model = tmp_path.with_name(tmp_path.name + "_model") / "model_hybrid.zip"
     module.main(["--out", str(tmp_path), "--hybrid-model", str(model)])
     assert model.stat().st_size > 0
+    committed = Path(__file__).resolve().parent.parent / "galaxy" / "workflows" / "test-data"
+    assert (committed / "model_additive.json").read_bytes() == model.with_name(
+        "model_additive.json"
+    ).read_bytes()
     text_files = [
         "README.md",
         "genome.fa",
