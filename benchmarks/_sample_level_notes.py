@@ -135,4 +135,11 @@ NOTES = [
     "window (an A/B in one sitting: 14.2-14.8 s against 13.5-13.8 s centred; the entries model "
     "trains more trees on its now informative profile); all-missing MSE 0.3600 -> 0.3571, absent "
     "profiles 0.0986 as before.",
+    "Session 15 (2026-12-07, 2 shared cores): `OPENBLAS_NUM_THREADS=1 python "
+    "benchmarks/sample_level.py --jobs 1 --only speed --fresh` alone at dff82f3 (15:12 UTC, load "
+    "0.5-0.8), after the session's input-handling and CLI fixes (none changes an estimate on these "
+    "data: absent-profile MSE 0.0986 and all-missing MSE 0.3571 as before): 9.4x wall / 9.5x CPU "
+    "(hybrid 14.2-14.6 s, knn 1.5-1.8 s; the table below). The accuracy jobs were not rerun: the "
+    "package's estimates on valid input are unchanged (the intervals benchmark's P1 / P2 MSE at "
+    "6cb9117 reproduce the earlier ones).",
 ]
