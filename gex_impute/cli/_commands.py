@@ -321,9 +321,8 @@ def complete(args: argparse.Namespace) -> int:
     if args.gct_output is not None:
         io.write_gct(completed, args.gct_output)
         _written(args, args.gct_output)
-    if args.plot is not None:
-        donor_key = completed.uns.get("gex_impute", {}).get("donor_key", args.donor_key or "donor")
-        pl.profiles(completed, donor_key=donor_key, tissue_key=args.tissue_key, save=args.plot)
+    if args.plot is not None:  # the donor and tissue columns complete() recorded
+        pl.profiles(completed, save=args.plot)
     return 0
 
 

@@ -178,14 +178,12 @@ def tissue_matrixplot(
 
 def _keys(adata: AnnData, tissue_key: str | None, donor_key: str | None) -> tuple[str, str]:
     """Return the tissue and donor columns: as given, else as recorded (uns['gex_impute']), else defaults."""
-    from .._data_keys import registered_keys
+    from .._data_keys import resolve_keys
 
-    recorded = registered_keys(adata)
-    donor = recorded.get("donor_key", "donor")
-    return (
-        tissue_key or recorded.get("tissue_key", "tissue"),
-        donor_key or (donor if donor != "None" else "donor"),
+    tissue, donor, _ = resolve_keys(
+        adata, tissue_key=tissue_key, donor_key=donor_key, default_donor_key="donor"
     )
+    return tissue, str(donor)
 
 
 def _check_columns(obs: pd.DataFrame, columns: Sequence[str]) -> None:
