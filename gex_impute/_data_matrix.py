@@ -62,12 +62,10 @@ def dense(matrix, dtype: np.dtype | type = np.float64, *, rows=None, cols=None) 
         return _dense_block(matrix, dtype, rows, cols)
     if _sparse_chunks(matrix):  # anndata's lazy sparse X: a dask array of scipy chunks
         matrix = matrix.compute()
+    elif hasattr(matrix, "to_memory"):  # anndata backed sparse dataset
+        matrix = matrix.to_memory()
     if sparse.issparse(matrix):
         return np.ascontiguousarray(matrix.toarray(), dtype=dtype)  # csc.toarray() is F-ordered
-    if hasattr(matrix, "to_memory"):  # anndata backed sparse dataset
-        matrix = matrix.to_memory()
-        if sparse.issparse(matrix):
-            return np.ascontiguousarray(matrix.toarray(), dtype=dtype)
     try:
         # row-major whatever the input's order (AnnData(M.T) is F-ordered): callers grow it by rows
         return np.array(matrix, dtype=dtype, copy=True, order="C")

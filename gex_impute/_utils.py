@@ -126,7 +126,8 @@ def check_output_path(
     if path.is_dir() and not directory:
         msg = f"{what} {str(path)!r} is an existing folder; give a file path (e.g. {path / 'result'}...)."
         raise OutputPathError(msg)
-    if directory and (resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents):
+    here = Path.cwd().resolve()
+    if directory and (resolved == here or resolved in here.parents):
         msg = (
             f"{what} {str(path)!r} is the current folder or one above it, which cannot be replaced "
             "by the new folder; name a new folder (e.g. 'report')."
