@@ -292,6 +292,38 @@ def test_by_quintile_rows(sim):
     )
 
 
+def test_quintiles_keep_tied_lowest_genes_in_q1(sim):
+    """Genes tied at the lowest mean (never expressed) are the lowest quintile, not a higher one."""
+    adata = sim.copy()
+    x = np.asarray(adata.X, dtype=float).copy()
+    zero = np.arange(0, adata.n_vars, 5)  # a fifth of the genes at 0 wherever observed
+    x[:, zero] = np.where(np.isnan(x[:, zero]), np.nan, 0.0)
+    adata.X = x
+    table, preds = gi.tl.evaluate(
+        adata, methods=["mean"], fraction=0.5, by_quintile=True, progress=False, return_predictions=True
+    )
+    held = preds["mean"]
+    zero_held = held["gene"].isin(adata.var_names[zero])
+    assert zero_held.any()
+    assert set(held.loc[zero_held, "quintile"]) == {"Q1"}
+    assert table.loc[("mean", "Q1"), "n_heldout"] >= zero_held.sum()
+
+
+def test_quintile_rows_count_their_own_fallbacks(sim):
+    table = gi.tl.evaluate(sim, methods=["mean"], by_quintile=True, progress=False)
+    rows = table.loc["mean"]
+    quint = rows.loc[["Q1", "Q2", "Q3", "Q4", "Q5"]]
+    assert quint["n_fallback"].sum() == rows.loc["all", "n_fallback"] > 0
+    assert (quint["n_fallback"] <= quint["n_heldout"]).all()
+
+
+def test_interval_level_accepts_numpy_floats(sim):
+    table = gi.tl.evaluate(
+        sim, protocol="entries", methods=["knn"], interval=np.float32(0.9), progress=False
+    )
+    assert table.loc["knn", "interval"] == pytest.approx(0.9)
+
+
 def test_interval_coverage_and_width(sim):
     table, preds = gi.tl.evaluate(
         sim,

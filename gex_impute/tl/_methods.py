@@ -12,6 +12,7 @@ import numpy as np
 from .._data import ExpressionData
 from .._errors import ParameterError
 from ..methods._base import BaseImputer, get_method
+from ..methods._conformal import check_level as check_probability
 
 
 def h5ad_safe(value: Any) -> Any:
@@ -154,10 +155,11 @@ def check_level(level: float | None, name: str = "interval") -> float | None:
     """Validate an interval level (None, or a probability strictly between 0 and 1)."""
     if level is None:
         return None
-    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+    try:
+        return check_probability(level, name)
+    except ParameterError:
         msg = f"{name}={level!r} must be a probability strictly between 0 and 1 (e.g. 0.9), or None."
-        raise ParameterError(msg)
-    return float(level)
+        raise ParameterError(msg) from None
 
 
 def check_int(name: str, value: Any, low: int) -> int:

@@ -86,8 +86,10 @@ def expression_quintiles(gene_mean: np.ndarray, genes: np.ndarray) -> tuple[np.n
     -------
     Each gene's quintile (0 = lowest mean expression, 4 = highest) for the *distinct* genes
     of ``genes`` in ascending order (the index of :func:`numpy.unique`), and the four edges
-    between quintiles. Edges are the 20/40/60/80 % quantiles of the distinct genes' means;
-    genes without an observed mean fall in quintile 0.
+    between quintiles. Edges are the 20/40/60/80 % quantiles of the distinct genes' means; a
+    quintile holds the genes above the edge below it, up to and including its own edge, so
+    genes tied at the lowest mean (e.g. never expressed) stay in quintile 0; genes without an
+    observed mean fall in quintile 0 too.
 
     Examples
     --------
@@ -95,6 +97,8 @@ def expression_quintiles(gene_mean: np.ndarray, genes: np.ndarray) -> tuple[np.n
     >>> q, edges = expression_quintiles(np.arange(10.0), np.arange(10))
     >>> q.tolist()
     [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    >>> expression_quintiles(np.array([0.0, 0, 0, 0, 0, 0, 1, 2, 3, 4]), np.arange(10))[0].tolist()
+    [0, 0, 0, 0, 0, 0, 3, 3, 4, 4]
     """
     distinct = np.unique(genes)
     means = np.asarray(gene_mean, dtype=np.float64)[distinct]
@@ -102,7 +106,7 @@ def expression_quintiles(gene_mean: np.ndarray, genes: np.ndarray) -> tuple[np.n
     if finite.size == 0:
         return np.zeros(len(distinct), dtype=np.int64), np.full(4, np.nan)
     edges = np.quantile(finite, [0.2, 0.4, 0.6, 0.8])
-    q = np.searchsorted(edges, np.nan_to_num(means, nan=-np.inf), side="right")
+    q = np.searchsorted(edges, np.nan_to_num(means, nan=-np.inf), side="left")
     return q.astype(np.int64), edges
 
 

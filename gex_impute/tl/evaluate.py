@@ -176,9 +176,12 @@ def _run_fold(
         # n_fallback_ counts every missing entry; count held-out ones where the method says which
         fb_mask = getattr(method, "fallback_mask_", None)
         if fb_mask is not None and np.shape(fb_mask) == mask.shape:
-            rec["fallback"] += int(np.asarray(fb_mask).ravel()[idx].sum())
-        else:
+            flags = np.asarray(fb_mask, dtype=bool).ravel()[idx]
+            rec["fallback"] += int(flags.sum())
+        else:  # only a count: the quintile rows cannot say where the fallbacks fell
+            flags = None
             rec["fallback"] += int(getattr(method, "n_fallback_", 0))
+        rec["fallback_flags"].append(flags)
         if level is not None and hasattr(method, "predict_interval"):
             lower, upper = interval_rows(method, train, rows, level)
             # positions of the held-out entries inside the (rows x genes) block
@@ -202,6 +205,11 @@ def _table_rows(label, rec, truth, sample_i, gene_i, tissue_i, quintile, by_quin
         if lower is not None and upper is not None:
             row.update(interval_scores(truth[sel], lower[sel], upper[sel]))
         row.update(extra)
+        if name != "all":  # per quintile where the method says which entries fell back
+            flags = rec["fallback_flags"]
+            row["n_fallback"] = (
+                int(np.concatenate(flags)[sel].sum()) if all(f is not None for f in flags) else np.nan
+            )
         rows[(label, name) if by_quintile else label] = row
     return rows
 
@@ -274,9 +282,11 @@ def evaluate(
     A DataFrame indexed by method label (with ``by_quintile``: by method and quintile) with
     ``protocol``, ``pearson``, ``spearman``, ``mse``, ``mean_gene_r``, ``mean_sample_r``,
     ``mean_tissue_r``, ``n_heldout``, ``n_folds``, ``fit_seconds``, ``predict_seconds``,
-    ``n_fallback`` (held-out entries served by a method's fallback) and ``log1p`` (metrics on
-    the log1p scale); ``interval`` (the nominal level), ``coverage`` and ``mean_width`` when
-    a method gives intervals (NaN for the others); ``gene_mean_low`` / ``gene_mean_high``
+    ``n_fallback`` (held-out entries served by a method's fallback; in a quintile row NaN for
+    a method that gives only a count) and ``log1p`` (metrics on the log1p scale); ``n_folds``,
+    ``fit_seconds`` and ``predict_seconds`` are the method's totals in every row;
+    ``interval`` (the nominal level), ``coverage`` and ``mean_width`` when a method gives
+    intervals (NaN for the others); ``gene_mean_low`` / ``gene_mean_high``
     (the quintile's range) with ``by_quintile``. With ``return_predictions=True``, also a
     dict label -> DataFrame (``sample``, ``gene``, ``tissue``, ``observed``, ``predicted``,
     ``quintile``; ``lower``, ``upper`` with intervals).
@@ -304,7 +314,16 @@ def evaluate(
         data, protocol=protocol, fraction=fraction, random_state=random_state, n_folds=n_folds
     )
     collected: dict[str, dict[str, Any]] = {
-        label: {"pred": [], "idx": [], "lower": [], "upper": [], "fit": 0.0, "predict": 0.0, "fallback": 0}
+        label: {
+            "pred": [],
+            "idx": [],
+            "lower": [],
+            "upper": [],
+            "fit": 0.0,
+            "predict": 0.0,
+            "fallback": 0,
+            "fallback_flags": [],
+        }
         for label, _ in factories
     }
     with progress_bar(

@@ -347,6 +347,7 @@ class HybridImputer(BaseImputer):
         out = sub.copy()
         r_loc, cols = np.nonzero(np.isnan(sub))
         self.n_fallback_ = 0
+        self.fallback_mask_ = np.zeros(sub.shape, dtype=bool)  # of these rows
         if len(r_loc) == 0:
             return out
         r_abs = rows[r_loc]
@@ -371,6 +372,7 @@ class HybridImputer(BaseImputer):
         if bad.any():  # the shared fallback (tissue means of all of ``data``), rarely needed
             pred[bad] = fallback_values(data)[r_abs[bad], cols[bad]]
         self.n_fallback_ = int(bad.sum())
+        self.fallback_mask_[r_loc[bad], cols[bad]] = True
         if lo <= hi:  # never past the observed values' range: a stack can extrapolate from drifting bases
             np.clip(pred, lo, hi, out=pred)
         out[r_loc, cols] = pred
