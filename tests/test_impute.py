@@ -102,6 +102,9 @@ def test_method_instance_and_pretrained_model(sim):
     gi.impute(sim, method=method, progress=False)
     assert sim.uns["imputed"]["params"]["k"] == 5
     assert hasattr(method, "k_")  # the instance itself was fitted
+    # the seed recorded is the one the instance used, not the tool's unused default
+    gi.impute(sim, method=gi.get_method("softimpute", random_state=7), key_added="soft", progress=False)
+    assert sim.uns["soft"]["random_state"] == 7
 
     class Counting(MeanImputer):
         name = "counting"

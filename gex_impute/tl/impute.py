@@ -268,7 +268,8 @@ def impute(
         "n_imputed": int(missing.sum()),
         "n_fallback": int(getattr(instance, "n_fallback_", 0)),
         "log1p": bool(data.log1p),
-        "random_state": h5ad_safe(random_state),
+        # the seed the method used: an instance given as ``method`` keeps its own
+        "random_state": h5ad_safe(getattr(instance, "random_state", random_state)),
         "tissue_key": tissue_key,
         "donor_key": h5ad_safe(donor_key),
         "layer": "X" if layer is None else layer,
