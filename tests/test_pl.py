@@ -104,6 +104,15 @@ def test_calibration_plot():
     plt.close(ax.figure)
     with pytest.raises(KeyError, match="interval=0.9"):
         gi.pl.calibration(table.drop(columns="coverage"))
+    # tables of several protocols joined: one line per method and protocol, never one line
+    # joining the protocols' coverages at the same level
+    joined = table.assign(protocol=["entries", "entries", "samples", "samples"], index=["knn"] * 4)
+    joined.index = ["knn"] * 4
+    ax = gi.pl.calibration(joined.drop(columns="index"))
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["knn entries"], [0.52, 0.88])
+    np.testing.assert_allclose(lines["knn samples"], [0.3, 0.6])
+    plt.close(ax.figure)
 
 
 def _completed():

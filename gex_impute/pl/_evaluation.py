@@ -297,7 +297,8 @@ def calibration(
     ----------
     results
         A table from :func:`gex_impute.tl.evaluate` with ``coverage`` and ``mean_width``
-        columns and the nominal level in ``level_key`` (one row per method and level).
+        columns and the nominal level in ``level_key`` (one row per method and level; tables
+        of several protocols joined give one line per method and protocol).
     level_key
         Column holding the nominal level (e.g. 0.9).
     ax
@@ -329,9 +330,12 @@ def calibration(
     table = method_rows(results).dropna(subset=["coverage"])
     own = ax is None
     ax = axes_or_new(ax, (4.2, 4.0))
-    for method, rows in table.groupby("method", sort=False):
+    # joined tables of several protocols (as the other evaluation plots take): one line each
+    by_protocol = "protocol" in table.columns and table["protocol"].nunique() > 1
+    for key, rows in table.groupby(["method", "protocol"] if by_protocol else "method", sort=False):
         rows = rows.sort_values(level_key)
-        ax.plot(rows[level_key], rows["coverage"], marker="o", label=str(method))
+        label = " ".join(str(k) for k in key) if by_protocol else str(key)
+        ax.plot(rows[level_key], rows["coverage"], marker="o", label=label)
         if "mean_width" in rows.columns:
             for lvl, cov, width in zip(rows[level_key], rows["coverage"], rows["mean_width"], strict=True):
                 ax.annotate(
