@@ -25,6 +25,9 @@ autodoc_default_options = {"members": True, "inherited-members": False, "show-in
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = True
+# our Returns / Yields sections are sentences ("A DataFrame indexed by ..."), not numpydoc's
+# "type" line + description: render them as text (the return type comes from the annotations)
+napoleon_custom_sections = ["Returns", "Yields"]
 napoleon_use_param = True
 typehints_defaults = "braces"
 always_document_param_types = False
@@ -36,7 +39,9 @@ nb_execution_timeout = 900
 nb_execution_raise_on_error = True
 nb_merge_streams = True
 
-source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
+# ".rst" first: autosummary names its stub pages after the first suffix, and its stubs are
+# reStructuredText (as .md, myst would show their directives as plain text)
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 master_doc = "index"
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
 templates_path = ["_templates"]

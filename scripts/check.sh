@@ -16,6 +16,7 @@ step "ruff format --check";   .venv/bin/ruff format --check .
 step "mypy";                  .venv/bin/mypy
 step "pytest (+ doctests)";   .venv/bin/python -m pytest
 step "docs";                  .venv/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+step "docs: API pages";       .venv/bin/python scripts/check_docs.py docs/_build/html
 step "galaxy";                bash galaxy/run_tool_tests.sh
 if [[ -z "${SKIP_COMPAT:-}" ]]; then
     step "newest dependencies"; bash scripts/compat.sh newest
