@@ -239,6 +239,7 @@ def from_anndata(
 
     Examples
     --------
+    >>> from gex_impute._data import from_anndata
     >>> import gex_impute as gi
     >>> adata = gi.datasets.simulate(n_donors=3, n_tissues=2, n_genes=20)
     >>> data, orientation = from_anndata(adata, donor_key="donor")

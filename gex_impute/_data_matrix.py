@@ -134,6 +134,7 @@ def fingerprint(
 
     Examples
     --------
+    >>> from gex_impute._data_matrix import fingerprint
     >>> import gex_impute as gi
     >>> adata = gi.datasets.simulate(n_donors=3, n_tissues=2, n_genes=20)
     >>> a = fingerprint(adata, layer=None, orientation="samples_x_genes")

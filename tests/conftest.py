@@ -52,3 +52,14 @@ def client():
         distributed.Client(cluster) as dask_client,
     ):
         yield dask_client
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Run every docstring example in a namespace of its own, not its module's globals.
+
+    A user pastes an example into a fresh session: it must import what it uses (``np``, the
+    function itself), which the module's globals would otherwise hide.
+    """
+    for item in items:
+        if isinstance(item, pytest.DoctestItem) and item.dtest is not None:
+            item.dtest.globs = {"__name__": "__main__"}

@@ -58,6 +58,8 @@ def placed_tss(var: pd.DataFrame) -> tuple[np.ndarray, Any, np.ndarray]:
 
     Examples
     --------
+    >>> import pandas as pd
+    >>> from gex_impute.genome.layout import placed_tss
     >>> tss, chrom, placed = placed_tss(pd.DataFrame({"chrom": ["1", None], "tss": [5, 7]}))
     >>> chrom.tolist(), placed.tolist()
     (['1', ''], [True, False])
@@ -84,6 +86,8 @@ def chromosome_groups(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.genome.layout import chromosome_groups
     >>> tss, chrom = np.array([30.0, 10.0, 20.0]), np.array(["2", "1", "2"], dtype=object)
     >>> groups = chromosome_groups(tss, chrom, np.ones(3, bool))
     >>> [(idx.tolist(), pos.tolist()) for idx, _, pos in groups]
@@ -102,6 +106,8 @@ def tss_density(pos: np.ndarray, x: np.ndarray, half: float) -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.genome.layout import tss_density
     >>> tss_density(np.array([0.0, 10.0, 50.0]), np.array([0.0, 50.0]), 20).tolist()
     [1, 0]
     """
@@ -151,6 +157,8 @@ def tss_layout_features(var: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
 
     Examples
     --------
+    >>> import pandas as pd
+    >>> from gex_impute.genome import tss_layout_features
     >>> var = pd.DataFrame(
     ...     {"chrom": ["1", "1", "1"], "tss": [1_000, 1_500, 11_500], "strand": ["-", "+", "+"]}
     ... )
@@ -213,6 +221,8 @@ def nearest_sides(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.genome.layout import nearest_sides
     >>> index = np.array([[1, 2, 3]])
     >>> distance = np.array([[-10, 20, -30]])
     >>> gm = np.array([0, np.nan, 1, 2])  # gene 1 has no data: skipped

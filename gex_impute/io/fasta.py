@@ -37,6 +37,7 @@ def reverse_complement(seq: str) -> str:
 
     Examples
     --------
+    >>> from gex_impute.io import reverse_complement
     >>> reverse_complement("AACGTN")
     'NACGTT'
     """

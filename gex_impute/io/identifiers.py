@@ -37,6 +37,7 @@ def strip_version(ids: Iterable[str] | str) -> pd.Index | str:
 
     Examples
     --------
+    >>> from gex_impute.io import strip_version
     >>> strip_version(["ENSG00000223972.5", "ENSG00000182378.14_PAR_Y", "NM_000014.6"]).tolist()
     ['ENSG00000223972', 'ENSG00000182378_PAR_Y', 'NM_000014.6']
     >>> strip_version("ENSG00000223972.5_2")
@@ -88,6 +89,7 @@ def normalize_chrom(
 
     Examples
     --------
+    >>> from gex_impute.io import normalize_chrom
     >>> normalize_chrom(["1", "X", "MT"], "ucsc")
     ['chr1', 'chrX', 'chrM']
     >>> normalize_chrom("chrM", "ensembl")

@@ -53,6 +53,7 @@ def entry_patterns(observed: np.ndarray) -> np.ndarray:
 
     Examples
     --------
+    >>> from gex_impute.methods._conformal import entry_patterns
     >>> import numpy as np
     >>> observed = np.array([[True, False, False], [False, False, False], [True, False, True]])
     >>> entry_patterns(observed).tolist()

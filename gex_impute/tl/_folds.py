@@ -56,6 +56,7 @@ def heldout_folds(
 
     Examples
     --------
+    >>> from gex_impute.tl import heldout_folds
     >>> import gex_impute as gi
     >>> from gex_impute._data import from_anndata
     >>> data, _ = from_anndata(gi.datasets.simulate(n_donors=4, n_tissues=3, n_genes=50))

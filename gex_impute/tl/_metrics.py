@@ -51,6 +51,7 @@ def score(
 
     Examples
     --------
+    >>> from gex_impute.tl import score
     >>> import numpy as np
     >>> score(np.array([1.0, 2.0, 3.0]), np.array([1.1, 2.2, 2.9]))["mse"]
     0.02
@@ -93,6 +94,7 @@ def expression_quintiles(gene_mean: np.ndarray, genes: np.ndarray) -> tuple[np.n
 
     Examples
     --------
+    >>> from gex_impute.tl._metrics import expression_quintiles
     >>> import numpy as np
     >>> q, edges = expression_quintiles(np.arange(10.0), np.arange(10))
     >>> q.tolist()
@@ -115,6 +117,7 @@ def interval_scores(truth: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> 
 
     Examples
     --------
+    >>> from gex_impute.tl._metrics import interval_scores
     >>> import numpy as np
     >>> interval_scores(np.array([1.0, 2.0]), np.array([0.5, 2.5]), np.array([1.5, 3.5]))
     {'coverage': 0.5, 'mean_width': 1.0}

@@ -186,6 +186,7 @@ def complete(
 
     Examples
     --------
+    >>> import numpy as np
     >>> import gex_impute as gi
     >>> adata = gi.datasets.simulate(n_donors=4, n_tissues=3, n_genes=100)
     >>> observed = adata[~np.isnan(adata.X).all(axis=1)].copy()  # drop the all-missing samples

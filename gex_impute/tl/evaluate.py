@@ -127,6 +127,7 @@ def format_table(table: pd.DataFrame, *, digits: int = 3) -> str:
 
     Examples
     --------
+    >>> from gex_impute.tl import format_table
     >>> import pandas as pd
     >>> print(format_table(pd.DataFrame({"pearson": [0.91234], "n_heldout": [120]}, index=["knn"])))
          pearson  n_heldout
@@ -250,7 +251,10 @@ def evaluate(
     methods
         Method names, :class:`~gex_impute.methods.BaseImputer` instances (cloned from their
         parameters for every fold, e.g. ablation configurations), zero-argument factories,
-        ``(label, method)`` pairs or a ``{label: method}`` dict.
+        ``(label, method)`` pairs or a ``{label: method}`` dict. The default,
+        :data:`gex_impute.tl.BASELINES`, is the eight baselines without the hybrid (it fits
+        in seconds; add ``"hybrid"`` to compare it, as ``gex-impute evaluate`` does by default),
+        leaving out those the data cannot serve (e.g. ``distance`` without coordinates).
     tissue_key, donor_key, layer, log_transform
         As in :func:`gex_impute.tl.impute` (registered keys are used when left out).
     random_state

@@ -32,6 +32,8 @@ def nanmean(a: np.ndarray, axis: int = 1) -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.methods.hybrid.arrays import nanmean
     >>> nanmean(np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan]])).tolist()
     [2.0, nan]
     """

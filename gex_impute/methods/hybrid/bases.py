@@ -118,6 +118,8 @@ def top_correlated(corr: np.ndarray, n_top: int) -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.methods.hybrid.bases import top_correlated
     >>> corr = np.full((3, 3), np.nan)
     >>> corr[0, 1] = corr[1, 0] = 0.5
     >>> top_correlated(corr, 2)
@@ -137,6 +139,8 @@ def tissue_weights(corr: np.ndarray) -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.methods.hybrid.bases import tissue_weights
     >>> corr = np.array([[np.nan, 0.5, -0.2], [0.5, np.nan, np.nan], [-0.2, np.nan, np.nan]])
     >>> tissue_weights(corr)
     array([[0. , 0.5, 0. ],
@@ -242,6 +246,8 @@ def knn_at(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.methods.hybrid.bases import knn_at, knn_rows, nan_euclidean
     >>> v = np.array([[1.0, 2.0, np.nan], [1.5, np.nan, 3.0], [0.0, 4.0, 5.0]])
     >>> full = knn_rows(v, [1, 2])
     >>> at = knn_at(v, [1, 2], np.array([0, 1]), np.array([2, 1]), dist=nan_euclidean(v))

@@ -28,6 +28,7 @@ class CohortCache:
 
     Examples
     --------
+    >>> from gex_impute.methods.hybrid.cohort_cache import CohortCache
     >>> import numpy as np
     >>> cache = CohortCache()
     >>> x = np.zeros((3, 2))

@@ -111,6 +111,8 @@ def low_rank(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.methods.hybrid.completion import low_rank
     >>> rng = np.random.default_rng(0)
     >>> truth = rng.normal(size=(40, 2)) @ rng.normal(size=(2, 30))
     >>> v = truth.copy()

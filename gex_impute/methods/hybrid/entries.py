@@ -73,6 +73,8 @@ def tissue_correlation(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.methods.hybrid.entries import tissue_correlation
     >>> rng = np.random.default_rng(0)
     >>> z = rng.normal(size=(30, 1, 50))
     >>> resid = np.concatenate([z, z + 0.1 * rng.normal(size=z.shape), rng.normal(size=z.shape)], 1)

@@ -86,6 +86,7 @@ def static_gene_features(var: pd.DataFrame, *, use_sequence: bool = True) -> tup
 
     Examples
     --------
+    >>> from gex_impute.methods.hybrid.genes import static_gene_features
     >>> import pandas as pd
     >>> var = pd.DataFrame({"chrom": ["1", "1", None], "tss": [100, 20_100, None]})
     >>> x, names = static_gene_features(var)
@@ -138,6 +139,8 @@ def tss_key(var: pd.DataFrame) -> np.ndarray | None:
 
     Examples
     --------
+    >>> import pandas as pd
+    >>> from gex_impute.methods.hybrid.genes import tss_key
     >>> var = pd.DataFrame({"chrom": ["2", "1", None], "tss": [5, 7, 1]})
     >>> tss_key(var).tolist()
     [5.0, 10000000007.0, nan]
@@ -172,6 +175,8 @@ def window_means(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.methods.hybrid.genes import window_means
     >>> key = np.array([0.0, 100.0, 250.0, np.nan])
     >>> q = np.array([[1.0, 3.0, 5.0, 7.0]])
     >>> mean, n = window_means(key, q, np.array([0, 1, 3]), 150)

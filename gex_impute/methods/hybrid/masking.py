@@ -54,6 +54,8 @@ def entry_patterns_at(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.methods.hybrid.masking import entry_patterns, entry_patterns_at
     >>> from gex_impute.methods._conformal import absent_genes_and_rows
     >>> v = np.array([[1.0, np.nan, np.nan], [np.nan, np.nan, np.nan], [2.0, np.nan, 3.0]])
     >>> r, c = np.nonzero(np.isnan(v))
@@ -172,6 +174,8 @@ def gene_rounds(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.methods.hybrid.masking import gene_rounds
     >>> obs = np.ones((3, 20), bool)
     >>> sets = gene_rounds(obs, np.random.default_rng(0), gene_frac=0.25)
     >>> [len(s) for s in sets], len(np.unique(np.concatenate(sets)))

@@ -22,6 +22,7 @@ class AdamW:
 
     Examples
     --------
+    >>> from gex_impute.methods.hybrid.optim import AdamW
     >>> import torch
     >>> w = torch.nn.Parameter(torch.ones(3))
     >>> opt = AdamW([w], lr=0.1, weight_decay=0.0)

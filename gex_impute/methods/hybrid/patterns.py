@@ -186,6 +186,8 @@ def cap_per_gene(pat: np.ndarray, cols: np.ndarray, cap: int | None, rng: np.ran
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.methods.hybrid.patterns import cap_per_gene
     >>> pat = np.array([0, 0, 0, 2, 0])
     >>> cols = np.array([1, 1, 1, 1, 2])
     >>> keep = cap_per_gene(pat, cols, 2, np.random.default_rng(0))
@@ -375,6 +377,7 @@ def summary(model: HybridImputer) -> str:
 
     Examples
     --------
+    >>> from gex_impute.methods.hybrid.patterns import summary
     >>> from types import SimpleNamespace
     >>> m = {"reference": "ridge_stack", "choice": "xgboost", "n_rows": 59644}
     >>> summary(SimpleNamespace(models_={"profiles": m}, diagnostics_={"fit_seconds": 2.0}))

@@ -118,6 +118,8 @@ def tree_rows(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from gex_impute.methods.hybrid.row_models import tree_rows
     >>> rng = np.random.default_rng(0)
     >>> base = rng.normal(size=300)
     >>> v = np.vstack([base, 2 * base, base**2]) + 0.01 * rng.normal(size=(3, 300))
