@@ -26,7 +26,8 @@ import pandas as pd
 
 from gex_impute import __version__
 from gex_impute._utils import atomic_path
-from gex_impute.genome import _brute_force_neighbours, genomic_neighbours
+from gex_impute.genome import genomic_neighbours
+from gex_impute.genome._reference import _brute_force_neighbours
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -51,6 +51,7 @@ Usage::
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from pathlib import Path
@@ -131,4 +132,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    # no options: --help shows what the run does instead of starting it
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     main()

@@ -25,6 +25,8 @@ Usage::
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 from small_cohorts import METHODS, cohort
 
@@ -62,4 +64,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # no options: --help shows what the run does instead of starting it
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     main()

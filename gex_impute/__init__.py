@@ -1,7 +1,7 @@
 """gex_impute: estimate missing genotype-tissue-specific gene expression on AnnData.
 
-A hybrid model (promoter CNN + tissue transformer + XGBoost over genomic context) beside honest
-baselines. The data flow, as in scanpy::
+A hybrid model (promoter CNN + XGBoost over genomic context; an optional tissue transformer, off
+by default) beside honest baselines. The data flow, as in scanpy::
 
     import gex_impute as gi
     adata = gi.io.read_expression("GTEx_gene_tpm.gct.gz", sample_attributes="SampleAttributesDS.txt")

@@ -318,9 +318,7 @@ def test_quintile_rows_count_their_own_fallbacks(sim):
 
 
 def test_interval_level_accepts_numpy_floats(sim):
-    table = gi.tl.evaluate(
-        sim, protocol="entries", methods=["knn"], interval=np.float32(0.9), progress=False
-    )
+    table = gi.tl.evaluate(sim, protocol="entries", methods=["knn"], interval=np.float32(0.9), progress=False)
     assert table.loc["knn", "interval"] == pytest.approx(0.9)
 
 

@@ -12,12 +12,12 @@ from gex_impute import genome
 from gex_impute.genome import (
     ORIENTATIONS,
     GenomicNeighbours,
-    _brute_force_neighbours,
     add_genomic_context,
     genomic_context,
     genomic_neighbours,
     neighbour_values,
 )
+from gex_impute.genome._reference import _brute_force_neighbours
 
 FIELDS = ("index", "distance", "abs_distance", "orientation", "overlap", "nested", "bidirectional")
 

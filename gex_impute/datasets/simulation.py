@@ -8,7 +8,8 @@ motifs, an expression model with tissue programmes, genomic co-expression and do
 * ``"default"``: every donor x tissue combination, a fraction of which is missing entirely,
   plus whole missing genes and scattered missing entries;
 * ``"gtex_v8"``: the GTEx v8 design (:mod:`~gex_impute.datasets.gtex_v8`): 948 donors x 54
-  tissues, of which about a third of the donor x tissue profiles exist (17,382 samples).
+  tissues, of which about a third of the donor x tissue profiles exist (about 17,231 samples at
+  948 donors, seed 0; GTEx v8 itself has 17,382).
 """
 
 from __future__ import annotations
@@ -163,12 +164,13 @@ def simulate(
       samples) and scattered entries.
     * ``"gtex_v8"``: GTEx v8's 54 tissues (``n_tissues`` < 54 keeps the most sampled ones) and
       948 donors, with GTEx's skewed availability (:mod:`gex_impute.datasets.gtex_v8`): about
-      17,382 samples at 948 donors, two thirds of donor x tissue profiles absent. Tissue
+      17,231 samples at 948 donors (seed 0; GTEx v8: 17,382), two thirds of donor x tissue
+      profiles absent. Tissue
       programmes follow tissue biology (brain regions, blood, muscle, ...) with an extra effect
       shared by each GTEx tissue group (``SMTS``); donors have SEX and AGE, and some genes are
       sex- or age-biased. Each sample's noise is drawn from its own seed, so its values are the
       same whether absent profiles are kept or dropped. Memory: ``float32``, built in blocks
-      (17,382 x 20,000 genes is 1.4 GB per matrix).
+      (17,231 x 20,000 genes is 1.4 GB per matrix).
 
     Parameters
     ----------

@@ -19,7 +19,6 @@ alone), :mod:`._reference` (a brute-force version for tests).
 
 from __future__ import annotations
 
-from ._reference import _brute_force_neighbours
 from .context import add_genomic_context, genomic_context, neighbour_values
 from .layout import tss_layout_features
 from .neighbours import (
@@ -39,7 +38,6 @@ __all__ = [
     "ORIENTATIONS",
     "TANDEM",
     "GenomicNeighbours",
-    "_brute_force_neighbours",
     "add_genomic_context",
     "genomic_context",
     "genomic_neighbours",

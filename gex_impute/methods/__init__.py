@@ -2,8 +2,12 @@
 
 - :mod:`~gex_impute.methods.simple`: ``mean``, ``additive``;
 - :mod:`~gex_impute.methods.neighbours`: ``distance``, ``nearest_gene``;
-- :mod:`~gex_impute.methods.matrix`: ``knn``, ``softimpute``, ``pca_regression``;
-- :mod:`~gex_impute.methods.hybrid`: ``hybrid`` (promoter CNN + tissue transformer + XGBoost).
+- :mod:`~gex_impute.methods.knn`: ``knn`` (over genes); :mod:`~gex_impute.methods.samples`:
+  ``knn_samples`` (over samples);
+- :mod:`~gex_impute.methods.softimpute`: ``softimpute``; :mod:`~gex_impute.methods.pca_regression`:
+  ``pca_regression``;
+- :mod:`~gex_impute.methods.hybrid`: ``hybrid`` (promoter CNN + XGBoost; an optional tissue
+  transformer, off by default).
 
 :func:`registry` / :func:`method_spec` describe every method and parameter (defaults,
 constraints, documentation); :func:`coerce_params` reads command-line strings;

@@ -163,9 +163,10 @@ def impute(
       equal to the value where observed);
     - ``adata.uns['imputed' | key_added]``: ``method``, ``params``, ``version``,
       ``fit_seconds``, ``predict_seconds``, ``n_imputed``, ``n_fallback``, ``log1p``,
-      ``random_state``, ``tissue_key``, ``donor_key``, ``layer``, ``pretrained``
-      (and ``interval``, with ``interval_calibration``: the genes / profiles / entries hidden
-      per missingness pattern to calibrate the intervals), h5ad-writable values only.
+      ``random_state`` (the seed the method used), ``tissue_key``, ``donor_key``, ``layer``,
+      ``pretrained``, ``xgboost_on_client`` (``client`` given) (and ``interval``, with
+      ``interval_calibration``: the genes / profiles / entries hidden per missingness pattern
+      to calibrate the intervals), h5ad-writable values only.
 
     Examples
     --------

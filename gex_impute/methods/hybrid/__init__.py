@@ -1,4 +1,4 @@
-"""The hybrid imputer: promoter CNN + tissue transformer + XGBoost over genomic context, stacked.
+"""The hybrid imputer: promoter CNN + XGBoost over genomic context, stacked (optional tissue transformer).
 
 The model estimates a missing entry (sample ``s``, gene ``g``) from base estimates computed
 without it: the sample's nearest samples (kNN, several k), a ridge regression of the sample

@@ -48,7 +48,7 @@ _ABSENT = CohortCache()
 
 @register
 class HybridImputer(BaseImputer):
-    """Promoter CNN + tissue transformer + XGBoost over genomic context, stacked on sample-level bases.
+    """Promoter CNN + XGBoost over genomic context, stacked on sample-level bases (transformer optional).
 
     Missing entries are split by pattern: whole genes, whole profiles (a donor x tissue
     sample with nothing observed) and scattered entries; one model is fitted per pattern
