@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets, io, methods, pl, pp, tl
+from . import datasets, errors, io, methods, pl, pp, tl
 from .methods import available_methods, get_method, load_model
 from .tl import complete, evaluate, impute
 
@@ -30,6 +30,7 @@ __all__ = [
     "available_methods",
     "complete",
     "datasets",
+    "errors",
     "evaluate",
     "get_method",
     "impute",

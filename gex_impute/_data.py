@@ -39,7 +39,7 @@ from ._data_keys import (
     resolve_keys,
 )
 from ._data_matrix import dense, fingerprint, input_matrix, input_rows, output_dtype, sample_annotation
-from ._errors import DataError, KeyNotFoundError, ParameterError
+from .errors import DataError, KeyNotFoundError, ParameterError
 
 if TYPE_CHECKING:
     from anndata import AnnData

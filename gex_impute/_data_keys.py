@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from ._errors import KeyNotFoundError, ParameterError
+from .errors import KeyNotFoundError, ParameterError
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -64,9 +64,9 @@ def register_keys(
     Examples
     --------
     >>> import gex_impute as gi
-    >>> from gex_impute._data import register_keys, resolve_keys
+    >>> from gex_impute._data import resolve_keys
     >>> adata = gi.datasets.simulate(n_donors=3, n_tissues=2, n_genes=20)
-    >>> register_keys(adata, tissue_key="tissue", donor_key="donor")
+    >>> gi.pp.register_keys(adata, tissue_key="tissue", donor_key="donor")
     >>> resolve_keys(adata)
     ('tissue', 'donor', None)
     """

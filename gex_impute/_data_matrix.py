@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-from ._errors import DataError, KeyNotFoundError
+from .errors import DataError, KeyNotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd

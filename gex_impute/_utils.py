@@ -109,10 +109,10 @@ def check_output_path(
 
     Raises
     ------
-    gex_impute._errors.OutputPathError
+    gex_impute.errors.OutputPathError
         Naming the path, the problem and the fix.
     """
-    from ._errors import OutputPathError
+    from .errors import OutputPathError
 
     if path is None or not str(path).strip():
         msg = f"{what} path is empty; give a file name."
@@ -185,7 +185,7 @@ def check_dask_client(client: Any) -> int:
     ParameterError
         Not a ``dask.distributed.Client``, a closed client, or one without workers.
     """
-    from ._errors import ParameterError
+    from .errors import ParameterError
 
     try:
         from distributed import Client

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import gex_impute as gi
-from gex_impute._errors import GexImputeError
 from gex_impute.cli import main
+from gex_impute.errors import GexImputeError
 
 TEST_DATA = Path(__file__).resolve().parent.parent / "test-data"
 

@@ -6,7 +6,7 @@ import pytest
 
 import gex_impute as gi
 from gex_impute._data import ExpressionData, from_anndata
-from gex_impute._errors import DataError
+from gex_impute.errors import DataError
 from gex_impute.methods import BaseImputer, get_method
 from gex_impute.methods._fallback import fallback_values
 

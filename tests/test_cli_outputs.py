@@ -110,7 +110,7 @@ def test_api_argument_names_are_spelled_as_flags():
         "run gex_impute.pp.annotate_genes(adata, annotation) first.": (
             "run 'gex-impute annotate --annotation FILE' first."
         ),
-        "pass donor_key= naming it (or register it with register_keys).": "pass --donor-key naming it.",
+        "pass donor_key= naming it (or register it with gi.pp.register_keys).": "pass --donor-key naming it.",
     }
     for api, cli in cases.items():
         assert _as_cli(api) == cli

@@ -9,7 +9,7 @@ import pytest
 from scipy import sparse
 
 import gex_impute as gi
-from gex_impute._errors import DataError, OutputPathError, ParameterError
+from gex_impute.errors import DataError, OutputPathError, ParameterError
 from gex_impute.methods.baselines import MeanImputer
 from gex_impute.tl import complete
 

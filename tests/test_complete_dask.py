@@ -6,7 +6,7 @@ import anndata as ad
 import numpy as np
 import pytest
 
-from gex_impute._errors import ParameterError
+from gex_impute.errors import ParameterError
 from gex_impute.tl import complete
 
 distributed = pytest.importorskip("distributed")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gex_impute as gi
-from gex_impute._errors import ParameterError
+from gex_impute.errors import ParameterError
 from gex_impute.methods.hybrid.distributed import active_training, training_client
 from gex_impute.methods.hybrid.stacking import booster_predict, train_booster
 

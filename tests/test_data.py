@@ -22,7 +22,7 @@ from gex_impute._data import (
     resolve_log_transform,
     to_input_units,
 )
-from gex_impute._errors import DataError, ParameterError
+from gex_impute.errors import DataError, ParameterError
 
 
 def _adata(values, tissues=("a", "a", "b"), donors=("d1", "d2", "d1")):

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import gex_impute as gi
-from gex_impute._errors import DataError, ParameterError
 from gex_impute.datasets.gtex_v8 import GTEX_V8_TISSUES, draw_design
+from gex_impute.errors import DataError, ParameterError
 
 SAMPID = re.compile(r"^GTEX-[0-9A-Z]{4,5}-(\d{4}|0011-R\d{1,2}[ab])-SM-[0-9A-Z]{5}$")
 LOW = ["Kidney - Medulla", "Fallopian Tube", "Cervix - Ectocervix", "Cervix - Endocervix", "Bladder"]

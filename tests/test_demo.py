@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gex_impute._errors import OutputPathError, ParameterError
 from gex_impute.datasets.demo import demo
+from gex_impute.errors import OutputPathError, ParameterError
 from gex_impute.report import (
     DemoReport,
     ProtocolResult,

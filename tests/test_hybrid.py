@@ -11,7 +11,7 @@ import pytest
 from _hybrid_fixtures import FAST, model_data, simulated
 
 import gex_impute as gi
-from gex_impute._errors import DataError, ModelArchiveError, OutputPathError, ParameterError
+from gex_impute.errors import DataError, ModelArchiveError, OutputPathError, ParameterError
 from gex_impute.methods import get_method
 from gex_impute.methods import hybrid as hy
 from gex_impute.methods.hybrid.masking import entry_patterns

@@ -8,7 +8,7 @@ import pytest
 
 import gex_impute as gi
 from gex_impute._data import register_keys
-from gex_impute._errors import ParameterError
+from gex_impute.errors import ParameterError
 from gex_impute.methods.baselines import MeanImputer
 
 
@@ -236,7 +236,7 @@ def test_copy_of_a_backed_anndata_is_loaded_into_memory(sim, tmp_path):
 
 @pytest.mark.parametrize("key", ["tissue_key", "donor_key", "layer"])
 def test_unknown_keys_raise_the_package_error_family(sim, key):
-    from gex_impute._errors import DataError, GexImputeError, KeyNotFoundError
+    from gex_impute.errors import DataError, GexImputeError, KeyNotFoundError
 
     with pytest.raises(KeyNotFoundError, match="'nope'") as info:
         gi.tl.impute(sim, method="mean", progress=False, **{key: "nope"})

@@ -8,8 +8,8 @@ import pytest
 
 import gex_impute as gi
 from gex_impute._data import from_anndata
-from gex_impute._errors import ModelArchiveError, ParameterError
 from gex_impute.cli import main
+from gex_impute.errors import ModelArchiveError, ParameterError
 from gex_impute.methods.intervals import (
     MIN_UNITS,
     Calibration,

@@ -10,7 +10,7 @@ import pytest
 
 import gex_impute as gi
 from gex_impute import io
-from gex_impute._errors import InputFileError
+from gex_impute.errors import InputFileError
 from gex_impute.io import strip_version
 
 SAMPLES = ["GTEX-1117F-0226-SM-5GZZ7", "GTEX-1117F-0426-SM-5EGHI", "GTEX-111CU-0226-SM-5GZXO"]

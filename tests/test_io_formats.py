@@ -12,7 +12,7 @@ import pytest
 
 import gex_impute as gi
 from gex_impute import io
-from gex_impute._errors import InputFileError
+from gex_impute.errors import InputFileError
 
 SAMPLES = ["GTEX-1117F-0226-SM-5GZZ7", "GTEX-1117F-0426-SM-5EGHI", "GTEX-111CU-0226-SM-5GZXO"]
 ROWS = ["G1\tA\t1\t2\t3", "G2\tB\t4\t\t6", "G3\tC\t7\t8\t9"]

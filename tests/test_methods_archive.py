@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import gex_impute as gi
-from gex_impute._errors import ModelArchiveError, OutputPathError
+from gex_impute.errors import ModelArchiveError, OutputPathError
 from gex_impute.methods import NotFittedError, _archive, available_methods, get_method, load_model
 
 HYBRID_FAST = {

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import gex_impute as gi
-from gex_impute._errors import GexImputeError, ParameterError
+from gex_impute.errors import GexImputeError, ParameterError
 from gex_impute.methods import available_methods, coerce_params, get_method, method_spec, registry
 
 # (method, parameters, fragment the message must hold besides "name=value")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gex_impute as gi
-from gex_impute._errors import ParameterError
+from gex_impute.errors import ParameterError
 
 
 def test_matches_sklearn_with_a_fixed_k(sim):

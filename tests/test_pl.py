@@ -181,7 +181,7 @@ def test_tissue_matrixplot_on_backed_sparse_and_symbols(tmp_path):
     assert list(plot.values_df.columns) == symbols
     with pytest.raises(KeyError, match=r"not in var\['symbol'\]"):
         gi.pl.tissue_matrixplot(completed, ["NOPE"], gene_symbols="symbol")
-    with pytest.raises(gi._errors.KeyNotFoundError, match="imputed_profile"):
+    with pytest.raises(gi.errors.KeyNotFoundError, match="imputed_profile"):
         gi.pl.tissue_matrixplot(completed, imputed_key="imputed_profile_x")
     plt.close("all")
 

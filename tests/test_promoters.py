@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import gex_impute as gi
-from gex_impute._errors import DataError
+from gex_impute.errors import DataError
 from gex_impute.io import read_sequences, reverse_complement
 
 pytest.importorskip("pysam")
@@ -115,7 +115,7 @@ def test_fasta_tss_beyond_the_contig_gets_no_promoter(genome, caplog):
 
 
 def test_fasta_stale_index_is_an_error(genome):
-    from gex_impute._errors import InputFileError
+    from gex_impute.errors import InputFileError
 
     path, contigs = genome
     adata = _genes([("g1", "chr1", 200, "+")])

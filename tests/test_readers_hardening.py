@@ -16,7 +16,7 @@ import pytest
 
 import gex_impute as gi
 from gex_impute import io
-from gex_impute._errors import InputFileError, OutputPathError, ParameterError
+from gex_impute.errors import InputFileError, OutputPathError, ParameterError
 
 SAMPLES = ["GTEX-1117F-0226-SM-5GZZ7", "GTEX-1117F-0426-SM-5EGHI", "GTEX-111CU-0226-SM-5GZXO"]
 

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gex_impute import io
-from gex_impute._errors import InputFileError
+from gex_impute.errors import InputFileError
 
 # derandomize: the same examples on every run (CI must not depend on the draw)
 SETTINGS = settings(

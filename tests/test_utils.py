@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gex_impute._errors import OutputPathError
 from gex_impute._utils import atomic_path, check_output_path, derive_seeds
+from gex_impute.errors import OutputPathError
 
 
 def test_derive_seeds_deterministic_and_distinct():

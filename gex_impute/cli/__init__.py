@@ -64,7 +64,7 @@ _CLI_SPELLING = (
         re.compile(r"\brun gex_impute\.pp\.annotate_genes\(adata, annotation\)"),
         "run 'gex-impute annotate --annotation FILE'",
     ),
-    (re.compile(r" \(or register it with register_keys\)"), ""),
+    (re.compile(r" \(or register it with gi\.pp\.register_keys\)"), ""),
 )
 
 
@@ -94,7 +94,7 @@ def _partial(args: argparse.Namespace) -> str:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from .._errors import GexImputeError
+    from ..errors import GexImputeError
 
     return (GexImputeError, ValueError, KeyError, OSError, EOFError, UsageError)
 

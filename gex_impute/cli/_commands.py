@@ -132,7 +132,7 @@ def _check(
 
 
 def _check_plot_format(path: str, what: str) -> None:
-    from .._errors import ParameterError
+    from ..errors import ParameterError
     from ..pl._utils import image_format
 
     try:

@@ -6,7 +6,7 @@
   :mod:`~gex_impute.datasets.gtex_v8` (the GTEx v8 design).
 * :func:`write_dataset` and :func:`write_gtex_files` (:mod:`~gex_impute.datasets.write`): the
   simulated data as the files users download.
-* :func:`gtex_tissues`, :func:`blake2020`, :func:`shared_data_dir`
+* :func:`gtex_tissues`, :func:`blake2020`, :func:`~gex_impute.datasets.shared_data_dir`
   (:mod:`~gex_impute.datasets.real`): loaders of the real data in ``../shared/data``.
 """
 

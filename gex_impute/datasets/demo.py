@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._errors import ParameterError
+from ..errors import ParameterError
 from . import _demo_truth
 from .simulation import simulate
 
@@ -148,7 +148,7 @@ def demo(
         Cohort sizes instead of :data:`DEMO_SIMULATION`'s (e.g. a tiny run in tests, larger
         ones in the benchmark).
     methods
-        Baselines compared with the hybrid; :data:`gex_impute.tl.BASELINES` when None.
+        Baselines compared with the hybrid; ``gex_impute.tl.BASELINES`` when None.
     hybrid_params
         Hybrid hyperparameters on top of :data:`DEMO_HYBRID_PARAMS` (lighter than the defaults,
         for time); ``{}`` keeps the demo's, pass the default values to undo them.
@@ -299,7 +299,7 @@ def _simulate(settings: Mapping[str, Any], random_state: int) -> tuple[AnnData, 
     del cohort.layers["truth"]  # what a user has: the measured values only
     for key in ("donor", "tissue"):
         cohort.obs[key] = cohort.obs[key].cat.remove_unused_categories()
-    from .._data import register_keys
+    from ..pp import register_keys
 
     register_keys(cohort, tissue_key="tissue", donor_key="donor")  # every tool below uses the donors
     return full, cohort

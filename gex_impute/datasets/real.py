@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from .._errors import InputFileError, ParameterError
+from ..errors import InputFileError, ParameterError
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -138,7 +138,7 @@ def gtex_tissues(data_dir: str | os.PathLike | None = None) -> AnnData:
     Parameters
     ----------
     data_dir
-        Folder holding the files; :func:`shared_data_dir` when None.
+        Folder holding the files; :func:`~gex_impute.datasets.shared_data_dir` when None.
 
     Returns
     -------
@@ -169,14 +169,14 @@ def blake2020(
     """Blake et al. 2020 primate RNA-seq: heart, kidney, liver, lung of 4 humans, 4 chimpanzees, 4 macaques.
 
     47 samples: the human-1 heart sample was never sequenced. It is absent (not a row of NaN):
-    a sample that does not exist has no data to hold out, and :func:`gex_impute.impute` fills
+    a sample that does not exist has no data to hold out, and :func:`gex_impute.tl.impute` fills
     only entries of samples that exist (add the row yourself to impute it). Genes are human
     Ensembl ids of 1:1 orthologs, annotated as in :func:`gtex_tissues`.
 
     Parameters
     ----------
     data_dir
-        Folder holding the files; :func:`shared_data_dir` when None.
+        Folder holding the files; :func:`~gex_impute.datasets.shared_data_dir` when None.
     normalize
         ``"cpm"``: ``X`` holds counts per million (library size = the sample's total over the
         12,184 genes); None: ``X`` holds the raw counts.

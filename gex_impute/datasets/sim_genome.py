@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._errors import DataError
 from .._utils import atomic_path
+from ..errors import DataError
 from ..io.fasta import index_fasta
 
 if TYPE_CHECKING:

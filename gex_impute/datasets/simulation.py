@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._errors import ParameterError
 from .._utils import check_random_state
+from ..errors import ParameterError
 from .gtex_v8 import AGE_BANDS, DEFAULT_TISSUES, draw_design, draw_sample_qc, gtex_obs
 from .sim_expression import build_gene_model, sample_levels
 from .sim_genome import MOTIFS, gene_table, layout_genes, make_promoters, promoter_strings, scan_motifs
@@ -163,7 +163,7 @@ def simulate(
       beyond 36); missingness: whole genes, whole samples (no tissue or donor loses all its
       samples) and scattered entries.
     * ``"gtex_v8"``: GTEx v8's 54 tissues (``n_tissues`` < 54 keeps the most sampled ones) and
-      948 donors, with GTEx's skewed availability (:mod:`gex_impute.datasets.gtex_v8`): about
+      948 donors, with GTEx's skewed availability (``gex_impute.datasets.gtex_v8``): about
       17,231 samples at 948 donors (seed 0; GTEx v8: 17,382), two thirds of donor x tissue
       profiles absent. Tissue
       programmes follow tissue biology (brain regions, blood, muscle, ...) with an extra effect

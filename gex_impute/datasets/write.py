@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import io
-from .._errors import DataError
+from ..errors import DataError
 from .gtex_v8 import GTEX_V8_TISSUES
 from .sim_genome import REQUIRED_VAR, check_var, chrom_names, write_genome_fasta
 

@@ -24,7 +24,7 @@ def _brute_force_neighbours(
     k: int = 10,
     window: int | None = 1_000_000,
 ) -> GenomicNeighbours:
-    """Plain Python-loop version of :func:`genomic_neighbours` (slow; for tests and benchmarks).
+    """Plain Python-loop version of ``genomic_neighbours`` (slow; for tests and benchmarks).
 
     Written independently of the vectorised code: for every gene, scan every other gene.
     """

@@ -1,6 +1,6 @@
 """Genomic context on an AnnData: store the neighbours, read them back, gather their values.
 
-:func:`add_genomic_context` stores :func:`~gex_impute.genome.genomic_neighbours` in an AnnData
+:func:`add_genomic_context` stores :func:`genomic_neighbours` in an AnnData
 (scanpy style) and :func:`genomic_context` reads it back; :func:`neighbour_values` gathers the
 neighbours' values from an expression matrix.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._errors import KeyNotFoundError
+from ..errors import KeyNotFoundError
 from .neighbours import BIDIRECTIONAL_MAX_DISTANCE, FLAG_FIELDS, ORIENTATIONS, GenomicNeighbours
 from .search import _reference_mask, genomic_neighbours
 
@@ -108,7 +108,7 @@ def add_genomic_context(
     key_added: str = "genomic_context",
     copy: bool = False,
 ) -> AnnData | None:
-    """Store each gene's nearest reference genes (:func:`genomic_neighbours`) in the AnnData.
+    """Store each gene's nearest reference genes (``genome.genomic_neighbours``) in the AnnData.
 
     Genes are read from ``adata.var`` (samples x genes). When the annotation columns
     (``chrom``, ``tss``) are in ``adata.obs`` instead and not in ``var`` (the genes x samples
@@ -120,7 +120,7 @@ def add_genomic_context(
         Annotated data with ``chrom``, ``tss`` and ideally ``strand``, ``start``, ``end`` per
         gene (see :func:`gex_impute.pp.annotate_genes`).
     k, window
-        As in :func:`genomic_neighbours`.
+        As in :func:`~gex_impute.genome.genomic_neighbours`.
     reference
         Genes allowed as neighbours: None (all placed genes), ``"observed"`` (genes with at
         least one non-NaN value in ``X`` or ``layer``), a bool mask or a list of gene ids.
@@ -142,7 +142,8 @@ def add_genomic_context(
     - ``varm[f'{key_added}_orientation']``: ``int8`` codes of ``uns[key_added]['orientations']``;
     - ``varm[f'{key_added}_overlap' | '_nested' | '_bidirectional']``: bool flags;
     - ``uns[key_added]``: ``params`` (k, window (-1 = none), reference, keys), ``orientations``,
-      ``n_genes``, ``n_reference`` and ``var_names_sha1`` (checked by :func:`genomic_context`).
+      ``n_genes``, ``n_reference`` and ``var_names_sha1`` (checked by
+      :func:`~gex_impute.genome.genomic_context`).
 
     Examples
     --------
@@ -224,7 +225,7 @@ def _gene_table(adata: AnnData, needed: Sequence[str]) -> tuple[pd.DataFrame, in
 
 
 def genomic_context(adata: AnnData, key: str = "genomic_context") -> GenomicNeighbours:
-    """Read back what :func:`add_genomic_context` stored under ``key``.
+    """Read back what :func:`~gex_impute.pp.add_genomic_context` stored under ``key``.
 
     Raises a ValueError when the genes changed since (subset, reordered or renamed), because
     the stored neighbour positions would then point at the wrong genes.

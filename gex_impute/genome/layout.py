@@ -149,7 +149,7 @@ def tss_layout_features(var: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
 
     Returns
     -------
-    ``(p, 7)`` float32 features named :data:`LAYOUT_NAMES`: log10 (1 + bp) distances to the
+    ``(p, 7)`` float32 features named ``LAYOUT_NAMES``: log10 (1 + bp) distances to the
     nearest other TSS upstream and downstream (8 when there is none), to the nearest TSS of a
     same-strand gene downstream and of an opposite-strand gene upstream, the number of other
     TSSs within 5 Mb, the TSS's position between the chromosome's first and last TSS (0 to 1)

@@ -50,14 +50,14 @@ class GenomicNeighbours:
         ``int8``: ``0`` tandem (same strand), ``1`` divergent (head-to-head: the ``"-"``
         gene's TSS at or left of the ``"+"`` gene's TSS), ``2`` convergent (tail-to-tail:
         the ``"-"`` gene's TSS right of the ``"+"`` gene's), ``-1`` no neighbour or a strand
-        unknown. Names in :data:`ORIENTATIONS`.
+        unknown. Names in ``ORIENTATIONS``.
     overlap
         ``bool``: the gene bodies ``[start, end)`` intersect.
     nested
         ``bool``: the bodies overlap and one contains the other (identical bodies count).
     bidirectional
         ``bool``: opposite strands, divergent, and TSSs less than
-        :data:`BIDIRECTIONAL_MAX_DISTANCE` (1 kb) apart.
+        ``BIDIRECTIONAL_MAX_DISTANCE`` (1 kb) apart.
     genes
         Gene ids (``var.index``) of the rows, when known.
     window
@@ -101,7 +101,7 @@ class GenomicNeighbours:
         -------
         DataFrame with columns ``gene``, ``rank`` (1 = nearest), ``neighbour`` (gene id),
         ``neighbour_index`` (position), ``distance``, ``abs_distance``, ``orientation``
-        (categorical of :data:`ORIENTATIONS`, NaN when a strand is unknown), ``overlap``,
+        (categorical of ``ORIENTATIONS``, NaN when a strand is unknown), ``overlap``,
         ``nested`` and ``bidirectional``.
 
         Examples

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._errors import KeyNotFoundError
+from ..errors import KeyNotFoundError
 from .neighbours import BIDIRECTIONAL_MAX_DISTANCE, CONVERGENT, DIVERGENT, TANDEM, GenomicNeighbours
 
 if TYPE_CHECKING:

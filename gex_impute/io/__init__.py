@@ -10,13 +10,13 @@ GTEx sample tables: :func:`read_sample_attributes` / :func:`write_sample_attribu
 (SampleAttributesDS: SAMPID, SMTS, SMTSD, ...), :func:`read_subject_phenotypes` /
 :func:`write_subject_phenotypes` (SubjectPhenotypesDS: SUBJID, SEX, AGE, DTHHRDY).
 
-Genes: :func:`read_annotation` (GTF, GFF3, BED6, TSV), :func:`write_gtf`, :func:`write_gff3`,
-:func:`write_bed`, :func:`write_gene_table`; :func:`strip_version`, :func:`normalize_chrom`.
+Genes: :func:`read_annotation` (GTF, GFF3, BED6, TSV), :func:`~gex_impute.io.write_gtf`, :func:`write_gff3`,
+:func:`write_bed`, :func:`write_gene_table`; :func:`strip_version`, :func:`~gex_impute.io.normalize_chrom`.
 
 Sequences: :func:`open_fasta` (indexed genome FASTA via pysam), :func:`read_sequences` (keyed
 FASTA / TSV), :func:`write_sequences`, :func:`index_fasta`, :func:`reverse_complement`.
 
-Unreadable or malformed files raise :class:`gex_impute._errors.InputFileError` (a
+Unreadable or malformed files raise :class:`gex_impute.errors.InputFileError` (a
 ``ValueError``); missing files raise :class:`FileNotFoundError`. Writers are atomic: a failed
 write leaves no partial file.
 """

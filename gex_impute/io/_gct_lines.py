@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._errors import InputFileError
+from ..errors import InputFileError
 from ._text import examples, open_text
 
 __all__ = ["NA_VALUES"]

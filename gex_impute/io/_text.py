@@ -2,7 +2,7 @@
 
 Readers open files with :func:`open_text`, which refuses binary files (HDF5, zip, ...) up front
 and turns the errors that surface while reading (bytes that are not UTF-8, a truncated or corrupt
-gzip stream) into :class:`~gex_impute._errors.InputFileError` naming the file and the fix.
+gzip stream) into :class:`~gex_impute.errors.InputFileError` naming the file and the fix.
 Writers use :func:`open_text_write`: a temporary file renamed onto the target on success, gzip
 output with a fixed header so the same text always gives the same bytes.
 """
@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Literal
 
-from .._errors import InputFileError
 from .._utils import atomic_path
+from ..errors import InputFileError
 
 __all__ = ["check_input_file", "examples", "file_kind", "open_text", "open_text_write"]
 
@@ -97,7 +97,7 @@ def open_text(path: str | os.PathLike, what: str = "file") -> Iterator[IO[str]]:
     """Open a plain or gzip text file for reading (gzip detected by its magic bytes, not its name).
 
     Inside the ``with`` block, a truncated or corrupt gzip stream and bytes that are not UTF-8
-    raise :class:`~gex_impute._errors.InputFileError` naming the file.
+    raise :class:`~gex_impute.errors.InputFileError` naming the file.
 
     Parameters
     ----------

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .._errors import DataError, InputFileError, ParameterError
+from ..errors import DataError, InputFileError, ParameterError
 from ._text import check_input_file, open_text, write_text
 from .gff import MAX_COORDINATE, read_gff
 from .identifiers import is_primary, strip_version

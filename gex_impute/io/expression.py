@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
-from .._errors import InputFileError, ParameterError
+from ..errors import InputFileError, ParameterError
 from ._text import file_kind, first_line, gzip_content_kind
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .._errors import GexImputeError, InputFileError
+from ..errors import GexImputeError, InputFileError
 from ._text import check_input_file, file_kind, open_text, open_text_write
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def open_fasta(path: str | os.PathLike) -> Iterator[pysam.FastaFile]:
     Yields
     ------
     The open :class:`pysam.FastaFile` (closed on leaving the block). Errors pysam raises while
-    reading sequence inside the block become :class:`~gex_impute._errors.InputFileError`.
+    reading sequence inside the block become :class:`~gex_impute.errors.InputFileError`.
 
     Raises
     ------

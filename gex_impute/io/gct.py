@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._errors import InputFileError, ParameterError
+from ..errors import InputFileError, ParameterError
 from ._gct_lines import NA_VALUES, _bad_cell, _gene_rows, _read_header, _RowChecker, is_gtex_sample
 from ._text import examples, open_text, open_text_write
 

@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote
 
 import pandas as pd
 
-from .._errors import DataError, InputFileError
+from ..errors import DataError, InputFileError
 from ._text import open_text, open_text_write
 
 logger = logging.getLogger("gex_impute")
@@ -243,12 +243,12 @@ def write_gff3(
     sequence_regions: dict[str, int] | None = None,
     source: str = "gex_impute",
 ) -> Path:
-    """Write genes as a GENCODE-style GFF3 (the same records as :func:`write_gtf`), atomically.
+    """Write genes as a GENCODE-style GFF3 (the same records as :func:`~gex_impute.io.write_gtf`), atomically.
 
     Parameters
     ----------
     genes
-        As for :func:`write_gtf`.
+        As for :func:`~gex_impute.io.write_gtf`.
     path
         Destination (``.gz`` compresses).
     sequence_regions

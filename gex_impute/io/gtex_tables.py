@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._errors import DataError, InputFileError
+from ..errors import DataError, InputFileError
 from ._text import examples, write_text
 from .tables import index_by, infer_numbers, line_of, read_strict_tsv
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._data_keys import check_anndata
-from .._errors import InputFileError, OutputPathError, ParameterError
 from .._utils import atomic_path, check_output_path
+from ..errors import InputFileError, OutputPathError, ParameterError
 from ._text import check_input_file, file_kind, gzip_content_kind
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import Literal
 
 import pandas as pd
 
-from .._errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["normalize_chrom", "strip_version"]
 

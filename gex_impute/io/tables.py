@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._errors import InputFileError
+from ..errors import InputFileError
 from ._text import examples, open_text, write_text
 
 if TYPE_CHECKING:

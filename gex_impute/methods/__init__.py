@@ -9,7 +9,7 @@
 - :mod:`~gex_impute.methods.hybrid`: ``hybrid`` (promoter CNN + XGBoost; an optional tissue
   transformer, off by default).
 
-:func:`registry` / :func:`method_spec` describe every method and parameter (defaults,
+:func:`registry` / :func:`~gex_impute.methods.method_spec` describe every method and parameter (defaults,
 constraints, documentation); :func:`coerce_params` reads command-line strings;
 :func:`load_model` reads any saved model.
 """
@@ -46,10 +46,10 @@ __all__ = [
 
 
 def load_model(path: str | os.PathLike) -> BaseImputer:
-    """Read a model of any method saved with :meth:`BaseImputer.save` (zip file or folder).
+    """Read a model of any method saved with ``BaseImputer.save`` (zip file or folder).
 
-    The method is named in the archive's ``params.json``; see :meth:`BaseImputer.load` for the
-    checks made.
+    The method is named in the archive's ``params.json``; see
+    :meth:`~gex_impute.methods.BaseImputer.load` for the checks made.
 
     Parameters
     ----------

@@ -12,7 +12,7 @@ Reading is defensive: members are listed and size-checked before anything is rea
 traversal, absolute paths, symlinks or unexpected names; at most :data:`MAX_TOTAL_BYTES`
 uncompressed), ``params.json`` is parsed and checked against the method's schema (a callback)
 before arrays and files are read, and every ``.npy`` header is checked (dtype, shape, size)
-before its data are. Any problem is a :class:`~gex_impute._errors.ModelArchiveError`.
+before its data are. Any problem is a :class:`~gex_impute.errors.ModelArchiveError`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import OutputPathError
+from ..errors import OutputPathError
 from ._archive_members import ARRAY_NAME, FILE_NAMES, ArchiveMembers, fail
 
 __all__ = [

@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from .._errors import ModelArchiveError
+from ..errors import ModelArchiveError
 
 __all__ = ["ARRAY_NAME", "FILE_NAMES", "ArchiveMembers", "fail"]
 

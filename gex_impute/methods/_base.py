@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from .._data import ExpressionData, Orientation, from_anndata, resolve_keys, to_input_units
-from .._errors import DataError, GexImputeError
+from ..errors import DataError, GexImputeError
 from ._interval_api import IntervalMixin
 from ._params import Constraint, validate_params
 from ._persistence import PersistenceMixin
@@ -43,8 +43,8 @@ class NotFittedError(GexImputeError, RuntimeError):
 class BaseImputer(IntervalMixin, PersistenceMixin):
     """Common interface: ``fit`` on data with missing entries, ``predict`` a complete matrix.
 
-    Subclasses implement :meth:`_fit` and :meth:`_predict` on :class:`~gex_impute._data.ExpressionData`
-    (samples x genes, model scale). :meth:`_predict` returns a finite prediction for every entry
+    Subclasses implement ``_fit`` and ``_predict`` on :class:`~gex_impute._data.ExpressionData`
+    (samples x genes, model scale). ``_predict`` returns a finite prediction for every entry
     and records in ``n_fallback_`` how many *missing* entries had to use the method's fallback.
 
     Parameters are declared once per class: defaults in the signature, allowed values in
@@ -121,8 +121,8 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
         adata
             AnnData (either orientation) or already prepared :class:`ExpressionData`.
         tissue_key, donor_key, layer, log_transform
-            See :func:`gex_impute.impute`; None reads the keys registered with
-            :func:`gex_impute._data.register_keys` (else ``"tissue"``, no donors, ``X``).
+            See :func:`gex_impute.tl.impute`; None reads the keys registered with
+            :func:`gex_impute.pp.register_keys` (else ``"tissue"``, no donors, ``X``).
 
         Returns
         -------
@@ -178,7 +178,7 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
 
     @property
     def fitted_donor_key(self) -> str | None:
-        """The donor column of the AnnData the method was fitted on (None: no donors, or not known)."""
+        """The donor column of the AnnData the method was fitted on; None without donors, or if not known."""
         return getattr(self, "donor_key_", None)
 
     @property
@@ -224,7 +224,7 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
         """Compare ``data`` with what the method was fitted on; log what differs.
 
         Methods whose fitted state depends on the tissues or genes override this and raise
-        :class:`~gex_impute._errors.DataError` where the difference matters.
+        :class:`~gex_impute.errors.DataError` where the difference matters.
         """
         diff = describe_differences(self, data)
         if diff:

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from .._data import ExpressionData
-from .._errors import DataError
+from ..errors import DataError
 from ._base import BaseImputer
 from ._fallback import finalise, group_nanmean
 from ._params import Constraint, Interval, Options

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = [
     "Boolean",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .._errors import ModelArchiveError, ParameterError
+from ..errors import ModelArchiveError, ParameterError
 from ._params import Boolean, Constraint, SequenceOf, Text, validate_params
 from ._registry import _REGISTRY, _load_builtin_methods
 

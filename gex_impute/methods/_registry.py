@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ParameterError
+from ..errors import ParameterError
 from ._params import Constraint, describe, forms, parse_value, validate_params
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ class MethodSpec:
 
     @property
     def parameters(self) -> tuple[ParamSpec, ...]:
-        """The parameters in signature order (the values of :attr:`params`)."""
+        """The parameters in signature order (the values of ``params``)."""
         return tuple(self.params.values())
 
     def to_dict(self) -> dict[str, Any]:
@@ -264,7 +264,7 @@ def method_spec(name: str) -> MethodSpec:
 
 
 def registry() -> dict[str, MethodSpec]:
-    """Specifications of every registered method, by name (see :func:`method_spec`).
+    """Specifications of every registered method, by name (see :func:`~gex_impute.methods.method_spec`).
 
     Examples
     --------

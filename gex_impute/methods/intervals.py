@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._errors import DataError, ParameterError
+from ..errors import DataError, ParameterError
 from ._conformal import (
     _CHUNK,
     PATTERNS,

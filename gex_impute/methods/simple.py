@@ -12,8 +12,8 @@ import weakref
 import numpy as np
 
 from .._data import ExpressionData
-from .._errors import DataError
 from .._utils import array_root
+from ..errors import DataError
 from ._base import BaseImputer, register
 from ._fallback import fallback_rows, fallback_statistics, finalise, group_nanmean
 from ._params import Boolean, Interval, SequenceOf, Text

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._errors import KeyNotFoundError
+from ..errors import KeyNotFoundError
 from ._utils import axes_or_new, check_save, save_figure
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._errors import KeyNotFoundError
+from ..errors import KeyNotFoundError
 from ._utils import axes_or_new, check_save, method_rows, pyplot, save_figure
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def method_comparison(
     Parameters
     ----------
     results
-        A table from :func:`gex_impute.evaluate` (index = method), or several concatenated;
+        A table from :func:`gex_impute.tl.evaluate` (index = method), or several concatenated;
         a ``method`` column may replace the index.
     metric
         Column to plot, e.g. ``"pearson"``, ``"mse"``, ``"mean_sample_r"``.

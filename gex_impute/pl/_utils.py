@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 
-from .._errors import ParameterError
+from ..errors import ParameterError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -4,15 +4,18 @@
   TSV file into the gene table.
 * :func:`add_promoters` (:mod:`gex_impute.pp.promoters`): promoter sequences from a genome FASTA
   or keyed sequences.
-* :func:`add_genomic_context` (:mod:`gex_impute.genome`): neighbouring genes, distances and
+* :func:`~gex_impute.pp.add_genomic_context` (:mod:`gex_impute.genome`): neighbouring genes, distances and
   orientations.
+* :func:`register_keys`: record which columns hold the tissues and donors (and which layer the
+  values), so later calls can leave ``tissue_key`` / ``donor_key`` / ``layer`` out.
 
 Every function finds the gene axis with the same rule (:mod:`gex_impute.pp._genes`).
-:func:`read_annotation` and :func:`normalize_chrom` are re-exported from :mod:`gex_impute.io`.
+:func:`read_annotation` and :func:`~gex_impute.io.normalize_chrom` are re-exported from :mod:`gex_impute.io`.
 """
 
 from __future__ import annotations
 
+from .._data_keys import register_keys
 from ..io.annotation import read_annotation
 from ..io.identifiers import normalize_chrom
 from .annotate import annotate_genes
@@ -24,6 +27,7 @@ __all__ = [  # noqa: F822 - add_genomic_context is resolved lazily by __getattr_
     "annotate_genes",
     "normalize_chrom",
     "read_annotation",
+    "register_keys",
 ]
 
 

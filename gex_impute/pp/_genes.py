@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
-from .._errors import DataError, KeyNotFoundError
+from ..errors import DataError, KeyNotFoundError
 from ..io.identifiers import strip_version
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from .._errors import DataError, ParameterError
+from ..errors import DataError, ParameterError
 from ..io.annotation import COLUMNS, AnnotationFormat, finish_table, read_annotation, sniff_format
 from ..io.identifiers import normalize_chrom, strip_version
 from ._genes import gene_ids, gene_table, view_to_actual
@@ -72,7 +72,7 @@ def annotate_genes(
         ``columns=["start", "end"]``.
     chrom_style
         ``"keep"`` the annotation's chromosome names, or translate them to ``"ucsc"``
-        (``chr1``) or ``"ensembl"`` (``1``) with :func:`normalize_chrom`.
+        (``chr1``) or ``"ensembl"`` (``1``) with :func:`~gex_impute.io.normalize_chrom`.
     copy
         Return an annotated copy instead of writing into ``adata``.
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._errors import DataError, InputFileError, ParameterError
+from ..errors import DataError, InputFileError, ParameterError
 from ..io._text import open_text
 from ..io.fasta import SEQUENCE_LETTERS, open_fasta, read_sequences, reverse_complement
 from ..io.identifiers import normalize_chrom, strip_version

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .._data import ExpressionData
-from .._errors import DataError, ParameterError
 from .._utils import check_random_state
+from ..errors import DataError, ParameterError
 
 __all__ = ["PROTOCOLS", "heldout_folds"]
 

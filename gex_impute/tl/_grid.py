@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._data import ExpressionData
-from .._errors import DataError, ParameterError
+from ..errors import DataError, ParameterError
 
 #: ``source`` of an output row that is estimated / aggregated (else the input sample's position)
 ESTIMATED = -1

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._data import ExpressionData
-from .._errors import ParameterError
+from ..errors import ParameterError
 from ..methods._base import BaseImputer, get_method
 from ..methods._conformal import check_level as check_probability
 

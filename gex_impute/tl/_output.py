@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._errors import OutputPathError, ParameterError
+from ..errors import OutputPathError, ParameterError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -35,8 +35,8 @@ from .._data import (
     resolve_keys,
     sample_annotation,
 )
-from .._errors import DataError, ParameterError
 from .._utils import check_dask_client
+from ..errors import DataError, ParameterError
 from ..methods._base import BaseImputer
 from ._blocks import Context
 from ._estimation import (
@@ -98,7 +98,7 @@ def complete(
         Never modified.
     donor_key
         Column holding each sample's donor; registered
-        (:func:`gex_impute._data.register_keys`), else the one a fitted ``method`` was fitted
+        (:func:`gex_impute.pp.register_keys`), else the one a fitted ``method`` was fitted
         with, else ``"donor"``.
     tissue_key
         Column holding each sample's tissue; registered, else ``"tissue"``.
@@ -220,7 +220,7 @@ def complete(
     ):
         msg = (
             f"complete() needs each sample's donor, but there is no donor column {donor_key!r}; "
-            "pass donor_key= naming it (or register it with register_keys)."
+            "pass donor_key= naming it (or register it with gi.pp.register_keys)."
         )
         raise DataError(msg)
     instance, log_transform, pretrained = resolve_with_scale(

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from .._data import ExpressionData, from_anndata
-from .._errors import ParameterError
 from .._utils import progress_bar
+from ..errors import ParameterError
 from ..methods._base import BaseImputer, get_method
 from ._folds import PROTOCOLS, heldout_folds
 from ._methods import check_level, interval_rows, resolve_method
@@ -112,12 +112,12 @@ def _usable(factories, data: ExpressionData) -> list:
 
 
 def format_table(table: pd.DataFrame, *, digits: int = 3) -> str:
-    """Render an :func:`evaluate` table for a terminal: metrics rounded, counts as integers.
+    """Render an :func:`~gex_impute.tl.evaluate` table for a terminal: metrics rounded, counts as integers.
 
     Parameters
     ----------
     table
-        A table from :func:`evaluate` (any index).
+        A table from :func:`~gex_impute.tl.evaluate` (any index).
     digits
         Decimals of the metrics (seconds get one).
 
@@ -252,7 +252,7 @@ def evaluate(
         Method names, :class:`~gex_impute.methods.BaseImputer` instances (cloned from their
         parameters for every fold, e.g. ablation configurations), zero-argument factories,
         ``(label, method)`` pairs or a ``{label: method}`` dict. The default,
-        :data:`gex_impute.tl.BASELINES`, is the eight baselines without the hybrid (it fits
+        ``gex_impute.tl.BASELINES``, is the eight baselines without the hybrid (it fits
         in seconds; add ``"hybrid"`` to compare it, as ``gex-impute evaluate`` does by default),
         leaving out those the data cannot serve (e.g. ``distance`` without coordinates).
     tissue_key, donor_key, layer, log_transform

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .._data import from_anndata, merge_predictions, resolve_keys
-from .._errors import ParameterError
 from .._utils import check_dask_client
+from ..errors import ParameterError
 from ..methods._base import BaseImputer
 from ._methods import (
     check_level,
@@ -116,7 +116,7 @@ def impute(
         fitted on ``adata``. Ignored when ``model`` is given.
     tissue_key
         Column holding each sample's tissue; registered with
-        :func:`gex_impute._data.register_keys`, else ``"tissue"``.
+        :func:`gex_impute.pp.register_keys`, else ``"tissue"``.
     donor_key
         Column holding each sample's donor (genotype); registered, else None (unknown).
         False ignores a registered donor column.

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ..._errors import ParameterError
 from ..._utils import check_dask_client
+from ...errors import ParameterError
 from .stacking import EARLY_STOPPING_ROUNDS, validation_score
 
 logger = logging.getLogger("gex_impute")
@@ -89,7 +89,7 @@ def training_client(client: Any, *, n_partitions: int = 1) -> Iterator[Training 
 
     Yields
     ------
-    The active :class:`Training`, or None without a client.
+    The active ``Training``, or None without a client.
 
     Examples
     --------
@@ -139,7 +139,7 @@ def train_booster_dask(
     n_estimators: int,
     seed: int,
 ) -> tuple[Any, int, float]:
-    """:func:`~gex_impute.methods.hybrid.stacking.train_booster` with ``xgboost.dask.train``.
+    """``stacking.train_booster`` with ``xgboost.dask.train``.
 
     Same arguments and result (``val`` already checked by the caller): XGBoost on the rows
     ``~val`` of ``x`` -> ``r``, early stopping on the rows ``val``, on ``training.client``'s

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..._data import ExpressionData
-from ..._errors import DataError
 from ..._utils import derive_seeds, limit_threads
+from ...errors import DataError
 from .._base import BaseImputer, describe_differences, register
 from .._conformal import scan_observed
 from .._fallback import fallback_values

@@ -47,8 +47,8 @@ PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
 
 
 def check_params_together(params: dict[str, Any]) -> None:
-    """Raise :class:`~gex_impute._errors.ParameterError` when parameters disagree with each other."""
-    from ..._errors import ParameterError
+    """Raise :class:`~gex_impute.errors.ParameterError` when parameters disagree with each other."""
+    from ...errors import ParameterError
 
     if params["d_model"] % params["n_heads"]:
         msg = (

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..._errors import ModelArchiveError
+from ...errors import ModelArchiveError
 from .._params import Constraint, Interval, SequenceOf, Text
 from .._persistence import JSONValue
 

@@ -1,8 +1,8 @@
 """The package's exception classes: one family, so callers (and the CLI) can tell data errors apart.
 
 Every class also derives from the built-in exception a Python user would expect
-(:class:`ValueError`, :class:`KeyError`, :class:`FileNotFoundError`), so ``except ValueError``
-keeps working.
+(:class:`ValueError`, :class:`KeyError`, :class:`RuntimeError`), so ``except ValueError``
+keeps working; a missing input file raises Python's own :class:`FileNotFoundError`.
 """
 
 from __future__ import annotations
