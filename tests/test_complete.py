@@ -452,6 +452,32 @@ def test_a_model_fitted_elsewhere_completes_as_when_loaded(cohort, tmp_path):
         )
 
 
+def test_a_fitted_mean_model_on_other_labels_gives_their_means(cohort):
+    """The same values with other tissue labels are other data: the means of those labels."""
+    model = gi.get_method("mean").fit(cohort)
+    relabelled = cohort.copy()
+    tissue = relabelled.obs["tissue"].astype(str).to_numpy()
+    first, second = np.unique(tissue)[:2]
+    relabelled.obs["tissue"] = pd.Categorical(
+        np.where(tissue == first, second, np.where(tissue == second, first, tissue))
+    )
+    np.testing.assert_array_equal(
+        complete(relabelled, method=model, progress=False).X,
+        complete(relabelled, method="mean", progress=False).X,
+    )
+
+
+@pytest.mark.parametrize("name", ["mean", "additive", "knn", "knn_samples", "pca_regression"])
+def test_a_fitted_model_pickles_after_completing(cohort, name):
+    """Sent to Dask workers, a model is pickled: what complete() kept on it must allow that."""
+    import pickle
+
+    model = gi.get_method(name).fit(cohort, donor_key="donor")
+    done = complete(cohort, method=model, progress=False)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(complete(cohort, method=again, progress=False).X, done.X)
+
+
 def test_a_fitted_models_donor_column_is_the_default(cohort):
     renamed = cohort.copy()
     renamed.obs = renamed.obs.rename(columns={"donor": "subject"})

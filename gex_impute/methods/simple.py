@@ -57,6 +57,7 @@ class MeanImputer(BaseImputer):
             row_sums, col_sums = np.nansum(data.values, axis=1), np.nansum(data.values, axis=0)
         self._row_state = {
             "groups": {str(k): i for i, k in enumerate(keys.categories)},
+            "row_groups": codes.astype(np.int32),  # each fitted row's group (see _state_for)
             "means": means,
             "fallback": fallback_statistics(data),
             "shape": data.values.shape,
@@ -64,6 +65,15 @@ class MeanImputer(BaseImputer):
             "col_sums": col_sums,  # ... with the genes in the fitted order
             "checked": None,
         }
+
+    def __getstate__(self) -> dict:
+        # the weak reference of _state_for's check cannot be pickled (a model sent to Dask
+        # workers, or saved with pickle): drop it; the copy checks its data again
+        state = self.__dict__.copy()
+        row_state = state.get("_row_state")
+        if row_state is not None and row_state.get("checked") is not None:
+            state["_row_state"] = {**row_state, "checked": None}
+        return state
 
     def _group_keys(self, data: ExpressionData):
         cols = [self.group_by] if isinstance(self.group_by, str) else list(self.group_by)
@@ -122,20 +132,26 @@ class MeanImputer(BaseImputer):
     def _state_for(self, data: ExpressionData) -> dict | None:
         """Return the fitted means when ``data`` are the fitted samples then all-missing rows, else None.
 
-        Checked by the fitted rows' sums over genes and over samples (the genes in the fitted
-        order) and the other rows holding no value, once per array (``complete()`` predicts its
-        blocks from one).
+        Checked by the fitted rows' groups (their tissue and ``group_by`` labels), their sums
+        over genes and over samples (the genes in the fitted order) and the other rows holding
+        no value; the values once per array (``complete()`` predicts its blocks from one).
         """
         state = getattr(self, "_row_state", None)
         if state is None:
+            return None
+        n, p = state["shape"]
+        if data.values.shape[1] != p or data.values.shape[0] < n:
+            return None
+        import pandas as pd
+
+        keys = self._group_keys(_rows_of(data, np.arange(n)))
+        row_groups = pd.Categorical(np.asarray(keys, dtype=object), categories=list(state["groups"])).codes
+        if not np.array_equal(row_groups, state["row_groups"]):  # other labels: other means
             return None
         root = array_root(data.values)
         checked = state["checked"]
         if checked is not None and checked() is root:
             return state
-        n, p = state["shape"]
-        if data.values.shape[1] != p or data.values.shape[0] < n:
-            return None
         head = data.values[:n]
         with np.errstate(invalid="ignore"):
             same = np.array_equal(np.nansum(head, axis=1), state["row_sums"]) and np.array_equal(
