@@ -47,7 +47,7 @@ class IntervalMixin:
         donor_key: str | Literal[False] | None = None,
         layer: str | None = None,
     ) -> Self:
-        """Calibrate prediction intervals on ``adata`` (split conformal; see ``gex_impute.methods.intervals``).
+        """Calibrate prediction intervals on ``adata`` (split conformal, ``methods.intervals``).
 
         Observed entries are hidden the way the missing ones are missing (whole genes, whole
         donor x tissue profiles, scattered entries), a clone of the method is refitted once per
