@@ -321,7 +321,7 @@ def merge_predictions(
     """Return the input matrix with its missing entries replaced by predictions.
 
     Observed entries are copied bitwise from the input; the result has the input's orientation
-    and floating dtype (``float64`` for integer input).
+    and floating dtype (``float32`` for ``float16``, ``float64`` for integer input).
 
     Parameters
     ----------

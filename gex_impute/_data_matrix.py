@@ -46,8 +46,21 @@ def input_matrix(adata: AnnData, layer: str | None):
 
 
 def output_dtype(matrix) -> np.dtype:
-    """Return the dtype results are written in: the input's floating dtype, else ``float64``."""
+    """Return the dtype results are written in: the input's floating dtype, else ``float64``.
+
+    ``float16`` input gets ``float32`` results: an estimate past 65,504 (or a bound of one)
+    would be ``inf`` in ``float16``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gex_impute._data import output_dtype
+    >>> [str(output_dtype(np.zeros(1, t))) for t in (np.float32, np.float16, np.int64)]
+    ['float32', 'float32', 'float64']
+    """
     dtype = np.dtype(getattr(matrix, "dtype", np.float64))
+    if dtype == np.float16:
+        return np.dtype(np.float32)
     return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
 
 

@@ -211,6 +211,20 @@ def test_progress_switch_reaches_the_methods_own_bars():
     assert _resolve_method("hybrid", 3, True).get_params()["random_state"] == 3
 
 
+def test_float16_input_gets_float32_results_that_do_not_overflow(sim):
+    """An estimate past float16's 65,504 would be written as inf: results are float32."""
+    adata = sim.copy()
+    adata.X = np.minimum(np.asarray(adata.X, dtype=float), 60_000).astype(np.float16)
+    gi.impute(adata, method="pca_regression", donor_key="donor", interval=0.9, progress=False)
+    for name in ("imputed", "imputed_lower", "imputed_upper"):
+        assert adata.layers[name].dtype == np.float32
+        assert np.isfinite(adata.layers[name]).all()
+    observed = ~np.isnan(adata.X)
+    np.testing.assert_array_equal(adata.layers["imputed"][observed], adata.X[observed])
+    completed = gi.tl.complete(adata, method="mean", progress=False)
+    assert completed.X.dtype == np.float32 and np.isfinite(completed.X).all()
+
+
 def test_the_input_layer_is_never_written(sim):
     """key_added naming the input layer is refused even with overwrite=True (the input is kept)."""
     sim.layers["counts"] = sim.X.copy()

@@ -157,7 +157,8 @@ def impute(
     None, or the new AnnData when ``copy=True``. Writes
 
     - ``adata.layers['imputed' | key_added]``: observed values unchanged (bitwise), missing
-      entries imputed, in the input's units, orientation and floating dtype;
+      entries imputed, in the input's units, orientation and floating dtype (``float32`` for
+      ``float16`` input, whose range an estimate can pass; ``float64`` for integers);
     - ``adata.layers['imputed_mask' | key_added + '_mask']``: True where a value was imputed;
     - ``adata.layers[key_added + '_lower' | '_upper']``: interval bounds (``interval`` only;
       equal to the value where observed);
