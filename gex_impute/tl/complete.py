@@ -149,8 +149,9 @@ def complete(
     Returns
     -------
     With ``out=None``, a new AnnData (samples x genes, in the input's units and floating
-    dtype; ``float32`` for ``float16``), one row per donor x tissue (per input sample where a donor has several in one
-    tissue and ``aggregate=None``), donors in order, tissues within donors, with
+    dtype; ``float32`` for ``float16``), one row per donor x tissue (per input sample where a
+    donor has several in one tissue and ``aggregate=None``), donors in order, tissues within
+    donors, with
 
     - ``X``: observed values bitwise as in the input; missing entries and absent profiles
       estimated;
