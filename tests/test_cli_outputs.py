@@ -92,8 +92,10 @@ def test_impute_chained_on_its_own_output(sim_file, tmp_path, capsys):
 def test_api_argument_names_are_spelled_as_flags():
     cases = {
         "pass donor_key= naming the donor column": "pass --donor-key naming the donor column",
-        "the model was fitted without donors; pass donor_key=False when predicting.": (
-            "the model was fitted without donors; pass --no-donors when predicting."
+        "the model was fitted without donors; pass donor_key=False when predicting (complete() "
+        "needs donors: refit the model with donor_key= naming the donor column).": (
+            "the model was fitted without donors; pass --no-donors when predicting (complete() "
+            "needs donors: refit the model with --donor-key naming the donor column)."
         ),
         "out='x.zarr' exists; remove it or pass overwrite=True.": (
             "--output 'x.zarr' exists; remove it or pass --overwrite."

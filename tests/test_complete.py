@@ -467,6 +467,20 @@ def test_a_fitted_mean_model_on_other_labels_gives_their_means(cohort):
     )
 
 
+def test_a_fitted_model_is_checked_against_the_data(cohort, caplog):
+    """As predict() does: what differs is logged, what the model cannot serve is refused."""
+    from gex_impute.errors import DataError
+
+    fast = {"n_estimators": 5, "max_epochs": 1, "n_rounds": 1, "n_folds": 2, "progress": False}
+    model = gi.HybridImputer(**fast).fit(cohort[:, :100].copy(), donor_key="donor")
+    with caplog.at_level("WARNING", logger="gex_impute"):
+        complete(cohort, method=model, progress=False)
+    assert "the genes differ from those it was fitted on" in caplog.text
+    hybrid = gi.HybridImputer(**fast).fit(cohort, donor_key=False)
+    with pytest.raises(DataError, match="fitted without donors.*complete\\(\\) needs donors"):
+        complete(cohort, method=hybrid, progress=False)
+
+
 @pytest.mark.parametrize("name", ["mean", "additive", "knn", "knn_samples", "pca_regression"])
 def test_a_fitted_model_pickles_after_completing(cohort, name):
     """Sent to Dask workers, a model is pickled: what complete() kept on it must allow that."""

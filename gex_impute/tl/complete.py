@@ -238,6 +238,8 @@ def complete(
         data, tissue_key=tissue_key, donor_key=donor_key, donors=donors, tissues=tissues, aggregate=aggregate
     )
     instance._check_data(data)
+    if pretrained:  # as predict() checks: refuse what the model cannot serve, log what differs
+        instance._check_compatible(data)
     blocks = row_blocks(len(grid.obs), block_size)
     # a method without predict_rows predicts every row of its context: it estimates about as many
     # absent profiles per prediction as there are observed samples (no fewer than a block), so

@@ -381,8 +381,13 @@ class HybridImputer(BaseImputer):
     def _check_compatible(self, data: ExpressionData) -> None:
         if self.has_donor_ != (data.donor is not None):
             fitted = "with" if self.has_donor_ else "without"
-            fix = "pass donor_key= naming the donor column" if self.has_donor_ else "pass donor_key=False"
-            msg = f"the model was fitted {fitted} donors; {fix} when predicting."
+            fix = (
+                "pass donor_key= naming the donor column when predicting"
+                if self.has_donor_
+                else "pass donor_key=False when predicting (complete() needs donors: refit the model "
+                "with donor_key= naming the donor column)"
+            )
+            msg = f"the model was fitted {fitted} donors; {fix}."
             raise DataError(msg)
         self._layout(data)
         diff = describe_differences(self, data)
