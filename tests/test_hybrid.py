@@ -189,6 +189,21 @@ def test_save_load_roundtrip_and_checks(cohort, fitted, tmp_path):
         gi.HybridImputer.load(path)
 
 
+def test_data_without_the_fits_annotation_are_reported(cohort, fitted, caplog):
+    """A model fitted with coordinates and promoters, applied to bare data (a GCT never annotated)."""
+    bare = cohort.copy()
+    bare.var = bare.var.drop(
+        columns=[c for c in ("chrom", "tss", "start", "end", "promoter") if c in bare.var]
+    )
+    with caplog.at_level("WARNING", logger="gex_impute"):
+        fitted.predict(cohort, donor_key="donor")
+    assert "lack annotation" not in caplog.text
+    with caplog.at_level("WARNING", logger="gex_impute"):
+        fitted.predict(bare, donor_key="donor")
+    assert "lack annotation the model was fitted with" in caplog.text
+    assert "gex_impute.pp.annotate_genes" in caplog.text and "var['chrom']" in caplog.text
+
+
 def test_complete_predicts_absent_profiles(small):
     """A cohort with absent donor x tissue rows (no row at all): complete() asks for those rows."""
     observed_rows = ~np.isnan(np.asarray(small.X)).all(1)

@@ -21,6 +21,7 @@ from .sequence import composition, one_hot_batch
 __all__ = [
     "WINDOWS",
     "promoter_cnn_profiles",
+    "lacking_annotation",
     "skipped_parts",
     "static_gene_features",
     "tss_key",
@@ -228,6 +229,28 @@ def skipped_parts(var: pd.DataFrame, *, neighbours: bool, cnn: bool | None) -> l
         )
         out.append(f"promoter CNN skipped ({why}); add promoters with gex_impute.pp.add_promoters")
     return out
+
+
+def lacking_annotation(static_names: list[str], columns) -> list[str]:
+    """Name the ``var`` columns behind fitted gene features that ``columns`` lack, and how to add them.
+
+    Examples
+    --------
+    >>> from gex_impute.methods.hybrid.genes import lacking_annotation
+    >>> lacking_annotation(["promoter_gc", "chrom_code"], ["chrom", "tss"])
+    ["var['promoter'] (gex_impute.pp.add_promoters)"]
+    """
+    have = set(columns)
+    needs = (
+        ("promoter_gc", ("promoter",), "gex_impute.pp.add_promoters"),
+        ("log10_gene_length", ("start", "end"), "gex_impute.pp.annotate_genes"),
+        ("chrom_code", ("chrom", "tss"), "gex_impute.pp.annotate_genes"),
+    )
+    return [
+        f"{', '.join(f'var[{c!r}]' for c in cols)} ({fix})"
+        for name, cols, fix in needs
+        if name in static_names and not set(cols) <= have
+    ]
 
 
 def _max_pool2(h: Any) -> Any:

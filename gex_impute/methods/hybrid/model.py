@@ -25,6 +25,7 @@ from .._base import BaseImputer, describe_differences, register
 from .._conformal import scan_observed
 from .._fallback import fallback_values
 from .cohort_cache import CohortCache
+from .genes import lacking_annotation
 from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
 from .parameters import PARAMETER_CONSTRAINTS, check_params_together
 from .patterns import describe, fit_entry_models, gene_parts, predict_entries, summary
@@ -390,6 +391,14 @@ class HybridImputer(BaseImputer):
             msg = f"the model was fitted {fitted} donors; {fix}."
             raise DataError(msg)
         self._layout(data)
+        lacking = lacking_annotation(list(self.static_names_), data.var.columns)
+        if lacking:
+            logger.warning(
+                "HybridImputer: the data lack annotation the model was fitted with (%s): those "
+                "features are missing for every gene, so the estimates are less accurate than the "
+                "fit's; annotate the data as they were at fit.",
+                "; ".join(lacking),
+            )
         diff = describe_differences(self, data)
         if diff:
             logger.warning(
