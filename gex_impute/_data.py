@@ -69,6 +69,8 @@ __all__ = [
 
 #: largest value of non-negative, non-integer data that already look log-scaled (log1p(5e8) ~ 20)
 _LOGGED_MAX = 20.0
+#: largest magnitude modelled without log1p (counts and TPM stay far below it)
+_IDENTITY_MAX = 1e12
 
 
 @dataclass
@@ -174,7 +176,7 @@ def resolve_log_transform(values: np.ndarray, log_transform: bool | Literal["aut
                 finite.min(),
                 finite.max(),
             )
-        return bool(finite.min() >= 0 and finite.max() > 50)
+        return _check_identity_scale(finite, bool(finite.min() >= 0 and finite.max() > 50))
     if log_transform not in (True, False):
         msg = f"log_transform must be True, False or 'auto', got {log_transform!r}"
         raise ParameterError(msg)
@@ -192,7 +194,25 @@ def resolve_log_transform(values: np.ndarray, log_transform: bool | Literal["aut
         )
         warnings.warn(msg, UserWarning, stacklevel=3)
         logger.warning(msg)
-    return bool(log_transform)
+    return _check_identity_scale(finite, bool(log_transform))
+
+
+def _check_identity_scale(finite: np.ndarray, log1p: bool) -> bool:
+    """Return ``log1p``; refuse values modelled as they are (no log1p) past ``_IDENTITY_MAX``.
+
+    The methods fit regressions, decompositions and boosters on the model scale; at such
+    magnitudes they fail numerically (singular systems, float32 overflow) with errors that do
+    not say why.
+    """
+    if not log1p and finite.size and np.abs(finite).max() > _IDENTITY_MAX:
+        msg = (
+            f"values reach {np.abs(finite).max():.3g} and are modelled without log1p "
+            "(log_transform=False, or 'auto' with negative values); the methods need values on a "
+            "log scale (or of a moderate size): pass log_transform=True for counts or TPM, or "
+            "rescale the data."
+        )
+        raise DataError(msg)
+    return log1p
 
 
 def _categorical(values: pd.Series, what: str, key: str) -> pd.Categorical:

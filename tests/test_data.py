@@ -84,6 +84,17 @@ def test_negative_values_with_log_transform_rejected():
     assert not data.log1p
 
 
+def test_huge_values_without_log1p_are_refused():
+    """Modelled as they are, 1e20 breaks the methods' numerics: a clear error instead."""
+    a = _adata([[1.0, 2e20], [3.0, 4.0], [5.0, 6.0]])
+    with pytest.raises(DataError, match="reach 2e\\+20 and are modelled without log1p.*log_transform=True"):
+        from_anndata(a, log_transform=False)
+    with pytest.raises(DataError, match="modelled without log1p"):
+        from_anndata(_adata([[-1.0, 2e20], [3.0, 4.0], [5.0, 6.0]]), log_transform="auto")
+    assert from_anndata(a, log_transform=True)[0].log1p  # with log1p: about 46
+    assert not from_anndata(_adata([[1.0, 2e5], [3.0, 4.0], [5.0, 6.0]]), log_transform=False)[0].log1p
+
+
 def test_a_few_negative_cells_among_tpm_values_are_reported(caplog):
     import logging
 
