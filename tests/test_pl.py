@@ -89,6 +89,8 @@ def test_group_r_per_tissue():
     plt.close(ax.figure)
     with pytest.raises(KeyError, match="no column 'donor'"):
         gi.pl.group_r({"good": good}, by="donor")
+    with pytest.raises(KeyError, match=r"no predictions of \['hybrid'\]; the predictions hold \['good'\]"):
+        gi.pl.group_r({"good": good}, by="tissue", methods=["hybrid"])
 
 
 def test_calibration_plot():

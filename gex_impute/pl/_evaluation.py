@@ -260,6 +260,10 @@ def group_r(
     """
     check_save(save)
     labels = list(methods) if methods is not None else list(predictions)
+    unknown = [label for label in labels if label not in predictions]
+    if unknown:
+        msg = f"no predictions of {unknown}; the predictions hold {list(predictions)}."
+        raise KeyNotFoundError(msg)
     frames = {}
     for label in labels:
         frame = predictions[label]
