@@ -142,16 +142,16 @@ class MeanImputer(BaseImputer):
         n, p = state["shape"]
         if data.values.shape[1] != p or data.values.shape[0] < n:
             return None
+        root = array_root(data.values)
+        checked = state["checked"]
+        if checked is not None and checked() is root:  # every array is read afresh with its labels
+            return state
         import pandas as pd
 
         keys = self._group_keys(_rows_of(data, np.arange(n)))
         row_groups = pd.Categorical(np.asarray(keys, dtype=object), categories=list(state["groups"])).codes
         if not np.array_equal(row_groups, state["row_groups"]):  # other labels: other means
             return None
-        root = array_root(data.values)
-        checked = state["checked"]
-        if checked is not None and checked() is root:
-            return state
         head = data.values[:n]
         with np.errstate(invalid="ignore"):
             same = np.array_equal(np.nansum(head, axis=1), state["row_sums"]) and np.array_equal(
