@@ -143,6 +143,34 @@ def test_read_gtf_without_gene_records_aggregates(tmp_path):
     assert (table.iloc[0]["start"], table.iloc[0]["end"]) == (100, 180)  # over transcript + exon
 
 
+@pytest.mark.parametrize("fmt", ["gtf", "gff3"])
+def test_read_gff_without_gene_records_one_span_per_contig_and_strand(tmp_path, fmt):
+    """UCSC refGene / ncbiRefSeq GTFs: a gene_id's transcripts on an alt contig, or on chrX and chrY,
+    are not merged into one span across contigs and strands (sweep J, 01)."""
+
+    def attrs(gene, tx):
+        if fmt == "gtf":
+            return f'gene_id "{gene}"; transcript_id "{tx}";'
+        return f"ID={tx};gene_id={gene};transcript_id={tx}"
+
+    lines = [
+        _record("chr6_GL000251v2_alt", "transcript", 100, 2000, "-", attrs("HLA-A", "NM_002116")),
+        _record("chr6", "transcript", 29942532, 29945870, "+", attrs("HLA-A", "NM_002116")),
+        _record("chr6", "exon", 29942532, 29942626, "+", attrs("HLA-A", "NM_002116")),
+        _record("chr6", "transcript", 29941000, 29945000, "+", attrs("HLA-A", "NM_001242758")),
+        _record("chrX", "transcript", 1000, 5000, "+", attrs("SHOX", "NM_000451")),
+        _record("chrY", "transcript", 900, 4000, "-", attrs("SHOX", "NM_000451")),
+    ]
+    head = "##gff-version 3\n" if fmt == "gff3" else ""
+    table = read_annotation(_write(tmp_path, f"hg38.refGene.{fmt}", head + "\n".join(lines) + "\n"))
+    assert list(table.index) == ["HLA-A", "SHOX"]
+    got = table[["chrom", "start", "end", "strand", "tss"]].astype(object).to_numpy().tolist()
+    assert got == [
+        ["chr6", 29940999, 29945870, "+", 29940999],  # the primary chromosome, over both transcripts
+        ["chrX", 999, 5000, "+", 999],  # both primary: the first in the file
+    ]
+
+
 def test_read_bed_gene_body_and_window_center(tmp_path):
     path = _write(tmp_path, "genes.bed", BED)
     table = read_annotation(path)
@@ -179,6 +207,31 @@ def test_read_tsv_strand_as_numbers_and_explicit_tss(tmp_path):
     table = read_annotation(_write(tmp_path, "g.tsv", text))
     assert table["strand"].tolist() == ["+", "-"]
     assert table["tss"].tolist() == [150, 449]  # given where present, strand-aware otherwise
+
+
+@pytest.mark.parametrize(
+    ("row", "coordinates", "message"),
+    [
+        ("G2\tchr1\t-5\t14409\t+", "0-based", r"line 3: start '-5' and end '14409' \(gene 'G2'\)"),
+        ("G2\tchr1\t500\t100\t-", "0-based", r"line 3: start '500' and end '100' \(gene 'G2'\)"),
+        ("G2\tchr1\t500\t500\t-", "0-based", r"line 3: start '500' and end '500'.*0 <= start < end"),
+        ("G2\tchr1\t0\t100\t+", "1-based", r"line 3: start '0' and end '100'.*1 <= start <= end"),
+    ],
+    ids=["negative", "inverted", "empty", "zero-1-based"],
+)
+def test_read_tsv_refuses_negative_and_inverted_coordinates(tmp_path, row, coordinates, message):
+    """TSV gene tables are range-checked as GTF and BED are (sweep J, 06)."""
+    from gex_impute.errors import InputFileError
+
+    path = _write(tmp_path, "genes.tsv", f"gene_id\tchrom\tstart\tend\tstrand\nG1\tchr1\t10\t20\t+\n{row}\n")
+    with pytest.raises(InputFileError, match=message) as err:
+        read_annotation(path, coordinates=coordinates)
+    assert str(path) in str(err.value)
+    # the smallest valid interval of each convention is accepted
+    path.write_text("gene_id\tchrom\tstart\tend\tstrand\nG1\tchr1\t0\t1\t+\n")
+    assert read_annotation(path).loc["G1", "tss"] == 0
+    path.write_text("gene_id\tchrom\tstart\tend\tstrand\nG1\tchr1\t1\t1\t-\n")
+    assert read_annotation(path, coordinates="1-based").loc["G1", ["start", "end"]].tolist() == [0, 1]
 
 
 def test_read_tsv_missing_columns(tmp_path):
@@ -321,8 +374,22 @@ def test_annotate_needs_orientation(tmp_path):
     del adata.obs["tissue"]
     with pytest.raises(KeyError, match="tissue_key"):
         gi.pp.annotate_genes(adata, _write(tmp_path, "g.gtf", GTF))
-    gi.pp.annotate_genes(adata, _write(tmp_path, "g.gtf", GTF), tissue_key=None)
+    gi.pp.annotate_genes(adata, _write(tmp_path, "g.gtf", GTF), tissue_key=False)  # genes in var
     assert adata.var["tss"].tolist() == EXPECTED["tss"].tolist()
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_annotate_reads_the_registered_tissue_key(tmp_path, transposed):
+    """``register_keys(tissue_key=...)`` is the default of annotate_genes (sweep J, 05)."""
+    adata = _adata(EXPECTED.index)
+    adata.obs = adata.obs.rename(columns={"tissue": "SMTSD"})
+    adata = adata.T.copy() if transposed else adata
+    gi.pp.register_keys(adata, tissue_key="SMTSD")
+    gi.pp.annotate_genes(adata, _write(tmp_path, "g.gtf", GTF))
+    genes = adata.obs if transposed else adata.var
+    assert genes["tss"].tolist() == EXPECTED["tss"].tolist()
+    with pytest.raises(KeyError, match="tissue_key 'tissue' not found"):  # an explicit key still wins
+        gi.pp.annotate_genes(adata, _write(tmp_path, "g.gtf", GTF), tissue_key="tissue")
 
 
 def test_unknown_format(tmp_path):

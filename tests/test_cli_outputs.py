@@ -126,6 +126,16 @@ def test_model_applied_without_its_donor_key(sim_file, tmp_path):
     assert anndata.read_h5ad(out).uns["imputed"]["donor_key"] == "donor"
 
 
+def test_the_tissue_column_an_h5ad_registered_is_the_default(sim, tmp_path):
+    renamed = sim.copy()
+    renamed.obs = renamed.obs.rename(columns={"tissue": "SMTSD"})
+    gi.pp.register_keys(renamed, tissue_key="SMTSD", donor_key="donor")
+    path, out = tmp_path / "renamed.h5ad", tmp_path / "out.h5ad"
+    gi.io.write_h5ad(renamed, path)
+    assert main(["impute", str(path), "--method", "mean", "-o", str(out), "-q"]) == 0
+    assert anndata.read_h5ad(out).uns["imputed"]["tissue_key"] == "SMTSD"
+
+
 def test_annotate_flank_limit_and_window_centred_bed(tmp_path, capsys):
     out = tmp_path / "annotated.h5ad"
     argv = ["annotate", str(TEST_DATA / "sim_unannotated.h5ad"), "-o", str(out)]

@@ -132,6 +132,51 @@ def test_fasta_stale_index_is_an_error(genome):
     assert adata.var.loc["g1", "promoter"] == _window(contigs["chr1"], 180, 210)
 
 
+def test_bgzip_stale_index_is_an_error(genome):
+    """A .fai / .gzi left from an earlier bgzip genome is checked as a plain FASTA's .fai is (sweep J, 04)."""
+    import pysam
+
+    from gex_impute.errors import InputFileError
+
+    path, contigs = genome
+    bgz = path.parent / "genome.fa.gz"
+    pysam.tabix_compress(str(path), str(bgz), force=True)
+    adata = _genes([("on_chr2", "chr2", 30, "+"), ("on_chr1", "chr1", 200, "+")])
+    gi.pp.add_promoters(adata, fasta=bgz, upstream=UP, downstream=DOWN)  # builds the .fai and .gzi
+    want = [_window(contigs["chr2"], 10, 40), _window(contigs["chr1"], 180, 210)]
+    assert adata.var["promoter"].tolist() == want
+    with open(path, "w") as fh:  # the genome rebuilt with its contigs in another order
+        for name in ("chr2", "chr1"):
+            seq = contigs[name]
+            fh.write(f">{name}\n" + "".join(seq[i : i + 60] + "\n" for i in range(0, len(seq), 60)))
+    pysam.tabix_compress(str(path), str(bgz), force=True)  # the old index files stay
+    with pytest.raises(InputFileError, match=r"genome.fa.gz.fai / .*genome.fa.gz.gzi does not match") as err:
+        gi.pp.add_promoters(adata, fasta=bgz, upstream=UP, downstream=DOWN)
+    assert "delete the .fai and the .gzi" in str(err.value)
+    for suffix in (".fai", ".gzi"):  # as the message says: rebuilt, and right
+        (path.parent / f"genome.fa.gz{suffix}").unlink()
+    adata = _genes([("on_chr2", "chr2", 30, "+"), ("on_chr1", "chr1", 200, "+")])
+    gi.pp.add_promoters(adata, fasta=bgz, upstream=UP, downstream=DOWN)
+    assert adata.var["promoter"].tolist() == want
+    with gi.io.open_fasta(bgz) as fa:  # an index that matches opens again
+        assert list(fa.references) == ["chr2", "chr1"]
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_add_promoters_reads_the_registered_tissue_key(genome, transposed):
+    """``register_keys(tissue_key=...)`` is the default of add_promoters (sweep J, 05)."""
+    path, contigs = genome
+    adata = _genes([("g1", "chr1", 120, "+")])
+    adata.obs = adata.obs.rename(columns={"tissue": "SMTSD"})
+    adata = adata.T.copy() if transposed else adata
+    gi.pp.register_keys(adata, tissue_key="SMTSD")
+    gi.pp.add_promoters(adata, fasta=path, upstream=UP, downstream=DOWN)
+    genes = adata.obs if transposed else adata.var
+    assert genes.loc["g1", "promoter"] == _window(contigs["chr1"], 100, 130)
+    with pytest.raises(KeyError, match="tissue_key 'tissue' not found"):  # an explicit key still wins
+        gi.pp.add_promoters(adata, fasta=path, upstream=UP, downstream=DOWN, tissue_key="tissue")
+
+
 def test_fasta_no_contig_matches(genome):
     path, _ = genome
     adata = _genes([("g1", "scaffold_7", 10, "+")])

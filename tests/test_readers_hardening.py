@@ -7,6 +7,7 @@ the part of the message that says where the problem is or how to fix it.
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 
 import anndata as ad
@@ -175,14 +176,39 @@ def test_gct_on_hdf5_and_binary(tmp_path, h5ad_path):
         ("G2\tB\t4\tinf\t6", r"line 5: value 'inf'.*infinite"),
         ("G2\tB\t4\t1e39\t6", r"line 5: value '1e39'.*float32 range"),
         ("G2\tB\t4\t5,5\t6", r"line 5: value '5,5' of gene 'G2'.*not a number"),
+        # pandas reads these as 1 and 0 (sweep J, 07)
+        ("G2\tB\tTrue\t5\t6", r"line 5: value 'True' of gene 'G2', sample 'GTEX-1117F-0226-SM-5GZZ7'.*not a"),
+        ("G2\tB\t4\tFALSE\t6", r"line 5: value 'FALSE' of gene 'G2', sample 'GTEX-1117F-0426-SM-5EGHI'"),
+        ("G2\tB\t4\t5\tfalse", r"line 5: value 'false' of gene 'G2', sample 'GTEX-111CU-0226-SM-5GZXO'"),
+        ("G2\tB\tTRUE\t5\t6\t", r"line 5: value 'TRUE' of gene 'G2'.*\(column 3\) is not a number"),
     ],
-    ids=["missing-cell", "extra-cell", "-1e400", "inf", "float32-overflow", "comma-decimal"],
+    ids=[
+        "missing-cell",
+        "extra-cell",
+        "-1e400",
+        "inf",
+        "float32-overflow",
+        "comma-decimal",
+        "True",
+        "FALSE",
+        "false-last",
+        "TRUE-trailing-tab",
+    ],
 )
 @pytest.mark.parametrize("chunksize", [None, 1])
 def test_gct_bad_rows_name_the_line(tmp_path, row, message, chunksize):
     path = tmp_path / "x.gct"
     path.write_text(_gct([ROWS[0], row, ROWS[2]]))
     _raises(io.read_gct, path, chunksize=chunksize, match=message, path=path)
+
+
+def test_gct_true_false_outside_the_values_are_kept(tmp_path):
+    """Only value cells are checked for True/False: a gene named or described so is read."""
+    path = tmp_path / "x.gct"
+    path.write_text(_gct(["TRUE\tFalse\t1\t2\t3", "G2\tulnar\t4\t5\t6"]))
+    adata = io.read_gct(path)
+    assert list(adata.var_names) == ["TRUE", "G2"] and adata.var["symbol"].tolist() == ["False", "ulnar"]
+    np.testing.assert_array_equal(adata.X[:, 0], [1, 2, 3])
 
 
 def test_gct_blank_lines_are_skipped_and_line_numbers_stay_right(tmp_path):
@@ -230,6 +256,72 @@ def test_tissue_table_shapes(tmp_path):
     path.write_text("Description\tLiver\tBrain\nG1\tAAA\t1\t2\nG2\tBBB\t3\t4\n")
     adata = io.read_tissue_table(path)
     assert list(adata.obs_names) == ["Liver", "Brain"] and adata.var["Description"].tolist() == ["AAA", "BBB"]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "csv.gz"])
+def test_tissue_csv_is_read_as_strictly_as_tsv(tmp_path, suffix):
+    """CSV goes through the strict reader TSV goes through (sweep J, 02 and 03)."""
+
+    def write(text):
+        path = tmp_path / f"t.{suffix}"
+        path.write_bytes(gzip.compress(text.encode()) if suffix.endswith(".gz") else text.encode())
+        return path
+
+    # R's write.table(sep=","): no name for the row-name column
+    path = write("Liver,Lung\nENSG00000000003.14,1.5,2.5\nENSG00000000005.5,3.5,4.5\n")
+    for adata in (io.read_expression(path), io.read_tissue_table(path, sep=",")):
+        assert list(adata.obs_names) == ["Liver", "Lung"]
+        assert list(adata.var_names) == ["ENSG00000000003.14", "ENSG00000000005.5"]
+        np.testing.assert_array_equal(adata.X, [[1.5, 3.5], [2.5, 4.5]])
+    path = write("gene,Liver,Lung\nENSG1.1,1,2\nENSG2.1,2\n")
+    err = _raises(io.read_expression, path, match="line 3: 2 comma-separated fields but the header has 3")
+    assert str(path) in str(err)
+    path = write("gene,Liver,Liver\nENSG1.1,1,2\n")
+    _raises(io.read_expression, path, match=r"line 1: the column name\(s\) \['Liver'\] occur more than once")
+    # quoted fields are honoured: a comma inside quotes is not a separator
+    path = write('gene,"Brain, Cortex",Lung\nENSG1.1,1,2\n"ENSG2.1",3,\n')
+    adata = io.read_expression(path)
+    assert list(adata.obs_names) == ["Brain, Cortex", "Lung"] and list(adata.var_names) == [
+        "ENSG1.1",
+        "ENSG2.1",
+    ]
+    np.testing.assert_array_equal(adata.X, [[1, 3], [2, np.nan]])
+
+
+@pytest.mark.parametrize(("sep", "suffix"), [("\t", "tsv"), (",", "csv")])
+def test_tissue_table_trailing_separator_on_every_line(tmp_path, caplog, sep, suffix):
+    """An Excel export's trailing tab on every line is no extra all-NaN tissue (sweep J, 08)."""
+    path = tmp_path / f"t.{suffix}"
+    path.write_text(
+        sep.join(["gene", "Liver", "Lung", "\n"])
+        + sep.join(["G1", "1", "2", "\n"])
+        + f"G2{sep}2{sep}{sep}\n"  # G2 has no Lung value
+    )
+    with caplog.at_level(logging.INFO, logger="gex_impute"):
+        adata = io.read_expression(path)
+    assert list(adata.obs_names) == ["Liver", "Lung"]
+    np.testing.assert_array_equal(adata.X, [[1, 2], [2, np.nan]])  # tissues x genes
+    assert "every line ends with an empty field" in caplog.text
+    # not every line: the header's trailing separator names no column, a refused row keeps its line
+    path.write_text(sep.join(["gene", "Liver", "Lung", "\n"]) + sep.join(["G1", "1", "2\n"]))
+    _raises(io.read_expression, path, match="line 2: 3 .*-separated fields but the header has 4", path=path)
+
+
+def test_tissue_table_messages_name_the_real_problem(tmp_path):
+    """A ';' CSV is named as such; a header name with surrounding spaces is found (sweep J, 10)."""
+    path = tmp_path / "t.csv"
+    path.write_text("gene;Liver;Lung\nENSG1.1;1,5;2\n")
+    err = _raises(
+        io.read_expression, path, match="line 1: the header holds no comma but 2 semicolon", path=path
+    )
+    assert "pass sep=','" not in str(err) and "sep=';'" in str(err)
+    tsv = tmp_path / "t.tsv"
+    tsv.write_text("gene,Liver,Lung\nG1,1,2\n")
+    _raises(io.read_expression, tsv, match="holds no tab but 2 comma.*looks comma-separated", path=tsv)
+    attrs = tmp_path / "a.txt"
+    attrs.write_text("SAMPID \tSMTS\t SMTSD \nGTEX-1-1\tA\tAdipose\n")
+    table = io.read_sample_attributes(attrs)
+    assert list(table.columns) == ["SMTS", "SMTSD"] and table.loc["GTEX-1-1", "SMTSD"] == "Adipose"
 
 
 # ---------------------------------------------------------------------------------------------

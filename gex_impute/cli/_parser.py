@@ -89,7 +89,9 @@ def _common(
     g = p.add_argument_group("common options")
     if data:
         g.add_argument(
-            "--tissue-key", default="tissue", help="obs column of each sample's tissue (default: %(default)s)"
+            "--tissue-key",
+            default=None,
+            help="obs column of each sample's tissue (default: the one the input registered, else tissue)",
         )
         g.add_argument(
             "--donor-key",

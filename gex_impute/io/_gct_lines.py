@@ -112,14 +112,22 @@ class _RowChecker(io.TextIOBase):
     this wrapper refuses both (and rows beyond the declared number of genes) with the line
     number, before the parser sees the data. It hands the parser whole lines only, without the
     leading ``id`` cell of GTEx v8 per-tissue GCTs (``id_column``) and without one trailing
-    empty cell (a trailing tab, as Excel writes).
+    empty cell (a trailing tab, as Excel writes). It also refuses ``True`` / ``False`` cells,
+    which the parser would read as 1 and 0 (any case).
     """
 
     def __init__(
-        self, fh, path: Path, n_samples: int, n_genes: int, first_line: int, *, id_column: bool = False
+        self,
+        fh,
+        path: Path,
+        samples: list[str],
+        n_genes: int,
+        first_line: int,
+        *,
+        id_column: bool = False,
     ) -> None:
-        self.fh, self.path = fh, path
-        self.n_samples, self.n_genes = n_samples, n_genes
+        self.fh, self.path, self.samples = fh, path, samples
+        self.n_samples, self.n_genes = len(samples), n_genes
         self.id_column = id_column
         self.line_no = first_line - 1
         self.rows = 0
@@ -168,6 +176,9 @@ class _RowChecker(io.TextIOBase):
         if cr != -1 and cr != len(line) - 1:
             msg = f"{self.path}, line {self.line_no}: a carriage return inside the row."
             raise InputFileError(msg)
+        values = line.find("\t", line.find("\t") + 1) + 1  # the first value cell
+        if any(line.find(c, values) != -1 for c in "uUlL"):  # cheap: "true" and "false" hold one
+            self._refuse_booleans(line, values)
         self.rows += 1
         if self.rows > self.n_genes:
             msg = (
@@ -177,6 +188,17 @@ class _RowChecker(io.TextIOBase):
             )
             raise InputFileError(msg)
         return line
+
+    def _refuse_booleans(self, line: str, values: int) -> None:
+        for j, cell in enumerate(line[values:].rstrip("\r").split("\t")):
+            if cell.lower() in ("true", "false"):
+                gene = line.split("\t", 1)[0][:40]
+                msg = (
+                    f"{self.path}, line {self.line_no}: value {cell!r} of gene {gene!r}, "
+                    f"sample {self.samples[j]!r} (column {j + 3}) is not a number; use numbers, and empty "
+                    "cells or NA for missing values."
+                )
+                raise InputFileError(msg)
 
 
 def _gene_rows(path: Path, id_column: bool = False):

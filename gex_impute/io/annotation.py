@@ -209,6 +209,17 @@ def _read_tsv(path: Path, coordinates: str) -> pd.DataFrame:
             )
             raise InputFileError(msg)
         out[col] = values - shift if col != "end" else values  # 1-based inclusive end = exclusive end
+    inverted = ((out["start"] < 0) | (out["end"] <= out["start"])).to_numpy()  # NaN: unknown, dropped later
+    if inverted.any():
+        row, (start, end) = int(np.flatnonzero(inverted)[0]), (found["start"], found["end"])
+        need = (
+            "1 <= start <= end (1-based, inclusive)" if shift else "0 <= start < end (0-based, end exclusive)"
+        )
+        msg = (
+            f"{path}, line {row + 2}: {start} {table[start].iloc[row]!r} and {end} {table[end].iloc[row]!r} "
+            f"(gene {out['gene_id'].iloc[row]!r}) are not a gene interval: need {need}."
+        )
+        raise InputFileError(msg)
     return out
 
 
@@ -235,7 +246,8 @@ def read_annotation(
           ``gene_biotype``, ``gene_name``. 1-based inclusive coordinates are converted.
         * GFF3: ``gene`` / ``ncRNA_gene`` / ``pseudogene`` records; ``gene_id`` or ``ID``
           (``gene:`` prefix removed), ``gene_type`` or ``biotype``, ``Name``.
-          A GTF/GFF3 without gene records is aggregated over each gene_id's other records.
+          A GTF/GFF3 without gene records is aggregated over each gene_id's other records, per
+          contig and strand (the primary chromosome's span wins, as below).
         * BED6: chrom, start, end, gene id (column 4), score, strand (column 6); 0-based.
         * TSV (or CSV) with a header naming ``chrom``, ``start``, ``end``, ``strand`` (common
           aliases accepted, e.g. ``chromosome``, ``txStart``), optionally ``tss``,

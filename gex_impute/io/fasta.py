@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import re
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,7 +66,9 @@ def open_fasta(path: str | os.PathLike) -> Iterator[pysam.FastaFile]:
         When nothing is at ``path``.
     InputFileError
         For a file that is not FASTA (HDF5, plain gzip, ...), malformed lines (samtools faidx
-        needs equal line lengths within a sequence), or a missing index in a read-only folder.
+        needs equal line lengths within a sequence), a missing index in a read-only folder, or
+        an existing ``.fai`` (or, for bgzip, ``.gzi``) that does not match the FASTA (its contig
+        names or offsets differ: the FASTA was rewritten after indexing; delete the index files).
 
     Examples
     --------
@@ -92,6 +96,12 @@ def open_fasta(path: str | os.PathLike) -> Iterator[pysam.FastaFile]:
         )
         msg = f"cannot open {path} as an indexed FASTA ({err}); {hint}."
         raise InputFileError(msg) from err
+    if kind == "gzip":  # checked once open: htslib has then built any missing .fai / .gzi
+        try:
+            _check_index(path, kind)
+        except InputFileError:
+            handle.close()
+            raise
     with handle:
         try:
             yield handle
@@ -106,49 +116,91 @@ def open_fasta(path: str | os.PathLike) -> Iterator[pysam.FastaFile]:
             raise InputFileError(msg) from err
 
 
-def _check_index(path: Path) -> None:
-    """Refuse an existing ``.fai`` that does not describe the (plain) FASTA beside it.
+def _check_index(path: Path, kind: str = "text") -> None:
+    """Refuse an existing ``.fai`` (and ``.gzi``) that does not describe the FASTA beside it.
 
     Each sequence's offset must start a line right after its ``>name`` header, and its first
     line must end where the index says. A FASTA rewritten after indexing (other line widths,
-    other headers) otherwise reads wrong bases without any error on some htslib versions.
+    other headers, contigs in another order) otherwise reads wrong bases without any error on
+    some htslib versions. For bgzip (``kind="gzip"``) the bytes are found through the ``.gzi``,
+    so a ``.gzi`` left from another compression fails the same checks.
     """
     fai = Path(f"{path}.fai")
     if not fai.is_file():
         return
-    size = path.stat().st_size
+    stale = [fai]
     try:
         rows = [line.split("\t") for line in fai.read_text().splitlines() if line.strip()]
         with open(path, "rb") as fh:
-            for row in rows:
-                name, length, offset, bases, width = (
-                    row[0],
-                    int(row[1]),
-                    int(row[2]),
-                    int(row[3]),
-                    int(row[4]),
-                )
-                fh.seek(max(offset - 1024, 0))
-                before = fh.read(min(offset, 1024))
-                line = before[:-1].rsplit(b"\n", 1)[-1]  # the header (or its last 1 kB)
-                whole = b"\n" in before[:-1] or offset <= 1024
-                named = not whole or (line.split() or [b""])[0] == b">" + name.encode()
-                fh.seek(offset)
-                first = fh.read(min(bases, length) + (width - bases))
-                ok = offset <= size and before.endswith(b"\n") and named
-                if ok and length > bases:  # a full first line ends where the index says
-                    ok = first[bases:].strip(b"\r") == b"\n" and b"\n" not in first[:bases]
-                if not ok:
-                    break
+            if kind == "gzip":
+                stale.append(Path(f"{path}.gzi"))
+                read, size = _bgzf_reader(fh, stale[1]), None
             else:
+                read, size = _plain_reader(fh), path.stat().st_size
+            if all(_row_matches(row, read, size) for row in rows):
                 return
-    except (ValueError, IndexError, OSError, UnicodeDecodeError):
+    except (ValueError, IndexError, OSError, UnicodeDecodeError, zlib.error):
         pass
+    names = " and ".join(f"the {p.suffix}" for p in stale)
     msg = (
-        f"the index {fai} does not match {path} (the FASTA was rewritten after indexing?); delete "
-        "the .fai (it is rebuilt) and run again."
+        f"the index {' / '.join(map(str, stale))} does not match {path} (the FASTA was rewritten after "
+        f"indexing?); delete {names} (rebuilt when the folder is writable) and run again."
     )
     raise InputFileError(msg)
+
+
+def _row_matches(row: list[str], read, size: int | None) -> bool:
+    """Whether one ``.fai`` row (name, length, offset, bases, width) fits the FASTA's bytes."""
+    name, length, offset, bases, width = row[0], int(row[1]), int(row[2]), int(row[3]), int(row[4])
+    before = read(max(offset - 1024, 0), min(offset, 1024))
+    line = before[:-1].rsplit(b"\n", 1)[-1]  # the header (or its last 1 kB)
+    whole = b"\n" in before[:-1] or offset <= 1024
+    named = not whole or (line.split() or [b""])[0] == b">" + name.encode()
+    first = read(offset, min(bases, length) + (width - bases))
+    ok = (size is None or offset <= size) and before.endswith(b"\n") and named
+    if ok and length > bases:  # a full first line ends where the index says
+        ok = first[bases:].strip(b"\r") == b"\n" and b"\n" not in first[:bases]
+    return ok
+
+
+def _plain_reader(fh):
+    def read(start: int, size: int) -> bytes:
+        fh.seek(start)
+        return fh.read(size)
+
+    return read
+
+
+def _bgzf_reader(fh, gzi: Path):
+    """``read(start, size)`` of a bgzip file's uncompressed bytes, through its ``.gzi`` block index."""
+    data = gzi.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    if len(data) != 8 + 16 * n:
+        msg = f"{gzi} is not a bgzip index"
+        raise ValueError(msg)
+    pairs = [
+        (int.from_bytes(data[k : k + 8], "little"), int.from_bytes(data[k + 8 : k + 16], "little"))
+        for k in range(8, len(data), 16)
+    ]
+    blocks = [(0, 0), *pairs]  # (compressed, uncompressed) offset of each block
+    starts = [u for _, u in blocks]
+
+    def read(start: int, size: int) -> bytes:
+        k = bisect.bisect_right(starts, start) - 1
+        fh.seek(blocks[k][0])
+        pos, out = blocks[k][1], b""
+        while pos + len(out) < start + size:
+            head = fh.read(18)
+            if len(head) < 18:  # end of file
+                break
+            if head[:4] != b"\x1f\x8b\x08\x04" or head[12:14] != b"BC":
+                msg = f"no BGZF block where {gzi} places one"
+                raise ValueError(msg)
+            block = fh.read(int.from_bytes(head[16:18], "little") + 1 - 18)
+            out += zlib.decompress(block[:-8], wbits=-15)
+        return out[start - pos : start - pos + size]
+
+    return read
 
 
 def index_fasta(path: str | os.PathLike) -> Path:

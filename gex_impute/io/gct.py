@@ -85,9 +85,9 @@ def read_gct(
     ------
     InputFileError
         On a file that is not GCT v1.2 text, a truncated or corrupt gzip stream, a row with a
-        missing or extra cell (names the line), a non-numeric or infinite value (names line, gene
-        and sample), a dimensions line that does not match the data, or samples missing from
-        ``sample_attributes``.
+        missing or extra cell (names the line), a non-numeric (``True`` / ``False`` included) or
+        infinite value (names line, gene and sample), a dimensions line that does not match the
+        data, or samples missing from ``sample_attributes``.
 
     Examples
     --------
@@ -125,7 +125,7 @@ def read_gct(
         names: list[str] = []
         symbols: list[str] = []
         row = 0
-        checker = _RowChecker(fh, path, n_samples, n_genes, first_line=4, id_column=id_column)
+        checker = _RowChecker(fh, path, samples, n_genes, first_line=4, id_column=id_column)
         reader = pd.read_csv(
             checker,
             sep="\t",

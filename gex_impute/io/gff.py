@@ -73,7 +73,10 @@ def read_gff(path: str | os.PathLike, fmt: str) -> pd.DataFrame:
     """Gene records of a GTF (``fmt="gtf"``) or GFF3 (``"gff3"``) file as a table.
 
     Gene records are ``gene`` lines (GFF3 also ``ncRNA_gene``, ``pseudogene``); a file without
-    any is aggregated over each ``gene_id``'s other records (transcripts, exons).
+    any (UCSC's refGene / ncbiRefSeq GTFs) is aggregated over each ``gene_id``'s other records
+    (transcripts, exons) on each contig and strand separately: one record per ``(gene_id,
+    chrom, strand)``, of which :func:`~gex_impute.io.read_annotation` keeps the one on a primary
+    chromosome, as for repeated gene records.
 
     Returns
     -------
@@ -90,7 +93,9 @@ def read_gff(path: str | os.PathLike, fmt: str) -> pd.DataFrame:
     parse = _parse_gtf_attributes if fmt == "gtf" else _parse_gff3_attributes
     gene_types = {"gene"} if fmt == "gtf" else _GFF3_GENE_TYPES
     genes: list[tuple] = []
-    fallback: dict[str, list] = {}  # gene_id -> [chrom, start, end, strand, type, name]
+    # (gene_id, chrom, strand) -> [start, end, type, name]: one span per contig and strand, so a
+    # gene on an alt contig or on chrX and chrY is not merged into one span across them
+    fallback: dict[tuple[str, str, str], list] = {}
     n_lines = 0
     with open_text(path, f"{fmt.upper()} file") as fh:
         for line_no, line in enumerate(fh, start=1):
@@ -125,15 +130,20 @@ def read_gff(path: str | os.PathLike, fmt: str) -> pd.DataFrame:
             if is_gene:
                 genes.append((gene_id, fields[0], start, end, fields[6], gene_type, name))
             else:
-                rec = fallback.get(gene_id)
+                key = (gene_id, fields[0], fields[6])
+                rec = fallback.get(key)
                 if rec is None:
-                    fallback[gene_id] = [fields[0], start, end, fields[6], gene_type, name]
+                    fallback[key] = [start, end, gene_type, name]
                 else:
-                    rec[1] = min(rec[1], start)
-                    rec[2] = max(rec[2], end)
+                    rec[0], rec[1] = min(rec[0], start), max(rec[1], end)
+                    rec[2], rec[3] = rec[2] or gene_type, rec[3] or name
     if not genes and fallback:
-        logger.info("%s has no gene records; gene bounds are taken over each gene_id's other records.", path)
-        genes = [(gid, *rec) for gid, rec in fallback.items()]
+        logger.info(
+            "%s has no gene records; gene bounds are taken over each gene_id's other records on each "
+            "contig and strand (the primary chromosome's span is kept).",
+            path,
+        )
+        genes = [(gid, chrom, s, e, strand, t, n) for (gid, chrom, strand), (s, e, t, n) in fallback.items()]
     if not genes:
         msg = f"{path}: found no gene records with a gene_id attribute in {n_lines} {fmt.upper()} lines."
         raise InputFileError(msg)

@@ -7,17 +7,18 @@ helpers live in :mod:`gex_impute.io.gtex_tables`.
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import os
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputFileError
+from ..errors import InputFileError, ParameterError
 from ._text import examples, open_text, write_text
 
 if TYPE_CHECKING:
@@ -33,6 +34,52 @@ ANNOTATION_COLUMNS = frozenset(
     {"description", "symbol", "gene_symbol", "gene_name", "name", "gene_type", "gene_biotype", "biotype"}
 )
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: a :mod:`csv` quoting mode (3: ``csv.QUOTE_NONE``, 0: ``csv.QUOTE_MINIMAL``)
+Quoting = Literal[0, 1, 2, 3]
+
+
+_SEPARATORS = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
+
+
+def _sep_name(sep: str) -> str:
+    return _SEPARATORS.get(sep, repr(sep))
+
+
+def _drop_trailing_field(lines: list[str], path: Path, sep: str) -> list[str]:
+    """Drop one empty trailing field when every line has one (a spreadsheet export's trailing tab)."""
+    bodies = [line.rstrip("\r\n") for line in lines]
+    if not all(body.endswith(sep) for body in bodies):
+        return lines
+    logger.info("%s: every line ends with an empty field (a trailing %s); dropped it.", path, _sep_name(sep))
+    return [line[: len(body) - 1] + line[len(body) :] for line, body in zip(lines, bodies, strict=True)]
+
+
+def _split(lines: list[str], sep: str, quoting: Quoting) -> list[tuple[int, list[str]]]:
+    """Each record's 0-based first line and its fields; quote-aware except for TSV and ``QUOTE_NONE``."""
+    if sep == "\t" or quoting == csv.QUOTE_NONE:
+        return [(k, line.rstrip("\r\n").split(sep)) for k, line in enumerate(lines)]
+    records, reader, start = [], csv.reader(lines, delimiter=sep, quoting=quoting), 0
+    for row in reader:
+        records.append((start, row or [""]))  # a blank line is one empty field, as for TSV
+        start = reader.line_num
+    return records
+
+
+def _check_separator(header: str, path: Path, line_no: int, sep: str) -> None:
+    """Refuse a header without ``sep`` that holds another separator (a ``;`` CSV, a TSV named .csv)."""
+    if sep in header:
+        return
+    found = [(header.count(s), s) for s in _SEPARATORS if s != sep and s in header]
+    if not found:
+        return
+    count, other = max(found)
+    msg = (
+        f"{path}, line {line_no}: the header holds no {_sep_name(sep)} but {count} {_sep_name(other)}(s), "
+        f"so the file looks {_sep_name(other)}-separated, not {_sep_name(sep)}-separated; save it as a "
+        f"tab-separated .tsv (or a comma-separated .csv with decimal points), or read it with "
+        f"gex_impute.io.read_tissue_table(path, sep={other!r})."
+    )
+    raise InputFileError(msg)
 
 
 def read_strict_tsv(
@@ -40,40 +87,51 @@ def read_strict_tsv(
     what: str,
     *,
     index_header_optional: bool = False,
-    quoting: int = 3,
+    quoting: Quoting = 3,
     required: tuple[str, ...] = (),
+    sep: str = "\t",
+    check_separator: bool = False,
 ) -> pd.DataFrame:
-    """Read a TSV whose rows all have the header's number of fields, every cell as a string.
+    """Read a TSV (or ``sep``-separated table) whose rows all have the header's number of fields.
 
-    ``quoting=3`` (``csv.QUOTE_NONE``, GTEx tables hold quotes in free text) or 0 (``QUOTE_MINIMAL``).
-    With ``required`` columns, leading ``#`` comment lines (without tabs) and blank lines before
-    a header that names them are skipped (dbGaP's tables); ``table.attrs["header_line"]`` is then
-    the header's line number (see :func:`line_of`).
+    Every cell is read as a string. ``quoting=3`` (``csv.QUOTE_NONE``, GTEx tables hold quotes in
+    free text) or 0 (``QUOTE_MINIMAL``; fields of a non-tab table are then counted quote-aware).
+    With ``required`` columns, leading ``#`` comment lines (without ``sep``) and blank lines
+    before a header that names them are skipped (dbGaP's tables); ``table.attrs["header_line"]``
+    is then the header's line number (see :func:`line_of`). When every line, the header
+    included, ends with one empty field (a trailing tab), that field is dropped (logged).
+    Header names are stripped of surrounding white space. ``index_header_optional``: a header
+    with one field fewer than every row names all but the first (row-name) column, as R writes
+    it. ``check_separator``: refuse a header without ``sep`` that holds another separator.
     """
     path = Path(path)
+    sep_name = _sep_name(sep)
     with open_text(path, what) as fh:
         lines = fh.readlines()
     while lines and (not lines[-1] or lines[-1].isspace()):
         lines.pop()
     if not lines:
-        msg = f"{path} is empty; pass a tab-separated {what} with a header line."
+        msg = f"{path} is empty; pass a {sep_name}-separated {what} with a header line."
         raise InputFileError(msg)
-    skipped = _preamble(lines, path, what, required)
-    lines = lines[skipped:]
-    n_header = lines[0].count("\t")
-    n_rows = {line.count("\t") for line in lines[1:]}
-    if index_header_optional and n_rows == {n_header + 1}:
-        lines[0] = "\t" + lines[0]  # R-style header without a name for the row-name column
-        n_header += 1
-    for k, line in enumerate(lines[1:], start=2 + skipped):
-        n_tabs = line.count("\t")
-        if n_tabs != n_header:
+    skipped = _preamble(lines, path, what, required, sep)
+    lines = _drop_trailing_field(lines[skipped:], path, sep)
+    if check_separator:
+        _check_separator(lines[0], path, skipped + 1, sep)
+    records = _split(lines, sep, quoting)
+    header = records[0][1]
+    n_rows = {len(fields) for _, fields in records[1:]}
+    if index_header_optional and n_rows == {len(header) + 1}:
+        lines[0] = sep + lines[0]  # R-style header without a name for the row-name column
+        header = ["", *header]
+    for k, fields in records[1:]:
+        if len(fields) != len(header):
             msg = (
-                f"{path}, line {k}: {n_tabs + 1} tab-separated fields but the header has {n_header + 1}; "
-                f"a cell is {'missing' if n_tabs < n_header else 'extra'} (empty cells must keep their tab)."
+                f"{path}, line {k + 1 + skipped}: {len(fields)} {sep_name}-separated fields but the header "
+                f"has {len(header)}; a cell is {'missing' if len(fields) < len(header) else 'extra'} (empty "
+                f"cells must keep their {sep_name})."
             )
             raise InputFileError(msg)
-    header = [f.strip() for f in lines[0].rstrip("\r\n").split("\t")]
+    header = [f.strip() for f in header]
     if quoting != 3:  # quoted names compare without their quotes
         header = [f.strip('"') for f in header]
     repeated = sorted(name for name, n in Counter(f for f in header if f).items() if n > 1)
@@ -86,7 +144,7 @@ def read_strict_tsv(
     try:
         table = pd.read_csv(
             io.StringIO("".join(lines)),
-            sep="\t",
+            sep=sep,
             dtype=str,
             keep_default_na=False,
             na_values=list(NA_VALUES),
@@ -94,20 +152,21 @@ def read_strict_tsv(
             skip_blank_lines=False,
         )
     except (ValueError, pd.errors.ParserError) as err:  # e.g. an unbalanced quote in a quoted table
-        msg = f"{path}: cannot parse it as a tab-separated {what} ({err})."
+        msg = f"{path}: cannot parse it as a {sep_name}-separated {what} ({err})."
         raise InputFileError(msg) from err
+    table.columns = pd.Index([str(c).strip() for c in table.columns])  # "SAMPID " is SAMPID
     table.attrs["header_line"] = skipped + 1
     return table
 
 
-def _preamble(lines: list[str], path: Path, what: str, required: tuple[str, ...]) -> int:
-    """Count the leading comment (``#``, no tab) and blank lines before a header naming ``required``."""
+def _preamble(lines: list[str], path: Path, what: str, required: tuple[str, ...], sep: str = "\t") -> int:
+    """Count the leading comment (``#``, no ``sep``) and blank lines before a header naming ``required``."""
     k = 0
-    while k < len(lines) and (not lines[k].strip() or (lines[k].startswith("#") and "\t" not in lines[k])):
+    while k < len(lines) and (not lines[k].strip() or (lines[k].startswith("#") and sep not in lines[k])):
         k += 1
     if not k or not required:
         return 0
-    header = {f.strip() for f in lines[k].rstrip("\r\n").split("\t")} if k < len(lines) else set()
+    header = {f.strip() for f in lines[k].rstrip("\r\n").split(sep)} if k < len(lines) else set()
     missing = [c for c in required if c not in header]
     if missing:
         msg = (
@@ -177,7 +236,9 @@ def read_tissue_table(path: str | os.PathLike, *, sep: str = "\t") -> AnnData:
         columns without a single number before the first tissue column, go to ``var``; every
         other column must hold numbers (empty or ``NA`` for missing).
     sep
-        Field separator (``","`` for CSV, where quoting is honoured).
+        Field separator (``","`` for CSV). Every separator is read as strictly as a TSV: quoted
+        fields are honoured, a header without the row-name column's name is accepted, and one
+        empty trailing field on every line (a spreadsheet's trailing tab) is dropped.
 
     Returns
     -------
@@ -189,7 +250,10 @@ def read_tissue_table(path: str | os.PathLike, *, sep: str = "\t") -> AnnData:
     ------
     InputFileError
         A tissue column with a non-numeric or infinite cell (names line, gene and column), a row
-        with a missing or extra cell, an empty or repeated gene id, or no tissue column.
+        with a missing or extra cell, a repeated column name, an empty or repeated gene id, no
+        tissue column, or a header that holds another separator than ``sep`` (a ``;`` CSV).
+    ParameterError
+        When ``sep`` is not a single character.
 
     Examples
     --------
@@ -201,17 +265,22 @@ def read_tissue_table(path: str | os.PathLike, *, sep: str = "\t") -> AnnData:
     from anndata import AnnData
 
     path = Path(path)
-    if sep == "\t":
-        table = read_strict_tsv(path, "tissue table", index_header_optional=True, quoting=0)
-    else:
-        with open_text(path, "tissue table") as fh:
-            try:
-                table = pd.read_csv(fh, sep=sep, dtype=str, keep_default_na=False, na_values=list(NA_VALUES))
-            except (ValueError, pd.errors.ParserError) as err:
-                msg = f"{path}: not a {sep!r}-separated table ({err})."
-                raise InputFileError(msg) from err
+    if not isinstance(sep, str) or len(sep) != 1 or sep in '"\r\n':
+        msg = f"sep must be one character such as '\\t' or ',' (not a quote or newline), got {sep!r}."
+        raise ParameterError(msg)
+    table = read_strict_tsv(
+        path,
+        "tissue table",
+        index_header_optional=True,
+        quoting=csv.QUOTE_MINIMAL,
+        sep=sep,
+        check_separator=True,
+    )
     if table.shape[1] < 2:
-        msg = f"{path}: found no tissue columns with sep={sep!r}; pass sep=',' for a CSV file."
+        msg = (
+            f"{path}: found a single column; a tissue table has a gene id column and one column per "
+            f"tissue, separated by {_sep_name(sep)}s."
+        )
         raise InputFileError(msg)
     gene_col = table.columns[0]
     table = index_by(table, gene_col, path, "tissue table")

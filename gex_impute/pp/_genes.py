@@ -5,6 +5,10 @@
    found on neither axis is an error that names the columns seen.
 2. ``tissue_key=None``: the genes are in ``var`` (AnnData's samples x genes convention), unless
    ``needed`` columns are all in ``obs`` and not all in ``var`` (an annotated transposed object).
+
+The public ``pp`` functions take ``tissue_key=None`` to mean the key recorded by
+:func:`gex_impute.pp.register_keys`, else ``"tissue"``, and ``tissue_key=False`` for rule 2;
+:func:`resolve_tissue_key` turns theirs into the key of these rules.
 """
 
 from __future__ import annotations
@@ -20,9 +24,18 @@ from ..io.identifiers import strip_version
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["gene_axis", "gene_ids", "gene_table", "view_to_actual"]
+__all__ = ["gene_axis", "gene_ids", "gene_table", "resolve_tissue_key", "view_to_actual"]
 
 GeneAxis = Literal["var", "obs"]
+
+
+def resolve_tissue_key(adata: AnnData, tissue_key: str | Literal[False] | None) -> str | None:
+    """Return the key of a public ``pp`` call: False -> None (rule 2), None -> registered, else "tissue"."""
+    if tissue_key is False:
+        return None
+    from .._data_keys import resolve_keys
+
+    return resolve_keys(adata, tissue_key=tissue_key)[0]
 
 
 def gene_axis(adata: AnnData, tissue_key: str | None = "tissue", *, needed: Sequence[str] = ()) -> GeneAxis:

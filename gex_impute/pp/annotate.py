@@ -18,7 +18,7 @@ import pandas as pd
 from ..errors import DataError, ParameterError
 from ..io.annotation import COLUMNS, AnnotationFormat, finish_table, read_annotation, sniff_format
 from ..io.identifiers import normalize_chrom, strip_version
-from ._genes import gene_ids, gene_table, view_to_actual
+from ._genes import gene_ids, gene_table, resolve_tissue_key, view_to_actual
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -34,7 +34,7 @@ def annotate_genes(
     *,
     format: AnnotationFormat = "auto",  # noqa: A002 - mirrors the user-facing option name
     gene_id_key: str | None = None,
-    tissue_key: str | None = "tissue",
+    tissue_key: str | Literal[False] | None = None,
     bed_tss: Literal["start", "window_center"] = "start",
     coordinates: Literal["0-based", "1-based"] = "0-based",
     columns: Iterable[str] | None = None,
@@ -60,7 +60,9 @@ def annotate_genes(
     gene_id_key
         Column of the gene table holding the ids to match; the gene index when None.
     tissue_key
-        Sample column used to find the orientation; None means genes are in ``var``.
+        Sample column used to find the orientation: the gene axis is the other one. None: the
+        key recorded by :func:`~gex_impute.pp.register_keys`, else ``"tissue"``. False: no
+        sample column, the genes are in ``var``.
     bed_tss
         BED files only: ``"start"`` (intervals are gene bodies) or ``"window_center"``
         (intervals are windows centred on the TSS, e.g. ``hg38_tss_cage_20kb.bed``).
@@ -105,7 +107,7 @@ def annotate_genes(
         raise ParameterError(msg)
     adata = adata.copy() if copy else adata
     view_to_actual(adata)
-    axis, genes = gene_table(adata, tissue_key)
+    axis, genes = gene_table(adata, resolve_tissue_key(adata, tissue_key))
     ids, keys = gene_ids(genes, gene_id_key, axis)  # checked before a large file is read
 
     if isinstance(annotation, pd.DataFrame):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from ..errors import DataError, InputFileError, ParameterError
 from ..io._text import open_text
 from ..io.fasta import SEQUENCE_LETTERS, open_fasta, read_sequences, reverse_complement
 from ..io.identifiers import normalize_chrom, strip_version
-from ._genes import gene_ids, gene_table, require_columns, view_to_actual
+from ._genes import gene_ids, gene_table, require_columns, resolve_tissue_key, view_to_actual
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -80,7 +80,7 @@ def add_promoters(
     downstream: int = 500,
     key_added: str = "promoter",
     gene_id_key: str | None = None,
-    tissue_key: str | None = "tissue",
+    tissue_key: str | Literal[False] | None = None,
     copy: bool = False,
 ) -> AnnData | None:
     """Attach a promoter sequence to every gene.
@@ -105,7 +105,8 @@ def add_promoters(
     Parameters
     ----------
     adata
-        AnnData with genes in ``var`` (or in ``obs``, found via ``tissue_key``).
+        AnnData with genes in ``var`` (or in ``obs``: transposed data, found from where
+        ``tissue_key`` lives).
     fasta
         Genome FASTA path.
     sequences
@@ -122,7 +123,9 @@ def add_promoters(
         Gene column holding the ids to match ``sequences``/``mapping``; the index when None.
         Ensembl version suffixes are ignored on both sides.
     tissue_key
-        Sample column used to find the orientation; None means genes are in ``var``.
+        Sample column used to find the orientation: the gene axis is the other one. None: the
+        key recorded by :func:`~gex_impute.pp.register_keys`, else ``"tissue"``. False: no
+        sample column, the genes are in ``var``.
     copy
         Return a copy instead of writing into ``adata``.
 
@@ -166,7 +169,7 @@ def add_promoters(
         raise ParameterError(msg)
     adata = adata.copy() if copy else adata
     view_to_actual(adata)
-    axis, genes = gene_table(adata, tissue_key)
+    axis, genes = gene_table(adata, resolve_tissue_key(adata, tissue_key))
     if fasta is not None:
         require_columns(
             genes,
