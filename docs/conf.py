@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from importlib.metadata import version as _version
+
+# the tutorial's kernel draws figures inline only when MPLBACKEND is unset (ipykernel sets it
+# then): a caller's MPLBACKEND=Agg, as scripts/check.sh exports for the tests, would hide them
+os.environ.pop("MPLBACKEND", None)
 
 project = "gex_impute"
 author = "gex_impute developers"
@@ -22,7 +27,8 @@ extensions = [
 autosummary_generate = True
 autodoc_member_order = "groupwise"
 # inherited members too: HybridImputer's fit / predict / save / load come from BaseImputer
-autodoc_default_options = {"members": True, "inherited-members": True, "show-inheritance": False}
+# (not BaseException's: the error pages would list add_note / with_traceback)
+autodoc_default_options = {"members": True, "inherited-members": "BaseException", "show-inheritance": False}
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = True
@@ -70,3 +76,21 @@ html_theme_options = {
 
 # no intersphinx: CI builds offline, and warnings are errors
 suppress_warnings = ["config.cache"]
+
+
+def _drop_lone_colon(app, what, name, obj, options, lines: list[str]) -> None:
+    """Drop the lone ``:`` left under a Returns / Yields section before napoleon parses it.
+
+    sphinx-autodoc-typehints adds it for the return type; our Returns sections are sentences
+    (``napoleon_custom_sections``), where it would show as a stray colon.
+    """
+    for i in range(len(lines) - 2):
+        if lines[i].strip() in ("Returns", "Yields") and set(lines[i + 1].strip()) == {"-"}:
+            if lines[i + 2].strip() == ":":
+                del lines[i + 2]
+            break
+
+
+def setup(app) -> None:
+    """Connect the docstring hook ahead of napoleon and sphinx-autodoc-typehints (priority 500)."""
+    app.connect("autodoc-process-docstring", _drop_lone_colon, priority=499)

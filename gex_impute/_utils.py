@@ -60,10 +60,18 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
 
 
 def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
-    """Wrap ``iterable`` in a ``tqdm.auto`` progress bar that can be switched off."""
+    """Wrap ``iterable`` in a ``tqdm.auto`` progress bar that can be switched off.
+
+    Switched off, a plain ``tqdm`` that draws nothing: ``tqdm.auto`` in a notebook without
+    ipywidgets warns even for a bar never shown.
+    """
+    if not enabled:
+        from tqdm.std import tqdm as plain
+
+        return plain(iterable, disable=True, **kwargs)
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, disable=not enabled, **kwargs)
+    return tqdm(iterable, **kwargs)
 
 
 def resolve_device(device: str = "auto") -> str:

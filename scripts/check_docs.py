@@ -1,8 +1,9 @@
-"""Check a built documentation site: every API page shows its signature and docstring.
+"""Check a built documentation site: every API page shows its signature, the tutorial its figures.
 
 Sphinx can build without a warning and still show nothing: autosummary stubs read by the wrong
-parser render their directives as plain text. This reads every generated API page and fails
-when one has no signature, or shows a directive as text.
+parser render their directives as plain text, and a library that switches matplotlib's backend
+hides a notebook's figures. This reads every generated API page and fails when one has no
+signature, or shows a directive as text, and fails a tutorial without a figure.
 
     .venv/bin/python scripts/check_docs.py docs/_build/html
 """
@@ -27,6 +28,9 @@ def problems(html_dir: Path) -> list[str]:
             found.append(f"{page.name}: no signature")
         if re.search(r"\.\. (currentmodule|autofunction|autoclass|automodule)::", text):
             found.append(f"{page.name}: a directive is shown as text")
+    tutorial = html_dir / "tutorial.html"
+    if tutorial.exists() and "<img" not in tutorial.read_text(encoding="utf-8"):
+        found.append("tutorial.html: no figure (were the plots drawn where the notebook cannot show them?)")
     return found
 
 

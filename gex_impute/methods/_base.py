@@ -121,8 +121,9 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
         adata
             AnnData (either orientation) or already prepared :class:`ExpressionData`.
         tissue_key, donor_key, layer, log_transform
-            See :func:`gex_impute.tl.impute`; None reads the keys registered with
-            :func:`gex_impute.pp.register_keys` (else ``"tissue"``, no donors, ``X``).
+            As in :func:`gex_impute.tl.impute`: a key left None reads the one registered with
+            :func:`gex_impute.pp.register_keys` (else ``"tissue"``, no donors, ``X``);
+            ``log_transform="auto"`` models log1p of count- or TPM-like values.
 
         Returns
         -------

@@ -93,7 +93,7 @@ class KNNSamplesImputer(BaseImputer):
     A sample's missing value of a gene is the mean of that gene in the ``n_neighbors`` samples
     closest to it among those where the gene is observed (nan-Euclidean distance over the
     genes both observed), as ``KNNImputer`` computes it; vectorised here, with every
-    candidate ``n_neighbors`` scored in one pass. Beyond :data:`EXACT_ROWS` samples only the
+    candidate ``n_neighbors`` scored in one pass. Beyond ``EXACT_ROWS`` samples only the
     ``2 * max(candidates) + 16`` nearest samples are searched for a gene's neighbours. Samples with nothing
     observed (absent profiles) and genes never observed cannot be served and get the shared
     fallback (tissue mean; counted in ``n_fallback_``).

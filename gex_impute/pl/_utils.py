@@ -1,4 +1,4 @@
-"""Shared plotting plumbing: a headless-safe new Axes, an atomic save."""
+"""Shared plotting plumbing: a new Axes, an atomic save."""
 
 from __future__ import annotations
 
@@ -19,13 +19,12 @@ logger = logging.getLogger("gex_impute")
 
 
 def pyplot():
-    """Import ``matplotlib.pyplot``, switching to Agg first when there is no display."""
-    import matplotlib
+    """Import ``matplotlib.pyplot`` on first use; the backend stays the user's choice.
 
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo") and not os.environ.get(
-        "DISPLAY"
-    ):
-        matplotlib.use("Agg")  # headless: avoid GUI backends that need a display
+    Never switched here: in Jupyter the inline backend must stay (switching to Agg hid every
+    later figure of the session, ours, scanpy's and the user's), and elsewhere without a display
+    matplotlib already falls back to Agg by itself.
+    """
     import matplotlib.pyplot as plt
 
     return plt

@@ -256,7 +256,8 @@ def evaluate(
         in seconds; add ``"hybrid"`` to compare it, as ``gex-impute evaluate`` does by default),
         leaving out those the data cannot serve (e.g. ``distance`` without coordinates).
     tissue_key, donor_key, layer, log_transform
-        As in :func:`gex_impute.tl.impute` (registered keys are used when left out).
+        As in :func:`gex_impute.tl.impute`: keys left out are the registered ones, and
+        ``log_transform="auto"`` models log1p of count- or TPM-like values.
     random_state
         Seed of the hold-out split, also given to methods created by name.
         None is seed 0 (never numpy's global random state).

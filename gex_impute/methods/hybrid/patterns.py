@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ..._utils import progress_bar
 from .entries import EntryFeatures
 from .masking import PATTERNS, Layout, gene_rounds, hide
 from .profile_model import fit_profile_model, predict_profiles
@@ -239,7 +239,7 @@ def fit_entry_models(
         gene_sets = gene_rounds(~np.isnan(values), gene_rng)
     n_rounds = model.n_rounds
     gene_rows = entry_rows = 0
-    bar = tqdm(desc="hybrid: masked rounds", disable=not model.progress)
+    bar = progress_bar(desc="hybrid: masked rounds", enabled=model.progress)
     i = 0
     while True:
         few_rows = "entries" in patterns and entry_rows < MIN_ENTRY_ROWS and i < MAX_ROUNDS

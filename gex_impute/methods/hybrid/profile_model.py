@@ -16,8 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ..._utils import progress_bar
 from .masking import Layout
 from .stacking import apply_model, fit_pattern_model
 
@@ -107,7 +107,7 @@ def fit_profile_model(
     xs, ys, donors = [], [], []
     bases: dict[str, list[np.ndarray]] = {}
     names: list[str] = []
-    for idx in tqdm(donor_runs(units[:, 0]), desc="hybrid: profile features", disable=not model.progress):
+    for idx in progress_bar(donor_runs(units[:, 0]), desc="hybrid: profile features", enabled=model.progress):
         d = int(units[idx[0], 0])
         picks, targets = [], []
         for t in units[idx, 1]:
@@ -285,7 +285,7 @@ def predict_profiles(
 
     try:
         pending = 0
-        for idx in tqdm(donor_runs(units // n_t), desc="hybrid: profiles", disable=not progress):
+        for idx in progress_bar(donor_runs(units // n_t), desc="hybrid: profiles", enabled=progress):
             genes = [cols[members[i]] for i in idx]
             d = int(units[idx[0]] // n_t)
             x_d, feature_names, base_d = _unit_features(pf, d, units[idx] % n_t, genes, fitting=False)
