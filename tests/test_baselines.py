@@ -235,3 +235,21 @@ def test_knn_uses_similar_genes():
     data = _data(values, np.arange(8).astype(str))
     pred = get_method("knn", n_neighbors=1).fit(data).predict(data)
     assert pred[2, 0] == pytest.approx(base[2, 1])
+
+
+def test_mean_predict_rows_never_serves_the_means_of_other_labels():
+    """The same values array with other tissue labels (after a call that cached the array)."""
+    from dataclasses import replace
+
+    adata = gi.datasets.simulate(n_donors=4, n_tissues=3, n_genes=40, random_state=1)
+    data, _ = from_anndata(adata, log_transform=False)
+    tissue = np.asarray(data.tissue)
+    first, second = data.tissue.categories[:2]
+    swapped = np.where(tissue == first, second, np.where(tissue == second, first, tissue))
+    other = replace(data, tissue=pd.Categorical(swapped, categories=data.tissue.categories))
+    rows = np.arange(data.n_samples)
+    model = gi.get_method("mean").fit(data)
+    model.predict_rows(data, rows)  # checks, and keeps, this values array
+    np.testing.assert_allclose(
+        model.predict_rows(other, rows), gi.get_method("mean").fit(other).predict(other), equal_nan=True
+    )

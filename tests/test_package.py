@@ -57,6 +57,23 @@ def _readme_test_command() -> str:
     return m.group(1).strip()
 
 
+def test_every_error_class_lives_in_gex_impute_errors():
+    """``except gi.errors.X`` must catch what the package raises: no second copy elsewhere."""
+    import pkgutil
+
+    for module in pkgutil.walk_packages(gi.__path__, "gex_impute."):
+        __import__(module.name)
+    found, todo = [], [gi.errors.GexImputeError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    assert {cls.__module__ for cls in found} == {"gex_impute.errors"}, [
+        f"{cls.__module__}.{cls.__qualname__}" for cls in found
+    ]
+    assert set(gi.errors.__all__) == {cls.__name__ for cls in found}
+
+
 def test_ci_runs_the_readme_test_command():
     command = _readme_test_command()
     ci = (ROOT / ".ci" / "run").read_text()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from .._data import ExpressionData, Orientation, from_anndata, resolve_keys, to_input_units
-from ..errors import DataError, GexImputeError
+from ..errors import DataError, NotFittedError
 from ._interval_api import IntervalMixin
 from ._params import Constraint, validate_params
 from ._persistence import PersistenceMixin
@@ -34,10 +34,6 @@ __all__ = [
     "get_method",
     "register",
 ]
-
-
-class NotFittedError(GexImputeError, RuntimeError):
-    """A method was asked to predict or save before it was fitted."""
 
 
 class BaseImputer(IntervalMixin, PersistenceMixin):

@@ -129,6 +129,16 @@ class MeanImputer(BaseImputer):
         self.n_fallback_ = int(self.fallback_mask_.sum())
         return pred
 
+    def _row_groups(self, data: ExpressionData, n: int, groups: dict[str, int]) -> np.ndarray:
+        """Return the fitted group (-1: none) of each of ``data``'s first ``n`` rows, from their labels."""
+        if not self.group_by:  # a group is a tissue: map the few categories, not every row
+            lookup = np.array([groups.get(str(c), -1) for c in data.tissue.categories] + [-1])
+            return lookup[np.asarray(data.tissue.codes)[:n]]  # code -1 (no tissue): the last entry
+        import pandas as pd
+
+        keys = self._group_keys(_rows_of(data, np.arange(n)))
+        return pd.Categorical(np.asarray(keys, dtype=object), categories=list(groups)).codes
+
     def _state_for(self, data: ExpressionData) -> dict | None:
         """Return the fitted means when ``data`` are the fitted samples then all-missing rows, else None.
 
@@ -142,16 +152,12 @@ class MeanImputer(BaseImputer):
         n, p = state["shape"]
         if data.values.shape[1] != p or data.values.shape[0] < n:
             return None
+        if not np.array_equal(self._row_groups(data, n, state["groups"]), state["row_groups"]):
+            return None  # other labels: other means
         root = array_root(data.values)
         checked = state["checked"]
-        if checked is not None and checked() is root:  # every array is read afresh with its labels
+        if checked is not None and checked() is root:
             return state
-        import pandas as pd
-
-        keys = self._group_keys(_rows_of(data, np.arange(n)))
-        row_groups = pd.Categorical(np.asarray(keys, dtype=object), categories=list(state["groups"])).codes
-        if not np.array_equal(row_groups, state["row_groups"]):  # other labels: other means
-            return None
         head = data.values[:n]
         with np.errstate(invalid="ignore"):
             same = np.array_equal(np.nansum(head, axis=1), state["row_sums"]) and np.array_equal(
