@@ -64,11 +64,10 @@ def register_keys(
     Examples
     --------
     >>> import gex_impute as gi
-    >>> from gex_impute._data import resolve_keys
     >>> adata = gi.datasets.simulate(n_donors=3, n_tissues=2, n_genes=20)
     >>> gi.pp.register_keys(adata, tissue_key="tissue", donor_key="donor")
-    >>> resolve_keys(adata)
-    ('tissue', 'donor', None)
+    >>> adata.uns["gex_impute"]
+    {'tissue_key': 'tissue', 'donor_key': 'donor'}
     """
     for name, value in (("tissue_key", tissue_key), ("donor_key", donor_key), ("layer", layer)):
         if value is not None and (not isinstance(value, str) or not value):

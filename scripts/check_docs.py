@@ -29,7 +29,9 @@ def problems(html_dir: Path) -> list[str]:
         if re.search(r"\.\. (currentmodule|autofunction|autoclass|automodule)::", text):
             found.append(f"{page.name}: a directive is shown as text")
     tutorial = html_dir / "tutorial.html"
-    if tutorial.exists() and "<img" not in tutorial.read_text(encoding="utf-8"):
+    if not tutorial.exists():
+        found.append("tutorial.html: missing")
+    elif "<img" not in tutorial.read_text(encoding="utf-8"):
         found.append("tutorial.html: no figure (were the plots drawn where the notebook cannot show them?)")
     return found
 

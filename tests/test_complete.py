@@ -250,6 +250,9 @@ def test_fitted_instance_applied_as_is_and_method_params(cohort):
     assert grouped.uns["completed"]["params"]["group_by"] == "sex"
     # the sex of the new rows (a donor-level column) reached the method
     assert not np.allclose(grouped.X, result.X)
+    # the seed recorded is the one the instance used, not the tool's unused default
+    seeded = complete(cohort, method=gi.get_method("softimpute", random_state=7), progress=False)
+    assert seeded.uns["completed"]["random_state"] == 7
 
 
 def test_intervals(cohort):

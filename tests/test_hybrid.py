@@ -189,6 +189,12 @@ def test_save_load_roundtrip_and_checks(cohort, fitted, tmp_path):
         gi.HybridImputer.load(path)
 
 
+def _with_var(adata, var):
+    out = adata.copy()
+    out.var = var
+    return out
+
+
 def test_data_without_the_fits_annotation_are_reported(cohort, fitted, caplog):
     """A model fitted with coordinates and promoters, applied to bare data (a GCT never annotated)."""
     bare = cohort.copy()
@@ -202,6 +208,10 @@ def test_data_without_the_fits_annotation_are_reported(cohort, fitted, caplog):
         fitted.predict(bare, donor_key="donor")
     assert "lack annotation the model was fitted with" in caplog.text
     assert "gex_impute.pp.annotate_genes" in caplog.text and "var['chrom']" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gex_impute"):  # strands alone missing
+        fitted.predict(_with_var(cohort, cohort.var.drop(columns="strand")), donor_key="donor")
+    assert "var['strand']" in caplog.text
 
 
 def test_complete_predicts_absent_profiles(small):

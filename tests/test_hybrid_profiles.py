@@ -11,6 +11,7 @@ from _hybrid_fixtures import FAST_PROFILES, absent_rows, layout_of, model_data, 
 import gex_impute as gi
 from gex_impute._data import from_anndata
 from gex_impute.methods.hybrid import profile_cache
+from gex_impute.methods.hybrid.cohort_cache import observed_scan
 from gex_impute.methods.hybrid.masking import Layout
 from gex_impute.methods.hybrid.profiles import ProfileFeatures
 
@@ -203,12 +204,12 @@ def test_absent_scan_kept_for_the_rows_seen_rescanned_past_them():
     values[:6, :2] = 1.0
     values[9, 3] = 2.0  # past the first view: must be found when a longer view comes
     for n in (8, 10, 7, 8):
-        gene_absent, row_absent, value_range = gi.HybridImputer._absent(values[:n])
+        gene_absent, row_absent, value_range = observed_scan(values[:n])
         want = scan_observed(values[:n])
         np.testing.assert_array_equal(gene_absent, want[0])
         np.testing.assert_array_equal(row_absent, want[1])
         assert value_range == want[2] == ((1.0, 2.0) if n == 10 else (1.0, 1.0))
-    assert not gi.HybridImputer._absent(values)[0][3]
+    assert not observed_scan(values)[0][3]
 
 
 def test_profile_booster_cheapest_within_tolerance_and_round_trips(cohort, tmp_path, monkeypatch):

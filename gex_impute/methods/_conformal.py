@@ -45,7 +45,8 @@ def check_level(level: Any, name: str = "level") -> float:
     if isinstance(level, bool) or not isinstance(level, int | float | np.floating) or not 0 < level < 1:
         msg = f"{name}={level!r} must be a probability strictly between 0 and 1 (e.g. 0.9)."
         raise ParameterError(msg)
-    return float(level)
+    # a numpy float32 level is recorded as written (0.9, not 0.8999999761581421)
+    return float(str(level)) if isinstance(level, np.floating) else float(level)
 
 
 def entry_patterns(observed: np.ndarray) -> np.ndarray:

@@ -94,9 +94,8 @@ def fallback_values(data: ExpressionData) -> np.ndarray:
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from gex_impute.methods._fallback import fallback_values
     >>> import numpy as np, pandas as pd
+    >>> from gex_impute.methods._fallback import fallback_values
     >>> from gex_impute._data import ExpressionData
     >>> values = np.array([[1.0, np.nan], [3.0, 4.0]])
     >>> data = ExpressionData(values, pd.Categorical(["a", "a"]), None, pd.DataFrame(index=["s1", "s2"]),

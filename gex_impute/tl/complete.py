@@ -264,7 +264,7 @@ def complete(
         "aggregate": h5ad_safe(aggregate),
         "block_size": block_size,
         "n_profile_predictions": len(batches),
-        "random_state": h5ad_safe(random_state),
+        "random_state": h5ad_safe(getattr(instance, "random_state", random_state)),  # the one it used
         "interval": h5ad_safe(level),
         "pretrained": pretrained,
         "n_donors": int(grid.obs[donor_key].nunique()),

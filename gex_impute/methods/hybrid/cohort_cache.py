@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..._utils import array_root
+from .._conformal import scan_observed
 
-__all__ = ["CohortCache", "array_root"]
+__all__ = ["CohortCache", "array_root", "observed_scan"]
 
 T = TypeVar("T")
 
@@ -82,3 +83,27 @@ class CohortCache:
         """Forget the kept value (frees its memory)."""
         with self._lock:
             self._entry = {}
+
+
+_ABSENT = CohortCache()
+
+
+def observed_scan(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """:func:`scan_observed` of ``values``, kept for the next block of the same array.
+
+    ``complete()`` predicts the blocks of one cohort one after the other, each with a view of
+    the same memory: the observed rows followed by the block's all-missing rows. The scan of
+    the rows seen before is kept (a :class:`CohortCache` keyed on the memory
+    the view starts at); only rows past them are scanned again. Like every cache of a
+    cohort here, it assumes the values are not changed in place between calls.
+    """
+    n = values.shape[0]
+    key = (values.shape[1], values.strides, values.__array_interface__["data"][0])
+    (gene_absent, row_absent, (lo, hi)), n_seen = _ABSENT.get(values, key, lambda: (scan_observed(values), n))
+    if n < n_seen:  # fewer rows than the kept scan (e.g. complete()'s last block): scan these
+        return scan_observed(values)
+    if n > n_seen:
+        gene_more, row_more, (lo_more, hi_more) = scan_observed(values[n_seen:])
+        rows = np.concatenate([row_absent, row_more])
+        return gene_absent & gene_more, rows, (min(lo, lo_more), max(hi, hi_more))
+    return gene_absent, row_absent, (lo, hi)

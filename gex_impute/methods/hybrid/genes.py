@@ -245,6 +245,7 @@ def lacking_annotation(static_names: list[str], columns) -> list[str]:
         ("promoter_gc", ("promoter",), "gex_impute.pp.add_promoters"),
         ("log10_gene_length", ("start", "end"), "gex_impute.pp.annotate_genes"),
         ("chrom_code", ("chrom", "tss"), "gex_impute.pp.annotate_genes"),
+        ("log10_downstream_same_strand", ("strand",), "gex_impute.pp.annotate_genes"),
     )
     return [
         f"{', '.join(f'var[{c!r}]' for c in cols)} ({fix})"

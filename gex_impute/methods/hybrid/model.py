@@ -22,9 +22,8 @@ from ..._data import ExpressionData
 from ..._utils import derive_seeds, limit_threads
 from ...errors import DataError
 from .._base import BaseImputer, describe_differences, register
-from .._conformal import scan_observed
 from .._fallback import fallback_values
-from .cohort_cache import CohortCache
+from .cohort_cache import observed_scan
 from .genes import lacking_annotation
 from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
 from .parameters import PARAMETER_CONSTRAINTS, check_params_together
@@ -44,7 +43,6 @@ logger = logging.getLogger("gex_impute")
 __all__ = ["HybridImputer"]
 
 #: the absent genes and rows of the last array ``predict_rows`` was given
-_ABSENT = CohortCache()
 
 
 @register
@@ -304,28 +302,20 @@ class HybridImputer(BaseImputer):
     def _predict(self, data: ExpressionData) -> np.ndarray:
         return self.predict_rows(data, np.arange(data.n_samples))
 
-    @staticmethod
-    def _absent(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-        """:func:`scan_observed` of ``values``, kept for the next block of the same array.
+    @property
+    def fallback_mask_(self) -> np.ndarray:
+        """Where the last prediction used the shared fallback (its rows x genes; True: fallback).
 
-        ``complete()`` predicts the blocks of one cohort one after the other, each with a view of
-        the same memory: the observed rows followed by the block's all-missing rows. The scan of
-        the rows seen before is kept (a :class:`~.cohort_cache.CohortCache` keyed on the memory
-        the view starts at); only rows past them are scanned again. Like every cache of a
-        cohort here, it assumes the values are not changed in place between calls.
+        Built on request from the few positions kept: a mask of every entry would hold a
+        GTEx-size prediction's 340 MB on the model.
         """
-        n = values.shape[0]
-        key = (values.shape[1], values.strides, values.__array_interface__["data"][0])
-        (gene_absent, row_absent, (lo, hi)), n_seen = _ABSENT.get(
-            values, key, lambda: (scan_observed(values), n)
-        )
-        if n < n_seen:  # fewer rows than the kept scan (e.g. complete()'s last block): scan these
-            return scan_observed(values)
-        if n > n_seen:
-            gene_more, row_more, (lo_more, hi_more) = scan_observed(values[n_seen:])
-            rows = np.concatenate([row_absent, row_more])
-            return gene_absent & gene_more, rows, (min(lo, lo_more), max(hi, hi_more))
-        return gene_absent, row_absent, (lo, hi)
+        at = getattr(self, "_fallback_at_", None)
+        if at is None:  # nothing predicted yet, as for the other methods
+            raise AttributeError("fallback_mask_")
+        shape, rows, cols = at
+        mask = np.zeros(shape, dtype=bool)
+        mask[rows, cols] = True
+        return mask
 
     def predict_rows(self, data: ExpressionData, rows: np.ndarray) -> np.ndarray:
         """Predict every entry of the samples ``rows`` of ``data``, with all of ``data`` as context.
@@ -348,12 +338,12 @@ class HybridImputer(BaseImputer):
         out = sub.copy()
         r_loc, cols = np.nonzero(np.isnan(sub))
         self.n_fallback_ = 0
-        self.fallback_mask_ = np.zeros(sub.shape, dtype=bool)  # of these rows
+        self._fallback_at_ = (sub.shape, r_loc[:0], cols[:0])  # see fallback_mask_
         if len(r_loc) == 0:
             return out
         r_abs = rows[r_loc]
         layout = self._layout(data)
-        gene_absent, row_absent, (lo, hi) = self._absent(values)
+        gene_absent, row_absent, (lo, hi) = observed_scan(values)
         pat = entry_patterns_at(r_abs, cols, gene_absent, row_absent)
         pred = np.full(len(r_abs), np.nan)
         with self._limited_threads():
@@ -373,7 +363,7 @@ class HybridImputer(BaseImputer):
         if bad.any():  # the shared fallback (tissue means of all of ``data``), rarely needed
             pred[bad] = fallback_values(data)[r_abs[bad], cols[bad]]
         self.n_fallback_ = int(bad.sum())
-        self.fallback_mask_[r_loc[bad], cols[bad]] = True
+        self._fallback_at_ = (sub.shape, r_loc[bad], cols[bad])
         if lo <= hi:  # never past the observed values' range: a stack can extrapolate from drifting bases
             np.clip(pred, lo, hi, out=pred)
         out[r_loc, cols] = pred
