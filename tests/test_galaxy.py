@@ -412,6 +412,15 @@ def _complete(saved: str | None, **advanced) -> str:
     )
 
 
+def test_tissue_column_passed_only_when_named():
+    """Left empty, the CLI reads the column the h5ad registered (else 'tissue')."""
+    for command in (_impute(tissue_key=_Value("")), _complete(None, tissue_key=_Value(""))):
+        assert "--tissue-key" not in command
+    assert "--tissue-key 'SMTSD'" in _impute(tissue_key=_Value("SMTSD"))
+    param = load_tool("gex_impute_impute").find(".//param[@argument='--tissue-key']")
+    assert param.get("value") == "" and param.get("optional") == "true"
+
+
 def test_complete_leaves_the_donor_column_to_the_saved_model():
     assert "--donor-key" not in _complete("zip")
     assert "--donor-key" not in _complete(None)  # the CLI's default: 'donor'

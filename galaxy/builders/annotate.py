@@ -36,8 +36,8 @@ the other tools read.
 - optionally a genome FASTA (promoters cut with the bases upstream / downstream given) or keyed
   promoter sequences (used as given: their length is theirs)
 
-The samples' tissue column (``tissue`` unless set in the advanced options) tells whether the
-samples are in ``obs`` or in ``var``.
+The samples' tissue column (set in the advanced options; else the one the h5ad registered, else
+``tissue``) tells whether the samples are in ``obs`` or in ``var``.
 
 **Output**
 
@@ -94,7 +94,9 @@ EXPRESSION_ARGS
         --promoter-mapping mapping.tsv
     #end if
 #end if
+#if str($advanced.tissue_key).strip():
     --tissue-key '$advanced.tissue_key'
+#end if
 #if str($advanced.gene_id_key).strip():
     --gene-id-key '$advanced.gene_id_key'
 #end if
