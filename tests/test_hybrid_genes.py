@@ -211,7 +211,7 @@ def test_the_simulator_places_the_tss(sim):
 def test_skipped_parts_say_what_is_missing_and_how_to_add_it():
     import pandas as pd
 
-    from gex_impute.methods.hybrid.genes import skipped_parts
+    from gex_impute.methods.hybrid.missing_parts import skipped_parts
 
     bare = pd.DataFrame(index=["g1", "g2"])
     notes = skipped_parts(bare, neighbours=True, cnn=False)

@@ -21,8 +21,6 @@ from .sequence import composition, one_hot_batch
 __all__ = [
     "WINDOWS",
     "promoter_cnn_profiles",
-    "lacking_annotation",
-    "skipped_parts",
     "static_gene_features",
     "tss_key",
     "window_means",
@@ -207,51 +205,6 @@ def window_means(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return mean, count[0]
-
-
-def skipped_parts(var: pd.DataFrame, *, neighbours: bool, cnn: bool | None) -> list[str]:
-    """Say which gene-level parts the data leave out, and how to add them.
-
-    ``neighbours``: the genomic-neighbour features were asked for; ``cnn``: whether the
-    promoter CNN was trained (None: not asked for, or no gene needs it).
-    """
-    out = []
-    if neighbours and not {"chrom", "tss"} <= set(var.columns):
-        out.append(
-            "no gene coordinates (var['chrom'], var['tss']): no genomic-neighbour or TSS-layout "
-            "features; add them with gex_impute.pp.annotate_genes"
-        )
-    if cnn is False:
-        why = (
-            "no var['promoter']"
-            if "promoter" not in var.columns
-            else "fewer than 50 genes have a promoter and data"
-        )
-        out.append(f"promoter CNN skipped ({why}); add promoters with gex_impute.pp.add_promoters")
-    return out
-
-
-def lacking_annotation(static_names: list[str], columns) -> list[str]:
-    """Name the ``var`` columns behind fitted gene features that ``columns`` lack, and how to add them.
-
-    Examples
-    --------
-    >>> from gex_impute.methods.hybrid.genes import lacking_annotation
-    >>> lacking_annotation(["promoter_gc", "chrom_code"], ["chrom", "tss"])
-    ["var['promoter'] (gex_impute.pp.add_promoters)"]
-    """
-    have = set(columns)
-    needs = (
-        ("promoter_gc", ("promoter",), "gex_impute.pp.add_promoters"),
-        ("log10_gene_length", ("start", "end"), "gex_impute.pp.annotate_genes"),
-        ("chrom_code", ("chrom", "tss"), "gex_impute.pp.annotate_genes"),
-        ("log10_downstream_same_strand", ("strand",), "gex_impute.pp.annotate_genes"),
-    )
-    return [
-        f"{', '.join(f'var[{c!r}]' for c in cols)} ({fix})"
-        for name, cols, fix in needs
-        if name in static_names and not set(cols) <= have
-    ]
 
 
 def _max_pool2(h: Any) -> Any:

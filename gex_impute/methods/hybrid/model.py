@@ -24,8 +24,8 @@ from ...errors import DataError
 from .._base import BaseImputer, describe_differences, register
 from .._fallback import fallback_values
 from .cohort_cache import observed_scan
-from .genes import lacking_annotation
 from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
+from .missing_parts import lacking_annotation
 from .parameters import PARAMETER_CONSTRAINTS, check_params_together
 from .patterns import describe, fit_entry_models, gene_parts, predict_entries, summary
 from .persistence import (
@@ -304,7 +304,7 @@ class HybridImputer(BaseImputer):
 
     @property
     def fallback_mask_(self) -> np.ndarray:
-        """Where the last prediction used the shared fallback (its rows x genes; True: fallback).
+        """Where the last prediction used the shared fallback, over the rows it predicted (True there).
 
         Built on request from the few positions kept: a mask of every entry would hold a
         GTEx-size prediction's 340 MB on the model.

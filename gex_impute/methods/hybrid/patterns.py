@@ -107,7 +107,8 @@ def gene_parts(
     """Return the entry feature builder for ``data``; at fit also train the promoter CNN and the encoder."""
     from ..._utils import derive_seeds, resolve_device
     from .bases import group_means
-    from .genes import promoter_cnn_profiles, skipped_parts, static_gene_features, tss_key
+    from .genes import promoter_cnn_profiles, static_gene_features, tss_key
+    from .missing_parts import skipped_parts
 
     var = data.var
     observed = ~np.isnan(data.values)
