@@ -142,4 +142,11 @@ NOTES = [
     "(hybrid 14.2-14.6 s, knn 1.5-1.8 s; the table below). The accuracy jobs were not rerun: the "
     "package's estimates on valid input are unchanged (the intervals benchmark's P1 / P2 MSE at "
     "6cb9117 reproduce the earlier ones).",
+    "Session 16 (2026-12-07, 2 shared cores): the same command alone at 9eb4258 (17:12 UTC, load "
+    "0.7-0.9), after the session's reliability and documentation fixes (the same estimates: "
+    "absent-profile MSE 0.0986, all-missing 0.3571): 9.0x wall / 9.2x CPU (hybrid 17.4-19.8 s, "
+    "knn 2.0-2.5 s; the table below). Both slower than at dff82f3 because the machine was: the "
+    "session-start commit 52f4290 and 9eb4258 timed alternately in one sitting (3 rounds each, "
+    "each run its own process) gave hybrid 16.1 / 17.2 / 18.0 s against 19.1 / 15.7 / 17.2 s and "
+    "knn 1.7-2.2 s for both, with identical estimates.",
 ]
