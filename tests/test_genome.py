@@ -475,3 +475,47 @@ def test_simulated_dataset(sim):
     assert_same(nb, _brute_force_neighbours(sim.var, reference=observed, k=5, window=1_000_000))
     values = neighbour_values(nb, x)
     assert values.shape == (*x.shape, 5)
+
+
+def test_reference_and_parameter_inputs_are_read_as_meant_or_refused():
+    """Sweep L: masks not aligned on the genes, nullable masks, inf / NaN windows, sparse values."""
+    from scipy import sparse
+
+    var = pd.DataFrame({"chrom": ["1"] * 3, "tss": [100, 600, 5000]}, index=["a", "b", "c"])
+    # a bool Series indexed 0..n-1 (from a numpy array) would have selected no reference gene
+    with pytest.raises(ValueError, match=r"pass mask.to_numpy\(\)"):
+        genomic_neighbours(var, k=1, reference=pd.Series([True, True, False]))
+    aligned = genomic_neighbours(var, k=1, reference=pd.Series([True, True, False], index=var.index))
+    nullable = genomic_neighbours(var, k=1, reference=pd.array([True, True, None], dtype="boolean"))
+    np.testing.assert_array_equal(aligned.index, nullable.index)
+    assert aligned.index[2, 0] == 1  # c's nearest reference gene is b
+    # window: inf is no limit, NaN and fractions are refused by name
+    np.testing.assert_array_equal(
+        genomic_neighbours(var, k=1, window=np.inf).index, genomic_neighbours(var, k=1, window=None).index
+    )
+    for bad in (np.nan, 10.5):
+        with pytest.raises(ValueError, match="window="):
+            genomic_neighbours(var, k=1, window=bad)
+    with pytest.raises(ValueError, match="k="):
+        genomic_neighbours(var, k=np.nan)
+    values = np.array([[1.0, 2.0, 3.0]])
+    np.testing.assert_array_equal(
+        neighbour_values(aligned, sparse.csr_matrix(values)), neighbour_values(aligned, values)
+    )
+
+
+def test_add_genomic_context_on_views_without_x_and_with_ids():
+    import anndata as ad
+
+    from gex_impute.errors import DataError, KeyNotFoundError
+
+    var = pd.DataFrame({"chrom": ["1"] * 4, "tss": [100, 600, 5000, 9000]}, index=list("abcd"))
+    adata = ad.AnnData(np.ones((2, 4)), var=var)
+    view = adata[:, :3]
+    add_genomic_context(view, k=1, reference=["a", "b"])  # a view is made actual, not copied per write
+    assert not view.is_view and view.uns["genomic_context"]["params"]["reference"] == "ids"
+    with pytest.raises(KeyNotFoundError, match="layer='nope'"):
+        add_genomic_context(adata, k=1, reference="observed", layer="nope")
+    no_x = ad.AnnData(X=None, var=var, obs=pd.DataFrame(index=["s1", "s2"]))
+    with pytest.raises(DataError, match="no X"):
+        add_genomic_context(no_x, k=1, reference="observed")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..errors import KeyNotFoundError
+from ..errors import DataError, KeyNotFoundError
 from .neighbours import BIDIRECTIONAL_MAX_DISTANCE, FLAG_FIELDS, ORIENTATIONS, GenomicNeighbours
 from .search import _reference_mask, genomic_neighbours
 
@@ -57,8 +57,10 @@ def neighbour_values(neighbours: GenomicNeighbours | np.ndarray, values: np.ndar
            [[ 4., nan],
             [ 3., nan]]])
     """
+    from scipy import sparse
+
     index = neighbours.index if isinstance(neighbours, GenomicNeighbours) else np.asarray(neighbours)
-    values = np.asarray(values)
+    values = values.toarray() if sparse.issparse(values) else np.asarray(values)
     n_genes = index.shape[0]
     if values.shape[-1] != n_genes:
         msg = (
@@ -86,7 +88,16 @@ def _observed_genes(adata: AnnData, layer: str | None, genes_axis: int) -> np.nd
     """Genes with at least one non-NaN entry (a sparse structural zero counts as observed)."""
     from scipy import sparse
 
+    if layer is not None and layer not in adata.layers:
+        msg = f"layer={layer!r} is not a layer of the AnnData (layers: {list(adata.layers)})."
+        raise KeyNotFoundError(msg)
     x = adata.X if layer is None else adata.layers[layer]
+    if x is None:
+        msg = (
+            "reference='observed' needs values, but the AnnData has no X; name a layer with layer=, "
+            "or pass the reference genes (a bool mask or gene ids)."
+        )
+        raise DataError(msg)
     sample_axis = 1 - genes_axis
     n_samples = x.shape[sample_axis]
     if sparse.issparse(x):
@@ -141,7 +152,9 @@ def add_genomic_context(
     - ``varm[f'{key_added}_distance']``: ``int64`` strand-aware signed TSS distance;
     - ``varm[f'{key_added}_orientation']``: ``int8`` codes of ``uns[key_added]['orientations']``;
     - ``varm[f'{key_added}_overlap' | '_nested' | '_bidirectional']``: bool flags;
-    - ``uns[key_added]``: ``params`` (k, window (-1 = none), reference, keys), ``orientations``,
+    - ``uns[key_added]``: ``params`` (k, window (-1 = none), reference: ``"all"``,
+      ``"observed"`` / ``"observed:<layer>"``, ``"mask"`` or ``"ids"``;
+      bidirectional_max_distance), ``orientations``,
       ``n_genes``, ``n_reference`` and ``var_names_sha1`` (checked by
       :func:`~gex_impute.genome.genomic_context`).
 
@@ -164,7 +177,10 @@ def add_genomic_context(
            [0, 3],
            [2, 0]])
     """
+    from ..pp._genes import view_to_actual
+
     adata = adata.copy() if copy else adata
+    view_to_actual(adata)  # writing varm / uns into a view would copy the whole object each time
     var, genes_axis = _gene_table(adata, ("chrom", "tss"))
     if isinstance(reference, str) and reference == "observed":
         ref_mask = _observed_genes(adata, layer, genes_axis)
@@ -174,7 +190,8 @@ def add_genomic_context(
         raise ValueError(msg)
     else:
         ref_mask = _reference_mask(reference, var)
-        ref_desc = "all" if reference is None else "mask"
+        is_mask = np.asarray(reference).dtype == bool or getattr(reference, "dtype", None) == "boolean"
+        ref_desc = "all" if reference is None else "mask" if is_mask else "ids"
     nb = genomic_neighbours(var, reference=ref_mask, k=k, window=window)
     store = adata.varm if genes_axis == 1 else adata.obsm
     store[f"{key_added}_index"] = nb.index
@@ -185,7 +202,7 @@ def add_genomic_context(
     adata.uns[key_added] = {
         "params": {
             "k": int(k),
-            "window": -1 if window is None else int(window),
+            "window": -1 if window is None or np.isposinf(window) else int(window),
             "reference": ref_desc,
             "bidirectional_max_distance": BIDIRECTIONAL_MAX_DISTANCE,
         },

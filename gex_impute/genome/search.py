@@ -59,10 +59,21 @@ def _reference_mask(reference: Any, var: pd.DataFrame) -> np.ndarray:
     n = len(var)
     if reference is None:
         return np.ones(n, dtype=bool)
-    if isinstance(reference, pd.Series) and reference.dtype == bool:
+    if isinstance(reference, pd.Series) and reference.dtype in (bool, "boolean"):
+        # aligned on the gene ids: a mask indexed otherwise (0..n-1, from a numpy array) would
+        # silently select no reference gene at all
         if not reference.index.equals(var.index):
-            reference = reference.reindex(var.index, fill_value=False)
-        return np.array(reference.to_numpy(dtype=bool), copy=True)
+            if not reference.index.is_unique or not var.index.isin(reference.index).all():
+                msg = (
+                    "the reference mask is a Series whose index is not the genes of var (it is "
+                    "aligned on var.index); pass mask.to_numpy() for a mask in var order, or index "
+                    "the Series by var_names."
+                )
+                raise ValueError(msg)
+            reference = reference.reindex(var.index)
+        return np.array(reference.fillna(False).to_numpy(dtype=bool), copy=True)
+    if isinstance(reference, pd.api.extensions.ExtensionArray) and reference.dtype == "boolean":
+        reference = reference.fillna(False)  # a nullable mask: <NA> is not a reference gene
     arr = np.asarray(reference)
     if arr.dtype == bool:
         if arr.shape != (n,):
@@ -284,11 +295,16 @@ def genomic_neighbours(
     if not isinstance(var, pd.DataFrame):
         msg = f"var must be a pandas DataFrame of gene annotation, got {type(var).__name__}; pass adata.var."
         raise TypeError(msg)
-    k = int(k)
-    if k < 1:
-        msg = f"k={k} must be at least 1."
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        msg = f"k={k!r} must be an integer of at least 1."
         raise ValueError(msg)
+    k = int(k)
+    if window is not None and np.isposinf(window):
+        window = None  # no limit
     if window is not None:
+        if isinstance(window, bool) or not np.isfinite(window) or window != int(window):
+            msg = f"window={window!r} must be a whole number of bp (or None / inf for no limit)."
+            raise ValueError(msg)
         window = int(window)
         if window < 0:
             msg = f"window={window} must be non-negative (bp), or None for no limit."
