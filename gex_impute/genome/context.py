@@ -37,7 +37,8 @@ def neighbour_values(neighbours: GenomicNeighbours | np.ndarray, values: np.ndar
         A :class:`GenomicNeighbours`, or its ``(n_genes, k)`` ``index`` array (``-1`` = none).
     values
         Array whose last axis is the genes, in the order the neighbours were computed for,
-        e.g. a samples x genes expression matrix (NaN = missing is passed through).
+        e.g. a samples x genes expression matrix (NaN = missing is passed through; a scipy
+        sparse matrix is densified).
 
     Returns
     -------
@@ -60,7 +61,9 @@ def neighbour_values(neighbours: GenomicNeighbours | np.ndarray, values: np.ndar
     from scipy import sparse
 
     index = neighbours.index if isinstance(neighbours, GenomicNeighbours) else np.asarray(neighbours)
-    values = values.toarray() if sparse.issparse(values) else np.asarray(values)
+    if sparse.issparse(values):
+        values = values.toarray()  # type: ignore[attr-defined]
+    values = np.asarray(values)
     n_genes = index.shape[0]
     if values.shape[-1] != n_genes:
         msg = (
