@@ -138,6 +138,7 @@ def test_deterministic_and_overwrite(tiny, tmp_path):
     again = tmp_path / "again"
     again.mkdir()
     (again / "stale.txt").write_text("from an earlier run")
+    (again / "report.json").write_text("{}")  # an earlier report: overwrite replaces it
     _run(again, overwrite=True)
     assert not (again / "stale.txt").exists()
     first = pd.read_csv(folder / "metrics.tsv", sep="\t").drop(columns=TIMING)
@@ -156,6 +157,8 @@ def test_output_checked_before_computing(tmp_path):
     (full / "x.txt").write_text("keep me")
     with pytest.raises(OutputPathError, match="not empty"):
         _run(full)
+    with pytest.raises(OutputPathError, match="not an earlier demo report"):  # other files: never
+        _run(full, overwrite=True)
     assert (full / "x.txt").read_text() == "keep me"
     a_file = tmp_path / "file"
     a_file.write_text("")

@@ -403,7 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_empty,
         help="report folder (default: %(default)s)",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier report folder (one with a report.json)"
+    )
     _common(p, data=False)
     p.set_defaults(func=cmd.demo)
     return parser

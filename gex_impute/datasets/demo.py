@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import OutputPathError, ParameterError
 from . import _demo_truth
 from .simulation import simulate
 
@@ -123,7 +123,7 @@ def demo(
     n_genes: int | None = None,
     methods: Sequence[str] | None = None,
     hybrid_params: Mapping[str, Any] | None = None,
-    random_state: int = 0,
+    random_state: int | None = 0,
     progress: bool = True,
     overwrite: bool = False,
 ) -> DemoReport:
@@ -159,7 +159,8 @@ def demo(
     progress
         Show progress bars.
     overwrite
-        Replace an existing, non-empty ``output_dir``.
+        Replace an earlier report in ``output_dir`` (a folder with a ``report.json``); a folder of
+        other files is never replaced.
 
     Returns
     -------
@@ -177,6 +178,14 @@ def demo(
     from ..report import DemoReport, combine_tables, protocol_results, staged_folder, write_demo_folder
 
     out = check_output_path(output_dir, what="demo report folder", directory=True, overwrite=overwrite)
+    if overwrite and out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
+        # overwrite replaces an earlier report, never a folder of other files
+        msg = (
+            f"demo report folder {str(out)!r} holds files but no report.json, so it is not an earlier "
+            "demo report; overwrite=True replaces only those: choose another path."
+        )
+        raise OutputPathError(msg)
+    random_state = 0 if random_state is None else random_state  # as documented: None is seed 0
     start = time.perf_counter()
     sizes = {"n_donors": n_donors, "n_tissues": n_tissues, "n_genes": n_genes}
     simulation = {**DEMO_SIMULATION, **{k: v for k, v in sizes.items() if v is not None}}
