@@ -131,6 +131,14 @@ def test_summary(tiny):
     assert "P1 r" in text and "P3 MSE" in text
     assert ("hybrid is the best method" in text) == report.hybrid_wins
     assert ("does NOT win" in text) == (not report.hybrid_wins)
+    # rows that score only a method's fallback are named as such, in the summary and the page
+    table = report.table
+    only = table[(table["n_heldout"] > 0) & (table["n_fallback"] >= table["n_heldout"])]
+    assert len(only)  # e.g. knn_samples on whole held-out profiles
+    note = next(line for line in text.splitlines() if line.startswith("Filled by their fallback alone"))
+    for label, method in zip(only["label"], only["method"], strict=True):
+        assert label in note and method in note
+    assert "Filled by their fallback alone" in (folder / "index.html").read_text()
 
 
 def test_deterministic_and_overwrite(tiny, tmp_path):

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ._html import Figure, Section, render_page, table_html
-from ._tables import ProtocolResult, best_cells, text_table, wide_table
+from ._tables import ProtocolResult, best_cells, fallback_note, text_table, wide_table
 
 __all__ = ["REAL_DATA_COMMANDS", "DemoReport"]
 
@@ -117,6 +117,7 @@ class DemoReport:
             "",
             "Held-out accuracy, hybrid vs baselines (20% hidden per protocol; log1p TPM; * best in column):",
             text_table(wide),
+            *([note] if (note := fallback_note(self.table)) else []),
             "",
             *self.verdict(),
         ]
@@ -157,6 +158,7 @@ class DemoReport:
                 ],
                 blocks=[
                     table_html(wide, best=best_cells(wide)),
+                    *([f"<p>{html.escape(note)}</p>"] if (note := fallback_note(self.table)) else []),
                     f'<p>All columns (Spearman, per-gene r, timings, fallbacks): <a href="{f["metrics"]}">'
                     f"{html.escape(f['metrics'])}</a></p>",
                 ],

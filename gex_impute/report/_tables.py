@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["ProtocolResult", "combine_tables", "protocol_results", "text_table", "wide_table"]
+__all__ = [
+    "ProtocolResult",
+    "combine_tables",
+    "fallback_note",
+    "protocol_results",
+    "text_table",
+    "wide_table",
+]
 
 #: columns of the wide table per protocol: evaluate() column -> short name
 WIDE_COLUMNS = {"pearson": "r", "mse": "MSE", "mean_sample_r": "sample r"}
@@ -160,3 +167,32 @@ def protocol_results(
             ProtocolResult(protocol, label, metric, higher, method, float(part[method]), best, best_value)
         )
     return results
+
+
+def fallback_note(long: pd.DataFrame) -> str:
+    """Say which methods gave only their fallback under a protocol; "" if none.
+
+    Such a row scores the fallback, not the method: a baseline that cannot serve a held-out
+    gene or profile at all (e.g. kNN over samples for a profile with no value of its own).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gex_impute.report._tables import fallback_note
+    >>> long = pd.DataFrame({"label": ["P1", "P1"], "method": ["hybrid", "knn"],
+    ...                      "n_heldout": [10, 10], "n_fallback": [0, 10]})
+    >>> fallback_note(long)
+    'Filled by their fallback alone (nothing to estimate these held-out values from): P1 knn.'
+    """
+    if not {"n_fallback", "n_heldout"} <= set(long.columns):
+        return ""
+    parts = []
+    for label in dict.fromkeys(long["label"]):
+        rows = long[(long["label"] == label) & (long["n_heldout"] > 0)]
+        only = rows.loc[rows["n_fallback"] >= rows["n_heldout"], "method"].tolist()
+        if only:
+            parts.append(f"{label} {', '.join(map(str, only))}")
+    if not parts:
+        return ""
+    lead = "Filled by their fallback alone (nothing to estimate these held-out values from)"
+    return f"{lead}: {'; '.join(parts)}."
