@@ -138,7 +138,13 @@ def test_summary(tiny):
     note = next(line for line in text.splitlines() if line.startswith("Filled by their fallback alone"))
     for label, method in zip(only["label"], only["method"], strict=True):
         assert label in note and method in note
-    assert "Filled by their fallback alone" in (folder / "index.html").read_text()
+    page = (folder / "index.html").read_text()
+    assert "Filled by their fallback alone" in page
+    # the page says what the file holds and what an interval's width means
+    assert "completed_mask" in page and "completed_lower" in page and "X holds TPM" in page
+    assert "before this folder was written" in page
+    if report.interval_check:
+        assert "upper minus lower on the log1p scale" in page
 
 
 def test_deterministic_and_overwrite(tiny, tmp_path):

@@ -194,7 +194,10 @@ class DemoReport:
                     f"The cohort has one profile per donor x tissue: {c['n_profiles']} profiles, of which "
                     f"{c['n_absent_profiles']} were absent and are now estimated (obs['imputed_profile']). "
                     "Observed values are kept bitwise.",
-                    "Open it with: import anndata; adata = anndata.read_h5ad('completed.h5ad')",
+                    "Open it with: import anndata; adata = anndata.read_h5ad('completed.h5ad'). X holds "
+                    "TPM (the figures and tables here are log1p TPM); layers: completed_mask (True where "
+                    "a value was estimated), completed_lower / completed_upper (the interval bounds, equal "
+                    "to the value where observed); uns['completed']: the method, its settings, timings.",
                     *([self._truth_sentence()] if self.truth_check else []),
                 ],
                 blocks=[f'<p>File: <a href="{f["completed"]}">{html.escape(f["completed"])}</a></p>'],
@@ -231,7 +234,8 @@ class DemoReport:
             f"{c['n_genes']} genes, {c['n_samples']} samples observed), completed with the hybrid model "
             "and evaluated against the baselines."
         )
-        return render_page("gex_impute demo", lead, sections, footer=f"{self.seconds.get('total', 0):.0f} s")
+        footer = f"{self.seconds.get('total', 0):.0f} s before this folder was written"
+        return render_page("gex_impute demo", lead, sections, footer=footer)
 
     def _interval_section(self) -> Section:
         if "fig_calibration" in self.files and self.interval_check:
@@ -239,6 +243,11 @@ class DemoReport:
                 "Prediction intervals",
                 paragraphs=[
                     self._interval_sentence(),
+                    f"A {self.interval_check['level']:.0%} prediction interval is a range that should "
+                    "hold the true value that often: every completed value has one (the layers "
+                    "completed_lower / completed_upper). Its width is upper minus lower on the log1p "
+                    "scale, so a width of 1 spans a factor of about e = 2.7 in TPM. The check covers "
+                    "the absent profiles' measured genes; the genes never measured get wider intervals.",
                     "Each bar is one tissue's share of the completed values (absent profiles, measured "
                     "genes) that fall inside their interval; the dashed line is the nominal level. Bars "
                     "near the line: the intervals can be taken at their word.",
