@@ -519,3 +519,16 @@ def test_add_genomic_context_on_views_without_x_and_with_ids():
     no_x = ad.AnnData(X=None, var=var, obs=pd.DataFrame(index=["s1", "s2"]))
     with pytest.raises(DataError, match="no X"):
         add_genomic_context(no_x, k=1, reference="observed")
+
+
+def test_an_incomplete_stored_context_is_named():
+    import anndata as ad
+
+    from gex_impute.errors import KeyNotFoundError
+
+    var = pd.DataFrame({"chrom": ["1"] * 3, "tss": [100, 600, 5000]}, index=list("abc"))
+    adata = ad.AnnData(np.ones((2, 3)), var=var)
+    add_genomic_context(adata, k=1)
+    del adata.varm["genomic_context_nested"]
+    with pytest.raises(KeyNotFoundError, match=r"lacks \['genomic_context_nested'\].*again"):
+        genomic_context(adata)

@@ -278,6 +278,15 @@ def genomic_context(adata: AnnData, key: str = "genomic_context") -> GenomicNeig
             "run add_genomic_context again on this AnnData."
         )
         raise ValueError(msg)
+    names = ("index", "distance", "orientation", *FLAG_FIELDS)
+    lost = [name for name in names if f"{key}_{name}" not in store]
+    if lost:
+        where = "varm" if genes_axis == 1 else "obsm"
+        msg = (
+            f"the genomic context {key!r} is incomplete: {where} lacks {[f'{key}_{n}' for n in lost]}; "
+            f"run gex_impute.pp.add_genomic_context(adata, key_added={key!r}) again."
+        )
+        raise KeyNotFoundError(msg)
     index = np.asarray(store[f"{key}_index"], dtype=np.int64)
     distance = np.asarray(store[f"{key}_distance"], dtype=np.int64)
     window = int(info["params"]["window"])
