@@ -205,7 +205,7 @@ def add_genomic_context(
     adata.uns[key_added] = {
         "params": {
             "k": int(k),
-            "window": -1 if window is None or np.isposinf(window) else int(window),
+            "window": -1 if nb.window is None else int(nb.window),  # as genomic_neighbours read it
             "reference": ref_desc,
             "bidirectional_max_distance": BIDIRECTIONAL_MAX_DISTANCE,
         },
