@@ -73,7 +73,8 @@ def _reference_mask(reference: Any, var: pd.DataFrame) -> np.ndarray:
             reference = reference.reindex(var.index)
         return np.array(reference.fillna(False).to_numpy(dtype=bool), copy=True)
     if isinstance(reference, pd.api.extensions.ExtensionArray) and reference.dtype == "boolean":
-        reference = reference.fillna(False)  # a nullable mask: <NA> is not a reference gene
+        # a nullable mask: <NA> is not a reference gene (np.asarray gives object dtype on pandas < 2.2)
+        reference = reference.to_numpy(dtype=bool, na_value=False)
     arr = np.asarray(reference)
     if arr.dtype == bool:
         if arr.shape != (n,):
