@@ -108,6 +108,40 @@ def test_preset_sex_effects(gtex):
     assert np.median(diff) < 0.2
 
 
+def test_preset_expression_is_on_gtex_scale():
+    """Levels as in GTEx v8: bounded TPM, tissue differences of GTEx's size, sane sample totals.
+
+    GTEx v8 tissue medians (29 tissues x 19,139 genes): log1p TPM quantiles 0.5 / 0.99 / max
+    1.95 / 5.8 / 11.7; per-gene sd across tissues median 0.47. Before the preset was scaled, a
+    few genes reached 3e10 TPM and the per-gene sd was 0.86.
+    """
+    gtex = gi.datasets.simulate(preset="gtex_v8", n_donors=60, n_genes=2000, random_state=1)
+    x = np.asarray(gtex.X, dtype=np.float64)
+    assert x.max() < np.expm1(13.0)  # the soft ceiling: under 4.4e5 TPM
+    level = np.log1p(x)
+    median, q99 = np.quantile(level, [0.5, 0.99])
+    assert 1.5 < median < 3.0 and 5.0 < q99 < 7.0
+    tissue = gtex.obs["tissue"].astype(str).to_numpy()
+    means = pd.DataFrame(x).groupby(tissue).mean().to_numpy()
+    spread = np.median(np.log1p(means).std(axis=0))
+    assert 0.35 < spread < 0.65
+    # each sample's total over the same genes: within a factor of 20 (was 3e4 to 3e11)
+    totals = x.sum(axis=1)
+    assert totals.max() / totals.min() < 20
+
+
+def test_preset_default_is_unchanged_by_the_gtex_scale():
+    """The default preset keeps the original simulator's draws (no scale, no ceiling)."""
+    from gex_impute.datasets.sim_expression import soft_ceiling
+
+    levels = np.array([0.0, 7.9, 8.0, 9.0, 20.0, 100.0])
+    soft_ceiling(levels, 13.0)
+    assert levels[:3].tolist() == [0.0, 7.9, 8.0]  # below the knee: unchanged
+    assert 8.0 < levels[3] < 9.0 and np.all(np.diff(levels) >= 0) and levels.max() <= 13.0
+    default = gi.datasets.simulate(n_donors=6, n_tissues=4, n_genes=300, random_state=0)
+    assert default.layers["truth"].max() > np.expm1(13.0)  # the default preset has no ceiling
+
+
 def test_absent_keep_and_drop_agree():
     kw = {"preset": "gtex_v8", "n_donors": 10, "n_tissues": 8, "n_genes": 60, "random_state": 4}
     drop = gi.datasets.simulate(**kw)

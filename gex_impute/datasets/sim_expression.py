@@ -21,6 +21,8 @@ __all__ = ["GeneModel", "build_gene_model", "sample_levels"]
 
 #: rows of a samples x genes block generated at a time (memory: block x genes x 8 bytes)
 BLOCK_ROWS = 256
+#: width (log1p scale) of the band below ``GeneModel.log_ceiling`` where levels bend towards it
+TAIL_WIDTH = 5.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class GeneModel:
     lncrna: np.ndarray  # (genes,) bool
     tissue_programme: np.ndarray  # (tissues,) programme of each tissue
     decay_length: float
+    #: soft ceiling of a sample's log1p level (None: none): levels above ``ceiling - TAIL_WIDTH``
+    #: bend towards it (``tanh``), as TPM shares cannot grow without bound
+    log_ceiling: float | None = None
 
 
 def genomic_field(
@@ -88,13 +93,17 @@ def build_gene_model(
     tissue_groups: Sequence[int] | None = None,
     donor_sex: np.ndarray | None = None,
     donor_age: np.ndarray | None = None,
+    tissue_scale: float = 1.0,
+    log_ceiling: float | None = None,
 ) -> GeneModel:
     """Draw the shared part of the model from the streams ``gene``, ``tissue``, ``field``, ``donor``.
 
     ``programmes`` assigns each tissue a programme (random clusters when None); ``tissue_groups``
     adds an effect shared by the tissues of a group (e.g. GTEx's SMTS: the brain regions);
     ``donor_sex`` (True = female) and ``donor_age`` (decades, centred) add sex- and age-biased
-    genes. Without these options the draws are those of the original simulator.
+    genes. ``tissue_scale`` multiplies every gene's deviations between tissues, and
+    ``log_ceiling`` bounds the levels softly (:func:`sample_levels`). Without these options the
+    draws are those of the original simulator.
     """
     r_gene, r_tissue, r_field, r_donor = (streams[k] for k in ("gene", "tissue", "field", "donor"))
     feats = motifs.to_numpy()
@@ -137,7 +146,7 @@ def build_gene_model(
     genomic = np.c_[0.75 * field[:, :1], 0.35 * field[:, 1:]] + np.c_[0.5 * pairs[:, :1], 0.5 * pairs[:, 1:]]
     baseline += genomic[:, 0]
     tissue_dev += genomic[:, 1:]
-    gene_tissue = baseline[:, None] + tissue_dev
+    gene_tissue = baseline[:, None] + tissue_scale * tissue_dev
 
     # --- donors -------------------------------------------------------------------------------
     eqtl = r_donor.random(n_genes) < 0.2
@@ -160,7 +169,15 @@ def build_gene_model(
         lncrna=lncrna,
         tissue_programme=cluster.astype(np.int64),
         decay_length=float(decay),
+        log_ceiling=log_ceiling,
     )
+
+
+def soft_ceiling(levels: np.ndarray, ceiling: float) -> None:
+    """Bend ``levels`` above ``ceiling - TAIL_WIDTH`` towards ``ceiling``, in place (slope 1 at the knee)."""
+    knee = ceiling - TAIL_WIDTH
+    high = levels > knee
+    levels[high] = knee + TAIL_WIDTH * np.tanh((levels[high] - knee) / TAIL_WIDTH)
 
 
 def sample_levels(
@@ -202,6 +219,8 @@ def sample_levels(
         block += factor * sample_loading
         block += tissue_levels[t]
         block += model.donor_effect[d]
+        if model.log_ceiling is not None:
+            soft_ceiling(block, model.log_ceiling)
         np.clip(block, 0.0, None, out=block)
         out[rows] = np.expm1(block, out=block)
     return out

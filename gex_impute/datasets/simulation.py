@@ -22,7 +22,15 @@ import pandas as pd
 
 from .._utils import check_random_state
 from ..errors import ParameterError
-from .gtex_v8 import AGE_BANDS, DEFAULT_TISSUES, draw_design, draw_sample_qc, gtex_obs
+from .gtex_v8 import (
+    AGE_BANDS,
+    DEFAULT_TISSUES,
+    LOG_CEILING,
+    TISSUE_SCALE,
+    draw_design,
+    draw_sample_qc,
+    gtex_obs,
+)
 from .sim_expression import build_gene_model, sample_levels
 from .sim_genome import MOTIFS, gene_table, layout_genes, make_promoters, promoter_strings, scan_motifs
 
@@ -165,11 +173,13 @@ def simulate(
     * ``"gtex_v8"``: GTEx v8's 54 tissues (``n_tissues`` < 54 keeps the most sampled ones) and
       948 donors, with GTEx's skewed availability (``gex_impute.datasets.gtex_v8``): about
       17,231 samples at 948 donors (seed 0; GTEx v8: 17,382), two thirds of donor x tissue
-      profiles absent. Tissue
-      programmes follow tissue biology (brain regions, blood, muscle, ...) with an extra effect
-      shared by each GTEx tissue group (``SMTS``); donors have SEX and AGE, and some genes are
-      sex- or age-biased. Each sample's noise is drawn from its own seed, so its values are the
-      same whether absent profiles are kept or dropped. Memory: ``float32``, built in blocks
+      profiles absent. Tissue programmes follow tissue biology (brain regions, blood, muscle,
+      ...) with an extra effect shared by each GTEx tissue group (``SMTS``); donors have SEX and
+      AGE, and some genes are sex- or age-biased. Expression is on GTEx's scale: genes differ
+      between tissues as much as in GTEx v8's tissue medians, and no value passes about 4e5 TPM
+      (:data:`~gex_impute.datasets.gtex_v8.TISSUE_SCALE`, ``LOG_CEILING``). Each sample's noise
+      is drawn from its own seed, so its values are the same whether absent profiles are kept or
+      dropped. Memory: ``float32``, built in blocks
       (17,231 x 20,000 genes is 1.4 GB per matrix).
 
     Parameters
@@ -295,6 +305,8 @@ def simulate(
             tissue_groups=tissues["group"].to_numpy(),
             donor_sex=donors["SEX"].to_numpy() == 2,
             donor_age=pd.Index(AGE_BANDS).get_indexer(donors["AGE"]) - 2.5,
+            tissue_scale=TISSUE_SCALE,
+            log_ceiling=LOG_CEILING,
         )
         grid_donor, grid_tissue = np.divmod(np.arange(n_donors * n_tissues), n_tissues)
         present = design.present.ravel()
