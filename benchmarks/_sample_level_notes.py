@@ -149,4 +149,14 @@ NOTES = [
     "session-start commit 52f4290 and 9eb4258 timed alternately in one sitting (3 rounds each, "
     "each run its own process) gave hybrid 16.1 / 17.2 / 18.0 s against 19.1 / 15.7 / 17.2 s and "
     "knn 1.7-2.2 s for both, with identical estimates.",
+    "Session 17 (2026-12-07, 18:43-18:45 UTC, 2 shared cores, load 0.8-1.5, the benchmark alone): "
+    "`OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/sample_level.py --jobs 2 --only sim --fresh` "
+    "at b99dd61: the simulator's gtex_v8 preset on GTEx's scale (tissue deviations x 0.55, so "
+    "that genes differ between tissues as in GTEx v8's tissue medians; levels bend softly towards "
+    "log1p TPM 13, where a few genes had reached 3e10 TPM). A new cohort, not a new method: "
+    "hybrid MSE sim P2 0.1102 / 0.1110 / 0.1092 -> 0.1063 / 0.1063 / 0.1053, now against "
+    "knn_samples (0.1679 / 0.1683 / 0.1666; pca_regression 0.1698 / 0.1723 / 0.1695): 0.640x -> "
+    "0.632x; sim P3 0.1207 / 0.1156 / 0.1257 -> 0.1161 / 0.1125 / 0.1173 against pca_regression "
+    "(0.1768 / 0.1694 / 0.1832): 0.677x -> 0.654x. The other jobs do not use the simulator; the "
+    "speed job uses its default preset, which is unchanged.",
 ]
