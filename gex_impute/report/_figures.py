@@ -189,7 +189,12 @@ def draw_tissue_matrixplot(completed: AnnData, folder: Path, name: str = "tissue
 
     log = completed.copy()
     log.X = np.log1p(np.asarray(log.X, dtype=np.float64))
-    plot = pl.tissue_matrixplot(log, n_genes=20, colorbar_title="mean log1p TPM")
+    plot = pl.tissue_matrixplot(
+        log,
+        n_genes=20,
+        colorbar_title="mean log1p TPM",
+        title="Most tissue-specific genes: observed vs completed profiles",
+    )
     plot.make_figure()
     return _save(plot.fig, folder, name)
 
