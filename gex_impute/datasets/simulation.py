@@ -177,7 +177,7 @@ def simulate(
       ...) with an extra effect shared by each GTEx tissue group (``SMTS``); donors have SEX and
       AGE, and some genes are sex- or age-biased. Expression is on GTEx's scale: genes differ
       between tissues as much as in GTEx v8's tissue medians, and no value passes about 4e5 TPM
-      (:data:`~gex_impute.datasets.gtex_v8.TISSUE_SCALE`, ``LOG_CEILING``). Each sample's noise
+      (``gex_impute.datasets.gtex_v8.TISSUE_SCALE`` and ``LOG_CEILING``). Each sample's noise
       is drawn from its own seed, so its values are the same whether absent profiles are kept or
       dropped. Memory: ``float32``, built in blocks
       (17,231 x 20,000 genes is 1.4 GB per matrix).
