@@ -158,7 +158,8 @@ def add_genomic_context(
     - ``uns[key_added]``: ``params`` (k, window (-1 = none), reference: ``"all"``,
       ``"observed"`` / ``"observed:<layer>"``, ``"mask"`` or ``"ids"``;
       bidirectional_max_distance), ``orientations``,
-      ``n_genes``, ``n_reference`` and ``var_names_sha1`` (checked by
+      ``n_genes``, ``n_reference`` (reference genes, placed on the genome or not) and
+      ``var_names_sha1`` (checked by
       :func:`~gex_impute.genome.genomic_context`).
 
     Examples

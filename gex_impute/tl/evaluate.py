@@ -287,9 +287,11 @@ def evaluate(
     A DataFrame indexed by method label (with ``by_quintile``: by method and quintile) with
     ``protocol``, ``pearson``, ``spearman``, ``mse``, ``mean_gene_r``, ``mean_sample_r``,
     ``mean_tissue_r``, ``n_heldout``, ``n_folds``, ``fit_seconds``, ``predict_seconds``,
-    ``n_fallback`` (held-out entries served by a method's fallback; in a quintile row NaN for
-    a method that gives only a count) and ``log1p`` (metrics on the log1p scale); ``n_folds``,
-    ``fit_seconds`` and ``predict_seconds`` are the method's totals in every row;
+    ``n_fallback`` (held-out entries served by a method's fallback; a method that gives only
+    a count, ``n_fallback_`` without ``fallback_mask_``, reports every entry it filled by its
+    fallback, held out or not, and NaN in the quintile rows) and ``log1p`` (metrics on the
+    log1p scale); ``n_folds``, ``fit_seconds`` and ``predict_seconds`` are the method's totals
+    in every row;
     ``interval`` (the nominal level), ``coverage`` and ``mean_width`` when a method gives
     intervals (NaN for the others); ``gene_mean_low`` / ``gene_mean_high``
     (the quintile's range) with ``by_quintile``. With ``return_predictions=True``, also a
