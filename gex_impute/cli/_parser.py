@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         p,
         "--preset",
         ("default", "gtex_v8"),
-        "gtex_v8: 948 donors x 54 tissues with GTEx's skewed tissue availability",
+        "gtex_v8: 948 donors x 54 tissues with GTEx's skewed tissue availability and expression "
+        "scale; default: the original simulator (a few values far above real TPM)",
     )
     p.add_argument("--n-donors", type=_number(int, low=1), default=None, help="donors (preset default)")
     p.add_argument("--n-tissues", type=_number(int, low=1), default=None, help="tissues (preset default)")
