@@ -293,3 +293,31 @@ def test_calibration_refits_of_a_gpu_model_run_where_there_is_no_gpu():
     clone = _clone(gi.HybridImputer(device="cuda", progress=True))  # as loaded from a GPU machine
     assert clone.device == "auto" and clone.progress is False
     assert _clone(gi.HybridImputer(device="cpu")).device == "cpu"
+
+
+def test_tools_calibrate_a_copy_never_the_callers_model():
+    """impute(model=m) / complete(method=m) with intervals leave ``m`` as it was (sweep, session 17).
+
+    They used to calibrate ``m`` itself, so the next call with ``m`` on other data reused the
+    first data's calibration (other intervals for identical data), depending on ``progress``.
+    """
+    import pickle
+
+    def cohort(seed):
+        return gi.datasets.simulate(n_donors=8, n_tissues=4, n_genes=120, random_state=seed)
+
+    model = gi.get_method("knn").fit(cohort(0), donor_key="donor")
+    model.calibrate(cohort(0), patterns=("entries",))
+    before = pickle.dumps(model.calibration_)
+    first = cohort(1)
+    first.X = first.X * np.random.default_rng(0).lognormal(0, 1.5, first.X.shape).astype(np.float32)
+    gi.tl.impute(first, model=model, interval=0.9, progress=False)
+    gi.tl.complete(cohort(3), method=model, interval=0.9, progress=False)
+    assert pickle.dumps(model.calibration_) == before  # nothing added to the caller's model
+    again, fresh = cohort(2), cohort(2)
+    gi.tl.impute(again, model=model, interval=0.9, progress=False)
+    other = gi.get_method("knn").fit(cohort(0), donor_key="donor")
+    other.calibrate(cohort(0), patterns=("entries",))
+    gi.tl.impute(fresh, model=other, interval=0.9, progress=False)
+    np.testing.assert_array_equal(again.layers["imputed_lower"], fresh.layers["imputed_lower"])
+    np.testing.assert_array_equal(again.layers["imputed_upper"], fresh.layers["imputed_upper"])

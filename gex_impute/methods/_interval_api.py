@@ -7,6 +7,7 @@ calibration procedure is :mod:`gex_impute.methods.intervals`, its building block
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 import numpy as np
@@ -87,7 +88,8 @@ class IntervalMixin:
         self._check_fitted()
         data, _ = self._fitted_data(adata, tissue_key, donor_key, layer)
         self._check_data(data)
-        previous = getattr(self, "calibration_", None)
+        # a copy: a shallow copy of this model (as the tools use) must not add to our tables
+        previous = copy.deepcopy(getattr(self, "calibration_", None))
         random_state = self.get_params().get("random_state", 0)
         self.calibration_ = calibrate(
             cast("BaseImputer", self),

@@ -90,15 +90,18 @@ def resolve_method(
 
 
 def silenced(method: BaseImputer, progress: bool) -> BaseImputer:
-    """Return a fitted ``method`` without its own progress bars when the tool's ``progress`` is off.
+    """Return a shallow copy of a fitted ``method``, without its own progress bars when ``progress`` is off.
 
-    A loaded model keeps the ``progress`` it was fitted with; ``progress=False`` (the CLI's
-    ``-q``) silences it all the same, on a shallow copy (the caller's model is left as it is).
+    The caller's model is left as it is: the intervals a tool calibrates on its data (and a
+    refit) go to the copy, so one call never changes what the next call with the same model
+    gives. A loaded model keeps the ``progress`` it was fitted with; ``progress=False`` (the
+    CLI's ``-q``) silences it all the same. An unfitted instance is returned as is.
     """
-    if progress or not is_fitted(method) or not method.get_params().get("progress"):
+    if not is_fitted(method):
         return method
     method = copy.copy(method)
-    method.set_params(progress=False)
+    if not progress and method.get_params().get("progress"):
+        method.set_params(progress=False)
     return method
 
 
