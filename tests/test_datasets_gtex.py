@@ -109,25 +109,31 @@ def test_preset_sex_effects(gtex):
 
 
 def test_preset_expression_is_on_gtex_scale():
-    """Levels as in GTEx v8: bounded TPM, tissue differences of GTEx's size, sane sample totals.
+    """Levels as in GTEx v8's tissue medians: zeros, low genes, tissue-enriched genes, TPM totals.
 
-    GTEx v8 tissue medians (29 tissues x 19,139 genes): log1p TPM quantiles 0.5 / 0.99 / max
-    1.95 / 5.8 / 11.7; per-gene sd across tissues median 0.47. Before the preset was scaled, a
-    few genes reached 3e10 TPM and the per-gene sd was 0.86.
+    GTEx v8 (29 tissue groups x 19,139 protein-coding genes, group medians): 13% at 0 TPM, 29%
+    below 1 TPM, median 6 TPM, per-gene sd across groups (log1p) median 0.47, 10% of genes
+    tissue-enriched (>= 1 TPM and 5x the next group). Before the preset was rescaled: 4% zeros,
+    0.2% enriched genes, sd 0.86, values up to 3e10 TPM.
     """
-    gtex = gi.datasets.simulate(preset="gtex_v8", n_donors=60, n_genes=2000, random_state=1)
+    from gex_impute.datasets.gtex_v8 import TPM_PER_GENE
+
+    gtex = gi.datasets.simulate(preset="gtex_v8", n_donors=60, n_genes=1000, random_state=1)
     x = np.asarray(gtex.X, dtype=np.float64)
-    assert x.max() < np.expm1(13.0)  # the soft ceiling: under 4.4e5 TPM
-    level = np.log1p(x)
-    median, q99 = np.quantile(level, [0.5, 0.99])
-    assert 1.5 < median < 3.0 and 5.0 < q99 < 7.0
-    tissue = gtex.obs["tissue"].astype(str).to_numpy()
-    means = pd.DataFrame(x).groupby(tissue).mean().to_numpy()
-    spread = np.median(np.log1p(means).std(axis=0))
-    assert 0.35 < spread < 0.65
-    # each sample's total over the same genes: within a factor of 20 (was 3e4 to 3e11)
-    totals = x.sum(axis=1)
-    assert totals.max() / totals.min() < 20
+    assert x.max() < np.expm1(13.5)  # the soft ceiling (13), then the sample's TPM total
+    # TPM is a share: each sample's total over the simulated genes lies in the preset's band
+    per_gene = x.sum(axis=1) / x.shape[1]
+    assert np.all(per_gene >= 0.78 * TPM_PER_GENE - 1e-3) and np.all(per_gene <= TPM_PER_GENE + 1e-3)
+    coding = (gtex.var["gene_type"] == "protein_coding").to_numpy()
+    groups = gtex.obs["tissue_group"].astype(str).to_numpy()
+    medians = pd.DataFrame(x[:, coding]).groupby(groups).median().to_numpy()
+    assert 0.08 < (medians == 0).mean() < 0.22
+    assert 0.2 < (medians < 1).mean() < 0.4
+    assert 2.0 < np.median(medians) < 10.0
+    assert 0.35 < np.median(np.log1p(medians).std(axis=0)) < 0.65
+    top = np.sort(medians, axis=0)
+    enriched = (top[-1] >= 1) & ((top[-1] + 0.01) / (top[-2] + 0.01) > 5)
+    assert 0.05 < enriched.mean() < 0.16
 
 
 def test_preset_default_is_unchanged_by_the_gtex_scale():
@@ -156,6 +162,21 @@ def test_absent_keep_and_drop_agree():
     np.testing.assert_array_equal(again.X, drop.X)
     pd.testing.assert_frame_equal(again.obs, drop.obs)
     assert not np.array_equal(gi.datasets.simulate(**(kw | {"random_state": 5})).X[:2], drop.X[:2])
+
+
+def test_absent_keep_has_only_possible_profiles_and_the_same_missing_entries():
+    kw = {"preset": "gtex_v8", "n_donors": 20, "n_genes": 100, "random_state": 1}
+    kw["frac_missing_entries"] = 0.05
+    drop = gi.datasets.simulate(**kw)
+    keep = gi.datasets.simulate(**kw, absent="keep")
+    sex = keep.obs["sex"].astype(str).to_numpy()
+    tissue = keep.obs["tissue"].astype(str).to_numpy()
+    assert not np.any((sex == "female") & np.isin(tissue, ["Prostate", "Testis"]))
+    assert not np.any((sex == "male") & np.isin(tissue, ["Ovary", "Uterus", "Vagina"]))
+    assert keep.n_obs == drop.n_obs + keep.uns["simulate"]["n_missing_samples"]
+    shared = keep[drop.obs_names]
+    np.testing.assert_array_equal(np.isnan(shared.X), np.isnan(drop.X))  # the same entries missing
+    assert 0.03 < np.isnan(drop.X).mean() < 0.07
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,11 @@ __all__ = ["GeneModel", "build_gene_model", "sample_levels"]
 BLOCK_ROWS = 256
 #: width (log1p scale) of the band below ``GeneModel.log_ceiling`` where levels bend towards it
 TAIL_WIDTH = 5.0
+#: lowest share of ``tpm_per_gene`` a sample's total takes (uniform between it and 1)
+TOTAL_LOW = 0.78
+#: ranges (log1p) by which a tissue-enriched gene rises in its tissue group and falls elsewhere
+ENRICH_ON = (0.5, 2.0)
+ENRICH_OFF = (2.0, 4.0)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,10 @@ class GeneModel:
     #: soft ceiling of a sample's log1p level (None: none): levels above ``ceiling - TAIL_WIDTH``
     #: bend towards it (``tanh``), as TPM shares cannot grow without bound
     log_ceiling: float | None = None
+    #: each sample's largest TPM total over the simulated genes, per gene (None: not
+    #: normalised); a sample's own draw puts its total between ``TOTAL_LOW`` and 1 times that, as
+    #: the share of other RNA (mitochondrial, non-coding) varies
+    tpm_per_gene: float | None = None
 
 
 def genomic_field(
@@ -95,6 +104,9 @@ def build_gene_model(
     donor_age: np.ndarray | None = None,
     tissue_scale: float = 1.0,
     log_ceiling: float | None = None,
+    baseline_spread: float = 1.0,
+    enriched: tuple[np.random.Generator, float, np.ndarray] | None = None,
+    tpm_per_gene: float | None = None,
 ) -> GeneModel:
     """Draw the shared part of the model from the streams ``gene``, ``tissue``, ``field``, ``donor``.
 
@@ -146,7 +158,11 @@ def build_gene_model(
     genomic = np.c_[0.75 * field[:, :1], 0.35 * field[:, 1:]] + np.c_[0.5 * pairs[:, :1], 0.5 * pairs[:, 1:]]
     baseline += genomic[:, 0]
     tissue_dev += genomic[:, 1:]
+    if baseline_spread != 1.0:
+        baseline = baseline.mean() + baseline_spread * (baseline - baseline.mean())
     gene_tissue = baseline[:, None] + tissue_scale * tissue_dev
+    if enriched is not None and tissue_groups is not None:
+        enrich_genes(gene_tissue, np.asarray(tissue_groups, dtype=np.int64), *enriched)
 
     # --- donors -------------------------------------------------------------------------------
     eqtl = r_donor.random(n_genes) < 0.2
@@ -170,7 +186,30 @@ def build_gene_model(
         tissue_programme=cluster.astype(np.int64),
         decay_length=float(decay),
         log_ceiling=log_ceiling,
+        tpm_per_gene=tpm_per_gene,
     )
+
+
+def enrich_genes(
+    gene_tissue: np.ndarray,
+    groups: np.ndarray,
+    rng: np.random.Generator,
+    fraction: float,
+    weights: np.ndarray,
+) -> None:
+    """Make a ``fraction`` of genes tissue-enriched, in place: on in one tissue group, off elsewhere.
+
+    Each such gene's group is drawn with probabilities ``weights`` (one per group); its level
+    rises by ``U(ENRICH_ON)`` in the group's tissues and falls by ``U(ENRICH_OFF)`` in the others.
+    """
+    n_genes = gene_tissue.shape[0]
+    chosen = rng.random(n_genes) < fraction
+    group = np.asarray(rng.choice(weights.size, size=n_genes, p=weights / weights.sum()))
+    on = np.asarray(rng.uniform(ENRICH_ON[0], ENRICH_ON[1], size=n_genes))
+    off = np.asarray(rng.uniform(ENRICH_OFF[0], ENRICH_OFF[1], size=n_genes))
+    inside = groups[None, :] == group[:, None]
+    shift = np.where(inside, on[:, None], -off[:, None])
+    gene_tissue[chosen] += shift[chosen]
 
 
 def soft_ceiling(levels: np.ndarray, ceiling: float) -> None:
@@ -201,6 +240,7 @@ def sample_levels(
         sample_factor = r_noise.standard_normal((n_samples, 1))
     sample_loading = 0.1 * r_noise.standard_normal((1, n_genes))
     out = np.empty((n_samples, n_genes), dtype=np.float32)
+    share = np.zeros(n_samples)  # each sample's TPM total factor (per-sample seeds only)
     tissue_levels = model.gene_tissue.T  # (tissues, genes) view
     for r0 in range(0, n_samples, BLOCK_ROWS):
         rows = slice(r0, min(r0 + BLOCK_ROWS, n_samples))
@@ -215,6 +255,7 @@ def sample_levels(
                 rng = np.random.default_rng([per_sample_seed, int(dk), int(tk)])
                 factor[k, 0] = rng.standard_normal()
                 block[k] = rng.standard_normal(n_genes)
+                share[r0 + k] = rng.random()
         block *= 0.3
         block += factor * sample_loading
         block += tissue_levels[t]
@@ -222,5 +263,9 @@ def sample_levels(
         if model.log_ceiling is not None:
             soft_ceiling(block, model.log_ceiling)
         np.clip(block, 0.0, None, out=block)
-        out[rows] = np.expm1(block, out=block)
+        np.expm1(block, out=block)
+        if model.tpm_per_gene is not None:  # TPM is a share: each sample's total is fixed
+            total = n_genes * model.tpm_per_gene * (TOTAL_LOW + (1.0 - TOTAL_LOW) * share[rows])
+            block *= (total / np.maximum(block.sum(axis=1), 1e-300))[:, None]
+        out[rows] = block
     return out

@@ -24,9 +24,13 @@ from .._utils import check_random_state
 from ..errors import ParameterError
 from .gtex_v8 import (
     AGE_BANDS,
+    BASELINE_SPREAD,
     DEFAULT_TISSUES,
+    ENRICHED_FRACTION,
+    ENRICHED_GROUP_WEIGHT,
     LOG_CEILING,
     TISSUE_SCALE,
+    TPM_PER_GENE,
     draw_design,
     draw_sample_qc,
     gtex_obs,
@@ -179,12 +183,14 @@ def simulate(
       17,231 samples at 948 donors (seed 0; GTEx v8: 17,382), two thirds of donor x tissue
       profiles absent. Tissue programmes follow tissue biology (brain regions, blood, muscle,
       ...) with an extra effect shared by each GTEx tissue group (``SMTS``); donors have SEX and
-      AGE, and some genes are sex- or age-biased. Expression is on GTEx's scale: genes differ
-      between tissues as much as in GTEx v8's tissue medians, and no value passes about 4e5 TPM
-      (``gex_impute.datasets.gtex_v8.TISSUE_SCALE`` and ``LOG_CEILING``). Each sample's noise
-      is drawn from its own seed, so its values are the same whether absent profiles are kept or
-      dropped. Memory: ``float32``, built in blocks
-      (17,231 x 20,000 genes is 1.4 GB per matrix).
+      AGE, and some genes are sex- or age-biased. Expression is on the scale of GTEx v8's tissue
+      medians: as many genes at 0 or below 1 TPM, about 10% of genes enriched in one tissue
+      group (a third of them in testis or brain), the same spread between tissues, no value
+      above about 4e5 TPM, and each sample's TPM total over the simulated genes fixed within
+      22%, as TPM is a share (the constants and their comparison with GTEx:
+      ``gex_impute.datasets.gtex_v8``). Each sample's noise is drawn from its own seed, so its
+      values are the same whether absent profiles are kept or dropped. Memory: ``float32``,
+      built in blocks (17,231 x 20,000 genes is 1.4 GB per matrix).
 
     Parameters
     ----------
@@ -212,8 +218,10 @@ def simulate(
         Probability that each remaining entry is missing (preset default 0.02, ``gtex_v8`` 0).
     absent
         What to do with the samples that do not exist: ``"keep"`` them as rows of NaN (the
-        ``default`` preset's default) or ``"drop"`` them (``gtex_v8``'s default, as in a GTEx
-        download).
+        ``default`` preset's default; with ``gtex_v8``, only the profiles the donor's sex allows:
+        no prostate of a female donor) or ``"drop"`` them (``gtex_v8``'s default, as in a GTEx
+        download). With ``gtex_v8`` each sample draws its own missing entries, so a sample's
+        values and missing entries are the same either way.
     random_state
         Seed or :class:`numpy.random.Generator`; the same seed gives the same data.
         None is seed 0 (never numpy's global random state).
@@ -240,7 +248,8 @@ def simulate(
       ``uns['simulate']['motif_names']``).
     * ``uns['simulate']``: the parameters, ``preset``, ``genome_seed``, ``chrom_names``,
       ``chrom_lengths``, ``decay_length``, motif names/sequences/effects, each tissue's programme,
-      ``n_missing_genes``, ``n_missing_samples`` (absent donor x tissue profiles).
+      ``n_missing_genes``, ``n_missing_samples`` (absent donor x tissue profiles kept as rows of
+      NaN: 0 with ``absent="drop"``).
 
     Examples
     --------
@@ -295,9 +304,12 @@ def simulate(
     )
     if gtex:
         r_design, r_qc = rng.spawn(2)
+        r_enrich, r_scatter = rng.spawn(2)
         design = draw_design(r_design, n_donors, n_tissues)
         tissues = design.tissues
         donors = design.donors
+        group_smts = tissues.groupby("group")["SMTS"].first().sort_index()
+        weights = np.array([ENRICHED_GROUP_WEIGHT.get(g, 1.0) for g in group_smts])
         model = build_gene_model(
             streams,
             layout,
@@ -311,10 +323,14 @@ def simulate(
             donor_age=pd.Index(AGE_BANDS).get_indexer(donors["AGE"]) - 2.5,
             tissue_scale=TISSUE_SCALE,
             log_ceiling=LOG_CEILING,
+            baseline_spread=BASELINE_SPREAD,
+            enriched=(r_enrich, ENRICHED_FRACTION, weights),
+            tpm_per_gene=TPM_PER_GENE,
         )
         grid_donor, grid_tissue = np.divmod(np.arange(n_donors * n_tissues), n_tissues)
         present = design.present.ravel()
-        rows = np.arange(present.size) if absent == "keep" else np.flatnonzero(present)
+        # "keep": every profile that could exist (no prostate of a female donor)
+        rows = np.flatnonzero(design.possible.ravel() if absent == "keep" else present)
         noise_seed = int(streams["noise"].integers(0, 2**63 - 1))
         truth = sample_levels(
             model, grid_donor[rows], grid_tissue[rows], streams["noise"], per_sample_seed=noise_seed
@@ -353,7 +369,12 @@ def simulate(
     X = truth.copy() if (needs_nan or not gtex) else truth
     X[:, missing_genes] = np.nan
     X[missing_samples, :] = np.nan
-    if fractions["frac_missing_entries"] > 0:
+    if fractions["frac_missing_entries"] > 0 and gtex:  # each sample its own draw, kept or dropped
+        seed = int(r_scatter.integers(0, 2**63 - 1))
+        for i, (d, t) in enumerate(zip(donor_of, tissue_of, strict=True)):
+            row_rng = np.random.default_rng([seed, int(d), int(t)])
+            X[i, row_rng.random(n_genes, dtype=np.float32) < fractions["frac_missing_entries"]] = np.nan
+    elif fractions["frac_missing_entries"] > 0:
         scattered = r_miss.random(X.shape, dtype=np.float32) < fractions["frac_missing_entries"]
         X[scattered] = np.nan
     keep_rows = np.arange(X.shape[0])
