@@ -99,6 +99,32 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+#: files that mark a folder as one the package wrote, which ``overwrite`` may replace: a zarr
+#: store, a saved model, a demo report, a simulated cohort (``OUTPUT_MARKER`` or its h5ad)
+OUTPUT_MARKER = ".gex-impute-output"
+REPLACEABLE_MARKERS = (".zgroup", "zarr.json", "params.json", "report.json", "sim.h5ad", OUTPUT_MARKER)
+
+
+def _check_replaceable(path: Path, resolved: Path, what: str, inputs: tuple) -> None:
+    """Refuse to replace a folder that holds an input, or that the package did not write."""
+    from .errors import OutputPathError
+
+    for inp in inputs:
+        if inp is not None and resolved in Path(inp).resolve().parents:
+            msg = (
+                f"{what} {str(path)!r} holds the input {str(inp)!r}: replacing the folder would delete "
+                "it; choose another path."
+            )
+            raise OutputPathError(msg)
+    if not any((path / name).exists() for name in REPLACEABLE_MARKERS):
+        msg = (
+            f"{what} {str(path)!r} is a folder of files gex_impute did not write (no zarr store, saved "
+            "model, report or simulated cohort there), so it is not replaced; remove it yourself or "
+            "choose another path."
+        )
+        raise OutputPathError(msg)
+
+
 def check_output_path(
     path: str | os.PathLike,
     *,
@@ -110,9 +136,10 @@ def check_output_path(
     """Check, before any long computation, that ``path`` can be written; return it as a Path.
 
     Refuses an empty path, a path equal to one of ``inputs``, an existing folder where a file is
-    expected (or a non-empty folder where a folder is expected), an existing file when
-    ``overwrite`` is False, a parent that is a file, and a parent folder where a file cannot be
-    created (tried with a temporary file).
+    expected, a non-empty folder where a folder is expected (with ``overwrite``: one that holds
+    an input or that the package did not write, see ``REPLACEABLE_MARKERS``), an existing file
+    when ``overwrite`` is False, a parent that is a file, and a parent folder where a file
+    cannot be created (tried with a temporary file).
     A missing parent folder is fine (it is created on write).
 
     Raises
@@ -144,9 +171,11 @@ def check_output_path(
     if directory and path.exists() and not path.is_dir():
         msg = f"{what} {str(path)!r} exists and is not a folder; give a folder path."
         raise OutputPathError(msg)
-    if directory and path.is_dir() and any(path.iterdir()) and not overwrite:
-        msg = f"{what} folder {str(path)!r} is not empty; remove it or choose another path."
-        raise OutputPathError(msg)
+    if directory and path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            msg = f"{what} folder {str(path)!r} is not empty; remove it or choose another path."
+            raise OutputPathError(msg)
+        _check_replaceable(path, resolved, what, inputs)
     if path.exists() and not path.is_dir() and not overwrite:
         msg = f"{what} {str(path)!r} exists; remove it, choose another path or pass overwrite=True."
         raise OutputPathError(msg)

@@ -196,3 +196,50 @@ def test_complete_refuses_no_donors_before_the_read(tmp_path, capsys):
     argv = ["complete", str(tmp_path / "never_read.h5ad"), "-o", str(tmp_path / "o.h5ad"), "--no-donors"]
     assert main([*argv, "--method", "mean", "-q"]) == 2
     assert "drop --no-donors" in _error(capsys)
+
+
+def test_overwrite_replaces_only_the_packages_own_folders(sim_file, tmp_path, capsys):
+    """--overwrite deleted any folder it was pointed at, even one holding the input (sweep, session 17)."""
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("keep")
+    assert (
+        main(["simulate", "--n-donors", "3", "--n-genes", "30", "-o", str(precious), "--overwrite", "-q"])
+        == 1
+    )
+    assert "a folder of files gex_impute did not write" in _error(capsys)
+    assert (precious / "thesis.txt").read_text() == "keep"
+    store = tmp_path / "keep.zarr"
+    store.mkdir()
+    (store / "important.txt").write_text("data")
+    argv = ["impute", str(sim_file), "--method", "mean", "-o", str(store), "--overwrite", "-q"]
+    assert main(argv) == 1
+    assert (store / "important.txt").exists()
+    capsys.readouterr()
+    project = tmp_path / "proj.zarr"
+    project.mkdir()
+    inside = project / "in.h5ad"
+    inside.write_bytes(sim_file.read_bytes())
+    assert main(["impute", str(inside), "--method", "mean", "-o", str(project), "--overwrite", "-q"]) == 1
+    assert "holds the input" in _error(capsys)
+    assert inside.exists()
+    # what the package wrote is replaced: a simulated folder, a zarr store
+    folder = tmp_path / "cohort"
+    for _ in range(2):
+        assert (
+            main(["simulate", "--n-donors", "3", "--n-genes", "30", "-o", str(folder), "--overwrite", "-q"])
+            == 0
+        )
+    assert (folder / "sim.h5ad").exists()
+    out = tmp_path / "out.zarr"
+    for _ in range(2):
+        assert main(["impute", str(sim_file), "--method", "mean", "-o", str(out), "--overwrite", "-q"]) == 0
+    assert anndata.read_zarr(out).n_obs == anndata.read_h5ad(sim_file).n_obs
+
+
+def test_complete_checks_the_output_suffix_before_reading(tmp_path, capsys):
+    missing_input = tmp_path / "not_there.h5ad"  # never read: the suffix is refused first
+    assert (
+        main(["complete", str(missing_input), "--method", "mean", "-o", str(tmp_path / "r.dat"), "-q"]) == 2
+    )
+    assert "must end in .h5ad or .zarr" in _error(capsys)

@@ -179,6 +179,7 @@ def simulate(args: argparse.Namespace) -> int:
     if as_file:
         io.write_h5ad(adata, out)
     else:  # the whole folder or nothing: built beside it, renamed when complete
+        from .._utils import OUTPUT_MARKER
         from ..report import staged_folder
 
         with staged_folder(out) as tmp:
@@ -186,6 +187,8 @@ def simulate(args: argparse.Namespace) -> int:
                 datasets.write_gtex_files(adata, tmp, fasta=args.fasta, gtf=True)
             else:
                 datasets.write_dataset(tmp, adata, fasta=args.fasta, gtf=args.gtf, gct=args.gct)
+            # marks the folder as this command's, so that --overwrite may replace it later
+            (tmp / OUTPUT_MARKER).write_text("written by gex-impute simulate\n")
     _written(args, out)
     return 0
 
@@ -279,6 +282,9 @@ def complete(args: argparse.Namespace) -> int:
     """``gex-impute complete``."""
     from .. import io, pl, tl
 
+    if Path(args.output).suffix.lower() not in (".h5ad", ".zarr"):  # before the read, not after
+        msg = f"--output {args.output!r} must end in .h5ad or .zarr (the format is chosen from the suffix)"
+        raise UsageError(msg)
     _check(args, args.output, "--output", directory=_is_zarr(args.output))
     _check(args, args.gct_output, "--gct-output")
     _check(args, args.plot, "--plot", plot=True)
