@@ -159,4 +159,11 @@ NOTES = [
     "0.632x; sim P3 0.1207 / 0.1156 / 0.1257 -> 0.1161 / 0.1125 / 0.1173 against pca_regression "
     "(0.1768 / 0.1694 / 0.1832): 0.677x -> 0.654x. The other jobs do not use the simulator; the "
     "speed job uses its default preset, which is unchanged.",
+    "Session 17, second run (19:46-19:48 UTC, 2 shared cores, load about 2 with a helper's "
+    "small runs beside it): the same command at 736100d, after the gtex_v8 preset was matched "
+    "to GTEx v8's tissue medians in shape too (12% of genes enriched in one tissue group, a wider "
+    "spread of gene levels so that 13-15% of tissue medians are 0 TPM as in GTEx, each sample's "
+    "TPM total fixed within 22%). Hybrid MSE sim P2 0.0761 / 0.0763 / 0.0753 against knn_samples "
+    "0.1242 / 0.1243 / 0.1232: 0.613x; sim P3 0.0850 / 0.0836 / 0.0881 against pca_regression "
+    "0.1331 / 0.1323 and mean 0.1392 (seed 2): 0.634x. The package is the same as in the first run.",
 ]
