@@ -243,3 +243,29 @@ def test_complete_checks_the_output_suffix_before_reading(tmp_path, capsys):
         main(["complete", str(missing_input), "--method", "mean", "-o", str(tmp_path / "r.dat"), "-q"]) == 2
     )
     assert "must end in .h5ad or .zarr" in _error(capsys)
+
+
+@pytest.mark.filterwarnings("default::UserWarning")  # as a user's session shows them (not errors)
+def test_quiet_prints_errors_only_and_library_warnings_are_one_line(sim_file, tmp_path, capsys):
+    """-q printed warnings; anndata's warnings came through as raw two-line Python warnings."""
+    adata = anndata.read_h5ad(sim_file)
+    adata.obs_names = [adata.obs_names[0], *adata.obs_names[1:-1], adata.obs_names[0]]  # a duplicate
+    dup = tmp_path / "dup.h5ad"
+    adata.write_h5ad(dup)
+    out = tmp_path / "o.h5ad"
+    assert main(["impute", str(dup), "-o", str(out), "--method", "mean"]) == 0
+    err = capsys.readouterr().err
+    assert "UserWarning" in err and "anndata.py" not in err  # one line, no source path
+    assert all(line.startswith("gex-impute: ") for line in err.splitlines() if line)
+    assert main(["impute", str(dup), "-o", str(out), "--method", "mean", "--overwrite", "-q"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_annotate_offers_only_the_options_it_uses():
+    from gex_impute.cli._parser import build_parser
+
+    parser = build_parser()
+    annotate = parser._subparsers._group_actions[0].choices["annotate"]  # noqa: SLF001
+    flags = {flag for action in annotate._actions for flag in action.option_strings}  # noqa: SLF001
+    assert "--tissue-key" in flags
+    assert not flags & {"--donor-key", "--no-donors", "--layer", "--seed"}

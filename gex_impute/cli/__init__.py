@@ -18,9 +18,11 @@ import logging
 import re
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 
-from ._parser import PROG, UsageError, build_parser
+from ._arguments import UsageError
+from ._parser import PROG, build_parser
 
 __all__ = ["main"]
 
@@ -116,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except SystemExit as exit_:  # --help / --version
         return int(exit_.code or 0)
-    level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
+    level = logging.DEBUG if args.debug else logging.ERROR if args.quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -134,7 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError:  # not the main thread (e.g. called from a worker): keep the default
             previous_sigterm = None
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            if not args.debug:  # other libraries' warnings as one line each, or none with -q
+                warnings.showwarning = _warning_as_log_line
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; {_outputs_left(args)}", file=sys.stderr)
         return EXIT_SIGINT
@@ -164,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.removeHandler(handler)
         logger.setLevel(old[0])
         logger.propagate = old[1]
+
+
+def _warning_as_log_line(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
+    """Show a Python warning (anndata's, pandas', ...) as the CLI's one-line warning."""
+    logger.warning("%s: %s", category.__name__, _one_line(message))
 
 
 if __name__ == "__main__":  # pragma: no cover

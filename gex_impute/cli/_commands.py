@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._utils import check_output_path
-from ._parser import DEFAULT_METHODS, UsageError
+from ._arguments import UsageError
+from ._parser import DEFAULT_METHODS
 
 if TYPE_CHECKING:
     from anndata import AnnData

@@ -4,67 +4,16 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from collections.abc import Callable
-from typing import Any, NoReturn
+
+from ._arguments import _FRACTION, _choice, _non_empty, _number, _output, _Parser
 
 PROG = "gex-impute"
 #: methods ``evaluate`` compares when none are named
 DEFAULT_METHODS = ("hybrid", "distance", "knn", "knn_samples", "pca_regression", "mean")
 
 
-class UsageError(Exception):
-    """A malformed command line (exit status 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line (exit 2) instead of usage + message."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
 #: = :data:`gex_impute.pp.promoters.MAX_FLANK` (here so that ``--help`` imports no pandas; a test compares)
 MAX_FLANK = 50_000
-
-
-def _number(
-    cast: Callable[[str], Any],
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = cast(text)
-        except ValueError:
-            kind = "an integer" if cast is int else "a number"
-            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
-        if value != value or value in (float("inf"), float("-inf")):  # NaN passes every comparison
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        too_low = low is not None and (value <= low if low_open else value < low)
-        too_high = high is not None and (value >= high if high_open else value > high)
-        if too_low or too_high:
-            lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
-            hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
-            raise argparse.ArgumentTypeError(
-                f"{text} is out of range; give a value {' and '.join(x for x in (lo, hi) if x)}"
-            )
-        return value
-
-    parse.__name__ = "integer" if cast is int else "number"
-    return parse
-
-
-def _non_empty(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty path; give a file name")
-    return text
-
-
-#: a number strictly between 0 and 1 (interval levels, held-out fractions)
-_FRACTION = _number(float, low=0, high=1, low_open=True, high_open=True)
 
 
 def _method_epilog() -> str:
@@ -83,9 +32,18 @@ def _method_epilog() -> str:
 
 
 def _common(
-    p: argparse.ArgumentParser, *, donor_default: str | None = None, donor_help: str = "", data: bool = True
+    p: argparse.ArgumentParser,
+    *,
+    donor_default: str | None = None,
+    donor_help: str = "",
+    data: bool | str = True,
+    seed: bool = True,
 ) -> None:
-    """Options every subcommand has; ``data=False``: none about an input's columns (it reads none)."""
+    """Add the options every subcommand has.
+
+    ``data=False``: none about an input's columns (it reads none); ``"tissue"``: only
+    ``--tissue-key``; ``seed=False``: no ``--seed`` (nothing random).
+    """
     g = p.add_argument_group("common options")
     if data:
         g.add_argument(
@@ -93,6 +51,7 @@ def _common(
             default=None,
             help="obs column of each sample's tissue (default: the one the input registered, else tissue)",
         )
+    if data is True:
         g.add_argument(
             "--donor-key",
             default=donor_default,
@@ -105,12 +64,13 @@ def _common(
             "with one to data without it)",
         )
         g.add_argument("--layer", default=None, help="layer holding the expression values (default: X)")
-    g.add_argument(
-        "--seed",
-        type=_number(int, low=0, high=2**32 - 1),
-        default=0,
-        help="random seed, 0 to 4294967295 (default: %(default)s)",
-    )
+    if seed:
+        g.add_argument(
+            "--seed",
+            type=_number(int, low=0, high=2**32 - 1),
+            default=0,
+            help="random seed, 0 to 4294967295 (default: %(default)s)",
+        )
     g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     g.add_argument(
         "--debug", "-v", "--verbose", dest="debug", action="store_true", help="debug logs and tracebacks"
@@ -146,21 +106,6 @@ def _method_options(p: argparse.ArgumentParser, *, model: bool) -> None:
         ("auto", "true", "false"),
         "model log1p of the values; auto = for non-negative TPM/count-like data",
     )
-
-
-def _choice(
-    p: argparse.ArgumentParser | argparse._ArgumentGroup,
-    flag: str,
-    choices: tuple[str, ...],
-    help: str,  # noqa: A002 - argparse's own word
-) -> None:
-    """Add an option taking one of ``choices``; the first is the default."""
-    p.add_argument(flag, choices=choices, default=choices[0], help=help)
-
-
-def _output(p: argparse.ArgumentParser, help: str, overwrite: str = "replace an existing output") -> None:  # noqa: A002
-    p.add_argument("-o", "--output", required=True, type=_non_empty, help=help)
-    p.add_argument("--overwrite", action="store_true", help=overwrite)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="gene column holding the Ensembl ids, when the gene names are symbols (e.g. scanpy's gene_ids)",
     )
-    _common(p)
+    _common(p, data="tissue", seed=False)  # annotate reads the tissues only, and draws nothing
     p.set_defaults(func=cmd.annotate)
 
     epilog = _method_epilog()
