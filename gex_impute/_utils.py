@@ -27,10 +27,27 @@ def derive_seeds(random_state: int | None, n: int = 3) -> list[int]:
 
 
 def check_random_state(random_state: int | np.random.Generator | None) -> np.random.Generator:
-    """Return a numpy Generator for ``random_state`` (an int seed, a Generator, or None = 0)."""
+    """Return a numpy Generator for ``random_state`` (an int seed, a Generator, or None = 0).
+
+    Raises
+    ------
+    gex_impute.errors.ParameterError
+        For anything else (a float such as 1.5, a string, a negative seed), which ``int()``
+        would otherwise have turned silently into another seed.
+    """
+    from .errors import ParameterError
+
     if isinstance(random_state, np.random.Generator):
         return random_state
-    return np.random.default_rng(0 if random_state is None else int(random_state))
+    if random_state is None:
+        return np.random.default_rng(0)
+    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer) or random_state < 0:
+        msg = (
+            f"random_state={random_state!r} is invalid; pass a non-negative integer seed, a numpy "
+            "Generator or None."
+        )
+        raise ParameterError(msg)
+    return np.random.default_rng(int(random_state))
 
 
 @contextlib.contextmanager

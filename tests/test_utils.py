@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import gex_impute as gi
 from gex_impute._utils import atomic_path, check_output_path, derive_seeds
 from gex_impute.errors import OutputPathError
 
@@ -110,3 +112,16 @@ def test_resolve_device_names_what_this_machine_lacks(monkeypatch):
     for bad in ("cuda:1", "cuda:x"):
         with pytest.raises(ValueError, match="1 CUDA GPU"):
             resolve_device(bad)
+
+
+@pytest.mark.parametrize("bad", [1.5, "1", -1, True])
+def test_random_state_must_be_a_seed_or_generator(bad):
+    """1.5 and 1.9 gave the same data, "1" passed, -1 raised numpy's bare ValueError (sweep, session 17)."""
+    from gex_impute._utils import check_random_state
+    from gex_impute.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="random_state="):
+        check_random_state(bad)
+    with pytest.raises(ParameterError, match="random_state="):
+        gi.datasets.simulate(n_donors=2, n_tissues=2, n_genes=10, random_state=bad)
+    assert check_random_state(np.int64(3)).integers(100) == np.random.default_rng(3).integers(100)
