@@ -162,6 +162,16 @@ def test_tissue_matrixplot_uses_scanpy(tmp_path):
     plt.close("all")
 
 
+def test_tissue_matrixplot_refuses_repeated_gene_names():
+    """A repeated gene name gave pandas' 'Reindexing only valid with uniquely valued Index'."""
+    from gex_impute.errors import DataError
+
+    completed = _completed()
+    completed.var_names = ["g"] * 3 + list(completed.var_names[3:])
+    with pytest.raises(DataError, match="var_names_make_unique"):
+        gi.pl.tissue_matrixplot(completed, n_genes=5)
+
+
 def test_tissue_matrixplot_on_backed_sparse_and_symbols(tmp_path):
     import anndata as ad
     import matplotlib.pyplot as plt

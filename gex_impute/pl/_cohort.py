@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import KeyNotFoundError
+from ..errors import DataError, KeyNotFoundError
 from ._utils import axes_or_new, check_save, save_figure
 
 if TYPE_CHECKING:
@@ -142,6 +142,13 @@ def tissue_matrixplot(
     check_save(save)
     tissue_key, _ = _keys(completed, tissue_key, None)
     _check_columns(completed.obs, (tissue_key, imputed_key))
+    if not completed.var_names.is_unique:
+        dup = completed.var_names[completed.var_names.duplicated()].unique()[:3].tolist()
+        msg = (
+            f"completed.var_names are not unique (e.g. {dup}); make them unique first "
+            "(completed.var_names_make_unique()) or pass var_names of unique genes."
+        )
+        raise DataError(msg)
     symbols = kwargs.pop("gene_symbols", None)
     if var_names is None:
         values = completed.X[:] if completed.isbacked else completed.X
