@@ -17,7 +17,7 @@ import pandas as pd
 
 from .sim_genome import MOTIFS, TISSUE_MOTIF_EFFECT, TISSUE_MOTIFS
 
-__all__ = ["GeneModel", "build_gene_model", "sample_levels"]
+__all__ = ["GeneModel", "build_gene_model", "enrich_genes", "sample_levels", "soft_ceiling"]
 
 #: rows of a samples x genes block generated at a time (memory: block x genes x 8 bytes)
 BLOCK_ROWS = 256
@@ -113,9 +113,11 @@ def build_gene_model(
     ``programmes`` assigns each tissue a programme (random clusters when None); ``tissue_groups``
     adds an effect shared by the tissues of a group (e.g. GTEx's SMTS: the brain regions);
     ``donor_sex`` (True = female) and ``donor_age`` (decades, centred) add sex- and age-biased
-    genes. ``tissue_scale`` multiplies every gene's deviations between tissues, and
-    ``log_ceiling`` bounds the levels softly (:func:`sample_levels`). Without these options the
-    draws are those of the original simulator.
+    genes. ``tissue_scale`` multiplies every gene's deviations between tissues,
+    ``baseline_spread`` widens the spread of gene levels around their mean, ``enriched`` =
+    ``(rng, fraction, group weights)`` makes genes tissue-enriched (:func:`enrich_genes`), and
+    ``log_ceiling`` / ``tpm_per_gene`` bound each value softly and fix each sample's TPM total
+    (:func:`sample_levels`). Without these options the draws are those of the original simulator.
     """
     r_gene, r_tissue, r_field, r_donor = (streams[k] for k in ("gene", "tissue", "field", "donor"))
     feats = motifs.to_numpy()
@@ -233,7 +235,9 @@ def sample_levels(
     order (the original simulator's stream). With a seed, each sample draws its own from
     ``default_rng([per_sample_seed, donor, tissue])``, so a sample's values do not depend on
     which other samples are generated. Built ``BLOCK_ROWS`` samples at a time; values below zero
-    on the log1p scale become 0 TPM.
+    on the log1p scale become 0 TPM. With ``model.log_ceiling`` the levels bend softly towards it
+    (:func:`soft_ceiling`), and with ``model.tpm_per_gene`` each sample is scaled to its TPM total
+    (a share of ``n_genes * tpm_per_gene`` between ``TOTAL_LOW`` and 1, the sample's own draw).
     """
     n_samples, n_genes = donor_of.size, model.gene_tissue.shape[0]
     if per_sample_seed is None:

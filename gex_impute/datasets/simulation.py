@@ -14,7 +14,6 @@ motifs, an expression model with tissue programmes, genomic co-expression and do
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -37,11 +36,10 @@ from .gtex_v8 import (
 )
 from .sim_expression import build_gene_model, sample_levels
 from .sim_genome import MOTIFS, gene_table, layout_genes, make_promoters, promoter_strings, scan_motifs
+from .sim_missing import draw_missing_genes, drop_samples, scatter_entries
 
 if TYPE_CHECKING:
     from anndata import AnnData
-
-logger = logging.getLogger("gex_impute")
 
 __all__ = ["PRESETS", "simulate"]
 
@@ -101,35 +99,6 @@ def _genome(streams, n_genes: int, n_chromosomes: int, gene_spacing: int, upstre
             chrom_lengths[c] = int(extent[sel].max()) + margin + gene_spacing // 2
     promoters = promoter_strings(make_promoters(streams["prom"], layout, upstream, downstream))
     return layout, chrom_lengths, promoters, scan_motifs(promoters, upstream)
-
-
-def _missing_genes(r_miss, n_genes: int, frac: float) -> np.ndarray:
-    """Genes missing in every sample."""
-    return np.sort(r_miss.choice(n_genes, size=round(frac * n_genes), replace=False))
-
-
-def _drop_samples(r_miss, donor_of, tissue_of, n_donors, n_tissues, frac) -> np.ndarray:
-    """Choose the samples missing entirely so that no tissue or donor loses all of its samples."""
-    n_samples = donor_of.size
-    n_miss = round(frac * n_samples)
-    left_t = np.bincount(tissue_of, minlength=n_tissues)
-    left_d = np.bincount(donor_of, minlength=n_donors)
-    missing: list[int] = []
-    for s in r_miss.permutation(n_samples):
-        if len(missing) == n_miss:
-            break
-        if left_t[tissue_of[s]] > 1 and left_d[donor_of[s]] > 1:
-            left_t[tissue_of[s]] -= 1
-            left_d[donor_of[s]] -= 1
-            missing.append(s)
-    if len(missing) < n_miss:
-        logger.warning(
-            "simulate: only %d of %d requested missing samples could be removed while keeping "
-            "every tissue and donor observed",
-            len(missing),
-            n_miss,
-        )
-    return np.sort(np.asarray(missing, dtype=np.int64))
 
 
 def simulate(
@@ -335,7 +304,7 @@ def simulate(
         truth = sample_levels(
             model, grid_donor[rows], grid_tissue[rows], streams["noise"], per_sample_seed=noise_seed
         )
-        missing_genes = _missing_genes(streams["miss"], n_genes, fractions["frac_missing_genes"])
+        missing_genes = draw_missing_genes(streams["miss"], n_genes, fractions["frac_missing_genes"])
         missing_samples = np.flatnonzero(~present[rows])
         qc = draw_sample_qc(r_qc, design).iloc[rows]
         tissue_names, donor_ids = list(tissues.index), list(donors.index)
@@ -348,8 +317,8 @@ def simulate(
         donor_of = np.repeat(np.arange(n_donors), n_tissues)
         tissue_of = np.tile(np.arange(n_tissues), n_donors)
         truth = sample_levels(model, donor_of, tissue_of, streams["noise"])
-        missing_genes = _missing_genes(streams["miss"], n_genes, fractions["frac_missing_genes"])
-        missing_samples = _drop_samples(
+        missing_genes = draw_missing_genes(streams["miss"], n_genes, fractions["frac_missing_genes"])
+        missing_samples = drop_samples(
             streams["miss"], donor_of, tissue_of, n_donors, n_tissues, fractions["frac_missing_samples"]
         )
         tissue_names = [
@@ -369,14 +338,10 @@ def simulate(
     X = truth.copy() if (needs_nan or not gtex) else truth
     X[:, missing_genes] = np.nan
     X[missing_samples, :] = np.nan
-    if fractions["frac_missing_entries"] > 0 and gtex:  # each sample its own draw, kept or dropped
-        seed = int(r_scatter.integers(0, 2**63 - 1))
-        for i, (d, t) in enumerate(zip(donor_of, tissue_of, strict=True)):
-            row_rng = np.random.default_rng([seed, int(d), int(t)])
-            X[i, row_rng.random(n_genes, dtype=np.float32) < fractions["frac_missing_entries"]] = np.nan
-    elif fractions["frac_missing_entries"] > 0:
-        scattered = r_miss.random(X.shape, dtype=np.float32) < fractions["frac_missing_entries"]
-        X[scattered] = np.nan
+    if gtex:  # each sample its own draw: the same whether absent profiles are kept or dropped
+        scatter_entries(X, fractions["frac_missing_entries"], r_scatter, per_sample=(donor_of, tissue_of))
+    else:
+        scatter_entries(X, fractions["frac_missing_entries"], r_miss)
     keep_rows = np.arange(X.shape[0])
     if absent == "drop" and not gtex and missing_samples.size:
         keep_rows = np.setdiff1d(keep_rows, missing_samples)
