@@ -55,6 +55,9 @@ def test_simulate_h5ad(tmp_path):
     again = tmp_path / "again.h5ad"
     assert main(["simulate", "-o", str(again), "-q", "--seed", "3", *TINY]) == 0
     np.testing.assert_array_equal(anndata.read_h5ad(again).layers["truth"], adata.layers["truth"])
+    upper = tmp_path / "SIM.H5AD"  # the suffix in any case is a file, as the readers take it
+    assert main(["simulate", "-o", str(upper), "-q", "--seed", "3", *TINY]) == 0
+    assert upper.is_file()
 
 
 def test_simulate_folder_with_files(tmp_path):

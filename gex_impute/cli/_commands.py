@@ -168,7 +168,7 @@ def simulate(args: argparse.Namespace) -> int:
     from .. import datasets, io
 
     out = Path(args.output)
-    as_file = out.suffix == ".h5ad"
+    as_file = out.suffix.lower() == ".h5ad"
     if as_file and (args.fasta or args.gtf or args.gct or args.preset == "gtex_v8"):
         msg = "--fasta/--gtf/--gct and --preset gtex_v8 write several files: give a folder as --output"
         raise UsageError(msg)
