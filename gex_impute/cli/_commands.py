@@ -282,8 +282,9 @@ def impute(args: argparse.Namespace) -> int:
 def complete(args: argparse.Namespace) -> int:
     """``gex-impute complete``."""
     from .. import io, pl, tl
+    from ..tl._output import SUFFIXES
 
-    if Path(args.output).suffix.lower() not in (".h5ad", ".zarr"):  # before the read, not after
+    if Path(args.output).suffix.lower() not in SUFFIXES:  # before the read, not after
         msg = f"--output {args.output!r} must end in .h5ad or .zarr (the format is chosen from the suffix)"
         raise UsageError(msg)
     _check(args, args.output, "--output", directory=_is_zarr(args.output))
