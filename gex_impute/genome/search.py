@@ -71,7 +71,7 @@ def _reference_mask(reference: Any, var: pd.DataFrame) -> np.ndarray:
                 )
                 raise ValueError(msg)
             reference = reference.reindex(var.index)
-        return np.array(reference.fillna(False).to_numpy(dtype=bool), copy=True)
+        return np.array(reference.to_numpy(dtype=bool, na_value=False), copy=True)
     if isinstance(reference, pd.api.extensions.ExtensionArray) and reference.dtype == "boolean":
         # a nullable mask: <NA> is not a reference gene (np.asarray gives object dtype on pandas < 2.2)
         reference = reference.to_numpy(dtype=bool, na_value=False)
