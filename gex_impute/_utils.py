@@ -116,14 +116,27 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
-#: files that mark a folder as one the package wrote, which ``overwrite`` may replace: a zarr
-#: store, a saved model, a demo report, a simulated cohort (``OUTPUT_MARKER`` or its h5ad)
+#: files that mark a folder as one the package wrote, which ``overwrite`` may replace; each
+#: writer passes its own kind, so that one kind of output never replaces another of that name
 OUTPUT_MARKER = ".gex-impute-output"
-REPLACEABLE_MARKERS = (".zgroup", "zarr.json", "params.json", "report.json", "sim.h5ad", OUTPUT_MARKER)
+ZARR_MARKERS = (".zgroup", "zarr.json")  # a zarr store (format 2 or 3)
+MODEL_MARKERS = ("params.json",)  # a saved model folder
+DEMO_MARKERS = ("report.json",)  # a demo report
+COHORT_MARKERS = (OUTPUT_MARKER, "sim.h5ad")  # a simulated cohort
+REPLACEABLE_MARKERS = (*ZARR_MARKERS, *MODEL_MARKERS, *DEMO_MARKERS, *COHORT_MARKERS)
+#: what each kind is called in the refusal
+_KINDS = {
+    ZARR_MARKERS: "a zarr store",
+    MODEL_MARKERS: "a saved model",
+    DEMO_MARKERS: "an earlier demo report",
+    COHORT_MARKERS: "a simulated cohort",
+}
 
 
-def _check_replaceable(path: Path, resolved: Path, what: str, inputs: tuple) -> None:
-    """Refuse to replace a folder that holds an input, or that the package did not write."""
+def _check_replaceable(
+    path: Path, resolved: Path, what: str, inputs: tuple, markers: tuple[str, ...]
+) -> None:
+    """Refuse to replace a folder that holds an input, or that is not the output ``markers`` mark."""
     from .errors import OutputPathError
 
     for inp in inputs:
@@ -133,12 +146,18 @@ def _check_replaceable(path: Path, resolved: Path, what: str, inputs: tuple) -> 
                 "it; choose another path."
             )
             raise OutputPathError(msg)
-    if not any((path / name).exists() for name in REPLACEABLE_MARKERS):
-        msg = (
-            f"{what} {str(path)!r} is a folder of files gex_impute did not write (no zarr store, saved "
-            "model, report or simulated cohort there), so it is not replaced; remove it yourself or "
-            "choose another path."
-        )
+    if not any((path / name).exists() for name in markers):
+        kind = _KINDS.get(markers, "an output of this kind")
+        if any((path / name).exists() for name in REPLACEABLE_MARKERS):
+            msg = (
+                f"{what} {str(path)!r} is another kind of gex_impute output, not {kind}, so it is "
+                "not replaced; remove it yourself or choose another path."
+            )
+        else:
+            msg = (
+                f"{what} {str(path)!r} is a folder of files gex_impute did not write (not {kind}), so "
+                "it is not replaced; remove it yourself or choose another path."
+            )
         raise OutputPathError(msg)
 
 
@@ -149,12 +168,14 @@ def check_output_path(
     inputs: tuple[str | os.PathLike | None, ...] = (),
     overwrite: bool = True,
     directory: bool = False,
+    markers: tuple[str, ...] = REPLACEABLE_MARKERS,
 ) -> Path:
     """Check, before any long computation, that ``path`` can be written; return it as a Path.
 
     Refuses an empty path, a path equal to one of ``inputs``, an existing folder where a file is
     expected, a non-empty folder where a folder is expected (with ``overwrite``: one that holds
-    an input or that the package did not write, see ``REPLACEABLE_MARKERS``), an existing file
+    an input or that lacks all of ``markers``, the files that mark the caller's kind of output:
+    ``ZARR_MARKERS``, ``MODEL_MARKERS``, ``DEMO_MARKERS`` or ``COHORT_MARKERS``), an existing file
     when ``overwrite`` is False, a parent that is a file, and a parent folder where a file
     cannot be created (tried with a temporary file).
     A missing parent folder is fine (it is created on write).
@@ -192,7 +213,7 @@ def check_output_path(
         if not overwrite:
             msg = f"{what} folder {str(path)!r} is not empty; remove it or choose another path."
             raise OutputPathError(msg)
-        _check_replaceable(path, resolved, what, inputs)
+        _check_replaceable(path, resolved, what, inputs, markers)
     if path.exists() and not path.is_dir() and not overwrite:
         msg = f"{what} {str(path)!r} exists; remove it, choose another path or pass overwrite=True."
         raise OutputPathError(msg)

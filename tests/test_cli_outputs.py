@@ -237,6 +237,27 @@ def test_overwrite_replaces_only_the_packages_own_folders(sim_file, tmp_path, ca
     assert anndata.read_zarr(out).n_obs == anndata.read_h5ad(sim_file).n_obs
 
 
+def test_overwrite_replaces_only_its_own_kind_of_output(sim_file, tmp_path, capsys):
+    """One kind of package output never replaces another (session 17 note: one global marker list)."""
+    model = tmp_path / "model.zarr"  # a saved model that happens to bear a store's name
+    assert main(["fit", str(sim_file), "--method", "mean", "-o", str(model), "-q"]) == 0
+    assert (model / "params.json").exists()
+    argv = ["impute", str(sim_file), "--method", "mean", "-o", str(model), "--overwrite", "-q"]
+    assert main(argv) == 1
+    assert "another kind of gex_impute output, not a zarr store" in _error(capsys)
+    assert (model / "params.json").exists()
+    store = tmp_path / "out.zarr"
+    assert main(["impute", str(sim_file), "--method", "mean", "-o", str(store), "-q"]) == 0
+    argv = ["simulate", "--n-donors", "3", "--n-genes", "30", "-o", str(store), "--overwrite", "-q"]
+    assert main(argv) == 1
+    assert "not a simulated cohort" in _error(capsys)
+    assert main(["fit", str(sim_file), "--method", "mean", "-o", str(store), "--overwrite", "-q"]) == 1
+    capsys.readouterr()
+    assert anndata.read_zarr(store).n_obs == anndata.read_h5ad(sim_file).n_obs
+    with pytest.raises(gi.errors.OutputPathError, match="not an earlier demo report"):
+        gi.datasets.demo(store, overwrite=True)
+
+
 def test_complete_checks_the_output_suffix_before_reading(tmp_path, capsys):
     missing_input = tmp_path / "not_there.h5ad"  # never read: the suffix is refused first
     assert (

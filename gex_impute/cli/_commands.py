@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._utils import check_output_path
+from .._utils import COHORT_MARKERS, DEMO_MARKERS, MODEL_MARKERS, ZARR_MARKERS, check_output_path
 from ._arguments import UsageError
 from ._parser import DEFAULT_METHODS
 
@@ -172,7 +172,7 @@ def simulate(args: argparse.Namespace) -> int:
     if as_file and (args.fasta or args.gtf or args.gct or args.preset == "gtex_v8"):
         msg = "--fasta/--gtf/--gct and --preset gtex_v8 write several files: give a folder as --output"
         raise UsageError(msg)
-    _check(args, args.output, "--output", directory=not as_file)
+    _check(args, args.output, "--output", directory=not as_file, markers=COHORT_MARKERS)
     sizes = {
         k: getattr(args, k) for k in ("n_donors", "n_tissues", "n_genes") if getattr(args, k) is not None
     }
@@ -204,7 +204,7 @@ def annotate(args: argparse.Namespace) -> int:
     if args.promoter_mapping is not None and args.promoters is None:
         msg = "--promoter-mapping only applies with --promoters"
         raise UsageError(msg)
-    _check(args, args.output, "--output", directory=_is_zarr(args.output))
+    _check(args, args.output, "--output", directory=_is_zarr(args.output), markers=ZARR_MARKERS)
     adata = _read(args)
     if args.annotation is not None:
         pp.annotate_genes(
@@ -238,7 +238,7 @@ def fit(args: argparse.Namespace) -> int:
     from ..methods._archive import check_archive_path
 
     zipped = check_archive_path(args.output, overwrite=args.overwrite)  # before the fit
-    _check(args, args.output, "--output", directory=not zipped)
+    _check(args, args.output, "--output", directory=not zipped, markers=MODEL_MARKERS)
     model = _method(args, args.method, _key_values(args.param, "--param"))
     adata = _read(args)
     start = time.perf_counter()
@@ -256,7 +256,7 @@ def impute(args: argparse.Namespace) -> int:
     from .. import tl
     from ..tl.impute import check_key_name
 
-    _check(args, args.output, "--output", directory=_is_zarr(args.output))
+    _check(args, args.output, "--output", directory=_is_zarr(args.output), markers=ZARR_MARKERS)
     check_key_name(args.key_added)  # before the read
     method = _model_or_method(args)
     adata = _read(args)
@@ -287,7 +287,7 @@ def complete(args: argparse.Namespace) -> int:
     if Path(args.output).suffix.lower() not in SUFFIXES:  # before the read, not after
         msg = f"--output {args.output!r} must end in .h5ad or .zarr (the format is chosen from the suffix)"
         raise UsageError(msg)
-    _check(args, args.output, "--output", directory=_is_zarr(args.output))
+    _check(args, args.output, "--output", directory=_is_zarr(args.output), markers=ZARR_MARKERS)
     _check(args, args.gct_output, "--gct-output")
     _check(args, args.plot, "--plot", plot=True)
     if args.no_donors:
@@ -381,7 +381,7 @@ def demo(args: argparse.Namespace) -> int:
     """``gex-impute demo``."""
     from .. import datasets
 
-    _check(args, args.output_dir, "--output-dir", directory=True)
+    _check(args, args.output_dir, "--output-dir", directory=True, markers=DEMO_MARKERS)
     report = datasets.demo(args.output_dir, random_state=args.seed, progress=_progress(args), overwrite=True)
     if not args.quiet:
         print(report.summary())

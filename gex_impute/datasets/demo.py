@@ -18,13 +18,12 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import OutputPathError, ParameterError
+from ..errors import ParameterError
 from . import _demo_truth
 from .simulation import simulate
 
@@ -175,18 +174,12 @@ def demo(
     >>> print(report.summary())  # doctest: +SKIP
     """
     from .. import tl
-    from .._utils import check_output_path
+    from .._utils import DEMO_MARKERS, check_output_path
     from ..report import DemoReport, combine_tables, protocol_results, staged_folder, write_demo_folder
 
-    target = Path(output_dir) if output_dir is not None and str(output_dir).strip() else None
-    if overwrite and target is not None and target.is_dir() and any(target.iterdir()):
-        if not (target / "report.json").is_file():  # an earlier report, never a folder of other files
-            msg = (
-                f"demo report folder {str(target)!r} holds files but no report.json, so it is not an "
-                "earlier demo report; overwrite=True replaces only those: choose another path."
-            )
-            raise OutputPathError(msg)
-    out = check_output_path(output_dir, what="demo report folder", directory=True, overwrite=overwrite)
+    out = check_output_path(  # overwrite replaces an earlier report only, never a folder of other files
+        output_dir, what="demo report folder", directory=True, overwrite=overwrite, markers=DEMO_MARKERS
+    )
     random_state = 0 if random_state is None else random_state  # as documented: None is seed 0
     start = time.perf_counter()
     sizes = {"n_donors": n_donors, "n_tissues": n_tissues, "n_genes": n_genes}

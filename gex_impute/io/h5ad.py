@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._data_keys import check_anndata
-from .._utils import atomic_path, check_output_path
+from .._utils import ZARR_MARKERS, atomic_path, check_output_path
 from ..errors import InputFileError, OutputPathError, ParameterError
 from ._text import check_input_file, file_kind, gzip_content_kind
 
@@ -208,7 +208,7 @@ def write_zarr(adata: AnnData, path: str | os.PathLike) -> None:
     if path.exists() and not path.is_dir():
         msg = f"{path} exists and is a file; a zarr store is a folder. Remove it or choose another path."
         raise OutputPathError(msg)
-    check_output_path(path, what="zarr store", directory=True)
+    check_output_path(path, what="zarr store", directory=True, markers=ZARR_MARKERS)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     old = None

@@ -43,13 +43,16 @@ def check_output_path(out: str | os.PathLike, *, overwrite: bool, inputs: tuple 
     OutputPathError
         Any other reason ``out`` cannot be written.
     """
+    from .._utils import ZARR_MARKERS
     from .._utils import check_output_path as shared_check
 
     if out is not None and str(out).strip() and Path(out).suffix.lower() not in SUFFIXES:
         msg = f"out={str(out)!r} must end in .h5ad or .zarr (the format is chosen from the suffix)."
         raise ParameterError(msg)
     is_store = Path(out).suffix.lower() == ".zarr"
-    path = shared_check(out, what="out", inputs=inputs, overwrite=overwrite, directory=is_store)
+    path = shared_check(
+        out, what="out", inputs=inputs, overwrite=overwrite, directory=is_store, markers=ZARR_MARKERS
+    )
     if path.exists() and not overwrite:
         msg = f"out={str(out)!r} exists; remove it, choose another path or pass overwrite=True."
         raise OutputPathError(msg)
