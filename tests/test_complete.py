@@ -187,6 +187,23 @@ def test_donors_and_tissues_select_rows(cohort):
     assert list(result.obs["tissue"].astype(str)) == tissues * 2
 
 
+def test_integer_donor_ids_stay_integers_in_numeric_order(cohort, tmp_path):
+    """complete() turned integer donor ids into string categories, sorted as strings (sweep, session 17)."""
+    codes = cohort.obs["donor"].cat.codes.to_numpy()
+    cohort.obs["donor"] = np.where(codes == 0, 10, codes + 7)  # 10, 8, 9, 10 ...: "10" < "8" as text
+    result = complete(cohort, method="mean", progress=False)
+    assert list(result.obs["donor"].cat.categories) == sorted(set(cohort.obs["donor"]))
+    assert all(isinstance(d, (int, np.integer)) for d in result.obs["donor"])
+    assert set(zip(result.obs["donor"], result.obs["tissue"].astype(str), strict=True)) >= set(
+        zip(cohort.obs["donor"], cohort.obs["tissue"].astype(str), strict=True)
+    )
+    result.write_h5ad(tmp_path / "c.h5ad")
+    back = ad.read_h5ad(tmp_path / "c.h5ad")
+    assert list(back.obs["donor"].cat.categories) == list(result.obs["donor"].cat.categories)
+    picked = complete(cohort, method="mean", donors=[9, 8], progress=False)
+    assert list(picked.obs["donor"].cat.categories) == [9, 8]
+
+
 def test_errors_name_the_problem(cohort):
     with pytest.raises(DataError, match="not in column 'donor'"):
         complete(cohort, method="mean", donors=["nobody"], progress=False)

@@ -58,6 +58,8 @@ def _order(column: pd.Series, present: Sequence[str]) -> list[str]:
     present_set = set(present)
     if isinstance(column.dtype, pd.CategoricalDtype):
         return [str(c) for c in column.cat.categories if str(c) in present_set]
+    if pd.api.types.is_numeric_dtype(column.dtype):  # numeric ids in numeric order: 9 before 10
+        return [str(v) for v in np.sort(column.dropna().unique()) if str(v) in present_set]
     return sorted(present_set)
 
 
@@ -239,13 +241,27 @@ def _grid_obs(data, donor_out, tissue_out, source, groups, out_donors, out_tissu
                 if values.nunique(dropna=False) == 1:
                     pick[row] = cell[0]
         obs[col] = _pick(data.obs[col], pick)
-    obs.insert(0, tissue_key, pd.Categorical(tissue_names, categories=out_tissues))
-    obs.insert(0, donor_key, pd.Categorical(donor_names, categories=out_donors))
+    obs.insert(0, tissue_key, _as_given(data.obs[tissue_key], tissue_names, out_tissues))
+    obs.insert(0, donor_key, _as_given(data.obs[donor_key], donor_names, out_donors))
     obs["imputed_profile"] = imputed.astype(bool)
     obs["sample_id"] = pd.Categorical(sample_id)
     obs["n_samples"] = n_samples.astype(np.int64)
     obs.index = pd.Index(_unique(index), dtype=object)
     return obs
+
+
+def _as_given(column: pd.Series, names: np.ndarray, order: Sequence[str]) -> pd.Categorical:
+    """Output donors / tissues as a categorical of the input column's own values, in ``order``.
+
+    Integer ids stay integers; ``names`` and ``order`` hold them as strings, as the codes do.
+    """
+    values = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column.dropna()
+    given = {str(v): v for v in pd.unique(np.asarray(values, dtype=object))}
+    categories = pd.Index([given.get(name, name) for name in order])
+    if categories.dtype == object and all(isinstance(c, str) for c in categories):
+        return pd.Categorical(names, categories=list(order))
+    lookup = dict(zip(order, categories, strict=True))
+    return pd.Categorical([lookup[name] for name in names], categories=categories)
 
 
 def _unique(names: np.ndarray) -> list[str]:
