@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
         "estimate them with each method and score them: one row per method.",
     )
     _input(p)
-    _output(p, "output TSV (one row per method)")
+    _output(p, "output table, one row per method: comma-separated for a .csv name, else tab-separated")
     p.add_argument("--plot", default=None, type=_non_empty, help="output PNG of the metrics per method")
     p.add_argument("--protocol", choices=("genes", "entries", "samples"), default="genes")
     p.add_argument(
