@@ -31,3 +31,24 @@ def test_evaluate_writes_csv_for_a_csv_name(sim_file, tmp_path, name, sep):
     assert sep in header and ({",", "\t"} - {sep}).isdisjoint(header)
     table = pd.read_csv(out, sep=sep, index_col=0)
     assert list(table.index) == ["mean", "knn"] and "pearson" in table.columns
+
+
+@pytest.mark.parametrize("command", ["impute", "complete"])
+def test_device_with_a_saved_model_without_one_is_refused(sim_file, tmp_path, capsys, command):
+    model, out = tmp_path / "mean.zip", tmp_path / "out.h5ad"
+    assert main(["fit", str(sim_file), "-o", str(model), "--method", "mean", "-q"]) == 0
+    assert main([command, str(sim_file), "-o", str(out), "--model", str(model), "--device", "cpu"]) == 2
+    err = _error(capsys)
+    assert "--device applies to the hybrid model only" in err and "drop --device" in err
+    assert not out.exists()
+
+
+def test_device_is_applied_to_a_saved_hybrid(monkeypatch):
+    import argparse
+
+    from gex_impute import methods
+    from gex_impute.cli import _commands
+
+    monkeypatch.setattr(methods, "load_model", lambda path: gi.get_method("hybrid", device="auto"))
+    args = argparse.Namespace(model="hybrid.zip", method=None, param=None, device="cpu")
+    assert _commands._model_or_method(args).get_params()["device"] == "cpu"

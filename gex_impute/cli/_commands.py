@@ -85,7 +85,13 @@ def _model_or_method(args: argparse.Namespace) -> BaseImputer:
             raise UsageError(msg)
         model = load_model(args.model)
         device = getattr(args, "device", None)
-        if device is not None and "device" in model.get_params():  # (its calibration refits use it)
+        if device is not None:  # the device of its refits (--interval without a saved calibration)
+            if "device" not in model.get_params():
+                msg = (
+                    f"--device applies to the hybrid model only, not to the saved {model.name!r} model "
+                    f"{args.model!r}; drop --device"
+                )
+                raise UsageError(msg)
             model.set_params(device=device)
         return model
     return _method(args, args.method, _key_values(args.param, "--param"))

@@ -99,7 +99,10 @@ def _method_options(p: argparse.ArgumentParser, *, model: bool) -> None:
         g.add_argument("--model", default=None, help="a model archive saved by 'gex-impute fit' (.zip)")
     g.add_argument("--method", default=None, help="method name (default: hybrid); see the list below")
     g.add_argument("--param", action="append", metavar="KEY=VALUE", help="a hyperparameter (repeatable)")
-    g.add_argument("--device", default=None, help="torch device of the hybrid model: auto, cpu, cuda, cuda:N")
+    device = "torch device of the hybrid model: auto, cpu, cuda, cuda:N"
+    if model:
+        device += "; with --model (a hybrid), the device of the refits that calibrate --interval"
+    g.add_argument("--device", default=None, help=device)
     _choice(
         g,
         "--log-transform",
