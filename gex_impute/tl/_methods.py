@@ -16,9 +16,12 @@ from ..methods._conformal import check_level as check_probability
 
 
 def h5ad_safe(value: Any) -> Any:
-    """Turn ``value`` into something ``AnnData.write_h5ad`` stores in ``uns``."""
+    """Turn ``value`` into something ``AnnData.write_h5ad`` stores in ``uns``.
+
+    None stays None (anndata >= 0.11 stores it; 0.10 leaves the key out of the file).
+    """
     if value is None:
-        return "None"
+        return None
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | np.integer):
