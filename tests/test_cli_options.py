@@ -52,3 +52,20 @@ def test_device_is_applied_to_a_saved_hybrid(monkeypatch):
     monkeypatch.setattr(methods, "load_model", lambda path: gi.get_method("hybrid", device="auto"))
     args = argparse.Namespace(model="hybrid.zip", method=None, param=None, device="cpu")
     assert _commands._model_or_method(args).get_params()["device"] == "cpu"
+
+
+def _option_help(command: str, flag: str) -> str:
+    """The expanded help of ``flag`` in ``gex-impute command --help`` (defaults filled in)."""
+    import argparse
+
+    from gex_impute.cli._parser import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    action = next(a for a in sub._actions if flag in a.option_strings)
+    return sub._get_formatter()._expand_help(action)
+
+
+@pytest.mark.parametrize("flag", ["--gtf", "--gct"])
+def test_simulate_help_says_gtex_v8_writes_gtf_and_gct_anyway(flag):
+    assert "always with --preset gtex_v8" in _option_help("simulate", flag)

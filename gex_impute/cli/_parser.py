@@ -146,8 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-tissues", type=_number(int, low=1), default=None, help="tissues (preset default)")
     p.add_argument("--n-genes", type=_number(int, low=1), default=None, help="genes (preset default)")
     p.add_argument("--fasta", action="store_true", help="also write the genome FASTA (folder output)")
-    p.add_argument("--gtf", action="store_true", help="also write the gene GTF (folder output)")
-    p.add_argument("--gct", action="store_true", help="also write GCT + sample attributes (folder output)")
+    p.add_argument(
+        "--gtf",
+        action="store_true",
+        help="also write the gene GTF (folder output; always with --preset gtex_v8)",
+    )
+    p.add_argument(
+        "--gct",
+        action="store_true",
+        help="also write GCT + sample attributes (folder output; always with --preset gtex_v8, "
+        "as GTEx's files)",
+    )
     _common(p, data=False)
     p.set_defaults(func=cmd.simulate)
 
