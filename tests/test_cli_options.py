@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pandas as pd
 import pytest
 
 import gex_impute as gi
 from gex_impute.cli import main
+from gex_impute.cli._parser import build_parser
 
 
 @pytest.fixture
@@ -44,8 +47,6 @@ def test_device_with_a_saved_model_without_one_is_refused(sim_file, tmp_path, ca
 
 
 def test_device_is_applied_to_a_saved_hybrid(monkeypatch):
-    import argparse
-
     from gex_impute import methods
     from gex_impute.cli import _commands
 
@@ -54,14 +55,14 @@ def test_device_is_applied_to_a_saved_hybrid(monkeypatch):
     assert _commands._model_or_method(args).get_params()["device"] == "cpu"
 
 
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
 def _option_help(command: str, flag: str) -> str:
     """The expanded help of ``flag`` in ``gex-impute command --help`` (defaults filled in)."""
-    import argparse
-
-    from gex_impute.cli._parser import build_parser
-
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    sub = _subcommands()[command]
     action = next(a for a in sub._actions if flag in a.option_strings)
     return sub._get_formatter()._expand_help(action)
 
@@ -69,3 +70,41 @@ def _option_help(command: str, flag: str) -> str:
 @pytest.mark.parametrize("flag", ["--gtf", "--gct"])
 def test_simulate_help_says_gtex_v8_writes_gtf_and_gct_anyway(flag):
     assert "always with --preset gtex_v8" in _option_help("simulate", flag)
+
+
+def _options():
+    for name, sub in _subcommands().items():
+        for action in sub._actions:
+            if action.option_strings and action.help not in (None, argparse.SUPPRESS):
+                yield name, action, sub._get_formatter()._expand_help(action)
+
+
+#: options whose None leaves the API its own default, which the help names
+IMPLICIT_DEFAULTS = {
+    "--device",
+    "--block-size",
+    "--n-folds",
+    "--scheduler",
+    "--method",
+    "--methods",
+    "--layer",
+}
+
+
+def test_every_option_with_a_default_shows_it_once():
+    for command, action, text in _options():
+        flag = action.option_strings[-1]
+        valued = action.default not in (None, False, argparse.SUPPRESS)
+        if valued or flag in IMPLICIT_DEFAULTS:
+            assert "default" in text, f"{command} {flag}: {text!r}"
+        assert text.count("(default") <= 1 and "%(" not in text, f"{command} {flag}: {text!r}"
+
+
+def test_defaults_named_in_the_help_are_the_apis():
+    import inspect
+
+    from gex_impute.cli._parser import DEFAULT_BLOCK_SIZE, DEFAULT_DEVICE
+    from gex_impute.methods import get_method
+
+    assert inspect.signature(gi.tl.complete).parameters["block_size"].default == DEFAULT_BLOCK_SIZE
+    assert get_method("hybrid").get_params()["device"] == DEFAULT_DEVICE

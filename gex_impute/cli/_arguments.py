@@ -64,8 +64,8 @@ def _choice(
     choices: tuple[str, ...],
     help: str,  # noqa: A002 - argparse's own word
 ) -> None:
-    """Add an option taking one of ``choices``; the first is the default."""
-    p.add_argument(flag, choices=choices, default=choices[0], help=help)
+    """Add an option taking one of ``choices``; the first is the default (and the help says so)."""
+    p.add_argument(flag, choices=choices, default=choices[0], help=f"{help} (default: %(default)s)")
 
 
 def _output(p: argparse.ArgumentParser, help: str, overwrite: str = "replace an existing output") -> None:  # noqa: A002

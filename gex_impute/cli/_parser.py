@@ -14,6 +14,10 @@ DEFAULT_METHODS = ("hybrid", "distance", "knn", "knn_samples", "pca_regression",
 
 #: = :data:`gex_impute.pp.promoters.MAX_FLANK` (here so that ``--help`` imports no pandas; a test compares)
 MAX_FLANK = 50_000
+#: the API's defaults the help names where the CLI passes nothing (a test compares): the hybrid's
+#: ``device``, :func:`gex_impute.tl.complete`'s ``block_size``
+DEFAULT_DEVICE = "auto"
+DEFAULT_BLOCK_SIZE = 512
 
 
 def _method_epilog() -> str:
@@ -63,7 +67,11 @@ def _common(
             help="the samples' donors are unknown: use no donor column (e.g. to apply a model fitted "
             "with one to data without it)",
         )
-        g.add_argument("--layer", default=None, help="layer holding the expression values (default: X)")
+        g.add_argument(
+            "--layer",
+            default=None,
+            help="layer holding the expression values (default: the one the input registered, else X)",
+        )
     if seed:
         g.add_argument(
             "--seed",
@@ -102,7 +110,7 @@ def _method_options(p: argparse.ArgumentParser, *, model: bool) -> None:
     device = "torch device of the hybrid model: auto, cpu, cuda, cuda:N"
     if model:
         device += "; with --model (a hybrid), the device of the refits that calibrate --interval"
-    g.add_argument("--device", default=None, help=device)
+    g.add_argument("--device", default=None, help=f"{device} (default: {DEFAULT_DEVICE})")
     _choice(
         g,
         "--log-transform",
@@ -139,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         p,
         "--preset",
         ("default", "gtex_v8"),
-        "gtex_v8: 948 donors x 54 tissues with GTEx's skewed tissue availability and expression "
-        "scale; default: the original simulator (a few values far above real TPM)",
+        "default: the original simulator (a few values far above real TPM); gtex_v8: 948 donors x "
+        "54 tissues with GTEx's skewed tissue availability and expression scale",
     )
     p.add_argument("--n-donors", type=_number(int, low=1), default=None, help="donors (preset default)")
     p.add_argument("--n-tissues", type=_number(int, low=1), default=None, help="tissues (preset default)")
@@ -198,13 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
         "chromosome names as in the annotation, or as ucsc (chr1) / ensembl (1)",
     )
     p.add_argument(
-        "--upstream", type=_number(int, low=0, high=MAX_FLANK), default=1000, help="bp upstream of the TSS"
+        "--upstream",
+        type=_number(int, low=0, high=MAX_FLANK),
+        default=1000,
+        help="bp upstream of the TSS (default: %(default)s)",
     )
     p.add_argument(
         "--downstream",
         type=_number(int, low=1, high=MAX_FLANK),
         default=500,
-        help="bp downstream of the TSS, TSS base included",
+        help="bp downstream of the TSS, TSS base included (default: %(default)s)",
     )
     p.add_argument(
         "--gene-id-key",
@@ -291,11 +302,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--gct-output", default=None, type=_non_empty, help="also write the completed matrix as GCT"
     )
     p.add_argument("--plot", default=None, type=_non_empty, help="PNG heatmap of observed/completed profiles")
-    p.add_argument("--block-size", type=_number(int, low=1), default=None, help="rows estimated per block")
+    p.add_argument(
+        "--block-size",
+        type=_number(int, low=1),
+        default=None,
+        help=f"rows estimated per block (default: {DEFAULT_BLOCK_SIZE})",
+    )
     p.add_argument(
         "--scheduler",
         default=None,
-        help="a dask.distributed scheduler address (tcp://host:8786) to estimate blocks on",
+        help="a dask.distributed scheduler address (tcp://host:8786) to estimate blocks on "
+        "(default: none, estimated in this process)",
     )
     _common(p, donor_help="the one --model was fitted with, else donor")
     p.set_defaults(func=cmd.complete)
@@ -312,7 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     _input(p)
     _output(p, "output table, one row per method: comma-separated for a .csv name, else tab-separated")
     p.add_argument("--plot", default=None, type=_non_empty, help="output PNG of the metrics per method")
-    p.add_argument("--protocol", choices=("genes", "entries", "samples"), default="genes")
+    _choice(
+        p,
+        "--protocol",
+        ("genes", "entries", "samples"),
+        "what is held out: whole genes (P1), scattered entries (P2) or whole profiles (P3)",
+    )
     p.add_argument(
         "--fraction",
         type=_FRACTION,
@@ -323,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-folds",
         type=_number(int, low=2),
         default=None,
-        help="samples protocol: K folds, each profile held out once",
+        help="samples protocol: K folds, each profile held out once (default: none, one split "
+        "holding out --fraction)",
     )
     p.add_argument("--methods", default=None, help=f"comma-separated (default: {','.join(DEFAULT_METHODS)})")
     p.add_argument(
