@@ -39,6 +39,8 @@ class Grid:
         Input sample position of each row, ``ESTIMATED`` or ``AGGREGATED``.
     groups
         Output row -> input sample positions, for aggregated rows.
+    n_skipped
+        Absent profiles left out (``skip``).
     """
 
     obs: pd.DataFrame
@@ -46,6 +48,7 @@ class Grid:
     tissue: np.ndarray
     source: np.ndarray
     groups: dict[int, np.ndarray]
+    n_skipped: int = 0
 
     @property
     def estimated(self) -> np.ndarray:
@@ -139,6 +142,7 @@ def plan_grid(
     donors: Sequence[str] | None,
     tissues: Sequence[str] | None,
     aggregate: str | None,
+    skip: set[tuple[int, int]] | frozenset = frozenset(),
 ) -> Grid:
     """Lay out the output rows: donors x tissues, observed samples kept or averaged, absent ones added.
 
@@ -152,6 +156,8 @@ def plan_grid(
         The donors and tissues to output (in this order); all present ones when None.
     aggregate
         None: several samples of one donor x tissue stay separate rows; ``"mean"``: one row.
+    skip
+        (donor code, tissue code) of absent profiles not to output (a sex rules them out).
 
     Returns
     -------
@@ -188,13 +194,17 @@ def plan_grid(
     bounds = np.searchsorted(key[order], np.arange(len(donor_names) * len(tissue_names) + 1))
     rows: list[tuple[int, int, int]] = []  # (donor code, tissue code, source) per output row
     groups: dict[int, np.ndarray] = {}
+    n_skipped = 0
     for dname in out_donors:
         d = d_lookup[dname]
         for tname in out_tissues:
             t = t_lookup[tname]
             cell = order[bounds[d * len(tissue_names) + t] : bounds[d * len(tissue_names) + t + 1]]
             if len(cell) == 0:
-                rows.append((d, t, ESTIMATED))
+                if (d, t) in skip:
+                    n_skipped += 1
+                else:
+                    rows.append((d, t, ESTIMATED))
             elif aggregate == "mean" and len(cell) > 1:
                 groups[len(rows)] = cell
                 rows.append((d, t, AGGREGATED))
@@ -205,7 +215,9 @@ def plan_grid(
     obs = _grid_obs(
         data, donor_out, tissue_out, source, groups, out_donors, out_tissues, tissue_key, donor_key
     )
-    return Grid(obs=obs, donor=donor_out, tissue=tissue_out, source=source, groups=groups)
+    return Grid(
+        obs=obs, donor=donor_out, tissue=tissue_out, source=source, groups=groups, n_skipped=n_skipped
+    )
 
 
 def _grid_obs(data, donor_out, tissue_out, source, groups, out_donors, out_tissues, tissue_key, donor_key):

@@ -58,6 +58,7 @@ from ._methods import (
 )
 from ._methods import method_params as recorded_params
 from ._output import MemoryWriter, StoreWriter, check_output_path
+from ._sex import impossible_profiles
 from .impute import check_key_name
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ def complete(
     tissues: Sequence[str] | None = None,
     method: str | BaseImputer = "hybrid",
     aggregate: Literal["mean"] | None = None,
+    sex_key: str | None = "sex",
     layer: str | None = None,
     out: str | os.PathLike | None = None,
     overwrite: bool = False,
@@ -112,6 +114,16 @@ def complete(
     aggregate
         None: several samples of one donor x tissue stay separate rows; ``"mean"``: one row
         holding their mean (where none of them is observed, the mean of their estimates).
+    sex_key
+        Column holding each donor's sex. Where it is present, a tissue whose observed donors
+        all have one sex, more of them than chance would bring together (GTEx's prostate,
+        testis, uterus, ovary, vagina), gets no profile for donors of the other sex: a
+        completed cohort holds no female prostate. Donors of unknown sex get every profile.
+        "More than chance" means a chance below 1e-3 given the cohort's sex ratio: GTEx
+        v8's sex-specific tissues (142-361 samples; 9-10 in each cervix and the fallopian
+        tube) qualify; in a cohort of a few dozen donors some may not. None: estimate every
+        donor x tissue profile.
+        What was found: ``uns[key_added]['sex_specific_tissues']``.
     layer
         Layer holding the values; registered, else ``X``.
     out
@@ -234,8 +246,15 @@ def complete(
     data, orientation = from_anndata(
         adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, log_transform=log_transform
     )
+    ruled_out, sex_record = impossible_profiles(data, sex_key)
     grid = plan_grid(
-        data, tissue_key=tissue_key, donor_key=donor_key, donors=donors, tissues=tissues, aggregate=aggregate
+        data,
+        tissue_key=tissue_key,
+        donor_key=donor_key,
+        donors=donors,
+        tissues=tissues,
+        aggregate=aggregate,
+        skip=ruled_out,
     )
     instance._check_data(data)
     if pretrained:  # as predict() checks: refuse what the model cannot serve, log what differs
@@ -272,6 +291,8 @@ def complete(
         "n_profiles": len(grid.obs),
         # as obs['imputed_profile']: absent profiles and samples given with no value at all
         "n_estimated_profiles": int(grid.obs["imputed_profile"].sum()),
+        **sex_record,
+        "n_ruled_out_profiles": grid.n_skipped,  # absent profiles a donor's sex rules out
         "n_workers": int(len(client.nthreads())) if client is not None else 0,
         "n_threads": n_threads,
         # boosters are trained by the fit, and by the calibration of intervals
@@ -330,6 +351,12 @@ def complete(
         raise
     finally:
         results.close()  # cancels what is still pending on a cluster
+    if grid.n_skipped:
+        logger.info(
+            "%d absent profiles not estimated: the donor's sex rules them out (%s)",
+            grid.n_skipped,
+            ", ".join(f"{t}: {s} only" for t, s in sex_record["sex_specific_tissues"].items()),
+        )
     logger.info(
         "completed %d donors x %d tissues: %d profiles estimated, %d entries in all, %.1f s",
         info["n_donors"],

@@ -1,0 +1,72 @@
+"""complete() leaves out the profiles a donor's sex rules out (gex_impute/tl/_sex.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gex_impute as gi
+from gex_impute.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def _gtex():
+    adata = gi.datasets.simulate(preset="gtex_v8", n_donors=120, n_genes=30, random_state=0)
+    return adata[~np.isnan(adata.X).all(axis=1)].copy()  # absent profiles are absent, as in GTEx
+
+
+@pytest.fixture
+def gtex(_gtex):
+    return _gtex.copy()
+
+
+def _pairs(adata) -> set[tuple[str, str, str]]:
+    obs = adata.obs
+    return set(zip(obs["donor"].astype(str), obs["tissue"].astype(str), obs["sex"].astype(str), strict=True))
+
+
+def test_no_female_prostate_and_no_male_uterus(gtex):
+    full = gi.tl.complete(gtex, method="mean", progress=False)
+    info = full.uns["completed"]
+    found = info["sex_specific_tissues"]
+    assert found["Prostate"] == "male" and found["Uterus"] == "female"
+    assert "Breast - Mammary Tissue" not in found and "Whole Blood" not in found  # both sexes give these
+    by_tissue = pd.crosstab(full.obs["tissue"].astype(str), full.obs["sex"].astype(str))
+    for tissue, sex in found.items():
+        other = "female" if sex == "male" else "male"
+        assert by_tissue.loc[tissue, other] == 0
+        assert by_tissue.loc[tissue, sex] == (gtex.obs.drop_duplicates("donor")["sex"] == sex).sum()
+    n_donors, n_tissues = gtex.obs["donor"].nunique(), gtex.obs["tissue"].nunique()
+    assert info["n_profiles"] + info["n_ruled_out_profiles"] == n_donors * n_tissues
+    every = gi.tl.complete(gtex, method="mean", sex_key=None, progress=False)  # every profile, as before
+    assert every.n_obs == n_donors * n_tissues
+    assert every.uns["completed"]["n_ruled_out_profiles"] == 0
+    assert _pairs(full) < _pairs(every)
+    np.testing.assert_array_equal(every[full.obs_names].X, full.X)  # the kept rows are not changed
+
+
+def test_a_tissue_of_few_donors_of_one_sex_is_not_taken_as_sex_specific(gtex):
+    blood = gtex.obs["tissue"] == "Whole Blood"
+    males = gtex.obs["sex"] == "male"
+    keep = ~blood | (males & (gtex.obs.groupby("donor", observed=True).ngroup() < 20))
+    few = gtex[keep.to_numpy()].copy()  # blood from a few men only: could be chance
+    assert few[few.obs["tissue"] == "Whole Blood"].obs["sex"].nunique() == 1
+    full = gi.tl.complete(few, method="mean", progress=False)
+    assert "Whole Blood" not in full.uns["completed"]["sex_specific_tissues"]
+    assert (full.obs["tissue"] == "Whole Blood").sum() == full.obs["donor"].nunique()
+
+
+def test_unknown_sex_and_other_columns(gtex):
+    donor = gtex.obs["donor"].astype(str).iloc[0]
+    sex = gtex.obs["sex"].astype(object)
+    sex[gtex.obs["donor"].astype(str) == donor] = np.nan  # this donor's sex is not known
+    gtex.obs["sex"] = sex
+    full = gi.tl.complete(gtex, method="mean", progress=False)
+    assert (full.obs["donor"].astype(str) == donor).sum() == gtex.obs["tissue"].nunique()  # every tissue
+    gtex.obs["gender"] = gtex.obs.pop("sex")
+    assert gi.tl.complete(gtex, method="mean", progress=False).uns["completed"]["sex_key"] is None
+    named = gi.tl.complete(gtex, method="mean", sex_key="gender", progress=False)
+    assert "Prostate" in named.uns["completed"]["sex_specific_tissues"]
+    with pytest.raises(DataError, match="sex_key='SEX' is not a column"):
+        gi.tl.complete(gtex, method="mean", sex_key="SEX", progress=False)
