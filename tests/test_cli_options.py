@@ -108,3 +108,19 @@ def test_defaults_named_in_the_help_are_the_apis():
 
     assert inspect.signature(gi.tl.complete).parameters["block_size"].default == DEFAULT_BLOCK_SIZE
     assert get_method("hybrid").get_params()["device"] == DEFAULT_DEVICE
+
+
+def test_donor_column_default_is_the_apis_and_the_help_says_it(sim_file, sim, tmp_path):
+    expected = {
+        "fit": "else none: donors unused",
+        "evaluate": "else none: donors unused",
+        "impute": "else the one --model was fitted with, else none",
+        "complete": "else the one --model was fitted with, else donor",
+    }
+    for command, rule in expected.items():
+        action = next(a for a in _subcommands()[command]._actions if "--donor-key" in a.option_strings)
+        assert action.default is None  # nothing of the CLI's own: the API decides
+        assert f"(default: the one the input registered, {rule}" in _option_help(command, "--donor-key")
+    model = tmp_path / "mean.zip"
+    assert main(["fit", str(sim_file), "-o", str(model), "--method", "mean", "-q"]) == 0
+    assert gi.load_model(model).donor_key_ == gi.get_method("mean").fit(sim).donor_key_ is None

@@ -350,8 +350,8 @@ def _impute(saved: str | None = None, **advanced) -> str:
 
 
 def test_impute_donors_by_default_and_when_unknown():
-    # fitting a method: the donor column 'donor' unless another is named
-    assert "--donor-key donor" in _impute()
+    # fitting a method: the CLI's default (the API's: registered, else none) unless one is named
+    assert "--donor-key" not in _impute()
     assert "--donor-key 'SUBJID'" in _impute(donor_key=_Value("SUBJID"))
     # a saved model: the column it was fitted with (the CLI's default), or the one named
     assert "--donor-key" not in _impute(saved="zip")
@@ -379,17 +379,20 @@ def test_saved_models_of_every_uploaded_type(ext, model):
         assert "Type to 'zip'" in param.get("help")
 
 
-def test_fit_and_evaluate_use_the_donor_column_by_default():
-    for tool_id in ("gex_impute_fit", "gex_impute_evaluate"):
+def test_every_tool_leaves_the_donor_column_to_the_cli_default():
+    """One default everywhere: an empty Donor column passes no --donor-key, so the CLI's default
+    applies, which is the Python API's (fit, evaluate, impute: registered, else none or the saved
+    model's; complete: registered, else the saved model's, else 'donor')."""
+    for tool_id in ("gex_impute_fit", "gex_impute_evaluate", "gex_impute_impute", "gex_impute_complete"):
         tool = load_tool(tool_id)
         donor = next(p for p in tool.iter("param") if p.get("argument") == "--donor-key")
-        assert donor.get("value") == "donor", tool_id
-        assert any(p.get("argument") == "--no-donors" for p in tool.iter("param")), tool_id
-    # complete: empty (the saved model's column, else 'donor'), and no --no-donors (the CLI refuses it)
-    tool = load_tool("gex_impute_complete")
-    donor = next(p for p in tool.iter("param") if p.get("argument") == "--donor-key")
-    assert donor.get("value") == ""
-    assert not any(p.get("argument") == "--no-donors" for p in tool.iter("param"))
+        assert donor.get("value") == "" and donor.get("optional") == "true", tool_id
+        assert "as in the gex-impute command" in donor.get("help") or tool_id == "gex_impute_complete"
+        assert "--donor-key donor" not in tool.find("command").text, tool_id
+        has_no_donors = any(p.get("argument") == "--no-donors" for p in tool.iter("param"))
+        assert has_no_donors == (tool_id != "gex_impute_complete"), tool_id  # complete refuses it
+    for saved in (None, "zip"):
+        assert "--donor-key" not in _impute(saved=saved) and "--donor-key" not in _complete(saved)
 
 
 def load_tool(tool_id: str):

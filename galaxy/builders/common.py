@@ -214,24 +214,27 @@ def _expand(gx: Gx, macro: str, **tokens: str):
     return expand
 
 
-#: help of the Donor column (macros.xml ``donor_option``) -> what an empty field means
+#: how to use a GTEx GCT's donors where an empty field uses none
+_GTEX_DONORS = "A GTEx GCT input has them in column 'donor': enter donor to use them."
+
+#: help of the Donor column (macros.xml ``donor_option``) -> what an empty field means. An empty
+#: field passes no --donor-key: the CLI's default, which is the Python API's (one default everywhere)
 DONOR_HELP = {
-    # fit, evaluate: the CLI default is none, the form's 'donor'
-    "donor": "Default 'donor', the column a GTEx GCT input gets from its sample ids. Data without "
-    "donors: tick 'Donors unknown' (an empty field also uses none).",
-    # impute: the CLI default is the saved model's column, else none; the form adds 'donor'
-    "model_else_donor": "Empty: with a saved model, the column it was fitted with (none when it was "
-    "fitted without donors); when fitting a method, 'donor', the column a GTEx GCT input gets from its "
-    "sample ids. Data without donors: tick 'Donors unknown'.",
-    # complete: the CLI default is the saved model's column, else 'donor'; donors are needed
-    "complete": "Empty: the column the saved model was fitted with, else 'donor' (the column a GTEx "
-    "GCT input gets from its sample ids). Completing needs each sample's donor.",
+    # fit, evaluate: the one an h5ad registered, else none
+    "none": "Empty: the column an h5ad written by gex_impute registered, else none (donors unused), as "
+    f"in the gex-impute command and the Python API. {_GTEX_DONORS}",
+    # impute: registered, else the saved model's column, else none
+    "model_else_none": "Empty: the column an h5ad written by gex_impute registered, else the one a "
+    "saved model was fitted with, else none (donors unused), as in the gex-impute command and the "
+    f"Python API. {_GTEX_DONORS} Data without donors: tick 'Donors unknown'.",
+    # complete: registered, else the saved model's column, else 'donor'; donors are needed
+    "complete": "Empty: the column an h5ad written by gex_impute registered, else the one the saved "
+    "model was fitted with, else 'donor' (the column a GTEx GCT input gets from its sample ids). "
+    "Completing needs each sample's donor.",
 }
 
 
-def advanced_section(
-    gx: Gx, *extra, donor_default: str = "", donor_help: str = "donor", no_donors: bool = True
-):
+def advanced_section(gx: Gx, *extra, donor_help: str = "none", no_donors: bool = True):
     """Section ``advanced``: the sample columns of macros.xml, then ``extra`` parameters.
 
     ``donor_help`` is a key of :data:`DONOR_HELP`; ``no_donors`` adds "Donors unknown"
@@ -239,9 +242,7 @@ def advanced_section(
     """
     section = gx.p.Section("advanced", "Advanced options", expanded="false")
     section.append(_expand(gx, "tissue_option"))
-    section.append(
-        _expand(gx, "donor_option", donor_default=donor_default, donor_help=DONOR_HELP[donor_help])
-    )
+    section.append(_expand(gx, "donor_option", donor_help=DONOR_HELP[donor_help]))
     if no_donors:
         section.append(_expand(gx, "no_donors_option"))
     section.append(_expand(gx, "value_options"))
@@ -250,10 +251,10 @@ def advanced_section(
     return section
 
 
-def donor_cheetah(*, no_donors: bool = True, fallback: str = "") -> str:
-    """Cheetah: ``--no-donors`` when ticked, else ``--donor-key`` from the form.
+def donor_cheetah(*, no_donors: bool = True) -> str:
+    """Cheetah: ``--no-donors`` when ticked, else ``--donor-key`` when the form names one.
 
-    ``fallback``: a Cheetah condition under which an empty Donor column means ``--donor-key donor``.
+    An empty Donor column passes nothing: the CLI's default, which is the API's.
     """
     lines = []
     keyword = "#if"
@@ -261,8 +262,6 @@ def donor_cheetah(*, no_donors: bool = True, fallback: str = "") -> str:
         lines += ["#if $advanced.no_donors:", "    --no-donors"]
         keyword = "#elif"
     lines += [f"{keyword} str($advanced.donor_key).strip():", "    --donor-key '$advanced.donor_key'"]
-    if fallback:
-        lines += [f"#elif {fallback}:", "    --donor-key donor"]
     lines.append("#end if")
     return "\n".join(lines)
 

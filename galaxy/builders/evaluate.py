@@ -24,8 +24,9 @@ never visible to the methods; hyperparameters set to ``auto`` are chosen on refe
 - ``samples`` (P3): whole donor x tissue profiles hidden, optionally in K folds so that every
   profile is held out once; needs the donor column
 
-**Donors** (advanced options): the donor column is ``donor`` (a GTEx GCT gets it from the sample
-ids) unless another is named; tick *Donors unknown* for data without donors (not with ``samples``).
+**Donors** (advanced options): none unless a donor column is named (or an h5ad written by
+gex_impute registered one), as in the ``gex-impute`` command; a GTEx GCT has its donors in column
+``donor``. The ``samples`` protocol needs them.
 
 **Input**
 
@@ -255,7 +256,7 @@ def build(gx: Gx, specs: dict):
                 gx, help="E.g. 0.9: also score the methods' prediction intervals. Empty: none."
             )
         )
-    inputs.append(common.advanced_section(gx, *extra, donor_default="donor"))
+    inputs.append(common.advanced_section(gx, *extra))
     tool.outputs.append(
         p.OutputData("table", format="tabular", label="${tool.name} on ${on_string}: metrics")
     )
@@ -294,6 +295,7 @@ def _tests(gx: Gx, tool) -> None:
             "protocol|protocol": protocol_name,
             "fraction": 0.2,
             "methods": methods_value,
+            "advanced|donor_key": "donor",
             **extra,
         }
         test = common.new_test(gx, params, expect_num_outputs=2)
@@ -309,7 +311,7 @@ def _tests(gx: Gx, tool) -> None:
         common.check_output(
             gx, test, "plot", "png", [("has_image_width", {"min": 300}), ("has_image_height", {"min": 200})]
         )
-        # the donors of column 'donor' (the form's default; P3 needs them); hybrid not compared:
+        # the donors of column 'donor' (named; P3 needs them); hybrid not compared:
         # none of its settings is passed (the CLI refuses a --param of a method not compared)
         common.check_command(test, has=("--donor-key 'donor'",), lacks=("hybrid.", "--no-donors"))
         tool.tests.append(test)

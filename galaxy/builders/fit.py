@@ -87,9 +87,7 @@ def build(gx: Gx, specs: dict):
         "missingness: whole genes, whole profiles, scattered entries; at most 10 each), so the impute tool "
         "gives intervals from it without refitting.",
     )
-    inputs.append(
-        common.advanced_section(gx, common.log_transform_param(gx), calibrate, donor_default="donor")
-    )
+    inputs.append(common.advanced_section(gx, common.log_transform_param(gx), calibrate))
     tool.outputs.append(gx.p.OutputData("model", format="zip", label="${tool.name} on ${on_string}: model"))
 
     test = common.new_test(
@@ -100,6 +98,7 @@ def build(gx: Gx, specs: dict):
             "method_cond|method": "hybrid",
             "method_cond|hp|max_epochs": 2,
             "method_cond|hp|n_estimators": 20,
+            "advanced|donor_key": "donor",
         },
         expect_num_outputs=1,
     )
@@ -110,7 +109,7 @@ def build(gx: Gx, specs: dict):
         "zip",
         [
             # the fitted state: the hyperparameters given, every gene and tissue of sim.h5ad, and the
-            # donors of its 'donor' column (the form's default)
+            # donors of its 'donor' column (named: an empty field uses none)
             (
                 "has_archive_member",
                 {

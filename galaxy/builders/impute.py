@@ -20,10 +20,11 @@ Observed values are never changed. To add the donor x tissue profiles that are a
 - a GTEx GCT (``*_gene_tpm.gct.gz``, genes x samples) with its sample attributes table
   (``SampleAttributesDS``: ``SAMPID``, ``SMTSD``) and optionally the subject phenotypes.
 
-**Donors** (advanced options): a method fitted here uses the donor column ``donor`` unless
-another is named (a GTEx GCT gets it from the sample ids); a saved model uses the column it was
-fitted with. Data without donors: tick *Donors unknown*, else the job stops saying that the
-donor column is not found.
+**Donors** (advanced options): a saved model uses the column it was fitted with; a method fitted
+here uses none unless a donor column is named (or an h5ad written by gex_impute registered one), as
+in the ``gex-impute`` command; a GTEx GCT has its donors in column ``donor``. Data without the
+donors a model was fitted with: tick *Donors unknown*, else the job stops saying that the donor
+column is not found.
 
 Methods that use genomic context (``hybrid``, ``distance``, ``nearest_gene``) need ``var``
 columns ``chrom``, ``tss`` and ``strand`` (and ``promoter`` sequences for the hybrid model's
@@ -85,10 +86,7 @@ def build(gx: Gx, specs: dict):
         .replace("LINK_MODEL", link_model)
         .replace("EXPRESSION_ARGS", common.EXPRESSION_ARGS)
         .replace("MODEL_OPTIONS", model_options.replace("\n", "\n    "))
-        .replace(
-            "DONOR_OPTIONS",
-            common.donor_cheetah(fallback="str($model_source.source) == 'method'").replace("\n", "\n    "),
-        )
+        .replace("DONOR_OPTIONS", common.donor_cheetah().replace("\n", "\n    "))
     )
     tool = common.new_tool(
         gx,
@@ -125,7 +123,7 @@ def build(gx: Gx, specs: dict):
             "dataset). No: stop with an error instead (--overwrite is not passed).",
         )
     )
-    inputs.append(common.advanced_section(gx, common.log_transform_param(gx), donor_help="model_else_donor"))
+    inputs.append(common.advanced_section(gx, common.log_transform_param(gx), donor_help="model_else_none"))
     tool.outputs.append(
         gx.p.OutputData("output", format="h5ad", label="${tool.name} on ${on_string}: AnnData")
     )
@@ -144,6 +142,7 @@ def _tests(gx: Gx, tool) -> None:
             f"{method}|method": "hybrid",
             f"{method}|hp|max_epochs": 2,
             f"{method}|hp|n_estimators": 20,
+            "advanced|donor_key": "donor",
         },
         expect_num_outputs=1,
     )
@@ -157,8 +156,8 @@ def _tests(gx: Gx, tool) -> None:
             ("has_h5_attribute", {"key": "encoding-type", "value": "anndata"}),
         ],
     )
-    # the form's defaults: the donors of column 'donor', the job's cores, a new dataset
-    common.check_command(test, has=("--donor-key donor", "n_jobs=", "--overwrite"), lacks=("--no-donors",))
+    # the donors of column 'donor' (named: an empty field uses none), the job's cores, a new dataset
+    common.check_command(test, has=("--donor-key 'donor'", "n_jobs=", "--overwrite"), lacks=("--no-donors",))
     # sim.h5ad has 532 missing entries; the package logs this line only after checking that every
     # estimate is finite (else the job fails), so no NaN is left in layers['imputed']
     common.check_log(test, "imputed 532 entries with hybrid")

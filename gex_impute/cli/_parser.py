@@ -38,15 +38,16 @@ def _method_epilog() -> str:
 def _common(
     p: argparse.ArgumentParser,
     *,
-    donor_default: str | None = None,
-    donor_help: str = "",
+    donor_help: str = "none: donors unused",
     data: bool | str = True,
     seed: bool = True,
 ) -> None:
     """Add the options every subcommand has.
 
     ``data=False``: none about an input's columns (it reads none); ``"tissue"``: only
-    ``--tissue-key``; ``seed=False``: no ``--seed`` (nothing random).
+    ``--tissue-key``; ``seed=False``: no ``--seed`` (nothing random). ``donor_help``: the donor
+    column the API uses when the input registered none (the CLI passes none of its own, so that the
+    command, the Galaxy tools and the Python API share one default).
     """
     g = p.add_argument_group("common options")
     if data:
@@ -58,8 +59,9 @@ def _common(
     if data is True:
         g.add_argument(
             "--donor-key",
-            default=donor_default,
-            help=f"obs column of each sample's donor (default: {donor_help or '%(default)s'})",
+            default=None,
+            help="obs column of each sample's donor "
+            f"(default: the one the input registered, else {donor_help})",
         )
         g.add_argument(
             "--no-donors",
@@ -269,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also write prediction intervals at this level, e.g. 0.9",
     )
-    _common(p, donor_help="the one --model was fitted with, else none")
+    _common(p, donor_help="the one --model was fitted with, else none: donors unused")
     p.set_defaults(func=cmd.impute)
 
     p = sub.add_parser(
