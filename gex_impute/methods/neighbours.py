@@ -141,24 +141,52 @@ class DistanceImputer(BaseImputer):
         chunk: int = 2000,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Predict ``values[:, genes]`` from the first ``k`` observed neighbours in each sample."""
+        ((pred, served),) = self._weighted_grid(values, index, dist, genes, [k], [power], chunk).values()
+        return pred, served
+
+    def _weighted_grid(
+        self,
+        values: np.ndarray,
+        index: np.ndarray,
+        dist: np.ndarray,
+        genes: np.ndarray,
+        ks: list[int],
+        powers: list[float],
+        chunk: int = 2000,
+    ) -> dict[tuple[int, float], tuple[np.ndarray, np.ndarray]]:
+        """:meth:`_weighted` for every ``k`` and ``power``: (k, power) -> (pred, served).
+
+        The neighbours' values and their ranks among the observed ones are gathered once per
+        chunk, not once per (k, power); the arithmetic of each (k, power) is unchanged.
+        """
         n_s = values.shape[0]
-        pred = np.full((n_s, len(genes)), np.nan)
-        served = np.zeros((n_s, len(genes)), dtype=bool)
+        out = {
+            (k, p): (np.full((n_s, len(genes)), np.nan), np.zeros((n_s, len(genes)), dtype=bool))
+            for k in ks
+            for p in powers
+        }
         for start in range(0, len(genes), chunk):
             g = genes[start : start + chunk]
             idx = index[g]  # (G, K)
             has = idx >= 0
             nv = values[:, np.clip(idx, 0, None)]  # (S, G, K)
-            ok = has[None] & ~np.isnan(nv)
-            ok &= np.cumsum(ok, axis=2) <= k
-            w = np.maximum(dist[g] + self.pseudo_distance, 1.0) ** (-float(power))  # (G, K); >= 1 bp
-            wk = np.where(ok, w[None], 0.0)
-            num = (wk * np.where(ok, nv, 0.0)).sum(2)
-            den = wk.sum(2)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                pred[:, start : start + len(g)] = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-            served[:, start : start + len(g)] = den > 0
-        return pred, served
+            observed = has[None] & ~np.isnan(nv)
+            rank = np.cumsum(observed, axis=2)
+            for k in ks:
+                ok = observed & (rank <= k)
+                values_or_0 = np.where(ok, nv, 0.0)
+                for power in powers:
+                    w = np.maximum(dist[g] + self.pseudo_distance, 1.0) ** (-float(power))  # (G, K); >= 1 bp
+                    wk = np.where(ok, w[None], 0.0)
+                    num = (wk * values_or_0).sum(2)
+                    den = wk.sum(2)
+                    pred, served = out[(k, power)]
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        pred[:, start : start + len(g)] = np.where(
+                            den > 0, num / np.where(den > 0, den, 1), np.nan
+                        )
+                    served[:, start : start + len(g)] = den > 0
+        return out
 
     def _grid(self) -> tuple[list[int], list[int], list[float]]:
         ks = list(self.candidate_k) if self.k == "auto" else [int(self.k)]
@@ -193,9 +221,10 @@ class DistanceImputer(BaseImputer):
         k_max = max(ks)
         for window in ws:
             index, dist = self._neighbours(data.var, train_ref, k_max + 10, window)
+            grid = self._weighted_grid(values, index, dist, val, ks, ps)
             for k in ks:
                 for power in ps:
-                    pred, served = self._weighted(values, index, dist, val, k, power)
+                    pred, served = grid[(k, power)]
                     pred = np.where(served, pred, fb)
                     r = pearson(pred[t_obs], truth[t_obs])
                     self.validation_scores_[f"k={k},window={window},power={power:g}"] = r
