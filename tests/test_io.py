@@ -80,6 +80,8 @@ def test_read_gct_values_and_attributes(tmp_path, gct_values, attrs_path, compre
     assert adata.obs["tissue_group"].tolist() == ATTRS["SMTS"][:3].tolist()
     assert adata.obs["donor"].tolist() == ["GTEX-1117F", "GTEX-1117F", "GTEX-111CU"]
     assert adata.obs["SMRIN"].iloc[0] == pytest.approx(6.8)
+    # GTEx ids name their donors: registered, so every tool uses them unless told not to
+    assert adata.uns["gex_impute"] == {"tissue_key": "tissue", "donor_key": "donor"}
     # the contract reader accepts it as is
     data, orientation = gi._data.from_anndata(adata, tissue_key="tissue", donor_key="donor")
     assert orientation == "samples_x_genes"
@@ -92,6 +94,7 @@ def test_read_gct_without_attributes_and_roundtrip(tmp_path, gct_values):
     adata = io.read_gct(path)
     assert "tissue" not in adata.obs
     assert adata.obs["donor"].nunique() == 2
+    assert "gex_impute" not in adata.uns  # no tissues known: nothing to register
     out = tmp_path / "sub" / "x.h5ad"
     io.write_h5ad(adata, out)
     back = io.read_h5ad(out)

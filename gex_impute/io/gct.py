@@ -75,8 +75,10 @@ def read_gct(
     without ``sample_attributes`` and ``subject_phenotypes`` is a genes x tissues table, as
     :func:`~gex_impute.io.read_tissue_table` reads one: one observation per column, with
     ``obs['tissue']`` = the column name. When every sample id has at least two dash-separated
-    fields (GTEx ids such as ``GTEX-1117F-0226-SM-5GZZ7``), ``obs['donor']`` = the first two
-    fields (``GTEX-1117F``). With ``sample_attributes``: ``obs['tissue']`` = ``SMTSD`` (e.g.
+    fields (GTEX-1117F-0226-SM-5GZZ7), ``obs['donor']`` = the first two
+    fields (``GTEX-1117F``); with GTEx ids and tissues known, tissue and donor columns are
+    registered (:func:`gex_impute.pp.register_keys`), so that every tool uses the donors
+    unless told not to (``donor_key=False``). With ``sample_attributes``: ``obs['tissue']`` = ``SMTSD`` (e.g.
     "Brain - Cortex"), ``obs['tissue_group']`` = ``SMTS`` (e.g. "Brain"), plus the table's other
     columns. With ``subject_phenotypes``: ``obs['sex']`` ("male"/"female" from SEX 1/2),
     ``obs['age']`` (the AGE band, e.g. "60-69") and the table's other columns (``DTHHRDY``).
@@ -178,7 +180,13 @@ def read_gct(
 
         var.index = make_index_unique(var.index)
     logger.info("read %d samples x %d genes from %s", n_samples, n_genes, path)
-    return AnnData(X=X, obs=obs, var=var)
+    adata = AnnData(X=X, obs=obs, var=var)
+    if {"tissue", "donor"} <= set(obs.columns) and all(is_gtex_sample(s) for s in samples):
+        # GTEx ids name their donor: every tool uses the donors unless told not to (donor_key=False)
+        from .._data_keys import register_keys
+
+        register_keys(adata, tissue_key="tissue", donor_key="donor")
+    return adata
 
 
 def _sample_table(path: Path, samples: list[str], no_tables: bool) -> pd.DataFrame:
