@@ -57,6 +57,25 @@ def test_a_tissue_of_few_donors_of_one_sex_is_not_taken_as_sex_specific(gtex):
     assert (full.obs["tissue"] == "Whole Blood").sum() == full.obs["donor"].nunique()
 
 
+def test_gtex_sex_specific_tissues_are_known_by_name_in_a_small_cohort():
+    """30 donors: too few prostates to tell from chance, but GTEx's names say it (sweep N)."""
+    adata = gi.datasets.simulate(preset="gtex_v8", n_donors=30, n_genes=20, random_state=0)
+    adata = adata[~np.isnan(adata.X).all(axis=1)].copy()
+    adata.obs["sex"] = adata.obs["sex"].map({"male": "M", "female": "F"}).astype("category")
+    full = gi.tl.complete(adata, method="mean", progress=False)
+    found = full.uns["completed"]["sex_specific_tissues"]
+    expected = {"Prostate": "M", "Testis": "M", "Uterus": "F", "Ovary": "F", "Vagina": "F"}
+    assert {t: found[t] for t in expected if t in found} == expected
+    assert not {"Whole Blood", "Lung", "Breast - Mammary Tissue"} & set(found)
+    by_tissue = pd.crosstab(full.obs["tissue"].astype(str), full.obs["sex"].astype(str))
+    assert by_tissue.loc["Prostate", "F"] == 0 and by_tissue.loc["Uterus", "M"] == 0
+    renamed = adata.copy()  # the same tissues under other names: chance alone decides, and cannot
+    renamed.obs["tissue"] = renamed.obs["tissue"].cat.rename_categories(lambda t: f"t_{t}")
+    assert "t_Prostate" not in gi.tl.complete(renamed, method="mean", progress=False).uns["completed"][
+        "sex_specific_tissues"
+    ]
+
+
 def test_unknown_sex_and_other_columns(gtex):
     donor = gtex.obs["donor"].astype(str).iloc[0]
     sex = gtex.obs["sex"].astype(object)

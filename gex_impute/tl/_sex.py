@@ -1,13 +1,15 @@
 """Tissues only one sex has (prostate, uterus): their profiles are not estimated for the other.
 
-A completed GTEx cohort should not hold a female donor's prostate. Which tissues are
-sex-specific is read from the data, not from a list of names, so that it holds for any
-species and any tissue naming: a tissue is taken as sex-specific when every donor observed in
-it has one sex, and that many donors of one sex would come together by chance with a
-probability below :data:`CHANCE` (the share of that sex among the cohort's donors, to the power
-of the tissue's donors). GTEx v8's prostate (about 250 male donors of 948, two thirds male)
-qualifies by far; a tissue of 5 donors who happen all to be male (chance 1/32 at half
-each) does not.
+A completed GTEx cohort should not hold a female donor's prostate. A tissue is taken as
+sex-specific when every donor observed in it has one sex, and either
+
+- it bears the name (SMTSD or SMTS) of one of GTEx's sex-specific tissues for that sex
+  (prostate, testis; uterus, ovary, vagina, cervix, fallopian tube), or
+- that many donors of one sex would come together by chance with a probability below
+  :data:`CHANCE` (the share of that sex among the cohort's donors, to the power of the
+  tissue's donors), which holds for any species and any tissue naming: GTEx v8's prostate
+  (about 250 male donors of 948, two thirds male) qualifies by far; a tissue of 5 donors who
+  happen all to be male (chance 1/32 at half each) does not.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from ..errors import DataError
 
 #: largest chance of a tissue's donors all being of one sex for it to count as sex-specific
 CHANCE = 1e-3
+#: how a sex column may spell the sexes (GTEx's SEX codes, words, letters)
+_SPELLINGS = {"male": "male", "m": "male", "1": "male", "female": "female", "f": "female", "2": "female"}
 
 
 def donor_sex(data: ExpressionData, sex_key: str) -> np.ndarray:
@@ -35,6 +39,17 @@ def donor_sex(data: ExpressionData, sex_key: str) -> np.ndarray:
     return out
 
 
+def gtex_sex_tissues() -> dict[str, str]:
+    """GTEx v8's sex-specific tissue names (SMTSD and SMTS, lower case) -> ``"male"`` / ``"female"``."""
+    from ..datasets.gtex_v8 import GTEX_V8_TISSUES
+
+    names = {}
+    for smtsd, smts, _, _, sex in GTEX_V8_TISSUES:
+        if sex:
+            names[smtsd.lower()] = names[smts.lower()] = sex
+    return names
+
+
 def sex_specific_tissues(data: ExpressionData, sex: np.ndarray) -> dict[int, str]:
     """Tissue code -> the one sex of its donors, for the tissues taken as sex-specific."""
     assert data.donor_codes is not None
@@ -45,15 +60,17 @@ def sex_specific_tissues(data: ExpressionData, sex: np.ndarray) -> dict[int, str
     if len(shares) < 2:  # a cohort of one sex says nothing about which tissues the other lacks
         return {}
     has_value = data.observed.any(axis=1)
+    named = gtex_sex_tissues()
     out: dict[int, str] = {}
-    for t in range(len(data.tissue.categories)):
+    for t, tissue in enumerate(data.tissue.categories.astype(str)):
         donors = np.unique(data.donor_codes[(data.tissue_codes == t) & has_value])
         sexes = {sex[d] for d in donors if sex[d] is not None}
         if len(sexes) != 1:
             continue
         (only,) = sexes
         n = sum(sex[d] is not None for d in donors)
-        if float(shares[only]) ** n < CHANCE:
+        spelled = _SPELLINGS.get(str(only).strip().lower())
+        if named.get(tissue.strip().lower()) == spelled or float(shares[only]) ** n < CHANCE:
             out[t] = str(only)
     return out
 

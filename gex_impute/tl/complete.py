@@ -116,14 +116,13 @@ def complete(
         holding their mean (where none of them is observed, the mean of their estimates).
     sex_key
         Column holding each donor's sex. Where it is present, a tissue whose observed donors
-        all have one sex, more of them than chance would bring together (GTEx's prostate,
-        testis, uterus, ovary, vagina), gets no profile for donors of the other sex: a
-        completed cohort holds no female prostate. Donors of unknown sex get every profile.
-        "More than chance" means a chance below 1e-3 given the cohort's sex ratio: GTEx
-        v8's sex-specific tissues (142-361 samples; 9-10 in each cervix and the fallopian
-        tube) qualify; in a cohort of a few dozen donors some may not. None: estimate every
-        donor x tissue profile.
-        What was found: ``uns[key_added]['sex_specific_tissues']``.
+        all have one sex gets no profile for donors of the other (a completed cohort holds no
+        female prostate) when it bears the name of one of GTEx's sex-specific tissues (SMTSD or
+        SMTS: prostate, testis, uterus, ovary, vagina, cervix, fallopian tube), or when that many
+        donors of one sex would come together by chance with a probability below 1e-3 given the
+        cohort's sex ratio (any species, any naming). Donors of unknown sex get every profile.
+        None: estimate every donor x tissue profile. What was found:
+        ``uns[key_added]['sex_specific_tissues']``.
     layer
         Layer holding the values; registered, else ``X``.
     out
