@@ -46,6 +46,17 @@ def test_no_female_prostate_and_no_male_uterus(gtex):
     np.testing.assert_array_equal(every[full.obs_names].X, full.X)  # the kept rows are not changed
 
 
+def test_estimated_profiles_take_their_tissue_group(gtex):
+    """tissue_group (SMTS) was NaN on every estimated row (sweep N)."""
+    full = gi.tl.complete(gtex, method="mean", progress=False)
+    assert full.obs["tissue_group"].notna().all()
+    groups = gtex.obs.groupby("tissue", observed=True)["tissue_group"].first().astype(str)
+    np.testing.assert_array_equal(
+        full.obs["tissue_group"].astype(str), groups.loc[full.obs["tissue"].astype(str)].to_numpy()
+    )
+    assert full.obs.loc[full.obs["imputed_profile"], "SMRIN"].isna().all()  # a sample attribute: never
+
+
 def test_a_tissue_of_few_donors_of_one_sex_is_not_taken_as_sex_specific(gtex):
     blood = gtex.obs["tissue"] == "Whole Blood"
     males = gtex.obs["sex"] == "male"
@@ -71,9 +82,10 @@ def test_gtex_sex_specific_tissues_are_known_by_name_in_a_small_cohort():
     assert by_tissue.loc["Prostate", "F"] == 0 and by_tissue.loc["Uterus", "M"] == 0
     renamed = adata.copy()  # the same tissues under other names: chance alone decides, and cannot
     renamed.obs["tissue"] = renamed.obs["tissue"].cat.rename_categories(lambda t: f"t_{t}")
-    assert "t_Prostate" not in gi.tl.complete(renamed, method="mean", progress=False).uns["completed"][
-        "sex_specific_tissues"
-    ]
+    assert (
+        "t_Prostate"
+        not in gi.tl.complete(renamed, method="mean", progress=False).uns["completed"]["sex_specific_tissues"]
+    )
 
 
 def test_unknown_sex_and_other_columns(gtex):

@@ -5,7 +5,7 @@ kept as it is, the mean of several samples (``aggregate="mean"``), or nothing (a
 profile, to be estimated). It also builds the output ``obs``: donor, tissue,
 ``imputed_profile``, ``sample_id``, ``n_samples``, the sample annotation of kept samples,
 and the donor-level columns (constant within each donor, e.g. sex, age; never a GTEx sample
-attribute such as SMRIN) on every row.
+attribute such as SMRIN) and the tissue group (``tissue_group``) on every row.
 """
 
 from __future__ import annotations
@@ -93,6 +93,9 @@ def _select(requested: Sequence[str] | None, available: list[str], what: str, ke
 SAMPLE_LEVEL = re.compile(r"SM[A-Z0-9]*|tissue_group")
 #: donor attributes (GTEx SubjectPhenotypesDS, as read by :func:`gex_impute.io.read_expression`)
 DONOR_LEVEL = frozenset({"sex", "age", "DTHHRDY", "SUBJID"})
+#: tissue attributes (GTEx's tissue group SMTS, read as ``tissue_group``): an estimated profile
+#: takes its tissue's, when the column is constant within each tissue
+TISSUE_LEVEL = frozenset({"tissue_group", "SMTS"})
 
 
 def _donor_level_columns(obs: pd.DataFrame, donor_codes: np.ndarray, skip: set[str]) -> list[str]:
@@ -107,11 +110,15 @@ def _donor_level_columns(obs: pd.DataFrame, donor_codes: np.ndarray, skip: set[s
     for col in obs.columns:
         if col in skip or SAMPLE_LEVEL.fullmatch(str(col)) or not (several or col in DONOR_LEVEL):
             continue
-        codes, _ = pd.factorize(obs[col], use_na_sentinel=True)
-        frame = pd.DataFrame({"d": donor_codes, "v": codes})
-        if (frame.groupby("d")["v"].nunique(dropna=False) <= 1).all():
+        if _constant_within(obs[col], donor_codes):
             out.append(col)
     return out
+
+
+def _constant_within(column: pd.Series, groups: np.ndarray) -> bool:
+    """Whether ``column`` (NaN included) holds one value within each group."""
+    codes, _ = pd.factorize(column, use_na_sentinel=True)
+    return bool((pd.DataFrame({"g": groups, "v": codes}).groupby("g")["v"].nunique(dropna=False) <= 1).all())
 
 
 def _h5ad_column(values: pd.Series, original: pd.Series) -> pd.Series:
@@ -241,11 +248,15 @@ def _grid_obs(data, donor_out, tissue_out, source, groups, out_donors, out_tissu
     donor_cols = set(_donor_level_columns(data.obs, data.donor_codes, skip))
     first_of_donor = np.full(len(data.donor.categories), -1)
     first_of_donor[data.donor_codes[::-1]] = np.arange(data.n_samples)[::-1]
+    first_of_tissue = np.full(len(data.tissue.categories), -1)
+    first_of_tissue[data.tissue_codes[::-1]] = np.arange(data.n_samples)[::-1]
     for col in data.obs.columns:
         if col in skip:
             continue
         if col in donor_cols:
             pick = first_of_donor[donor_out]
+        elif col in TISSUE_LEVEL and _constant_within(data.obs[col], data.tissue_codes):
+            pick = first_of_tissue[tissue_out]
         else:
             pick = np.where(kept, source, -1)
             for row, cell in groups.items():

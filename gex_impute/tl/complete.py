@@ -172,7 +172,8 @@ def complete(
       profile), ``sample_id`` (the input sample(s); NaN for absent profiles),
       ``n_samples``, the kept samples' own annotation, and donor-level columns (constant
       within each donor in the input, e.g. sex, age; never a GTEx sample attribute such as
-      SMRIN, nor, with one sample per donor, a column other than sex, age, DTHHRDY) on every
+      SMRIN, nor, with one sample per donor, a column other than sex, age, DTHHRDY) and the
+      tissue group (``tissue_group`` / ``SMTS``, when constant within each tissue) on every
       row; index: the sample id, or
       ``"{donor}|{tissue}"`` for absent or aggregated profiles;
     - ``uns['completed' | key_added]``: ``method``, ``params``, ``version``, ``fingerprint``
