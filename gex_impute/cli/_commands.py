@@ -158,18 +158,6 @@ def _write(adata: AnnData, path: str) -> None:
         io.write_h5ad(adata, path)
 
 
-def _write_table(table: Any, path: str) -> None:
-    """Write a table: comma-separated for a ``.csv`` (``.csv.gz``) name, else tab-separated."""
-    from .. import io
-
-    if path.lower().endswith((".csv", ".csv.gz")):  # io.write_table's format, commas between the fields
-        from ..io._text import write_text
-
-        write_text(path, table.to_csv(float_format="%.6g", lineterminator="\n"))
-    else:
-        io.write_table(table, path)
-
-
 def _is_zarr(path: str) -> bool:
     return Path(path.rstrip("/")).suffix.lower() == ".zarr"
 
@@ -366,7 +354,7 @@ def _evaluation_methods(args: argparse.Namespace) -> dict[str, BaseImputer]:
 
 def evaluate(args: argparse.Namespace) -> int:
     """``gex-impute evaluate``."""
-    from .. import pl, tl
+    from .. import io, pl, tl
 
     _check(args, args.output, "--output")
     _check(args, args.plot, "--plot", plot=True)
@@ -385,7 +373,7 @@ def evaluate(args: argparse.Namespace) -> int:
         skip_unusable=args.methods is None,
         **_keys(args),
     )
-    _write_table(table, args.output)
+    io.write_table(table, args.output)  # comma-separated for a .csv name
     _written(args, args.output)
     if args.plot is not None:
         split = f"{args.n_folds} folds" if args.n_folds is not None else f"{args.fraction:.0%} held out"

@@ -333,14 +333,16 @@ def read_tissue_table(path: str | os.PathLike, *, sep: str = "\t") -> AnnData:
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike, *, index: bool = True) -> Path:
-    """Write a tab-separated table (e.g. an evaluation table) atomically.
+    """Write a table (e.g. an evaluation table) atomically: CSV for a ``.csv`` name, else TSV.
 
     Parameters
     ----------
     table
         The table; floats are written with 6 significant digits.
     path
-        Output file; its folder is created when needed. A failed write leaves no file.
+        Output file; its folder is created when needed. A failed write leaves no file. The
+        separator follows the suffix: a comma for ``.csv`` or ``.csv.gz`` (in any case), a tab
+        for any other name (``.tsv``, ``.txt``, ...). A ``.gz`` name (any case) is gzip-compressed.
     index
         Also write the index (e.g. the method names of an evaluation table).
 
@@ -352,9 +354,16 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike, *, index: bool = T
     --------
     >>> import pandas as pd, tempfile, pathlib
     >>> from gex_impute.io import write_table
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "metrics.tsv"
-    >>> _ = write_table(pd.DataFrame({"r": [0.5]}, index=["knn"]), out)
-    >>> out.read_text().splitlines()[1].split()
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> table = pd.DataFrame({"r": [0.5]}, index=["knn"])
+    >>> _ = write_table(table, folder / "metrics.tsv")
+    >>> (folder / "metrics.tsv").read_text().splitlines()[1].split()  # tab-separated
     ['knn', '0.5']
+    >>> _ = write_table(table, folder / "metrics.csv")
+    >>> (folder / "metrics.csv").read_text().splitlines()[1]
+    'knn,0.5'
     """
-    return write_text(path, table.to_csv(sep="\t", index=index, float_format="%.6g", lineterminator="\n"))
+    name = str(path).lower()
+    sep = "," if name.endswith((".csv", ".csv.gz")) else "\t"
+    text = table.to_csv(sep=sep, index=index, float_format="%.6g", lineterminator="\n")
+    return write_text(path, text, compress=name.endswith(".gz"))
