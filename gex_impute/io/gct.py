@@ -62,7 +62,9 @@ def read_gct(
         ``SMTS``. Every sample of the GCT must be listed in it; other rows are ignored.
     subject_phenotypes
         GTEx subject phenotypes (``GTEx_Analysis_v8_Annotations_SubjectPhenotypesDS.txt``: SUBJID,
-        SEX, AGE, DTHHRDY), matched to each sample's donor.
+        SEX, AGE, DTHHRDY; path, or DataFrame with ``SUBJID`` as a column or index), matched to
+        each sample's donor. A path and a DataFrame get the same checks
+        (:func:`~gex_impute.io.read_subject_phenotypes`): SEX is 1/2, male/female or M/F (any case).
     chunksize
         Genes parsed per chunk; None chooses about two million matrix cells per chunk, and
         between 500 and 20,000 genes.
@@ -80,7 +82,7 @@ def read_gct(
     registered (:func:`gex_impute.pp.register_keys`), so that every tool uses the donors
     unless told not to (``donor_key=False``). With ``sample_attributes``: ``obs['tissue']`` = ``SMTSD`` (e.g.
     "Brain - Cortex"), ``obs['tissue_group']`` = ``SMTS`` (e.g. "Brain"), plus the table's other
-    columns. With ``subject_phenotypes``: ``obs['sex']`` ("male"/"female" from SEX 1/2),
+    columns. With ``subject_phenotypes``: ``obs['sex']`` ("male"/"female"),
     ``obs['age']`` (the AGE band, e.g. "60-69") and the table's other columns (``DTHHRDY``).
 
     Raises
@@ -89,7 +91,8 @@ def read_gct(
         On a file that is not GCT v1.2 text, a truncated or corrupt gzip stream, a row with a
         missing or extra cell (names the line), a non-numeric (``True`` / ``False`` included) or
         infinite value (names line, gene and sample), a dimensions line that does not match the
-        data, or samples missing from ``sample_attributes``.
+        data, samples missing from ``sample_attributes``, an id repeated in a table (a file or a
+        DataFrame) or a SEX of unknown spelling.
 
     Examples
     --------

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, InputFileError
+from ._gtex_checks import SEX_CODES, sex_codes, unique_ids
 from ._text import examples, write_text
 from .tables import index_by, infer_numbers, line_of, read_strict_tsv
 
@@ -31,23 +32,7 @@ __all__ = [
     "write_subject_phenotypes",
 ]
 
-SEX_CODES = {1: "male", 2: "female"}
 _AGE_BAND = re.compile(r"^\d{2}-\d{2}$")
-
-
-def _numeric(table: pd.DataFrame, column: str, path, *, what: str, integer: bool = False) -> pd.Series:
-    values = pd.to_numeric(table[column], errors="coerce")
-    bad = values.isna() & table[column].notna()
-    if integer:
-        bad |= values.notna() & (values != values.round())
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        msg = (
-            f"{path}, line {line_of(table, row)}: {column} {table[column].iloc[row]!r} is not "
-            f"{'an integer' if integer else 'a number'} ({what})."
-        )
-        raise InputFileError(msg)
-    return values
 
 
 def read_sample_attributes(path: str | os.PathLike) -> pd.DataFrame:
@@ -96,17 +81,20 @@ def read_subject_phenotypes(path: str | os.PathLike) -> pd.DataFrame:
     ----------
     path
         The table, e.g. ``GTEx_Analysis_v8_Annotations_SubjectPhenotypesDS.txt`` (plain or gzip).
-        ``SEX``: 1 = male, 2 = female; ``AGE``: a ten-year band such as ``60-69``; ``DTHHRDY``:
+        ``SEX``: 1 = male, 2 = female (also accepted: ``male`` / ``female`` and ``M`` / ``F``, any
+        case; empty where unknown); ``AGE``: a ten-year band such as ``60-69``; ``DTHHRDY``:
         the Hardy scale of the death circumstances (0-4, may be empty).
 
     Returns
     -------
-    The table indexed by ``SUBJID`` (``GTEX-1117F``); ``SEX`` and ``DTHHRDY`` numeric.
+    The table indexed by ``SUBJID`` (``GTEX-1117F``); ``SEX`` numeric (the codes 1 and 2,
+    whatever its spelling in the file) and ``DTHHRDY`` numeric.
 
     Raises
     ------
     InputFileError
-        When ``SUBJID``, ``SEX`` or ``AGE`` is missing, a SEX is not 1 or 2, an AGE is not a
+        When ``SUBJID``, ``SEX`` or ``AGE`` is missing, a SEX is none of the spellings above
+        (the message names the unknown values), an AGE is not a
         band ``NN-NN``, a row has a missing or extra cell, or a ``SUBJID`` repeats.
 
     Examples
@@ -126,18 +114,13 @@ def read_subject_phenotypes(path: str | os.PathLike) -> pd.DataFrame:
         )
         raise InputFileError(msg)
     table = index_by(table, "SUBJID", path, what)
-    sex = _numeric(table, "SEX", path, what="1 = male, 2 = female", integer=True)
-    bad = sex.notna() & ~sex.isin(list(SEX_CODES))
+    sex = sex_codes(table, path, from_file=True)
     age = table["AGE"]
     bad_age = age.notna() & ~age.astype(str).str.match(_AGE_BAND)
-    for mask, col, hint in (
-        (bad, "SEX", "1 (male) or 2 (female)"),
-        (bad_age, "AGE", "a band such as '60-69'"),
-    ):
-        if mask.any():
-            row = int(np.flatnonzero(mask.to_numpy())[0])
-            msg = f"{path}, line {line_of(table, row)}: {col} {table[col].iloc[row]!r} is not {hint}."
-            raise InputFileError(msg)
+    if bad_age.any():
+        row = int(np.flatnonzero(bad_age.to_numpy())[0])
+        msg = f"{path}, line {line_of(table, row)}: AGE {age.iloc[row]!r} is not a band such as '60-69'."
+        raise InputFileError(msg)
     out = infer_numbers(table)
     out["SEX"] = sex
     return out
@@ -151,7 +134,8 @@ def _sample_table(value, reader, id_column: str, required: tuple[str, ...], what
     if missing:
         msg = f"{what} lacks column(s) {missing} (columns found: {list(table.columns)[:20]})."
         raise InputFileError(msg)
-    table.index = table.index.astype(str)
+    table.index = pd.Index(table.index.astype(str), name=id_column)
+    unique_ids(table, id_column, what)
     return _safe_column_names(table, "(DataFrame)")
 
 
@@ -180,8 +164,15 @@ def prepare_sample_attributes(value: str | os.PathLike | pd.DataFrame) -> pd.Dat
 
 
 def prepare_phenotypes(value: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
-    """Subject phenotypes from a path or a DataFrame, indexed by SUBJID, with SEX and AGE."""
-    return _sample_table(value, read_subject_phenotypes, "SUBJID", ("SEX", "AGE"), "subject_phenotypes")
+    """Subject phenotypes from a path or a DataFrame, indexed by SUBJID, with SEX and AGE.
+
+    A DataFrame gets the checks of :func:`read_subject_phenotypes`: its SEX becomes the codes 1 / 2.
+    """
+    what = "subject_phenotypes"
+    table = _sample_table(value, read_subject_phenotypes, "SUBJID", ("SEX", "AGE"), what)
+    if isinstance(value, pd.DataFrame):
+        table["SEX"] = sex_codes(table, f"{what} (DataFrame)", from_file=False)
+    return table
 
 
 def gtex_donor(sample_ids: pd.Index) -> pd.Series | None:

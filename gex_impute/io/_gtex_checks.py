@@ -1,0 +1,73 @@
+"""Checks of GTEx sample-table values, shared by the file and the DataFrame paths of :mod:`.gtex_tables`.
+
+A table read from a file names its problems by line (``path, line 7``), a DataFrame by id
+(``subject_phenotypes (DataFrame), SUBJID 'GTEX-1117F'``); the values accepted are the same.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputFileError
+from ._text import examples
+from .tables import line_of
+
+#: SEX codes of GTEx's SubjectPhenotypesDS table
+SEX_CODES = {1: "male", 2: "female"}
+#: SEX spellings accepted besides 1 / 2 (compared stripped and lower-case)
+SEX_WORDS = {"male": 1, "female": 2, "m": 1, "f": 2}
+SEX_ACCEPTED = "1 (male) or 2 (female), male/female or M/F (any case)"
+
+
+def where(table: pd.DataFrame, row: int, source, from_file: bool) -> str:
+    """Name data row ``row`` of ``table``: its line in a file, else its id in a DataFrame."""
+    if from_file:
+        return f"{source}, line {line_of(table, row)}"
+    return f"{source}, {table.index.name or 'id'} {table.index[row]!r}"
+
+
+def _sex_code(value) -> float | None:
+    """1.0 / 2.0 for a known SEX, NaN when empty, None when not a SEX code."""
+    if pd.isna(value):
+        return np.nan
+    text = str(value).strip().lower()
+    if not text:
+        return np.nan
+    if text in SEX_WORDS:
+        return float(SEX_WORDS[text])
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if number in SEX_CODES else None
+
+
+def sex_codes(table: pd.DataFrame, source, from_file: bool) -> pd.Series:
+    """``SEX`` as the GTEx codes 1.0 (male) / 2.0 (female), NaN where empty; unknown codes refused."""
+    values = table["SEX"].tolist()  # Python scalars: messages show 3, not np.int64(3)
+    codes = [_sex_code(v) for v in values]
+    bad = [c is None for c in codes]
+    if any(bad):
+        row = bad.index(True)
+        unknown = list(dict.fromkeys(v for v, b in zip(values, bad, strict=True) if b))
+        msg = (
+            f"{where(table, row, source, from_file)}: SEX {values[row]!r} is not {SEX_ACCEPTED}; "
+            f"{sum(bad)} rows hold unknown SEX values ({examples(unknown, 5)}). Recode them to "
+            "one of these, or leave the cell empty where the sex is unknown."
+        )
+        raise InputFileError(msg)
+    return pd.Series(np.array(codes, dtype=np.float64), index=table.index, name="SEX")
+
+
+def unique_ids(table: pd.DataFrame, id_column: str, what: str) -> None:
+    """Refuse a DataFrame whose ids (its index) repeat, naming them and the fix."""
+    dup = table.index.duplicated()
+    if dup.any():
+        repeated = table.index[dup].unique()
+        msg = (
+            f"{what} (DataFrame) lists {len(repeated)} {id_column} values more than once (e.g. "
+            f"{examples(list(repeated), 5)}); each needs a single row: drop the duplicates, e.g. "
+            f"table.drop_duplicates({id_column!r}), keeping the row you want."
+        )
+        raise InputFileError(msg)

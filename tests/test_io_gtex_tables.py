@@ -1,0 +1,94 @@
+"""GTEx sample tables: the file and DataFrame paths check the same values (sweep N)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from gex_impute import io
+from gex_impute.errors import InputFileError
+
+SAMPLES = ["GTEX-1117F-0226-SM-5GZZ7", "GTEX-1117F-0426-SM-5EGHI", "GTEX-111CU-0226-SM-5GZXO"]
+ATTRS = pd.DataFrame(
+    {
+        "SAMPID": SAMPLES,
+        "SMTS": ["Adipose Tissue", "Lung", "Lung"],
+        "SMTSD": ["Adipose - Subcutaneous", "Lung", "Lung"],
+    }
+)
+PHENO = pd.DataFrame({"SUBJID": ["GTEX-1117F", "GTEX-111CU"], "SEX": [2, 1], "AGE": ["60-69", "50-59"]})
+
+
+def _gct(tmp_path, samples=SAMPLES):
+    rows = [f"G{g}\tS{g}\t" + "\t".join(str(g + k) for k in range(len(samples))) for g in range(3)]
+    text = "\n".join(["#1.2", f"3\t{len(samples)}", "\t".join(["Name", "Description", *samples]), *rows])
+    path = tmp_path / "x.gct"
+    path.write_text(text + "\n")
+    return path
+
+
+def _tsv(tmp_path, table: pd.DataFrame, name: str):
+    path = tmp_path / name
+    path.write_text(table.to_csv(sep="\t", index=False))
+    return path
+
+
+# --- SEX spellings, unknown codes, duplicated ids ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sex", [["female", "male"], ["Female", "MALE"], ["F", "M"], ["f", "m"], [2, 1], ["2", "1"], [2.0, 1.0]]
+)
+@pytest.mark.parametrize("as_file", [False, True])
+def test_sex_spellings_accepted(tmp_path, sex, as_file):
+    pheno = PHENO.assign(SEX=sex)
+    before = pheno.copy()
+    source = _tsv(tmp_path, pheno, "p.txt") if as_file else pheno
+    adata = io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=source)
+    assert adata.obs["sex"].astype(str).tolist() == ["female", "female", "male"]
+    pd.testing.assert_frame_equal(pheno, before)  # the input is not modified
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_unknown_sex_code_refused(tmp_path, as_file):
+    pheno = PHENO.assign(SEX=[3, 9])
+    source = _tsv(tmp_path, pheno, "p.txt") if as_file else pheno
+    accepted = r"SEX '?3'? is not 1 \(male\) or 2 \(female\), male/female or M/F"
+    with pytest.raises(InputFileError, match=accepted) as info:
+        io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=source)
+    assert "9" in str(info.value) and "Recode" in str(info.value)
+    if as_file:
+        assert "line 2" in str(info.value)
+    else:
+        assert "SUBJID 'GTEX-1117F'" in str(info.value)
+
+
+def test_all_sex_codes_from_dataframe_never_silently_nan(tmp_path):
+    with pytest.raises(InputFileError, match="unknown SEX"):
+        io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=PHENO.assign(SEX="unknown"))
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_duplicated_subjid_refused(tmp_path, as_file):
+    pheno = pd.concat([PHENO, PHENO.iloc[[1]].assign(SEX=2)])
+    source = _tsv(tmp_path, pheno, "p.txt") if as_file else pheno
+    with pytest.raises(InputFileError, match=r"SUBJID values .*more than once .*GTEX-111CU") as info:
+        io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=source)
+    assert "duplicate" in str(info.value)
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_duplicated_sampid_refused(tmp_path, as_file):
+    attrs = pd.concat([ATTRS, ATTRS.iloc[[0]].assign(SMTSD="Liver")])
+    source = _tsv(tmp_path, attrs, "a.txt") if as_file else attrs
+    with pytest.raises(InputFileError, match=rf"SAMPID values .*more than once .*{SAMPLES[0]}") as info:
+        io.read_gct(_gct(tmp_path), source)
+    assert "duplicate" in str(info.value)
+
+
+def test_duplicated_sampid_in_index_refused(tmp_path):
+    attrs = pd.concat([ATTRS, ATTRS.iloc[[0]]]).set_index("SAMPID")
+    with pytest.raises(InputFileError, match=re.escape("drop_duplicates('SAMPID')")):
+        io.read_gct(_gct(tmp_path), attrs)
