@@ -92,3 +92,54 @@ def test_duplicated_sampid_in_index_refused(tmp_path):
     attrs = pd.concat([ATTRS, ATTRS.iloc[[0]]]).set_index("SAMPID")
     with pytest.raises(InputFileError, match=re.escape("drop_duplicates('SAMPID')")):
         io.read_gct(_gct(tmp_path), attrs)
+
+
+# --- AGE: ten-year bands (public table) or whole years (dbGaP) -----------------------------------
+
+DBGAP = (
+    "# Study accession: phs000424.v8.p2\n# Table accession: pht002742.v8.p2.c1\n\n"
+    "dbGaP_Subject_ID\tSUBJID\tCOHORT\tSEX\tAGE\tRACE\tDTHHRDY\n"
+    "100000\tGTEX-1117F\tPostmortem\t2\t28\t3\t\n"
+    "100001\tGTEX-111CU\tPostmortem\t1\t66\t3\t0.0\n"
+)
+
+
+def test_dbgap_ages_in_years_read_as_numbers(tmp_path):
+    path = tmp_path / "phs000424.v8.pht002742.v8.p2.c1.GTEx_Subject_Phenotypes.GRU.txt"
+    path.write_text(DBGAP)
+    pheno = io.read_subject_phenotypes(path)
+    assert pheno["AGE"].tolist() == [28, 66] and pd.api.types.is_numeric_dtype(pheno["AGE"])
+    adata = io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=path)
+    assert adata.obs["age"].tolist() == [28, 28, 66]
+    assert pd.api.types.is_numeric_dtype(adata.obs["age"])
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_ages_in_years_from_either_source(tmp_path, as_file):
+    pheno = PHENO.assign(AGE=[28, None])
+    source = _tsv(tmp_path, pheno, "p.txt") if as_file else pheno
+    adata = io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=source)
+    assert adata.obs["age"].tolist()[:2] == [28, 28] and pd.isna(adata.obs["age"].iloc[2])
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_age_bands_stay_categories(tmp_path, as_file):
+    source = _tsv(tmp_path, PHENO, "p.txt") if as_file else PHENO
+    adata = io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=source)
+    assert isinstance(adata.obs["age"].dtype, pd.CategoricalDtype)
+    assert adata.obs["age"].astype(str).tolist() == ["60-69", "60-69", "50-59"]
+
+
+@pytest.mark.parametrize("age", [["sixty", "50-59"], [28.5, 40], ["-3", "40"]])
+@pytest.mark.parametrize("as_file", [False, True])
+def test_other_ages_refused_naming_both_forms(tmp_path, age, as_file):
+    pheno = PHENO.assign(AGE=age)
+    source = _tsv(tmp_path, pheno, "p.txt") if as_file else pheno
+    with pytest.raises(InputFileError, match=r"AGE .* is neither a ten-year band such as '60-69'") as info:
+        io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=source)
+    assert "whole number of years" in str(info.value)
+
+
+def test_ages_mixing_bands_and_years_refused(tmp_path):
+    with pytest.raises(InputFileError, match="use one form throughout"):
+        io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=PHENO.assign(AGE=["60-69", 52]))

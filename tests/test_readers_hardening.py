@@ -426,7 +426,7 @@ def test_sample_tables_shapes(tmp_path):
     pheno.write_text("SUBJID\tSEX\tAGE\tDTHHRDY\nGTEX-1\t3\t60-69\t1.0\n")
     _raises(io.read_subject_phenotypes, pheno, match="line 2: SEX '3' is not 1 \\(male\\) or 2", path=pheno)
     pheno.write_text("SUBJID\tSEX\tAGE\tDTHHRDY\nGTEX-1\t1\tsixty\t1.0\n")
-    _raises(io.read_subject_phenotypes, pheno, match="line 2: AGE 'sixty' is not a band", path=pheno)
+    _raises(io.read_subject_phenotypes, pheno, match="line 2: AGE 'sixty' is neither a ten-year", path=pheno)
     pheno.write_text("SUBJID\tAGE\nGTEX-1\t60-69\n")
     _raises(io.read_subject_phenotypes, pheno, match="lacks column\\(s\\) \\['SEX'\\]", path=pheno)
 

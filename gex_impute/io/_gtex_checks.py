@@ -6,6 +6,9 @@ A table read from a file names its problems by line (``path, line 7``), a DataFr
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -18,6 +21,12 @@ SEX_CODES = {1: "male", 2: "female"}
 #: SEX spellings accepted besides 1 / 2 (compared stripped and lower-case)
 SEX_WORDS = {"male": 1, "female": 2, "m": 1, "f": 2}
 SEX_ACCEPTED = "1 (male) or 2 (female), male/female or M/F (any case)"
+#: a ten-year AGE band of the public SubjectPhenotypesDS table
+AGE_BAND = re.compile(r"^\d{2}-\d{2}$")
+AGE_ACCEPTED = (
+    "a ten-year band such as '60-69' (the public SubjectPhenotypesDS table) or a whole number of "
+    "years such as 63 (the controlled-access dbGaP table)"
+)
 
 
 def where(table: pd.DataFrame, row: int, source, from_file: bool) -> str:
@@ -71,3 +80,51 @@ def unique_ids(table: pd.DataFrame, id_column: str, what: str) -> None:
             f"table.drop_duplicates({id_column!r}), keeping the row you want."
         )
         raise InputFileError(msg)
+
+
+def _age_kind(value) -> str | None:
+    """``"band"``, ``"years"``, ``"missing"``, or None when the AGE is neither form."""
+    if pd.isna(value):
+        return "missing"
+    text = str(value).strip()
+    if not text:
+        return "missing"
+    if AGE_BAND.match(text):
+        return "band"
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return "years" if math.isfinite(number) and number >= 0 and number == round(number) else None
+
+
+def ages(table: pd.DataFrame, source, from_file: bool) -> pd.Series:
+    """``AGE`` as band strings (``"60-69"``) or as numbers of years; NaN where empty.
+
+    Every AGE of a table must have the same form; anything else is refused with both forms named.
+    """
+    values = table["AGE"].tolist()
+    kinds = [_age_kind(v) for v in values]
+    if None in kinds:
+        row = kinds.index(None)
+        unknown = list(dict.fromkeys(v for v, k in zip(values, kinds, strict=True) if k is None))
+        msg = (
+            f"{where(table, row, source, from_file)}: AGE {values[row]!r} is neither {AGE_ACCEPTED}; "
+            f"{kinds.count(None)} rows hold such AGE values ({examples(unknown, 5)}). Write each AGE in "
+            "one of these forms, or leave the cell empty where it is unknown."
+        )
+        raise InputFileError(msg)
+    if "band" in kinds and "years" in kinds:
+        row = kinds.index("years")
+        msg = (
+            f"{where(table, row, source, from_file)}: AGE {values[row]!r} is a number of years, but other "
+            f"rows hold ten-year bands (e.g. {values[kinds.index('band')]!r}); use one form throughout: "
+            "bands (the public SubjectPhenotypesDS table) or years (the dbGaP table)."
+        )
+        raise InputFileError(msg)
+    missing = np.array([k == "missing" for k in kinds], dtype=bool)
+    if "years" in kinds:
+        years = pd.to_numeric(pd.Series(values, index=table.index, dtype=object).where(~missing))
+        return years.astype(np.float64 if missing.any() else np.int64).rename("AGE")
+    text = [np.nan if m else str(v).strip() for v, m in zip(values, missing, strict=True)]
+    return pd.Series(text, index=table.index, dtype=object, name="AGE")

@@ -83,7 +83,8 @@ def read_gct(
     unless told not to (``donor_key=False``). With ``sample_attributes``: ``obs['tissue']`` = ``SMTSD`` (e.g.
     "Brain - Cortex"), ``obs['tissue_group']`` = ``SMTS`` (e.g. "Brain"), plus the table's other
     columns. With ``subject_phenotypes``: ``obs['sex']`` ("male"/"female"),
-    ``obs['age']`` (the AGE band, e.g. "60-69") and the table's other columns (``DTHHRDY``).
+    ``obs['age']`` (the AGE band, e.g. "60-69", a category; or, from the controlled-access
+    dbGaP table, the age in whole years, numbers) and the table's other columns (``DTHHRDY``).
 
     Raises
     ------

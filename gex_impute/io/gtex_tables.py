@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError, InputFileError
-from ._gtex_checks import SEX_CODES, sex_codes, unique_ids
+from ._gtex_checks import SEX_CODES, ages, sex_codes, unique_ids
 from ._text import examples, write_text
-from .tables import index_by, infer_numbers, line_of, read_strict_tsv
+from .tables import index_by, infer_numbers, read_strict_tsv
 
 logger = logging.getLogger("gex_impute")
 
@@ -31,8 +30,6 @@ __all__ = [
     "write_sample_attributes",
     "write_subject_phenotypes",
 ]
-
-_AGE_BAND = re.compile(r"^\d{2}-\d{2}$")
 
 
 def read_sample_attributes(path: str | os.PathLike) -> pd.DataFrame:
@@ -82,20 +79,24 @@ def read_subject_phenotypes(path: str | os.PathLike) -> pd.DataFrame:
     path
         The table, e.g. ``GTEx_Analysis_v8_Annotations_SubjectPhenotypesDS.txt`` (plain or gzip).
         ``SEX``: 1 = male, 2 = female (also accepted: ``male`` / ``female`` and ``M`` / ``F``, any
-        case; empty where unknown); ``AGE``: a ten-year band such as ``60-69``; ``DTHHRDY``:
-        the Hardy scale of the death circumstances (0-4, may be empty).
+        case; empty where unknown); ``AGE``: a ten-year band such as ``60-69`` (the public table)
+        or a whole number of years such as ``63`` (the controlled-access dbGaP table,
+        ``phs000424...Subject_Phenotypes``), one form throughout; ``DTHHRDY``: the Hardy scale of
+        the death circumstances (0-4, may be empty).
 
     Returns
     -------
     The table indexed by ``SUBJID`` (``GTEX-1117F``); ``SEX`` numeric (the codes 1 and 2,
-    whatever its spelling in the file) and ``DTHHRDY`` numeric.
+    whatever its spelling in the file), ``AGE`` the bands as strings or the years as numbers,
+    ``DTHHRDY`` numeric.
 
     Raises
     ------
     InputFileError
         When ``SUBJID``, ``SEX`` or ``AGE`` is missing, a SEX is none of the spellings above
-        (the message names the unknown values), an AGE is not a
-        band ``NN-NN``, a row has a missing or extra cell, or a ``SUBJID`` repeats.
+        (the message names the unknown values), an AGE is neither a band ``NN-NN`` nor a whole
+        number of years (or the table mixes both forms), a row has a missing or extra cell, or a
+        ``SUBJID`` repeats.
 
     Examples
     --------
@@ -115,14 +116,10 @@ def read_subject_phenotypes(path: str | os.PathLike) -> pd.DataFrame:
         raise InputFileError(msg)
     table = index_by(table, "SUBJID", path, what)
     sex = sex_codes(table, path, from_file=True)
-    age = table["AGE"]
-    bad_age = age.notna() & ~age.astype(str).str.match(_AGE_BAND)
-    if bad_age.any():
-        row = int(np.flatnonzero(bad_age.to_numpy())[0])
-        msg = f"{path}, line {line_of(table, row)}: AGE {age.iloc[row]!r} is not a band such as '60-69'."
-        raise InputFileError(msg)
+    age = ages(table, path, from_file=True)
     out = infer_numbers(table)
     out["SEX"] = sex
+    out["AGE"] = age
     return out
 
 
@@ -166,12 +163,14 @@ def prepare_sample_attributes(value: str | os.PathLike | pd.DataFrame) -> pd.Dat
 def prepare_phenotypes(value: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
     """Subject phenotypes from a path or a DataFrame, indexed by SUBJID, with SEX and AGE.
 
-    A DataFrame gets the checks of :func:`read_subject_phenotypes`: its SEX becomes the codes 1 / 2.
+    A DataFrame gets the checks of :func:`read_subject_phenotypes`: its SEX becomes the codes 1 / 2,
+    its AGE bands (strings) or years (numbers).
     """
     what = "subject_phenotypes"
     table = _sample_table(value, read_subject_phenotypes, "SUBJID", ("SEX", "AGE"), what)
     if isinstance(value, pd.DataFrame):
         table["SEX"] = sex_codes(table, f"{what} (DataFrame)", from_file=False)
+        table["AGE"] = ages(table, f"{what} (DataFrame)", from_file=False)
     return table
 
 
@@ -253,7 +252,7 @@ def annotate_samples(
         pheno = phenotypes.loc[donor.to_numpy()]
         sex = pd.to_numeric(pheno["SEX"], errors="coerce").map(SEX_CODES)
         obs["sex"] = _category(sex)
-        obs["age"] = _category(pheno["AGE"])
+        obs["age"] = _column(pheno["AGE"])  # bands: categories; years (dbGaP): numbers
         for col in pheno.columns.difference(["SEX", "AGE"], sort=False):
             obs[col] = _column(pheno[col])
     if attrs is not None:
