@@ -217,3 +217,139 @@ def test_saving_closes_our_figures_and_checks_the_format_first(results, tmp_path
     gi.pl.method_comparison(results, "mse", ax=ax, save=tmp_path / "own.svg")
     assert plt.get_fignums() == [ax.figure.number]
     plt.close("all")
+
+
+# scanpy's show= / save= / ax= conventions, on every plot function
+def _calls(results):
+    """(function name, call taking extra keywords) for each public plot function."""
+    rng = np.random.default_rng(2)
+    obs = rng.normal(size=60)
+    frame = pd.DataFrame({"observed": obs, "predicted": obs + 0.1, "tissue": np.repeat(["a", "b"], 30)})
+    coverage = pd.DataFrame({"interval": [0.5, 0.9], "coverage": [0.5, 0.9]}, index=["knn", "knn"])
+    return [
+        ("method_comparison", lambda **kw: gi.pl.method_comparison(results, "pearson", **kw)),
+        ("metrics", lambda **kw: gi.pl.metrics(results, **kw)),
+        ("predicted_vs_observed", lambda **kw: gi.pl.predicted_vs_observed(frame, **kw)),
+        ("group_r", lambda **kw: gi.pl.group_r({"knn": frame}, by="tissue", **kw)),
+        ("calibration", lambda **kw: gi.pl.calibration(coverage, **kw)),
+        ("profiles", lambda **kw: gi.pl.profiles(_completed(), **kw)),
+        ("tissue_matrixplot", lambda **kw: gi.pl.tissue_matrixplot(_completed(), n_genes=3, **kw)),
+    ]
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """Count plt.show() calls (Agg shows nothing; the count says whether we asked)."""
+    import matplotlib.pyplot as plt
+
+    calls = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: calls.append(1))
+    plt.close("all")
+    yield calls
+    plt.close("all")
+
+
+@pytest.fixture
+def figdir(tmp_path):
+    """scanpy's figdir in tmp_path (its settings are properties: set and restore by hand)."""
+    import scanpy as sc
+
+    before = sc.settings.figdir, sc.settings.file_format_figs
+    sc.settings.figdir, sc.settings.file_format_figs = tmp_path / "figures", "pdf"
+    yield tmp_path / "figures"
+    sc.settings.figdir, sc.settings.file_format_figs = before
+
+
+def test_show_false_returns_the_axes_without_showing(results, shown):
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    for name, call in _calls(results):
+        out = call(show=False)
+        if name == "metrics":
+            assert isinstance(out, Figure)
+        elif name == "tissue_matrixplot":  # as sc.pl.matrixplot(show=False): the dict of Axes
+            assert isinstance(out, dict) and isinstance(out["mainplot_ax"], Axes)
+        else:
+            assert isinstance(out, Axes), name
+        assert shown == [], name
+
+
+def test_show_true_shows_and_returns_none(results, shown):
+    for name, call in _calls(results):
+        assert call(show=True) is None, name
+    assert len(shown) == 7
+
+
+def test_show_none_keeps_returning_the_plot(results, shown):
+    """Callers that pass nothing get what they got before, and nothing is shown."""
+    from matplotlib.axes import Axes
+
+    out = dict((name, call()) for name, call in _calls(results))
+    assert isinstance(out["profiles"], Axes) and isinstance(out["group_r"], Axes)
+    assert type(out["tissue_matrixplot"]).__name__ == "MatrixPlot"
+    assert shown == []
+
+
+def test_save_true_and_suffix_write_under_scanpy_figdir(results, shown, figdir):
+    import matplotlib.pyplot as plt
+
+    for _, call in _calls(results):
+        call(save=True, show=False)
+        call(save="_lung.png")
+        call(save=".svg")
+    for name, _ in _calls(results):
+        for file in (f"{name}.pdf", f"{name}_lung.png", f"{name}.svg"):
+            assert (figdir / file).stat().st_size > 0, file
+    assert plt.get_fignums() == [] and shown == []  # figures made here are closed once written
+    assert not [p for p in figdir.iterdir() if p.name.startswith(".")]  # no temporary files
+
+
+def test_save_names_the_file(results, shown, tmp_path, figdir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name, call in _calls(results):
+        call(save=f"{name}.png")  # a plain name: that file, in the working directory (as before)
+        call(save=tmp_path / "out" / f"{name}.pdf", show=True)  # saved, then shown
+        assert (tmp_path / f"{name}.png").stat().st_size > 0
+        assert (tmp_path / "out" / f"{name}.pdf").stat().st_size > 0
+    assert len(shown) == 7 and not figdir.exists()
+
+
+def test_save_and_show_refuse_bad_values_before_drawing(results, shown, figdir):
+    import matplotlib.pyplot as plt
+
+    from gex_impute.errors import ParameterError
+
+    for name, call in _calls(results):
+        with pytest.raises(ParameterError, match=r"show='no' \(str\): pass True"):
+            call(show="no")
+        with pytest.raises(ParameterError, match=r"save=1 \(int\): pass a file such as 'grid.png'"):
+            call(save=1)
+        with pytest.raises(ParameterError, match="'txt' is not an image format; end it in .png"):
+            call(save="_lung.txt")
+        with pytest.raises(ParameterError, match="it has no suffix"):
+            call(save="figure")
+        assert plt.get_fignums() == [], name
+    import scanpy as sc
+
+    sc.settings.file_format_figs = "txt"  # the figdir fixture restores it
+    with pytest.raises(ParameterError, match=r"file_format_figs='txt' is not an image format"):
+        gi.pl.profiles(_completed(), save=True)
+    assert not figdir.exists()
+
+
+def test_tissue_matrixplot_takes_ax_and_scanpy_options(shown, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from gex_impute.errors import ParameterError
+
+    fig, ax = plt.subplots()
+    axes = gi.pl.tissue_matrixplot(_completed(), n_genes=3, ax=ax, show=False, save=tmp_path / "m.png")
+    assert axes["mainplot_ax"].figure is fig and (tmp_path / "m.png").exists()
+    assert plt.get_fignums() == [fig.number]  # the caller's figure stays open
+    plot = gi.pl.tissue_matrixplot(_completed(), n_genes=3, show=False, return_fig=True)
+    assert type(plot).__name__ == "MatrixPlot" and shown == []
+    with pytest.raises(ParameterError, match="return_fig=True cannot hold"):
+        gi.pl.tissue_matrixplot(_completed(), show=True, return_fig=True)
+    with pytest.raises(ParameterError, match="groupby= is set by tissue_matrixplot.*tissue_key="):
+        gi.pl.tissue_matrixplot(_completed(), groupby="donor")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, KeyNotFoundError
-from ._utils import axes_or_new, check_save, save_figure
+from ..errors import DataError, KeyNotFoundError, ParameterError
+from ._utils import axes_or_new, check_show_save, finish
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -19,6 +19,28 @@ if TYPE_CHECKING:
 __all__ = ["profiles", "tissue_matrixplot"]
 
 
+@overload
+def profiles(
+    completed: AnnData,
+    *,
+    donor_key: str | None = ...,
+    tissue_key: str | None = ...,
+    imputed_key: str = ...,
+    ax: Axes | None = ...,
+    show: Literal[True],
+    save: str | os.PathLike | bool | None = ...,
+) -> None: ...
+@overload
+def profiles(
+    completed: AnnData,
+    *,
+    donor_key: str | None = ...,
+    tissue_key: str | None = ...,
+    imputed_key: str = ...,
+    ax: Axes | None = ...,
+    show: Literal[False] | None = ...,
+    save: str | os.PathLike | bool | None = ...,
+) -> Axes: ...
 def profiles(
     completed: AnnData,
     *,
@@ -26,8 +48,9 @@ def profiles(
     tissue_key: str | None = None,
     imputed_key: str = "imputed_profile",
     ax: Axes | None = None,
-    save: str | os.PathLike | None = None,
-) -> Axes:
+    show: bool | None = None,
+    save: str | os.PathLike | bool | None = None,
+) -> Axes | None:
     """Heatmap of the donor x tissue grid: observed profiles, completed ones, and none.
 
     Parameters
@@ -41,12 +64,21 @@ def profiles(
         ``"tissue"``.
     ax
         Axes to draw on; a new figure when None.
+    show
+        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
+        Axes without showing. None: return the Axes and leave showing to matplotlib, as before
+        (Jupyter draws the figure under the cell; a script shows nothing).
     save
-        Path to write the figure to.
+        Write the figure, atomically. A path, or a str such as ``'grid.png'``, names the
+        file (format from its suffix). As scanpy: True writes
+        ``sc.settings.figdir / 'profiles.pdf'`` (format ``sc.settings.file_format_figs``),
+        and a str starting with ``_`` or ``.`` is appended to that name (``'_lung.png'``:
+        ``figures/profiles_lung.png``). A figure made here is closed once written.
 
     Returns
     -------
-    The Axes. Tissues are sorted by how many donors gave them, donors by how many tissues.
+    The Axes (None with ``show=True``). Tissues are sorted by how many donors gave them, donors by
+    how many tissues.
 
     Examples
     --------
@@ -56,7 +88,7 @@ def profiles(
     ...                     "imputed_profile": [False, True, False, False]}, index=list("wxyz"))
     >>> ax = gi.pl.profiles(ad.AnnData(np.zeros((4, 2)), obs=obs))
     """
-    check_save(save)
+    path = check_show_save(show, save, "profiles")
     obs = completed.obs
     tissue_key, donor_key = _keys(completed, tissue_key, donor_key)
     _check_columns(obs, (donor_key, tissue_key, imputed_key))
@@ -101,8 +133,7 @@ def profiles(
         fontsize=7,
         framealpha=0.9,
     )
-    save_figure(ax, save, close=own)
-    return ax
+    return finish(ax, ax, show=show, path=path, own=own)
 
 
 def tissue_matrixplot(
@@ -112,7 +143,10 @@ def tissue_matrixplot(
     tissue_key: str | None = None,
     imputed_key: str = "imputed_profile",
     n_genes: int = 20,
-    save: str | os.PathLike | None = None,
+    ax: Axes | None = None,
+    show: bool | None = None,
+    save: str | os.PathLike | bool | None = None,
+    return_fig: bool | None = None,
     **kwargs: Any,
 ):
     """Mean expression per tissue, observed and completed profiles side by side (``sc.pl.matrixplot``).
@@ -128,18 +162,57 @@ def tissue_matrixplot(
         :func:`~gex_impute.tl.complete` recorded (``uns['gex_impute']``), else ``"tissue"``.
     n_genes
         How many genes to pick when ``var_names`` is None.
+    ax
+        Axes to draw on (scanpy splits it into the plot and its legends); a new figure when None.
+    show
+        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
+        dict of Axes, as :func:`scanpy.pl.matrixplot` does. None: as before, return the
+        ``MatrixPlot`` and leave showing to matplotlib.
     save
-        Path to write the figure to.
+        Write the figure, atomically. A path, or a str such as ``'matrix.png'``, names the
+        file (format from its suffix). As scanpy: True writes
+        ``sc.settings.figdir / 'tissue_matrixplot.pdf'`` (format ``sc.settings.file_format_figs``),
+        and a str starting with ``_`` or ``.`` is appended to that name. A figure made here is
+        closed once written.
+    return_fig
+        Return the ``MatrixPlot`` (scanpy's ``return_fig``); None: True unless ``show`` is given.
     **kwargs
-        Passed on to :func:`scanpy.pl.matrixplot`.
+        Passed on to :func:`scanpy.pl.matrixplot` (not ``groupby``: the tissue, then observed or
+        completed).
 
     Returns
     -------
-    The scanpy ``MatrixPlot``.
+    The scanpy ``MatrixPlot`` (``return_fig``; drawn only when saved), else the dict of Axes
+    (``show=False``), or None (``show=True``).
+
+    Examples
+    --------
+    >>> import anndata as ad, numpy as np, pandas as pd
+    >>> import gex_impute as gi
+    >>> obs = pd.DataFrame({"tissue": ["a", "b", "a", "b"], "imputed_profile": [False, True, False, False]},
+    ...                    index=list("wxyz"))
+    >>> axes = gi.pl.tissue_matrixplot(ad.AnnData(np.eye(4), obs=obs), n_genes=2, show=False)
+    >>> "mainplot_ax" in axes
+    True
     """
     import scanpy as sc
 
-    check_save(save)
+    path = check_show_save(show, save, "tissue_matrixplot")
+    if return_fig is None:
+        return_fig = show is None
+    elif not isinstance(return_fig, bool | np.bool_):
+        msg = f"return_fig={return_fig!r}: pass True (return the MatrixPlot), False or None."
+        raise ParameterError(msg)
+    if return_fig and show:
+        msg = "show=True returns nothing, so return_fig=True cannot hold: pass one of them."
+        raise ParameterError(msg)
+    taken = sorted({"groupby", "adata"} & set(kwargs))
+    if taken:
+        msg = (
+            f"{', '.join(f'{k}=' for k in taken)} is set by tissue_matrixplot (groupby: the tissue "
+            "column, then observed / completed); name the tissue column with tissue_key= instead."
+        )
+        raise ParameterError(msg)
     tissue_key, _ = _keys(completed, tissue_key, None)
     _check_columns(completed.obs, (tissue_key, imputed_key))
     if not completed.var_names.is_unique:
@@ -172,15 +245,17 @@ def tissue_matrixplot(
         view,
         shown,
         groupby=[tissue_key, "profile"],
+        ax=ax,
         show=False,
         return_fig=True,
         **({"gene_symbols": symbols} if symbols is not None else {}),
         **kwargs,
     )
-    if save is not None:
-        plot.make_figure()
-        save_figure(plot.fig, save, tight=False, close=True)  # scanpy lays out its own grid
-    return plot
+    if return_fig and path is None:
+        return plot  # drawn by the caller (plot.show(), plot.make_figure()), as scanpy's return_fig
+    plot.make_figure()
+    result = plot if return_fig else plot.get_axes()  # scanpy lays out its own grid: no tight_layout
+    return finish(plot.fig, result, show=show, path=path, own=ax is None, tight=False)
 
 
 def _keys(adata: AnnData, tissue_key: str | None, donor_key: str | None) -> tuple[str, str]:

@@ -1,23 +1,46 @@
-"""Plots of evaluation tables: methods side by side, predicted against observed."""
+"""Plots of evaluation tables: methods side by side, interval calibration."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import pandas as pd
 
 from ..errors import KeyNotFoundError
-from ._utils import axes_or_new, check_save, method_rows, pyplot, save_figure
+from ._utils import axes_or_new, check_show_save, finish, method_rows, pyplot
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-__all__ = ["calibration", "group_r", "method_comparison", "metrics", "predicted_vs_observed"]
+__all__ = ["calibration", "method_comparison", "metrics"]
 
 
+@overload
+def method_comparison(
+    results: pd.DataFrame,
+    metric: str = ...,
+    *,
+    protocol_key: str = ...,
+    methods: Sequence[str] | None = ...,
+    ax: Axes | None = ...,
+    show: Literal[True],
+    save: str | os.PathLike | bool | None = ...,
+) -> None: ...
+@overload
+def method_comparison(
+    results: pd.DataFrame,
+    metric: str = ...,
+    *,
+    protocol_key: str = ...,
+    methods: Sequence[str] | None = ...,
+    ax: Axes | None = ...,
+    show: Literal[False] | None = ...,
+    save: str | os.PathLike | bool | None = ...,
+) -> Axes: ...
 def method_comparison(
     results: pd.DataFrame,
     metric: str = "pearson",
@@ -25,8 +48,9 @@ def method_comparison(
     protocol_key: str = "protocol",
     methods: Sequence[str] | None = None,
     ax: Axes | None = None,
-    save: str | os.PathLike | None = None,
-) -> Axes:
+    show: bool | None = None,
+    save: str | os.PathLike | bool | None = None,
+) -> Axes | None:
     """Bar chart of one metric per method, grouped by protocol when several are present.
 
     Parameters
@@ -42,12 +66,20 @@ def method_comparison(
         Methods to show, in this order; all when None.
     ax
         Axes to draw on; a new figure when None.
+    show
+        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
+        Axes without showing. None: return the Axes and leave showing to matplotlib, as before
+        (Jupyter draws the figure under the cell; a script shows nothing).
     save
-        Path to write the figure to (format from the suffix, e.g. ``.png``).
+        Write the figure, atomically. A path, or a str such as ``'methods.png'``, names the
+        file (format from its suffix). As scanpy: True writes
+        ``sc.settings.figdir / 'method_comparison.pdf'`` (format ``sc.settings.file_format_figs``),
+        and a str starting with ``_`` or ``.`` is appended to that name (``'_P3.png'``:
+        ``figures/method_comparison_P3.png``). A figure made here is closed once written.
 
     Returns
     -------
-    The Axes.
+    The Axes (None with ``show=True``).
 
     Examples
     --------
@@ -56,7 +88,7 @@ def method_comparison(
     >>> table = gi.evaluate(adata, protocol="entries", methods=["mean", "knn"], progress=False)
     >>> ax = gi.pl.method_comparison(table, metric="pearson")
     """
-    check_save(save)
+    path = check_show_save(show, save, "method_comparison")
     table = method_rows(results)
     if metric not in table.columns:
         msg = f"metric {metric!r} is not a column of the results; choose one of {list(table.columns)}"
@@ -90,91 +122,35 @@ def method_comparison(
     ax.set_ylabel(metric)
     if n_groups > 1 or (n_groups == 1 and str(wide.columns[0])):
         ax.legend(title=protocol_key, fontsize=8)
-    save_figure(ax, save, close=own)
-    return ax
+    return finish(ax, ax, show=show, path=path, own=own)
 
 
-def predicted_vs_observed(
-    observed: np.ndarray | pd.DataFrame,
-    predicted: np.ndarray | None = None,
+@overload
+def metrics(
+    results: pd.DataFrame,
     *,
-    kind: str = "auto",
-    title: str | None = None,
-    ax: Axes | None = None,
-    save: str | os.PathLike | None = None,
-) -> Axes:
-    """Predicted against observed values of held-out entries (hexbin for many points).
-
-    Parameters
-    ----------
-    observed
-        Observed values, or a DataFrame with ``observed`` and ``predicted`` columns (one of
-        the prediction tables of ``evaluate(..., return_predictions=True)``).
-    predicted
-        Predicted values (when ``observed`` is an array).
-    kind
-        ``"hexbin"``, ``"scatter"`` or ``"auto"`` (hexbin above 5,000 points).
-    title
-        Axes title; the Pearson r and MSE are appended.
-    ax
-        Axes to draw on; a new figure when None.
-    save
-        Path to write the figure to.
-
-    Returns
-    -------
-    The Axes.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import gex_impute as gi
-    >>> obs = np.random.default_rng(0).normal(size=100)
-    >>> ax = gi.pl.predicted_vs_observed(obs, obs + 0.1)
-    """
-    check_save(save)
-    if isinstance(observed, pd.DataFrame):
-        predicted = observed["predicted"].to_numpy(dtype=float)
-        observed = observed["observed"].to_numpy(dtype=float)
-    if predicted is None:
-        msg = "pass predicted= values, or a DataFrame with 'observed' and 'predicted' columns."
-        raise ValueError(msg)
-    obs = np.asarray(observed, dtype=float).ravel()
-    pred = np.asarray(predicted, dtype=float).ravel()
-    if obs.shape != pred.shape:
-        msg = f"observed ({obs.size}) and predicted ({pred.size}) differ in length."
-        raise ValueError(msg)
-    if kind not in ("auto", "hexbin", "scatter"):
-        msg = f"kind={kind!r}; use 'hexbin', 'scatter' or 'auto'."
-        raise ValueError(msg)
-    own = ax is None
-    ax = axes_or_new(ax, (4.2, 4.0))
-    if kind == "hexbin" or (kind == "auto" and obs.size > 5000):
-        hb = ax.hexbin(obs, pred, gridsize=60, bins="log", mincnt=1, cmap="viridis")
-        ax.figure.colorbar(hb, ax=ax, label="entries (log)")
-    else:
-        ax.scatter(obs, pred, s=4, alpha=0.5, linewidths=0)
-    finite = np.isfinite(obs) & np.isfinite(pred)
-    if finite.any():
-        lo = float(min(obs[finite].min(), pred[finite].min()))
-        hi = float(max(obs[finite].max(), pred[finite].max()))
-        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls="--")
-    r = np.corrcoef(obs[finite], pred[finite])[0, 1] if finite.sum() > 2 else np.nan
-    mse = float(np.mean((obs[finite] - pred[finite]) ** 2)) if finite.any() else np.nan
-    ax.set_title(f"{title + ': ' if title else ''}r = {r:.3f}, MSE = {mse:.3f}", fontsize=9)
-    ax.set_xlabel("observed")
-    ax.set_ylabel("predicted")
-    save_figure(ax, save, close=own)
-    return ax
-
-
+    metrics: Sequence[str] = ...,
+    title: str | None = ...,
+    show: Literal[True],
+    save: str | os.PathLike | bool | None = ...,
+) -> None: ...
+@overload
+def metrics(
+    results: pd.DataFrame,
+    *,
+    metrics: Sequence[str] = ...,
+    title: str | None = ...,
+    show: Literal[False] | None = ...,
+    save: str | os.PathLike | bool | None = ...,
+) -> Figure: ...
 def metrics(
     results: pd.DataFrame,
     *,
     metrics: Sequence[str] = ("pearson", "spearman", "mse"),
     title: str | None = None,
-    save: str | os.PathLike | None = None,
-):
+    show: bool | None = None,
+    save: str | os.PathLike | bool | None = None,
+) -> Figure | None:
     """One bar panel per metric (methods side by side, grouped by protocol).
 
     Parameters
@@ -185,12 +161,20 @@ def metrics(
         Columns to draw, one panel each; those absent from ``results`` are skipped.
     title
         Figure title.
+    show
+        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
+        Figure without showing. None: return the Figure and leave showing to matplotlib, as before
+        (Jupyter draws the figure under the cell; a script shows nothing).
     save
-        Path to write the figure to (format from the suffix).
+        Write the figure, atomically. A path, or a str such as ``'metrics.png'``, names the
+        file (format from its suffix). As scanpy: True writes
+        ``sc.settings.figdir / 'metrics.pdf'`` (format ``sc.settings.file_format_figs``),
+        and a str starting with ``_`` or ``.`` is appended to that name (``'_P3.png'``:
+        ``figures/metrics_P3.png``). A figure made here is closed once written.
 
     Returns
     -------
-    The matplotlib Figure.
+    The Figure (None with ``show=True``).
 
     Examples
     --------
@@ -201,7 +185,7 @@ def metrics(
     >>> len(fig.axes)
     2
     """
-    check_save(save)
+    path = check_show_save(show, save, "metrics")
     present = [m for m in metrics if m in results.columns]
     if not present:
         msg = f"the results have none of the columns {list(metrics)}; columns: {list(results.columns)}"
@@ -216,85 +200,35 @@ def metrics(
         ax.set_title(metric)
     if title:
         fig.suptitle(title)
-    save_figure(fig, save, close=True)
-    return fig
+    return finish(fig, fig, show=show, path=path, own=True)
 
 
-def group_r(
-    predictions: Mapping[str, pd.DataFrame],
+@overload
+def calibration(
+    results: pd.DataFrame,
     *,
-    by: str = "tissue",
-    methods: Sequence[str] | None = None,
-    ax: Axes | None = None,
-    save: str | os.PathLike | None = None,
-) -> Axes:
-    """Pearson r of held-out entries per group (e.g. tissue), one line of points per method.
-
-    Parameters
-    ----------
-    predictions
-        Label -> table with ``observed``, ``predicted`` and a ``by`` column, as returned by
-        ``gex_impute.tl.evaluate(..., return_predictions=True)``.
-    by
-        Column that groups the entries (``"tissue"``, ``"quintile"``, ...).
-    methods
-        Methods to draw, in this order; all when None.
-    ax
-        Axes to draw on; a new figure when None.
-    save
-        Path to write the figure to.
-
-    Returns
-    -------
-    The Axes.
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> import gex_impute as gi
-    >>> rng = np.random.default_rng(0)
-    >>> obs = rng.normal(size=60)
-    >>> pred = {"knn": pd.DataFrame({"observed": obs, "predicted": obs + rng.normal(size=60),
-    ...                              "tissue": np.repeat(["a", "b", "c"], 20)})}
-    >>> ax = gi.pl.group_r(pred, by="tissue")
-    """
-    check_save(save)
-    labels = list(methods) if methods is not None else list(predictions)
-    unknown = [label for label in labels if label not in predictions]
-    if unknown:
-        msg = f"no predictions of {unknown}; the predictions hold {list(predictions)}."
-        raise KeyNotFoundError(msg)
-    frames = {}
-    for label in labels:
-        frame = predictions[label]
-        if by not in frame.columns:
-            msg = f"predictions of {label!r} have no column {by!r}; columns: {list(frame.columns)}"
-            raise KeyNotFoundError(msg)
-        frames[label] = frame.groupby(by, observed=True, sort=True)[["observed", "predicted"]].apply(
-            lambda g: g["observed"].corr(g["predicted"]) if len(g) > 2 else np.nan
-        )
-    groups = sorted(set().union(*(f.index for f in frames.values())), key=str)
-    own = ax is None
-    ax = axes_or_new(ax, (max(4.5, 0.35 * len(groups) + 2), 3.6))
-    x = np.arange(len(groups))
-    for label, series in frames.items():
-        ax.plot(x, series.reindex(groups).to_numpy(dtype=float), marker="o", ms=4, lw=1, label=label)
-    ax.set_xticks(x)
-    ax.set_xticklabels([str(g) for g in groups], rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("Pearson r")
-    ax.set_xlabel(by)
-    ax.legend(fontsize=7)
-    save_figure(ax, save, close=own)
-    return ax
-
-
+    level_key: str = ...,
+    ax: Axes | None = ...,
+    show: Literal[True],
+    save: str | os.PathLike | bool | None = ...,
+) -> None: ...
+@overload
+def calibration(
+    results: pd.DataFrame,
+    *,
+    level_key: str = ...,
+    ax: Axes | None = ...,
+    show: Literal[False] | None = ...,
+    save: str | os.PathLike | bool | None = ...,
+) -> Axes: ...
 def calibration(
     results: pd.DataFrame,
     *,
     level_key: str = "interval",
     ax: Axes | None = None,
-    save: str | os.PathLike | None = None,
-) -> Axes:
+    show: bool | None = None,
+    save: str | os.PathLike | bool | None = None,
+) -> Axes | None:
     """Empirical coverage of prediction intervals against their nominal level, per method.
 
     Parameters
@@ -307,13 +241,21 @@ def calibration(
         Column holding the nominal level (e.g. 0.9).
     ax
         Axes to draw on; a new figure when None.
+    show
+        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
+        Axes without showing. None: return the Axes and leave showing to matplotlib, as before
+        (Jupyter draws the figure under the cell; a script shows nothing).
     save
-        Path to write the figure to.
+        Write the figure, atomically. A path, or a str such as ``'coverage.png'``, names the
+        file (format from its suffix). As scanpy: True writes
+        ``sc.settings.figdir / 'calibration.pdf'`` (format ``sc.settings.file_format_figs``),
+        and a str starting with ``_`` or ``.`` is appended to that name (``'_P3.png'``:
+        ``figures/calibration_P3.png``). A figure made here is closed once written.
 
     Returns
     -------
-    The Axes: coverage (y) against nominal level (x), the diagonal for reference; each point
-    is labelled with the mean interval width.
+    The Axes (None with ``show=True``): coverage (y) against nominal level (x), the diagonal for
+    reference; each point is labelled with the mean interval width.
 
     Examples
     --------
@@ -323,6 +265,7 @@ def calibration(
     ...                      index=["hybrid", "hybrid"])
     >>> ax = gi.pl.calibration(table)
     """
+    path = check_show_save(show, save, "calibration")
     for column in (level_key, "coverage"):
         if column not in results.columns:
             msg = (
@@ -330,7 +273,6 @@ def calibration(
                 "gives intervals) to get coverage."
             )
             raise KeyNotFoundError(msg)
-    check_save(save)
     table = method_rows(results).dropna(subset=["coverage"])
     own = ax is None
     ax = axes_or_new(ax, (4.2, 4.0))
@@ -350,5 +292,4 @@ def calibration(
     ax.set_xlabel("nominal level")
     ax.set_ylabel("empirical coverage")
     ax.legend(fontsize=7)
-    save_figure(ax, save, close=own)
-    return ax
+    return finish(ax, ax, show=show, path=path, own=own)

@@ -1,12 +1,13 @@
-"""Shared plotting plumbing: a new Axes, an atomic save."""
+"""Shared plotting plumbing: a new Axes, scanpy's ``show=`` / ``save=``, an atomic save."""
 
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 logger = logging.getLogger("gex_impute")
+
+Result = TypeVar("Result")
 
 
 def pyplot():
@@ -38,14 +41,18 @@ def axes_or_new(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return ax
 
 
+def _formats() -> dict[str, str]:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return FigureCanvasBase.get_supported_filetypes()
+
+
 def image_format(save: str | os.PathLike, what: str = "save") -> str:
     """Return the image format of ``save`` from its suffix; raise ParameterError when it names none.
 
     Called before anything is drawn, so a typo costs no work and leaves no figure behind.
     """
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    formats = FigureCanvasBase.get_supported_filetypes()
+    formats = _formats()
     suffix = Path(save).suffix.lower().lstrip(".")
     if suffix not in formats:
         found = f"its suffix {suffix!r} is not an image format" if suffix else "it has no suffix"
@@ -55,10 +62,60 @@ def image_format(save: str | os.PathLike, what: str = "save") -> str:
     return suffix
 
 
-def check_save(save: str | os.PathLike | None) -> None:
-    """Refuse, before anything is drawn, a ``save`` path that names no image format (None: no file)."""
-    if save is not None:
+def check_show_save(show: bool | None, save: str | os.PathLike | bool | None, name: str) -> Path | None:
+    """Check ``show=`` and ``save=`` before anything is drawn; return the file to write (None: none).
+
+    ``save`` as scanpy takes it: True writes ``{sc.settings.figdir}/{name}{plot_suffix}.{file_format_figs}``;
+    a str starting with ``_`` or ``.`` (and naming no folder) is appended to ``name`` there, its
+    format from its suffix when it ends in one (``'_lung.png'``); any other str or path names the
+    file itself, format from its suffix (as before); None or False writes nothing.
+    """
+    if show is not None and not isinstance(show, bool | np.bool_):
+        msg = (
+            f"show={show!r} ({type(show).__name__}): pass True (show the figure, return None), "
+            "False (return it without showing) or None (return it; Jupyter draws it under the cell)."
+        )
+        raise ParameterError(msg)
+    if save is None or (isinstance(save, bool | np.bool_) and not save):
+        return None
+    if isinstance(save, bool | np.bool_):
+        return _figdir_file(name, "")
+    if isinstance(save, str) and save.startswith(("_", ".")) and not _names_folder(save):
+        return _figdir_file(name, save)
+    if isinstance(save, str | os.PathLike):
         image_format(save)
+        return Path(save)
+    msg = (
+        f"save={save!r} ({type(save).__name__}): pass a file such as 'grid.png' or a Path, True "
+        f"(sc.settings.figdir/{name}.pdf), or a suffix for that name such as '_lung.png' (as scanpy)."
+    )
+    raise ParameterError(msg)
+
+
+def _names_folder(save: str) -> bool:
+    return "/" in save or os.sep in save
+
+
+def _figdir_file(name: str, suffix: str) -> Path:
+    """Return scanpy's file for ``save=True`` / ``save=suffix``: figdir / name + suffix + plot_suffix.ext."""
+    import scanpy as sc
+
+    formats = _formats()
+    stem, dot, ext = suffix.rpartition(".")
+    if dot and ext.lower() in formats:
+        suffix, fmt = stem, ext.lower()
+    elif dot and ext.isalpha():
+        msg = f"save={suffix!r}: {ext!r} is not an image format; end it in .png, .pdf or .svg."
+        raise ParameterError(msg)
+    else:
+        fmt = str(sc.settings.file_format_figs).lower().lstrip(".")
+        if fmt not in formats:
+            msg = (
+                f"sc.settings.file_format_figs={fmt!r} is not an image format; set it to 'png', "
+                "'pdf' or 'svg', or end save= in one (save='_name.png')."
+            )
+            raise ParameterError(msg)
+    return Path(sc.settings.figdir) / f"{name}{suffix}{sc.settings.plot_suffix}.{fmt}"
 
 
 def method_rows(results: pd.DataFrame) -> pd.DataFrame:
@@ -75,31 +132,36 @@ def method_rows(results: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def save_figure(
+def finish(
     fig_or_ax: Axes | Figure,
-    save: str | os.PathLike | None,
+    result: Result,
     *,
+    show: bool | None,
+    path: Path | None,
+    own: bool,
     dpi: int = 150,
     tight: bool = True,
-    close: bool = False,
-) -> None:
-    """Write the figure atomically to ``save`` (format from the suffix); nothing when None.
+) -> Result | None:
+    """Save, show and return as scanpy: write ``path`` (None: no file), ``plt.show()`` when ``show``.
 
-    ``close``: close the figure once written (as scanpy does after ``save=``), for figures the
-    plot function made itself; a figure of an Axes the caller passed stays open.
+    Returns None when shown, else ``result``. ``own``: the plot function made the figure, so it is
+    closed once written (as scanpy does after ``save=``); a figure of an Axes the caller passed
+    stays open.
     """
-    if save is None:
-        return
     from .._utils import atomic_path
 
     fig = cast("Figure", getattr(fig_or_ax, "figure", fig_or_ax))
     try:
-        fmt = image_format(save)
-        if tight:
-            fig.tight_layout()
-        with atomic_path(save) as tmp:
-            fig.savefig(tmp, dpi=dpi, format=fmt, bbox_inches="tight" if not tight else None)
+        if path is not None:
+            fmt = image_format(path)
+            if tight:
+                fig.tight_layout()
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=dpi, format=fmt, bbox_inches="tight" if not tight else None)
+            logger.info("saved %s", path)
+        if show:
+            pyplot().show()
     finally:
-        if close:
+        if own and path is not None:
             pyplot().close(fig)
-    logger.info("saved %s", save)
+    return None if show else result
