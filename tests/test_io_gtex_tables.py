@@ -143,3 +143,30 @@ def test_other_ages_refused_naming_both_forms(tmp_path, age, as_file):
 def test_ages_mixing_bands_and_years_refused(tmp_path):
     with pytest.raises(InputFileError, match="use one form throughout"):
         io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=PHENO.assign(AGE=["60-69", 52]))
+
+
+# --- tissue names: surrounding white space is not another tissue ---------------------------------
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_tissue_names_stripped(tmp_path, as_file):
+    attrs = ATTRS.assign(
+        SMTSD=["Adipose - Subcutaneous", "Lung ", " Lung"], SMTS=[" Adipose Tissue", "Lung", "Lung "]
+    )
+    before = attrs.copy()
+    source = _tsv(tmp_path, attrs, "a.txt") if as_file else attrs
+    adata = io.read_gct(_gct(tmp_path), source)
+    assert list(adata.obs["tissue"].cat.categories) == ["Adipose - Subcutaneous", "Lung"]
+    assert list(adata.obs["tissue_group"].cat.categories) == ["Adipose Tissue", "Lung"]
+    pd.testing.assert_frame_equal(attrs, before)  # the input is not modified
+    if as_file:
+        assert io.read_sample_attributes(source)["SMTSD"].tolist() == [
+            "Adipose - Subcutaneous",
+            "Lung",
+            "Lung",
+        ]
+
+
+def test_blank_tissue_name_is_empty(tmp_path):
+    with pytest.raises(InputFileError, match="empty SMTSD"):
+        io.read_gct(_gct(tmp_path), ATTRS.assign(SMTSD=["Lung", "  ", "Lung"]))

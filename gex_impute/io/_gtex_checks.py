@@ -6,6 +6,7 @@ A table read from a file names its problems by line (``path, line 7``), a DataFr
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 
@@ -15,6 +16,8 @@ import pandas as pd
 from ..errors import InputFileError
 from ._text import examples
 from .tables import line_of
+
+logger = logging.getLogger("gex_impute")
 
 #: SEX codes of GTEx's SubjectPhenotypesDS table
 SEX_CODES = {1: "male", 2: "female"}
@@ -128,3 +131,27 @@ def ages(table: pd.DataFrame, source, from_file: bool) -> pd.Series:
         return years.astype(np.float64 if missing.any() else np.int64).rename("AGE")
     text = [np.nan if m else str(v).strip() for v, m in zip(values, missing, strict=True)]
     return pd.Series(text, index=table.index, dtype=object, name="AGE")
+
+
+def strip_tissues(table: pd.DataFrame, source) -> pd.DataFrame:
+    """Strip surrounding white space from ``SMTSD`` / ``SMTS`` ("Lung " is Lung); empty becomes NaN."""
+    out = table
+    for col in ("SMTSD", "SMTS"):
+        if col not in table.columns:
+            continue
+        values = table[col]
+        present = values.notna()
+        text = values.astype(object).where(~present, values.astype(str))
+        stripped = text.where(~present, text[present].str.strip())
+        changed = present & (stripped != text)
+        if changed.any():
+            logger.info(
+                "%s: stripped the surrounding white space of %d %s values (e.g. %s).",
+                source,
+                int(changed.sum()),
+                col,
+                examples(list(dict.fromkeys(text[changed].tolist())), 3),
+            )
+            out = out.copy() if out is table else out
+            out[col] = stripped.where(stripped != "", np.nan)
+    return out

@@ -59,7 +59,8 @@ def read_gct(
     sample_attributes
         GTEx sample-attributes table (``GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt``;
         path, or DataFrame with ``SAMPID`` as a column or index) with ``SMTSD`` and usually
-        ``SMTS``. Every sample of the GCT must be listed in it; other rows are ignored.
+        ``SMTS``. Every sample of the GCT must be listed in it; other rows are ignored. Surrounding
+        white space of SMTSD / SMTS values is stripped (``"Lung "`` is Lung).
     subject_phenotypes
         GTEx subject phenotypes (``GTEx_Analysis_v8_Annotations_SubjectPhenotypesDS.txt``: SUBJID,
         SEX, AGE, DTHHRDY; path, or DataFrame with ``SUBJID`` as a column or index), matched to

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, InputFileError
-from ._gtex_checks import SEX_CODES, ages, sex_codes, unique_ids
+from ._gtex_checks import SEX_CODES, ages, sex_codes, strip_tissues, unique_ids
 from ._text import examples, write_text
 from .tables import index_by, infer_numbers, read_strict_tsv
 
@@ -44,8 +44,10 @@ def read_sample_attributes(path: str | os.PathLike) -> pd.DataFrame:
     Returns
     -------
     The table indexed by ``SAMPID``; columns whose cells are all numbers (``SMRIN``,
-    ``SMTSISCH``, ...) are numeric, the others strings (NaN where empty). Leading ``#`` comment
-    lines and blank lines before the header (dbGaP's copies of the table) are skipped.
+    ``SMTSISCH``, ...) are numeric, the others strings (NaN where empty). ``SMTSD`` and ``SMTS``
+    values are stripped of surrounding white space (``"Lung "`` is Lung, not another tissue).
+    Leading ``#`` comment lines and blank lines before the header (dbGaP's copies of the table)
+    are skipped.
 
     Raises
     ------
@@ -68,6 +70,7 @@ def read_sample_attributes(path: str | os.PathLike) -> pd.DataFrame:
             "SAMPID, SMTS and SMTSD columns."
         )
         raise InputFileError(msg)
+    table = strip_tissues(table, path)
     return infer_numbers(index_by(table, "SAMPID", path, "sample-attributes table"))
 
 
@@ -156,8 +159,12 @@ def _safe_column_names(table: pd.DataFrame, source) -> pd.DataFrame:
 
 
 def prepare_sample_attributes(value: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
-    """Sample attributes from a path or a DataFrame, indexed by SAMPID, with an SMTSD column."""
-    return _sample_table(value, read_sample_attributes, "SAMPID", ("SMTSD",), "sample_attributes")
+    """Sample attributes from a path or a DataFrame, indexed by SAMPID, with an SMTSD column.
+
+    A DataFrame's ``SMTSD`` / ``SMTS`` are stripped of surrounding white space, as a file's are.
+    """
+    table = _sample_table(value, read_sample_attributes, "SAMPID", ("SMTSD",), "sample_attributes")
+    return strip_tissues(table, "sample_attributes (DataFrame)") if isinstance(value, pd.DataFrame) else table
 
 
 def prepare_phenotypes(value: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
