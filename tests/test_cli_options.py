@@ -88,6 +88,7 @@ IMPLICIT_DEFAULTS = {
     "--method",
     "--methods",
     "--layer",
+    "--sex-key",
 }
 
 
@@ -124,3 +125,67 @@ def test_donor_column_default_is_the_apis_and_the_help_says_it(sim_file, sim, tm
     model = tmp_path / "mean.zip"
     assert main(["fit", str(sim_file), "-o", str(model), "--method", "mean", "-q"]) == 0
     assert gi.load_model(model).donor_key_ == gi.get_method("mean").fit(sim).donor_key_ is None
+
+
+@pytest.fixture(scope="module")
+def gtex_folder(tmp_path_factory):
+    """A simulated GTEx v8 download: enough donors for the sex-specific tissues to stand out."""
+    folder = tmp_path_factory.mktemp("gtex") / "sim"
+    assert (
+        main(
+            [
+                "simulate",
+                "--preset",
+                "gtex_v8",
+                "--n-donors",
+                "120",
+                "--n-genes",
+                "30",
+                "-o",
+                str(folder),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    return folder
+
+
+def _complete_gtex(folder, out, *options: str) -> int:
+    argv = ["complete", str(next(folder.glob("*gene_tpm.gct.gz"))), "-o", str(out), "--method", "mean", "-q"]
+    argv += ["--sample-attributes", str(next(folder.glob("*SampleAttributesDS.txt")))]
+    argv += ["--subject-phenotypes", str(next(folder.glob("*SubjectPhenotypesDS.txt")))]
+    return main([*argv, *options])
+
+
+def test_complete_sex_key_and_no_sex_reach_the_api(gtex_folder, tmp_path, capsys):
+    import inspect
+
+    from gex_impute.cli._arguments import DEFAULT_SEX_KEY
+
+    assert inspect.signature(gi.tl.complete).parameters["sex_key"].default == DEFAULT_SEX_KEY
+    assert f"(default: {DEFAULT_SEX_KEY})" in _option_help("complete", "--sex-key")
+    by_sex, every, named = tmp_path / "sex.h5ad", tmp_path / "all.h5ad", tmp_path / "named.h5ad"
+    assert _complete_gtex(gtex_folder, by_sex) == 0  # the API's default: the subject phenotypes' 'sex'
+    assert _complete_gtex(gtex_folder, named, "--sex-key", "sex") == 0
+    assert _complete_gtex(gtex_folder, every, "--no-sex") == 0
+    with_sex, without = gi.io.read_h5ad(by_sex), gi.io.read_h5ad(every)
+    record = with_sex.uns["completed"]
+    assert record["sex_specific_tissues"]["Prostate"] == "male"
+    assert record["sex_specific_tissues"]["Uterus"] == "female"
+    assert record["n_ruled_out_profiles"] > 0
+    prostate = with_sex.obs[with_sex.obs["tissue"] == "Prostate"]
+    assert set(prostate["sex"].dropna()) == {"male"}  # no female prostate
+    assert gi.io.read_h5ad(named).uns["completed"]["n_ruled_out_profiles"] == record["n_ruled_out_profiles"]
+    assert (
+        without.uns["completed"]["sex_key"] is None and not without.uns["completed"]["sex_specific_tissues"]
+    )
+    assert without.uns["completed"]["n_ruled_out_profiles"] == 0
+    assert without.n_obs == with_sex.n_obs + record["n_ruled_out_profiles"]
+    capsys.readouterr()
+    # a column that is not there: the API's error in the command's words; both flags: a usage error
+    assert _complete_gtex(gtex_folder, tmp_path / "x.h5ad", "--sex-key", "gender") == 1
+    err = _error(capsys)
+    assert "--sex-key 'gender' is not a column" in err and "pass --no-sex" in err
+    assert _complete_gtex(gtex_folder, tmp_path / "y.h5ad", "--sex-key", "sex", "--no-sex") == 2
+    assert "not allowed with argument" in _error(capsys)

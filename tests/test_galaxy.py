@@ -401,13 +401,21 @@ def load_tool(tool_id: str):
     return load(str(GALAXY / f"{tool_id}.xml")).getroot()
 
 
-def _complete(saved: str | None, **advanced) -> str:
+def _complete(saved: str | None, cohort: dict | None = None, **advanced) -> str:
+    values = {
+        "donors": _Value(""),
+        "tissues": _Value(""),
+        "aggregate": _Value("none"),
+        "sex_key": _Value(""),
+        "no_sex": _boolean(False),
+        **(cohort or {}),
+    }
     return _render(
         "gex_impute_complete",
         {
             "expression": H5AD_INPUT,
             "model_source": _model_source(saved),
-            "cohort": {"donors": _Value(""), "tissues": _Value(""), "aggregate": _Value("none")},
+            "cohort": values,
             "extra": {"gct": _boolean(False), "plot": _boolean(False)},
             "advanced": _advanced(**advanced),
             "output": "/out/c.h5ad",
@@ -428,6 +436,21 @@ def test_complete_leaves_the_donor_column_to_the_saved_model():
     assert "--donor-key" not in _complete("zip")
     assert "--donor-key" not in _complete(None)  # the CLI's default: 'donor'
     assert "--donor-key 'SUBJID'" in _complete("zip", donor_key=_Value("SUBJID"))
+
+
+def test_complete_sex_column_and_every_profile():
+    """Empty Sex column: no --sex-key (the CLI's default, the API's 'sex'); ticked: --no-sex only."""
+    command = _complete(None)
+    assert "--sex-key" not in command and "--no-sex" not in command
+    assert "--sex-key 'SEX'" in _complete(None, {"sex_key": _Value("SEX")})
+    for sex_key in ("", "SEX"):  # --no-sex wins over a column (the CLI refuses both)
+        command = _complete("zip", {"sex_key": _Value(sex_key), "no_sex": _boolean(True)})
+        assert "--no-sex" in command and "--sex-key" not in command
+    tool = load_tool("gex_impute_complete")
+    sex_key = tool.find(".//section[@name='cohort']/param[@name='sex_key']")
+    assert sex_key.get("value") == "" and sex_key.get("optional") == "true"
+    no_sex = tool.find(".//section[@name='cohort']/param[@name='no_sex']")
+    assert no_sex.get("checked") == "false" and "even those a donor's sex rules out" in no_sex.get("label")
 
 
 def _evaluate(methods, **hybrid) -> str:

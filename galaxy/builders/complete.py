@@ -27,14 +27,20 @@ METHODS
 
 **Outputs**
 
-- the completed cohort (AnnData): one row per donor x tissue; ``obs['imputed_profile']`` is
-  True for the profiles that were absent and are now estimated; observed values unchanged;
-  with a prediction interval level, the lower and upper bounds as layers
+- the completed cohort (AnnData): one row per donor x tissue (but those ruled out by sex, see
+  below); ``obs['imputed_profile']`` is True for the profiles that were absent and are now
+  estimated; observed values unchanged; with a prediction interval level, the lower and upper
+  bounds as layers
 - optionally the completed matrix as a GCT (genes x donor-tissue columns)
 - optionally a PNG heatmap of the observed and completed profiles (donors x tissues)
 
 When a donor has several samples of one tissue, they are kept as separate rows or averaged
 (*Donors and tissues*: "Several samples of one donor and tissue").
+
+Tissues that only one sex has (prostate, uterus, ...) get no profile for donors of the other sex,
+going by the donors' sex column (*Donors and tissues*: "Sex column"; a GTEx GCT input has it
+with the subject phenotypes); ``uns['completed']['sex_specific_tissues']`` lists them. Tick
+"Estimate every donor x tissue profile" to estimate those profiles too.
 
 The donors are those of the donor column: with a saved model, the column it was fitted with,
 else ``donor`` (the column a GTEx GCT gets from its sample ids), unless another is named in the
@@ -63,6 +69,11 @@ EXPRESSION_ARGS
     --tissues '$cohort.tissues'
 #end if
     --aggregate '$cohort.aggregate'
+#if $cohort.no_sex:
+    --no-sex
+#elif str($cohort.sex_key).strip():
+    --sex-key '$cohort.sex_key'
+#end if
 #if $extra.gct:
     --gct-output completed.gct
 #end if
@@ -84,12 +95,40 @@ EXPRESSION_ARGS
 H5AD = "expression|input"
 #: characters allowed in donor and tissue lists (GTEx tissues: "Brain - Cortex", "Cells - ...")
 LIST_PATTERN = r"^[A-Za-z0-9 _.,()+-]*$"
+#: a column name, as the macros' Tissue and Donor column fields take it
+KEY_PATTERN, KEY_MESSAGE = r"^[A-Za-z0-9_.-]*$", "Letters, digits, '_', '.' and '-' only"
 
 
 def _list_param(gx: Gx, name: str, label: str, help: str):  # noqa: A002
     param = gx.p.TextParam(name, value="", optional=True, label=label, help=help)
     param.append(gx.p.ValidatorParam("regex", message="Names separated by commas", text=LIST_PATTERN))
     return param
+
+
+def _sex_params(gx: Gx) -> list:
+    """``--sex-key`` (empty: the CLI's default, 'sex') and ``--no-sex`` (tl.complete's ``sex_key``)."""
+    sex_key = gx.p.TextParam(
+        "sex_key",
+        value="",
+        optional=True,
+        label="Sex column",
+        help="Column holding each donor's sex (a GTEx GCT input gets 'sex' from the subject "
+        "phenotypes); empty: 'sex'. A tissue whose observed donors all have one sex gets no profile "
+        "for donors of the other (no female prostate) when it bears the name of a GTEx sex-specific "
+        "tissue, or when that many donors of one sex would come together by chance with a probability "
+        "below 1e-3. Donors of unknown sex get every profile; without a 'sex' column, every profile "
+        "is estimated.",
+    )
+    sex_key.append(gx.p.ValidatorParam("regex", message=KEY_MESSAGE, text=KEY_PATTERN))
+    no_sex = gx.p.BooleanParam(
+        "no_sex",
+        checked=False,
+        truevalue="true",
+        falsevalue="false",
+        label="Estimate every donor x tissue profile, even those a donor's sex rules out",
+        help="Ignores the Sex column.",
+    )
+    return [sex_key, no_sex]
 
 
 def build(gx: Gx, specs: dict):
@@ -140,6 +179,7 @@ def build(gx: Gx, specs: dict):
             default="none",
         )
     )
+    cohort.extend(_sex_params(gx))
     inputs.append(cohort)
     extra = p.Section("extra", "Additional outputs", expanded="true")
     extra.append(

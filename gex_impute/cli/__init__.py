@@ -50,10 +50,11 @@ class _OneLineFormatter(logging.Formatter):
 #: the public API's argument names in error messages, as the command line spells them
 _CLI_SPELLING = (
     (re.compile(r"\bpass donor_key=False\b"), "pass --no-donors"),
+    (re.compile(r"\bpass sex_key=None\b"), "pass --no-sex"),
     (re.compile(r"\boverwrite=True\b"), "--overwrite"),
     (re.compile(r"\bout=(?=\S)"), "--output "),
     (
-        re.compile(r"\b(donor_key|tissue_key|key_added|layer|gene_id_key)=(\S?)"),
+        re.compile(r"\b(donor_key|tissue_key|sex_key|key_added|layer|gene_id_key)=(\S?)"),
         lambda m: f"--{m[1].replace('_', '-')} {m[2]}",
     ),
     (re.compile(r"\banother key_added\b"), "another --key-added"),

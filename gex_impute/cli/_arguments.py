@@ -71,3 +71,32 @@ def _choice(
 def _output(p: argparse.ArgumentParser, help: str, overwrite: str = "replace an existing output") -> None:  # noqa: A002
     p.add_argument("-o", "--output", required=True, type=_non_empty, help=help)
     p.add_argument("--overwrite", action="store_true", help=overwrite)
+
+
+#: :func:`gex_impute.tl.complete`'s ``sex_key``, which the help names (a test compares)
+DEFAULT_SEX_KEY = "sex"
+
+
+def _sex_options(p: argparse.ArgumentParser) -> None:
+    """``--sex-key`` / ``--no-sex`` of ``complete``: :func:`gex_impute.tl.complete`'s ``sex_key``.
+
+    Neither given: the CLI passes nothing (the API's default); ``--no-sex``: ``sex_key=None``.
+    """
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--sex-key",
+        default=None,
+        metavar="COLUMN",
+        help="obs column of each donor's sex (GTEx: from --subject-phenotypes). A tissue whose "
+        "observed donors all have one sex gets no profile for donors of the other (no female "
+        "prostate) when it bears a GTEx sex-specific tissue's name (SMTSD or SMTS), or when that "
+        "many donors of one sex would come together by chance with a probability below 1e-3; "
+        "donors of unknown sex get every profile; an input without the default column is completed in "
+        "full. What was found: uns['completed']['sex_specific_tissues'] "
+        f"(default: {DEFAULT_SEX_KEY})",
+    )
+    g.add_argument(
+        "--no-sex",
+        action="store_true",
+        help="estimate every donor x tissue profile, even those a donor's sex rules out",
+    )

@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._utils import COHORT_MARKERS, DEMO_MARKERS, MODEL_MARKERS, ZARR_MARKERS, check_output_path
+from .._utils import COHORT_MARKERS, DEMO_MARKERS, MODEL_MARKERS, ZARR_MARKERS
 from ._arguments import UsageError
+from ._outputs import _check, _is_zarr, _write, _written
 from ._parser import DEFAULT_METHODS
 
 if TYPE_CHECKING:
@@ -45,6 +46,13 @@ def _key_values(items: list[str] | None, option: str) -> dict[str, str]:
             raise UsageError(msg)
         pairs[key.strip()] = value.strip()
     return pairs
+
+
+def _sex_key(args: argparse.Namespace) -> dict[str, Any]:
+    """``complete``'s ``sex_key``: None with ``--no-sex``, the column named, else the API's default."""
+    if args.no_sex:
+        return {"sex_key": None}
+    return {} if args.sex_key is None else {"sex_key": args.sex_key}
 
 
 def _list(text: str | None) -> list[str] | None:
@@ -105,67 +113,6 @@ def _read(args: argparse.Namespace) -> AnnData:
     return io.read_expression(
         args.input, sample_attributes=args.sample_attributes, subject_phenotypes=args.subject_phenotypes
     )
-
-
-def _inputs(args: argparse.Namespace) -> tuple[str | None, ...]:
-    names = (
-        "input",
-        "sample_attributes",
-        "subject_phenotypes",
-        "annotation",
-        "fasta",
-        "promoters",
-        "promoter_mapping",
-        "model",
-    )
-    return tuple(v for v in (getattr(args, n, None) for n in names) if isinstance(v, str))
-
-
-def _check(
-    args: argparse.Namespace, path: str | None, what: str, *, plot: bool = False, **kwargs: Any
-) -> None:
-    """Check an output path before any work: writable, not an input, not another output's path."""
-    if path is None:
-        return
-    check_output_path(path, what=what, inputs=_inputs(args), overwrite=args.overwrite, **kwargs)
-    if plot:
-        _check_plot_format(path, what)
-    seen: dict[Path, str] = args.__dict__.setdefault("_outputs", {})
-    resolved = Path(path).resolve()
-    if resolved in seen:
-        msg = f"{what} and {seen[resolved]} name the same file {path!r}; give each output its own path"
-        raise UsageError(msg)
-    seen[resolved] = what
-
-
-def _check_plot_format(path: str, what: str) -> None:
-    from ..errors import ParameterError
-    from ..pl._utils import image_format
-
-    try:
-        image_format(path, what=what)
-    except ParameterError as err:
-        raise UsageError(str(err).replace(f"{what}=", f"{what} ", 1)) from None
-
-
-def _write(adata: AnnData, path: str) -> None:
-    """Write ``adata``: a zarr store for a ``.zarr`` path, else an h5ad file (Galaxy's .dat names too)."""
-    from .. import io
-
-    if _is_zarr(path):
-        io.write_zarr(adata, path)
-    else:
-        io.write_h5ad(adata, path)
-
-
-def _is_zarr(path: str) -> bool:
-    return Path(path.rstrip("/")).suffix.lower() == ".zarr"
-
-
-def _written(args: argparse.Namespace, path: str | Path) -> None:
-    """Log ``path`` as written and keep it in ``args._written`` (named if a later step fails)."""
-    args.__dict__.setdefault("_written", []).append(str(path))
-    logger.info("wrote %s", path)
 
 
 # -- subcommands --------------------------------------------------------------------------------
@@ -322,6 +269,7 @@ def complete(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             **_keys(args),
             **({} if args.block_size is None else {"block_size": args.block_size}),
+            **_sex_key(args),
         )
     finally:
         if client is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from ._arguments import _FRACTION, _choice, _non_empty, _number, _output, _Parser
+from ._arguments import _FRACTION, _choice, _non_empty, _number, _output, _Parser, _sex_options
 
 PROG = "gex-impute"
 #: methods ``evaluate`` compares when none are named
@@ -294,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("none", "mean"),
         "several samples of one donor x tissue: keep each (none) or average them (mean)",
     )
+    _sex_options(p)
     p.add_argument(
         "--interval",
         type=_FRACTION,
