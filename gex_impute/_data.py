@@ -33,6 +33,7 @@ from ._data_keys import (
     UNS_KEY,
     Orientation,
     check_anndata,
+    completed_estimates,
     detect_orientation,
     register_keys,
     registered_keys,
@@ -249,7 +250,9 @@ def from_anndata(
         Column holding each sample's donor; registered, else None (donors unknown).
         False ignores a registered donor column.
     layer
-        Layer to read; registered, else ``X``.
+        Layer to read; registered, else ``X``. The ``X`` of a completed cohort
+        (:func:`gex_impute.tl.complete`) is read with its estimates (``layers[key + '_mask']``)
+        as missing, with a warning: they are not measurements.
     log_transform
         Model ``log1p`` of the values: True, False or ``"auto"``.
 
@@ -291,6 +294,18 @@ def from_anndata(
     donor = None if donor_key is None else _categorical(obs[donor_key], "donor", donor_key)
 
     values = dense(matrix)
+    estimates = completed_estimates(adata, layer)
+    if estimates is not None:  # a completed cohort: its estimates are not data
+        mask = dense(estimates[1], dtype=bool)
+        if mask.any():
+            logger.warning(
+                "X holds %d values that complete() estimated (layers[%r]); they are read as missing, "
+                "so that nothing is learned from or scored against an estimate. To use them as data, "
+                "delete that layer first.",
+                int(mask.sum()),
+                estimates[0],
+            )
+            values[mask] = np.nan
     if not samples_in_obs:
         values = np.ascontiguousarray(values.T)
     if np.isinf(values).any():

@@ -183,6 +183,10 @@ def complete(
 
     With ``out``, None (the same AnnData is written to ``out``).
 
+    Read back by the package (:func:`~gex_impute.tl.evaluate`, a method's ``fit``), the
+    estimated values count as missing, with a warning: nothing is learned from an estimate or
+    scored against one. Delete ``layers[key_added + '_mask']`` to use them as data.
+
     Notes
     -----
     A method with a ``predict_rows(data, rows)`` method predicts only each block's rows, so
