@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pandas as pd
 import pytest
 
 from gex_impute import io
+from gex_impute._data_keys import registered_keys
 from gex_impute.errors import InputFileError
 
 SAMPLES = ["GTEX-1117F-0226-SM-5GZZ7", "GTEX-1117F-0426-SM-5EGHI", "GTEX-111CU-0226-SM-5GZXO"]
@@ -170,3 +172,35 @@ def test_tissue_names_stripped(tmp_path, as_file):
 def test_blank_tissue_name_is_empty(tmp_path):
     with pytest.raises(InputFileError, match="empty SMTSD"):
         io.read_gct(_gct(tmp_path), ATTRS.assign(SMTSD=["Lung", "  ", "Lung"]))
+
+
+# --- GTEx's K-562 cell line: not a donor's tissue -------------------------------------------------
+
+K562 = "K-562-SM-26GMQ"
+CML = "Cells - Leukemia cell line (CML)"
+
+
+@pytest.mark.parametrize("with_phenotypes", [False, True])
+def test_cell_line_samples_kept_with_a_warning(tmp_path, caplog, with_phenotypes):
+    attrs = pd.concat([ATTRS, pd.DataFrame({"SAMPID": [K562], "SMTS": ["Bone Marrow"], "SMTSD": [CML]})])
+    pheno = PHENO if with_phenotypes else None
+    with caplog.at_level(logging.WARNING, logger="gex_impute"):
+        adata = io.read_gct(_gct(tmp_path, [*SAMPLES, K562]), attrs, subject_phenotypes=pheno)
+    assert adata.obs["donor"].tolist() == ["GTEX-1117F", "GTEX-1117F", "GTEX-111CU", "K-562"]
+    assert adata.obs.loc[K562, "tissue"] == CML
+    warnings = [r.getMessage() for r in caplog.records if "cell line" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("1 samples are of the K-562 cell line")
+    assert "adata = adata[adata.obs['donor'] != 'K-562'].copy()" in warnings[0]
+    if with_phenotypes:
+        assert adata.obs["sex"].astype(str).tolist()[:3] == ["female", "female", "male"]
+        assert pd.isna(adata.obs.loc[K562, "sex"]) and pd.isna(adata.obs.loc[K562, "age"])
+        assert "no sex or age" in warnings[0]
+    assert registered_keys(adata)["donor_key"] == "donor"  # still registered
+    dropped = adata[adata.obs["donor"] != "K-562"].copy()
+    assert dropped.n_obs == 3
+
+
+def test_unknown_donor_still_refused(tmp_path):
+    with pytest.raises(InputFileError, match="donors are not in the subject-phenotypes table"):
+        io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=PHENO.iloc[:1])

@@ -19,6 +19,9 @@ from .tables import line_of
 
 logger = logging.getLogger("gex_impute")
 
+#: "donors" of GTEx samples that come from a cell line, not from a person (SMTSD "Cells - Leukemia
+#: cell line (CML)"): their ids start ``K-562``
+CELL_LINE_DONORS = ("K-562",)
 #: SEX codes of GTEx's SubjectPhenotypesDS table
 SEX_CODES = {1: "male", 2: "female"}
 #: SEX spellings accepted besides 1 / 2 (compared stripped and lower-case)
@@ -155,3 +158,20 @@ def strip_tissues(table: pd.DataFrame, source) -> pd.DataFrame:
             out = out.copy() if out is table else out
             out[col] = stripped.where(stripped != "", np.nan)
     return out
+
+
+def cell_lines(donor: pd.Series, with_phenotypes: bool) -> np.ndarray:
+    """Flag the samples of a cell line (K-562); log once how many there are and how to drop them."""
+    flags = donor.isin(CELL_LINE_DONORS).to_numpy()
+    for line in sorted(set(donor[flags])):
+        logger.warning(
+            "%d samples are of the %s cell line (GTEx's 'Cells - Leukemia cell line (CML)'), not a "
+            "donor's tissue; they are kept, with donor %r%s, so methods that use donors see one more "
+            "donor. To leave them out: adata = adata[adata.obs['donor'] != %r].copy()",
+            int((donor[flags] == line).sum()),
+            line,
+            line,
+            " and no sex or age (no phenotypes table lists a cell line)" if with_phenotypes else "",
+            line,
+        )
+    return flags

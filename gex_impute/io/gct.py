@@ -87,6 +87,12 @@ def read_gct(
     ``obs['age']`` (the AGE band, e.g. "60-69", a category; or, from the controlled-access
     dbGaP table, the age in whole years, numbers) and the table's other columns (``DTHHRDY``).
 
+    Samples of GTEx's K-562 cell line (ids ``K-562-...``, SMTSD "Cells - Leukemia cell line
+    (CML)") are not a donor's tissue; they are kept, with ``obs['donor']`` = ``"K-562"`` (the
+    methods need a donor for every sample), and with ``subject_phenotypes`` they get no sex or
+    age (NaN) instead of stopping the read. A warning says how many there are; to leave them
+    out: ``adata = adata[adata.obs["donor"] != "K-562"].copy()``.
+
     Raises
     ------
     InputFileError

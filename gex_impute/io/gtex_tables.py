@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, InputFileError
-from ._gtex_checks import SEX_CODES, ages, sex_codes, strip_tissues, unique_ids
+from ._gtex_checks import SEX_CODES, ages, cell_lines, sex_codes, strip_tissues, unique_ids
 from ._text import examples, write_text
 from .tables import index_by, infer_numbers, read_strict_tsv
 
@@ -241,6 +241,7 @@ def annotate_samples(
             obs["tissue_group"] = _category(sub["SMTS"])
     if donor is not None:
         obs["donor"] = _category(donor)
+        cell_line = cell_lines(donor, phenotypes is not None)
     if phenotypes is not None:
         if donor is None:
             msg = (
@@ -249,14 +250,14 @@ def annotate_samples(
             )
             raise InputFileError(msg)
         source = "(DataFrame)" if isinstance(phenotypes_source, pd.DataFrame) else phenotypes_source
-        unknown = pd.Index(donor.unique()).difference(phenotypes.index)
+        unknown = pd.Index(donor[~cell_line].unique()).difference(phenotypes.index)
         if len(unknown):
             msg = (
                 f"{len(unknown)} donors are not in the subject-phenotypes table {source} (e.g. "
                 f"{examples(unknown, 5)}); use the phenotypes table of the same GTEx release."
             )
             raise InputFileError(msg)
-        pheno = phenotypes.loc[donor.to_numpy()]
+        pheno = phenotypes.reindex(donor.to_numpy())  # a cell line (K-562): NaN
         sex = pd.to_numeric(pheno["SEX"], errors="coerce").map(SEX_CODES)
         obs["sex"] = _category(sex)
         obs["age"] = _column(pheno["AGE"])  # bands: categories; years (dbGaP): numbers
