@@ -388,6 +388,8 @@ def test_every_tool_leaves_the_donor_column_to_the_cli_default():
         donor = next(p for p in tool.iter("param") if p.get("argument") == "--donor-key")
         assert donor.get("value") == "" and donor.get("optional") == "true", tool_id
         assert "as in the gex-impute command" in donor.get("help") or tool_id == "gex_impute_complete"
+        # a GTEx GCT's donors are registered when read (read_gct): used with the field left empty
+        assert "a GTEx GCT input's donors, registered when read" in donor.get("help"), tool_id
         assert "--donor-key donor" not in tool.find("command").text, tool_id
         has_no_donors = any(p.get("argument") == "--no-donors" for p in tool.iter("param"))
         assert has_no_donors == (tool_id != "gex_impute_complete"), tool_id  # complete refuses it

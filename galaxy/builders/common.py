@@ -214,23 +214,25 @@ def _expand(gx: Gx, macro: str, **tokens: str):
     return expand
 
 
-#: how to use a GTEx GCT's donors where an empty field uses none
-_GTEX_DONORS = "A GTEx GCT input has them in column 'donor': enter donor to use them."
+#: what an empty field uses first: a GTEx GCT's donors are registered when read (read_gct)
+_REGISTERED = (
+    "Empty: the column the input registered (a GTEx GCT input's donors, registered when read, or an "
+    "h5ad written by gex_impute)"
+)
 
 #: help of the Donor column (macros.xml ``donor_option``) -> what an empty field means. An empty
 #: field passes no --donor-key: the CLI's default, which is the Python API's (one default everywhere)
 DONOR_HELP = {
-    # fit, evaluate: the one an h5ad registered, else none
-    "none": "Empty: the column an h5ad written by gex_impute registered, else none (donors unused), as "
-    f"in the gex-impute command and the Python API. {_GTEX_DONORS}",
+    # fit, evaluate: the one the input registered, else none
+    "none": f"{_REGISTERED}, else none (donors unused), as in the gex-impute command and the Python "
+    "API. A column named here is used instead.",
     # impute: registered, else the saved model's column, else none
-    "model_else_none": "Empty: the column an h5ad written by gex_impute registered, else the one a "
-    "saved model was fitted with, else none (donors unused), as in the gex-impute command and the "
-    f"Python API. {_GTEX_DONORS} Data without donors: tick 'Donors unknown'.",
+    "model_else_none": f"{_REGISTERED}, else the one a saved model was fitted with, else none (donors "
+    "unused), as in the gex-impute command and the Python API. A column named here is used instead. "
+    "Data without donors: tick 'Donors unknown'.",
     # complete: registered, else the saved model's column, else 'donor'; donors are needed
-    "complete": "Empty: the column an h5ad written by gex_impute registered, else the one the saved "
-    "model was fitted with, else 'donor' (the column a GTEx GCT input gets from its sample ids). "
-    "Completing needs each sample's donor.",
+    "complete": f"{_REGISTERED}, else the one the saved model was fitted with, else 'donor'. A column "
+    "named here is used instead. Completing needs each sample's donor.",
 }
 
 

@@ -42,9 +42,9 @@ going by the donors' sex column (*Donors and tissues*: "Sex column"; a GTEx GCT 
 with the subject phenotypes); ``uns['completed']['sex_specific_tissues']`` lists them. Tick
 "Estimate every donor x tissue profile" to estimate those profiles too.
 
-The donors are those of the donor column: with a saved model, the column it was fitted with,
-else ``donor`` (the column a GTEx GCT gets from its sample ids), unless another is named in the
-advanced options.
+The donors are those of the column the input registered (a GTEx GCT input's donors are registered
+when read), else of the column a saved model was fitted with, else of ``donor``; a donor column
+named in the advanced options is used instead.
 
 **Example**
 
@@ -266,7 +266,7 @@ def _tests(gx: Gx, tool) -> None:
     common.check_output(
         gx, test, "plot", "png", [("has_image_width", {"min": 200}), ("has_image_height", {"min": 200})]
     )
-    # an empty Donor column leaves the CLI its default (a saved model's column, else 'donor')
+    # an empty Donor column leaves the CLI its default: here the GCT's donors, registered when read
     common.check_command(test, lacks=("--donor-key", "--no-donors"))
     tool.tests.append(test)
 

@@ -24,9 +24,9 @@ never visible to the methods; hyperparameters set to ``auto`` are chosen on refe
 - ``samples`` (P3): whole donor x tissue profiles hidden, optionally in K folds so that every
   profile is held out once; needs the donor column
 
-**Donors** (advanced options): none unless a donor column is named (or an h5ad written by
-gex_impute registered one), as in the ``gex-impute`` command; a GTEx GCT has its donors in column
-``donor``. The ``samples`` protocol needs them.
+**Donors** (advanced options): those of the column the input registered (a GTEx GCT input's
+donors are registered when read), else none, as in the ``gex-impute`` command; a donor column named
+there is used instead. The ``samples`` protocol needs them.
 
 **Input**
 

@@ -20,11 +20,10 @@ Observed values are never changed. To add the donor x tissue profiles that are a
 - a GTEx GCT (``*_gene_tpm.gct.gz``, genes x samples) with its sample attributes table
   (``SampleAttributesDS``: ``SAMPID``, ``SMTSD``) and optionally the subject phenotypes.
 
-**Donors** (advanced options): a saved model uses the column it was fitted with; a method fitted
-here uses none unless a donor column is named (or an h5ad written by gex_impute registered one), as
-in the ``gex-impute`` command; a GTEx GCT has its donors in column ``donor``. Data without the
-donors a model was fitted with: tick *Donors unknown*, else the job stops saying that the donor
-column is not found.
+**Donors** (advanced options): those of the column the input registered (a GTEx GCT input's
+donors are registered when read), else a saved model's column, else none, as in the ``gex-impute``
+command; a donor column named there is used instead. Data without the donors a model was fitted
+with: tick *Donors unknown*, else the job stops saying that the donor column is not found.
 
 Methods that use genomic context (``hybrid``, ``distance``, ``nearest_gene``) need ``var``
 columns ``chrom``, ``tss`` and ``strand`` (and ``promoter`` sequences for the hybrid model's
