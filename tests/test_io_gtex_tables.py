@@ -204,3 +204,43 @@ def test_cell_line_samples_kept_with_a_warning(tmp_path, caplog, with_phenotypes
 def test_unknown_donor_still_refused(tmp_path):
     with pytest.raises(InputFileError, match="donors are not in the subject-phenotypes table"):
         io.read_gct(_gct(tmp_path), ATTRS, subject_phenotypes=PHENO.iloc[:1])
+
+
+# --- another kind of file given as a sample table -------------------------------------------------
+
+GTF = (
+    "##description: evidence-based annotation of the human genome (GRCh38), version 26\n"
+    "##provider: GENCODE\n##format: gtf\n"
+    'chr1\tHAVANA\tgene\t11869\t14409\t.\t+\t.\tgene_id "ENSG00000223972.5"; gene_name "DDX11L1";\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "kind"),
+    [
+        ("gencode.v26.GRCh38.genes.gtf", GTF, "a GTF/GFF gene annotation"),
+        ("annotation.txt", GTF, "a GTF/GFF gene annotation"),  # by content
+        ("annotation.txt", GTF.split("##format: gtf\n")[1], "a GTF/GFF gene annotation"),  # no comments
+        ("genes.gff3", "##gff-version 3\nchr1\t.\tgene\t1\t9\t.\t+\t.\tID=g1\n", "a GTF/GFF gene annotation"),
+        ("expr.txt", "#1.2\n1\t1\nName\tDescription\tGTEX-1-1\nG\tS\t1\n", "a GCT expression matrix"),
+        ("genome.txt", ">chr1\nACGT\n", "a FASTA genome"),
+    ],
+)
+def test_other_file_as_sample_attributes_named(tmp_path, name, text, kind):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(
+        InputFileError, match=f"looks like {kind}, not a GTEx sample-attributes table"
+    ) as info:
+        io.read_gct(_gct(tmp_path), path)
+    message = str(info.value)
+    assert "GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt" in message
+    assert "SAMPID and SMTSD" in message and "comments" not in message
+    with pytest.raises(InputFileError, match="SubjectPhenotypesDS.txt .*SUBJID, SEX and AGE"):
+        io.read_subject_phenotypes(path)
+
+
+def test_tables_with_comments_still_read(tmp_path):
+    path = tmp_path / "attrs.txt"
+    path.write_text("# dbGaP header\n\n" + ATTRS.to_csv(sep="\t", index=False))
+    assert io.read_sample_attributes(path).index.tolist() == SAMPLES

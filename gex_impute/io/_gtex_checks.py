@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
-from ._text import examples
+from ._text import check_input_file, examples, open_text
 from .tables import line_of
 
 logger = logging.getLogger("gex_impute")
@@ -175,3 +177,60 @@ def cell_lines(donor: pd.Series, with_phenotypes: bool) -> np.ndarray:
             line,
         )
     return flags
+
+
+_GFF_SUFFIXES = (".gtf", ".gff", ".gff3")
+_FASTA_SUFFIXES = (".fa", ".fasta", ".fna")
+
+
+def _other_kind(path: Path, what: str) -> str | None:
+    """Name what ``path`` holds when it is plainly not a GTEx sample table (a GTF, GCT, FASTA)."""
+    check_input_file(path, what)  # a missing file is "not found", whatever its name
+    name = path.name.lower().removesuffix(".gz").removesuffix(".bgz")
+    if name.endswith(_GFF_SUFFIXES):
+        return "a GTF/GFF gene annotation"
+    if name.endswith(_FASTA_SUFFIXES):
+        return "a FASTA genome"
+    with open_text(path, what) as fh:
+        head = [fh.readline(65536) for _ in range(50)]
+    head = [line.rstrip("\r\n") for line in head if line]
+    if not head:
+        return None
+    first = head[0].removeprefix("\ufeff")
+    if first.strip() == "#1.2":
+        return "a GCT expression matrix"
+    if first.startswith(">"):
+        return "a FASTA genome"
+    if any(line.startswith(("##gff-version", "##format: gtf")) for line in head):
+        return "a GTF/GFF gene annotation"
+    data = next((line for line in head if line.strip() and not line.startswith("#")), "")
+    fields = data.split("\t")
+    if len(fields) == 9 and fields[3].isdigit() and fields[4].isdigit() and fields[6] in ("+", "-", "."):
+        return "a GTF/GFF gene annotation"
+    return None
+
+
+def refuse_other_file(path: str | os.PathLike, table: str) -> None:
+    """Refuse a GTF, GCT or FASTA given as a GTEx sample table (``"attributes"`` / ``"phenotypes"``)."""
+    path = Path(path)
+    if table == "attributes":
+        what, expected, columns, arg = (
+            "sample-attributes table",
+            "GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt",
+            "SAMPID and SMTSD",
+            "sample_attributes (CLI: --sample-attributes)",
+        )
+    else:
+        what, expected, columns, arg = (
+            "subject-phenotypes table",
+            "GTEx_Analysis_v8_Annotations_SubjectPhenotypesDS.txt",
+            "SUBJID, SEX and AGE",
+            "subject_phenotypes (CLI: --subject-phenotypes)",
+        )
+    kind = _other_kind(path, what)
+    if kind:
+        msg = (
+            f"{path} looks like {kind}, not a GTEx {what}; pass {expected} (a tab-separated table "
+            f"with {columns} columns) as {arg}."
+        )
+        raise InputFileError(msg)

@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, InputFileError
-from ._gtex_checks import SEX_CODES, ages, cell_lines, sex_codes, strip_tissues, unique_ids
+from ._gtex_checks import (
+    SEX_CODES,
+    ages,
+    cell_lines,
+    refuse_other_file,
+    sex_codes,
+    strip_tissues,
+    unique_ids,
+)
 from ._text import examples, write_text
 from .tables import index_by, infer_numbers, read_strict_tsv
 
@@ -52,8 +60,8 @@ def read_sample_attributes(path: str | os.PathLike) -> pd.DataFrame:
     Raises
     ------
     InputFileError
-        When ``SAMPID`` or ``SMTSD`` is missing, a row has a missing or extra cell, or a
-        ``SAMPID`` is empty or repeated.
+        When ``SAMPID`` or ``SMTSD`` is missing, a row has a missing or extra cell, a
+        ``SAMPID`` is empty or repeated, or the file is another kind (a GTF/GFF, a GCT, a FASTA).
 
     Examples
     --------
@@ -61,6 +69,7 @@ def read_sample_attributes(path: str | os.PathLike) -> pd.DataFrame:
     >>> attrs = gi.io.read_sample_attributes("test-data/sample_attributes.tsv")  # doctest: +SKIP
     >>> attrs["SMTSD"].head()  # doctest: +SKIP
     """
+    refuse_other_file(path, "attributes")
     table = read_strict_tsv(path, "sample-attributes table", required=("SAMPID", "SMTSD"))
     missing = [c for c in ("SAMPID", "SMTSD") if c not in table.columns]
     if missing:
@@ -99,7 +108,7 @@ def read_subject_phenotypes(path: str | os.PathLike) -> pd.DataFrame:
         When ``SUBJID``, ``SEX`` or ``AGE`` is missing, a SEX is none of the spellings above
         (the message names the unknown values), an AGE is neither a band ``NN-NN`` nor a whole
         number of years (or the table mixes both forms), a row has a missing or extra cell, or a
-        ``SUBJID`` repeats.
+        ``SUBJID`` repeats, or the file is another kind (a GTF/GFF, a GCT, a FASTA).
 
     Examples
     --------
@@ -109,6 +118,7 @@ def read_subject_phenotypes(path: str | os.PathLike) -> pd.DataFrame:
     ... )  # doctest: +SKIP
     """
     what = "subject-phenotypes table"
+    refuse_other_file(path, "phenotypes")
     table = read_strict_tsv(path, what, required=("SUBJID", "SEX", "AGE"))
     missing = [c for c in ("SUBJID", "SEX", "AGE") if c not in table.columns]
     if missing:
