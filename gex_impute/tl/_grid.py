@@ -11,8 +11,8 @@ attribute such as SMRIN) and the tissue group (``tissue_group``) on every row.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -39,8 +39,8 @@ class Grid:
         Input sample position of each row, ``ESTIMATED`` or ``AGGREGATED``.
     groups
         Output row -> input sample positions, for aggregated rows.
-    n_skipped
-        Absent profiles left out (``skip``).
+    skipped
+        Reason -> number of absent profiles left out (``skip``).
     """
 
     obs: pd.DataFrame
@@ -48,7 +48,7 @@ class Grid:
     tissue: np.ndarray
     source: np.ndarray
     groups: dict[int, np.ndarray]
-    n_skipped: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
 
     @property
     def estimated(self) -> np.ndarray:
@@ -149,7 +149,7 @@ def plan_grid(
     donors: Sequence[str] | None,
     tissues: Sequence[str] | None,
     aggregate: str | None,
-    skip: set[tuple[int, int]] | frozenset = frozenset(),
+    skip: Mapping[tuple[int, int], str] | None = None,
 ) -> Grid:
     """Lay out the output rows: donors x tissues, observed samples kept or averaged, absent ones added.
 
@@ -164,7 +164,8 @@ def plan_grid(
     aggregate
         None: several samples of one donor x tissue stay separate rows; ``"mean"``: one row.
     skip
-        (donor code, tissue code) of absent profiles not to output (a sex rules them out).
+        (donor code, tissue code) -> reason, of absent profiles not to output (a sex rules
+        them out, or the donor and tissue share no part of the cohort).
 
     Returns
     -------
@@ -201,7 +202,8 @@ def plan_grid(
     bounds = np.searchsorted(key[order], np.arange(len(donor_names) * len(tissue_names) + 1))
     rows: list[tuple[int, int, int]] = []  # (donor code, tissue code, source) per output row
     groups: dict[int, np.ndarray] = {}
-    n_skipped = 0
+    skip = {} if skip is None else skip
+    skipped: dict[str, int] = {}
     for dname in out_donors:
         d = d_lookup[dname]
         for tname in out_tissues:
@@ -209,7 +211,7 @@ def plan_grid(
             cell = order[bounds[d * len(tissue_names) + t] : bounds[d * len(tissue_names) + t + 1]]
             if len(cell) == 0:
                 if (d, t) in skip:
-                    n_skipped += 1
+                    skipped[skip[d, t]] = skipped.get(skip[d, t], 0) + 1
                 else:
                     rows.append((d, t, ESTIMATED))
             elif aggregate == "mean" and len(cell) > 1:
@@ -222,9 +224,7 @@ def plan_grid(
     obs = _grid_obs(
         data, donor_out, tissue_out, source, groups, out_donors, out_tissues, tissue_key, donor_key
     )
-    return Grid(
-        obs=obs, donor=donor_out, tissue=tissue_out, source=source, groups=groups, n_skipped=n_skipped
-    )
+    return Grid(obs=obs, donor=donor_out, tissue=tissue_out, source=source, groups=groups, skipped=skipped)
 
 
 def _grid_obs(data, donor_out, tissue_out, source, groups, out_donors, out_tissues, tissue_key, donor_key):
@@ -292,3 +292,30 @@ def _unique(names: np.ndarray) -> list[str]:
     from anndata.utils import make_index_unique
 
     return list(make_index_unique(pd.Index(names.astype(str))))
+
+
+#: GTEx's cell-line "donor": K-562 samples (SMTSD "Cells - Leukemia cell line (CML)") come from no
+#: donor, unlike the fibroblasts and lymphocytes that GTEx cultures from its donors
+CELL_LINE_DONORS = frozenset({"K-562"})
+
+
+def cell_line_profiles(data: ExpressionData) -> set[tuple[int, int]]:
+    """(donor code, tissue code) pairs of a cell line's absent "organs", and of its tissue elsewhere.
+
+    A cell line (:data:`CELL_LINE_DONORS`) is not a person: it has no other tissues to estimate,
+    and no donor has its tissue (a tissue observed only in cell lines).
+    """
+    assert data.donor is not None and data.donor_codes is not None
+    names = np.asarray(data.donor.categories.astype(str))
+    lines = np.flatnonzero(np.isin(names, list(CELL_LINE_DONORS)))
+    if len(lines) == 0:
+        return set()
+    has = data.observed.any(axis=1)
+    from_line = np.isin(data.donor_codes, lines)
+    only_lines = set(np.unique(data.tissue_codes[has & from_line])) - set(
+        np.unique(data.tissue_codes[has & ~from_line])
+    )
+    n_d, n_t = len(names), len(data.tissue.categories)
+    pairs = {(int(d), t) for d in lines for t in range(n_t)}
+    pairs |= {(d, int(t)) for t in only_lines for d in range(n_d)}
+    return pairs

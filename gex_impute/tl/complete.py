@@ -46,7 +46,7 @@ from ._estimation import (
     row_blocks,
     write_blocks,
 )
-from ._grid import plan_grid
+from ._grid import cell_line_profiles, plan_grid
 from ._methods import (
     calibrate_patterns,
     check_int,
@@ -162,7 +162,8 @@ def complete(
     With ``out=None``, a new AnnData (samples x genes, in the input's units and floating
     dtype; ``float32`` for ``float16``), one row per donor x tissue (per input sample where a
     donor has several in one tissue and ``aggregate=None``), donors in order, tissues within
-    donors, with
+    donors, except the absent profiles a donor's sex rules out (``sex_key``) and those of GTEx's
+    cell line K-562 (a "donor" with no organs, whose tissue no donor has), with
 
     - ``X``: observed values bitwise as in the input; missing entries and absent profiles
       estimated;
@@ -258,7 +259,7 @@ def complete(
         donors=donors,
         tissues=tissues,
         aggregate=aggregate,
-        skip=ruled_out,
+        skip={**dict.fromkeys(cell_line_profiles(data), "cell_line"), **dict.fromkeys(ruled_out, "sex")},
     )
     instance._check_data(data)
     if pretrained:  # as predict() checks: refuse what the model cannot serve, log what differs
@@ -296,7 +297,9 @@ def complete(
         # as obs['imputed_profile']: absent profiles and samples given with no value at all
         "n_estimated_profiles": int(grid.obs["imputed_profile"].sum()),
         **sex_record,
-        "n_ruled_out_profiles": grid.n_skipped,  # absent profiles a donor's sex rules out
+        "n_ruled_out_profiles": grid.skipped.get("sex", 0),  # absent profiles a donor's sex rules out
+        # a cell line's (GTEx's K-562) absent "organs", and its tissue for every donor
+        "n_cell_line_profiles": grid.skipped.get("cell_line", 0),
         "n_workers": int(len(client.nthreads())) if client is not None else 0,
         "n_threads": n_threads,
         # boosters are trained by the fit, and by the calibration of intervals
@@ -355,10 +358,16 @@ def complete(
         raise
     finally:
         results.close()  # cancels what is still pending on a cluster
-    if grid.n_skipped:
+    if grid.skipped.get("cell_line"):
+        logger.info(
+            "%d absent profiles not estimated: a cell line (K-562) has no organs, and no donor has "
+            "its tissue",
+            grid.skipped["cell_line"],
+        )
+    if grid.skipped.get("sex"):
         logger.info(
             "%d absent profiles not estimated: the donor's sex rules them out (%s)",
-            grid.n_skipped,
+            grid.skipped["sex"],
             ", ".join(f"{t}: {s} only" for t, s in sex_record["sex_specific_tissues"].items()),
         )
     logger.info(

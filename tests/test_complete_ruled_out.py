@@ -1,4 +1,5 @@
-"""complete() leaves out the profiles a donor's sex rules out (gex_impute/tl/_sex.py)."""
+"""Which profiles complete() leaves out: those a donor's sex rules out (gex_impute/tl/_sex.py), and
+a cell line's (GTEx's K-562; gex_impute/tl/_grid.py)."""
 
 from __future__ import annotations
 
@@ -101,3 +102,28 @@ def test_unknown_sex_and_other_columns(gtex):
     assert "Prostate" in named.uns["completed"]["sex_specific_tissues"]
     with pytest.raises(DataError, match="sex_key='SEX' is not a column"):
         gi.tl.complete(gtex, method="mean", sex_key="SEX", progress=False)
+
+
+def test_a_cell_line_gets_no_organs_and_no_donor_gets_the_cell_line(gtex):
+    """GTEx's K-562 samples: one 'donor' in one 'tissue' of its own (sweep N: 54 invented profiles)."""
+    import anndata as ad
+
+    cells = gtex[:3].copy()
+    cells.obs_names = [f"K-562-SM-{i}" for i in range(3)]
+    cells.obs["donor"] = "K-562"
+    cells.obs["tissue"] = "Cells - Leukemia cell line (CML)"
+    cells.obs["sex"] = np.nan
+    both = ad.concat([gtex, cells])
+    for col in ("donor", "tissue", "sex"):
+        both.obs[col] = both.obs[col].astype("category")
+    full = gi.tl.complete(both, method="mean", progress=False)
+    info = full.uns["completed"]
+    n_donors, n_tissues = gtex.obs["donor"].nunique(), gtex.obs["tissue"].nunique()
+    assert info["n_cell_line_profiles"] == n_tissues + n_donors  # K-562's organs, everyone's CML
+    k562 = full.obs[full.obs["donor"].astype(str) == "K-562"]
+    assert len(k562) == 3 and not k562["imputed_profile"].any()  # its three samples, kept as they are
+    cml = full.obs[full.obs["tissue"].astype(str) == "Cells - Leukemia cell line (CML)"]
+    assert set(cml["donor"].astype(str)) == {"K-562"}
+    alone = gi.tl.complete(gtex, method="mean", progress=False)
+    assert info["n_estimated_profiles"] == alone.uns["completed"]["n_estimated_profiles"]
+    assert alone.uns["completed"]["n_cell_line_profiles"] == 0
