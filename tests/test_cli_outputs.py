@@ -290,3 +290,12 @@ def test_annotate_offers_only_the_options_it_uses():
     flags = {flag for action in annotate._actions for flag in action.option_strings}  # noqa: SLF001
     assert "--tissue-key" in flags
     assert not flags & {"--donor-key", "--no-donors", "--layer", "--seed"}
+
+
+def test_plot_named_like_a_scanpy_suffix_is_still_a_path(sim_file, tmp_path, monkeypatch):
+    """pl's save= takes '_x.png' as scanpy's figdir suffix; --plot always names the file itself."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["complete", str(sim_file), "-o", "c.h5ad", "--method", "mean", "--plot", "_grid.png", "-q"]
+    assert main(argv) == 0
+    assert (tmp_path / "_grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "figures").exists()

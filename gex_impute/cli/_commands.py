@@ -284,7 +284,7 @@ def complete(args: argparse.Namespace) -> int:
         io.write_gct(completed, args.gct_output)
         _written(args, args.gct_output)
     if args.plot is not None:  # the donor and tissue columns complete() recorded
-        pl.profiles(completed, save=args.plot)
+        pl.profiles(completed, save=Path(args.plot))  # a path, never scanpy's figdir suffix
     return 0
 
 
@@ -325,7 +325,7 @@ def evaluate(args: argparse.Namespace) -> int:
     _written(args, args.output)
     if args.plot is not None:
         split = f"{args.n_folds} folds" if args.n_folds is not None else f"{args.fraction:.0%} held out"
-        pl.metrics(table, title=f"protocol {args.protocol!r}, {split}", save=args.plot)
+        pl.metrics(table, title=f"protocol {args.protocol!r}, {split}", save=Path(args.plot))
     if not args.quiet:
         print(tl.format_table(table))
     return 0
