@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, KeyNotFoundError, ParameterError
-from ._utils import axes_or_new, check_show_save, finish
+from ._utils import axes_or_new, check_show_save, doc_show_save, finish
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -41,6 +41,7 @@ def profiles(
     show: Literal[False] | None = ...,
     save: str | os.PathLike | bool | None = ...,
 ) -> Axes: ...
+@doc_show_save()
 def profiles(
     completed: AnnData,
     *,
@@ -64,16 +65,7 @@ def profiles(
         ``"tissue"``.
     ax
         Axes to draw on; a new figure when None.
-    show
-        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
-        Axes without showing. None: return the Axes and leave showing to matplotlib, as before
-        (Jupyter draws the figure under the cell; a script shows nothing).
-    save
-        Write the figure, atomically. A path, or a str such as ``'grid.png'``, names the
-        file (format from its suffix). As scanpy: True writes
-        ``sc.settings.figdir / 'profiles.pdf'`` (format ``sc.settings.file_format_figs``),
-        and a str starting with ``_`` or ``.`` is appended to that name (``'_lung.png'``:
-        ``figures/profiles_lung.png``). A figure made here is closed once written.
+    {show_save}
 
     Returns
     -------

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import KeyNotFoundError
-from ._utils import axes_or_new, check_show_save, finish, method_rows, pyplot
+from ._utils import axes_or_new, check_show_save, doc_show_save, finish, method_rows, pyplot
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,6 +41,7 @@ def method_comparison(
     show: Literal[False] | None = ...,
     save: str | os.PathLike | bool | None = ...,
 ) -> Axes: ...
+@doc_show_save()
 def method_comparison(
     results: pd.DataFrame,
     metric: str = "pearson",
@@ -66,16 +67,7 @@ def method_comparison(
         Methods to show, in this order; all when None.
     ax
         Axes to draw on; a new figure when None.
-    show
-        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
-        Axes without showing. None: return the Axes and leave showing to matplotlib, as before
-        (Jupyter draws the figure under the cell; a script shows nothing).
-    save
-        Write the figure, atomically. A path, or a str such as ``'methods.png'``, names the
-        file (format from its suffix). As scanpy: True writes
-        ``sc.settings.figdir / 'method_comparison.pdf'`` (format ``sc.settings.file_format_figs``),
-        and a str starting with ``_`` or ``.`` is appended to that name (``'_P3.png'``:
-        ``figures/method_comparison_P3.png``). A figure made here is closed once written.
+    {show_save}
 
     Returns
     -------
@@ -143,6 +135,7 @@ def metrics(
     show: Literal[False] | None = ...,
     save: str | os.PathLike | bool | None = ...,
 ) -> Figure: ...
+@doc_show_save("Figure")
 def metrics(
     results: pd.DataFrame,
     *,
@@ -161,16 +154,7 @@ def metrics(
         Columns to draw, one panel each; those absent from ``results`` are skipped.
     title
         Figure title.
-    show
-        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
-        Figure without showing. None: return the Figure and leave showing to matplotlib, as before
-        (Jupyter draws the figure under the cell; a script shows nothing).
-    save
-        Write the figure, atomically. A path, or a str such as ``'metrics.png'``, names the
-        file (format from its suffix). As scanpy: True writes
-        ``sc.settings.figdir / 'metrics.pdf'`` (format ``sc.settings.file_format_figs``),
-        and a str starting with ``_`` or ``.`` is appended to that name (``'_P3.png'``:
-        ``figures/metrics_P3.png``). A figure made here is closed once written.
+    {show_save}
 
     Returns
     -------
@@ -221,6 +205,7 @@ def calibration(
     show: Literal[False] | None = ...,
     save: str | os.PathLike | bool | None = ...,
 ) -> Axes: ...
+@doc_show_save()
 def calibration(
     results: pd.DataFrame,
     *,
@@ -241,16 +226,7 @@ def calibration(
         Column holding the nominal level (e.g. 0.9).
     ax
         Axes to draw on; a new figure when None.
-    show
-        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
-        Axes without showing. None: return the Axes and leave showing to matplotlib, as before
-        (Jupyter draws the figure under the cell; a script shows nothing).
-    save
-        Write the figure, atomically. A path, or a str such as ``'coverage.png'``, names the
-        file (format from its suffix). As scanpy: True writes
-        ``sc.settings.figdir / 'calibration.pdf'`` (format ``sc.settings.file_format_figs``),
-        and a str starting with ``_`` or ``.`` is appended to that name (``'_P3.png'``:
-        ``figures/calibration_P3.png``). A figure made here is closed once written.
+    {show_save}
 
     Returns
     -------

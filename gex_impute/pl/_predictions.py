@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import KeyNotFoundError
-from ._utils import axes_or_new, check_show_save, finish
+from ._utils import axes_or_new, check_show_save, doc_show_save, finish
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -40,6 +40,7 @@ def predicted_vs_observed(
     show: Literal[False] | None = ...,
     save: str | os.PathLike | bool | None = ...,
 ) -> Axes: ...
+@doc_show_save()
 def predicted_vs_observed(
     observed: np.ndarray | pd.DataFrame,
     predicted: np.ndarray | None = None,
@@ -65,16 +66,7 @@ def predicted_vs_observed(
         Axes title; the Pearson r and MSE are appended.
     ax
         Axes to draw on; a new figure when None.
-    show
-        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
-        Axes without showing. None: return the Axes and leave showing to matplotlib, as before
-        (Jupyter draws the figure under the cell; a script shows nothing).
-    save
-        Write the figure, atomically. A path, or a str such as ``'scatter.png'``, names the
-        file (format from its suffix). As scanpy: True writes
-        ``sc.settings.figdir / 'predicted_vs_observed.pdf'`` (format ``sc.settings.file_format_figs``),
-        and a str starting with ``_`` or ``.`` is appended to that name (``'_P3.png'``:
-        ``figures/predicted_vs_observed_P3.png``). A figure made here is closed once written.
+    {show_save}
 
     Returns
     -------
@@ -142,6 +134,7 @@ def group_r(
     show: Literal[False] | None = ...,
     save: str | os.PathLike | bool | None = ...,
 ) -> Axes: ...
+@doc_show_save()
 def group_r(
     predictions: Mapping[str, pd.DataFrame],
     *,
@@ -164,16 +157,7 @@ def group_r(
         Methods to draw, in this order; all when None.
     ax
         Axes to draw on; a new figure when None.
-    show
-        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
-        Axes without showing. None: return the Axes and leave showing to matplotlib, as before
-        (Jupyter draws the figure under the cell; a script shows nothing).
-    save
-        Write the figure, atomically. A path, or a str such as ``'per_tissue.png'``, names the
-        file (format from its suffix). As scanpy: True writes
-        ``sc.settings.figdir / 'group_r.pdf'`` (format ``sc.settings.file_format_figs``),
-        and a str starting with ``_`` or ``.`` is appended to that name (``'_P3.png'``:
-        ``figures/group_r_P3.png``). A figure made here is closed once written.
+    {show_save}
 
     Returns
     -------

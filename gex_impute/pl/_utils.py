@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,37 @@ def image_format(save: str | os.PathLike, what: str = "save") -> str:
         msg = f"{what}={str(save)!r}: {found}; end it in .png, .pdf or .svg (or {others})."
         raise ParameterError(msg)
     return suffix
+
+
+_SHOW_SAVE = """\
+show
+    True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
+    {returns} without showing. None: return the {returns} and leave showing to matplotlib, as
+    before (Jupyter draws the figure under the cell; a script shows nothing).
+save
+    Write the figure, atomically. A path, or a str such as ``'{name}.png'``, names the file
+    (format from its suffix). As scanpy: True writes ``sc.settings.figdir / '{name}.pdf'``
+    (format ``sc.settings.file_format_figs``), and a str starting with ``_`` or ``.`` is
+    appended to that name (``'_P3.png'``: ``figures/{name}_P3.png``). A figure made here is
+    closed once written."""
+
+Plot = TypeVar("Plot", bound=Any)
+
+
+def doc_show_save(returns: str = "Axes"):
+    """Fill the ``{show_save}`` line of a plot's docstring: its ``show`` and ``save`` parameters.
+
+    One text for every plot, as scanpy's ``doc_show_save_ax``; ``returns`` names what
+    ``show=False`` returns.
+    """
+
+    def decorate(func: Plot) -> Plot:
+        if func.__doc__:  # None under python -OO
+            text = textwrap.indent(_SHOW_SAVE.format(returns=returns, name=func.__name__), "    ")
+            func.__doc__ = func.__doc__.replace("    {show_save}\n", text + "\n")
+        return func
+
+    return decorate
 
 
 def check_show_save(show: bool | None, save: str | os.PathLike | bool | None, name: str) -> Path | None:
