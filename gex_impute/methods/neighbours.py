@@ -160,6 +160,8 @@ class DistanceImputer(BaseImputer):
         chunk, not once per (k, power); the arithmetic of each (k, power) is unchanged.
         """
         n_s = values.shape[0]
+        # genes per chunk: each (samples x genes x neighbours) float array stays under 256 MB
+        chunk = max(1, min(chunk, (1 << 28) // max(1, n_s * index.shape[1] * 8)))
         out = {
             (k, p): (np.full((n_s, len(genes)), np.nan), np.zeros((n_s, len(genes)), dtype=bool))
             for k in ks
@@ -171,7 +173,7 @@ class DistanceImputer(BaseImputer):
             has = idx >= 0
             nv = values[:, np.clip(idx, 0, None)]  # (S, G, K)
             observed = has[None] & ~np.isnan(nv)
-            rank = np.cumsum(observed, axis=2)
+            rank = np.cumsum(observed, axis=2, dtype=np.int32)
             for k in ks:
                 ok = observed & (rank <= k)
                 values_or_0 = np.where(ok, nv, 0.0)
