@@ -160,8 +160,8 @@ class DistanceImputer(BaseImputer):
         chunk, not once per (k, power); the arithmetic of each (k, power) is unchanged.
         """
         n_s = values.shape[0]
-        # genes per chunk: each (samples x genes x neighbours) float array stays under 256 MB
-        chunk = max(1, min(chunk, (1 << 28) // max(1, n_s * index.shape[1] * 8)))
+        # genes per chunk: each (samples x genes x neighbours) float array stays under 64 MB
+        chunk = max(1, min(chunk, (1 << 26) // max(1, n_s * index.shape[1] * 8)))
         out = {
             (k, p): (np.full((n_s, len(genes)), np.nan), np.zeros((n_s, len(genes)), dtype=bool))
             for k in ks
