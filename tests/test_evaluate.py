@@ -109,8 +109,12 @@ def test_samples_protocol_whole_profiles_and_donor_keeps_one(sim):
 
 
 def test_samples_needs_donor(sim):
-    with pytest.raises(ValueError, match="donor_key"):
+    with pytest.raises(ValueError, match="donor_key.*have a 'donor' column: donor_key='donor'"):
         gi.evaluate(sim, protocol="samples", methods=["mean"], progress=False)
+    other = sim.copy()
+    other.obs = other.obs.rename(columns={"donor": "individual"})
+    with pytest.raises(ValueError, match=r"naming the donor column\.$"):  # no hint without one
+        gi.evaluate(other, protocol="samples", methods=["mean"], progress=False)
     with pytest.raises(ValueError, match="protocol"):
         gi.evaluate(sim, protocol="rows", methods=["mean"], progress=False)
     with pytest.raises(ValueError, match="fraction"):

@@ -98,8 +98,10 @@ def heldout_folds(
         return [mask.reshape(observed.shape)]
     # samples: whole donor x tissue profiles
     if data.donor is None:
+        hint = " (the data have a 'donor' column: donor_key='donor')" if "donor" in data.obs.columns else ""
         msg = (
-            "protocol='samples' hides whole donor x tissue profiles; pass donor_key= naming the donor column."
+            "protocol='samples' hides whole donor x tissue profiles; pass donor_key= naming the donor "
+            f"column{hint}."
         )
         raise ParameterError(msg)
     d_codes = np.asarray(data.donor.codes)

@@ -294,17 +294,16 @@ def _unique(names: np.ndarray) -> list[str]:
     return list(make_index_unique(pd.Index(names.astype(str))))
 
 
-#: GTEx's cell-line "donor": K-562 samples (SMTSD "Cells - Leukemia cell line (CML)") come from no
-#: donor, unlike the fibroblasts and lymphocytes that GTEx cultures from its donors
-CELL_LINE_DONORS = frozenset({"K-562"})
-
-
 def cell_line_profiles(data: ExpressionData) -> set[tuple[int, int]]:
     """(donor code, tissue code) pairs of a cell line's absent "organs", and of its tissue elsewhere.
 
-    A cell line (:data:`CELL_LINE_DONORS`) is not a person: it has no other tissues to estimate,
-    and no donor has its tissue (a tissue observed only in cell lines).
+    A cell line (GTEx's K-562, :data:`gex_impute.io._gtex_checks.CELL_LINE_DONORS`: its samples
+    come from no donor, unlike the fibroblasts and lymphocytes GTEx cultures from its donors) is
+    not a person: it has no other tissues to estimate, and no donor has its tissue (a tissue
+    observed only in cell lines).
     """
+    from ..io._gtex_checks import CELL_LINE_DONORS
+
     assert data.donor is not None and data.donor_codes is not None
     names = np.asarray(data.donor.categories.astype(str))
     lines = np.flatnonzero(np.isin(names, list(CELL_LINE_DONORS)))

@@ -22,8 +22,6 @@ from ..errors import DataError
 
 #: largest chance of a tissue's donors all being of one sex for it to count as sex-specific
 CHANCE = 1e-3
-#: how a sex column may spell the sexes (GTEx's SEX codes, words, letters)
-_SPELLINGS = {"male": "male", "m": "male", "1": "male", "female": "female", "f": "female", "2": "female"}
 
 
 def donor_sex(data: ExpressionData, sex_key: str) -> np.ndarray:
@@ -37,6 +35,15 @@ def donor_sex(data: ExpressionData, sex_key: str) -> np.ndarray:
         if len(distinct) == 1:
             out[int(d)] = distinct[0]
     return out
+
+
+def _spelled(sex: object) -> str | None:
+    """``"male"`` / ``"female"`` for a sex as GTEx's readers accept it (1/2, male/female, M/F), else None."""
+    from ..io._gtex_checks import SEX_CODES, SEX_WORDS
+
+    text = str(sex).strip().lower()
+    code = SEX_WORDS.get(text) or next((c for c in SEX_CODES if text in (str(c), f"{c}.0")), None)
+    return None if code is None else SEX_CODES[code]
 
 
 def gtex_sex_tissues() -> dict[str, str]:
@@ -69,7 +76,7 @@ def sex_specific_tissues(data: ExpressionData, sex: np.ndarray) -> dict[int, str
             continue
         (only,) = sexes
         n = sum(sex[d] is not None for d in donors)
-        spelled = _SPELLINGS.get(str(only).strip().lower())
+        spelled = _spelled(only)
         if named.get(tissue.strip().lower()) == spelled or float(shares[only]) ** n < CHANCE:
             out[t] = str(only)
     return out
