@@ -174,6 +174,13 @@ def test_save_load_roundtrip_and_checks(cohort, fitted, tmp_path):
     )
     with pytest.raises(OutputPathError, match="overwrite=True"):
         fitted.save(path)
+    # the torch device "auto" became is recorded, saved and reported in uns (sweep N: 'auto' only)
+    from gex_impute._utils import resolve_device
+
+    assert fitted.diagnostics_["cnn_device"] == resolve_device("auto")
+    assert loaded.diagnostics_["cnn_device"] == fitted.diagnostics_["cnn_device"]
+    result = gi.tl.impute(cohort, model=loaded, donor_key="donor", copy=True, progress=False)
+    assert result.uns["imputed"]["params"]["fitted"]["cnn_device"] == resolve_device("auto")
     other = cohort.copy()
     other.obs["tissue"] = other.obs["tissue"].astype(str).str.upper()
     with pytest.raises(DataError, match="not seen when the model was fitted"):

@@ -56,6 +56,9 @@ def method_params(method: BaseImputer) -> dict[str, Any]:
         and isinstance(v, int | float | str | np.number)
         and k not in ("n_fallback_", "log1p_")
     }
+    diagnostics = getattr(method, "diagnostics_", None)
+    if isinstance(diagnostics, dict) and diagnostics.get("cnn_device"):  # what "auto" became
+        fitted["cnn_device"] = str(diagnostics["cnn_device"])
     if fitted:
         params["fitted"] = fitted
     return params

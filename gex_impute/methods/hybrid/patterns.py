@@ -141,6 +141,8 @@ def gene_parts(
             if prof is not None:
                 model.cnn_profile_ = prof.T.astype(np.float32)
         trained = prof is not None if "genes" in model.patterns_ and model.use_sequence else None
+        # the torch device the promoter CNN was trained on ("cuda", "cpu", ...), None without it
+        model.diagnostics_["cnn_device"] = resolve_device(model.device) if trained else None
         model.diagnostics_["skipped"] = skipped_parts(var, neighbours=model.use_neighbours, cnn=trained)
         for note in model.diagnostics_["skipped"]:
             logger.info("hybrid: %s", note)
