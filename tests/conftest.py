@@ -41,6 +41,16 @@ def sim(_sim_session):
     return _sim_session.copy()
 
 
+@pytest.fixture
+def sim_file(sim, tmp_path):
+    """The ``sim`` cohort written to an .h5ad file (the CLI tests' input)."""
+    import gex_impute as gi
+
+    path = tmp_path / "sim.h5ad"
+    gi.io.write_h5ad(sim, path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def client():
     """A 2-worker in-process dask LocalCluster's client, one per test module (closed after it)."""

@@ -17,13 +17,6 @@ TINY = ["--n-donors", "3", "--n-tissues", "3", "--n-genes", "120"]
 COORDS = ["chrom", "start", "end", "strand", "tss", "gene_type", "promoter", "promoter_tss"]
 
 
-@pytest.fixture
-def sim_file(sim, tmp_path):
-    path = tmp_path / "sim.h5ad"
-    gi.io.write_h5ad(sim, path)
-    return path
-
-
 def _one_error_line(err: str) -> str:
     """The error is one line; anything else on stderr is a log line of its own."""
     lines = [line for line in err.splitlines() if line.strip()]

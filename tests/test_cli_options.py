@@ -12,13 +12,6 @@ from gex_impute.cli import main
 from gex_impute.cli._parser import build_parser
 
 
-@pytest.fixture
-def sim_file(sim, tmp_path):
-    path = tmp_path / "sim.h5ad"
-    gi.io.write_h5ad(sim, path)
-    return path
-
-
 def _error(capsys) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err

@@ -14,13 +14,6 @@ from gex_impute.cli import _as_cli, main
 TEST_DATA = Path(__file__).resolve().parent.parent / "test-data"
 
 
-@pytest.fixture
-def sim_file(sim, tmp_path):
-    path = tmp_path / "sim.h5ad"
-    gi.io.write_h5ad(sim, path)
-    return path
-
-
 def _error(capsys) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err
