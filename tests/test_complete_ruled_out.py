@@ -127,3 +127,25 @@ def test_a_cell_line_gets_no_organs_and_no_donor_gets_the_cell_line(gtex):
     alone = gi.tl.complete(gtex, method="mean", progress=False)
     assert info["n_estimated_profiles"] == alone.uns["completed"]["n_estimated_profiles"]
     assert alone.uns["completed"]["n_cell_line_profiles"] == 0
+
+
+def test_without_a_sex_column_the_sex_specific_tissues_a_donor_gave_tell_its_sex(gtex, caplog):
+    """Galaxy sweep O: no subject phenotypes -> every donor got a prostate, with no warning."""
+    truth = gtex.obs.drop_duplicates("donor").set_index("donor")["sex"].astype(str)
+    gtex.obs = gtex.obs.drop(columns="sex")
+    with caplog.at_level("WARNING", logger="gex_impute"):
+        full = gi.tl.complete(gtex, method="mean", progress=False)
+    info = full.uns["completed"]
+    assert info["sex_specific_tissues"]["Prostate"] == "male"
+    assert 0 < info["n_donors_sex_from_tissues"] < len(truth)
+    assert (
+        info["n_ruled_out_profiles"] > 0
+        and "the other" in caplog.text
+        and "subject phenotypes" in caplog.text
+    )
+    prostate = full.obs.loc[full.obs["tissue"].astype(str) == "Prostate", "donor"].astype(str)
+    gave = set(
+        gtex.obs.loc[gtex.obs["tissue"].astype(str).isin(["Uterus", "Ovary", "Vagina"]), "donor"].astype(str)
+    )
+    assert gave and not gave & set(prostate)  # a donor who gave a uterus gets no prostate
+    assert set(truth[list(gave)]) == {"female"}

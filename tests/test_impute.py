@@ -296,3 +296,16 @@ def test_progress_off_silences_a_fitted_models_own_bars(sim, capsys):
     assert model.progress is True  # the caller's model is left as it is
     gi.tl.impute(sim, model=model, progress=True, interval=0.9, copy=True)
     assert "hybrid" in capsys.readouterr().err
+
+
+def test_a_saved_model_that_mostly_falls_back_says_so(sim, caplog):
+    """Galaxy sweep O: a saved hybrid served 100% of the entries by its fallback, with an info line only."""
+    model = gi.get_method("knn").fit(sim)
+    with caplog.at_level("WARNING", logger="gex_impute"):
+        gi.impute(sim, method="knn", progress=False)
+        assert "fallback" not in caplog.text  # a method fitted here: its fallback is documented
+        gi.impute(sim, model=model, key_added="saved", progress=False)
+    info = sim.uns["saved"]
+    assert info["n_fallback"] >= 0.5 * info["n_imputed"]
+    assert f"{info['n_fallback']} of {info['n_imputed']} imputed entries" in caplog.text
+    assert "saved knn model's fallback" in caplog.text

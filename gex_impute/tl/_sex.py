@@ -14,11 +14,15 @@ sex-specific when every donor observed in it has one sex, and either
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from .._data import ExpressionData
 from ..errors import DataError
+
+logger = logging.getLogger("gex_impute")
 
 #: largest chance of a tissue's donors all being of one sex for it to count as sex-specific
 CHANCE = 1e-3
@@ -96,8 +100,8 @@ def impossible_profiles(data: ExpressionData, sex_key: str | None) -> tuple[set[
     if sex_key is None or data.donor is None:
         return set(), {"sex_key": None, "sex_specific_tissues": {}}
     if sex_key not in data.obs.columns:
-        if sex_key == "sex":  # the default: a cohort without sex is completed in full
-            return set(), {"sex_key": None, "sex_specific_tissues": {}}
+        if sex_key == "sex":  # the default: sex read from the sex-specific tissues each donor gave
+            return _without_sex_column(data)
         msg = (
             f"sex_key={sex_key!r} is not a column of the sample annotation; name the column "
             "holding each donor's sex, or pass sex_key=None to estimate every donor x tissue profile."
@@ -113,3 +117,42 @@ def impossible_profiles(data: ExpressionData, sex_key: str | None) -> tuple[set[
     }
     names = np.asarray(data.tissue.categories.astype(str))
     return pairs, {"sex_key": sex_key, "sex_specific_tissues": {str(names[t]): s for t, s in tissues.items()}}
+
+
+def _without_sex_column(data: ExpressionData) -> tuple[set[tuple[int, int]], dict]:
+    """No sex column: a donor who gave a GTEx sex-specific tissue (a prostate) has that sex.
+
+    Those donors get no profile of the other sex's tissues; the others get every profile, and
+    a warning says how to give their sex (GTEx: the subject phenotypes).
+    """
+    assert data.donor is not None and data.donor_codes is not None
+    named = gtex_sex_tissues()
+    tissue_names = np.asarray(data.tissue.categories.astype(str))
+    tissue_sex = {t: named.get(n.strip().lower()) for t, n in enumerate(tissue_names)}
+    specific = {t: s for t, s in tissue_sex.items() if s is not None}
+    record: dict = {"sex_key": None, "sex_specific_tissues": {}, "n_donors_sex_from_tissues": 0}
+    if not specific:
+        return set(), record
+    has = data.observed.any(axis=1)
+    sex = np.full(len(data.donor.categories), None, dtype=object)
+    for d in range(len(sex)):
+        given = {tissue_sex[int(t)] for t in np.unique(data.tissue_codes[has & (data.donor_codes == d)])}
+        given.discard(None)
+        if len(given) == 1:
+            sex[d] = given.pop()
+    pairs = {(d, t) for t, only in specific.items() for d, s in enumerate(sex) if s is not None and s != only}
+    known = int(sum(s is not None for s in sex))
+    record.update(
+        sex_specific_tissues={str(tissue_names[t]): s for t, s in specific.items()},
+        n_donors_sex_from_tissues=known,
+    )
+    if known < len(sex):
+        logger.warning(
+            "no 'sex' column: %d of %d donors have a sex read from the sex-specific tissues they gave; "
+            "the other %d get every profile, a prostate and a uterus alike. Give each donor's sex "
+            "(GTEx: the subject phenotypes; an obs column named by sex_key) to rule those out.",
+            known,
+            len(sex),
+            len(sex) - known,
+        )
+    return pairs, record

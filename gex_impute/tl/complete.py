@@ -121,8 +121,9 @@ def complete(
         SMTS: prostate, testis, uterus, ovary, vagina, cervix, fallopian tube), or when that many
         donors of one sex would come together by chance with a probability below 1e-3 given the
         cohort's sex ratio (any species, any naming). Donors of unknown sex get every profile.
-        None: estimate every donor x tissue profile. What was found:
-        ``uns[key_added]['sex_specific_tissues']``.
+        Without a ``"sex"`` column, a donor who gave one of GTEx's sex-specific tissues has that
+        sex, and a warning says how many donors' sex stays unknown. None: estimate every donor x
+        tissue profile. What was found: ``uns[key_added]['sex_specific_tissues']``.
     layer
         Layer holding the values; registered, else ``X``.
     out

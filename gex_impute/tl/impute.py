@@ -279,6 +279,18 @@ def impute(
         "xgboost_on_client": client is not None,
         **info,
     }
+    n_fallback, n_imputed = adata.uns[key_added]["n_fallback"], int(missing.sum())
+    if model is not None and n_imputed and n_fallback >= 0.5 * n_imputed:  # a saved model, mostly idle
+        logger.warning(
+            "%d of %d imputed entries (%.0f%%) are the saved %s model's fallback (tissue means), not its "
+            "own estimate: it was fitted on data without this kind of missing value (or without what it "
+            "needs here); refit on these data (method=%r) or compare methods with tl.evaluate.",
+            n_fallback,
+            n_imputed,
+            100 * n_fallback / n_imputed,
+            instance.name,
+            instance.name,
+        )
     logger.info(
         "imputed %d entries with %s (%d by fallback) in %.1f s",
         int(missing.sum()),
