@@ -164,8 +164,8 @@ def plan_grid(
     aggregate
         None: several samples of one donor x tissue stay separate rows; ``"mean"``: one row.
     skip
-        (donor code, tissue code) -> reason, of absent profiles not to output (a sex rules
-        them out, or the donor and tissue share no part of the cohort).
+        (donor code, tissue code) -> reason, of absent profiles not to output (a donor's sex
+        rules them out, or they are a cell line's).
 
     Returns
     -------

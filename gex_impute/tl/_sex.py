@@ -109,14 +109,14 @@ def impossible_profiles(data: ExpressionData, sex_key: str | None) -> tuple[set[
         raise DataError(msg)
     sex = donor_sex(data, sex_key)
     tissues = sex_specific_tissues(data, sex)
-    pairs = {
-        (d, t)
-        for t, only in tissues.items()
-        for d in range(len(sex))
-        if sex[d] is not None and sex[d] != only
-    }
     names = np.asarray(data.tissue.categories.astype(str))
-    return pairs, {"sex_key": sex_key, "sex_specific_tissues": {str(names[t]): s for t, s in tissues.items()}}
+    found = {str(names[t]): s for t, s in tissues.items()}
+    return _other_sex(tissues, sex), {"sex_key": sex_key, "sex_specific_tissues": found}
+
+
+def _other_sex(tissues: dict[int, str], sex: np.ndarray) -> set[tuple[int, int]]:
+    """(donor code, tissue code) of each sex-specific tissue for every donor known to be of the other sex."""
+    return {(d, t) for t, only in tissues.items() for d, s in enumerate(sex) if s is not None and s != only}
 
 
 def _without_sex_column(data: ExpressionData) -> tuple[set[tuple[int, int]], dict]:
@@ -140,7 +140,7 @@ def _without_sex_column(data: ExpressionData) -> tuple[set[tuple[int, int]], dic
         given.discard(None)
         if len(given) == 1:
             sex[d] = given.pop()
-    pairs = {(d, t) for t, only in specific.items() for d, s in enumerate(sex) if s is not None and s != only}
+    pairs = _other_sex(specific, sex)
     known = int(sum(s is not None for s in sex))
     record.update(
         sex_specific_tissues={str(tissue_names[t]): s for t, s in specific.items()},

@@ -293,9 +293,9 @@ def impute(
         )
     logger.info(
         "imputed %d entries with %s (%d by fallback) in %.1f s",
-        int(missing.sum()),
+        n_imputed,
         instance.name,
-        adata.uns[key_added]["n_fallback"],
+        n_fallback,
         fit_seconds + predict_seconds,
     )
     return adata if copy else None
