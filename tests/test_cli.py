@@ -486,3 +486,17 @@ def test_usage_errors_come_before_the_read(tmp_path, capsys):
     ):
         assert main([*argv, "-q"]) == status
         assert fragment in _one_error_line(capsys.readouterr().err)
+
+
+def test_impute_with_nothing_missing_points_to_complete(tmp_path, capsys):
+    """Galaxy sweep O: a GTEx matrix came back unchanged with 'imputed 0 entries' only."""
+    full = gi.datasets.simulate(n_donors=3, n_tissues=2, n_genes=40)
+    full.X = full.layers.pop("truth")  # the simulated values, none hidden
+    full.write_h5ad(tmp_path / "full.h5ad")
+    assert (
+        main(["impute", str(tmp_path / "full.h5ad"), "-o", str(tmp_path / "out.h5ad"), "--method", "mean"])
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert "warning: nothing is missing in X" in err
+    assert "'gex-impute complete' adds and estimates them" in err

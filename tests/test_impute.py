@@ -309,3 +309,27 @@ def test_a_saved_model_that_mostly_falls_back_says_so(sim, caplog):
     assert info["n_fallback"] >= 0.5 * info["n_imputed"]
     assert f"{info['n_fallback']} of {info['n_imputed']} imputed entries" in caplog.text
     assert "saved knn model's fallback" in caplog.text
+
+
+@pytest.mark.parametrize("method", ["knn", "hybrid"])
+def test_nothing_missing_says_so_and_fits_nothing(sim, method, caplog, monkeypatch):
+    """Galaxy sweep O: a GTEx matrix has no NaN (its holes are absent profiles); impute said only
+    'imputed 0 entries' after fitting the whole method."""
+    full = sim.copy()
+    full.X = full.layers["truth"].copy()  # the simulated values, none hidden
+    assert not np.isnan(full.X).any()
+    cls = type(gi.get_method(method))
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted with nothing to estimate")
+
+    monkeypatch.setattr(cls, "fit", no_fit)
+    with caplog.at_level("WARNING", logger="gex_impute"):
+        gi.impute(full, method=method, donor_key="donor", interval=0.9, progress=False)
+    assert "nothing is missing in X" in caplog.text
+    assert "gi.tl.complete adds and estimates them" in caplog.text
+    for name in ("imputed", "imputed_lower", "imputed_upper"):
+        np.testing.assert_array_equal(full.layers[name], full.X)
+    assert not full.layers["imputed_mask"].any()
+    assert full.uns["imputed"]["n_imputed"] == 0
+    assert full.uns["imputed"]["fit_seconds"] == 0.0

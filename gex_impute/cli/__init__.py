@@ -68,6 +68,7 @@ _CLI_SPELLING = (
         "run 'gex-impute annotate --annotation FILE'",
     ),
     (re.compile(r" \(or register it with gi\.pp\.register_keys\)"), ""),
+    (re.compile(r"\bgi\.tl\.complete\b(?!\()"), "'gex-impute complete'"),
 )
 
 

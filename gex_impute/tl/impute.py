@@ -217,23 +217,37 @@ def impute(
     if copy:  # a backed AnnData copies only to a file: load it into memory instead
         adata = adata.to_memory() if adata.isbacked else adata.copy()
     missing = np.isnan(data.values)
-    fit_seconds = 0.0
+    fit_seconds = predict_seconds = 0.0
+    if not missing.any():  # e.g. a GTEx matrix: its holes are absent profiles, not NaN entries
+        logger.warning(
+            "nothing is missing in %s (%d samples x %d genes): the result is a copy of it, and %s "
+            "estimated nothing. Absent donor x tissue profiles are not rows of the data: "
+            "gi.tl.complete adds and estimates them.",
+            "X" if layer is None else f"layers[{layer!r}]",
+            data.n_samples,
+            data.n_genes,
+            instance.name,
+        )
+        pred = data.values
     training = xgboost_training(instance, client)  # XGBoost on the client's workers, or nothing
     with (
         training,
         progress_bar(
-            total=2 if model is None else 1, enabled=progress, desc=f"impute ({instance.name})"
+            total=2 if model is None else 1,
+            enabled=progress and bool(missing.any()),
+            desc=f"impute ({instance.name})",
         ) as bar,
     ):
-        if model is None:
+        if model is None and missing.any():
             start = time.perf_counter()
             instance.fit(data)
             fit_seconds = time.perf_counter() - start
             bar.update(1)
-        start = time.perf_counter()
-        pred = instance.predict(data)
-        predict_seconds = time.perf_counter() - start
-        bar.update(1)
+        if missing.any():
+            start = time.perf_counter()
+            pred = instance.predict(data)
+            predict_seconds = time.perf_counter() - start
+            bar.update(1)
     if pred.shape != data.values.shape or not np.isfinite(pred[missing]).all():
         msg = f"method {instance.name!r} returned non-finite or mis-shaped predictions; this is a bug in it."
         raise RuntimeError(msg)
@@ -248,8 +262,11 @@ def impute(
     info: dict[str, Any] = {}
     if level is not None:
         del pred
-        with xgboost_training(instance, client):  # the calibration may fit copies of the method
-            lower, upper = interval_rows(instance, data, np.arange(data.n_samples), level)
+        if missing.any():
+            with xgboost_training(instance, client):  # the calibration may fit copies of the method
+                lower, upper = interval_rows(instance, data, np.arange(data.n_samples), level)
+        else:  # nothing to bracket: every bound is the observed value
+            lower = upper = data.values
         adata.layers[f"{key_added}_lower"] = merged(lower)
         adata.layers[f"{key_added}_upper"] = merged(upper)
         info["interval"] = level
