@@ -149,3 +149,13 @@ def test_without_a_sex_column_the_sex_specific_tissues_a_donor_gave_tell_its_sex
     )
     assert gave and not gave & set(prostate)  # a donor who gave a uterus gets no prostate
     assert set(truth[list(gave)]) == {"female"}
+
+
+def test_the_log_names_only_the_tissues_completed(gtex, caplog):
+    """Galaxy sweep O: with tissues=['Prostate', 'Uterus'] the line listed all 8 sex-specific tissues."""
+    with caplog.at_level("INFO", logger="gex_impute"):
+        part = gi.tl.complete(gtex, method="mean", tissues=["Prostate", "Uterus"], progress=False)
+    (line,) = [r.getMessage() for r in caplog.records if "sex rules them out" in r.getMessage()]
+    assert "Prostate: male only" in line and "Uterus: female only" in line
+    assert "Testis" not in line and "Ovary" not in line
+    assert set(part.obs["tissue"].astype(str)) == {"Prostate", "Uterus"}

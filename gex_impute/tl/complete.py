@@ -366,10 +366,13 @@ def complete(
             grid.skipped["cell_line"],
         )
     if grid.skipped.get("sex"):
+        completed = set(grid.obs[tissue_key].astype(str))  # tissues= may leave some out
         logger.info(
             "%d absent profiles not estimated: the donor's sex rules them out (%s)",
             grid.skipped["sex"],
-            ", ".join(f"{t}: {s} only" for t, s in sex_record["sex_specific_tissues"].items()),
+            ", ".join(
+                f"{t}: {s} only" for t, s in sex_record["sex_specific_tissues"].items() if t in completed
+            ),
         )
     logger.info(
         "completed %d donors x %d tissues: %d profiles estimated, %d entries in all, %.1f s",
