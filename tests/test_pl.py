@@ -139,7 +139,16 @@ def test_profiles_heatmap(tmp_path):
     grid = ax.images[0].get_array()
     assert grid.shape == (3, 6)
     assert int((np.asarray(grid) == 1).sum()) == int(completed.obs["imputed_profile"].sum())
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [
+        f"observed ({int((~completed.obs['imputed_profile']).sum())})",
+        f"completed ({int(completed.obs['imputed_profile'].sum())})",
+    ]
     plt.close(ax.figure)
+    # a profile not estimated (e.g. ruled out by sex) is a cell of its own in the legend
+    fewer = gi.pl.profiles(completed[1:].copy())
+    assert [t.get_text() for t in fewer.get_legend().get_texts()][-1] == "not estimated (1)"
+    plt.close(fewer.figure)
     with pytest.raises(KeyError, match="tl.complete"):
         gi.pl.profiles(completed, imputed_key="nope")
     # the columns complete() recorded (GTEx's SUBJID / SMTSD) are the defaults

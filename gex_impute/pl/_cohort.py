@@ -98,7 +98,7 @@ def profiles(
     from matplotlib.colors import ListedColormap
 
     own = ax is None
-    ax = axes_or_new(ax, (min(14.0, 3 + 0.02 * grid.shape[1] + 2), min(12.0, 1.5 + 0.18 * grid.shape[0])))
+    ax = axes_or_new(ax, (min(15.5, 6.5 + 0.02 * grid.shape[1]), min(12.0, 1.5 + 0.18 * grid.shape[0])))
     cmap = ListedColormap(["#f2f2f2", "#f28e2b", "#4e79a7"])
     ax.imshow(
         np.nan_to_num(grid.to_numpy(dtype=float), nan=0.0),
@@ -114,17 +114,17 @@ def profiles(
     ax.set_xlabel(f"{grid.shape[1]} donors (sorted by tissues given)")
     n_obs = int((grid == 2).to_numpy().sum())
     n_imp = int((grid == 1).to_numpy().sum())
+    n_none = int(grid.isna().to_numpy().sum())
     from matplotlib.patches import Patch
 
-    ax.legend(
-        handles=[
-            Patch(color="#4e79a7", label=f"observed ({n_obs})"),
-            Patch(color="#f28e2b", label=f"completed ({n_imp})"),
-        ],
-        loc="upper right",
-        fontsize=7,
-        framealpha=0.9,
-    )
+    handles = [
+        Patch(color="#4e79a7", label=f"observed ({n_obs})"),
+        Patch(color="#f28e2b", label=f"completed ({n_imp})"),
+    ]
+    if n_none:  # e.g. ruled out by the donor's sex, or a cell line
+        handles.append(Patch(facecolor="#f2f2f2", edgecolor="#999999", label=f"not estimated ({n_none})"))
+    # beside the grid, where it covers no cell
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     return finish(ax, ax, show=show, path=path, own=own)
 
 
