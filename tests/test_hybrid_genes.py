@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _hybrid_fixtures import FAST, simulated
 
 import gex_impute as gi
 from gex_impute.methods.hybrid.bases import nanmean
@@ -219,3 +220,13 @@ def test_skipped_parts_say_what_is_missing_and_how_to_add_it():
     placed = bare.assign(chrom="1", tss=[10, 20], promoter="ACGT")
     assert skipped_parts(placed, neighbours=True, cnn=None) == []
     assert "fewer than 50 genes" in skipped_parts(placed, neighbours=False, cnn=False)[0]
+
+
+def test_a_cohort_without_unseen_genes_says_the_cnn_is_not_trained(caplog):
+    """Galaxy sweep O: with use_sequence=True the hybrid fitted without its CNN, silently."""
+    adata = simulated(6, 3, 80, seed=3, frac_missing_genes=0.0, frac_missing_samples=0.0)
+    with caplog.at_level("INFO", logger="gex_impute"):
+        model = gi.get_method("hybrid", **FAST).fit(adata)
+    assert "genes" not in model.patterns_
+    assert "the promoter CNN (for unseen genes) is not trained" in caplog.text
+    assert model.cnn_profile_.size == 0

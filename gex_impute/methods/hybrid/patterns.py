@@ -146,6 +146,10 @@ def gene_parts(
         model.diagnostics_["skipped"] = skipped_parts(var, neighbours=model.use_neighbours, cnn=trained)
         for note in model.diagnostics_["skipped"]:
             logger.info("hybrid: %s", note)
+        if model.use_sequence and "genes" not in model.patterns_:
+            logger.info(
+                "hybrid: every gene has values here, so the promoter CNN (for unseen genes) is not trained"
+            )
         if model.use_tissue_encoder:
             from .encoder import TissueEncoder
 
