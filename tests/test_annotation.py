@@ -449,3 +449,19 @@ def test_gene_table_rule():
     assert gene_axis(annotated_t, None, needed=("chrom", "tss")) == "obs"
     axis, genes = gene_table(annotated_t, None, needed=("chrom", "tss"))
     assert axis == "obs" and genes is annotated_t.obs
+
+
+def test_a_fasta_given_as_the_annotation_is_named(tmp_path):
+    """Galaxy sweep O: a FASTA given as a TSV annotation printed its sequence (60 KB) as 'columns found'."""
+    from gex_impute.errors import InputFileError
+
+    fasta = tmp_path / "genome.tsv"
+    fasta.write_text(">chr1\n" + "ACGT" * 5000 + "\n")
+    with pytest.raises(InputFileError, match="is a FASTA file") as err:
+        gi.io.read_annotation(fasta)
+    assert len(str(err.value)) < 400
+    table = tmp_path / "table.tsv"
+    table.write_text("id\t" + "x" * 5000 + "\n" + "g1\t1\n")
+    with pytest.raises(InputFileError, match="lacks column") as err:
+        gi.io.read_annotation(table, format="tsv")
+    assert len(str(err.value)) < 400

@@ -23,7 +23,8 @@ write leaves no partial file.
 
 from __future__ import annotations
 
-from .annotation import read_annotation, write_bed, write_gene_table
+from .annotation import read_annotation
+from .annotation_writers import write_bed, write_gene_table
 from .expression import read_expression, sniff_expression_format
 from .fasta import index_fasta, open_fasta, read_sequences, reverse_complement, write_sequences
 from .gct import read_gct, write_gct

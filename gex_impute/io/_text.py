@@ -30,11 +30,25 @@ ZIP_MAGIC = b"PK\x03\x04"
 FileKind = Literal["empty", "hdf5", "gzip", "zip", "binary", "text", "directory"]
 
 
-def examples(items: Sequence, n: int = 10) -> str:
-    """Up to ``n`` items as a comma-separated ``repr`` list, ``...`` when there are more."""
+def examples(items: Sequence, n: int = 10, width: int = 60) -> str:
+    """Up to ``n`` items as a comma-separated ``repr`` list, ``...`` when there are more.
+
+    An item's ``repr`` longer than ``width`` characters is cut (a sequence line read as a
+    column name would fill the message).
+
+    Examples
+    --------
+    >>> from gex_impute.io._text import examples
+    >>> examples(["a", "ACGT" * 30, "c"], n=2, width=12)
+    "'a', 'ACGTACGT..., ..."
+    """
     items = list(items)
-    shown = ", ".join(repr(x) for x in items[:n])
+    shown = ", ".join(_cut(repr(x), width) for x in items[:n])
     return shown + (", ..." if len(items) > n else "")
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 3, 1)] + "..."
 
 
 def check_input_file(path: str | os.PathLike, what: str = "file") -> Path:

@@ -1,4 +1,4 @@
-"""Gene annotation files: read GTF / GFF3 / BED / TSV gene coordinates; write BED and TSV.
+"""Gene annotation files: read GTF / GFF3 / BED / TSV gene coordinates (writers: ``annotation_writers``).
 
 Coordinates follow the package convention (0-based, end-exclusive, like BED):
 ``chrom`` (str), ``start`` (int), ``end`` (int, exclusive), ``strand`` ("+"/"-"),
@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, InputFileError, ParameterError
-from ._text import check_input_file, open_text, write_text
+from ._text import check_input_file, examples, open_text
 from .gff import MAX_COORDINATE, read_gff
 from .identifiers import is_primary, strip_version
 
 logger = logging.getLogger("gex_impute")
 
-__all__ = ["read_annotation", "write_bed", "write_gene_table"]
+__all__ = ["read_annotation"]
 
 AnnotationFormat = Literal["auto", "gtf", "gff3", "bed", "tsv"]
 COLUMNS = ("chrom", "start", "end", "strand", "tss", "gene_type")
@@ -184,11 +184,17 @@ def _read_tsv(path: Path, coordinates: str) -> pd.DataFrame:
     if "gene_id" not in found and len(table.columns):
         found["gene_id"] = table.columns[0]
     missing = [k for k in ("chrom", "start", "end", "strand") if k not in found]
+    if missing and len(table.columns) and str(table.columns[0]).startswith(">"):
+        msg = (
+            f"{path} is a FASTA file (it starts with a '>' header line), not a gene annotation; "
+            "give it as the genome sequence (fasta=) and a GTF, GFF3, BED or TSV table as the annotation."
+        )
+        raise InputFileError(msg)
     if missing:
         msg = (
             f"{path}: annotation table lacks column(s) {missing} (columns found: "
-            f"{list(table.columns)}); a TSV annotation needs chrom, start, end and strand columns "
-            "(and a gene id column, else the first column is used)."
+            f"{examples(table.columns, 20)}); a TSV annotation needs chrom, start, end and strand "
+            "columns (and a gene id column, else the first column is used)."
         )
         raise InputFileError(msg)
     out = pd.DataFrame({key: table[col] for key, col in found.items()})
@@ -349,59 +355,3 @@ def finish_table(table: pd.DataFrame, source) -> pd.DataFrame:
     table.index.name = None
     keep = [*COLUMNS] + (["gene_name"] if "gene_name" in table else [])
     return table[keep]
-
-
-def write_bed(genes: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write gene bodies as BED6 (chrom, start, end, gene_id, 0, strand), atomically.
-
-    Parameters
-    ----------
-    genes
-        ``gene_id``, ``chrom``, ``start`` (0-based), ``end`` (exclusive), ``strand``.
-    path
-        Destination (``.gz`` compresses).
-
-    Returns
-    -------
-    The path written.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from gex_impute.io import write_bed
-    >>> genes = pd.DataFrame(
-    ...     {"gene_id": ["G1"], "chrom": ["chr1"], "start": [99], "end": [200], "strand": ["+"]}
-    ... )
-    >>> write_bed(genes, "genes.bed")  # doctest: +SKIP
-    """
-    lines = [
-        f"{g.chrom}\t{g.start}\t{g.end}\t{g.gene_id}\t0\t{g.strand}" for g in genes.itertuples(index=False)
-    ]
-    return write_text(path, "\n".join(lines) + "\n")
-
-
-def write_gene_table(genes: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a TSV with header ``chrom start end strand gene_id`` (0-based start), atomically.
-
-    Parameters
-    ----------
-    genes
-        ``gene_id``, ``chrom``, ``start`` (0-based), ``end`` (exclusive), ``strand``.
-    path
-        Destination (``.gz`` compresses).
-
-    Returns
-    -------
-    The path written.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from gex_impute.io import write_gene_table
-    >>> genes = pd.DataFrame(
-    ...     {"gene_id": ["G1"], "chrom": ["chr1"], "start": [99], "end": [200], "strand": ["+"]}
-    ... )
-    >>> write_gene_table(genes, "genes.tsv")  # doctest: +SKIP
-    """
-    table = genes[["chrom", "start", "end", "strand", "gene_id"]]
-    return write_text(path, table.to_csv(sep="\t", index=False, lineterminator="\n"))
