@@ -1,15 +1,25 @@
-"""What the data's gene annotation leaves out of the hybrid, and how to add it.
+"""What the data leave out of the hybrid, and how to add it.
 
 At fit (:func:`skipped_parts`: parts the model trains without) and at predict
-(:func:`lacking_annotation`: columns the model was fitted with that the data lack); the notes
-name ``gex_impute.pp.annotate_genes`` / ``gex_impute.pp.add_promoters``.
+(:func:`lacking_annotation`: columns the model was fitted with that the data lack;
+:func:`warn_differences`: those, and genes other than the fit's); the notes name
+``gex_impute.pp.annotate_genes`` / ``gex_impute.pp.add_promoters``.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-__all__ = ["lacking_annotation", "skipped_parts"]
+if TYPE_CHECKING:
+    from ..._data import ExpressionData
+    from .model import HybridImputer
+
+logger = logging.getLogger("gex_impute")
+
+__all__ = ["lacking_annotation", "skipped_parts", "warn_differences"]
 
 
 def skipped_parts(var: pd.DataFrame, *, neighbours: bool, cnn: bool | None) -> list[str]:
@@ -55,3 +65,24 @@ def lacking_annotation(static_names: list[str], columns) -> list[str]:
         for name, cols, fix in needs
         if name in static_names and not set(cols) <= have
     ]
+
+
+def warn_differences(model: HybridImputer, data: ExpressionData) -> None:
+    """Warn when ``data`` lack annotation the model was fitted with, or hold other genes."""
+    from .._base import describe_differences
+
+    lacking = lacking_annotation(list(model.static_names_), data.var.columns)
+    if lacking:
+        logger.warning(
+            "HybridImputer: the data lack annotation the model was fitted with (%s): those "
+            "features are missing for every gene, so the estimates are less accurate than the "
+            "fit's; annotate the data as they were at fit.",
+            "; ".join(lacking),
+        )
+    diff = describe_differences(model, data)
+    if diff:
+        logger.warning(
+            "HybridImputer: the genes differ from those it was fitted on: %s; base estimates come from "
+            "the data given, so the model still applies, but accuracy on new genes is not validated.",
+            diff,
+        )

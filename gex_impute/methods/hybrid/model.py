@@ -21,13 +21,13 @@ import numpy as np
 from ..._data import ExpressionData
 from ..._utils import derive_seeds, limit_threads
 from ...errors import DataError
-from .._base import BaseImputer, describe_differences, register
+from .._base import BaseImputer, register
 from .._fallback import fallback_values
 from .cohort_cache import observed_scan
 from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
-from .missing_parts import lacking_annotation
+from .missing_parts import warn_differences
 from .parameters import PARAMETER_CONSTRAINTS, check_params_together
-from .patterns import describe, fit_entry_models, gene_parts, predict_entries, summary
+from .patterns import fit_entry_models, gene_parts, predict_entries
 from .persistence import (
     FITTED_ARRAYS,
     FITTED_SCHEMA,
@@ -37,6 +37,7 @@ from .persistence import (
     state_files,
 )
 from .profile_model import fit_profile_model, predict_profiles
+from .summary import describe, summary
 
 logger = logging.getLogger("gex_impute")
 
@@ -381,21 +382,7 @@ class HybridImputer(BaseImputer):
             msg = f"the model was fitted {fitted} donors; {fix}."
             raise DataError(msg)
         self._layout(data)
-        lacking = lacking_annotation(list(self.static_names_), data.var.columns)
-        if lacking:
-            logger.warning(
-                "HybridImputer: the data lack annotation the model was fitted with (%s): those "
-                "features are missing for every gene, so the estimates are less accurate than the "
-                "fit's; annotate the data as they were at fit.",
-                "; ".join(lacking),
-            )
-        diff = describe_differences(self, data)
-        if diff:
-            logger.warning(
-                "HybridImputer: the genes differ from those it was fitted on: %s; base estimates come from "
-                "the data given, so the model still applies, but accuracy on new genes is not validated.",
-                diff,
-            )
+        warn_differences(self, data)
 
     # -- persistence --------------------------------------------------------------------------
     @classmethod

@@ -27,13 +27,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "cap_per_gene",
-    "describe",
     "fit_entry_models",
     "fit_profile_model",
     "gene_parts",
     "predict_entries",
     "predict_profiles",
-    "summary",
 ]
 
 logger = logging.getLogger("gex_impute")
@@ -376,32 +374,3 @@ def _model_for(model: HybridImputer, pattern: str) -> str | None:
 
 
 #: how the log names each pattern's model
-_PATTERN_LABELS = {"genes": "missing genes", "profiles": "absent profiles", "entries": "scattered entries"}
-
-
-def summary(model: HybridImputer) -> str:
-    """One line for people: each pattern's model, its reference and training rows, and the fit time.
-
-    Examples
-    --------
-    >>> from gex_impute.methods.hybrid.patterns import summary
-    >>> from types import SimpleNamespace
-    >>> m = {"reference": "ridge_stack", "choice": "xgboost", "n_rows": 59644}
-    >>> summary(SimpleNamespace(models_={"profiles": m}, diagnostics_={"fit_seconds": 2.0}))
-    'hybrid fitted in 2.0 s: absent profiles: XGBoost on the residual of ridge_stack (59,644 training rows)'
-    """
-    parts = []
-    for key, m in model.models_.items():
-        how = {"xgboost": f"XGBoost on the residual of {m['reference']}", "ridge": "ridge stack of the bases"}
-        label, fitted = _PATTERN_LABELS.get(key, key), how.get(m["choice"], m["reference"])
-        parts.append(f"{label}: {fitted} ({m['n_rows']:,} training rows)")
-    seconds = float(model.diagnostics_.get("fit_seconds", 0.0))
-    return f"hybrid fitted in {seconds:.1f} s: " + "; ".join(parts)
-
-
-def describe(model: HybridImputer) -> dict[str, Any]:
-    """Return per pattern the reference base, the model chosen and its training rows (for logs)."""
-    return {
-        k: {"reference": m["reference"], "choice": m["choice"], "rows": m["n_rows"]}
-        for k, m in model.models_.items()
-    }
