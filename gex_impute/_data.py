@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from ._data_estimates import estimated_values
 from ._data_keys import (
     UNS_KEY,
     Orientation,
     check_anndata,
-    completed_estimates,
     detect_orientation,
     register_keys,
     registered_keys,
@@ -251,8 +251,9 @@ def from_anndata(
         False ignores a registered donor column.
     layer
         Layer to read; registered, else ``X``. The ``X`` of a completed cohort
-        (:func:`gex_impute.tl.complete`) is read with its estimates (``layers[key + '_mask']``)
-        as missing, with a warning: they are not measurements.
+        (:func:`gex_impute.tl.complete`) is read with its estimates (``layers[key + '_mask']``;
+        after ``ad.concat``, which drops ``uns``, every boolean ``layers['*_mask']`` and
+        ``obs['imputed_profile']``) as missing, with a warning: they are not measurements.
     log_transform
         Model ``log1p`` of the values: True, False or ``"auto"``.
 
@@ -294,14 +295,14 @@ def from_anndata(
     donor = None if donor_key is None else _categorical(obs[donor_key], "donor", donor_key)
 
     values = dense(matrix)
-    estimates = completed_estimates(adata, layer)
-    if estimates is not None:  # a completed cohort: its estimates are not data
-        mask = dense(estimates[1], dtype=bool)
+    estimates = estimated_values(adata, layer)
+    if estimates is not None:  # a completed cohort (or an imputed layer copied to X): not data
+        mask = estimates[1] & ~np.isnan(values)
         if mask.any():
             logger.warning(
-                "X holds %d values that complete() estimated (layers[%r]); they are read as missing, "
-                "so that nothing is learned from or scored against an estimate. To use them as data, "
-                "delete that layer first.",
+                "X holds %d values that gex_impute estimated (%s); they are read as missing, so that "
+                "nothing is learned from or scored against an estimate. To use them as data, delete "
+                "those marks first.",
                 int(mask.sum()),
                 estimates[0],
             )

@@ -8,7 +8,7 @@ contract of :mod:`gex_impute._data`, which re-exports every name.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from .errors import KeyNotFoundError, ParameterError
 
@@ -183,24 +183,3 @@ def detect_orientation(adata: AnnData, tissue_key: str) -> Orientation:
             "--sample-attributes)."
         )
     raise KeyNotFoundError(msg)
-
-
-def completed_estimates(adata: AnnData, layer: str | None) -> tuple[str, Any] | None:
-    """Return the mask layer of what a :func:`gex_impute.tl.complete` run estimated in the matrix read.
-
-    A completed AnnData holds measured and estimated values side by side in ``X``, with
-    ``layers[key + '_mask']`` True where estimated and ``uns[key]`` the run's record. Reading
-    ``X`` of such data, the estimates are not measurements: nothing may be learned from them
-    nor scored against them. Returns ``(mask layer name, mask)``, or None (another layer, or
-    no complete() record).
-    """
-    if layer not in (None, "X"):
-        return None
-    uns = getattr(adata, "uns", {})
-    for key, entry in uns.items():
-        name = f"{key}_mask"
-        if isinstance(entry, dict) and "n_estimated_profiles" in entry and name in adata.layers:
-            mask = adata.layers[name]
-            if tuple(mask.shape) == tuple(adata.shape):
-                return name, mask
-    return None

@@ -531,7 +531,7 @@ def test_a_completed_cohorts_estimates_are_not_read_as_data(cohort, caplog):
     assert mask.any() and not np.isnan(full.X).any()
     with caplog.at_level("WARNING", logger="gex_impute"):
         data, _ = from_anndata(full, tissue_key="tissue", donor_key="donor")
-    assert "complete() estimated" in caplog.text and "completed_mask" in caplog.text
+    assert "gex_impute estimated" in caplog.text and "completed_mask" in caplog.text
     np.testing.assert_array_equal(np.isnan(data.values), mask)  # exactly the estimates are missing
     assert not np.isnan(full.X).any()  # the completed AnnData itself is not changed
     kept = ~full.obs["imputed_profile"].to_numpy()
@@ -540,3 +540,41 @@ def test_a_completed_cohorts_estimates_are_not_read_as_data(cohort, caplog):
     np.testing.assert_array_equal(data.values[kept], observed.values[rows])  # measured values as read
     del full.layers["completed_mask"]  # the documented way to use the estimates as data
     assert not np.isnan(from_anndata(full, tissue_key="tissue")[0].values).any()
+
+
+def test_estimates_stay_marked_after_concat(cohort, caplog):
+    """Sweep P: ad.concat drops uns, and a second complete() / evaluate() took the estimates as data."""
+    import anndata as ad
+
+    from gex_impute._data import from_anndata
+
+    full = complete(cohort, method="mean", progress=False)
+    half = full.obs_names[: full.n_obs // 2]
+    joined = ad.concat([full[half], full[full.n_obs // 2 :]])  # uns is dropped (uns_merge=None)
+    assert "completed" not in joined.uns and joined.obs["imputed_profile"].any()
+    with caplog.at_level("WARNING", logger="gex_impute"):
+        data, _ = from_anndata(joined, tissue_key="tissue", donor_key="donor")
+    assert "layers['completed_mask'], obs['imputed_profile']" in caplog.text
+    np.testing.assert_array_equal(np.isnan(data.values), joined.layers["completed_mask"])
+    again = complete(joined, method="mean", progress=False)  # the earlier estimates are estimated again
+    assert again.obs["imputed_profile"].sum() == full.obs["imputed_profile"].sum()
+    # the rows alone (a concat with data lacking the layer keeps no layer) still mark them
+    rows_only = joined.copy()
+    del rows_only.layers["completed_mask"]
+    data, _ = from_anndata(rows_only, tissue_key="tissue", donor_key="donor")
+    np.testing.assert_array_equal(np.isnan(data.values).all(axis=1), rows_only.obs["imputed_profile"].to_numpy())
+
+
+def test_an_imputed_layer_copied_to_x_is_not_read_as_data(sim, caplog):
+    from gex_impute._data import from_anndata
+
+    gi.impute(sim, method="mean", progress=False)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gex_impute"):
+        from_anndata(sim, tissue_key="tissue")  # X untouched: its NaN are the mask, nothing to say
+    assert "estimated" not in caplog.text
+    sim.X = sim.layers["imputed"].copy()
+    with caplog.at_level("WARNING", logger="gex_impute"):
+        data, _ = from_anndata(sim, tissue_key="tissue")
+    assert "layers['imputed_mask']" in caplog.text
+    np.testing.assert_array_equal(np.isnan(data.values), sim.layers["imputed_mask"])

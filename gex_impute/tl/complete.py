@@ -187,7 +187,15 @@ def complete(
 
     Read back by the package (:func:`~gex_impute.tl.evaluate`, a method's ``fit``), the
     estimated values count as missing, with a warning: nothing is learned from an estimate or
-    scored against one. Delete ``layers[key_added + '_mask']`` to use them as data.
+    scored against one. Delete ``layers[key_added + '_mask']`` to use them as data. Where
+    ``uns[key_added]`` is gone (``ad.concat`` drops it unless ``uns_merge='same'``), the marks
+    that travel with the rows count: every boolean ``layers['*_mask']`` and
+    ``obs['imputed_profile']``.
+
+    The estimates are each profile's expected value given the donor's other tissues and similar
+    donors: they vary less than measured profiles do (no measurement noise, shrunk towards the
+    tissue's mean). Keep them out of tests that treat each row as a measured sample
+    (``sc.tl.rank_genes_groups``, QC regressions): ``adata[~adata.obs['imputed_profile']]``.
 
     Notes
     -----
