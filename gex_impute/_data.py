@@ -247,8 +247,8 @@ def from_anndata(
     tissue_key
         Column holding each sample's tissue; registered (:func:`register_keys`), else ``"tissue"``.
     donor_key
-        Column holding each sample's donor; registered, else None (donors unknown).
-        False ignores a registered donor column.
+        Column holding each sample's donor; registered, else the ``"donor"`` column where the
+        samples have one, else None (donors unknown). False: no donors.
     layer
         Layer to read; registered, else ``X``. The ``X`` of a completed cohort
         (:func:`gex_impute.tl.complete`) is read with its estimates (``layers[key + '_mask']``;

@@ -29,6 +29,8 @@ Orientation = Literal["samples_x_genes", "genes_x_samples"]
 
 #: ``adata.uns`` entry written by :func:`register_keys`
 UNS_KEY = "gex_impute"
+#: the samples' column read as their donors when no donor column is given nor registered
+DONOR_KEY = "donor"
 
 
 def register_keys(
@@ -104,7 +106,7 @@ def resolve_keys(
     tissue_key: str | None = None,
     donor_key: str | Literal[False] | None = None,
     layer: str | None = None,
-    default_donor_key: str | None = None,
+    default_donor_key: str | Literal[False] | None = None,
 ) -> tuple[str, str | None, str | None]:
     """Fill the keys a call left out from :func:`register_keys`, else from the defaults.
 
@@ -116,7 +118,9 @@ def resolve_keys(
         Explicit values win; None means "registered, else default" (``"tissue"``,
         ``default_donor_key``, ``X``). ``donor_key=False``: no donors. ``layer="X"``: ``X``.
     default_donor_key
-        Donor column used when none is given nor registered.
+        Donor column used when none is given nor registered: a name (a fitted model's column,
+        or complete()'s ``"donor"``, which the data must have), False (no donors), or None:
+        the samples' ``"donor"`` column where there is one, else no donors.
 
     Returns
     -------
@@ -128,12 +132,24 @@ def resolve_keys(
         donor = None
     elif donor_key is not None:
         donor = donor_key
+    elif "donor_key" in registered:
+        donor = registered["donor_key"]
+    elif default_donor_key is None:  # a column named "donor" is the donors'
+        donor = DONOR_KEY if _has_sample_column(adata, tissue, DONOR_KEY) else None
     else:
-        donor = registered.get("donor_key", default_donor_key)
+        donor = default_donor_key or None
     chosen = layer if layer is not None else registered.get("layer")
     if chosen == "X" and "X" not in getattr(adata, "layers", {}):
         chosen = None
     return tissue, donor, chosen
+
+
+def _has_sample_column(adata: AnnData, tissue_key: str, column: str) -> bool:
+    """Whether the samples' annotation (``obs``, or ``var`` where the tissue column is) has ``column``."""
+    obs, var = getattr(adata, "obs", None), getattr(adata, "var", None)
+    in_var = var is not None and tissue_key in var.columns and (obs is None or tissue_key not in obs.columns)
+    samples = var if in_var else obs
+    return samples is not None and column in samples.columns
 
 
 def check_anndata(adata: object) -> None:

@@ -106,9 +106,9 @@ def test_defaults_named_in_the_help_are_the_apis():
 
 def test_donor_column_default_is_the_apis_and_the_help_says_it(sim_file, sim, tmp_path):
     expected = {
-        "fit": "else none: donors unused",
-        "evaluate": "else none: donors unused",
-        "impute": "else the one --model was fitted with, else none",
+        "fit": "else the column donor if the input has one, else none: donors unused",
+        "evaluate": "else the column donor if the input has one, else none: donors unused",
+        "impute": "else the one --model was fitted with (none if it was fitted without), else the column",
         "complete": "else the one --model was fitted with, else donor",
     }
     for command, rule in expected.items():
@@ -117,7 +117,12 @@ def test_donor_column_default_is_the_apis_and_the_help_says_it(sim_file, sim, tm
         assert f"(default: the one the input registered, {rule}" in _option_help(command, "--donor-key")
     model = tmp_path / "mean.zip"
     assert main(["fit", str(sim_file), "-o", str(model), "--method", "mean", "-q"]) == 0
-    assert gi.load_model(model).donor_key_ == gi.get_method("mean").fit(sim).donor_key_ is None
+    assert gi.load_model(model).donor_key_ == gi.get_method("mean").fit(sim).donor_key_ == "donor"
+    assert (
+        main(["fit", str(sim_file), "-o", str(model), "--method", "mean", "-q", "--no-donors", "--overwrite"])
+        == 0
+    )
+    assert gi.load_model(model).donor_key_ is None
 
 
 @pytest.fixture(scope="module")

@@ -562,7 +562,9 @@ def test_estimates_stay_marked_after_concat(cohort, caplog):
     rows_only = joined.copy()
     del rows_only.layers["completed_mask"]
     data, _ = from_anndata(rows_only, tissue_key="tissue", donor_key="donor")
-    np.testing.assert_array_equal(np.isnan(data.values).all(axis=1), rows_only.obs["imputed_profile"].to_numpy())
+    np.testing.assert_array_equal(
+        np.isnan(data.values).all(axis=1), rows_only.obs["imputed_profile"].to_numpy()
+    )
 
 
 def test_an_imputed_layer_copied_to_x_is_not_read_as_data(sim, caplog):

@@ -110,7 +110,9 @@ def test_samples_protocol_whole_profiles_and_donor_keeps_one(sim):
 
 def test_samples_needs_donor(sim):
     with pytest.raises(ValueError, match="donor_key.*have a 'donor' column: donor_key='donor'"):
-        gi.evaluate(sim, protocol="samples", methods=["mean"], progress=False)
+        gi.evaluate(sim, protocol="samples", donor_key=False, methods=["mean"], progress=False)
+    # the samples' "donor" column is their donors by default (sweep P: fit / impute / evaluate ignored it)
+    assert gi.evaluate(sim, protocol="samples", methods=["mean"], progress=False).loc["mean", "n_heldout"] > 0
     other = sim.copy()
     other.obs = other.obs.rename(columns={"donor": "individual"})
     with pytest.raises(ValueError, match=r"naming the donor column\.$"):  # no hint without one

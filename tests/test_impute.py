@@ -300,9 +300,9 @@ def test_progress_off_silences_a_fitted_models_own_bars(sim, capsys):
 
 def test_a_saved_model_that_mostly_falls_back_says_so(sim, caplog):
     """Galaxy sweep O: a saved hybrid served 100% of the entries by its fallback, with an info line only."""
-    model = gi.get_method("knn").fit(sim)
+    model = gi.get_method("knn").fit(sim, donor_key=False)  # donors unused: a sample layout, mostly fallback
     with caplog.at_level("WARNING", logger="gex_impute"):
-        gi.impute(sim, method="knn", progress=False)
+        gi.impute(sim, method="knn", donor_key=False, progress=False)
         assert "fallback" not in caplog.text  # a method fitted here: its fallback is documented
         gi.impute(sim, model=model, key_added="saved", progress=False)
     info = sim.uns["saved"]
@@ -333,3 +333,18 @@ def test_nothing_missing_says_so_and_fits_nothing(sim, method, caplog, monkeypat
     assert not full.layers["imputed_mask"].any()
     assert full.uns["imputed"]["n_imputed"] == 0
     assert full.uns["imputed"]["fit_seconds"] == 0.0
+
+
+def test_the_donor_column_is_used_by_default(sim):
+    """Sweep P: impute / fit / evaluate ignored obs['donor'] unless registered, while complete used it."""
+    gi.impute(sim, method="mean", progress=False)
+    assert sim.uns["imputed"]["donor_key"] == "donor"
+    gi.impute(sim, method="mean", donor_key=False, key_added="none", progress=False)
+    assert sim.uns["none"].get("donor_key") is None
+    without = gi.get_method("mean").fit(sim, donor_key=False)  # a model fitted without donors
+    gi.impute(sim, model=without, key_added="saved", progress=False)  # is applied without them
+    assert sim.uns["saved"].get("donor_key") is None
+    renamed = sim.copy()
+    renamed.obs = renamed.obs.rename(columns={"donor": "individual"})  # no column of that name: none
+    gi.impute(renamed, method="mean", overwrite=True, progress=False)
+    assert renamed.uns["imputed"].get("donor_key") is None

@@ -38,7 +38,7 @@ def _method_epilog() -> str:
 def _common(
     p: argparse.ArgumentParser,
     *,
-    donor_help: str = "none: donors unused",
+    donor_help: str = "the column donor if the input has one, else none: donors unused",
     data: bool | str = True,
     seed: bool = True,
 ) -> None:
@@ -271,7 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also write prediction intervals at this level, e.g. 0.9",
     )
-    _common(p, donor_help="the one --model was fitted with, else none: donors unused")
+    _common(
+        p,
+        donor_help="the one --model was fitted with (none if it was fitted without), else the column "
+        "donor if the input has one, else none",
+    )
     p.set_defaults(func=cmd.impute)
 
     p = sub.add_parser(

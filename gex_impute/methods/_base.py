@@ -118,7 +118,8 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
             AnnData (either orientation) or already prepared :class:`ExpressionData`.
         tissue_key, donor_key, layer, log_transform
             As in :func:`gex_impute.tl.impute`: a key left None reads the one registered with
-            :func:`gex_impute.pp.register_keys` (else ``"tissue"``, no donors, ``X``);
+            :func:`gex_impute.pp.register_keys` (else ``"tissue"``, the ``"donor"`` column
+            where there is one, ``X``);
             ``log_transform="auto"`` models log1p of count- or TPM-like values.
 
         Returns
@@ -178,6 +179,14 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
         """The donor column of the AnnData the method was fitted on; None without donors, or if not known."""
         return getattr(self, "donor_key_", None)
 
+    def _default_donor_key(self) -> str | Literal[False] | None:
+        """Return the donor column to predict with when none is given nor registered.
+
+        The fit's column; no donors for a model fitted without; the ``"donor"`` column where
+        there is one for a model fitted with donors of unknown column (prepared data).
+        """
+        return self.fitted_donor_key or (None if getattr(self, "has_donor_", False) else False)
+
     @property
     def is_fitted(self) -> bool:
         """Whether :meth:`fit` (or :meth:`load`) has run."""
@@ -195,7 +204,7 @@ class BaseImputer(IntervalMixin, PersistenceMixin):
     def _fitted_data(self, adata, tissue_key, donor_key, layer) -> tuple[ExpressionData, Orientation]:
         """:meth:`_as_data` for a fitted method: its log1p choice, and its donor column by default."""
         if not isinstance(adata, ExpressionData) and donor_key is None:
-            donor_key = resolve_keys(adata, default_donor_key=self.fitted_donor_key)[1] or False
+            donor_key = resolve_keys(adata, default_donor_key=self._default_donor_key())[1] or False
         return self._as_data(adata, tissue_key, donor_key, layer, self.log1p_)
 
     def _check_fitted(self) -> None:

@@ -118,8 +118,9 @@ def impute(
         Column holding each sample's tissue; registered with
         :func:`gex_impute.pp.register_keys`, else ``"tissue"``.
     donor_key
-        Column holding each sample's donor (genotype); registered, else None (unknown).
-        False ignores a registered donor column.
+        Column holding each sample's donor (genotype); registered, else a saved ``model``'s,
+        else the ``"donor"`` column where the samples have one, else none (donors unknown).
+        False: no donors, even where a column is registered or named ``"donor"``.
     layer
         Layer holding the expression values; registered, else ``X``. Never modified.
     key_added
@@ -206,7 +207,8 @@ def impute(
             )
             raise ParameterError(msg)
 
-    fitted_donor = model.fitted_donor_key if model is not None else None  # a saved model's donor column
+    # a saved model's donor column (none if it was fitted without), else the data's "donor" column
+    fitted_donor = model._default_donor_key() if model is not None else None
     tissue_key, donor_key, layer = resolve_keys(
         adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, default_donor_key=fitted_donor
     )
