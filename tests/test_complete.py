@@ -580,3 +580,21 @@ def test_an_imputed_layer_copied_to_x_is_not_read_as_data(sim, caplog):
         data, _ = from_anndata(sim, tissue_key="tissue")
     assert "layers['imputed_mask']" in caplog.text
     np.testing.assert_array_equal(np.isnan(data.values), sim.layers["imputed_mask"])
+
+
+def test_scanpy_habits_are_named_not_blamed_on_the_method(cohort):
+    """Sweep P: copy=True, inplace=True or donor= became 'MeanImputer: unknown parameter'."""
+    for habit in ("copy", "inplace"):
+        with pytest.raises(
+            ParameterError, match=f"returns a new AnnData and never modifies its input: drop {habit}="
+        ):
+            complete(cohort, method="mean", progress=False, **{habit: True})
+    with pytest.raises(
+        ParameterError, match="donor= is no parameter of complete.* did you mean donors= or donor_key="
+    ):
+        complete(cohort, method="mean", donor="donor", progress=False)
+    with pytest.raises(ParameterError, match="unknown parameter"):  # no near miss: the method's message
+        complete(cohort, method="knn", zzz=1, progress=False)
+    assert (
+        complete(cohort, method="knn", n_neighbors=3, progress=False).n_obs > cohort.n_obs
+    )  # a method's own

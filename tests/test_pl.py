@@ -145,6 +145,12 @@ def test_profiles_heatmap(tmp_path):
         f"completed ({int(completed.obs['imputed_profile'].sum())})",
     ]
     plt.close(ax.figure)
+    joined = completed.copy()
+    joined.obs["imputed_profile"] = (
+        joined.obs["imputed_profile"].astype(object).where(joined.obs_names != "d0-lung")
+    )
+    with pytest.raises(ValueError, match="1 missing values .*fillna"):  # sweep P: a raw pandas error
+        gi.pl.profiles(joined)
     # a profile not estimated (e.g. ruled out by sex) is a cell of its own in the legend
     fewer = gi.pl.profiles(completed[1:].copy())
     assert [t.get_text() for t in fewer.get_legend().get_texts()][-1] == "not estimated (1)"

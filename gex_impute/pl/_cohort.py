@@ -84,6 +84,13 @@ def profiles(
     obs = completed.obs
     tissue_key, donor_key = _keys(completed, tissue_key, donor_key)
     _check_columns(obs, (donor_key, tissue_key, imputed_key))
+    if obs[imputed_key].isna().any():  # e.g. an outer ad.concat with samples complete() never saw
+        msg = (
+            f"obs[{imputed_key!r}] has {int(obs[imputed_key].isna().sum())} missing values (rows complete() "
+            f"did not write, e.g. joined with ad.concat); mark them first, e.g. measured samples: "
+            f"adata.obs[{imputed_key!r}] = adata.obs[{imputed_key!r}].fillna(False).astype(bool)."
+        )
+        raise DataError(msg)
     state = np.where(obs[imputed_key].to_numpy(dtype=bool), 1.0, 2.0)
     grid = pd.DataFrame(
         {

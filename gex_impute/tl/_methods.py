@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -93,6 +94,39 @@ def resolve_method(
     if "progress" in instance.get_params():  # the method's own bars follow the tool's progress=
         instance.set_params(progress=progress)
     return instance
+
+
+#: scanpy habits a tool that returns a new AnnData (complete) does not take
+_NOT_TAKEN = ("copy", "inplace")
+
+
+def check_call_options(params: dict[str, Any], method: str | BaseImputer, *, caller: Callable) -> None:
+    """Refuse a call's own options mistaken for method parameters (``**method_params``).
+
+    ``copy=`` / ``inplace=`` (the tool returns a new AnnData and never modifies its input), and a
+    near miss of one of the caller's parameters (``donor=`` for ``donor_key=``) that is no
+    parameter of the method either.
+    """
+    import difflib
+
+    name = caller.__name__
+    for key in params:
+        if key in _NOT_TAKEN:
+            msg = f"{name}() returns a new AnnData and never modifies its input: drop {key}=."
+            raise ParameterError(msg)
+    if not isinstance(method, str):
+        return
+    own = [p for p, v in inspect.signature(caller).parameters.items() if v.kind is v.KEYWORD_ONLY]
+    valid = set(get_method(method).get_params())
+    for key in params:
+        close = difflib.get_close_matches(key, own, n=2, cutoff=0.6)
+        if key not in valid and close:
+            msg = (
+                f"{key}= is no parameter of {name}() nor of method {method!r}; did you mean "
+                f"{' or '.join(f'{c}=' for c in close)}? "
+                f"(parameters of {method!r}: {sorted(valid)})"
+            )
+            raise ParameterError(msg)
 
 
 def silenced(method: BaseImputer, progress: bool) -> BaseImputer:

@@ -49,6 +49,7 @@ from ._estimation import (
 from ._grid import cell_line_profiles, plan_grid
 from ._methods import (
     calibrate_patterns,
+    check_call_options,
     check_int,
     check_level,
     h5ad_safe,
@@ -224,6 +225,7 @@ def complete(
     from .. import __version__
 
     # -- everything that can be checked without computing ---------------------------------------
+    check_call_options(method_params, method, caller=complete)  # copy=True, donor= for donor_key=
     block_size = check_int("block_size", block_size, 1)
     level = check_level(interval)
     check_key_name(key_added)
