@@ -250,6 +250,17 @@ def test_copy_of_a_backed_anndata_is_loaded_into_memory(sim, tmp_path):
     assert "imputed" not in backed.layers
 
 
+def test_a_backed_anndata_is_told_its_file_is_not_updated(sim, tmp_path, caplog):
+    """Sweep P: the layers of a backed AnnData stay in memory (anndata), and nothing said so."""
+    path = tmp_path / "sim.h5ad"
+    gi.io.write_h5ad(sim, path)
+    backed = ad.read_h5ad(path, backed="r")
+    with caplog.at_level("WARNING", logger="gex_impute"):
+        gi.tl.impute(backed, method="mean", progress=False)
+    assert "file is not updated" in caplog.text and "write_h5ad" in caplog.text
+    assert "imputed" in backed.layers
+
+
 @pytest.mark.parametrize("key", ["tissue_key", "donor_key", "layer"])
 def test_unknown_keys_raise_the_package_error_family(sim, key):
     from gex_impute.errors import DataError, GexImputeError, KeyNotFoundError
@@ -348,3 +359,11 @@ def test_the_donor_column_is_used_by_default(sim):
     renamed.obs = renamed.obs.rename(columns={"donor": "individual"})  # no column of that name: none
     gi.impute(renamed, method="mean", overwrite=True, progress=False)
     assert renamed.uns["imputed"].get("donor_key") is None
+
+
+def test_the_seed_used_is_recorded(sim):
+    """Sweep P: random_state=None (seed 0) was recorded as None."""
+    gi.impute(sim, method="knn", random_state=None, key_added="a", progress=False)
+    gi.impute(sim, method="knn", random_state=0, key_added="b", progress=False)
+    assert sim.uns["a"]["random_state"] == sim.uns["b"]["random_state"] == 0
+    np.testing.assert_array_equal(sim.layers["a"], sim.layers["b"])

@@ -129,6 +129,12 @@ def check_call_options(params: dict[str, Any], method: str | BaseImputer, *, cal
             raise ParameterError(msg)
 
 
+def used_seed(method: BaseImputer, random_state: int | None) -> Any:
+    """Return the seed ``method`` used (h5ad-writable): its own ``random_state``, else the call's; None: 0."""
+    seed = getattr(method, "random_state", random_state)
+    return h5ad_safe(0 if seed is None else seed)
+
+
 def silenced(method: BaseImputer, progress: bool) -> BaseImputer:
     """Return a shallow copy of a fitted ``method``, without its own progress bars when ``progress`` is off.
 

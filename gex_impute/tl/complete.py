@@ -55,6 +55,7 @@ from ._methods import (
     h5ad_safe,
     resolve_with_scale,
     trains_xgboost,
+    used_seed,
     xgboost_training,
 )
 from ._methods import method_params as recorded_params
@@ -299,7 +300,7 @@ def complete(
         "aggregate": h5ad_safe(aggregate),
         "block_size": block_size,
         "n_profile_predictions": len(batches),
-        "random_state": h5ad_safe(getattr(instance, "random_state", random_state)),  # the one it used
+        "random_state": used_seed(instance, random_state),  # the one it used
         "interval": h5ad_safe(level),
         "pretrained": pretrained,
         "n_donors": int(grid.obs[donor_key].nunique()),

@@ -22,6 +22,7 @@ from ._methods import (
     resolve_method,
     silenced,
     trains_xgboost,
+    used_seed,
     xgboost_training,
 )
 
@@ -218,6 +219,12 @@ def impute(
     )
     if copy:  # a backed AnnData copies only to a file: load it into memory instead
         adata = adata.to_memory() if adata.isbacked else adata.copy()
+    elif adata.isbacked:  # anndata keeps new layers of a backed AnnData in memory only
+        logger.warning(
+            "adata is backed by %s: the new layers are held in memory and the file is not updated; "
+            "save them with adata.write_h5ad(path) (or pass copy=True for an in-memory result).",
+            adata.filename,
+        )
     missing = np.isnan(data.values)
     fit_seconds = predict_seconds = 0.0
     if not missing.any():  # e.g. a GTEx matrix: its holes are absent profiles, not NaN entries
@@ -290,7 +297,7 @@ def impute(
         "n_fallback": int(getattr(instance, "n_fallback_", 0)),
         "log1p": bool(data.log1p),
         # the seed the method used: an instance given as ``method`` keeps its own
-        "random_state": h5ad_safe(getattr(instance, "random_state", random_state)),
+        "random_state": used_seed(instance, random_state),
         "tissue_key": tissue_key,
         "donor_key": h5ad_safe(donor_key),
         "layer": "X" if layer is None else layer,
