@@ -15,10 +15,14 @@ by default) beside honest baselines. The data flow, as in scanpy::
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from . import datasets, errors, io, methods, pl, pp, tl
 from .methods import available_methods, get_method, load_model
 from .tl import complete, evaluate, impute
+
+if TYPE_CHECKING:  # resolved on first use at run time (__getattr__): torch and xgboost stay unimported
+    from .methods.hybrid import HybridImputer
 
 try:
     __version__ = version("gex_impute")

@@ -151,6 +151,8 @@ def test_profiles_heatmap(tmp_path):
     )
     with pytest.raises(ValueError, match="1 missing values .*fillna"):  # sweep P: a raw pandas error
         gi.pl.profiles(joined)
+    with pytest.raises(ValueError, match="1 missing values .*fillna"):
+        gi.pl.tissue_matrixplot(joined, n_genes=3)
     # a profile not estimated (e.g. ruled out by sex) is a cell of its own in the legend
     fewer = gi.pl.profiles(completed[1:].copy())
     assert [t.get_text() for t in fewer.get_legend().get_texts()][-1] == "not estimated (1)"

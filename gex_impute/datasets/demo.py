@@ -216,9 +216,9 @@ def demo(
     tables, predictions = {}, {}
     for protocol in HEADLINE_METRICS:
         t0 = time.perf_counter()
-        tables[protocol], predictions[protocol] = tl.evaluate(
+        tables[protocol], predictions[protocol] = tl.evaluate(  # type: ignore[call-overload]
             cohort,
-            protocol=protocol,  # type: ignore[arg-type]  # the keys of HEADLINE_METRICS are protocols
+            protocol=protocol,  # the keys of HEADLINE_METRICS are protocols
             fraction=DEMO_EVALUATION["fraction"],
             methods=[("hybrid", _make_hybrid(params, random_state, progress)), *baselines],
             interval=None,  # intervals are checked on the completed profiles (truth known)

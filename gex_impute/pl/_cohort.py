@@ -84,14 +84,7 @@ def profiles(
     obs = completed.obs
     tissue_key, donor_key = _keys(completed, tissue_key, donor_key)
     _check_columns(obs, (donor_key, tissue_key, imputed_key))
-    if obs[imputed_key].isna().any():  # e.g. an outer ad.concat with samples complete() never saw
-        msg = (
-            f"obs[{imputed_key!r}] has {int(obs[imputed_key].isna().sum())} missing values (rows complete() "
-            f"did not write, e.g. joined with ad.concat); mark them first, e.g. measured samples: "
-            f"adata.obs[{imputed_key!r}] = adata.obs[{imputed_key!r}].fillna(False).astype(bool)."
-        )
-        raise DataError(msg)
-    state = np.where(obs[imputed_key].to_numpy(dtype=bool), 1.0, 2.0)
+    state = np.where(_estimated_rows(obs, imputed_key), 1.0, 2.0)
     grid = pd.DataFrame(
         {
             "donor": obs[donor_key].astype(str).to_numpy(),
@@ -237,7 +230,7 @@ def tissue_matrixplot(
         genes = list(var_names)
     view = completed[:, genes]
     view = view.to_memory() if view.isbacked else view.copy()
-    view.obs["profile"] = np.where(view.obs[imputed_key].to_numpy(dtype=bool), "completed", "observed")
+    view.obs["profile"] = np.where(_estimated_rows(view.obs, imputed_key), "completed", "observed")
     view.obs["profile"] = view.obs["profile"].astype("category")
     shown = genes if symbols is None else list(view.var[symbols].astype(str))
     plot = sc.pl.matrixplot(
@@ -285,3 +278,16 @@ def _genes_of_symbols(adata: AnnData, names: list[str], symbols: str) -> list[st
         msg = f"genes {unknown[:10]} are not in var[{symbols!r}]; name genes of the cohort."
         raise KeyNotFoundError(msg)
     return [str(lookup[n]) for n in names]
+
+
+def _estimated_rows(obs: pd.DataFrame, imputed_key: str) -> np.ndarray:
+    """Return ``obs[imputed_key]`` as a boolean array; missing values (an outer ``ad.concat``) are refused."""
+    column = obs[imputed_key]
+    if column.isna().any():  # e.g. an outer ad.concat with samples complete() never saw
+        msg = (
+            f"obs[{imputed_key!r}] has {int(column.isna().sum())} missing values (rows complete() "
+            f"did not write, e.g. joined with ad.concat); mark them first, e.g. measured samples: "
+            f"adata.obs[{imputed_key!r}] = adata.obs[{imputed_key!r}].fillna(False).astype(bool)."
+        )
+        raise DataError(msg)
+    return column.to_numpy(dtype=bool)

@@ -11,21 +11,20 @@ quintile of the held-out genes, and for methods that give prediction intervals
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
 
 from .._data import ExpressionData, from_anndata
 from .._utils import progress_bar
-from ..errors import ParameterError
-from ..methods._base import BaseImputer, get_method
 from ._folds import PROTOCOLS, heldout_folds
-from ._methods import check_level, interval_rows, resolve_method
+from ._method_specs import MethodSpec, usable
+from ._method_specs import factories as method_factories
+from ._methods import check_level, interval_rows
 from ._metrics import QUINTILES, expression_quintiles, interval_scores, score
 
 if TYPE_CHECKING:
@@ -46,69 +45,6 @@ BASELINES = (
     "softimpute",
     "pca_regression",
 )
-
-MethodSpec = str | BaseImputer | Callable[[], BaseImputer]
-
-
-# -- methods -------------------------------------------------------------------------------------
-def _clone(method: BaseImputer) -> BaseImputer:
-    return type(method)(**method.get_params())
-
-
-def _factories(
-    methods: Iterable[MethodSpec | tuple[str, MethodSpec]] | Mapping[str, MethodSpec] | MethodSpec,
-    random_state: int | None,
-    progress: bool = False,
-) -> list[tuple[str, Callable[[], BaseImputer]]]:
-    """Normalise ``methods`` into ``(label, factory)`` pairs; every call gives a fresh instance."""
-    if isinstance(methods, str | BaseImputer) or (callable(methods) and not isinstance(methods, Iterable)):
-        methods = [methods]
-    items: list[Any] = list(methods.items()) if isinstance(methods, Mapping) else list(methods)
-    out: list[tuple[str, Callable[[], BaseImputer]]] = []
-    for item in items:
-        label: str | None = None
-        if isinstance(item, tuple):
-            if len(item) != 2 or not isinstance(item[0], str):
-                msg = f"a methods entry {item!r} must be a name, an instance or a (label, method) pair"
-                raise ParameterError(msg)
-            label, item = item
-        if isinstance(item, str):
-            name = item
-
-            def factory(name=name):
-                return resolve_method(name, random_state, progress)
-
-            get_method(name)  # fail early on unknown names
-            out.append((label or name, factory))
-        elif isinstance(item, BaseImputer):
-            out.append((label or item.name, functools.partial(_clone, item)))
-        elif callable(item):
-            out.append((label or str(getattr(item, "name", getattr(item, "__name__", "method"))), item))
-        else:
-            msg = f"cannot use {item!r} as a method: pass a registered name, a BaseImputer or a factory"
-            raise TypeError(msg)
-    labels = [lab for lab, _ in out]
-    if len(set(labels)) != len(labels):
-        msg = f"method labels must be unique, got {labels}; pass (label, method) pairs or a dict."
-        raise ParameterError(msg)
-    return out
-
-
-def _usable(factories, data: ExpressionData) -> list:
-    """Keep the ``(label, factory)`` pairs whose method can run on ``data``; warn about the others."""
-    kept = []
-    for label, factory in factories:
-        try:
-            factory()._check_data(data)
-        except ValueError as err:
-            logger.warning("skipping method %r: %s", label, err)
-            continue
-        kept.append((label, factory))
-    if not kept:
-        labels = [label for label, _ in factories]
-        msg = f"none of the methods {labels} can run on these data; see the warnings above."
-        raise ParameterError(msg)
-    return kept
 
 
 def format_table(table: pd.DataFrame, *, digits: int = 3) -> str:
@@ -215,6 +151,52 @@ def _table_rows(label, rec, truth, sample_i, gene_i, tissue_i, quintile, by_quin
     return rows
 
 
+@overload
+def evaluate(
+    adata: AnnData,
+    *,
+    protocol: Literal["genes", "entries", "samples"] = "genes",
+    fraction: float | None = 0.2,
+    methods: Iterable[MethodSpec | tuple[str, MethodSpec]]
+    | Mapping[str, MethodSpec]
+    | MethodSpec = BASELINES,
+    tissue_key: str | None = None,
+    donor_key: str | Literal[False] | None = None,
+    layer: str | None = None,
+    log_transform: bool | Literal["auto"] = "auto",
+    random_state: int | None = 0,
+    n_folds: int | None = None,
+    by_quintile: bool = False,
+    interval: float | None = None,
+    skip_unusable: bool = False,
+    progress: bool = True,
+    return_predictions: Literal[False] = False,
+) -> pd.DataFrame: ...
+
+
+@overload
+def evaluate(
+    adata: AnnData,
+    *,
+    protocol: Literal["genes", "entries", "samples"] = "genes",
+    fraction: float | None = 0.2,
+    methods: Iterable[MethodSpec | tuple[str, MethodSpec]]
+    | Mapping[str, MethodSpec]
+    | MethodSpec = BASELINES,
+    tissue_key: str | None = None,
+    donor_key: str | Literal[False] | None = None,
+    layer: str | None = None,
+    log_transform: bool | Literal["auto"] = "auto",
+    random_state: int | None = 0,
+    n_folds: int | None = None,
+    by_quintile: bool = False,
+    interval: float | None = None,
+    skip_unusable: bool = False,
+    progress: bool = True,
+    return_predictions: Literal[True],
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]: ...
+
+
 def evaluate(
     adata: AnnData,
     *,
@@ -313,9 +295,9 @@ def evaluate(
     data, _ = from_anndata(
         adata, tissue_key=tissue_key, donor_key=donor_key, layer=layer, log_transform=log_transform
     )
-    factories = _factories(methods, random_state, progress)
+    factories = method_factories(methods, random_state, progress)
     if skip_unusable or methods is BASELINES:
-        factories = _usable(factories, data)
+        factories = usable(factories, data)
 
     folds = heldout_folds(
         data, protocol=protocol, fraction=fraction, random_state=random_state, n_folds=n_folds
