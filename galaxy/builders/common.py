@@ -125,6 +125,18 @@ def name_param(gx: Gx, name: str, *, value: str, label: str, help: str, optional
     return param
 
 
+#: Galaxy datatypes the GCT field takes: 'gz' is what Galaxy (26.1) auto-detect makes of the GTEx
+#: download *_gene_tpm.gct.gz (kept compressed; the CLI reads gzip and stops with a clear error
+#: on a file that is no GCT); 'tabular'/'txt' when the Type is chosen on upload
+GCT_FORMATS = ("tabular", "txt", "gz")
+
+#: the GCT field's help (also the workflows' GCT input)
+GCT_HELP = (
+    "GCT v1.2 as distributed by GTEx (*_gene_tpm.gct.gz, plain or gzip): genes x samples. Upload the "
+    "downloaded .gct.gz as is: auto-detect types it 'gz', which is accepted here; Type 'tabular' works too."
+)
+
+
 def expression_input(gx: Gx):
     """Conditional ``expression``: an AnnData, or a GTEx GCT with its sample (and subject) tables."""
     cond = gx.p.Conditional("expression")
@@ -154,9 +166,9 @@ def expression_input(gx: Gx):
     when.append(
         gx.p.DataParam(
             "input",
-            format="tabular,txt",
+            format=",".join(GCT_FORMATS),
             label="Expression matrix (GCT)",
-            help="GCT v1.2 as distributed by GTEx (*_gene_tpm.gct.gz, plain or gzip): genes x samples.",
+            help=GCT_HELP,
         )
     )
     when.append(

@@ -230,11 +230,13 @@ def _tests(gx: Gx, tool) -> None:
         "expression|input": ("expression.gct.gz", "tabular"),
         "expression|sample_attributes": ("sample_attributes.tsv", "tabular"),
     }
-    # GCT in, every output: 6 donors x 4 tissues = 24 rows; the GCT holds them as columns
+    # GCT in, every output: 6 donors x 4 tissues = 24 rows; the GCT holds them as columns. The
+    # GCT.gz typed 'gz', as Galaxy's auto-detect types a GTEx download
     test = common.new_test(
         gx,
         {
             **gct_input,
+            "expression|input": ("expression.gct.gz", "gz"),
             "model_source|source": "method",
             f"{method}|method": "mean",
             "extra|gct": "true",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import tool_state
+from .common import GCT_FORMATS, GCT_HELP
 
 HERE = Path(__file__).resolve().parent.parent  # galaxy/
 NAMESPACE = uuid.UUID("6f1c2b1e-3f5d-4b7e-9a55-0c2f4d1e9a10")
@@ -71,9 +72,7 @@ def complete_cohort() -> dict:
         "release": tool_version().split("+")[0],
         "creator": CREATOR,
         "inputs": {
-            "GCT": _data(
-                "Gene expression matrix, GCT v1.2 (GTEx *_gene_tpm.gct.gz; plain or gzip).", "tabular", (0, 0)
-            ),
+            "GCT": _data(f"Gene expression matrix. {GCT_HELP}", list(GCT_FORMATS), (0, 0)),
             "Sample attributes": _data(
                 "GTEx SampleAttributesDS: SAMPID, SMTSD (tissue), ...", "tabular", (0, 130)
             ),
