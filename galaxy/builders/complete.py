@@ -31,7 +31,11 @@ METHODS
   below); ``obs['imputed_profile']`` is True for the profiles that were absent and are now
   estimated; observed values unchanged; with a prediction interval level, the lower and upper
   bounds as layers
-- optionally the completed matrix as a GCT (genes x donor-tissue columns)
+- optionally the completed matrix as a GCT: genes x profiles, one column per row of the
+  AnnData, with two kinds of column names. An observed profile kept as its sample keeps the
+  sample id (e.g. ``GTEX-1117F-0226-SM-5GZZ7``); an estimated (absent) profile, or several
+  samples averaged into one, is named ``DONOR|Tissue`` (e.g. ``GTEX-1117F|Whole Blood``,
+  spaces included). The tissue of a sample-id column is in the AnnData's ``obs``, not in the GCT
 - optionally a PNG heatmap of the observed and completed profiles (donors x tissues)
 
 When a donor has several samples of one tissue, they are kept as separate rows or averaged
@@ -189,6 +193,8 @@ def build(gx: Gx, specs: dict):
             truevalue="true",
             falsevalue="false",
             label="Also write the completed matrix as GCT",
+            help="Genes x profiles. Columns: an observed sample keeps its sample id; an estimated "
+            "(or averaged) profile is named DONOR|Tissue. The h5ad's obs has each column's tissue.",
         )
     )
     extra.append(
