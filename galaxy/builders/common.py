@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -108,8 +109,22 @@ def export(tool) -> str:
         extra.append(xrefs)
     for element in reversed(extra):
         anchor.addnext(element)
+    _add_field_labels(root, etree.tostring(root, encoding="unicode"))
     xml = etree.tostring(root, pretty_print=True, encoding="unicode")
     return xml if xml.endswith("\n") else xml + "\n"
+
+
+def _add_field_labels(root, xml: str) -> None:
+    """lxml: ``<environment_variables>`` after ``<command>``: the job's GEX_IMPUTE_FIELD_LABELS
+    (:mod:`.labels`), so that the CLI's messages name the form fields."""
+    from lxml import etree
+
+    from . import labels
+
+    found = labels.field_labels(xml, Path(__file__).resolve().parent.parent / "macros.xml")
+    variables = etree.Element("environment_variables")
+    etree.SubElement(variables, "environment_variable", name=labels.ENV).text = labels.environment_json(found)
+    root.find("command").addnext(variables)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -345,12 +360,14 @@ def check_output(gx: Gx, test, name: str, ftype: str, assertions: list[tuple[str
     return out
 
 
-def failure_test(gx: Gx, params: dict[str, Any], message: str):
-    """A test of a bad input: the job fails with the package's one-line ``gex-impute: error: ...``."""
+def failure_test(gx: Gx, params: dict[str, Any], *messages: str):
+    """A test of a bad input: the job fails with the package's one-line ``gex-impute: error: ...``
+    holding each of ``messages``."""
     test = new_test(gx, params, expect_failure="true")
     stderr = add_assertion(test, "assert_stderr")
     add_assertion(stderr, "has_text", text=ERROR_PREFIX)
-    add_assertion(stderr, "has_text", text=message)
+    for message in messages:
+        add_assertion(stderr, "has_text", text=message)
     return test
 
 

@@ -25,15 +25,20 @@ RUNTIME = {"__class__": "RuntimeValue"}
 _TRUE = {"true", "yes", "on", "1"}
 
 
-def expanded_inputs(xml: str, macros: Path):
-    """The ``<inputs>`` element of tool XML text with its macros expanded (Galaxy's own loader)."""
+def expanded_root(xml: str, macros: Path):
+    """The root element of tool XML text with its macros and tokens expanded (Galaxy's own loader)."""
     from galaxy.util.xml_macros import load
 
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(macros, Path(tmp) / macros.name)
         path = Path(tmp) / "tool.xml"
         path.write_text(xml)
-        return load(str(path)).getroot().find("inputs")
+        return load(str(path)).getroot()
+
+
+def expanded_inputs(xml: str, macros: Path):
+    """The ``<inputs>`` element of tool XML text with its macros expanded."""
+    return expanded_root(xml, macros).find("inputs")
 
 
 def param_name(param) -> str:
