@@ -30,7 +30,7 @@ from builders import workflows  # noqa: E402
 def render_all() -> dict[str, str]:
     """Return {path relative to galaxy/: text} for every generated file."""
     out = builders.render_tools()
-    out.update(workflows.render_workflows())
+    out.update(workflows.render_workflows(out))
     return out
 
 

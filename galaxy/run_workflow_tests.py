@@ -10,7 +10,11 @@ For each workflow ``NAME.ga`` with a ``NAME-tests.yml``:
    the workflow, waits for it and checks the outputs with the assertions of the tests file;
 2. downloads every output of the invocation through the API (bioblend) and runs the Python
    checks of galaxy/workflow_checks.py (outputs against inputs);
-3. prints a summary: wall time of each test, the outputs produced (label, datatype, size) and
+3. invokes the workflow once more as a script would, with the first test's inputs: the ``.ga``
+   imported as is, no upgrade messages on its steps, and invoked through the API with
+   bioblend's defaults (``allow_tool_state_corrections=False``, which planemo sets to True);
+   every job of that invocation must end ok, and its outputs pass the same Python checks;
+4. prints a summary: wall time of each test, the outputs produced (label, datatype, size) and
    each check; exit status 1 when a test or a check failed.
 
 Needs planemo and bioblend (in the project's virtualenv: pip install -e ".[galaxy]").
@@ -33,7 +37,9 @@ HERE = Path(__file__).resolve().parent
 WORKFLOWS = HERE / "workflows"
 sys.path.insert(0, str(HERE))
 
-from workflow_checks import CHECKS  # noqa: E402
+from workflow_checks import CHECKS, Result  # noqa: E402
+
+Check = Result  # (what, ok, detail)
 
 
 def _job_paths(tests_file: Path, job: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +94,64 @@ def _invocation_seconds(gi, invocation_id: str) -> float:
         if step.get("job_id")
     ]
     return (max(ends) - start).total_seconds() if ends else float("nan")
+
+
+def _upgrade_messages(gi, workflow_id: str, history_id: str) -> dict[str, Any]:
+    """{step label: messages} of the steps Galaxy would correct (the run form's view)."""
+    form = gi.workflows._get(id=f"{workflow_id}/download", params={"style": "run", "history_id": history_id})
+    messages = {}
+    for step in form["steps"]:
+        found = step.get("messages") or step.get("upgrade_messages")
+        if found:
+            messages[str(step.get("step_label") or step.get("step_index"))] = found
+    if form.get("has_upgrade_messages") and not messages:
+        messages["(workflow)"] = "has_upgrade_messages"
+    return messages
+
+
+def invoke_as_exported(name: str, planemo_invocation: str, args: argparse.Namespace, gi) -> list[Check]:
+    """Step 3 of the module docstring: import ``name``.ga, check it, invoke it without tool state
+    corrections on the inputs of planemo's invocation ``planemo_invocation``; return the checks."""
+    from bioblend import ConnectionError as BioblendConnectionError
+
+    shown = gi.invocations.show_invocation(planemo_invocation)
+    inputs: dict[str, Any] = {
+        ref["label"]: {"src": ref["src"], "id": ref["id"]} for ref in shown["inputs"].values()
+    }
+    for ref in shown.get("input_step_parameters", {}).values():
+        inputs[ref["label"]] = ref["parameter_value"]
+    history = gi.histories.create_history(f"{name}: invoked as exported")["id"]
+    workflow = gi.workflows.import_workflow_from_local_path(str(WORKFLOWS / f"{name}.ga"))["id"]
+    messages = _upgrade_messages(gi, workflow, history)
+    checks: list[Check] = [("as exported: no step has upgrade messages", not messages, str(messages)[:300])]
+    try:
+        invocation = gi.workflows.invoke_workflow(
+            workflow, inputs=inputs, history_id=history, inputs_by="name"
+        )  # allow_tool_state_corrections: bioblend's default, False
+    except BioblendConnectionError as err:
+        return [*checks, ("as exported: invocation accepted", False, str(err.body)[:300])]
+    checks.append(("as exported: invocation accepted", True, "allow_tool_state_corrections=False"))
+    shown = gi.invocations.wait_for_invocation(invocation["id"], maxwait=args.timeout, check=False)
+    states = []
+    for step in shown["steps"]:
+        if step.get("job_id"):
+            states.append(gi.jobs.wait_for_job(step["job_id"], maxwait=args.timeout, check=False)["state"])
+    checks.append(
+        (
+            "as exported: invocation scheduled, every job ok",
+            shown["state"] == "scheduled" and bool(states) and set(states) == {"ok"},
+            f"invocation {shown['state']}, jobs {states}",
+        )
+    )
+    files, described = _download_outputs(gi, invocation["id"], args.work / name / "as_exported")
+    bad = [f"{o['label']}: {o['state']} {o.get('error', '')}" for o in described if o["state"] != "ok"]
+    checks.append(("as exported: every output ok", not bad, "; ".join(bad) or f"{len(described)} outputs"))
+    if files and name in CHECKS:
+        job = {label: value for label, value in inputs.items() if not isinstance(value, dict)}
+        tests_file = WORKFLOWS / f"{name}-tests.yml"
+        job.update(_job_paths(tests_file, yaml.safe_load(tests_file.read_text())[0]["job"]))
+        checks += [(f"as exported: {w}", ok, d) for w, ok, d in CHECKS[name](files, job)]
+    return checks
 
 
 def run_one(name: str, args: argparse.Namespace, gi) -> dict[str, Any]:
@@ -155,6 +219,14 @@ def run_one(name: str, args: argparse.Namespace, gi) -> dict[str, Any]:
                 except Exception as err:  # a check that cannot run is a failed check
                     checks = [("checks ran", False, f"{type(err).__name__}: {err}")]
                 entry["checks"] = [{"what": w, "ok": ok, "detail": d} for w, ok, d in checks]
+            if index == 0:  # once per workflow: the file invoked as a script would (no corrections)
+                try:
+                    plain = invoke_as_exported(name, invocation_id, args, gi)
+                except Exception as err:  # a check that cannot run is a failed check
+                    plain = [("as exported: ran", False, f"{type(err).__name__}: {err}"[:300])]
+                entry.setdefault("checks", []).extend(
+                    {"what": w, "ok": ok, "detail": d} for w, ok, d in plain
+                )
         report["tests"].append(entry)
     return report
 

@@ -82,12 +82,92 @@ def test_steps_use_existing_tool_parameters(path):
             assert key in paths, f"{path.name}, {step['label']}: no parameter {key!r} in {step['tool_id']}"
             allowed = paths[key]
             chosen = value if isinstance(value, list) else [value]
-            if allowed and not isinstance(value, bool):
+            if allowed and not isinstance(value, bool) and value is not None:
                 assert set(map(str, chosen)) <= allowed, f"{path.name}, {step['label']}: {key}={value!r}"
     # every workflow output is checked by its tests
     tests = yaml.safe_load(path.with_name(f"{path.stem}-tests.yml").read_text())
     for case in tests:
         assert set(case["outputs"]) == labels, f"{path.name}: outputs without assertions"
+
+
+def _missing_from_state(node, state: dict, prefix: str = "") -> list[str]:
+    """The parameters of the tool's active cases (``node``: its expanded <inputs>) absent from
+    ``state``, and data inputs neither connected nor asked at run time."""
+    missing: list[str] = []
+    for child in node:
+        if child.tag == "param":
+            name = child.get("name") or child.get("argument", "").lstrip("-").replace("-", "_")
+            if name not in state:
+                missing.append(prefix + name)
+            elif child.get("type") == "data" and not (
+                isinstance(state[name], dict)
+                and state[name].get("__class__") in ("ConnectedValue", "RuntimeValue")
+            ):
+                missing.append(f"{prefix}{name} (data input: {state[name]!r})")
+        elif child.tag in ("conditional", "section"):
+            name = child.get("name")
+            if not isinstance(state.get(name), dict):
+                missing.append(prefix + name)
+                continue
+            inner = state[name]
+            if child.tag == "section":
+                missing += _missing_from_state(child, inner, f"{prefix}{name}|")
+                continue
+            test = child.find("param")
+            whens = child.findall("when")
+            values = [w.get("value") for w in whens]
+            chosen = str(inner.get(test.get("name")))
+            if chosen not in values or inner.get("__current_case__") != values.index(chosen):
+                missing.append(
+                    f"{prefix}{name} (case {chosen!r}, __current_case__ {inner.get('__current_case__')})"
+                )
+                continue
+            missing += _missing_from_state(whens[values.index(chosen)], inner, f"{prefix}{name}|")
+    return missing
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=[p.stem for p in WORKFLOWS])
+def test_steps_hold_the_full_tool_state(path):
+    """Every parameter of a tool step's active cases is in its tool_state, as Galaxy's own export
+    writes it: else Galaxy reports upgrade messages and refuses an API invocation without
+    allow_tool_state_corrections (sweep O, item 2)."""
+    pytest.importorskip("galaxy.util.xml_macros")
+    from galaxy.util.xml_macros import load
+
+    workflow = json.loads(path.read_text())
+    for step in workflow["steps"].values():
+        if step["type"] != "tool":
+            continue
+        inputs = load(str(GALAXY / f"{step['tool_id']}.xml")).getroot().find("inputs")
+        state = json.loads(step["tool_state"])
+        missing = _missing_from_state(inputs, state)
+        assert not missing, f"{path.name}, {step['label']}: not in tool_state: {missing}"
+        connected = {k for k, v in _flatten(state).items() if v == {"__class__": "ConnectedValue"}}
+        assert connected == set(step["input_connections"]), f"{path.name}, {step['label']}"
+
+
+def test_full_state_rejects_unknown_parameters():
+    """The builder refuses a step value or a connection that names no parameter of the tool."""
+    pytest.importorskip("galaxy.util.xml_macros")
+    sys.path.insert(0, str(GALAXY))
+    try:
+        from builders import tool_state
+    finally:
+        sys.path.pop(0)
+    inputs = tool_state.expanded_inputs((GALAXY / "gex_impute_impute.xml").read_text(), GALAXY / "macros.xml")
+    full = tool_state.full_state(inputs, {"advanced": {"seed": 3}}, {"expression|input"})
+    assert full["advanced"]["seed"] == 3 and full["advanced"]["layer"] == ""
+    assert full["expression"] == {
+        "format": "h5ad",
+        "__current_case__": 0,
+        "input": {"__class__": "ConnectedValue"},
+    }
+    with pytest.raises(ValueError, match="advanced|sed"):
+        tool_state.full_state(inputs, {"advanced": {"sed": 3}}, set())
+    with pytest.raises(ValueError, match="connections"):
+        tool_state.full_state(inputs, {}, {"expression|inptu"})
+    with pytest.raises(ValueError, match="no case"):
+        tool_state.full_state(inputs, {"expression": {"format": "csv"}}, set())
 
 
 def test_checks_cover_every_workflow():

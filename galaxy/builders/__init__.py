@@ -3,7 +3,9 @@
 One module per tool (:mod:`.annotate`, :mod:`.fit`, :mod:`.impute`, :mod:`.complete`,
 :mod:`.evaluate`), each with a ``build(gx, specs)`` returning a galaxyxml Tool; :mod:`.common`
 holds the shared skeleton, inputs and test helpers; :mod:`.methods` turns the package's method
-registry into method choices and hyperparameters; :mod:`.workflows` writes the Galaxy workflows.
+registry into method choices and hyperparameters; :mod:`.workflows` writes the Galaxy workflows,
+each tool step with its full state (:mod:`.tool_state`); :mod:`.labels` gives each tool's jobs its
+field labels (GEX_IMPUTE_FIELD_LABELS); :mod:`.metrics_table` the evaluate table's columns.
 """
 
 from __future__ import annotations

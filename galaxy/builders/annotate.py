@@ -298,7 +298,8 @@ def _tests(gx: Gx, tool) -> None:
             "annotation table lacks column",
         )
     )
-    # the tissue column named in the form is the one looked for
+    # the tissue column named in the form is the one looked for; the message names the form's
+    # field with the flag (GEX_IMPUTE_FIELD_LABELS, set by the wrapper)
     tool.tests.append(
         common.failure_test(
             gx,
@@ -309,5 +310,6 @@ def _tests(gx: Gx, tool) -> None:
                 "advanced|tissue_key": "SMTSD",
             },
             "tissue_key 'SMTSD' not found",
+            "Pass 'Tissue column' (--tissue-key) naming the column",
         )
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -108,8 +109,22 @@ def export(tool) -> str:
         extra.append(xrefs)
     for element in reversed(extra):
         anchor.addnext(element)
+    _add_field_labels(root, etree.tostring(root, encoding="unicode"))
     xml = etree.tostring(root, pretty_print=True, encoding="unicode")
     return xml if xml.endswith("\n") else xml + "\n"
+
+
+def _add_field_labels(root, xml: str) -> None:
+    """lxml: ``<environment_variables>`` after ``<command>``: the job's GEX_IMPUTE_FIELD_LABELS
+    (:mod:`.labels`), so that the CLI's messages name the form fields."""
+    from lxml import etree
+
+    from . import labels
+
+    found = labels.field_labels(xml, Path(__file__).resolve().parent.parent / "macros.xml")
+    variables = etree.Element("environment_variables")
+    etree.SubElement(variables, "environment_variable", name=labels.ENV).text = labels.environment_json(found)
+    root.find("command").addnext(variables)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -123,6 +138,18 @@ def name_param(gx: Gx, name: str, *, value: str, label: str, help: str, optional
         pattern = pattern.replace("+$", "*$")
     param.append(gx.p.ValidatorParam("regex", message=message, text=pattern))
     return param
+
+
+#: Galaxy datatypes the GCT field takes: 'gz' is what Galaxy (26.1) auto-detect makes of the GTEx
+#: download *_gene_tpm.gct.gz (kept compressed; the CLI reads gzip and stops with a clear error
+#: on a file that is no GCT); 'tabular'/'txt' when the Type is chosen on upload
+GCT_FORMATS = ("tabular", "txt", "gz")
+
+#: the GCT field's help (also the workflows' GCT input)
+GCT_HELP = (
+    "GCT v1.2 as distributed by GTEx (*_gene_tpm.gct.gz, plain or gzip): genes x samples. Upload the "
+    "downloaded .gct.gz as is: auto-detect types it 'gz', which is accepted here; Type 'tabular' works too."
+)
 
 
 def expression_input(gx: Gx):
@@ -154,9 +181,9 @@ def expression_input(gx: Gx):
     when.append(
         gx.p.DataParam(
             "input",
-            format="tabular,txt",
+            format=",".join(GCT_FORMATS),
             label="Expression matrix (GCT)",
-            help="GCT v1.2 as distributed by GTEx (*_gene_tpm.gct.gz, plain or gzip): genes x samples.",
+            help=GCT_HELP,
         )
     )
     when.append(
@@ -223,13 +250,14 @@ _REGISTERED = (
 #: help of the Donor column (macros.xml ``donor_option``) -> what an empty field means. An empty
 #: field passes no --donor-key: the CLI's default, which is the Python API's (one default everywhere)
 DONOR_HELP = {
-    # fit, evaluate: the one the input registered, else none
-    "none": f"{_REGISTERED}, else none (donors unused), as in the gex-impute command and the Python "
-    "API. A column named here is used instead.",
-    # impute: registered, else the saved model's column, else none
-    "model_else_none": f"{_REGISTERED}, else the one a saved model was fitted with, else none (donors "
-    "unused), as in the gex-impute command and the Python API. A column named here is used instead. "
-    "Data without donors: tick 'Donors unknown'.",
+    # fit, evaluate: the one the input registered, else 'donor' where there is one, else none
+    "none": f"{_REGISTERED}, else the column 'donor' if the input has one, else none (donors unused), "
+    "as in the gex-impute command and the Python API. A column named here is used instead.",
+    # impute: registered, else the saved model's column (none for a model fitted without), else 'donor'
+    "model_else_none": f"{_REGISTERED}, else the one a saved model was fitted with (none if it was "
+    "fitted without), else the column 'donor' if the input has one, else none (donors unused), as in "
+    "the gex-impute command and the Python API. A column named here is used instead. Data without "
+    "donors: tick 'Donors unknown'.",
     # complete: registered, else the saved model's column, else 'donor'; donors are needed
     "complete": f"{_REGISTERED}, else the one the saved model was fitted with, else 'donor'. A column "
     "named here is used instead. Completing needs each sample's donor.",
@@ -333,12 +361,14 @@ def check_output(gx: Gx, test, name: str, ftype: str, assertions: list[tuple[str
     return out
 
 
-def failure_test(gx: Gx, params: dict[str, Any], message: str):
-    """A test of a bad input: the job fails with the package's one-line ``gex-impute: error: ...``."""
+def failure_test(gx: Gx, params: dict[str, Any], *messages: str):
+    """A test of a bad input: the job fails with the package's one-line ``gex-impute: error: ...``
+    holding each of ``messages``."""
     test = new_test(gx, params, expect_failure="true")
     stderr = add_assertion(test, "assert_stderr")
     add_assertion(stderr, "has_text", text=ERROR_PREFIX)
-    add_assertion(stderr, "has_text", text=message)
+    for message in messages:
+        add_assertion(stderr, "has_text", text=message)
     return test
 
 

@@ -31,7 +31,11 @@ METHODS
   below); ``obs['imputed_profile']`` is True for the profiles that were absent and are now
   estimated; observed values unchanged; with a prediction interval level, the lower and upper
   bounds as layers
-- optionally the completed matrix as a GCT (genes x donor-tissue columns)
+- optionally the completed matrix as a GCT: genes x profiles, one column per row of the
+  AnnData, with two kinds of column names. An observed profile kept as its sample keeps the
+  sample id (e.g. ``GTEX-1117F-0226-SM-5GZZ7``); an estimated (absent) profile, or several
+  samples averaged into one, is named ``DONOR|Tissue`` (e.g. ``GTEX-1117F|Whole Blood``,
+  spaces included). The tissue of a sample-id column is in the AnnData's ``obs``, not in the GCT
 - optionally a PNG heatmap of the observed and completed profiles (donors x tissues)
 
 When a donor has several samples of one tissue, they are kept as separate rows or averaged
@@ -189,6 +193,8 @@ def build(gx: Gx, specs: dict):
             truevalue="true",
             falsevalue="false",
             label="Also write the completed matrix as GCT",
+            help="Genes x profiles. Columns: an observed sample keeps its sample id; an estimated "
+            "(or averaged) profile is named DONOR|Tissue. The h5ad's obs has each column's tissue.",
         )
     )
     extra.append(
@@ -230,11 +236,13 @@ def _tests(gx: Gx, tool) -> None:
         "expression|input": ("expression.gct.gz", "tabular"),
         "expression|sample_attributes": ("sample_attributes.tsv", "tabular"),
     }
-    # GCT in, every output: 6 donors x 4 tissues = 24 rows; the GCT holds them as columns
+    # GCT in, every output: 6 donors x 4 tissues = 24 rows; the GCT holds them as columns. The
+    # GCT.gz typed 'gz', as Galaxy's auto-detect types a GTEx download
     test = common.new_test(
         gx,
         {
             **gct_input,
+            "expression|input": ("expression.gct.gz", "gz"),
             "model_source|source": "method",
             f"{method}|method": "mean",
             "extra|gct": "true",

@@ -8,6 +8,7 @@ from gex_impute.cli._parser import DEFAULT_METHODS
 
 from . import common, methods
 from .common import Gx, ToolSpec
+from .metrics_table import column_names, column_names_action
 
 HELP = """
 **What it does**
@@ -22,11 +23,15 @@ never visible to the methods; hyperparameters set to ``auto`` are chosen on refe
 - ``genes`` (P1): whole genes hidden in every sample, the case of genes never measured
 - ``entries`` (P2): scattered single entries hidden
 - ``samples`` (P3): whole donor x tissue profiles hidden, optionally in K folds so that every
-  profile is held out once; needs the donor column
+  profile is held out once; needs the donor column. A donor's profiles go to different folds, so
+  K must be at least the largest number of profiles of one donor (about 50 in GTEx, which has
+  donors with about 50 tissues) and at most the number of profiles; leave *Number of folds*
+  empty for one split of the given fraction
 
 **Donors** (advanced options): those of the column the input registered (a GTEx GCT input's
-donors are registered when read), else none, as in the ``gex-impute`` command; a donor column named
-there is used instead. The ``samples`` protocol needs them.
+donors are registered when read), else the column ``donor`` if the input has one, else none, as in
+the ``gex-impute`` command; a donor column named there is used instead. The ``samples`` protocol
+needs them.
 
 **Input**
 
@@ -36,9 +41,18 @@ An AnnData (``h5ad``) or a GTEx GCT with its sample attributes, as for the *impu
 
 METHODS
 
-With no method ticked, the command's default selection is compared. The hybrid model runs on
-the job's cores; its epochs, trees and use of promoter sequences can be set in *Hybrid model
-settings* (a workflow can connect them to the values it fits a model with).
+With no method ticked, the command's default selection is compared:
+DEFAULT_SELECTION.
+
+Under the ``genes`` protocol (P1) only WHOLE_GENE_METHODS estimate a gene that has no
+value in any sample (from its gene coordinates; hybrid also from the promoter sequence). The
+others (OTHER_METHODS) cannot predict such an unseen gene: they serve every held-out value
+from their fallback (``n_fallback`` equals ``n_heldout``, so their rows are alike). Completing
+absent donor x tissue profiles, as the *complete* tool does, is measured by the ``samples``
+protocol (P3).
+
+The hybrid model runs on the job's cores; its epochs, trees and use of promoter sequences can be
+set in *Hybrid model settings* (a workflow can connect them to the values it fits a model with).
 
 **Outputs**
 
@@ -161,6 +175,32 @@ def _hybrid_cheetah(specs: dict) -> str:
     return "\n".join(lines)
 
 
+#: the methods that estimate a gene with no value in any sample (protocol genes, P1) from its
+#: genomic context (gene coordinates; the hybrid model also the promoter sequence); the others
+#: serve such a gene from their fallback (n_fallback = n_heldout). The package has no flag for
+#: it: tests/test_galaxy_evaluate.py checks this list against gex_impute.tl.evaluate
+WHOLE_GENE_METHODS = ("hybrid", "distance", "nearest_gene")
+
+
+def _whole_gene_methods(specs: dict) -> list[str]:
+    return [name for name in specs if name in WHOLE_GENE_METHODS]
+
+
+def _literals(names) -> str:
+    return ", ".join(f"``{name}``" for name in names)
+
+
+def _help(specs: dict) -> str:
+    """The help text: the methods, the default selection and which methods apply to P1."""
+    whole_gene = _whole_gene_methods(specs)
+    return (  # the longer placeholders first: they end in METHODS
+        HELP.replace("WHOLE_GENE_METHODS", _literals(whole_gene))
+        .replace("OTHER_METHODS", _literals(n for n in specs if n not in whole_gene))
+        .replace("DEFAULT_SELECTION", _literals(DEFAULT_METHODS))
+        .replace("METHODS", methods.methods_help(specs))
+    )
+
+
 def build(gx: Gx, specs: dict):
     """The galaxyxml Tool."""
     interval = ""
@@ -186,7 +226,7 @@ def build(gx: Gx, specs: dict):
                 "operation_3557",
                 "operation_0337",
             ),  # Validation, Imputation, Visualisation
-            help=HELP.replace("METHODS", methods.methods_help(specs)),
+            help=_help(specs),
         ),
     )
     p = gx.p
@@ -215,7 +255,10 @@ def build(gx: Gx, specs: dict):
             optional=True,
             min=2,
             label="Number of folds",
-            help="K folds: every observed profile is held out once. Empty: one split of the given fraction.",
+            help="K folds: every observed profile is held out once, a donor's profiles in different "
+            "folds, so K must be at least the largest number of profiles of one donor (about 50 in "
+            "GTEx) and at most the number of profiles (the job stops naming both bounds otherwise). "
+            "Empty: one split of the given fraction.",
         )
     )
     protocol.append(when)
@@ -227,7 +270,9 @@ def build(gx: Gx, specs: dict):
         display="checkboxes",
         optional=True,
         label="Methods to compare",
-        help="None ticked: the command's default selection.",
+        help=f"None ticked: the command's default selection ({', '.join(DEFAULT_METHODS)}). Protocol "
+        f"genes (P1): only {', '.join(_whole_gene_methods(specs))} estimate a gene unseen in every "
+        "sample; the others serve it from their fallback.",
         options={m: methods.method_label(specs[m]) for m in specs},
     )
     inputs.append(select)
@@ -257,20 +302,15 @@ def build(gx: Gx, specs: dict):
             )
         )
     inputs.append(common.advanced_section(gx, *extra))
-    tool.outputs.append(
-        p.OutputData("table", format="tabular", label="${tool.name} on ${on_string}: metrics")
-    )
+    table = p.OutputData("table", format="tabular", label="${tool.name} on ${on_string}: metrics")
+    column_names_action(table, intervals=any(methods.gives_intervals(spec) for spec in specs.values()))
+    tool.outputs.append(table)
     tool.outputs.append(p.OutputData("plot", format="png", label="${tool.name} on ${on_string}: figure"))
     _tests(gx, tool)
     return tool
 
 
 def _tests(gx: Gx, tool) -> None:
-    # the columns the help lists, in order (the interval columns only come with a level)
-    header = (
-        r"^method\tprotocol\tpearson\tspearman\tmse\tmean_gene_r\tmean_sample_r\tmean_tissue_r\t"
-        r"n_heldout\tn_folds\tfit_seconds\tpredict_seconds\tn_fallback\tlog1p$"
-    )
     r_any = r"-?(0(\.\d+)?|1(\.0+)?)"  # a Pearson r in [-1, 1]
     # (protocol, methods, [(method, Pearson r pattern)], extra params): the tissue mean is strong
     # on scattered entries and whole samples; every row holds a real correlation, never nan
@@ -285,7 +325,7 @@ def _tests(gx: Gx, tool) -> None:
             "samples",
             "mean,additive",
             [("mean", r"0\.[89]\d*"), ("additive", r"0\.[5-9]\d*")],
-            {"protocol|n_folds": 4},
+            {"protocol|n_folds": 4, "advanced|interval": 0.9},
         ),
     ]
     for protocol_name, methods_value, rows, extra in cases:
@@ -299,6 +339,9 @@ def _tests(gx: Gx, tool) -> None:
             **extra,
         }
         test = common.new_test(gx, params, expect_num_outputs=2)
+        # the header: the columns the help lists, in order (the interval ones only with a level)
+        names = column_names(interval="advanced|interval" in extra)
+        header = "^" + r"\t".join(names) + "$"
         table_asserts = [
             ("has_n_lines", {"n": len(rows) + 1}),
             ("has_line_matching", {"expression": header}),
@@ -307,7 +350,9 @@ def _tests(gx: Gx, tool) -> None:
         for method, r in rows:
             expression = rf"^{method}\t{protocol_name}\t{r}\t{r_any}\t\d+(\.\d+)?(e[-+]\d+)?\t.*"
             table_asserts.append(("has_line_matching", {"expression": expression}))
-        common.check_output(gx, test, "table", "tabular", table_asserts)
+        table = common.check_output(gx, test, "table", "tabular", table_asserts)
+        # Galaxy's column_names metadata: the same names (set by the output's <actions>)
+        common.add_assertion(table, "metadata", name="column_names", value=",".join(names))
         common.check_output(
             gx, test, "plot", "png", [("has_image_width", {"min": 300}), ("has_image_height", {"min": 200})]
         )

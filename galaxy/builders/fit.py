@@ -17,9 +17,11 @@ intervals (split conformal), used by the *impute* tool's interval level.
 
 **Input**
 
-An AnnData (``h5ad``) or a GTEx GCT with its sample attributes, with gene coordinates
-(``chrom``, ``tss``, ``strand``) and, for the promoter CNN, ``promoter`` sequences in ``var``
-(see the *annotate* tool). Methods that can be saved:
+An AnnData (``h5ad``) or a GTEx GCT with its sample attributes. Gene coordinates (``chrom``,
+``tss``, ``strand`` in ``var``; see the *annotate* tool) are needed only by COORDINATE_METHODS.
+The hybrid model fits without them, and uses them (genomic context) and the ``promoter``
+sequences (its promoter CNN) when ``var`` has them; OTHER_METHODS fit on the expression
+values alone. Methods that can be saved:
 
 METHODS
 
@@ -52,6 +54,23 @@ EXPRESSION_ARGS
 H5AD = "expression|input"
 
 
+def _and(names: list[str]) -> str:
+    """``a``, ``b`` and ``c``."""
+    quoted = [f"``{n}``" for n in names]
+    return " and ".join([", ".join(quoted[:-1]), quoted[-1]]) if len(quoted) > 1 else "".join(quoted)
+
+
+def _help(specs: dict, names: list[str]) -> str:
+    """The help: which methods need gene coordinates (the registry's requires_coordinates)."""
+    needs = [n for n in names if specs[n].requires_coordinates]
+    others = [n for n in names if n not in needs and n != "hybrid"]
+    return (  # the longer placeholders first: they end in METHODS
+        HELP.replace("COORDINATE_METHODS", _and(needs))
+        .replace("OTHER_METHODS", _and(others))
+        .replace("METHODS", methods.methods_help(specs, names))
+    )
+
+
 def build(gx: Gx, specs: dict):
     """The galaxyxml Tool."""
     names = methods.savable(specs)
@@ -71,7 +90,7 @@ def build(gx: Gx, specs: dict):
             "and save it for reuse",
             command,
             operations=("operation_3664", "operation_3557"),  # Statistical modelling, Imputation
-            help=HELP.replace("METHODS", methods.methods_help(specs, names)),
+            help=_help(specs, names),
         ),
     )
     inputs = tool.inputs

@@ -21,9 +21,10 @@ Observed values are never changed. To add the donor x tissue profiles that are a
   (``SampleAttributesDS``: ``SAMPID``, ``SMTSD``) and optionally the subject phenotypes.
 
 **Donors** (advanced options): those of the column the input registered (a GTEx GCT input's
-donors are registered when read), else a saved model's column, else none, as in the ``gex-impute``
-command; a donor column named there is used instead. Data without the donors a model was fitted
-with: tick *Donors unknown*, else the job stops saying that the donor column is not found.
+donors are registered when read), else a saved model's column (none if it was fitted without),
+else the column ``donor`` if the input has one, else none, as in the ``gex-impute`` command; a donor
+column named there is used instead. Data without the donors a model was fitted with: tick
+*Donors unknown*, else the job stops saying that the donor column is not found.
 
 Methods that use genomic context (``hybrid``, ``distance``, ``nearest_gene``) need ``var``
 columns ``chrom``, ``tss`` and ``strand`` (and ``promoter`` sequences for the hybrid model's

@@ -2,7 +2,11 @@
 
 Each workflow is a Format2 dictionary (readable, and checked against the tools' parameter names
 by tests/test_galaxy_workflows.py) converted to Galaxy's native ``.ga`` JSON by gxformat2, with
-deterministic uuids and a readable layout so that the committed files are reproducible. Their
+deterministic uuids and a readable layout so that the committed files are reproducible. A tool
+step's ``state`` here holds only what the step sets; the ``.ga`` gets the full state (every
+parameter of the tool, defaults included, read from the generated tool XML by
+:mod:`.tool_state`), as Galaxy's own export has it, so that the workflow invokes as exported
+(without ``allow_tool_state_corrections``). Their
 tests (``<name>-tests.yml``, planemo's workflow-test format) are hand-written files next to them.
 """
 
@@ -13,6 +17,9 @@ import re
 import uuid
 from pathlib import Path
 from typing import Any
+
+from . import tool_state
+from .common import GCT_FORMATS, GCT_HELP
 
 HERE = Path(__file__).resolve().parent.parent  # galaxy/
 NAMESPACE = uuid.UUID("6f1c2b1e-3f5d-4b7e-9a55-0c2f4d1e9a10")
@@ -65,9 +72,7 @@ def complete_cohort() -> dict:
         "release": tool_version().split("+")[0],
         "creator": CREATOR,
         "inputs": {
-            "GCT": _data(
-                "Gene expression matrix, GCT v1.2 (GTEx *_gene_tpm.gct.gz; plain or gzip).", "tabular", (0, 0)
-            ),
+            "GCT": _data(f"Gene expression matrix. {GCT_HELP}", list(GCT_FORMATS), (0, 0)),
             "Sample attributes": _data(
                 "GTEx SampleAttributesDS: SAMPID, SMTSD (tissue), ...", "tabular", (0, 130)
             ),
@@ -254,11 +259,26 @@ def _deterministic_uuids(native: dict, seed: str) -> dict:
     return walk(native, "")
 
 
-def to_native(format2: dict, name: str) -> dict:
-    """The ``.ga`` dictionary of a Format2 workflow."""
+def with_full_states(format2: dict, tools: dict[str, str]) -> dict:
+    """``format2`` with each tool step's ``state`` completed to the tool's full state.
+
+    ``tools`` maps a tool's file name (``gex_impute_fit.xml``) to its generated XML text.
+    """
+    out = json.loads(json.dumps(format2))
+    for label, step in out["steps"].items():
+        inputs = tool_state.expanded_inputs(tools[f"{step['tool_id']}.xml"], HERE / "macros.xml")
+        try:
+            step["state"] = tool_state.full_state(inputs, step.get("state", {}), set(step.get("in", {})))
+        except ValueError as err:
+            raise ValueError(f"step {label!r} ({step['tool_id']}): {err}") from err
+    return out
+
+
+def to_native(format2: dict, name: str, tools: dict[str, str]) -> dict:
+    """The ``.ga`` dictionary of a Format2 workflow (``tools``: see :func:`with_full_states`)."""
     from gxformat2.converter import python_to_workflow
 
-    native = python_to_workflow(json.loads(json.dumps(format2)), None, None)
+    native = python_to_workflow(with_full_states(format2, tools), None, None)
     native = _deterministic_uuids(native, name)
     for step in native["steps"].values():  # give every workflow output a stable uuid too
         for output in step.get("workflow_outputs", []):
@@ -266,9 +286,14 @@ def to_native(format2: dict, name: str) -> dict:
     return native
 
 
-def render_workflows() -> dict[str, str]:
-    """Return {path relative to galaxy/: .ga text}."""
+def render_workflows(tools: dict[str, str] | None = None) -> dict[str, str]:
+    """Return {path relative to galaxy/: .ga text}; ``tools``: the generated tool XML (rendered
+    when not given)."""
+    if tools is None:
+        from . import render_tools
+
+        tools = render_tools()
     return {
-        f"workflows/{name}.ga": json.dumps(to_native(build(), name), indent=4, sort_keys=False) + "\n"
+        f"workflows/{name}.ga": json.dumps(to_native(build(), name, tools), indent=4, sort_keys=False) + "\n"
         for name, build in WORKFLOWS.items()
     }

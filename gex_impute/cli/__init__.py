@@ -14,7 +14,9 @@ error or a signal leaves no output file behind.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -77,11 +79,46 @@ def _one_line(err: BaseException) -> str:
     return " ".join((text or type(err).__name__).split())
 
 
+#: environment variable of a JSON object {CLI flag: form field label}, set by the Galaxy wrappers
+#: (galaxy/builders/labels.py) so that messages also name the field a Galaxy user sees
+FIELD_LABELS_ENV = "GEX_IMPUTE_FIELD_LABELS"
+#: a flag, optionally after "CLI: " (messages written for both interfaces); not one already in
+#: parentheses (a message labelled before), nor part of a longer word or flag
+_FLAG = re.compile(r"(CLI: )?(?<![\w(-])(--[a-z][a-z0-9-]*)(?![\w-])")
+
+
+def _field_labels() -> dict[str, str]:
+    """{flag: field label} from :data:`FIELD_LABELS_ENV`; empty when unset or not such a JSON object."""
+    try:
+        labels = json.loads(os.environ.get(FIELD_LABELS_ENV) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(labels, dict):
+        return {}
+    return {k: v for k, v in labels.items() if isinstance(k, str) and isinstance(v, str) and v}
+
+
+def _with_labels(text: str) -> str:
+    """Each flag of ``text`` that has a field label as ``'Label' (--flag)``."""
+    labels = _field_labels()
+
+    def label(match: re.Match[str]) -> str:
+        flag = match[2]
+        if flag not in labels:
+            return match[0]
+        return f"'{labels[flag]}', CLI: {flag}" if match[1] else f"'{labels[flag]}' ({flag})"
+
+    return _FLAG.sub(label, text) if labels else text
+
+
 def _as_cli(text: str) -> str:
-    """``text`` with the API's argument names (``overwrite=True``, ``donor_key=``) as the CLI's flags."""
+    """``text`` with the API's argument names (``overwrite=True``, ``donor_key=``) as the CLI's flags.
+
+    Each flag with a form field label in :data:`FIELD_LABELS_ENV` is shown with it.
+    """
     for pattern, spelling in _CLI_SPELLING:
         text = pattern.sub(spelling, text)
-    return " ".join(text.split())
+    return _with_labels(" ".join(text.split()))
 
 
 def _outputs_left(args: argparse.Namespace) -> str:
