@@ -278,3 +278,18 @@ def check_dask_client(client: Any) -> int:
         msg = "the dask client has no workers; start some (e.g. LocalCluster(n_workers=2)) first."
         raise ParameterError(msg)
     return int(threads)
+
+
+def log_dask_cluster(client: Any) -> None:
+    """Log the cluster a run uses (INFO): workers, threads, scheduler address and dashboard."""
+    import logging
+
+    info = client.scheduler_info()
+    workers = info.get("workers", {})
+    logging.getLogger("gex_impute").info(
+        "dask: %d workers, %d threads at %s (dashboard: %s)",
+        len(workers),
+        sum(int(w.get("nthreads", 0)) for w in workers.values()),
+        info.get("address", "?"),
+        getattr(client, "dashboard_link", "?"),
+    )

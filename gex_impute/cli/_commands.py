@@ -249,10 +249,10 @@ def complete(args: argparse.Namespace) -> int:
     method = _model_or_method(args)
     donors, tissues = _list(args.donors), _list(args.tissues)  # usage errors before the read
     client = None
-    if args.scheduler is not None:  # an unreachable scheduler, too
-        from distributed import Client
+    if args.scheduler is not None:  # an unreachable scheduler, too: before the read
+        from ._scheduler import connect
 
-        client = Client(args.scheduler)
+        client = connect(args.scheduler)
     try:
         adata = _read(args)
         tl.complete(

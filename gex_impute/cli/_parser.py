@@ -318,8 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scheduler",
         default=None,
-        help="a dask.distributed scheduler address (tcp://host:8786) to estimate blocks on "
-        "(default: none, estimated in this process)",
+        help="a dask.distributed scheduler address (tcp://host:8786): the blocks are estimated and "
+        "the hybrid's XGBoost boosters trained on its workers; an address that does not answer as a "
+        "scheduler within 30 s stops the run (default: none, all in this process)",
     )
     _common(p, donor_help="the one --model was fitted with, else donor")
     p.set_defaults(func=cmd.complete)

@@ -35,7 +35,7 @@ from .._data import (
     resolve_keys,
     sample_annotation,
 )
-from .._utils import check_dask_client
+from .._utils import check_dask_client, log_dask_cluster
 from ..errors import DataError, ParameterError
 from ..methods._base import BaseImputer
 from ._blocks import Context
@@ -233,6 +233,8 @@ def complete(
     if out is not None:
         out = check_output_path(out, overwrite=overwrite, inputs=(getattr(adata, "filename", None),))
     n_threads = check_dask_client(client) if client is not None else 0
+    if client is not None:
+        log_dask_cluster(client)
     if donor_key is False:
         msg = (
             "complete() estimates donor x tissue profiles and needs each sample's donor, but donors "

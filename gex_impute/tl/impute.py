@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .._data import from_anndata, merge_predictions, resolve_keys
-from .._utils import check_dask_client
+from .._utils import check_dask_client, log_dask_cluster
 from ..errors import ParameterError
 from ..methods._base import BaseImputer
 from ._methods import (
@@ -200,6 +200,7 @@ def impute(
         raise ParameterError(msg)
     if client is not None:
         check_dask_client(client)
+        log_dask_cluster(client)
         if not trains_xgboost(instance) or (model is not None and level is None):
             msg = (
                 f"client= trains XGBoost boosters on the cluster, and impute() with method "
@@ -302,7 +303,10 @@ def impute(
         "donor_key": h5ad_safe(donor_key),
         "layer": "X" if layer is None else layer,
         "pretrained": model is not None,
-        "xgboost_on_client": client is not None,
+        # boosters were trained on the client: by the fit, or by the calibration of intervals
+        "xgboost_on_client": client is not None
+        and bool(missing.any())
+        and (model is None or level is not None),
         **info,
     }
     n_fallback, n_imputed = adata.uns[key_added]["n_fallback"], int(missing.sum())
