@@ -211,7 +211,10 @@ def check_output_path(
         raise OutputPathError(msg)
     if directory and path.is_dir() and any(path.iterdir()):
         if not overwrite:
-            msg = f"{what} folder {str(path)!r} is not empty; remove it or choose another path."
+            msg = (
+                f"{what} folder {str(path)!r} is not empty; remove it, choose another path or pass "
+                "overwrite=True (which replaces only a folder gex_impute wrote)."
+            )
             raise OutputPathError(msg)
         _check_replaceable(path, resolved, what, inputs, markers)
     if path.exists() and not path.is_dir() and not overwrite:

@@ -127,7 +127,9 @@ class StoreWriter:
 
         self.path = path
         self.zarr = path.suffix.lower() == ".zarr"
-        self.tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+        remove_stale_stores(path)
+        # the process id in the name tells a later run whether the writer is still alive
+        self.tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{path.suffix}")
         self.file: Any = None  # an h5py.File or a zarr Group while writing
         path.parent.mkdir(parents=True, exist_ok=True)
         skeleton = AnnData(obs=obs, var=var, uns=uns)
@@ -198,12 +200,72 @@ class StoreWriter:
         return None
 
     def abort(self) -> None:
-        """Close and delete the temporary store."""
+        """Close and delete the temporary store (zarr: once its pending writes are done)."""
         file = getattr(self, "file", None)
         if file is not None and not self.zarr:
             file.close()
+        if self.zarr:
+            _wait_for_zarr_io()
         self.file = None
         if self.tmp.is_dir():
             shutil.rmtree(self.tmp, ignore_errors=True)
         elif self.tmp.exists():
             self.tmp.unlink()
+
+
+def _wait_for_zarr_io(timeout: float = 30.0) -> None:
+    """Wait until zarr's own I/O thread has no task left (zarr >= 3).
+
+    zarr 3 writes on an event loop in a thread of its own. An interrupt (Ctrl-C, SIGTERM) stops
+    only the main thread's wait, so writes still in flight would create the store's folder again
+    after :meth:`StoreWriter.abort` deleted it.
+    """
+    import asyncio
+
+    try:
+        from zarr.core import sync as zarr_sync
+    except ImportError:  # zarr 2 writes in the calling thread
+        return
+    loop = getattr(zarr_sync, "loop", [None])[0]
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+
+    async def idle() -> None:
+        current = asyncio.current_task()
+        others = [t for t in asyncio.all_tasks() if t is not current]
+        if others:
+            await asyncio.wait(others, timeout=timeout)
+
+    try:
+        asyncio.run_coroutine_threadsafe(idle(), loop).result(timeout + 1)
+    except Exception:  # noqa: BLE001 - best effort: the folder is deleted either way
+        return
+
+
+def remove_stale_stores(path: Path) -> None:
+    """Delete the temporary stores of ``path`` whose writer no longer runs; keep a live writer's.
+
+    A process killed by SIGKILL (or by SIGTERM without the CLI's handler) cannot clean up.
+    """
+    import logging
+
+    for tmp in path.parent.glob(f".{path.stem}.tmp-*{path.suffix}"):
+        pid = tmp.name.removeprefix(f".{path.stem}.tmp-").split("-")[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        logging.getLogger("gex_impute").info("removing %s, left by a run that was stopped", tmp)
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's process
+        return True
+    return True
