@@ -296,3 +296,43 @@ def log_dask_cluster(client: Any) -> None:
         info.get("address", "?"),
         getattr(client, "dashboard_link", "?"),
     )
+
+
+def cluster_lost(err: BaseException, client: Any) -> ConnectionError | None:
+    """Return a clear error when ``err`` says the dask cluster went away mid-run, else None.
+
+    dask reports a lost scheduler or worker as a cancelled future ("already forgotten": a worker
+    over its memory limit), a closed comm or client, or a bare ``KeyError`` of a worker address;
+    an error raised by the computation itself is left alone.
+    """
+    from concurrent.futures import CancelledError
+
+    name = type(err).__name__
+    lost = (
+        isinstance(err, CancelledError)
+        or name in ("CommClosedError", "ClosedClientError", "KilledWorker", "FutureCancelledError")
+        or (
+            isinstance(err, KeyError)
+            and str(err.args[0] if err.args else "").startswith(("tcp://", "tls://", "inproc://", "ucx://"))
+        )
+        or getattr(client, "status", "running") in ("closing", "closed")
+    )
+    if not lost:
+        return None
+    address = getattr(getattr(client, "scheduler", None), "address", "?")
+    return ConnectionError(
+        f"the dask cluster at {address} was lost during the run ({name}: {err}): a worker died (over "
+        "its memory limit?) or the scheduler or client stopped; check the cluster and run again."
+    )
+
+
+def release_quietly(futures: Any, *, cancel: bool = False) -> None:
+    """Release (or ``cancel``) dask futures, ignoring a client that is already gone."""
+    for future in futures:
+        try:
+            if cancel:
+                future.cancel()
+            else:
+                future.release()
+        except Exception:  # noqa: BLE001 - a closed client: nothing left to free, and the cause goes on
+            continue

@@ -56,3 +56,51 @@ def test_a_closed_client_is_named():
         closed.close()
         with pytest.raises(ParameterError, match="client is closed"):
             complete(cohort, method="mean", client=closed, progress=False)
+
+
+def test_the_model_and_data_are_scattered_once(client, monkeypatch):
+    """Sweep Q: with missing entries in observed samples they were sent to every worker twice."""
+    import gex_impute as gi
+
+    adata = gi.datasets.simulate(
+        n_donors=6, n_tissues=4, n_genes=60, frac_missing_entries=0.05, random_state=1
+    )
+    adata = adata[~np.isnan(adata.X).all(axis=1)].copy()
+    assert np.isnan(adata.X).any()
+    sent = []
+    scatter = type(client).scatter
+
+    def counted(self, data, *args, **kwargs):
+        sent.append([type(x).__name__ for x in data])
+        return scatter(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(type(client), "scatter", counted)
+    local = complete(adata, method="knn", block_size=4, progress=False)
+    remote = complete(adata, method="knn", block_size=4, client=client, progress=False)
+    assert sent == [["KNNImputer", "Context"]]
+    np.testing.assert_allclose(remote.X, local.X, rtol=1e-6)
+
+
+def _slow_square(shared, x):
+    import time
+
+    time.sleep(0.2)
+    return shared * x * x
+
+
+def test_a_lost_cluster_is_named_not_hidden_by_the_cleanup():
+    """Sweep Q: 'error: tcp://...' (a KeyError) or the cleanup's ClosedClientError hid what happened."""
+    from gex_impute._utils import cluster_lost
+    from gex_impute.tl._dask import run_blocks
+
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
+        lost = distributed.Client(cluster)
+        blocks = run_blocks(_slow_square, (1,), [(i,) for i in range(8)], client=lost, max_in_flight=4)
+        assert next(blocks) == 0
+        lost.close()  # the cluster goes away mid-run
+        with pytest.raises(ConnectionError, match="dask cluster at .* was lost during the run"):
+            list(blocks)
+    assert cluster_lost(KeyError("tcp://127.0.0.1:33825"), None) is not None
+    assert cluster_lost(distributed.client.FutureCancelledError("x", "already forgotten"), None) is not None
+    assert cluster_lost(KeyError("gene"), None) is None  # the computation's own error goes on
+    assert cluster_lost(ValueError("bad"), None) is None

@@ -1,18 +1,42 @@
 """Run block functions locally or on a dask.distributed cluster, results in submission order.
 
 The shared arguments (the fitted method and the observed data) are scattered to every worker
-once; each block becomes one ``client.submit`` of a pure function. At most ``max_in_flight``
+once (:func:`scattered`, for every phase of a run); each block becomes one ``client.submit`` of
+a pure function. A cluster lost mid-run is reported as such (a ``ConnectionError``). At most ``max_in_flight``
 blocks are pending at a time, so the results waiting to be written stay bounded in memory.
 dask is imported only when a client is given.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
-from .._utils import check_dask_client
+from .._utils import check_dask_client, cluster_lost, release_quietly
+
+
+@contextlib.contextmanager
+def scattered(shared: tuple, client: Any = None) -> Iterator[tuple]:
+    """Yield ``shared`` on every worker of ``client`` (futures), released at the end; as is without one.
+
+    For several :func:`run_blocks` calls over the same arguments: sent once, not once per call.
+    """
+    if client is None:
+        yield shared
+        return
+    futures = client.scatter(list(shared), broadcast=True, hash=False)
+    try:
+        yield tuple(futures)
+    finally:
+        release_quietly(futures)
+
+
+def _is_future(value: Any) -> bool:
+    from distributed import Future
+
+    return isinstance(value, Future)
 
 
 def run_blocks(
@@ -30,7 +54,8 @@ def run_blocks(
     func
         A pure, picklable (module-level) function.
     shared
-        Arguments common to every call (scattered once with ``broadcast=True`` on a cluster).
+        Arguments common to every call: scattered here with ``broadcast=True`` on a cluster,
+        unless already futures (:func:`scattered`).
     tasks
         Per-call arguments.
     client
@@ -43,17 +68,34 @@ def run_blocks(
             yield func(*shared, *task)
         return
     limit = max_in_flight or 2 * check_dask_client(client)
-    shared_futures = client.scatter(list(shared), broadcast=True, hash=False)
+    own = not all(_is_future(value) for value in shared)  # not scattered by the caller: here
+    shared_futures = client.scatter(list(shared), broadcast=True, hash=False) if own else list(shared)
     pending: deque = deque()
     try:
         for task in tasks:
-            pending.append(client.submit(func, *shared_futures, *task, pure=False))
+            with _said_lost(client):
+                pending.append(client.submit(func, *shared_futures, *task, pure=False))
             if len(pending) >= limit:
-                yield pending.popleft().result()
+                with _said_lost(client):
+                    result = pending.popleft().result()
+                yield result
         while pending:
-            yield pending.popleft().result()
+            with _said_lost(client):
+                result = pending.popleft().result()
+            yield result
     finally:
-        for future in pending:
-            future.cancel()
-        for future in shared_futures:
-            future.release()
+        release_quietly(pending, cancel=True)
+        if own:
+            release_quietly(shared_futures)
+
+
+@contextlib.contextmanager
+def _said_lost(client: Any) -> Iterator[None]:
+    """Re-raise dask's errors of a lost cluster (a bare worker address, a closed client) as one."""
+    try:
+        yield
+    except Exception as err:
+        lost = cluster_lost(err, client)
+        if lost is None:
+            raise
+        raise lost from err

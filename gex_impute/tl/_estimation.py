@@ -27,15 +27,20 @@ def row_blocks(n_rows: int, block_size: int) -> list[tuple[int, int]]:
     return [(s, min(s + block_size, n_rows)) for s in range(0, n_rows, block_size)]
 
 
-def estimate_observed_holes(method, context: Context, level, dtype, client, block_size: int) -> Holes:
-    """Fill the missing entries of observed samples (by blocks when the method predicts rows)."""
+def estimate_observed_holes(
+    method, context: Context, level, dtype, client, block_size: int, shared: tuple | None = None
+) -> Holes:
+    """Fill the missing entries of observed samples (by blocks when the method predicts rows).
+
+    ``shared``: ``(method, context)`` as :func:`~gex_impute.tl._dask.scattered` gave them.
+    """
     counts = missing_per_row(context.data.values)
     rows = np.flatnonzero(counts)
     parts = []
     if len(rows):
         step = block_size if hasattr(method, "predict_rows") else len(rows)  # else: one full prediction
         tasks = [(rows[s : s + step], level, dtype) for s in range(0, len(rows), step)]
-        parts = list(run_blocks(estimate_holes, (method, context), tasks, client=client))
+        parts = list(run_blocks(estimate_holes, shared or (method, context), tasks, client=client))
     return Holes(context.data.values, counts, parts)
 
 
@@ -59,11 +64,12 @@ def prediction_batches(grid: Grid, blocks: list[tuple[int, int]], limit: int) ->
 
 
 def profile_results(
-    method, context: Context, grid: Grid, batches, level, dtype, client
+    method, context: Context, grid: Grid, batches, level, dtype, client, shared: tuple | None = None
 ) -> Generator[dict, None, None]:
     """Estimates of the absent profiles, one result per block that has any, in block order.
 
     Each batch of blocks is estimated by one prediction; its result is cut back into blocks.
+    ``shared``: as for :func:`estimate_observed_holes`.
     """
     columns = list(context.data.obs.columns)
     sizes = [[int(grid.estimated[a:b].sum()) for a, b in batch] for batch in batches]
@@ -76,7 +82,7 @@ def profile_results(
             obs = grid.obs.iloc[rows].reindex(columns=columns)
             yield grid.donor[rows], grid.tissue[rows], obs, level, dtype
 
-    results = run_blocks(estimate_profiles, (method, context), tasks(), client=client)
+    results = run_blocks(estimate_profiles, shared or (method, context), tasks(), client=client)
     try:
         for result, counts in zip(results, sizes, strict=True):
             offsets = np.cumsum([0, *counts])

@@ -318,3 +318,23 @@ def cell_line_profiles(data: ExpressionData) -> set[tuple[int, int]]:
     pairs = {(int(d), t) for d in lines for t in range(n_t)}
     pairs |= {(d, int(t)) for t in only_lines for d in range(n_d)}
     return pairs
+
+
+def log_skipped(grid: Grid, tissue_key: str, sex_specific_tissues: Mapping[str, str]) -> None:
+    """Log the absent profiles not estimated, and why: a cell line's, and those a donor's sex rules out."""
+    import logging
+
+    logger = logging.getLogger("gex_impute")
+    if grid.skipped.get("cell_line"):
+        logger.info(
+            "%d absent profiles not estimated: a cell line (K-562) has no organs, and no donor has "
+            "its tissue",
+            grid.skipped["cell_line"],
+        )
+    if grid.skipped.get("sex"):
+        completed = set(grid.obs[tissue_key].astype(str))  # tissues= may leave some out
+        logger.info(
+            "%d absent profiles not estimated: the donor's sex rules them out (%s)",
+            grid.skipped["sex"],
+            ", ".join(f"{t}: {s} only" for t, s in sex_specific_tissues.items() if t in completed),
+        )

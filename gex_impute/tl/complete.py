@@ -39,6 +39,7 @@ from .._utils import check_dask_client, log_dask_cluster
 from ..errors import DataError, ParameterError
 from ..methods._base import BaseImputer
 from ._blocks import Context
+from ._dask import scattered
 from ._estimation import (
     estimate_observed_holes,
     prediction_batches,
@@ -46,7 +47,7 @@ from ._estimation import (
     row_blocks,
     write_blocks,
 )
-from ._grid import cell_line_profiles, plan_grid
+from ._grid import cell_line_profiles, log_skipped, plan_grid
 from ._methods import (
     calibrate_patterns,
     check_call_options,
@@ -54,6 +55,7 @@ from ._methods import (
     check_level,
     h5ad_safe,
     resolve_with_scale,
+    silenced,
     trains_xgboost,
     used_seed,
     xgboost_training,
@@ -141,7 +143,7 @@ def complete(
     client
         A ``dask.distributed.Client`` (e.g. ``Client("tcp://scheduler:8786")``): the blocks
         are estimated on its workers (the fitted method and the observed data are scattered
-        once), and the hybrid's XGBoost boosters are trained there with ``xgboost.dask``
+        once), and the hybrid's stacking XGBoost boosters are trained there with ``xgboost.dask``
         (one worker per booster: the boosters equal local ones bit for bit, see
         :func:`gex_impute.methods.hybrid.distributed.training_client`); the result equals the
         local run. Feature construction and the CNN of the hybrid's fit run here.
@@ -334,59 +336,51 @@ def complete(
             info["calibrate_seconds"] = float(time.perf_counter() - start_time)
     info["params"] = recorded_params(instance)
     start_time = time.perf_counter()
-    holes = estimate_observed_holes(instance, context, level, dtype, client, block_size)
+    # the fitted method and the observed data go to every worker once, for both phases; the
+    # workers' copy draws no progress bars of its own (they would be the workers')
+    on_workers = silenced(instance, False) if client is not None else instance
+    with scattered((on_workers, context), client) as shared:
+        holes = estimate_observed_holes(instance, context, level, dtype, client, block_size, shared=shared)
 
-    # -- estimate and write block by block ---------------------------------------------------------
-    bounds = ("lower", "upper") if level is not None else ()
-    layer_types = {f"{key_added}_mask": np.dtype(bool), **{f"{key_added}_{b}": dtype for b in bounds}}
-    uns = {key_added: info, "gex_impute": {"tissue_key": tissue_key, "donor_key": donor_key}}
-    var = data.var.copy()
-    writer: MemoryWriter | StoreWriter
-    if out is None:
-        writer = MemoryWriter(grid.obs, var, dtype, layer_types)
-    else:
-        writer = StoreWriter(out, grid.obs, var, dtype, layer_types, uns, rows_per_chunk=min(block_size, 256))
-    results = profile_results(instance, context, grid, batches, level, dtype, client)
-    try:
-        n_imputed = write_blocks(
-            writer,
-            adata,
-            grid,
-            holes,
-            results,
-            blocks,
-            key_added=key_added,
-            progress=progress,
-            desc=f"complete ({instance.name})",
-            layer=layer,
-            orientation=orientation,
-            dtype=dtype,
-            level=level,
-        )
-        info["fit_seconds"] = float(fit_seconds)
-        info["predict_seconds"] = float(time.perf_counter() - start_time)
-        info["n_imputed"] = n_imputed
-        result_adata = writer.finish(uns)
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        results.close()  # cancels what is still pending on a cluster
-    if grid.skipped.get("cell_line"):
-        logger.info(
-            "%d absent profiles not estimated: a cell line (K-562) has no organs, and no donor has "
-            "its tissue",
-            grid.skipped["cell_line"],
-        )
-    if grid.skipped.get("sex"):
-        completed = set(grid.obs[tissue_key].astype(str))  # tissues= may leave some out
-        logger.info(
-            "%d absent profiles not estimated: the donor's sex rules them out (%s)",
-            grid.skipped["sex"],
-            ", ".join(
-                f"{t}: {s} only" for t, s in sex_record["sex_specific_tissues"].items() if t in completed
-            ),
-        )
+        # -- estimate and write block by block ------------------------------------------------
+        bounds = ("lower", "upper") if level is not None else ()
+        layer_types = {f"{key_added}_mask": np.dtype(bool), **{f"{key_added}_{b}": dtype for b in bounds}}
+        uns = {key_added: info, "gex_impute": {"tissue_key": tissue_key, "donor_key": donor_key}}
+        var = data.var.copy()
+        writer: MemoryWriter | StoreWriter
+        if out is None:
+            writer = MemoryWriter(grid.obs, var, dtype, layer_types)
+        else:
+            writer = StoreWriter(
+                out, grid.obs, var, dtype, layer_types, uns, rows_per_chunk=min(block_size, 256)
+            )
+        results = profile_results(instance, context, grid, batches, level, dtype, client, shared=shared)
+        try:
+            n_imputed = write_blocks(
+                writer,
+                adata,
+                grid,
+                holes,
+                results,
+                blocks,
+                key_added=key_added,
+                progress=progress,
+                desc=f"complete ({instance.name})",
+                layer=layer,
+                orientation=orientation,
+                dtype=dtype,
+                level=level,
+            )
+            info["fit_seconds"] = float(fit_seconds)
+            info["predict_seconds"] = float(time.perf_counter() - start_time)
+            info["n_imputed"] = n_imputed
+            result_adata = writer.finish(uns)
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            results.close()  # cancels what is still pending on a cluster
+    log_skipped(grid, tissue_key, sex_record["sex_specific_tissues"])
     logger.info(
         "completed %d donors x %d tissues: %d profiles estimated, %d entries in all, %.1f s",
         info["n_donors"],

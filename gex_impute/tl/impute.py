@@ -138,8 +138,9 @@ def impute(
         method or ``model`` brings its own calibration); None for none.
     client
         A ``dask.distributed.Client`` (e.g. ``Client("tcp://scheduler:8786")``): the hybrid's
-        XGBoost boosters (of the fit, and of the interval calibration) are trained on its
-        workers with ``xgboost.dask``, one worker per booster, so the result equals the local
+        stacking XGBoost boosters (of the fit, and of the interval calibration) are trained on
+        its workers with ``xgboost.dask``, one worker per booster (the small per-sample boosters
+        of a cohort of at most 50 samples are trained here), so the result equals the local
         run's bit for bit; feature construction, the CNN and the prediction run here. Only for
         a method that trains XGBoost (the hybrid); :func:`gex_impute.tl.complete` also
         estimates its blocks on the client.

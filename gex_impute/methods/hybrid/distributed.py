@@ -1,7 +1,9 @@
 """Train the hybrid's XGBoost boosters on a dask.distributed cluster with ``xgboost.dask``.
 
-A fit run inside :func:`training_client` sends every booster it trains
-(:func:`~gex_impute.methods.hybrid.stacking.train_booster`) to the cluster:
+A fit run inside :func:`training_client` sends every stacking booster it trains
+(:func:`~gex_impute.methods.hybrid.stacking.train_booster`) to the cluster (the per-sample
+boosters of the scattered-entry base, ``row_models``, which only cohorts of at most 50 samples
+use, stay here):
 :func:`train_booster_dask` places the training and early-stopping rows on the cluster's
 workers as dask arrays and calls ``xgboost.dask.train`` on ``DaskDMatrix`` objects built from
 them. Everything else of the fit (feature construction, the CNN, the bases) runs here.
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._utils import check_dask_client
+from ..._utils import check_dask_client, cluster_lost
 from ...errors import ParameterError
 from .stacking import EARLY_STOPPING_ROUNDS, validation_score
 
@@ -169,16 +171,22 @@ def train_booster_dask(
             _placed(client, r_parts, workers),
             feature_names=names,
         )
-    with xgb.config_context(verbosity=1):
-        output = dxgb.train(
-            client,
-            {**params, "seed": seed},
-            matrices["train"],
-            n_estimators,
-            evals=[(matrices["val"], "val")],
-            early_stopping_rounds=EARLY_STOPPING_ROUNDS,
-            verbose_eval=False,
-        )
+    try:
+        with xgb.config_context(verbosity=1):
+            output = dxgb.train(
+                client,
+                {**params, "seed": seed},
+                matrices["train"],
+                n_estimators,
+                evals=[(matrices["val"], "val")],
+                early_stopping_rounds=EARLY_STOPPING_ROUNDS,
+                verbose_eval=False,
+            )
+    except Exception as err:  # a worker over its memory limit: "... already forgotten"
+        lost = cluster_lost(err, client)
+        if lost is None:
+            raise
+        raise lost from err
     booster = output["booster"]
     nthread = int(params.get("nthread", 1))
     dval = xgb.DMatrix(x[val_rows], label=r[val_rows], feature_names=names, nthread=nthread)
