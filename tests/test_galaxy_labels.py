@@ -34,8 +34,7 @@ def test_the_builders_use_the_clis_variable():
 
 @pytest.mark.parametrize("path", TOOLS, ids=[p.stem for p in TOOLS])
 def test_labels_are_the_fields_of_flags_the_command_passes(path):
-    from galaxy.util.xml_macros import load
-
+    load = pytest.importorskip("galaxy.util.xml_macros", reason="Galaxy's xml_macros (the galaxy extra)").load
     found = _labels(path)
     root = load(str(path)).getroot()
     command = root.find("command").text
