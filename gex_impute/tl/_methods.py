@@ -112,7 +112,7 @@ def check_call_options(params: dict[str, Any], method: str | BaseImputer, *, cal
     name = caller.__name__
     for key in params:
         if key in _NOT_TAKEN:
-            msg = f"{name}() returns a new AnnData and never modifies its input: drop {key}=."
+            msg = f"{name}() returns a new AnnData (or writes out=), never changing its input: drop {key}=."
             raise ParameterError(msg)
     if not isinstance(method, str):
         return
