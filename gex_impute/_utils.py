@@ -298,6 +298,21 @@ def log_dask_cluster(client: Any) -> None:
     )
 
 
+@contextlib.contextmanager
+def said_if_cluster_lost(client: Any) -> Iterator[None]:
+    """Re-raise dask's errors of a cluster lost mid-run as one :class:`ConnectionError` naming it.
+
+    An error raised by the computation itself goes on as it is.
+    """
+    try:
+        yield
+    except Exception as err:
+        lost = cluster_lost(err, client)
+        if lost is None:
+            raise
+        raise lost from err
+
+
 def cluster_lost(err: BaseException, client: Any) -> ConnectionError | None:
     """Return a clear error when ``err`` says the dask cluster went away mid-run, else None.
 

@@ -91,15 +91,16 @@ def _slow_square(shared, x):
 def test_a_lost_cluster_is_named_not_hidden_by_the_cleanup():
     """Sweep Q: 'error: tcp://...' (a KeyError) or the cleanup's ClosedClientError hid what happened."""
     from gex_impute._utils import cluster_lost
-    from gex_impute.tl._dask import run_blocks
+    from gex_impute.tl._dask import run_blocks, scattered
 
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
         lost = distributed.Client(cluster)
-        blocks = run_blocks(_slow_square, (1,), [(i,) for i in range(8)], client=lost, max_in_flight=4)
-        assert next(blocks) == 0
-        lost.close()  # the cluster goes away mid-run
-        with pytest.raises(ConnectionError, match="dask cluster at .* was lost during the run"):
-            list(blocks)
+        with scattered((1,), lost) as shared:
+            blocks = run_blocks(_slow_square, shared, [(i,) for i in range(8)], client=lost, max_in_flight=4)
+            assert next(blocks) == 0
+            lost.close()  # the cluster goes away mid-run
+            with pytest.raises(ConnectionError, match="dask cluster at .* was lost during the run"):
+                list(blocks)
     assert cluster_lost(KeyError("tcp://127.0.0.1:33825"), None) is not None
     from concurrent.futures import CancelledError
 

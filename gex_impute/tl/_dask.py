@@ -2,8 +2,9 @@
 
 The shared arguments (the fitted method and the observed data) are scattered to every worker
 once (:func:`scattered`, for every phase of a run); each block becomes one ``client.submit`` of
-a pure function. A cluster lost mid-run is reported as such (a ``ConnectionError``). At most ``max_in_flight``
-blocks are pending at a time, so the results waiting to be written stay bounded in memory.
+a pure function. A cluster lost mid-run is reported as such (a ``ConnectionError``). At most
+``max_in_flight`` blocks are pending at a time, so the results waiting to be written stay
+bounded in memory.
 dask is imported only when a client is given.
 """
 
@@ -14,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
-from .._utils import check_dask_client, cluster_lost, release_quietly
+from .._utils import check_dask_client, release_quietly, said_if_cluster_lost
 
 
 @contextlib.contextmanager
@@ -33,12 +34,6 @@ def scattered(shared: tuple, client: Any = None) -> Iterator[tuple]:
         release_quietly(futures)
 
 
-def _is_future(value: Any) -> bool:
-    from distributed import Future
-
-    return isinstance(value, Future)
-
-
 def run_blocks(
     func: Callable,
     shared: tuple,
@@ -54,8 +49,7 @@ def run_blocks(
     func
         A pure, picklable (module-level) function.
     shared
-        Arguments common to every call: scattered here with ``broadcast=True`` on a cluster,
-        unless already futures (:func:`scattered`).
+        Arguments common to every call, as :func:`scattered` gives them (futures on a cluster).
     tasks
         Per-call arguments.
     client
@@ -68,34 +62,18 @@ def run_blocks(
             yield func(*shared, *task)
         return
     limit = max_in_flight or 2 * check_dask_client(client)
-    own = not all(_is_future(value) for value in shared)  # not scattered by the caller: here
-    shared_futures = client.scatter(list(shared), broadcast=True, hash=False) if own else list(shared)
     pending: deque = deque()
     try:
         for task in tasks:
-            with _said_lost(client):
-                pending.append(client.submit(func, *shared_futures, *task, pure=False))
+            with said_if_cluster_lost(client):
+                pending.append(client.submit(func, *shared, *task, pure=False))
             if len(pending) >= limit:
-                with _said_lost(client):
+                with said_if_cluster_lost(client):
                     result = pending.popleft().result()
                 yield result
         while pending:
-            with _said_lost(client):
+            with said_if_cluster_lost(client):
                 result = pending.popleft().result()
             yield result
     finally:
         release_quietly(pending, cancel=True)
-        if own:
-            release_quietly(shared_futures)
-
-
-@contextlib.contextmanager
-def _said_lost(client: Any) -> Iterator[None]:
-    """Re-raise dask's errors of a lost cluster (a bare worker address, a closed client) as one."""
-    try:
-        yield
-    except Exception as err:
-        lost = cluster_lost(err, client)
-        if lost is None:
-            raise
-        raise lost from err

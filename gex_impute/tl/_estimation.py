@@ -28,7 +28,7 @@ def row_blocks(n_rows: int, block_size: int) -> list[tuple[int, int]]:
 
 
 def estimate_observed_holes(
-    method, context: Context, level, dtype, client, block_size: int, shared: tuple | None = None
+    method, context: Context, level, dtype, client, block_size: int, shared: tuple
 ) -> Holes:
     """Fill the missing entries of observed samples (by blocks when the method predicts rows).
 
@@ -40,7 +40,7 @@ def estimate_observed_holes(
     if len(rows):
         step = block_size if hasattr(method, "predict_rows") else len(rows)  # else: one full prediction
         tasks = [(rows[s : s + step], level, dtype) for s in range(0, len(rows), step)]
-        parts = list(run_blocks(estimate_holes, shared or (method, context), tasks, client=client))
+        parts = list(run_blocks(estimate_holes, shared, tasks, client=client))
     return Holes(context.data.values, counts, parts)
 
 
@@ -64,12 +64,12 @@ def prediction_batches(grid: Grid, blocks: list[tuple[int, int]], limit: int) ->
 
 
 def profile_results(
-    method, context: Context, grid: Grid, batches, level, dtype, client, shared: tuple | None = None
+    context: Context, grid: Grid, batches, level, dtype, client, shared: tuple
 ) -> Generator[dict, None, None]:
     """Estimates of the absent profiles, one result per block that has any, in block order.
 
     Each batch of blocks is estimated by one prediction; its result is cut back into blocks.
-    ``shared``: as for :func:`estimate_observed_holes`.
+    ``shared``: ``(method, context)`` as :func:`~gex_impute.tl._dask.scattered` gave them.
     """
     columns = list(context.data.obs.columns)
     sizes = [[int(grid.estimated[a:b].sum()) for a, b in batch] for batch in batches]
@@ -82,7 +82,7 @@ def profile_results(
             obs = grid.obs.iloc[rows].reindex(columns=columns)
             yield grid.donor[rows], grid.tissue[rows], obs, level, dtype
 
-    results = run_blocks(estimate_profiles, shared or (method, context), tasks(), client=client)
+    results = run_blocks(estimate_profiles, shared, tasks(), client=client)
     try:
         for result, counts in zip(results, sizes, strict=True):
             offsets = np.cumsum([0, *counts])

@@ -354,7 +354,7 @@ def complete(
             writer = StoreWriter(
                 out, grid.obs, var, dtype, layer_types, uns, rows_per_chunk=min(block_size, 256)
             )
-        results = profile_results(instance, context, grid, batches, level, dtype, client, shared=shared)
+        results = profile_results(context, grid, batches, level, dtype, client, shared=shared)
         try:
             n_imputed = write_blocks(
                 writer,

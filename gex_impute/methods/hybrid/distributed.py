@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._utils import check_dask_client, cluster_lost
+from ..._utils import check_dask_client, said_if_cluster_lost
 from ...errors import ParameterError
 from .stacking import EARLY_STOPPING_ROUNDS, validation_score
 
@@ -171,22 +171,17 @@ def train_booster_dask(
             _placed(client, r_parts, workers),
             feature_names=names,
         )
-    try:
-        with xgb.config_context(verbosity=1):
-            output = dxgb.train(
-                client,
-                {**params, "seed": seed},
-                matrices["train"],
-                n_estimators,
-                evals=[(matrices["val"], "val")],
-                early_stopping_rounds=EARLY_STOPPING_ROUNDS,
-                verbose_eval=False,
-            )
-    except Exception as err:  # a worker over its memory limit: "... already forgotten"
-        lost = cluster_lost(err, client)
-        if lost is None:
-            raise
-        raise lost from err
+    # a worker over its memory limit: "... already forgotten", said as a lost cluster
+    with said_if_cluster_lost(client), xgb.config_context(verbosity=1):
+        output = dxgb.train(
+            client,
+            {**params, "seed": seed},
+            matrices["train"],
+            n_estimators,
+            evals=[(matrices["val"], "val")],
+            early_stopping_rounds=EARLY_STOPPING_ROUNDS,
+            verbose_eval=False,
+        )
     booster = output["booster"]
     nthread = int(params.get("nthread", 1))
     dval = xgb.DMatrix(x[val_rows], label=r[val_rows], feature_names=names, nthread=nthread)
