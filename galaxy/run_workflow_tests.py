@@ -39,8 +39,6 @@ sys.path.insert(0, str(HERE))
 
 from workflow_checks import CHECKS, Result  # noqa: E402
 
-Check = Result  # (what, ok, detail)
-
 
 def _job_paths(tests_file: Path, job: dict[str, Any]) -> dict[str, Any]:
     """The test job's inputs: file paths made absolute (relative to the tests file), values as is."""
@@ -109,7 +107,7 @@ def _upgrade_messages(gi, workflow_id: str, history_id: str) -> dict[str, Any]:
     return messages
 
 
-def invoke_as_exported(name: str, planemo_invocation: str, args: argparse.Namespace, gi) -> list[Check]:
+def invoke_as_exported(name: str, planemo_invocation: str, args: argparse.Namespace, gi) -> list[Result]:
     """Step 3 of the module docstring: import ``name``.ga, check it, invoke it without tool state
     corrections on the inputs of planemo's invocation ``planemo_invocation``; return the checks."""
     from bioblend import ConnectionError as BioblendConnectionError
@@ -123,7 +121,7 @@ def invoke_as_exported(name: str, planemo_invocation: str, args: argparse.Namesp
     history = gi.histories.create_history(f"{name}: invoked as exported")["id"]
     workflow = gi.workflows.import_workflow_from_local_path(str(WORKFLOWS / f"{name}.ga"))["id"]
     messages = _upgrade_messages(gi, workflow, history)
-    checks: list[Check] = [("as exported: no step has upgrade messages", not messages, str(messages)[:300])]
+    checks: list[Result] = [("as exported: no step has upgrade messages", not messages, str(messages)[:300])]
     try:
         invocation = gi.workflows.invoke_workflow(
             workflow, inputs=inputs, history_id=history, inputs_by="name"

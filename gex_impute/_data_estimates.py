@@ -57,18 +57,22 @@ def estimated_values(adata: AnnData, layer: str | None) -> tuple[str, np.ndarray
             return f"layers[{name!r}]", dense(adata.layers[name], dtype=bool)
     if records:  # the record without its mask: deleted, the documented way to use the estimates as data
         return None
-    marks, mask = [], np.zeros(adata.shape, dtype=bool)
+    # the data's shape in booleans only where a mark is found: most data carry none
+    marks, mask = [], None
     for name in adata.layers.keys():
         matrix = adata.layers[name]
         if name.endswith("_mask") and np.dtype(getattr(matrix, "dtype", object)) == np.bool_:
             if tuple(matrix.shape) == tuple(adata.shape):
-                mask |= dense(matrix, dtype=bool)
+                found = dense(matrix, dtype=bool)
+                mask = found if mask is None else mask | found
                 marks.append(f"layers[{name!r}]")
-    rows = adata.obs.get(PROFILE_COLUMN) if hasattr(adata, "obs") else None
-    if rows is not None and _boolean(rows) and rows.eq(True).any():
-        mask[rows.eq(True).to_numpy()] = True
+    rows = adata.obs.get(PROFILE_COLUMN)
+    estimated = rows.eq(True).to_numpy() if rows is not None and _boolean(rows) else None
+    if estimated is not None and estimated.any():
+        mask = np.zeros(adata.shape, dtype=bool) if mask is None else mask
+        mask[estimated] = True
         marks.append(f"obs[{PROFILE_COLUMN!r}]")
-    return (", ".join(marks), mask) if marks else None
+    return None if mask is None else (", ".join(marks), mask)
 
 
 def _boolean(column: pd.Series) -> bool:

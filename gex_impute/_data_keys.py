@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from ._data_matrix import sample_annotation
 from .errors import KeyNotFoundError, ParameterError
 
 if TYPE_CHECKING:
@@ -146,10 +147,13 @@ def resolve_keys(
 
 def _has_sample_column(adata: AnnData, tissue_key: str, column: str) -> bool:
     """Whether the samples' annotation (``obs``, or ``var`` where the tissue column is) has ``column``."""
-    obs, var = getattr(adata, "obs", None), getattr(adata, "var", None)
-    in_var = var is not None and tissue_key in var.columns and (obs is None or tissue_key not in obs.columns)
-    samples = var if in_var else obs
-    return samples is not None and column in samples.columns
+    try:
+        orientation = detect_orientation(adata, tissue_key)
+    except TypeError:  # not an AnnData: refused where the data are read
+        return False
+    except KeyError:  # no tissue column (or two): refused where the data are read; obs meanwhile
+        orientation = "samples_x_genes"
+    return column in sample_annotation(adata, orientation).columns
 
 
 def check_anndata(adata: object) -> None:

@@ -207,10 +207,7 @@ class StoreWriter:
         if self.zarr:
             _wait_for_zarr_io()
         self.file = None
-        if self.tmp.is_dir():
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        elif self.tmp.exists():
-            self.tmp.unlink()
+        _delete(self.tmp)
 
 
 def _wait_for_zarr_io(timeout: float = 30.0) -> None:
@@ -254,10 +251,15 @@ def remove_stale_stores(path: Path) -> None:
         if not pid.isdigit() or _alive(int(pid)):
             continue
         logging.getLogger("gex_impute").info("removing %s, left by a run that was stopped", tmp)
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        _delete(tmp)
+
+
+def _delete(path: Path) -> None:
+    """Delete a temporary store: a folder (zarr) or a file (h5ad); nothing there is fine."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

@@ -228,8 +228,9 @@ def impute(
             adata.filename,
         )
     missing = np.isnan(data.values)
+    anything = bool(missing.any())
     fit_seconds = predict_seconds = 0.0
-    if not missing.any():  # e.g. a GTEx matrix: its holes are absent profiles, not NaN entries
+    if not anything:  # e.g. a GTEx matrix: its holes are absent profiles, not NaN entries
         logger.warning(
             "nothing is missing in %s (%d samples x %d genes): the result is a copy of it, and %s "
             "estimated nothing. Absent donor x tissue profiles are not rows of the data: "
@@ -245,16 +246,16 @@ def impute(
         training,
         progress_bar(
             total=2 if model is None else 1,
-            enabled=progress and bool(missing.any()),
+            enabled=progress and anything,
             desc=f"impute ({instance.name})",
         ) as bar,
     ):
-        if model is None and missing.any():
+        if model is None and anything:
             start = time.perf_counter()
             instance.fit(data)
             fit_seconds = time.perf_counter() - start
             bar.update(1)
-        if missing.any():
+        if anything:
             start = time.perf_counter()
             pred = instance.predict(data)
             predict_seconds = time.perf_counter() - start
@@ -273,7 +274,7 @@ def impute(
     info: dict[str, Any] = {}
     if level is not None:
         del pred
-        if missing.any():
+        if anything:
             with xgboost_training(instance, client):  # the calibration may fit copies of the method
                 lower, upper = interval_rows(instance, data, np.arange(data.n_samples), level)
         else:  # nothing to bracket: every bound is the observed value
@@ -305,9 +306,7 @@ def impute(
         "layer": "X" if layer is None else layer,
         "pretrained": model is not None,
         # boosters were trained on the client: by the fit, or by the calibration of intervals
-        "xgboost_on_client": client is not None
-        and bool(missing.any())
-        and (model is None or level is not None),
+        "xgboost_on_client": client is not None and anything and (model is None or level is not None),
         **info,
     }
     n_fallback, n_imputed = adata.uns[key_added]["n_fallback"], int(missing.sum())
