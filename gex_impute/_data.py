@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from ._data_estimates import estimated_values
+from ._data_estimates import PROFILE_COLUMN, estimated_values
 from ._data_keys import (
     UNS_KEY,
     Orientation,
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("gex_impute")
 
 __all__ = [
+    "PROFILE_COLUMN",
     "UNS_KEY",
     "ExpressionData",
     "Orientation",

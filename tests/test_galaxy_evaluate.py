@@ -84,7 +84,7 @@ def test_column_names_action_renders(builder, interval, wide):
 
 
 def test_help_names_the_default_selection_and_p1_methods(builder):
-    from gex_impute.cli._parser import DEFAULT_METHODS
+    from gex_impute.cli._arguments import DEFAULT_METHODS
 
     help_text = (GALAXY / "gex_impute_evaluate.xml").read_text()
     assert ", ".join(f"``{m}``" for m in DEFAULT_METHODS) in help_text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from gex_impute.cli._parser import DEFAULT_METHODS
+from gex_impute.cli._arguments import DEFAULT_METHODS
 
 from . import common, methods
 from .common import Gx, ToolSpec

@@ -6,6 +6,9 @@ import argparse
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+#: methods ``evaluate`` compares when none are named
+DEFAULT_METHODS = ("hybrid", "distance", "knn", "knn_samples", "pca_regression", "mean")
+
 
 class UsageError(Exception):
     """A malformed command line (exit status 2)."""

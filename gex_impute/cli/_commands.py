@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._data import PROFILE_COLUMN
 from .._utils import COHORT_MARKERS, DEMO_MARKERS, MODEL_MARKERS, ZARR_MARKERS
-from ._arguments import UsageError
+from ._arguments import DEFAULT_METHODS, UsageError
 from ._outputs import _check, _is_zarr, _write, _written
-from ._parser import DEFAULT_METHODS
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -277,7 +277,7 @@ def complete(args: argparse.Namespace) -> int:
     _written(args, args.output)
     zarr = _is_zarr(args.output)
     completed = io.read_zarr(args.output) if zarr else io.read_h5ad(args.output, backed="r")
-    n_new = int(completed.obs["imputed_profile"].sum())
+    n_new = int(completed.obs[PROFILE_COLUMN].sum())
     if not args.quiet:
         print(f"completed {completed.n_obs} profiles ({n_new} estimated) x {completed.n_vars} genes")
     if args.gct_output is not None:

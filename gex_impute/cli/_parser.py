@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from ._arguments import _FRACTION, _choice, _non_empty, _number, _output, _Parser, _sex_options
+from ._arguments import (
+    _FRACTION,
+    DEFAULT_METHODS,
+    _choice,
+    _non_empty,
+    _number,
+    _output,
+    _Parser,
+    _sex_options,
+)
 
 PROG = "gex-impute"
-#: methods ``evaluate`` compares when none are named
-DEFAULT_METHODS = ("hybrid", "distance", "knn", "knn_samples", "pca_regression", "mean")
 
 
 #: = :data:`gex_impute.pp.promoters.MAX_FLANK` (here so that ``--help`` imports no pandas; a test compares)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._data import PROFILE_COLUMN
+
 if TYPE_CHECKING:
     from anndata import AnnData
 
@@ -28,7 +30,7 @@ def _completed_vs_truth(
     the same donor x tissue, or None when there is nothing to compare.
     """
     obs = completed.obs
-    rows = np.flatnonzero(obs["imputed_profile"].to_numpy(dtype=bool))
+    rows = np.flatnonzero(obs[PROFILE_COLUMN].to_numpy(dtype=bool))
     genes = np.asarray(~np.isnan(np.asarray(full.X, dtype=np.float64)).all(axis=0))
     if not len(rows) or not genes.any():
         return None

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._data import PROFILE_COLUMN
 from ..errors import ParameterError
 from . import _demo_truth
 from .simulation import simulate
@@ -318,7 +319,7 @@ def _cohort_sizes(cohort: AnnData, completed: AnnData) -> dict[str, int]:
         "n_samples": int(cohort.n_obs),
         "n_hidden_genes": int(np.isnan(x).all(axis=0).sum()),
         "n_profiles": int(completed.n_obs),
-        "n_absent_profiles": int(completed.obs["imputed_profile"].sum()),
+        "n_absent_profiles": int(completed.obs[PROFILE_COLUMN].sum()),
     }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._data import ExpressionData
+from .._data import PROFILE_COLUMN, ExpressionData
 from ..errors import DataError, ParameterError
 
 #: ``source`` of an output row that is estimated / aggregated (else the input sample's position)
@@ -266,7 +266,7 @@ def _grid_obs(data, donor_out, tissue_out, source, groups, out_donors, out_tissu
         obs[col] = _pick(data.obs[col], pick)
     obs.insert(0, tissue_key, _as_given(data.obs[tissue_key], tissue_names, out_tissues))
     obs.insert(0, donor_key, _as_given(data.obs[donor_key], donor_names, out_donors))
-    obs["imputed_profile"] = imputed.astype(bool)
+    obs[PROFILE_COLUMN] = imputed.astype(bool)
     obs["sample_id"] = pd.Categorical(sample_id)
     obs["n_samples"] = n_samples.astype(np.int64)
     obs.index = pd.Index(_unique(index), dtype=object)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .._data import (
+    PROFILE_COLUMN,
     detect_orientation,
     fingerprint,
     from_anndata,
@@ -311,7 +312,7 @@ def complete(
         "n_tissues": int(grid.obs[tissue_key].nunique()),
         "n_profiles": len(grid.obs),
         # as obs['imputed_profile']: absent profiles and samples given with no value at all
-        "n_estimated_profiles": int(grid.obs["imputed_profile"].sum()),
+        "n_estimated_profiles": int(grid.obs[PROFILE_COLUMN].sum()),
         **sex_record,
         "n_ruled_out_profiles": grid.skipped.get("sex", 0),  # absent profiles a donor's sex rules out
         # a cell line's (GTEx's K-562) absent "organs", and its tissue for every donor
