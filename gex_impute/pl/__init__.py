@@ -2,7 +2,7 @@
 
 Every function takes scanpy's ``show=`` and ``save=``, and those with one Axes take ``ax=``.
 ``show=True`` shows the figure and returns None; otherwise the Axes (the Figure of
-:func:`metrics`, the ``MatrixPlot`` of :func:`tissue_matrixplot`) comes back. ``save=`` takes a
+:func:`metrics`, the dict of Axes of :func:`tissue_matrixplot`) comes back. ``save=`` takes a
 file path (format from its suffix), True (``sc.settings.figdir / '<function>.pdf'``, format
 ``sc.settings.file_format_figs``) or a scanpy suffix such as ``'_lung.png'``
 (``figures/<function>_lung.png``); both are checked before anything is drawn, the file is written
@@ -12,8 +12,9 @@ the caller's ``ax`` stays open). matplotlib (and scanpy, for :func:`tissue_matri
 ``by_quintile=True`` are drawn from their ``"all"`` rows.
 """
 
-from ._cohort import profiles, tissue_matrixplot
+from ._cohort import profiles
 from ._evaluation import calibration, method_comparison, metrics
+from ._matrixplot import tissue_matrixplot
 from ._predictions import group_r, predicted_vs_observed
 
 __all__ = [

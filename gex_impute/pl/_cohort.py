@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, KeyNotFoundError, ParameterError
+from ..errors import DataError, KeyNotFoundError
 from ._utils import axes_or_new, check_show_save, doc_show_save, finish
 
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
 
-__all__ = ["profiles", "tissue_matrixplot"]
+__all__ = ["profiles"]
 
 
 @overload
@@ -128,128 +128,6 @@ def profiles(
     return finish(ax, ax, show=show, path=path, own=own)
 
 
-def tissue_matrixplot(
-    completed: AnnData,
-    var_names: Sequence[str] | None = None,
-    *,
-    tissue_key: str | None = None,
-    imputed_key: str = "imputed_profile",
-    n_genes: int = 20,
-    ax: Axes | None = None,
-    show: bool | None = None,
-    save: str | os.PathLike | bool | None = None,
-    return_fig: bool | None = None,
-    **kwargs: Any,
-):
-    """Mean expression per tissue, observed and completed profiles side by side (``sc.pl.matrixplot``).
-
-    Parameters
-    ----------
-    completed
-        The AnnData returned by :func:`gex_impute.tl.complete`.
-    var_names
-        Genes to show; by default the ``n_genes`` most variable across tissues.
-    tissue_key, imputed_key
-        Columns of ``completed.obs``; the tissue column defaults to the one
-        :func:`~gex_impute.tl.complete` recorded (``uns['gex_impute']``), else ``"tissue"``.
-    n_genes
-        How many genes to pick when ``var_names`` is None.
-    ax
-        Axes to draw on (scanpy splits it into the plot and its legends); a new figure when None.
-    show
-        True: show the figure (``plt.show()``) and return None, as scanpy. False: return the
-        dict of Axes, as :func:`scanpy.pl.matrixplot` does. None: as before, return the
-        ``MatrixPlot`` and leave showing to matplotlib.
-    save
-        Write the figure, atomically. A path, or a str such as ``'matrix.png'``, names the
-        file (format from its suffix). As scanpy: True writes
-        ``sc.settings.figdir / 'tissue_matrixplot.pdf'`` (format ``sc.settings.file_format_figs``),
-        and a str starting with ``_`` or ``.`` is appended to that name. A figure made here is
-        closed once written.
-    return_fig
-        Return the ``MatrixPlot`` (scanpy's ``return_fig``); None: True unless ``show`` is given.
-    **kwargs
-        Passed on to :func:`scanpy.pl.matrixplot` (not ``groupby``: the tissue, then observed or
-        completed).
-
-    Returns
-    -------
-    The scanpy ``MatrixPlot`` (``return_fig``; drawn only when saved), else the dict of Axes
-    (``show=False``), or None (``show=True``).
-
-    Examples
-    --------
-    >>> import anndata as ad, numpy as np, pandas as pd
-    >>> import gex_impute as gi
-    >>> obs = pd.DataFrame({"tissue": ["a", "b", "a", "b"], "imputed_profile": [False, True, False, False]},
-    ...                    index=list("wxyz"))
-    >>> axes = gi.pl.tissue_matrixplot(ad.AnnData(np.eye(4), obs=obs), n_genes=2, show=False)
-    >>> "mainplot_ax" in axes
-    True
-    """
-    import scanpy as sc
-
-    path = check_show_save(show, save, "tissue_matrixplot")
-    if return_fig is None:
-        return_fig = show is None
-    elif not isinstance(return_fig, bool | np.bool_):
-        msg = f"return_fig={return_fig!r}: pass True (return the MatrixPlot), False or None."
-        raise ParameterError(msg)
-    if return_fig and show:
-        msg = "show=True returns nothing, so return_fig=True cannot hold: pass one of them."
-        raise ParameterError(msg)
-    taken = sorted({"groupby", "adata"} & set(kwargs))
-    if taken:
-        msg = (
-            f"{', '.join(f'{k}=' for k in taken)} is set by tissue_matrixplot (groupby: the tissue "
-            "column, then observed / completed); name the tissue column with tissue_key= instead."
-        )
-        raise ParameterError(msg)
-    tissue_key, _ = _keys(completed, tissue_key, None)
-    _check_columns(completed.obs, (tissue_key, imputed_key))
-    if not completed.var_names.is_unique:
-        dup = completed.var_names[completed.var_names.duplicated()].unique()[:3].tolist()
-        msg = (
-            f"completed.var_names are not unique (e.g. {dup}); make them unique first "
-            "(completed.var_names_make_unique()) or pass var_names of unique genes."
-        )
-        raise DataError(msg)
-    symbols = kwargs.pop("gene_symbols", None)
-    if var_names is None:
-        values = completed.X[:] if completed.isbacked else completed.X
-        dense = values.toarray() if hasattr(values, "toarray") else np.asarray(values)
-        means = (
-            pd.DataFrame(dense, columns=completed.var_names)
-            .groupby(completed.obs[tissue_key].to_numpy())
-            .mean()
-        )
-        genes = list(means.var().sort_values(ascending=False).index[:n_genes])
-    elif symbols is not None:  # names in var[gene_symbols], as scanpy's gene_symbols= means
-        genes = _genes_of_symbols(completed, list(var_names), symbols)
-    else:
-        genes = list(var_names)
-    view = completed[:, genes]
-    view = view.to_memory() if view.isbacked else view.copy()
-    view.obs["profile"] = np.where(_estimated_rows(view.obs, imputed_key), "completed", "observed")
-    view.obs["profile"] = view.obs["profile"].astype("category")
-    shown = genes if symbols is None else list(view.var[symbols].astype(str))
-    plot = sc.pl.matrixplot(
-        view,
-        shown,
-        groupby=[tissue_key, "profile"],
-        ax=ax,
-        show=False,
-        return_fig=True,
-        **({"gene_symbols": symbols} if symbols is not None else {}),
-        **kwargs,
-    )
-    if return_fig and path is None:
-        return plot  # drawn by the caller (plot.show(), plot.make_figure()), as scanpy's return_fig
-    plot.make_figure()
-    result = plot if return_fig else plot.get_axes()  # scanpy lays out its own grid: no tight_layout
-    return finish(plot.fig, result, show=show, path=path, own=ax is None, tight=False)
-
-
 def _keys(adata: AnnData, tissue_key: str | None, donor_key: str | None) -> tuple[str, str]:
     """Return the tissue and donor columns: as given, else as recorded (uns['gex_impute']), else defaults."""
     from .._data_keys import resolve_keys
@@ -267,21 +145,13 @@ def _check_columns(obs: pd.DataFrame, columns: Sequence[str]) -> None:
             raise KeyNotFoundError(msg)
 
 
-def _genes_of_symbols(adata: AnnData, names: list[str], symbols: str) -> list[str]:
-    """Map gene symbols (``var[symbols]``) to ``var_names``; a clear error for unknown ones."""
-    if symbols not in adata.var.columns:
-        msg = f"gene_symbols={symbols!r} is not a column of var (columns: {list(adata.var.columns)})."
-        raise KeyNotFoundError(msg)
-    lookup = pd.Series(adata.var_names, index=adata.var[symbols].astype(str)).groupby(level=0).first()
-    unknown = [n for n in names if n not in lookup.index]
-    if unknown:
-        msg = f"genes {unknown[:10]} are not in var[{symbols!r}]; name genes of the cohort."
-        raise KeyNotFoundError(msg)
-    return [str(lookup[n]) for n in names]
-
-
 def _estimated_rows(obs: pd.DataFrame, imputed_key: str) -> np.ndarray:
-    """Return ``obs[imputed_key]`` as a boolean array; missing values (an outer ``ad.concat``) are refused."""
+    """Return ``obs[imputed_key]`` as a boolean array.
+
+    Takes booleans (also pandas' nullable ``boolean``), 0 / 1 and the strings ``"True"`` /
+    ``"False"`` (a table read back as text); refuses missing values (an outer ``ad.concat``) and
+    anything else, naming the fix.
+    """
     column = obs[imputed_key]
     if column.isna().any():  # e.g. an outer ad.concat with samples complete() never saw
         msg = (
@@ -290,4 +160,17 @@ def _estimated_rows(obs: pd.DataFrame, imputed_key: str) -> np.ndarray:
             f"adata.obs[{imputed_key!r}] = adata.obs[{imputed_key!r}].fillna(False).astype(bool)."
         )
         raise DataError(msg)
-    return column.to_numpy(dtype=bool)
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=bool)
+    values = column.astype(object)
+    text = values.map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+    flags = text.map({True: True, False: False, "true": True, "false": False})  # 1 == True, 0 == False
+    if flags.isna().any():
+        bad = pd.unique(values[flags.isna()])[:3].tolist()
+        msg = (
+            f"obs[{imputed_key!r}] ({column.dtype}) holds {bad}, not True / False; it marks the "
+            f"profiles complete() estimated. Convert it, e.g. adata.obs[{imputed_key!r}] = "
+            f"adata.obs[{imputed_key!r}].astype(str).str.lower().eq('true')."
+        )
+        raise DataError(msg)
+    return flags.to_numpy(dtype=bool)

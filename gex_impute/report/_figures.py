@@ -187,13 +187,13 @@ def draw_tissue_matrixplot(completed: AnnData, folder: Path, name: str = "tissue
     """Mean expression per tissue, observed vs completed (scanpy; :func:`gex_impute.pl.tissue_matrixplot`)."""
     from .. import pl
 
-    log = completed.copy()
-    log.X = np.log1p(np.asarray(log.X, dtype=np.float64))
     plot = pl.tissue_matrixplot(
-        log,
+        completed,
         n_genes=20,
+        log1p=True,
         colorbar_title="mean log1p TPM",
         title="Most tissue-specific genes: observed vs completed profiles",
+        return_fig=True,
     )
     plot.make_figure()
     return _save(plot.fig, folder, name)
