@@ -145,3 +145,8 @@ def test_profile_flags_refuse_other_values():
     adata.obs["imputed_profile"] = np.where(adata.obs["imputed_profile"], "yes", "no")
     with pytest.raises(DataError, match="not True / False.*str.lower"):
         gi.pl.profiles(adata)
+
+
+def test_profiles_names_donors_when_few():
+    ax = gi.pl.profiles(_tpm_cohort())
+    assert sorted(t.get_text() for t in ax.get_xticklabels()) == [f"d{i}" for i in range(6)]

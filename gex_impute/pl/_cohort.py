@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = ["profiles"]
 
+#: donors named under the grid up to this many (more would overprint)
+_NAMED_DONORS = 50
+
 
 @overload
 def profiles(
@@ -70,7 +73,7 @@ def profiles(
     Returns
     -------
     The Axes (None with ``show=True``). Tissues are sorted by how many donors gave them, donors by
-    how many tissues.
+    how many tissues; donors are named under the grid when there are at most 50.
 
     Examples
     --------
@@ -110,7 +113,11 @@ def profiles(
     )
     ax.set_yticks(np.arange(grid.shape[0]))
     ax.set_yticklabels(grid.index, fontsize=6)
-    ax.set_xticks([])
+    if grid.shape[1] <= _NAMED_DONORS:
+        ax.set_xticks(np.arange(grid.shape[1]))
+        ax.set_xticklabels(grid.columns, fontsize=6, rotation=90)
+    else:
+        ax.set_xticks([])
     ax.set_xlabel(f"{grid.shape[1]} donors (sorted by tissues given)")
     n_obs = int((grid == 2).to_numpy().sum())
     n_imp = int((grid == 1).to_numpy().sum())
