@@ -162,6 +162,26 @@ def test_genes_without_coordinates_are_estimated(small):
     ).all()
 
 
+def test_unseen_genes_with_nothing_of_their_own_are_counted_as_fallback():
+    """Sweep S: a never-measured gene without place, length or promoter got the same estimate as
+    every other such gene while n_fallback said 0; it is the shared fallback now, and counted."""
+    adata = simulated(8, 4, 200, seed=0)
+    x = np.asarray(adata.X)
+    x[:, :20] = np.nan  # 20 genes never measured
+    adata.X = x
+    names = adata.var_names[:8]  # 8 of them with nothing of their own
+    adata.var["chrom"] = adata.var["chrom"].astype(object)
+    adata.var.loc[names, ["chrom", "strand"]] = None
+    adata.var.loc[names, ["tss", "start", "end"]] = np.nan
+    adata.var["promoter"] = adata.var["promoter"].astype(str)
+    adata.var.loc[names, "promoter"] = ""
+    model = gi.HybridImputer(**FAST)
+    gi.tl.impute(adata, method=model, donor_key="donor", progress=False)
+    assert model.n_fallback_ == 8 * adata.n_obs == adata.uns["imputed"]["n_fallback"]
+    mask = model.fallback_mask_
+    assert mask[:, :8].all() and not mask[:, 8:].any()
+
+
 def test_save_load_roundtrip_and_checks(cohort, fitted, tmp_path):
     path = fitted.save(tmp_path / "model")
     assert sorted(p.name for p in path.iterdir()) == ["arrays", "params.json", "xgboost.json"]

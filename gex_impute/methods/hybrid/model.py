@@ -24,6 +24,7 @@ from ...errors import DataError
 from .._base import BaseImputer, register
 from .._fallback import fallback_values
 from .cohort_cache import observed_scan
+from .genes import uninformed_genes
 from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
 from .missing_parts import warn_differences
 from .parameters import PARAMETER_CONSTRAINTS, check_params_together
@@ -361,7 +362,9 @@ class HybridImputer(BaseImputer):
                 parts = gene_parts(self, data, layout, fitting=False)
                 pred[sel] = predict_entries(self, values, layout, parts, r_abs[sel], cols[sel], pat[sel])
         bad = ~np.isfinite(pred)
-        if bad.any():  # the shared fallback (tissue means of all of ``data``), rarely needed
+        if (pat == 0).any():  # a never-measured gene with nothing of its own: every such gene alike
+            bad |= (pat == 0) & uninformed_genes(data.var, use_sequence=self.use_sequence)[cols]
+        if bad.any():  # the shared fallback (tissue means of all of ``data``)
             pred[bad] = fallback_values(data)[r_abs[bad], cols[bad]]
         self.n_fallback_ = int(bad.sum())
         self._fallback_at_ = (sub.shape, r_loc[bad], cols[bad])
