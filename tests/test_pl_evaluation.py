@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import gex_impute as gi  # noqa: E402
-from gex_impute.errors import KeyNotFoundError  # noqa: E402
+from gex_impute.errors import KeyNotFoundError, ParameterError  # noqa: E402
 
 METHODS = [
     "hybrid",
@@ -186,3 +186,73 @@ def test_metrics_unknown_metric_raises_absent_known_metric_is_skipped():
         gi.pl.metrics(_close_r(), metrics=("pearson", "mean_samples_r"))
     fig = gi.pl.metrics(_close_r(), metrics=("pearson", "coverage"), show=False)  # no intervals: skipped
     assert [ax.get_title() for ax in fig.axes] == ["pearson"]
+
+
+# findings 4 and 8: group_r
+def _predictions(n_groups: int, by: str = "sample", names=None, per_group: int = 6) -> dict:
+    rng = np.random.default_rng(0)
+    groups = names if names is not None else [f"{by}{i}" for i in range(n_groups)]
+    obs = rng.normal(size=len(groups) * per_group)
+    frame = pd.DataFrame(
+        {by: np.repeat(groups, per_group), "observed": obs, "predicted": obs + rng.normal(size=obs.size)}
+    )
+    return {"mean": frame, "knn_samples": frame.copy(), "pca": frame.assign(predicted=obs)}
+
+
+def test_group_r_many_groups_draws_per_method_distributions_in_a_bounded_figure():
+    ax = gi.pl.group_r(_predictions(500), by="sample", show=False)
+    width, height = ax.figure.get_size_inches()
+    assert width <= 12 and height <= 14
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["mean", "knn_samples", "pca"]
+    assert "500 sample groups" in ax.get_title()
+
+
+def test_group_r_tissues_read_horizontally_and_equal_methods_stay_visible():
+    names = [f"Brain - Nucleus accumbens (basal ganglia) {i}" for i in range(54)]
+    ax = gi.pl.group_r(_predictions(54, "tissue", names), by="tissue", show=False)
+    width, height = ax.figure.get_size_inches()
+    assert width <= 16 and height <= 14
+    ticks = ax.get_yticklabels()
+    assert [t.get_text() for t in ticks] == sorted(names) and all(t.get_rotation() == 0 for t in ticks)
+    assert _overlapping_pairs(ticks) == 0
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    mean, knn = lines["mean"], lines["knn_samples"]
+    np.testing.assert_allclose(mean.get_xdata(), knn.get_xdata())  # equal r ...
+    assert mean.get_marker() != knn.get_marker()  # ... drawn with another marker
+    assert np.all(np.abs(mean.get_ydata() - knn.get_ydata()) > 0.05)  # ... and a little apart
+    assert mean.get_linestyle() == "None"  # tissues have no order: no lines between them
+
+
+def test_group_r_quintiles_are_joined_unrotated():
+    preds = _predictions(5, "quintile", ["Q3", "Q1", "Q5", "Q2", "Q4"])
+    ax = gi.pl.group_r(preds, by="quintile", show=False)
+    ticks = ax.get_xticklabels()
+    assert [t.get_text() for t in ticks] == ["Q1", "Q2", "Q3", "Q4", "Q5"]
+    assert all(t.get_rotation() == 0 for t in ticks)
+    line = {line.get_label(): line for line in ax.get_lines()}["mean"]
+    assert line.get_linestyle() == "-"
+
+
+# finding 10: errors that name the fix
+def test_group_r_one_table_says_pass_a_dict():
+    frame = _predictions(3, "tissue")["mean"]
+    with pytest.raises(ParameterError, match=r"dict \{label: table\}.*\{'knn': predictions\['knn'\]\}"):
+        gi.pl.group_r(frame)
+
+
+def test_predicted_vs_observed_errors_name_the_fix():
+    preds = _predictions(3, "tissue")
+    with pytest.raises(ParameterError, match=r"pick one.*predicted_vs_observed\(predictions\['mean'\]\)"):
+        gi.pl.predicted_vs_observed(preds)
+    renamed = preds["mean"].rename(columns={"predicted": "pred"})
+    with pytest.raises(KeyNotFoundError, match=r"no column 'predicted'.*'observed' and 'predicted'.*'pred'"):
+        gi.pl.predicted_vs_observed(renamed)
+
+
+def test_predicted_vs_observed_says_scale_n_and_dropped():
+    obs = np.arange(10.0)
+    pred = obs + 0.5
+    pred[:3] = np.nan
+    ax = gi.pl.predicted_vs_observed(obs, pred, scale="log1p", show=False)
+    assert ax.get_xlabel() == "observed (log1p)" and ax.get_ylabel() == "predicted (log1p)"
+    assert "n = 7" in ax.get_title() and "3 with NaN left out" in ax.get_title()
