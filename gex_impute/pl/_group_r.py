@@ -174,7 +174,7 @@ def _groups(frames: dict[str, pd.Series], columns: list[pd.Series], by: str) -> 
 
 def _offsets(k: int, slot: float = 0.6) -> np.ndarray:
     """Return ``k`` offsets centred on 0, spread over at most ``slot`` of a group's width."""
-    step = min(slot / max(k, 1), 0.18)
+    step = min(slot / max(k, 1), 0.25)
     return (np.arange(k) - (k - 1) / 2) * step
 
 
@@ -191,9 +191,11 @@ def _legend(ax: Axes) -> None:
 
 def _categories(ax: Axes, frames: dict[str, pd.Series], groups: list, by: str) -> None:
     """One row per group (names horizontal), r along x; a marker per method, offset; no lines."""
+    from matplotlib.ticker import MaxNLocator
+
     y = np.arange(len(groups))
     colour = colours(len(frames))
-    for i, (label, offset) in enumerate(zip(frames, _offsets(len(frames)), strict=True)):
+    for i, (label, offset) in enumerate(zip(frames, _offsets(len(frames), 0.7), strict=True)):
         r = frames[label].reindex(groups).to_numpy(dtype=float)
         ax.plot(
             r, y + offset, ls="none", marker=MARKERS[i % len(MARKERS)], ms=5, color=colour[i], label=label
@@ -204,6 +206,7 @@ def _categories(ax: Axes, frames: dict[str, pd.Series], groups: list, by: str) -
     ax.grid(axis="y", which="minor", lw=0.4, alpha=0.5)
     ax.grid(axis="x", lw=0.4, alpha=0.5)
     ax.set_ylim(len(groups) - 0.5, -0.5)  # the first group on top
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # r ticks such as 0.9725 stay apart
     ax.set_xlabel("Pearson r")
     ax.set_ylabel(by)
     _legend(ax)
