@@ -92,6 +92,11 @@ def test_calibration_one_level_draws_coverage_against_width():
     legend, frame = _boxes([ax.get_legend(), ax])
     assert _inside(legend, fig.bbox) and legend.x0 >= frame.x1
     assert ax.get_xlabel().startswith("mean interval width")
+    assert ax.get_xlim()[0] == 0 and ax.get_xlim()[1] > table["mean_width"].max()  # every point shown
+    close = pd.DataFrame(
+        {"interval": 0.9, "coverage": [0.915, 0.943], "mean_width": [1.63, 1.71]}, index=["a", "b"]
+    )
+    assert gi.pl.calibration(close, show=False).get_xlim()[1] > 1.71 * 1.05  # not on the frame
 
 
 def test_calibration_is_saved_uncropped(tmp_path, monkeypatch):
@@ -149,6 +154,9 @@ def test_method_comparison_labels_and_axis_separate_close_correlations():
     assert _overlapping_pairs(ax.texts) == 0
     mse = gi.pl.method_comparison(_close_r(), "mse", show=False)
     assert mse.get_ylim()[0] == 0  # other metrics from 0
+    # on a zoomed axis, 0.9617 and 0.9690 are not "0.96" and "0.97": the digit where they differ
+    two = pd.DataFrame({"pearson": [0.9617, 0.9690]}, index=["mean", "pca"])
+    assert [t.get_text() for t in gi.pl.method_comparison(two, show=False).texts] == ["0.962", "0.969"]
 
 
 def test_metrics_draws_one_legend_outside_the_panels():

@@ -173,7 +173,7 @@ def _nominal_line(ax: Axes, table: pd.DataFrame, level: float) -> None:
     hi = max(float(table["coverage"].max()), level)
     pad = max(0.15 * (hi - lo), 0.01)
     ax.set_ylim(lo - pad, hi + pad)
-    ax.set_xlim(left=0)  # widths compared from 0: 1.20 and 1.21 look alike, as they are
+    ax.set_xlim(0, 1.08 * float(table["mean_width"].max()))  # from 0: 1.20 and 1.21 look alike, as they are
     ax.set_xlabel("mean interval width (narrower is better)")
     ax.set_title(f"{level:g} prediction intervals", fontsize=9)
 

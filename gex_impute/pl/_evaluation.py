@@ -66,11 +66,12 @@ def method_comparison(
     """Bar chart of one metric per method, grouped by protocol when several are present.
 
     Each bar is labelled with its value, with as many decimals (2 to 6) as it takes to tell the
-    panel's values apart; where the labels would overlap (too many bars for the width) none is
-    drawn. Correlations (``pearson``, ``spearman``, ``*_r``) that are all 0.5 or more are drawn
-    on a y axis starting just below the lowest value, not at 0, so that methods at r 0.975 and
-    0.982 differ visibly (``ax.set_ylim(0, 1)`` afterwards gives bars from 0). The protocol
-    legend sits to the right of the axes.
+    panel's values apart, down to the digit where its two closest values differ; where the
+    labels would overlap (too many bars for the width) none is drawn. Correlations
+    (``pearson``, ``spearman``, ``*_r``) that are all 0.5 or more are drawn on a y axis
+    starting just below the lowest value, not at 0, so that methods at r 0.975 and 0.982
+    differ visibly (``ax.set_ylim(0, 1)`` afterwards gives bars from 0). The protocol legend
+    sits to the right of the axes.
 
     Parameters
     ----------
@@ -149,12 +150,13 @@ def _has_legend(wide: pd.DataFrame) -> bool:
 
 
 def _decimals(values: np.ndarray) -> int:
-    """Return the decimals (2 to 6) that tell the distinct ``values`` apart, with 2 significant digits."""
+    """Return the decimals (2 to 6) that tell the distinct ``values`` apart, down to their closest pair."""
     values = np.unique(values[np.isfinite(values)])
     if values.size == 0:
         return 2
     smallest = np.abs(values[values != 0]).min() if (values != 0).any() else 1.0
-    decimals = int(min(6, max(2, -np.floor(np.log10(smallest)) + 1)))
+    gap = np.diff(values).min() if values.size > 1 else 1.0  # the closest pair: its digit shows
+    decimals = int(min(6, max(2, -np.floor(np.log10(smallest)) + 1, np.ceil(-np.log10(gap)))))
     while decimals < 6 and np.unique(np.round(values, decimals)).size < values.size:
         decimals += 1
     return decimals
