@@ -83,7 +83,7 @@ def test_group_r_per_tissue():
     good = pd.DataFrame({"observed": obs, "predicted": obs, "tissue": tissues})
     noisy = pd.DataFrame({"observed": obs, "predicted": rng.normal(size=90), "tissue": tissues})
     ax = gi.pl.group_r({"good": good, "noisy": noisy}, by="tissue")
-    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    lines = {line.get_label(): line.get_xdata() for line in ax.get_lines()}  # tissues: one row each
     np.testing.assert_allclose(lines["good"], 1.0)
     assert np.all(np.abs(lines["noisy"]) < 0.6)
     plt.close(ax.figure)

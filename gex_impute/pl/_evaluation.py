@@ -1,4 +1,4 @@
-"""Plots of evaluation tables: methods side by side, interval calibration."""
+"""Plots of evaluation tables: methods side by side (interval calibration: ``_calibration``)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,24 @@ import numpy as np
 import pandas as pd
 
 from ..errors import KeyNotFoundError
-from ._utils import axes_or_new, check_show_save, doc_show_save, finish, method_rows, pyplot
+from ._calibration import calibration
+from ._utils import (
+    axes_constrained,
+    check_show_save,
+    doc_show_save,
+    finish,
+    lays_out_itself,
+    method_rows,
+    pyplot,
+    text_boxes,
+    unknown_names,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["calibration", "method_comparison", "metrics"]
+__all__ = ["calibration", "method_comparison", "metrics"]  # calibration: from _calibration
 
 
 @overload
@@ -54,6 +65,14 @@ def method_comparison(
 ) -> Axes | None:
     """Bar chart of one metric per method, grouped by protocol when several are present.
 
+    Each bar is labelled with its value, with as many decimals (2 to 6) as it takes to tell the
+    panel's values apart, down to the digit where its two closest values differ; where the
+    labels would overlap (too many bars for the width) none is drawn. Correlations
+    (``pearson``, ``spearman``, ``*_r``) that are all 0.5 or more are drawn on a y axis
+    starting just below the lowest value, not at 0, so that methods at r 0.975 and 0.982
+    differ visibly (``ax.set_ylim(0, 1)`` afterwards gives bars from 0). The protocol legend
+    sits to the right of the axes.
+
     Parameters
     ----------
     results
@@ -64,7 +83,8 @@ def method_comparison(
     protocol_key
         Column that groups the bars (one group per protocol); ignored when absent.
     methods
-        Methods to show, in this order; all when None.
+        Methods to show, in this order; all when None. A name the results lack raises
+        :class:`~gex_impute.errors.KeyNotFoundError` listing the methods they hold.
     ax
         Axes to draw on; a new figure when None.
     {show_save}
@@ -85,13 +105,78 @@ def method_comparison(
     if metric not in table.columns:
         msg = f"metric {metric!r} is not a column of the results; choose one of {list(table.columns)}"
         raise KeyNotFoundError(msg)
+    wide = _wide(table, metric, protocol_key, methods)
+    legend = _has_legend(wide)
+    width = min(16.0, max(4.0, 0.6 * len(wide) * max(1, wide.shape[1]) + 2) + (1.3 if legend else 0))
+    ax, own = axes_constrained(ax, (width, 3.5))
+    _bars(ax, wide, metric)
+    if legend:
+        ax.legend(title=protocol_key, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    _drop_crowded_labels([ax])
+    return finish(ax, ax, show=show, path=path, own=own, tight=not lays_out_itself(ax))
+
+
+#: evaluate()'s metric columns: those :func:`metrics` skips when a table lacks them
+KNOWN_METRICS = (
+    "pearson",
+    "spearman",
+    "mse",
+    "mean_gene_r",
+    "mean_sample_r",
+    "mean_tissue_r",
+    "coverage",
+    "mean_width",
+    "n_heldout",
+    "n_fallback",
+    "fit_seconds",
+    "predict_seconds",
+)
+
+
+def _wide(table: pd.DataFrame, metric: str, protocol_key: str, methods: Sequence[str] | None) -> pd.DataFrame:
+    """Return ``metric`` as a method x protocol table, methods in the asked (or the table's) order."""
     if protocol_key not in table.columns:
-        table[protocol_key] = ""
+        table = table.assign(**{protocol_key: ""})
     wide = table.pivot_table(index="method", columns=protocol_key, values=metric, aggfunc="first", sort=False)
-    order = list(methods) if methods is not None else list(dict.fromkeys(table["method"]))
-    wide = wide.reindex([m for m in order if m in wide.index])
-    own = ax is None
-    ax = axes_or_new(ax, (max(4.0, 0.6 * len(wide) * max(1, wide.shape[1]) + 2), 3.5))
+    if methods is None:
+        return wide.reindex(list(dict.fromkeys(table["method"])))
+    unknown_names(list(methods), list(dict.fromkeys(table["method"])), "method", "results")
+    return wide.reindex(list(methods))
+
+
+def _has_legend(wide: pd.DataFrame) -> bool:
+    """Whether the protocols need a legend: several, or one with a name."""
+    return wide.shape[1] > 1 or (wide.shape[1] == 1 and bool(str(wide.columns[0])))
+
+
+def _decimals(values: np.ndarray) -> int:
+    """Return the decimals (2 to 6) that tell the distinct ``values`` apart, down to their closest pair."""
+    values = np.unique(values[np.isfinite(values)])
+    if values.size == 0:
+        return 2
+    smallest = np.abs(values[values != 0]).min() if (values != 0).any() else 1.0
+    gap = np.diff(values).min() if values.size > 1 else 1.0  # the closest pair: its digit shows
+    decimals = int(min(6, max(2, -np.floor(np.log10(smallest)) + 1, np.ceil(-np.log10(gap)))))
+    while decimals < 6 and np.unique(np.round(values, decimals)).size < values.size:
+        decimals += 1
+    return decimals
+
+
+def _is_correlation(metric: str) -> bool:
+    return metric in ("pearson", "spearman", "r") or metric.endswith("_r") or "corr" in metric
+
+
+def _bars(ax: Axes, wide: pd.DataFrame, metric: str) -> None:
+    """Draw the bars of ``wide`` (one colour per protocol) with value labels on ``ax``."""
+    values = wide.to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    decimals = _decimals(finite)
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    bottom = 0.0
+    if _is_correlation(metric) and finite.size and lo >= 0.5:  # r near 1: show the differences
+        pad = max(hi - lo, 0.005)
+        step = 10.0 ** np.floor(np.log10(pad))
+        bottom = float(np.floor(max(0.0, lo - pad) / step) * step)
     n_groups = wide.shape[1]
     width = 0.8 / max(n_groups, 1)
     x = np.arange(len(wide))
@@ -101,20 +186,37 @@ def method_comparison(
             x + (i - (n_groups - 1) / 2) * width, np.nan_to_num(heights), width, label=str(protocol)
         )
         for bar, h in zip(bars, heights, strict=True):
-            label = "n/a" if not np.isfinite(h) else f"{h:.2f}"
             ax.annotate(
-                label,
-                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                f"{h:.{decimals}f}" if np.isfinite(h) else "n/a",
+                (bar.get_x() + bar.get_width() / 2, h if np.isfinite(h) else bottom),
+                xytext=(0, 1 if not h < 0 else -1),
+                textcoords="offset points",
                 ha="center",
-                va="bottom",
+                va="top" if h < 0 else "bottom",
                 fontsize=7,
+                gid="value",
             )
     ax.set_xticks(x)
-    ax.set_xticklabels(wide.index, rotation=45, ha="right")
+    names = [str(m) for m in wide.index]
+    long = max((len(m) for m in names), default=0) > 4 or len(names) > 6
+    ax.set_xticklabels(names, rotation=45 if long else 0, ha="right" if long else "center")
     ax.set_ylabel(metric)
-    if n_groups > 1 or (n_groups == 1 and str(wide.columns[0])):
-        ax.legend(title=protocol_key, fontsize=8)
-    return finish(ax, ax, show=show, path=path, own=own)
+    if bottom > 0:
+        ax.set_ylim(bottom, hi + 0.15 * (hi - bottom))
+    else:  # from 0, room above (and below, for negative values) for the labels
+        low, top = min(lo, 0.0), max(hi, 0.0)
+        span = (top - low) or 1.0
+        ax.set_ylim(low - (0.1 * span if low < 0 else 0.0), top + 0.15 * span)
+
+
+def _drop_crowded_labels(axes: list[Axes]) -> None:
+    """Remove every value label of an Axes where two of them overlap (too many bars to read)."""
+    for ax in axes:
+        texts = [t for t in ax.texts if t.get_gid() == "value"]
+        boxes = text_boxes(texts)
+        if any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]):
+            for text in texts:
+                text.remove()
 
 
 @overload
@@ -146,12 +248,18 @@ def metrics(
 ) -> Figure | None:
     """One bar panel per metric (methods side by side, grouped by protocol).
 
+    Each panel is drawn as :func:`method_comparison` draws it (value labels, a zoomed y axis
+    for correlations near 1); one protocol legend serves the whole figure, to the right of the
+    panels. Panels that would make the figure wider than about 16 inches go on further rows.
+
     Parameters
     ----------
     results
         A table from :func:`gex_impute.tl.evaluate`, or several concatenated.
     metrics
-        Columns to draw, one panel each; those absent from ``results`` are skipped.
+        Columns to draw, one panel each. Metrics of evaluate that ``results`` lacks (e.g.
+        ``coverage`` without ``interval=``) are skipped; any other name that is not a column
+        raises :class:`~gex_impute.errors.KeyNotFoundError` naming it and the columns.
     title
         Figure title.
     {show_save}
@@ -170,102 +278,40 @@ def metrics(
     2
     """
     path = check_show_save(show, save, "metrics")
+    unknown = [m for m in metrics if m not in results.columns and m not in KNOWN_METRICS]
+    if unknown:
+        numeric = [str(c) for c in results.select_dtypes("number").columns]
+        msg = f"metrics {unknown} are not columns of the results; choose from {numeric}."
+        raise KeyNotFoundError(msg)
     present = [m for m in metrics if m in results.columns]
     if not present:
         msg = f"the results have none of the columns {list(metrics)}; columns: {list(results.columns)}"
         raise KeyNotFoundError(msg)
-    n = method_rows(results)["method"].nunique()
-    plt = pyplot()
-    fig, axes = plt.subplots(
-        1, len(present), figsize=(max(3.2, 0.7 * n + 1.5) * len(present), 3.6), squeeze=False
+    table = method_rows(results)
+    walls = [_wide(table, metric, "protocol", None) for metric in present]
+    n_bars = len(walls[0]) * max(1, walls[0].shape[1])
+    legend = _has_legend(walls[0])
+    panel = min(8.0, max(3.2, 0.55 * n_bars + 1.2))
+    ncols = max(1, min(len(present), int(16.0 // panel)))  # at most ~16 in wide: more rows
+    nrows = -(-len(present) // ncols)
+    fig, grid = pyplot().subplots(
+        nrows,
+        ncols,
+        figsize=(panel * ncols + (1.3 if legend else 0), 3.6 * nrows),
+        squeeze=False,
+        layout="constrained",
     )
-    for ax, metric in zip(axes[0], present, strict=True):
-        method_comparison(results, metric, ax=ax)
+    axes = list(grid.flat)
+    for extra in axes[len(present) :]:
+        fig.delaxes(extra)
+    axes = axes[: len(present)]
+    for ax, metric, wide in zip(axes, present, walls, strict=True):
+        _bars(ax, wide, metric)
         ax.set_title(metric)
+    if legend:
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, title="protocol", fontsize=8, loc="outside right upper")
     if title:
         fig.suptitle(title)
-    return finish(fig, fig, show=show, path=path, own=True)
-
-
-@overload
-def calibration(
-    results: pd.DataFrame,
-    *,
-    level_key: str = ...,
-    ax: Axes | None = ...,
-    show: Literal[True],
-    save: str | os.PathLike | bool | None = ...,
-) -> None: ...
-@overload
-def calibration(
-    results: pd.DataFrame,
-    *,
-    level_key: str = ...,
-    ax: Axes | None = ...,
-    show: Literal[False] | None = ...,
-    save: str | os.PathLike | bool | None = ...,
-) -> Axes: ...
-@doc_show_save()
-def calibration(
-    results: pd.DataFrame,
-    *,
-    level_key: str = "interval",
-    ax: Axes | None = None,
-    show: bool | None = None,
-    save: str | os.PathLike | bool | None = None,
-) -> Axes | None:
-    """Empirical coverage of prediction intervals against their nominal level, per method.
-
-    Parameters
-    ----------
-    results
-        A table from :func:`gex_impute.tl.evaluate` with ``coverage`` and ``mean_width``
-        columns and the nominal level in ``level_key`` (one row per method and level; tables
-        of several protocols joined give one line per method and protocol).
-    level_key
-        Column holding the nominal level (e.g. 0.9).
-    ax
-        Axes to draw on; a new figure when None.
-    {show_save}
-
-    Returns
-    -------
-    The Axes (None with ``show=True``): coverage (y) against nominal level (x), the diagonal for
-    reference; each point is labelled with the mean interval width.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> import gex_impute as gi
-    >>> table = pd.DataFrame({"interval": [0.8, 0.9], "coverage": [0.79, 0.91], "mean_width": [1.0, 1.4]},
-    ...                      index=["hybrid", "hybrid"])
-    >>> ax = gi.pl.calibration(table)
-    """
-    path = check_show_save(show, save, "calibration")
-    for column in (level_key, "coverage"):
-        if column not in results.columns:
-            msg = (
-                f"the results have no {column!r} column; evaluate with interval=0.9 (a method that "
-                "gives intervals) to get coverage."
-            )
-            raise KeyNotFoundError(msg)
-    table = method_rows(results).dropna(subset=["coverage"])
-    own = ax is None
-    ax = axes_or_new(ax, (4.2, 4.0))
-    # joined tables of several protocols (as the other evaluation plots take): one line each
-    by_protocol = "protocol" in table.columns and table["protocol"].nunique() > 1
-    for key, rows in table.groupby(["method", "protocol"] if by_protocol else "method", sort=False):
-        rows = rows.sort_values(level_key)
-        label = " ".join(str(k) for k in key) if by_protocol else str(key)
-        ax.plot(rows[level_key], rows["coverage"], marker="o", label=label)
-        if "mean_width" in rows.columns:
-            for lvl, cov, width in zip(rows[level_key], rows["coverage"], rows["mean_width"], strict=True):
-                ax.annotate(
-                    f"w={width:.2f}", (lvl, cov), fontsize=6, xytext=(3, -8), textcoords="offset points"
-                )
-    lo = float(min(table[level_key].min(), table["coverage"].min(), 0.5))
-    ax.plot([lo, 1], [lo, 1], color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("nominal level")
-    ax.set_ylabel("empirical coverage")
-    ax.legend(fontsize=7)
-    return finish(ax, ax, show=show, path=path, own=own)
+    _drop_crowded_labels(axes)
+    return finish(fig, fig, show=show, path=path, own=True, tight=False)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import pandas as pd
 
-from ..errors import KeyNotFoundError
+from ..errors import KeyNotFoundError, ParameterError
+from ._group_r import group_r
 from ._utils import axes_or_new, check_show_save, doc_show_save, finish
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["group_r", "predicted_vs_observed"]
+__all__ = ["group_r", "predicted_vs_observed"]  # group_r: from _group_r
 
 
 @overload
@@ -25,6 +26,7 @@ def predicted_vs_observed(
     *,
     kind: str = ...,
     title: str | None = ...,
+    scale: str | None = ...,
     ax: Axes | None = ...,
     show: Literal[True],
     save: str | os.PathLike | bool | None = ...,
@@ -36,6 +38,7 @@ def predicted_vs_observed(
     *,
     kind: str = ...,
     title: str | None = ...,
+    scale: str | None = ...,
     ax: Axes | None = ...,
     show: Literal[False] | None = ...,
     save: str | os.PathLike | bool | None = ...,
@@ -47,6 +50,7 @@ def predicted_vs_observed(
     *,
     kind: str = "auto",
     title: str | None = None,
+    scale: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
     save: str | os.PathLike | bool | None = None,
@@ -56,14 +60,20 @@ def predicted_vs_observed(
     Parameters
     ----------
     observed
-        Observed values, or a DataFrame with ``observed`` and ``predicted`` columns (one of
-        the prediction tables of ``evaluate(..., return_predictions=True)``).
+        Observed values, or a DataFrame with ``observed`` and ``predicted`` columns: one of
+        the prediction tables of ``evaluate(..., return_predictions=True)``, e.g.
+        ``predictions["knn"]`` (the whole dict of methods raises, naming them).
     predicted
         Predicted values (when ``observed`` is an array).
     kind
         ``"hexbin"``, ``"scatter"`` or ``"auto"`` (hexbin above 5,000 points).
     title
-        Axes title; the Pearson r and MSE are appended.
+        Axes title; the Pearson r and MSE are appended, and below them the number of entries
+        drawn and of those left out because the observed or predicted value is NaN.
+    scale
+        The values' scale, written in the axis labels (``"observed (log1p)"``): evaluate scores
+        on log1p when its table's ``log1p`` column is True, and its prediction tables are on
+        that scale. None: the labels name no scale.
     ax
         Axes to draw on; a new figure when None.
     {show_save}
@@ -80,7 +90,25 @@ def predicted_vs_observed(
     >>> ax = gi.pl.predicted_vs_observed(obs, obs + 0.1)
     """
     path = check_show_save(show, save, "predicted_vs_observed")
+    if isinstance(observed, Mapping):
+        names = list(observed)
+        example = f"predictions[{names[0]!r}]" if names else "predictions['knn']"
+        msg = (
+            f"predicted_vs_observed draws one method: pick one of the {len(names)} tables, e.g. "
+            f"predicted_vs_observed({example}); the dict holds {[str(n) for n in names]}."
+        )
+        raise ParameterError(msg)
     if isinstance(observed, pd.DataFrame):
+        missing = [c for c in ("observed", "predicted") if c not in observed.columns]
+        if missing:
+            msg = (
+                f"the table has no column {missing[0]!r}"
+                + (f" nor {missing[1]!r}" if len(missing) > 1 else "")
+                + "; predicted_vs_observed needs 'observed' and 'predicted' columns, as in the "
+                f"prediction tables of evaluate(..., return_predictions=True); its columns: "
+                f"{[str(c) for c in observed.columns]}"
+            )
+            raise KeyNotFoundError(msg)
         predicted = observed["predicted"].to_numpy(dtype=float)
         observed = observed["observed"].to_numpy(dtype=float)
     if predicted is None:
@@ -108,95 +136,9 @@ def predicted_vs_observed(
         ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls="--")
     r = np.corrcoef(obs[finite], pred[finite])[0, 1] if finite.sum() > 2 else np.nan
     mse = float(np.mean((obs[finite] - pred[finite]) ** 2)) if finite.any() else np.nan
-    ax.set_title(f"{title + ': ' if title else ''}r = {r:.3f}, MSE = {mse:.3f}", fontsize=9)
-    ax.set_xlabel("observed")
-    ax.set_ylabel("predicted")
-    return finish(ax, ax, show=show, path=path, own=own)
-
-
-@overload
-def group_r(
-    predictions: Mapping[str, pd.DataFrame],
-    *,
-    by: str = ...,
-    methods: Sequence[str] | None = ...,
-    ax: Axes | None = ...,
-    show: Literal[True],
-    save: str | os.PathLike | bool | None = ...,
-) -> None: ...
-@overload
-def group_r(
-    predictions: Mapping[str, pd.DataFrame],
-    *,
-    by: str = ...,
-    methods: Sequence[str] | None = ...,
-    ax: Axes | None = ...,
-    show: Literal[False] | None = ...,
-    save: str | os.PathLike | bool | None = ...,
-) -> Axes: ...
-@doc_show_save()
-def group_r(
-    predictions: Mapping[str, pd.DataFrame],
-    *,
-    by: str = "tissue",
-    methods: Sequence[str] | None = None,
-    ax: Axes | None = None,
-    show: bool | None = None,
-    save: str | os.PathLike | bool | None = None,
-) -> Axes | None:
-    """Pearson r of held-out entries per group (e.g. tissue), one line of points per method.
-
-    Parameters
-    ----------
-    predictions
-        Label -> table with ``observed``, ``predicted`` and a ``by`` column, as returned by
-        ``gex_impute.tl.evaluate(..., return_predictions=True)``.
-    by
-        Column that groups the entries (``"tissue"``, ``"quintile"``, ...).
-    methods
-        Methods to draw, in this order; all when None.
-    ax
-        Axes to draw on; a new figure when None.
-    {show_save}
-
-    Returns
-    -------
-    The Axes (None with ``show=True``).
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> import gex_impute as gi
-    >>> rng = np.random.default_rng(0)
-    >>> obs = rng.normal(size=60)
-    >>> pred = {"knn": pd.DataFrame({"observed": obs, "predicted": obs + rng.normal(size=60),
-    ...                              "tissue": np.repeat(["a", "b", "c"], 20)})}
-    >>> ax = gi.pl.group_r(pred, by="tissue")
-    """
-    path = check_show_save(show, save, "group_r")
-    labels = list(methods) if methods is not None else list(predictions)
-    unknown = [label for label in labels if label not in predictions]
-    if unknown:
-        msg = f"no predictions of {unknown}; the predictions hold {list(predictions)}."
-        raise KeyNotFoundError(msg)
-    frames = {}
-    for label in labels:
-        frame = predictions[label]
-        if by not in frame.columns:
-            msg = f"predictions of {label!r} have no column {by!r}; columns: {list(frame.columns)}"
-            raise KeyNotFoundError(msg)
-        frames[label] = frame.groupby(by, observed=True, sort=True)[["observed", "predicted"]].apply(
-            lambda g: g["observed"].corr(g["predicted"]) if len(g) > 2 else np.nan
-        )
-    groups = sorted(set().union(*(f.index for f in frames.values())), key=str)
-    own = ax is None
-    ax = axes_or_new(ax, (max(4.5, 0.35 * len(groups) + 2), 3.6))
-    x = np.arange(len(groups))
-    for label, series in frames.items():
-        ax.plot(x, series.reindex(groups).to_numpy(dtype=float), marker="o", ms=4, lw=1, label=label)
-    ax.set_xticks(x)
-    ax.set_xticklabels([str(g) for g in groups], rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("Pearson r")
-    ax.set_xlabel(by)
-    ax.legend(fontsize=7)
+    dropped = int(obs.size - finite.sum())
+    counts = f"n = {int(finite.sum()):,}" + (f" ({dropped:,} with NaN left out)" if dropped else "")
+    ax.set_title(f"{title + ': ' if title else ''}r = {r:.3f}, MSE = {mse:.3f}\n{counts}", fontsize=9)
+    ax.set_xlabel(f"observed ({scale})" if scale else "observed")
+    ax.set_ylabel(f"predicted ({scale})" if scale else "predicted")
     return finish(ax, ax, show=show, path=path, own=own)

@@ -197,3 +197,65 @@ def finish(
         if own and path is not None:
             pyplot().close(fig)
     return None if show else result
+
+
+#: one marker per protocol (calibration) or method (group_r), repeated past the end
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def axes_constrained(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Axes, bool]:
+    """Return ``ax`` (and False), or the Axes of a new constrained-layout figure (and True).
+
+    Constrained layout keeps a legend placed outside the axes inside the figure, in Jupyter and
+    in ``plt.savefig`` alike; such a figure is saved by ``finish(..., tight=False)``.
+    """
+    if ax is not None:
+        return ax, False
+    _, new = pyplot().subplots(figsize=figsize, layout="constrained")
+    return new, True
+
+
+def lays_out_itself(ax: Axes) -> bool:
+    """Whether the Axes' figure has a layout engine (``finish`` must then not call tight_layout)."""
+    return ax.figure.get_layout_engine() is not None
+
+
+def colours(n: int) -> list:
+    """Return ``n`` distinct colours: tab10 up to 10, tab20 up to 20, else turbo samples."""
+    plt = pyplot()
+    if n <= 10:
+        return [plt.get_cmap("tab10")(i) for i in range(n)]
+    if n <= 20:
+        return [plt.get_cmap("tab20")(i) for i in range(n)]
+    return [plt.get_cmap("turbo")(x) for x in np.linspace(0.05, 0.95, n)]
+
+
+def unknown_names(asked: list[str], available: list, what: str, where: str) -> None:
+    """Raise KeyNotFoundError naming the ``asked`` names not in ``available`` and listing those."""
+    from ..errors import KeyNotFoundError
+
+    unknown = [name for name in asked if name not in available]
+    if unknown:
+        msg = f"no {what} {unknown} in the {where}; choose from {[str(a) for a in available]}."
+        raise KeyNotFoundError(msg)
+
+
+def text_boxes(texts: list) -> list:
+    """Return the display bounding boxes of ``texts`` after laying out their figure (no pixels drawn)."""
+    if not texts:
+        return []
+    texts[0].figure.draw_without_rendering()
+    return [t.get_window_extent() for t in texts]
+
+
+def drop_overlapping(texts: list) -> int:
+    """Remove, in order, each text whose box overlaps one kept before it; return how many went."""
+    kept: list = []
+    dropped = 0
+    for text, box in zip(texts, text_boxes(texts), strict=True):
+        if any(box.overlaps(other) for other in kept):
+            text.remove()
+            dropped += 1
+        else:
+            kept.append(box)
+    return dropped
