@@ -206,7 +206,8 @@ def _categories(ax: Axes, frames: dict[str, pd.Series], groups: list, by: str) -
     ax.grid(axis="y", which="minor", lw=0.4, alpha=0.5)
     ax.grid(axis="x", lw=0.4, alpha=0.5)
     ax.set_ylim(len(groups) - 0.5, -0.5)  # the first group on top
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # r ticks such as 0.9725 stay apart
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # r ticks such as 0.9725 stay apart
+    ax.tick_params(axis="x", labelsize=7)
     ax.set_xlabel("Pearson r")
     ax.set_ylabel(by)
     _legend(ax)

@@ -140,12 +140,17 @@ def draw_tissue_r(
     protocols = list(predictions)
     plt = _pyplot()
     n_tissues = max(p["tissue"].nunique() for d in predictions.values() for p in d.values())
-    width = max(4.5, 0.32 * n_tissues + 2)
-    fig, axes = plt.subplots(1, len(protocols), figsize=(width * len(protocols), 4.6), squeeze=False)
-    for ax, protocol in zip(axes[0], protocols, strict=True):
+    height = min(14.0, max(3.5, 0.28 * n_tissues + 1.6))  # group_r draws one row per tissue
+    fig, axes = plt.subplots(
+        1, len(protocols), figsize=(4.8 * len(protocols), height), squeeze=False, sharey=True
+    )
+    for i, (ax, protocol) in enumerate(zip(axes[0], protocols, strict=True)):
         chosen = {m: predictions[protocol][m] for m in methods[protocol]}
         pl.group_r(chosen, by="tissue", ax=ax)
         ax.set_title(f"{labels[protocol]} {protocol}", fontsize=10)
+        if i:  # the same tissues in the same rows: named once, on the left
+            ax.tick_params(axis="y", labelleft=False)
+            ax.set_ylabel("")
     fig.tight_layout()
     return _save(fig, folder, name)
 
