@@ -71,6 +71,9 @@ __all__ = [
 
 #: largest value of non-negative, non-integer data that already look log-scaled (log1p(5e8) ~ 20)
 _LOGGED_MAX = 20.0
+#: values above it are not on a log scale (log2 of a billion reads is 30), so ``"auto"`` applies log1p
+#: to non-negative data reaching past it (TPM and counts of a panel of lowly expressed genes too)
+LOG_SCALE_MAX = 30.0
 #: largest magnitude modelled without log1p (counts and TPM stay far below it)
 _IDENTITY_MAX = 1e12
 
@@ -158,7 +161,7 @@ def resolve_log_transform(values: np.ndarray, log_transform: bool | Literal["aut
     """Decide whether to model ``log1p(values)``.
 
     ``"auto"`` chooses log1p for non-negative data whose range looks like TPM or counts
-    (maximum above 50), identity otherwise. ``True`` on data that already look log-scaled
+    (maximum above ``LOG_SCALE_MAX``, 30), identity otherwise. ``True`` on data that already look log-scaled
     (non-negative, non-integer, maximum below 20) warns: log1p would then be applied twice.
     """
     finite = values[np.isfinite(values)]
@@ -166,7 +169,7 @@ def resolve_log_transform(values: np.ndarray, log_transform: bool | Literal["aut
         if finite.size == 0:
             return False
         negative = int((finite < 0).sum())
-        if negative and finite.max() > 50 and negative <= 0.001 * finite.size:
+        if negative and finite.max() > LOG_SCALE_MAX and negative <= 0.001 * finite.size:
             # a few negative cells among TPM/count-like values: an error in the data, and they
             # alone turn log1p off for everything (evaluate's r fell from 0.968 to 0.938)
             logger.warning(
@@ -178,7 +181,7 @@ def resolve_log_transform(values: np.ndarray, log_transform: bool | Literal["aut
                 finite.min(),
                 finite.max(),
             )
-        return _check_identity_scale(finite, bool(finite.min() >= 0 and finite.max() > 50))
+        return _check_identity_scale(finite, bool(finite.min() >= 0 and finite.max() > LOG_SCALE_MAX))
     if log_transform not in (True, False):
         msg = f"log_transform must be True, False or 'auto', got {log_transform!r}"
         raise ParameterError(msg)

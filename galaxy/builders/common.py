@@ -301,7 +301,7 @@ def log_transform_param(gx: Gx):
     return gx.p.SelectParam(
         argument="--log-transform",
         label="Model log1p of the values",
-        help="auto: for non-negative TPM/count-like data (maximum above 50). Results are returned "
+        help="auto: for non-negative TPM/count-like data (maximum above 30). Results are returned "
         "in the input's units.",
         options={"auto": "auto", "true": "yes", "false": "no (data already on a log scale)"},
         default="auto",

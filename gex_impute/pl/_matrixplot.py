@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._data import PROFILE_COLUMN
+from .._data import LOG_SCALE_MAX, PROFILE_COLUMN
 from ..errors import DataError, KeyNotFoundError, ParameterError
 from ._cohort import _check_columns, _estimated_rows, _keys
 from ._utils import check_show_save, finish
@@ -22,8 +22,6 @@ __all__ = ["tissue_matrixplot"]
 
 #: values read at a time to pick the genes (a backed, out-of-core cohort is never read whole)
 _BLOCK_VALUES = 2**20
-#: the values' maximum above which ``log1p="auto"`` draws log1p (as ``tl.impute``'s "auto")
-_LINEAR_MAX = 50.0
 
 
 def tissue_matrixplot(
@@ -62,7 +60,7 @@ def tissue_matrixplot(
     log1p
         Draw the means of ``log1p(values)``: TPM or counts on a linear scale leave most cells at
         the bottom of the colour scale, below one or two highly expressed genes. ``"auto"``: when
-        the values are non-negative with a maximum above 50 (TPM, counts), as
+        the values are non-negative with a maximum above 30 (TPM, counts), as
         :func:`gex_impute.tl.impute`'s ``log_transform="auto"``. The colour bar says which.
     ax
         Axes to draw on (scanpy splits it into the plot and its legends); a new figure when None.
@@ -212,7 +210,7 @@ def _tissue_means(
             sums[True] += onehot @ np.where(finite, np.log1p(np.maximum(clean, 0.0)), 0.0)
         counts += onehot @ finite
     if log1p == "auto":
-        logged = bool(low >= 0 and high > _LINEAR_MAX)
+        logged = bool(low >= 0 and high > LOG_SCALE_MAX)
     else:
         logged = bool(log1p)
         if logged and low < 0:

@@ -131,7 +131,8 @@ def impute(
         with ``predict`` only; its own log scale choice is used.
     log_transform
         Model ``log1p`` of the values (True / False / ``"auto"``: log1p for non-negative
-        TPM/count-like data). Imputed values are returned in the input's units.
+        TPM/count-like data, whose maximum passes 30; below it, as for a panel of genes all under
+        30 TPM, say True). Imputed values are returned in the input's units.
     interval
         Level (e.g. ``0.9``) of prediction intervals (``predict_interval``; calibrated by split
         conformal prediction on ``adata``, extra fits per missingness pattern (at most 10), unless the
