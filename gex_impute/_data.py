@@ -181,7 +181,15 @@ def resolve_log_transform(values: np.ndarray, log_transform: bool | Literal["aut
                 finite.min(),
                 finite.max(),
             )
-        return _check_identity_scale(finite, bool(finite.min() >= 0 and finite.max() > LOG_SCALE_MAX))
+        logged = bool(finite.min() >= 0 and finite.max() > LOG_SCALE_MAX)
+        if not logged and finite.min() >= 0:  # TPM of a panel of lowly expressed genes looks alike
+            logger.info(
+                "log_transform='auto': values up to %.3g (at most %g) are modelled as given, read as "
+                "already on a log scale; pass log_transform=True if they are TPM or counts.",
+                finite.max(),
+                LOG_SCALE_MAX,
+            )
+        return _check_identity_scale(finite, logged)
     if log_transform not in (True, False):
         msg = f"log_transform must be True, False or 'auto', got {log_transform!r}"
         raise ParameterError(msg)

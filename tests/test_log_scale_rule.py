@@ -27,6 +27,14 @@ def test_auto_log1p_past_the_log_scale_bound(maximum, logged):
     assert LOG_SCALE_MAX == 30.0
 
 
+def test_auto_says_when_it_reads_values_as_logged(caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="gex_impute"):
+        resolve_log_transform(np.linspace(0.0, 25.0, 100).reshape(10, 10), "auto")
+    assert "pass log_transform=True if they are TPM or counts" in caplog.text
+
+
 def test_auto_keeps_negative_values_linear():
     values = np.linspace(-1.0, 40.0, 100).reshape(10, 10)
     assert resolve_log_transform(values, "auto") is False
