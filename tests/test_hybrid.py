@@ -176,10 +176,18 @@ def test_unseen_genes_with_nothing_of_their_own_are_counted_as_fallback():
     adata.var["promoter"] = adata.var["promoter"].astype(str)
     adata.var.loc[names, "promoter"] = ""
     model = gi.HybridImputer(**FAST)
+    given = adata.copy()
     gi.tl.impute(adata, method=model, donor_key="donor", progress=False)
     assert model.n_fallback_ == 8 * adata.n_obs == adata.uns["imputed"]["n_fallback"]
     mask = model.fallback_mask_
     assert mask[:, :8].all() and not mask[:, 8:].any()
+    # the documented fallback, computed for the rows that need it only
+    from gex_impute._data import from_anndata
+    from gex_impute.methods._fallback import fallback_values
+
+    data, _ = from_anndata(given, tissue_key="tissue", donor_key="donor", log_transform=True)
+    pred = model.predict_rows(data, np.arange(data.n_samples))
+    np.testing.assert_allclose(pred[:, :8], fallback_values(data)[:, :8], rtol=1e-12)
 
 
 def test_save_load_roundtrip_and_checks(cohort, fitted, tmp_path):

@@ -22,7 +22,7 @@ from ..._data import ExpressionData
 from ..._utils import derive_seeds, limit_threads
 from ...errors import DataError
 from .._base import BaseImputer, register
-from .._fallback import fallback_values
+from .._fallback import fallback_rows, fallback_statistics
 from .cohort_cache import observed_scan
 from .genes import uninformed_genes
 from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
@@ -364,8 +364,11 @@ class HybridImputer(BaseImputer):
         bad = ~np.isfinite(pred)
         if (pat == 0).any():  # a never-measured gene with nothing of its own: every such gene alike
             bad |= (pat == 0) & uninformed_genes(data.var, use_sequence=self.use_sequence)[cols]
-        if bad.any():  # the shared fallback (tissue means of all of ``data``)
-            pred[bad] = fallback_values(data)[r_abs[bad], cols[bad]]
+        if bad.any():  # the shared fallback (tissue means of all of ``data``), of these rows only
+            need = np.unique(r_abs[bad])
+            stats = fallback_statistics(data)
+            served = fallback_rows(values[need], np.asarray(data.tissue.codes)[need], stats)
+            pred[bad] = served[np.searchsorted(need, r_abs[bad]), cols[bad]]
         self.n_fallback_ = int(bad.sum())
         self._fallback_at_ = (sub.shape, r_loc[bad], cols[bad])
         if lo <= hi:  # never past the observed values' range: a stack can extrapolate from drifting bases
