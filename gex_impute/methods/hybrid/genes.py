@@ -23,7 +23,6 @@ __all__ = [
     "promoter_cnn_profiles",
     "static_gene_features",
     "tss_key",
-    "uninformed_genes",
     "window_means",
 ]
 
@@ -129,26 +128,6 @@ def static_gene_features(var: pd.DataFrame, *, use_sequence: bool = True) -> tup
     if not cols:
         return np.zeros((p, 0), np.float32), []
     return np.column_stack(cols).astype(np.float32), names
-
-
-def uninformed_genes(var: pd.DataFrame, *, use_sequence: bool = True) -> np.ndarray:
-    """Genes the gene model knows nothing of: no place on the genome, length or promoter (True there).
-
-    A never-measured gene of these gets one and the same estimate as every other such gene (no
-    feature of its own), so the hybrid serves it the shared fallback and counts it as one
-    (``n_fallback_``), as the baselines do.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from gex_impute.methods.hybrid.genes import uninformed_genes
-    >>> var = pd.DataFrame({"chrom": ["1", None, None], "tss": [100, None, None]})
-    >>> var["promoter"] = ["", "ACGT", ""]
-    >>> uninformed_genes(var).tolist()
-    [False, False, True]
-    """
-    x, _ = static_gene_features(var, use_sequence=use_sequence)
-    return ~np.isfinite(x).any(axis=1)
 
 
 def tss_key(var: pd.DataFrame) -> np.ndarray | None:

@@ -24,7 +24,6 @@ from ...errors import DataError
 from .._base import BaseImputer, register
 from .._fallback import fallback_rows, fallback_statistics
 from .cohort_cache import observed_scan
-from .genes import uninformed_genes
 from .masking import PATTERNS, Layout, entry_patterns, entry_patterns_at, entry_rate
 from .missing_parts import warn_differences
 from .parameters import PARAMETER_CONSTRAINTS, check_params_together
@@ -358,12 +357,15 @@ class HybridImputer(BaseImputer):
                     self, values, layout, r_abs[sel], cols[sel], progress=self.progress
                 )
             sel = np.flatnonzero(~is_profile)
+            bad = np.zeros(len(r_abs), dtype=bool)
             if len(sel):
                 parts = gene_parts(self, data, layout, fitting=False)
                 pred[sel] = predict_entries(self, values, layout, parts, r_abs[sel], cols[sel], pat[sel])
-        bad = ~np.isfinite(pred)
-        if (pat == 0).any():  # a never-measured gene with nothing of its own: every such gene alike
-            bad |= (pat == 0) & uninformed_genes(data.var, use_sequence=self.use_sequence)[cols]
+                # a never-measured gene with no feature of its own (place, length, promoter): fallback
+                static = parts.static if parts.static is not None else np.zeros((values.shape[1], 0))
+                own = np.asarray(np.isfinite(static).any(axis=1), dtype=bool)
+                bad = (pat == 0) & ~own[cols]
+        bad |= ~np.isfinite(pred)
         if bad.any():  # the shared fallback (tissue means of all of ``data``), of these rows only
             need = np.unique(r_abs[bad])
             stats = fallback_statistics(data)
