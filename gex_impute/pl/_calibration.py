@@ -17,7 +17,6 @@ from ._utils import (
     doc_show_save,
     drop_overlapping,
     finish,
-    lays_out_itself,
     method_rows,
 )
 
@@ -163,7 +162,7 @@ def calibration(
     ax.set_ylabel("empirical coverage")
     _legend(ax, colour, marker, line=not against_width)
     drop_overlapping(labels)
-    return finish(ax, ax, show=show, path=path, own=own, tight=not lays_out_itself(ax))
+    return finish(ax, ax, show=show, path=path, own=own)
 
 
 def _nominal_line(ax: Axes, table: pd.DataFrame, level: float) -> None:

@@ -16,7 +16,6 @@ from ._utils import (
     check_show_save,
     doc_show_save,
     finish,
-    lays_out_itself,
     method_rows,
     pyplot,
     text_boxes,
@@ -113,7 +112,7 @@ def method_comparison(
     if legend:
         ax.legend(title=protocol_key, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     _drop_crowded_labels([ax])
-    return finish(ax, ax, show=show, path=path, own=own, tight=not lays_out_itself(ax))
+    return finish(ax, ax, show=show, path=path, own=own)
 
 
 #: evaluate()'s metric columns: those :func:`metrics` skips when a table lacks them
@@ -314,4 +313,4 @@ def metrics(
     if title:
         fig.suptitle(title)
     _drop_crowded_labels(axes)
-    return finish(fig, fig, show=show, path=path, own=True, tight=False)
+    return finish(fig, fig, show=show, path=path, own=True)

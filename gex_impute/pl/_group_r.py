@@ -17,7 +17,7 @@ from ._utils import (
     colours,
     doc_show_save,
     finish,
-    lays_out_itself,
+    unknown_names,
 )
 
 if TYPE_CHECKING:
@@ -113,10 +113,7 @@ def group_r(
         )
         raise ParameterError(msg)
     labels = list(methods) if methods is not None else list(predictions)
-    unknown = [label for label in labels if label not in predictions]
-    if unknown:
-        msg = f"no predictions of {unknown}; the predictions hold {list(predictions)}."
-        raise KeyNotFoundError(msg)
+    unknown_names(labels, list(predictions), "predictions of", "predictions")
     frames = {label: _per_group_r(predictions[label], by, label) for label in labels}
     groups, ordered = _groups(frames, [predictions[label][by] for label in labels], by)
     n = len(groups)
@@ -132,7 +129,7 @@ def group_r(
         height = min(14.0, max(3.0, (0.16 + 0.04 * len(labels)) * n + 1.3))
         ax, own = axes_constrained(ax, (min(16.0, 3.6 + 0.055 * longest + legend_w), height))
         _categories(ax, frames, groups, by)
-    return finish(ax, ax, show=show, path=path, own=own, tight=not lays_out_itself(ax))
+    return finish(ax, ax, show=show, path=path, own=own)
 
 
 def _per_group_r(frame: pd.DataFrame, by: str, label: str) -> pd.Series:

@@ -178,11 +178,14 @@ def finish(
 
     Returns None when shown, else ``result``. ``own``: the plot function made the figure, so it is
     closed once written (as scanpy does after ``save=``); a figure of an Axes the caller passed
-    stays open.
+    stays open. ``tight``: lay the figure out with ``tight_layout`` before saving; never for a
+    figure with a layout engine of its own (constrained layout), which is saved with
+    ``bbox_inches="tight"`` as when ``tight`` is False.
     """
     from .._utils import atomic_path
 
     fig = cast("Figure", getattr(fig_or_ax, "figure", fig_or_ax))
+    tight = tight and fig.get_layout_engine() is None
     try:
         if path is not None:
             fmt = image_format(path)
@@ -207,17 +210,12 @@ def axes_constrained(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Axe
     """Return ``ax`` (and False), or the Axes of a new constrained-layout figure (and True).
 
     Constrained layout keeps a legend placed outside the axes inside the figure, in Jupyter and
-    in ``plt.savefig`` alike; such a figure is saved by ``finish(..., tight=False)``.
+    in ``plt.savefig`` alike; :func:`finish` then leaves the layout to it.
     """
     if ax is not None:
         return ax, False
     _, new = pyplot().subplots(figsize=figsize, layout="constrained")
     return new, True
-
-
-def lays_out_itself(ax: Axes) -> bool:
-    """Whether the Axes' figure has a layout engine (``finish`` must then not call tight_layout)."""
-    return ax.figure.get_layout_engine() is not None
 
 
 def colours(n: int) -> list:
@@ -236,7 +234,7 @@ def unknown_names(asked: list[str], available: list, what: str, where: str) -> N
 
     unknown = [name for name in asked if name not in available]
     if unknown:
-        msg = f"no {what} {unknown} in the {where}; choose from {[str(a) for a in available]}."
+        msg = f"no {what} {unknown}; the {where} hold {[str(a) for a in available]}."
         raise KeyNotFoundError(msg)
 
 
